@@ -1,0 +1,136 @@
+#include "app/app.hpp"
+
+#include <system_error>
+#include <thread>
+
+#include "app/routes.hpp"
+#include "app/secrets.hpp"
+#include "async/blocking_pool.hpp"
+#include "http/pipeline.hpp"
+#include "http/server.hpp"
+#include "store/store.hpp"
+#include "system/health.hpp"
+
+namespace parley::app {
+
+namespace {
+
+// One line with every setting's effective value, secrets redacted.
+void log_configuration(const Env& effective) {
+    const auto described = describe(effective);
+    std::vector<log::Field> fields;
+    fields.reserve(described.size());
+    for (const auto& [name, value] : described) {
+        fields.emplace_back(name, value);
+    }
+    log::write(log::Level::info, "configuration", fields);
+}
+
+Result<std::unique_ptr<store::Store>> open_configured_store(const Config& config, async::BlockingPool& pool) {
+    auto url = store::parse_database_url(config.database_url);
+    if (!url) {
+        return url.error();
+    }
+    return store::open_store(*url, pool);
+}
+
+}  // namespace
+
+App::App(Config config, Env effective) : config_(std::move(config)), effective_(std::move(effective)) {}
+
+int App::migrate() {
+    async::BlockingPool pool(1);
+    auto store = open_configured_store(config_, pool);
+    if (!store) {
+        log::error("cannot open the database", {{"error", store.error().message}, {"detail", store.error().detail}});
+        return 1;
+    }
+    auto applied = (*store)->migrate();
+    if (!applied) {
+        log::error("migration failed", {{"detail", applied.error().detail}});
+        return 1;
+    }
+    log::info("migrations up to date", {{"applied_now", applied->size()}});
+    return 0;
+}
+
+int App::serve() {
+    log_configuration(effective_);
+    if (config_.jwt_secret.empty()) {
+        auto secret = load_or_create_jwt_secret(config_.data_dir);
+        if (!secret) {
+            log::error("cannot prepare a JWT secret", {{"error", secret.error().message}});
+            return 1;
+        }
+        config_.jwt_secret = std::move(*secret);
+        log::warn(
+            "JWT_SECRET is not set: using a generated development secret kept in the data directory; "
+            "set JWT_SECRET in production",
+            {{"data_dir", config_.data_dir}}
+        );
+    }
+
+    async::BlockingPool pool(config_.blocking_threads);
+    auto store = open_configured_store(config_, pool);
+    if (!store) {
+        log::error("cannot open the database", {{"error", store.error().message}, {"detail", store.error().detail}});
+        return 1;
+    }
+    if (config_.migrate_on_start) {
+        auto applied = (*store)->migrate();
+        if (!applied) {
+            log::error("migration failed", {{"detail", applied.error().detail}});
+            return 1;
+        }
+    }
+
+    http::Metrics metrics;
+    system::HealthMonitor health(**store);
+    metrics.add_gauge("parley_uptime_seconds", "Seconds since the process started.", [&health] {
+        return health.uptime_s();
+    });
+    Services services{&health, &metrics};
+    const http::Router router(make_routes(services));
+    http::Pipeline pipeline(
+        router,
+        metrics,
+        http::PipelineOptions{config_.allowed_origins, config_.hsts_max_age, config_.access_log}
+    );
+    http::ServerOptions options;
+    options.host = config_.host;
+    options.port = config_.port;
+    options.threads = config_.workers;
+    options.limits = http::Limits{
+        config_.max_header_bytes,
+        config_.max_body_bytes,
+        config_.header_timeout,
+        config_.body_timeout,
+        config_.idle_timeout,
+        config_.json_max_depth,
+        config_.max_connections,
+    };
+    options.shutdown_timeout = config_.shutdown_timeout;
+    http::Server server(options, pipeline, metrics);
+    std::uint16_t port = 0;
+    try {
+        port = server.listen();
+    } catch (const std::system_error& e) {
+        log::error("cannot listen", {{"host", config_.host}, {"port", config_.port}, {"error", e.what()}});
+        return 1;
+    }
+    log::info(
+        "listening",
+        {{"host", config_.host},
+         {"port", port},
+         {"workers", options.threads == 0 ? std::thread::hardware_concurrency() : options.threads},
+         {"database", (*store)->backend()},
+         {"version", PARLEY_VERSION}}
+    );
+    log::flush();
+    server.run();
+    pool.stop();
+    log::info("stopped");
+    return 0;
+}
+
+}  // namespace parley::app

@@ -1,0 +1,20 @@
+// The route table: every route of the API on one screen (method, path template, access, handler).
+#pragma once
+
+#include <vector>
+
+#include "http/metrics.hpp"
+#include "http/router.hpp"
+#include "system/health.hpp"
+
+namespace parley::app {
+
+// What the handlers need. Pointers so that a test can build the table without a running app.
+struct Services {
+    system::HealthMonitor* health = nullptr;
+    http::Metrics* metrics = nullptr;
+};
+
+std::vector<http::Route> make_routes(Services& s);
+
+}  // namespace parley::app

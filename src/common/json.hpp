@@ -1,0 +1,33 @@
+// JSON helpers on Boost.JSON: bounded parsing (nesting depth), and typed field access that turns a
+// wrong or missing field into a client-facing Error naming the field.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "common/error.hpp"
+
+namespace parley::json {
+
+// Parses `text` as one JSON value, nesting at most `max_depth` deep.
+// Errors: invalid_request ("malformed JSON …", "JSON nested deeper than N levels").
+Result<boost::json::value> parse(std::string_view text, std::size_t max_depth);
+
+// Field readers: absent → nullopt; present with the wrong type → unprocessable naming the field.
+Result<std::optional<std::string>> optional_string(const boost::json::object& o, std::string_view key);
+Result<std::optional<bool>> optional_bool(const boost::json::object& o, std::string_view key);
+Result<std::optional<std::int64_t>> optional_int(const boost::json::object& o, std::string_view key);
+Result<std::optional<double>> optional_number(const boost::json::object& o, std::string_view key);
+
+// Required string field: absent → unprocessable "`key` is required".
+Result<std::string> required_string(const boost::json::object& o, std::string_view key);
+
+// Appends `s` to `out` as the body of a JSON string (no quotes), escaping as RFC 8259 requires.
+void escape_into(std::string& out, std::string_view s);
+
+}  // namespace parley::json

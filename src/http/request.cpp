@@ -1,0 +1,101 @@
+#include "http/request.hpp"
+
+#include <algorithm>
+
+#include <boost/url/parse_query.hpp>
+
+#include "common/strings.hpp"
+
+namespace parley::http {
+
+Method parse_method(std::string_view name) noexcept {
+    if (name == "GET") {
+        return Method::get;
+    }
+    if (name == "POST") {
+        return Method::post;
+    }
+    if (name == "PATCH") {
+        return Method::patch;
+    }
+    if (name == "DELETE") {
+        return Method::delete_;
+    }
+    if (name == "PUT") {
+        return Method::put;
+    }
+    if (name == "HEAD") {
+        return Method::head;
+    }
+    if (name == "OPTIONS") {
+        return Method::options;
+    }
+    return Method::other;
+}
+
+std::string_view method_name(Method m) noexcept {
+    switch (m) {
+        case Method::get:
+            return "GET";
+        case Method::head:
+            return "HEAD";
+        case Method::post:
+            return "POST";
+        case Method::put:
+            return "PUT";
+        case Method::patch:
+            return "PATCH";
+        case Method::delete_:
+            return "DELETE";
+        case Method::options:
+            return "OPTIONS";
+        case Method::other:
+            return "OTHER";
+    }
+    return "OTHER";
+}
+
+Request::Request(Method method, std::string target, std::vector<Header> headers, std::string body)
+    : method_(method), target_(std::move(target)), headers_(std::move(headers)), body_(std::move(body)) {
+    path_end_ = std::min(target_.find('?'), target_.size());
+}
+
+std::optional<std::string_view> Request::header(std::string_view name) const noexcept {
+    for (const auto& [k, v] : headers_) {
+        if (iequals(k, name)) {
+            return std::string_view(v);
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> Request::query_param(std::string_view name) const {
+    const auto q = query();
+    if (q.empty()) {
+        return std::nullopt;
+    }
+    auto params = boost::urls::parse_query(q);
+    if (!params) {
+        return std::nullopt;
+    }
+    for (const auto& p : *params) {
+        if (p.key == name) {
+            if (!p.has_value) {
+                return std::string{};
+            }
+            return p.value.decode();
+        }
+    }
+    return std::nullopt;
+}
+
+std::string_view Request::path_param(std::string_view name) const noexcept {
+    for (const auto& [k, v] : path_params_) {
+        if (k == name) {
+            return v;
+        }
+    }
+    return {};
+}
+
+}  // namespace parley::http

@@ -1,0 +1,88 @@
+// Parley's own view of an HTTP request, handed to middleware and route handlers instead of Beast
+// types (so that feature code compiles without Beast). Built once per request by the session.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace parley::http {
+
+enum class Method { get, head, post, put, patch, delete_, options, other };
+
+Method parse_method(std::string_view name) noexcept;
+std::string_view method_name(Method m) noexcept;
+
+class Request {
+public:
+    using Header = std::pair<std::string, std::string>;
+
+    Request() = default;
+
+    Request(Method method, std::string target, std::vector<Header> headers, std::string body);
+
+    Method method() const noexcept { return method_; }
+
+    // The request target as sent, e.g. "/api/v1/conversations?page=2".
+    const std::string& target() const noexcept { return target_; }
+
+    // The path part of the target (no query), e.g. "/api/v1/conversations".
+    std::string_view path() const noexcept { return std::string_view(target_).substr(0, path_end_); }
+
+    // The raw query string without '?', possibly empty.
+    std::string_view query() const noexcept {
+        return path_end_ < target_.size() ? std::string_view(target_).substr(path_end_ + 1) : std::string_view{};
+    }
+
+    // The first value of a header (case-insensitive name), if present.
+    std::optional<std::string_view> header(std::string_view name) const noexcept;
+
+    const std::vector<Header>& headers() const noexcept { return headers_; }
+
+    const std::string& body() const noexcept { return body_; }
+
+    // A decoded query parameter (first occurrence), if present.
+    std::optional<std::string> query_param(std::string_view name) const;
+
+    // A path parameter captured by the router ("{id}" → path_param("id")); empty if absent.
+    std::string_view path_param(std::string_view name) const noexcept;
+
+    void set_path_params(std::vector<std::pair<std::string, std::string>> params) {
+        path_params_ = std::move(params);
+    }
+
+    // Set by the pipeline: the route template that matched ("/api/v1/conversations/{id}").
+    std::string_view route() const noexcept { return route_; }
+
+    void set_route(std::string_view route) { route_ = route; }
+
+    const std::string& request_id() const noexcept { return request_id_; }
+
+    void set_request_id(std::string id) { request_id_ = std::move(id); }
+
+    std::string_view client_ip() const noexcept { return client_ip_; }
+
+    void set_client_ip(std::string ip) { client_ip_ = std::move(ip); }
+
+    // Maximum JSON nesting depth accepted in this request's body (from the server's limits).
+    std::size_t json_max_depth() const noexcept { return json_max_depth_; }
+
+    void set_json_max_depth(std::size_t depth) noexcept { json_max_depth_ = depth; }
+
+private:
+    Method method_ = Method::get;
+    std::string target_;
+    std::size_t path_end_ = 0;  // offsets, not views: a Request may be moved
+    std::vector<Header> headers_;
+    std::string body_;
+    std::vector<std::pair<std::string, std::string>> path_params_;
+    std::string route_;
+    std::string request_id_;
+    std::string client_ip_;
+    std::size_t json_max_depth_ = 64;
+};
+
+}  // namespace parley::http

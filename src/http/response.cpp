@@ -1,0 +1,71 @@
+#include "http/response.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/strings.hpp"
+
+namespace parley::http {
+
+namespace bj = boost::json;
+
+std::string_view Response::header(std::string_view name) const noexcept {
+    for (const auto& [k, v] : headers) {
+        if (iequals(k, name)) {
+            return v;
+        }
+    }
+    return {};
+}
+
+Response json_response(int status, const bj::value& body) {
+    Response r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = bj::serialize(body);
+    return r;
+}
+
+Response success(const bj::value& data, int status) {
+    return json_response(status, bj::object{{"status", "success"}, {"data", data}});
+}
+
+Response success_list(bj::array data, std::int64_t page, std::int64_t per_page, std::int64_t total) {
+    return json_response(
+        200,
+        bj::object{
+            {"status", "success"},
+            {"data", std::move(data)},
+            {"page", page},
+            {"per_page", per_page},
+            {"total", total},
+        }
+    );
+}
+
+Response no_content() {
+    Response r;
+    r.status = 204;
+    return r;
+}
+
+Response error_response(const Error& error, std::string_view request_id) {
+    Response r = json_response(
+        error_status(error.type),
+        bj::object{
+            {"status", "error"},
+            {"error",
+             bj::object{
+                 {"type", error_type_name(error.type)},
+                 {"message", error.message},
+                 {"request_id", request_id},
+             }},
+        }
+    );
+    if (error.retry_after_s) {
+        r.set_header("Retry-After", std::to_string(*error.retry_after_s));
+    }
+    return r;
+}
+
+}  // namespace parley::http

@@ -1,0 +1,66 @@
+// The route table's data structure and matcher. A route is a method, a path template with `{name}`
+// segments, what access it needs and a handler coroutine. Pure: no I/O, no Beast.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "http/request.hpp"
+#include "http/response.hpp"
+
+namespace parley::http {
+
+// What a route requires of the caller. Enforced by the pipeline before the handler runs.
+enum class Access {
+    open,  // anyone
+};
+
+using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+
+struct Route {
+    Method method;
+    std::string path;  // template, e.g. "/api/v1/conversations/{id}"
+    Access access;
+    Handler handler;
+};
+
+class Router {
+public:
+    explicit Router(std::vector<Route> routes);
+
+    struct Match {
+        const Route* route;
+        std::vector<std::pair<std::string, std::string>> params;
+    };
+
+    // The route for `method` and `path`. HEAD matches a GET route. nullopt when nothing matches.
+    std::optional<Match> match(Method method, std::string_view path) const;
+
+    // The methods some route accepts for `path` (for 405's Allow header), in table order; empty
+    // when no template matches the path at all.
+    std::vector<Method> allowed_methods(std::string_view path) const;
+
+    const std::vector<Route>& routes() const noexcept { return routes_; }
+
+private:
+    struct Compiled {
+        std::vector<std::string> segments;  // "{name}" marks a parameter
+    };
+
+    static bool match_path(
+        const Compiled& c,
+        std::string_view path,
+        std::vector<std::pair<std::string, std::string>>* params
+    );
+
+    std::vector<Route> routes_;
+    std::vector<Compiled> compiled_;
+};
+
+}  // namespace parley::http

@@ -1,0 +1,188 @@
+#include "http/server.hpp"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/log.hpp"
+#include "http/session.hpp"
+
+namespace parley::http {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+}  // namespace
+
+struct Server::Impl {
+    Impl(ServerOptions opts, Pipeline& p, Metrics& m)
+        : options(std::move(opts)), pipeline(p), metrics(m), shared{pipeline, options.limits, draining} {
+        std::size_t n = options.threads;
+        if (n == 0) {
+            n = std::max(1U, std::thread::hardware_concurrency());
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            contexts.push_back(std::make_unique<asio::io_context>(1));
+            guards.emplace_back(contexts.back()->get_executor());
+            hubs.push_back(std::make_unique<ConnectionHub>());
+        }
+        metrics.add_gauge("parley_http_connections_active", "Open client connections.", [this] {
+            return static_cast<double>(active.load(std::memory_order_relaxed));
+        });
+    }
+
+    asio::awaitable<void> accept_loop(std::size_t i) {
+        auto& acceptor = *acceptors[i];
+        auto& hub = *hubs[i];
+        for (;;) {
+            auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+                co_return;
+            }
+            if (ec) {
+                // Typically EMFILE: back off briefly instead of spinning.
+                log::warn("accept failed", {{"error", ec.message()}});
+                asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+                co_await pause.async_wait(kTuple);
+                continue;
+            }
+            if (active.load(std::memory_order_relaxed) >= options.limits.max_connections) {
+                boost::system::error_code ignored;
+                socket.close(ignored);
+                continue;
+            }
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            active.fetch_add(1, std::memory_order_relaxed);
+            asio::co_spawn(
+                acceptor.get_executor(),
+                run_session(std::move(socket), shared, hub),
+                [this](const std::exception_ptr&) { active.fetch_sub(1, std::memory_order_relaxed); }
+            );
+        }
+    }
+
+    void begin_drain() {
+        if (draining.exchange(true)) {
+            return;
+        }
+        log::info("shutting down", {{"open_connections", active.load()}});
+        for (std::size_t i = 0; i < contexts.size(); ++i) {
+            asio::post(*contexts[i], [this, i] {
+                boost::system::error_code ignored;
+                if (i < acceptors.size()) {
+                    acceptors[i]->close(ignored);
+                }
+                hubs[i]->close_idle();
+            });
+        }
+        asio::co_spawn(*contexts[0], watch_drain(), asio::detached);
+    }
+
+    // Polls until every connection has closed or the drain deadline passes, then stops the loops.
+    asio::awaitable<void> watch_drain() {
+        const auto deadline = std::chrono::steady_clock::now() + options.shutdown_timeout;
+        asio::steady_timer tick(*contexts[0]);
+        while (active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+            // Connections that finished a request since the last pass may now be idle.
+            for (std::size_t i = 0; i < contexts.size(); ++i) {
+                asio::post(*contexts[i], [this, i] { hubs[i]->close_idle(); });
+            }
+            tick.expires_after(std::chrono::milliseconds(20));
+            co_await tick.async_wait(kTuple);
+        }
+        const auto left = active.load();
+        if (left > 0) {
+            log::warn("drain deadline passed; closing remaining connections", {{"open_connections", left}});
+        } else {
+            log::info("drained");
+        }
+        for (auto& g : guards) {
+            g.reset();
+        }
+        for (auto& c : contexts) {
+            c->stop();
+        }
+    }
+
+    ServerOptions options;
+    Pipeline& pipeline;
+    Metrics& metrics;
+    std::atomic<bool> draining{false};
+    std::atomic<std::size_t> active{0};
+    SessionShared shared;
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    std::vector<std::unique_ptr<ConnectionHub>> hubs;
+    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+};
+
+Server::Server(ServerOptions options, Pipeline& pipeline, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), pipeline, metrics)) {}
+
+Server::~Server() = default;
+
+std::uint16_t Server::listen() {
+    auto& impl = *impl_;
+    tcp::resolver resolver(*impl.contexts[0]);
+    const auto results = resolver.resolve(impl.options.host, std::to_string(impl.options.port));
+    tcp::endpoint endpoint = results.begin()->endpoint();
+    for (std::size_t i = 0; i < impl.contexts.size(); ++i) {
+        auto acceptor = std::make_unique<tcp::acceptor>(*impl.contexts[i]);
+        acceptor->open(endpoint.protocol());
+        acceptor->set_option(asio::socket_base::reuse_address(true));
+        acceptor->set_option(ReusePort(true));
+        acceptor->bind(endpoint);
+        acceptor->listen(asio::socket_base::max_listen_connections);
+        if (i == 0) {
+            endpoint = acceptor->local_endpoint();  // the real port when 0 was asked for
+        }
+        impl.acceptors.push_back(std::move(acceptor));
+    }
+    return endpoint.port();
+}
+
+void Server::run() {
+    auto& impl = *impl_;
+    asio::signal_set signals(*impl.contexts[0], SIGINT, SIGTERM);
+    signals.async_wait([&impl](const boost::system::error_code& ec, int signal) {
+        if (!ec) {
+            log::info("signal received", {{"signal", signal}});
+            impl.begin_drain();
+        }
+    });
+    for (std::size_t i = 0; i < impl.acceptors.size(); ++i) {
+        asio::co_spawn(*impl.contexts[i], impl.accept_loop(i), asio::detached);
+    }
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < impl.contexts.size(); ++i) {
+        threads.emplace_back([&impl, i] { impl.contexts[i]->run(); });
+    }
+    impl.contexts[0]->run();
+    for (auto& t : threads) {
+        t.join();
+    }
+}
+
+void Server::shutdown() {
+    asio::post(*impl_->contexts[0], [impl = impl_.get()] { impl->begin_drain(); });
+}
+
+}  // namespace parley::http

@@ -1,0 +1,202 @@
+#include "http/session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/log.hpp"
+
+namespace parley::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+class Session final : public IdleClosable {
+public:
+    Session(asio::ip::tcp::socket socket, SessionShared& shared, ConnectionHub& hub)
+        : stream_(std::move(socket)), shared_(shared), hub_(hub) {
+        boost::system::error_code ec;
+        const auto endpoint = stream_.socket().remote_endpoint(ec);
+        if (!ec) {
+            client_ip_ = endpoint.address().to_string();
+        }
+        hub_.add(this);
+    }
+
+    ~Session() { hub_.remove(this); }
+
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    void close_if_idle() override {
+        if (idle_) {
+            stream_.cancel();
+        }
+    }
+
+    asio::awaitable<void> run() {
+        const auto& limits = shared_.limits;
+        bool first = true;
+        while (!shared_.draining.load(std::memory_order_relaxed)) {
+            if (buffer_.size() == 0) {
+                // Wait for the first byte of the next request: a new connection gets the header
+                // timeout, a kept-alive one the idle timeout.
+                idle_ = true;
+                stream_.expires_after(first ? limits.header_timeout : limits.idle_timeout);
+                auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kTuple);
+                idle_ = false;
+                if (ec) {
+                    break;  // EOF, reset, timeout, or closed by a drain
+                }
+                buffer_.commit(n);
+            }
+            first = false;
+
+            bhttp::request_parser<bhttp::string_body> parser;
+            parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+            parser.body_limit(limits.max_body_bytes);
+            stream_.expires_after(limits.header_timeout);
+            auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTuple);
+            if (hec) {
+                co_await reject_read_error(hec);
+                break;
+            }
+            if (!parser.is_done()) {
+                const auto& head = parser.get();
+                const auto expect = head[bhttp::field::expect];
+                if (beast::iequals(expect, "100-continue")) {
+                    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+                    auto [cec, cn] = co_await bhttp::async_write(stream_, cont, kTuple);
+                    if (cec) {
+                        break;
+                    }
+                }
+                stream_.expires_after(limits.body_timeout);
+                auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
+                if (bec) {
+                    co_await reject_read_error(bec);
+                    break;
+                }
+            }
+            stream_.expires_never();
+
+            auto message = parser.release();
+            const bool keep_alive = message.keep_alive();
+            const bool head_request = message.method() == bhttp::verb::head;
+            Request req = to_request(std::move(message));
+            Response res = co_await shared_.pipeline.handle(req);
+            const bool keep = keep_alive && !shared_.draining.load(std::memory_order_relaxed);
+            if (!co_await write(std::move(res), keep, head_request) || !keep) {
+                break;
+            }
+        }
+        boost::system::error_code ec;
+        stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+        stream_.socket().close(ec);
+    }
+
+private:
+    Request to_request(bhttp::request<bhttp::string_body>&& message) {
+        std::vector<Request::Header> headers;
+        for (const auto& field : message) {
+            headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+        }
+        Request req(
+            parse_method(message.method_string()),
+            std::string(message.target()),
+            std::move(headers),
+            std::move(message.body())
+        );
+        req.set_client_ip(client_ip_);
+        req.set_json_max_depth(shared_.limits.json_max_depth);
+        return req;
+    }
+
+    // Writes `res`; false when the connection broke.
+    asio::awaitable<bool> write(Response res, bool keep_alive, bool head_request) {
+        bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
+        if (!res.content_type.empty()) {
+            out.set(bhttp::field::content_type, res.content_type);
+        }
+        for (auto& [name, value] : res.headers) {
+            out.insert(name, value);
+        }
+        out.body() = std::move(res.body);
+        out.keep_alive(keep_alive);
+        out.prepare_payload();
+        if (head_request) {
+            out.body().clear();  // Content-Length stays that of the GET
+        }
+        stream_.expires_after(shared_.limits.body_timeout);
+        auto [ec, n] = co_await bhttp::async_write(stream_, out, kTuple);
+        stream_.expires_never();
+        co_return !ec;
+    }
+
+    // Answers a request that could not be read (too large, malformed) and closes the connection;
+    // timeouts, resets and drains close silently.
+    asio::awaitable<void> reject_read_error(boost::system::error_code ec) {
+        Error error;
+        if (ec == bhttp::error::header_limit) {
+            error = make_error(ErrorType::headers_too_large, "request headers exceed the size limit");
+        } else if (ec == bhttp::error::body_limit) {
+            error = make_error(ErrorType::request_too_large, "request body exceeds the size limit");
+        } else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() && ec != bhttp::error::end_of_stream &&
+                   ec != bhttp::error::partial_message) {
+            error = make_error(ErrorType::invalid_request, "malformed HTTP request");
+        } else {
+            co_return;
+        }
+        Request req;
+        req.set_client_ip(client_ip_);
+        Response res = shared_.pipeline.reject(req, error);
+        if (co_await write(std::move(res), false, false)) {
+            co_await drain_then_close();
+        }
+    }
+
+    // After an early error response, the client may still be sending its body; closing at once
+    // would reset the connection and could destroy the response before the client reads it. Half-
+    // close, read and discard for a short while, then close.
+    asio::awaitable<void> drain_then_close() {
+        boost::system::error_code ec;
+        stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+        stream_.expires_after(std::chrono::seconds(2));
+        std::size_t total = 0;
+        while (total < 16 * 1024 * 1024) {
+            buffer_.clear();
+            auto [rec, n] = co_await stream_.async_read_some(buffer_.prepare(64 * 1024), kTuple);
+            if (rec) {
+                break;
+            }
+            total += n;
+        }
+    }
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    SessionShared& shared_;
+    ConnectionHub& hub_;
+    std::string client_ip_;
+    bool idle_ = false;
+};
+
+}  // namespace
+
+asio::awaitable<void> run_session(asio::ip::tcp::socket socket, SessionShared& shared, ConnectionHub& hub) {
+    try {
+        Session session(std::move(socket), shared, hub);
+        co_await session.run();
+    } catch (const std::exception& e) {
+        log::error("session failed", {{"what", e.what()}});
+    }
+}
+
+}  // namespace parley::http

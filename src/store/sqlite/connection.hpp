@@ -1,0 +1,133 @@
+// A thin RAII layer over the SQLite C API: connections opened with Parley's settings (WAL, busy
+// timeout, foreign keys), prepared statements with typed binds, and a fixed-size connection pool.
+// Blocking: use only from the blocking pool, never from an I/O thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace parley::store::sqlite {
+
+// Thrown by the wrappers on any SQLite failure; the store turns it into an Error.
+class SqliteError : public std::runtime_error {
+public:
+    SqliteError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+
+    int code() const noexcept { return code_; }
+
+private:
+    int code_;
+};
+
+class Statement {
+public:
+    Statement(sqlite3* db, std::string_view sql);
+    ~Statement();
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    Statement& bind(int index, std::string_view text);
+    Statement& bind(int index, std::int64_t value);
+    Statement& bind_null(int index);
+
+    // Advances; true while a row is available.
+    bool step();
+
+    std::int64_t column_int(int index) const;
+    std::string column_text(int index) const;
+    bool column_is_null(int index) const;
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Connection {
+public:
+    // Opens (creating if needed) the database file, sets WAL, a busy timeout and foreign keys.
+    explicit Connection(const std::string& path);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // Runs one or more statements that return no rows.
+    void exec(std::string_view sql);
+
+    Statement prepare(std::string_view sql) { return Statement(db_, sql); }
+
+    sqlite3* handle() noexcept { return db_; }
+
+private:
+    sqlite3* db_ = nullptr;
+};
+
+// A fixed set of connections shared by the blocking pool's threads.
+class ConnectionPool {
+public:
+    ConnectionPool(const std::string& path, std::size_t size);
+
+    // A connection, returned to the pool when the lease is destroyed. Blocks while all are busy.
+    class Lease {
+    public:
+        Lease(ConnectionPool& pool, std::unique_ptr<Connection> c) : pool_(&pool), conn_(std::move(c)) {}
+
+        Lease(Lease&&) noexcept = default;
+        Lease& operator=(Lease&&) = delete;
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+
+        ~Lease() {
+            if (conn_) {
+                pool_->release(std::move(conn_));
+            }
+        }
+
+        Connection* operator->() noexcept { return conn_.get(); }
+
+        Connection& operator*() noexcept { return *conn_; }
+
+    private:
+        ConnectionPool* pool_;
+        std::unique_ptr<Connection> conn_;
+    };
+
+    Lease acquire();
+
+private:
+    void release(std::unique_ptr<Connection> c);
+
+    std::mutex mutex_;
+    std::condition_variable available_;
+    std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+// Runs `fn` inside BEGIN IMMEDIATE … COMMIT, rolling back if it throws.
+template <class F>
+auto in_transaction(Connection& c, F&& fn) {
+    c.exec("BEGIN IMMEDIATE");
+    try {
+        if constexpr (std::is_void_v<decltype(fn())>) {
+            fn();
+            c.exec("COMMIT");
+        } else {
+            auto out = fn();
+            c.exec("COMMIT");
+            return out;
+        }
+    } catch (...) {
+        c.exec("ROLLBACK");
+        throw;
+    }
+}
+
+}  // namespace parley::store::sqlite

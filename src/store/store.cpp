@@ -1,0 +1,38 @@
+#include "store/store.hpp"
+
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace parley::store {
+
+Result<DatabaseUrl> parse_database_url(std::string_view url) {
+    constexpr std::string_view kSqlite = "sqlite://";
+    if (url.starts_with(kSqlite)) {
+        std::string path(url.substr(kSqlite.size()));
+        if (path.empty()) {
+            return make_error(
+                ErrorType::invalid_request,
+                "expected sqlite://PATH (for example sqlite://data/parley.db), got an empty path"
+            );
+        }
+        return DatabaseUrl{DatabaseUrl::Kind::sqlite, std::move(path)};
+    }
+    if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+        return DatabaseUrl{DatabaseUrl::Kind::postgres, std::string(url)};
+    }
+    return make_error(
+        ErrorType::invalid_request,
+        "expected sqlite://PATH or postgresql://USER@HOST/DB, got \"" + std::string(url) + "\""
+    );
+}
+
+Result<std::unique_ptr<Store>> open_store(const DatabaseUrl& url, async::BlockingPool& pool) {
+    if (url.kind == DatabaseUrl::Kind::sqlite) {
+        return sqlite::open_sqlite_store(url.target, pool);
+    }
+    return make_error(
+        ErrorType::invalid_request,
+        "PostgreSQL is not supported by this build yet; use sqlite://PATH"
+    );
+}
+
+}  // namespace parley::store

@@ -1,0 +1,92 @@
+#include "system/routes.hpp"
+
+#include <boost/json/object.hpp>
+
+#include "system/assets.hpp"
+
+namespace parley::system {
+
+namespace bj = boost::json;
+
+namespace {
+
+constexpr std::string_view kHtmlPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; frame-ancestors 'none'";
+
+}  // namespace
+
+boost::asio::awaitable<http::Response> api_info(http::Request& /*req*/) {
+    co_return http::success(bj::object{
+        {"name", "Parley"},
+        {"description", "Conversation API server"},
+        {"version", PARLEY_VERSION},
+        {"links",
+         bj::object{
+             {"health", "/health"},
+             {"openapi", "/openapi.json"},
+             {"docs", "/docs"},
+             {"redoc", "/redoc"},
+             {"metrics", "/metrics"},
+             {"api", "/api/v1"},
+         }},
+    });
+}
+
+boost::asio::awaitable<http::Response> health(http::Request& req, HealthMonitor& monitor) {
+    const bool db_ok = co_await monitor.database_ok();
+    bj::object checks{{"database", db_ok ? "ok" : "error"}};
+    if (db_ok) {
+        co_return http::json_response(
+            200,
+            bj::object{
+                {"status", "ok"},
+                {"version", PARLEY_VERSION},
+                {"uptime_s", static_cast<std::int64_t>(monitor.uptime_s())},
+                {"checks", std::move(checks)},
+            }
+        );
+    }
+    co_return http::json_response(
+        503,
+        bj::object{
+            {"status", "error"},
+            {"error",
+             bj::object{
+                 {"type", error_type_name(ErrorType::overloaded)},
+                 {"message", "database check failed"},
+                 {"request_id", req.request_id()},
+             }},
+            {"version", PARLEY_VERSION},
+            {"uptime_s", static_cast<std::int64_t>(monitor.uptime_s())},
+            {"checks", std::move(checks)},
+        }
+    );
+}
+
+boost::asio::awaitable<http::Response> metrics(http::Request& /*req*/, http::Metrics& metrics) {
+    http::Response res;
+    res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    res.body = metrics.render();
+    co_return res;
+}
+
+boost::asio::awaitable<http::Response> embedded_asset(http::Request& req) {
+    const auto asset = assets::find_asset(req.path());
+    if (!asset) {
+        throw ErrorException(make_error(ErrorType::not_found, "no such file: " + std::string(req.path())));
+    }
+    http::Response res;
+    res.content_type = std::string(asset->content_type);
+    res.body = std::string(asset->data);
+    if (res.content_type.starts_with("text/html")) {
+        res.set_header("Content-Security-Policy", std::string(kHtmlPolicy));
+    } else {
+        res.cacheable = true;
+        res.set_header("Cache-Control", "public, max-age=3600");
+    }
+    co_return res;
+}
+
+}  // namespace parley::system

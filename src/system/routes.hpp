@@ -1,0 +1,28 @@
+// Handlers for the operational routes: API info, health, metrics, the OpenAPI document and the
+// documentation UIs (Swagger UI at /docs, ReDoc at /redoc) served from embedded assets.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "http/metrics.hpp"
+#include "http/request.hpp"
+#include "http/response.hpp"
+#include "system/health.hpp"
+
+namespace parley::system {
+
+// GET /
+boost::asio::awaitable<http::Response> api_info(http::Request& req);
+
+// GET /health, GET /api/health — 200 when the database answers, else 503 (structured error plus
+// the checks).
+boost::asio::awaitable<http::Response> health(http::Request& req, HealthMonitor& monitor);
+
+// GET /metrics — Prometheus text format.
+boost::asio::awaitable<http::Response> metrics(http::Request& req, http::Metrics& metrics);
+
+// GET /openapi.json, /docs, /redoc, /docs/assets/{file} — the embedded file at the request path;
+// HTML pages carry a Content-Security-Policy that allows only the server's own assets.
+boost::asio::awaitable<http::Response> embedded_asset(http::Request& req);
+
+}  // namespace parley::system
