@@ -128,9 +128,11 @@ struct Server::Impl {
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> active{0};
     SessionShared shared;
+    // Declared before the contexts so that they outlive them: destroying an io_context destroys the
+    // sessions still suspended on it, and a session unregisters from its hub as it goes.
+    std::vector<std::unique_ptr<ConnectionHub>> hubs;
     std::vector<std::unique_ptr<asio::io_context>> contexts;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-    std::vector<std::unique_ptr<ConnectionHub>> hubs;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
 };
 

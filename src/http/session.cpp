@@ -45,27 +45,37 @@ public:
         const auto& limits = shared_.limits;
         bool first = true;
         while (!shared_.draining.load(std::memory_order_relaxed)) {
+            // A new connection has the header timeout from its accept to the end of its first
+            // request's headers. A kept-alive one waits up to the idle timeout for the next
+            // request's first byte, then has the header timeout from that byte.
+            if (first) {
+                stream_.expires_after(limits.header_timeout);
+            }
             if (buffer_.size() == 0) {
-                // Wait for the first byte of the next request: a new connection gets the header
-                // timeout, a kept-alive one the idle timeout.
                 idle_ = true;
-                stream_.expires_after(first ? limits.header_timeout : limits.idle_timeout);
+                if (!first) {
+                    stream_.expires_after(limits.idle_timeout);
+                }
                 auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kTuple);
                 idle_ = false;
                 if (ec) {
                     break;  // EOF, reset, timeout, or closed by a drain
                 }
                 buffer_.commit(n);
+                if (!first) {
+                    stream_.expires_after(limits.header_timeout);
+                }
+            } else if (!first) {
+                stream_.expires_after(limits.header_timeout);  // pipelined: bytes already here
             }
             first = false;
 
             bhttp::request_parser<bhttp::string_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
             parser.body_limit(limits.max_body_bytes);
-            stream_.expires_after(limits.header_timeout);
             auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTuple);
             if (hec) {
-                co_await reject_read_error(hec);
+                co_await reject_read_error(hec, parser.get());
                 break;
             }
             if (!parser.is_done()) {
@@ -81,7 +91,7 @@ public:
                 stream_.expires_after(limits.body_timeout);
                 auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
                 if (bec) {
-                    co_await reject_read_error(bec);
+                    co_await reject_read_error(bec, parser.get());
                     break;
                 }
             }
@@ -90,7 +100,7 @@ public:
             auto message = parser.release();
             const bool keep_alive = message.keep_alive();
             const bool head_request = message.method() == bhttp::verb::head;
-            Request req = to_request(std::move(message));
+            Request req = to_request(message.base(), std::move(message.body()));
             Response res = co_await shared_.pipeline.handle(req);
             const bool keep = keep_alive && !shared_.draining.load(std::memory_order_relaxed);
             if (!co_await write(std::move(res), keep, head_request) || !keep) {
@@ -103,17 +113,14 @@ public:
     }
 
 private:
-    Request to_request(bhttp::request<bhttp::string_body>&& message) {
+    // Parley's request from Beast's; `body` is moved from when given.
+    Request to_request(const bhttp::request_header<>& head, std::string body) {
         std::vector<Request::Header> headers;
-        for (const auto& field : message) {
+        headers.reserve(8);
+        for (const auto& field : head) {
             headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
         }
-        Request req(
-            parse_method(message.method_string()),
-            std::string(message.target()),
-            std::move(headers),
-            std::move(message.body())
-        );
+        Request req(parse_method(head.method_string()), std::string(head.target()), std::move(headers), std::move(body));
         req.set_client_ip(client_ip_);
         req.set_json_max_depth(shared_.limits.json_max_depth);
         return req;
@@ -142,7 +149,9 @@ private:
 
     // Answers a request that could not be read (too large, malformed) and closes the connection;
     // timeouts, resets and drains close silently.
-    asio::awaitable<void> reject_read_error(boost::system::error_code ec) {
+    // `partial` is what the parser read before the error (the request line and headers, when
+    // it got that far), so the rejection is logged and counted under the right method and path.
+    asio::awaitable<void> reject_read_error(boost::system::error_code ec, const bhttp::request_header<>& partial) {
         Error error;
         if (ec == bhttp::error::header_limit) {
             error = make_error(ErrorType::headers_too_large, "request headers exceed the size limit");
@@ -154,8 +163,7 @@ private:
         } else {
             co_return;
         }
-        Request req;
-        req.set_client_ip(client_ip_);
+        Request req = to_request(partial, {});
         Response res = shared_.pipeline.reject(req, error);
         if (co_await write(std::move(res), false, false)) {
             co_await drain_then_close();

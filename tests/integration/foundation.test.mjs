@@ -223,6 +223,31 @@ describe("parley foundation", () => {
             assert.equal(JSON.parse(res.body).error.type, "invalid_request_error");
         });
 
+        it("routes on the path only: a query string does not change the match", async () => {
+            const { res, body } = await getJson(`${base}/health?verbose=1&x=%20`);
+            assert.equal(res.status, 200);
+            assert.equal(body.status, "ok");
+        });
+
+        it("answers Expect: 100-continue with 100, then the final response", async () => {
+            const socket = await connect(server.port);
+            const watch = watchSocket(socket);
+            try {
+                socket.write(
+                    "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n" +
+                        "Connection: close\r\n\r\n"
+                );
+                await waitUntil(() => watch.data().includes("\r\n\r\n"), { what: "100 Continue" });
+                assert.match(watch.data(), /^HTTP\/1\.1 100 /);
+                socket.write("hello");
+                await watch.closed;
+                const [res] = parseResponses(watch.data());
+                assert.equal(res.status, 405);
+            } finally {
+                socket.destroy();
+            }
+        });
+
         it("the server keeps serving after rejected requests", async () => {
             const res = await fetch(`${base}/health`);
             await res.arrayBuffer();
@@ -598,6 +623,19 @@ describe("parley foundation", () => {
         });
     });
 
+    it(
+        "records a rejected request under its real method in metrics",
+        async () => {
+            const raw = await rawRequest(
+                server.port,
+                "POST /metrics-probe HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n"
+            );
+            assert.equal(parseResponses(raw.data)[0]?.status, 413);
+            const text = await (await fetch(`${base}/metrics`)).text();
+            assert.match(text, /^parley_http_requests_total\{route="rejected",method="POST",status="413"\} \d+$/m);
+        }
+    );
+
     describe("API docs", () => {
         for (const page of ["/docs", "/redoc"]) {
             it(`${page} is self-contained HTML whose assets are served locally`, async () => {
@@ -640,7 +678,7 @@ describe("timeouts", () => {
     let slow;
 
     before(async () => {
-        slow = await startServer({ env: { HEADER_TIMEOUT_S: "1", IDLE_TIMEOUT_S: "1" } });
+        slow = await startServer({ env: { HEADER_TIMEOUT_S: "1", IDLE_TIMEOUT_S: "1", BODY_TIMEOUT_S: "1" } });
     });
     after(async () => {
         if (slow) {
@@ -688,6 +726,24 @@ describe("timeouts", () => {
             ]);
             const elapsed = closedAt - started;
             assert.ok(elapsed >= 800 && elapsed <= 3_000, `closed after ${elapsed} ms`);
+        } finally {
+            socket.destroy();
+        }
+    });
+
+    it("closes a connection whose body never arrives after BODY_TIMEOUT_S", async () => {
+        const socket = await connect(slow.port);
+        const watch = watchSocket(socket);
+        const started = Date.now();
+        try {
+            socket.write("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+            const closedAt = await Promise.race([
+                watch.closed,
+                new Promise((_, reject) => setTimeout(() => reject(new Error("not closed within 5 s")), 5_000)),
+            ]);
+            const elapsed = closedAt - started;
+            assert.ok(elapsed >= 800 && elapsed <= 3_000, `closed after ${elapsed} ms`);
+            assert.equal(watch.data(), "");
         } finally {
             socket.destroy();
         }
@@ -755,6 +811,30 @@ describe("graceful shutdown", () => {
             await server.stop("SIGKILL").catch(() => {});
         }
     });
+
+    it(
+        "exits cleanly when SHUTDOWN_TIMEOUT_S passes with a request still unfinished",
+        async () => {
+            const server = await startServer({ env: { SHUTDOWN_TIMEOUT_S: "1", HEADER_TIMEOUT_S: "30" } });
+            const socket = await connect(server.port);
+            try {
+                watchSocket(socket);
+                socket.write("GET /health HTTP/1.1\r\nHost: x\r\n");
+                // Let the server read the partial request so the connection is in flight, not idle.
+                await new Promise((r) => setTimeout(r, 200));
+                const started = Date.now();
+                const result = await server.stop("SIGTERM");
+                const elapsed = Date.now() - started;
+                const report = server.lines.find((l) => SANITIZER_REPORT.test(l));
+                assert.equal(report, undefined, "sanitizer report at exit");
+                assert.deepEqual(result, { code: 0, signal: null });
+                assert.ok(elapsed >= 900 && elapsed < 3_000, `exited after ${elapsed} ms`);
+            } finally {
+                socket.destroy();
+                await server.stop("SIGKILL").catch(() => {});
+            }
+        }
+    );
 
     for (const signal of ["SIGTERM", "SIGINT"]) {
         it(`an idle keep-alive connection does not hold up exit on ${signal}`, async () => {

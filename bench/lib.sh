@@ -1,0 +1,54 @@
+# Shared helpers for the benchmark scripts: start a release parley on a free port with a temporary
+# data directory, wait until it answers, and stop it on exit.
+set -euo pipefail
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PARLEY_BIN=${PARLEY_BIN:-$BENCH_ROOT/build/release/parley}
+
+start_parley() {
+    # usage: start_parley [VAR=value ...] — extra environment for the server
+    [[ -x $PARLEY_BIN ]] || { echo "bench: $PARLEY_BIN not built (make build)" >&2; exit 1; }
+    BENCH_DIR=$(mktemp -d /tmp/parley-bench.XXXXXX)
+    env -u DATABASE_URL -u JWT_SECRET "$@" "$PARLEY_BIN" serve --port 0 --data-dir "$BENCH_DIR/data" \
+        >"$BENCH_DIR/server.log" 2>&1 &
+    PARLEY_PID=$!
+    trap stop_parley EXIT
+    for _ in $(seq 1 200); do
+        PARLEY_PORT=$(grep -o '"msg":"listening"[^}]*"port":[0-9]*' "$BENCH_DIR/server.log" 2>/dev/null |
+            grep -o '[0-9]*$' || true)
+        if [[ -n ${PARLEY_PORT:-} ]] && curl -fs "http://127.0.0.1:$PARLEY_PORT/health" >/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "bench: parley did not start:" >&2
+    cat "$BENCH_DIR/server.log" >&2
+    exit 1
+}
+
+stop_parley() {
+    if [[ -n ${PARLEY_PID:-} ]]; then
+        kill -TERM "$PARLEY_PID" 2>/dev/null || true
+        wait "$PARLEY_PID" 2>/dev/null || true
+        PARLEY_PID=
+    fi
+    [[ -n ${BENCH_DIR:-} ]] && rm -rf "$BENCH_DIR"
+}
+
+# usage: wrk_summary LABEL wrk-args... — runs wrk --latency and prints one line of figures.
+wrk_summary() {
+    local label=$1
+    shift
+    local out
+    out=$(wrk --latency "$@")
+    local rps p50 p99
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    local errors
+    errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
+    printf '%-28s %10s req/s   p50 %8s   p99 %8s\n' "$label" "$rps" "$p50" "$p99"
+    if [[ -n $errors ]]; then
+        echo "  !! $errors"
+    fi
+}
