@@ -43,8 +43,14 @@ int main(int argc, char** argv) {
     std::string config_file;
     cli.add_option("--host", host, "Address to listen on (HOST)");
     cli.add_option("--port", port, "Port to listen on, 0 for any free port (PORT)");
-    cli.add_option("--data-dir", data_dir, "Directory for the SQLite database and secrets (DATA_DIR)");
-    cli.add_option("--config", config_file, "A .env-style file to read settings from (default: ./.env if present)");
+    cli.add_option(
+        "--data-dir", data_dir, "Directory for the SQLite database and secrets (DATA_DIR)"
+    );
+    cli.add_option(
+        "--config",
+        config_file,
+        "A .env-style file to read settings from (default: ./.env if present)"
+    );
     auto* serve = cli.add_subcommand("serve", "Run the server (the default command)");
     auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and exit");
     auto* version = cli.add_subcommand("version", "Print the version and exit");

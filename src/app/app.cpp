@@ -26,7 +26,9 @@ void log_configuration(const Env& effective) {
     log::write(log::Level::info, "configuration", fields);
 }
 
-Result<std::unique_ptr<store::Store>> open_configured_store(const Config& config, async::BlockingPool& pool) {
+Result<std::unique_ptr<store::Store>> open_configured_store(
+    const Config& config, async::BlockingPool& pool
+) {
     auto url = store::parse_database_url(config.database_url);
     if (!url) {
         return url.error();
@@ -36,13 +38,18 @@ Result<std::unique_ptr<store::Store>> open_configured_store(const Config& config
 
 }  // namespace
 
-App::App(Config config, Env effective) : config_(std::move(config)), effective_(std::move(effective)) {}
+App::App(Config config, Env effective)
+    : config_(std::move(config)),
+      effective_(std::move(effective)) {}
 
 int App::migrate() {
     async::BlockingPool pool(1);
     auto store = open_configured_store(config_, pool);
     if (!store) {
-        log::error("cannot open the database", {{"error", store.error().message}, {"detail", store.error().detail}});
+        log::error(
+            "cannot open the database",
+            {{"error", store.error().message}, {"detail", store.error().detail}}
+        );
         return 1;
     }
     auto applied = (*store)->migrate();
@@ -64,7 +71,8 @@ int App::serve() {
         }
         config_.jwt_secret = std::move(*secret);
         log::warn(
-            "JWT_SECRET is not set: using a generated development secret kept in the data directory; "
+            "JWT_SECRET is not set: using a generated development secret kept in the data "
+            "directory; "
             "set JWT_SECRET in production",
             {{"data_dir", config_.data_dir}}
         );
@@ -73,7 +81,10 @@ int App::serve() {
     async::BlockingPool pool(config_.blocking_threads);
     auto store = open_configured_store(config_, pool);
     if (!store) {
-        log::error("cannot open the database", {{"error", store.error().message}, {"detail", store.error().detail}});
+        log::error(
+            "cannot open the database",
+            {{"error", store.error().message}, {"detail", store.error().detail}}
+        );
         return 1;
     }
     if (config_.migrate_on_start) {
@@ -115,7 +126,9 @@ int App::serve() {
     try {
         port = server.listen();
     } catch (const std::system_error& e) {
-        log::error("cannot listen", {{"host", config_.host}, {"port", config_.port}, {"error", e.what()}});
+        log::error(
+            "cannot listen", {{"host", config_.host}, {"port", config_.port}, {"error", e.what()}}
+        );
         return 1;
     }
     log::info(

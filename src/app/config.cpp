@@ -40,8 +40,8 @@ Apply seconds(std::chrono::milliseconds Config::*field, double min, double max) 
         char* end = nullptr;
         const double v = s.empty() ? NAN : std::strtod(s.c_str(), &end);
         if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < min || v > max) {
-            return "must be a number of seconds from " + std::to_string(static_cast<int>(min)) + " to " +
-                   std::to_string(static_cast<int>(max));
+            return "must be a number of seconds from " + std::to_string(static_cast<int>(min)) +
+                   " to " + std::to_string(static_cast<int>(max));
         }
         c.*field = std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(v * 1000)));
         return std::nullopt;
@@ -94,8 +94,16 @@ Apply url_with_scheme(std::string Config::*field, std::vector<std::string_view> 
 std::vector<Setting> make_settings() {
     return {
         {"HOST", "127.0.0.1", "Address to listen on", false, text(&Config::host)},
-        {"PORT", "8000", "Port to listen on (0: any free port)", false, integer(&Config::port, 0, 65535)},
-        {"DATA_DIR", "data", "Directory for the SQLite database and generated secrets", false, text(&Config::data_dir)},
+        {"PORT",
+         "8000",
+         "Port to listen on (0: any free port)",
+         false,
+         integer(&Config::port, 0, 65535)},
+        {"DATA_DIR",
+         "data",
+         "Directory for the SQLite database and generated secrets",
+         false,
+         text(&Config::data_dir)},
         {"ENVIRONMENT",
          "development",
          "development or production (production requires JWT_SECRET)",
@@ -108,7 +116,11 @@ std::vector<Setting> make_settings() {
              c.environment = value;
              return std::nullopt;
          }},
-        {"WORKERS", "0", "I/O threads, one event loop each (0: one per core)", false, integer(&Config::workers, 0, 256)},
+        {"WORKERS",
+         "0",
+         "I/O threads, one event loop each (0: one per core)",
+         false,
+         integer(&Config::workers, 0, 256)},
         {"BLOCKING_THREADS",
          "4",
          "Threads for blocking work (SQLite, password hashing)",
@@ -129,8 +141,15 @@ std::vector<Setting> make_settings() {
              c.database_url = std::string(value);
              return std::nullopt;
          }},
-        {"MIGRATE_ON_START", "true", "Apply pending schema migrations at start-up", false, boolean(&Config::migrate_on_start)},
-        {"REDIS_URL", "", "redis://HOST:PORT for shared rate limits and events (scale-out)", true,
+        {"MIGRATE_ON_START",
+         "true",
+         "Apply pending schema migrations at start-up",
+         false,
+         boolean(&Config::migrate_on_start)},
+        {"REDIS_URL",
+         "",
+         "redis://HOST:PORT for shared rate limits and events (scale-out)",
+         true,
          url_with_scheme(&Config::redis_url, {"redis://", "rediss://"})},
         {"JWT_SECRET",
          "",
@@ -143,20 +162,39 @@ std::vector<Setting> make_settings() {
              c.jwt_secret = std::string(v);
              return std::nullopt;
          }},
-        {"JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "30", "Access token lifetime in minutes", false,
+        {"JWT_ACCESS_TOKEN_EXPIRE_MINUTES",
+         "30",
+         "Access token lifetime in minutes",
+         false,
          integer(&Config::jwt_access_minutes, 1, 24 * 60)},
-        {"JWT_REFRESH_TOKEN_EXPIRE_DAYS", "7", "Refresh token lifetime in days", false,
+        {"JWT_REFRESH_TOKEN_EXPIRE_DAYS",
+         "7",
+         "Refresh token lifetime in days",
+         false,
          integer(&Config::jwt_refresh_days, 1, 365)},
         {"GROQ_API_KEY", "", "Groq API key (OpenAI-compatible)", true, text(&Config::groq_api_key)},
-        {"GOOGLE_AI_API_KEY", "", "Google AI (Gemini) API key", true, text(&Config::google_ai_api_key)},
+        {"GOOGLE_AI_API_KEY",
+         "",
+         "Google AI (Gemini) API key",
+         true,
+         text(&Config::google_ai_api_key)},
         {"OPENAI_API_KEY", "", "OpenAI API key", true, text(&Config::openai_api_key)},
-        {"OPENAI_BASE_URL", "", "Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp)", false,
+        {"OPENAI_BASE_URL",
+         "",
+         "Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp)",
+         false,
          url_with_scheme(&Config::openai_base_url, {"http://", "https://"})},
         {"ANTHROPIC_API_KEY", "", "Anthropic API key", true, text(&Config::anthropic_api_key)},
-        {"DEFAULT_MODEL", "", "Primary model (default: llama-3.1-8b-instant with a Groq key, else the mock model)",
-         false, text(&Config::default_model)},
-        {"FALLBACK_MODEL", "", "Model tried when the primary fails before streaming (default: gemini-1.5-flash)",
-         false, text(&Config::fallback_model)},
+        {"DEFAULT_MODEL",
+         "",
+         "Primary model (default: llama-3.1-8b-instant with a Groq key, else the mock model)",
+         false,
+         text(&Config::default_model)},
+        {"FALLBACK_MODEL",
+         "",
+         "Model tried when the primary fails before streaming (default: gemini-1.5-flash)",
+         false,
+         text(&Config::fallback_model)},
         {"ALLOWED_ORIGINS",
          "",
          "Comma-separated browser origins allowed by CORS (exact match; empty: none)",
@@ -173,29 +211,65 @@ std::vector<Setting> make_settings() {
              }
              return std::nullopt;
          }},
-        {"RATE_LIMIT_STANDARD", "60", "Requests per minute per user on ordinary routes", false,
+        {"RATE_LIMIT_STANDARD",
+         "60",
+         "Requests per minute per user on ordinary routes",
+         false,
          integer(&Config::rate_limit_standard, 1, 1'000'000)},
-        {"RATE_LIMIT_AI", "10", "Requests per minute per user on routes that call a model", false,
+        {"RATE_LIMIT_AI",
+         "10",
+         "Requests per minute per user on routes that call a model",
+         false,
          integer(&Config::rate_limit_ai, 1, 1'000'000)},
-        {"RATE_LIMIT_AUTH", "20", "Requests per minute per client IP on register, login and refresh", false,
+        {"RATE_LIMIT_AUTH",
+         "20",
+         "Requests per minute per client IP on register, login and refresh",
+         false,
          integer(&Config::rate_limit_auth, 1, 1'000'000)},
-        {"MAX_HEADER_BYTES", "16384", "Largest request header block (larger: 431)", false,
+        {"MAX_HEADER_BYTES",
+         "16384",
+         "Largest request header block (larger: 431)",
+         false,
          integer(&Config::max_header_bytes, 1024, 1024 * 1024)},
-        {"MAX_BODY_BYTES", "1048576", "Largest request body (larger: 413)", false,
+        {"MAX_BODY_BYTES",
+         "1048576",
+         "Largest request body (larger: 413)",
+         false,
          integer(&Config::max_body_bytes, 1024, 64 * 1024 * 1024)},
-        {"HEADER_TIMEOUT_S", "10", "Seconds a client has to send a request's headers", false,
+        {"HEADER_TIMEOUT_S",
+         "10",
+         "Seconds a client has to send a request's headers",
+         false,
          seconds(&Config::header_timeout, 0.1, 3600)},
-        {"BODY_TIMEOUT_S", "30", "Seconds a client has to send a request's body", false,
+        {"BODY_TIMEOUT_S",
+         "30",
+         "Seconds a client has to send a request's body",
+         false,
          seconds(&Config::body_timeout, 0.1, 3600)},
-        {"IDLE_TIMEOUT_S", "75", "Seconds an idle keep-alive connection stays open", false,
+        {"IDLE_TIMEOUT_S",
+         "75",
+         "Seconds an idle keep-alive connection stays open",
+         false,
          seconds(&Config::idle_timeout, 0.1, 3600)},
-        {"JSON_MAX_DEPTH", "64", "Deepest JSON nesting accepted in a request body", false,
+        {"JSON_MAX_DEPTH",
+         "64",
+         "Deepest JSON nesting accepted in a request body",
+         false,
          integer(&Config::json_max_depth, 1, 1024)},
-        {"MAX_CONNECTIONS", "10000", "Open connections per process (this machine allows ~20000 files)", false,
+        {"MAX_CONNECTIONS",
+         "10000",
+         "Open connections per process (this machine allows ~20000 files)",
+         false,
          integer(&Config::max_connections, 1, 1'000'000)},
-        {"SHUTDOWN_TIMEOUT_S", "15", "Seconds in-flight requests get to finish after SIGTERM", false,
+        {"SHUTDOWN_TIMEOUT_S",
+         "15",
+         "Seconds in-flight requests get to finish after SIGTERM",
+         false,
          seconds(&Config::shutdown_timeout, 0, 3600)},
-        {"HSTS_MAX_AGE", "0", "Strict-Transport-Security max-age when served behind TLS (0: off)", false,
+        {"HSTS_MAX_AGE",
+         "0",
+         "Strict-Transport-Security max-age when served behind TLS (0: off)",
+         false,
          integer(&Config::hsts_max_age, 0, 2 * 365 * 24 * 3600)},
         {"LOG_LEVEL",
          "info",
@@ -207,7 +281,11 @@ std::vector<Setting> make_settings() {
              }
              return std::nullopt;
          }},
-        {"ACCESS_LOG", "true", "One JSON log line per request", false, boolean(&Config::access_log)},
+        {"ACCESS_LOG",
+         "true",
+         "One JSON log line per request",
+         false,
+         boolean(&Config::access_log)},
     };
 }
 
@@ -289,7 +367,9 @@ Result<Config> load_config(const Env& env_file, const Env& environment, const En
         const auto& value = values.at(std::string(s.name));
         if (auto problem = s.apply(value, config)) {
             std::string shown = s.secret ? "(redacted)" : "\"" + value + "\"";
-            return make_error(ErrorType::invalid_request, std::string(s.name) + " " + *problem + ", got " + shown);
+            return make_error(
+                ErrorType::invalid_request, std::string(s.name) + " " + *problem + ", got " + shown
+            );
         }
     }
     if (config.database_url.empty()) {

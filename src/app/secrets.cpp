@@ -1,13 +1,13 @@
 #include "app/secrets.hpp"
 
-#include <fcntl.h>
-#include <sodium.h>
-#include <unistd.h>
-
 #include <array>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
 
 #include "common/strings.hpp"
 
@@ -27,7 +27,9 @@ Result<std::string> load_or_create_jwt_secret(const std::string& data_dir) {
         ss << in.rdbuf();
         std::string secret(trim(ss.str()));
         if (secret.size() < 32) {
-            return make_error(ErrorType::api, file.string() + " holds a secret shorter than 32 bytes");
+            return make_error(
+                ErrorType::api, file.string() + " holds a secret shorter than 32 bytes"
+            );
         }
         return secret;
     }

@@ -15,9 +15,12 @@ struct BlockingPool::Impl {
     bool stopped = false;
 };
 
-BlockingPool::BlockingPool(std::size_t threads) : impl_(std::make_unique<Impl>(threads == 0 ? 1 : threads)) {}
+BlockingPool::BlockingPool(std::size_t threads)
+    : impl_(std::make_unique<Impl>(threads == 0 ? 1 : threads)) {}
 
-BlockingPool::~BlockingPool() { stop(); }
+BlockingPool::~BlockingPool() {
+    stop();
+}
 
 void BlockingPool::stop() {
     if (!impl_->stopped) {
@@ -38,7 +41,9 @@ asio::awaitable<void> invoke(std::function<void()> fn) {
 asio::awaitable<void> run_blocking(BlockingPool& pool, std::function<void()> fn) {
     // co_spawn on the pool's executor; completion (and any exception) is delivered back on the
     // awaiting coroutine's executor.
-    co_await asio::co_spawn(pool.impl().pool.get_executor(), invoke(std::move(fn)), asio::use_awaitable);
+    co_await asio::co_spawn(
+        pool.impl().pool.get_executor(), invoke(std::move(fn)), asio::use_awaitable
+    );
 }
 
 }  // namespace parley::async

@@ -1,6 +1,7 @@
 // The one error vocabulary of Parley. Services and stores return Result<T> for expected failures;
 // the HTTP boundary turns an Error into `{"status":"error","error":{type,message,request_id}}` with
-// the status that error_status() gives. `message` is safe to show a client; `detail` is only logged.
+// the status that error_status() gives. `message` is safe to show a client; `detail` is only
+// logged.
 #pragma once
 
 #include <optional>
@@ -11,7 +12,8 @@
 
 namespace parley {
 
-// Each enumerator is one distinct outcome; status and wire type come from the switches in error.cpp.
+// Each enumerator is one distinct outcome; status and wire type come from the switches in
+// error.cpp.
 enum class ErrorType {
     invalid_request,         // 400 invalid_request_error
     unprocessable,           // 422 invalid_request_error (well-formed but semantically wrong)

@@ -28,8 +28,7 @@ namespace {
 
 Error wrong_type(std::string_view key, std::string_view expected) {
     return make_error(
-        ErrorType::unprocessable,
-        "`" + std::string(key) + "` must be " + std::string(expected)
+        ErrorType::unprocessable, "`" + std::string(key) + "` must be " + std::string(expected)
     );
 }
 

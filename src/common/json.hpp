@@ -19,9 +19,13 @@ namespace parley::json {
 Result<boost::json::value> parse(std::string_view text, std::size_t max_depth);
 
 // Field readers: absent → nullopt; present with the wrong type → unprocessable naming the field.
-Result<std::optional<std::string>> optional_string(const boost::json::object& o, std::string_view key);
+Result<std::optional<std::string>> optional_string(
+    const boost::json::object& o, std::string_view key
+);
 Result<std::optional<bool>> optional_bool(const boost::json::object& o, std::string_view key);
-Result<std::optional<std::int64_t>> optional_int(const boost::json::object& o, std::string_view key);
+Result<std::optional<std::int64_t>> optional_int(
+    const boost::json::object& o, std::string_view key
+);
 Result<std::optional<double>> optional_number(const boost::json::object& o, std::string_view key);
 
 // Required string field: absent → unprocessable "`key` is required".

@@ -1,7 +1,5 @@
 #include "common/log.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -12,6 +10,7 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "common/json.hpp"
 
@@ -94,8 +93,7 @@ void init(Level level) {
     auto sink = std::make_shared<BufferedStdoutSink>();
     auto instance = std::make_shared<spdlog::logger>("parley", std::move(sink));
     instance->set_formatter(std::make_unique<spdlog::pattern_formatter>(
-        R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})",
-        spdlog::pattern_time_type::utc
+        R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})", spdlog::pattern_time_type::utc
     ));
     instance->set_level(to_spdlog(level));
     instance->flush_on(spdlog::level::warn);

@@ -27,8 +27,10 @@ struct Field {
     Field(std::string_view k, double v) : key(k), value(v) {}
 
     template <class I>
-        requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
-    Field(std::string_view k, I v) : key(k), value(static_cast<std::int64_t>(v)) {}
+
+    requires(std::is_integral_v<I> && !std::is_same_v<I, bool>) Field(std::string_view k, I v)
+        : key(k),
+          value(static_cast<std::int64_t>(v)) {}
 
     std::string_view key;
     Value value;

@@ -9,10 +9,14 @@ Result<boost::json::object> read_json_object(const Request& req) {
     const auto type = req.header("Content-Type");
     const auto media = type ? to_lower(trim(type->substr(0, type->find(';')))) : std::string{};
     if (media != "application/json") {
-        return make_error(ErrorType::unsupported_media_type, "Content-Type must be application/json");
+        return make_error(
+            ErrorType::unsupported_media_type, "Content-Type must be application/json"
+        );
     }
     if (trim(req.body()).empty()) {
-        return make_error(ErrorType::invalid_request, "request body is empty; expected a JSON object");
+        return make_error(
+            ErrorType::invalid_request, "request body is empty; expected a JSON object"
+        );
     }
     if (!is_valid_utf8(req.body())) {
         return make_error(ErrorType::invalid_request, "request body is not valid UTF-8");

@@ -15,7 +15,8 @@ public:
     bool allows(std::string_view origin) const noexcept;
 
     static constexpr std::string_view kAllowMethods = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-    static constexpr std::string_view kAllowHeaders = "Authorization, Content-Type, X-API-Key, X-Request-ID";
+    static constexpr std::string_view kAllowHeaders =
+        "Authorization, Content-Type, X-API-Key, X-Request-ID";
     static constexpr std::string_view kExposeHeaders =
         "X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After";
     static constexpr std::string_view kMaxAge = "600";

@@ -76,7 +76,9 @@ Metrics::Shard& Metrics::shard() const {
     return *shards_[index];
 }
 
-void Metrics::observe_request(std::string_view route, std::string_view method, int status, double seconds) {
+void Metrics::observe_request(
+    std::string_view route, std::string_view method, int status, double seconds
+) {
     auto& s = shard();
     char status_text[8];
     const auto n = fmt::format_to_n(status_text, sizeof status_text, "{}", status).size;
@@ -130,7 +132,10 @@ std::string Metrics::render() const {
 
     std::string out;
     auto it = std::back_inserter(out);
-    fmt::format_to(it, "# HELP parley_http_requests_total HTTP requests by route template, method and status.\n");
+    fmt::format_to(
+        it,
+        "# HELP parley_http_requests_total HTTP requests by route template, method and status.\n"
+    );
     fmt::format_to(it, "# TYPE parley_http_requests_total counter\n");
     for (const auto& [k, v] : requests) {
         const auto p = split_key(k);
@@ -143,17 +148,33 @@ std::string Metrics::render() const {
             v
         );
     }
-    fmt::format_to(it, "# HELP parley_http_request_duration_seconds Time from request read to response ready.\n");
+    fmt::format_to(
+        it,
+        "# HELP parley_http_request_duration_seconds Time from request read to response ready.\n"
+    );
     fmt::format_to(it, "# TYPE parley_http_request_duration_seconds histogram\n");
     for (const auto& [k, h] : latency) {
         const auto p = split_key(k);
         const auto labels = fmt::format("route=\"{}\",method=\"{}\"", label(p[0]), label(p[1]));
         for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-            fmt::format_to(it, "parley_http_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n", labels, kBuckets[i], h.buckets[i]);
+            fmt::format_to(
+                it,
+                "parley_http_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n",
+                labels,
+                kBuckets[i],
+                h.buckets[i]
+            );
         }
-        fmt::format_to(it, "parley_http_request_duration_seconds_bucket{{{},le=\"+Inf\"}} {}\n", labels, h.count);
+        fmt::format_to(
+            it,
+            "parley_http_request_duration_seconds_bucket{{{},le=\"+Inf\"}} {}\n",
+            labels,
+            h.count
+        );
         fmt::format_to(it, "parley_http_request_duration_seconds_sum{{{}}} {}\n", labels, h.sum);
-        fmt::format_to(it, "parley_http_request_duration_seconds_count{{{}}} {}\n", labels, h.count);
+        fmt::format_to(
+            it, "parley_http_request_duration_seconds_count{{{}}} {}\n", labels, h.count
+        );
     }
     for (const auto& [name, help] : counter_help_) {
         fmt::format_to(it, "# HELP {} {}\n# TYPE {} counter\n", name, help, name);
@@ -170,7 +191,9 @@ std::string Metrics::render() const {
         }
     }
     for (const auto& g : gauges_) {
-        fmt::format_to(it, "# HELP {} {}\n# TYPE {} gauge\n{} {}\n", g.name, g.help, g.name, g.name, g.sample());
+        fmt::format_to(
+            it, "# HELP {} {}\n# TYPE {} gauge\n{} {}\n", g.name, g.help, g.name, g.name, g.sample()
+        );
     }
     return out;
 }

@@ -21,13 +21,16 @@ public:
     Metrics& operator=(const Metrics&) = delete;
 
     // Records one finished request. `route` is the matched template (or "unmatched"). Thread-safe.
-    void observe_request(std::string_view route, std::string_view method, int status, double seconds);
+    void observe_request(
+        std::string_view route, std::string_view method, int status, double seconds
+    );
 
     // Adds a gauge sampled at render time. Register at start-up, before serving.
     void add_gauge(std::string name, std::string help, std::function<double()> sample);
 
-    // Adds to a labelled counter, e.g. add_counter("parley_upstream_errors_total", "provider=\"groq\"", 1).
-    // The name must have been described with describe_counter. Thread-safe.
+    // Adds to a labelled counter, e.g. add_counter("parley_upstream_errors_total",
+    // "provider=\"groq\"", 1). The name must have been described with describe_counter.
+    // Thread-safe.
     void add_counter(std::string_view name, std::string_view labels, double amount);
 
     void describe_counter(std::string name, std::string help);

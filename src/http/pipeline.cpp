@@ -38,7 +38,10 @@ void assign_request_id(Request& req) {
 }  // namespace
 
 Pipeline::Pipeline(const Router& router, Metrics& metrics, PipelineOptions options)
-    : router_(router), metrics_(metrics), cors_(options.allowed_origins), options_(std::move(options)) {
+    : router_(router),
+      metrics_(metrics),
+      cors_(options.allowed_origins),
+      options_(std::move(options)) {
     if (options_.hsts_max_age_s > 0) {
         hsts_value_ = "max-age=" + std::to_string(options_.hsts_max_age_s) + "; includeSubDomains";
     }
@@ -48,7 +51,9 @@ Response Pipeline::dispatch_error(Request& req, const Error& error) {
     if (!error.detail.empty()) {
         log::warn(
             "request failed",
-            {{"request_id", req.request_id()}, {"status", error_status(error.type)}, {"detail", error.detail}}
+            {{"request_id", req.request_id()},
+             {"status", error_status(error.type)},
+             {"detail", error.detail}}
         );
     }
     return error_response(error, req.request_id());
@@ -83,8 +88,12 @@ boost::asio::awaitable<Response> Pipeline::handle(Request& req) {
         } catch (const ErrorException& e) {
             res = dispatch_error(req, e.error());
         } catch (const std::exception& e) {
-            log::error("unhandled exception", {{"request_id", req.request_id()}, {"what", e.what()}});
-            res = error_response(make_error(ErrorType::api, "internal server error"), req.request_id());
+            log::error(
+                "unhandled exception", {{"request_id", req.request_id()}, {"what", e.what()}}
+            );
+            res = error_response(
+                make_error(ErrorType::api, "internal server error"), req.request_id()
+            );
         }
     } else {
         const auto allowed = router_.allowed_methods(req.path());
@@ -101,7 +110,8 @@ boost::asio::awaitable<Response> Pipeline::handle(Request& req) {
             res = error_response(
                 make_error(
                     ErrorType::method_not_allowed,
-                    std::string(method_name(req.method())) + " is not allowed on " + std::string(req.path())
+                    std::string(method_name(req.method())) + " is not allowed on " +
+                        std::string(req.path())
                 ),
                 req.request_id()
             );
@@ -140,7 +150,8 @@ void Pipeline::finish(Request& req, Response& res, std::chrono::steady_clock::ti
         res.set_header("Strict-Transport-Security", hsts_value_);
     }
 
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto method = method_name(req.method());
     metrics_.observe_request(req.route(), method, res.status, seconds);
     if (options_.access_log) {

@@ -56,7 +56,10 @@ std::string_view method_name(Method m) noexcept {
 }
 
 Request::Request(Method method, std::string target, std::vector<Header> headers, std::string body)
-    : method_(method), target_(std::move(target)), headers_(std::move(headers)), body_(std::move(body)) {
+    : method_(method),
+      target_(std::move(target)),
+      headers_(std::move(headers)),
+      body_(std::move(body)) {
     path_end_ = std::min(target_.find('?'), target_.size());
 }
 

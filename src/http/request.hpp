@@ -30,11 +30,14 @@ public:
     const std::string& target() const noexcept { return target_; }
 
     // The path part of the target (no query), e.g. "/api/v1/conversations".
-    std::string_view path() const noexcept { return std::string_view(target_).substr(0, path_end_); }
+    std::string_view path() const noexcept {
+        return std::string_view(target_).substr(0, path_end_);
+    }
 
     // The raw query string without '?', possibly empty.
     std::string_view query() const noexcept {
-        return path_end_ < target_.size() ? std::string_view(target_).substr(path_end_ + 1) : std::string_view{};
+        return path_end_ < target_.size() ? std::string_view(target_).substr(path_end_ + 1)
+                                          : std::string_view{};
     }
 
     // The first value of a header (case-insensitive name), if present.

@@ -30,7 +30,9 @@ Response success(const bj::value& data, int status) {
     return json_response(status, bj::object{{"status", "success"}, {"data", data}});
 }
 
-Response success_list(bj::array data, std::int64_t page, std::int64_t per_page, std::int64_t total) {
+Response success_list(
+    bj::array data, std::int64_t page, std::int64_t per_page, std::int64_t total
+) {
     return json_response(
         200,
         bj::object{

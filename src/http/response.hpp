@@ -39,7 +39,9 @@ Response json_response(int status, const boost::json::value& body);
 Response success(const boost::json::value& data, int status = 200);
 
 // `{"status":"success","data":[…],"page":…,"per_page":…,"total":…}`.
-Response success_list(boost::json::array data, std::int64_t page, std::int64_t per_page, std::int64_t total);
+Response success_list(
+    boost::json::array data, std::int64_t page, std::int64_t per_page, std::int64_t total
+);
 
 // 204 No Content.
 Response no_content();

@@ -63,7 +63,9 @@ bool Router::match_path(
                 return false;
             }
             if (params != nullptr) {
-                params->emplace_back(std::string(want.substr(1, want.size() - 2)), std::string(segments[i]));
+                params->emplace_back(
+                    std::string(want.substr(1, want.size() - 2)), std::string(segments[i])
+                );
             }
         } else if (want != segments[i]) {
             return false;

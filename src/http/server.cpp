@@ -33,7 +33,10 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 
 struct Server::Impl {
     Impl(ServerOptions opts, Pipeline& p, Metrics& m)
-        : options(std::move(opts)), pipeline(p), metrics(m), shared{pipeline, options.limits, draining} {
+        : options(std::move(opts)),
+          pipeline(p),
+          metrics(m),
+          shared{pipeline, options.limits, draining} {
         std::size_t n = options.threads;
         if (n == 0) {
             n = std::max(1U, std::thread::hardware_concurrency());
@@ -74,7 +77,9 @@ struct Server::Impl {
             asio::co_spawn(
                 acceptor.get_executor(),
                 run_session(std::move(socket), shared, hub),
-                [this](const std::exception_ptr&) { active.fetch_sub(1, std::memory_order_relaxed); }
+                [this](const std::exception_ptr&) {
+                    active.fetch_sub(1, std::memory_order_relaxed);
+                }
             );
         }
     }
@@ -110,7 +115,9 @@ struct Server::Impl {
         }
         const auto left = active.load();
         if (left > 0) {
-            log::warn("drain deadline passed; closing remaining connections", {{"open_connections", left}});
+            log::warn(
+                "drain deadline passed; closing remaining connections", {{"open_connections", left}}
+            );
         } else {
             log::info("drained");
         }

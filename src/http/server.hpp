@@ -14,8 +14,8 @@
 namespace parley::http {
 
 struct Limits {
-    std::size_t max_header_bytes = 16 * 1024;    // larger → 431
-    std::size_t max_body_bytes = 1024 * 1024;    // larger → 413
+    std::size_t max_header_bytes = 16 * 1024;          // larger → 431
+    std::size_t max_body_bytes = 1024 * 1024;          // larger → 413
     std::chrono::milliseconds header_timeout{10'000};  // first byte to end of headers
     std::chrono::milliseconds body_timeout{30'000};    // end of headers to end of body
     std::chrono::milliseconds idle_timeout{75'000};    // keep-alive wait for the next request
@@ -42,8 +42,8 @@ public:
     // cannot be bound.
     std::uint16_t listen();
 
-    // Serves until a shutdown completes: SIGTERM/SIGINT (or shutdown()) stops accepting, closes idle
-    // connections, lets in-flight requests finish with `Connection: close` for at most
+    // Serves until a shutdown completes: SIGTERM/SIGINT (or shutdown()) stops accepting, closes
+    // idle connections, lets in-flight requests finish with `Connection: close` for at most
     // shutdown_timeout, then returns. Runs one I/O thread on the caller's thread.
     void run();
 

@@ -2,11 +2,13 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
 #include "common/log.hpp"
+#include "http/wire.hpp"
 
 namespace parley::http {
 
@@ -21,7 +23,9 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 class Session final : public IdleClosable {
 public:
     Session(asio::ip::tcp::socket socket, SessionShared& shared, ConnectionHub& hub)
-        : stream_(std::move(socket)), shared_(shared), hub_(hub) {
+        : stream_(std::move(socket)),
+          shared_(shared),
+          hub_(hub) {
         boost::system::error_code ec;
         const auto endpoint = stream_.socket().remote_endpoint(ec);
         if (!ec) {
@@ -98,12 +102,14 @@ public:
             stream_.expires_never();
 
             auto message = parser.release();
-            const bool keep_alive = message.keep_alive();
-            const bool head_request = message.method() == bhttp::verb::head;
+            WireOptions wire;
+            wire.http10 = message.version() == 10;
+            wire.head_request = message.method() == bhttp::verb::head;
             Request req = to_request(message.base(), std::move(message.body()));
-            Response res = co_await shared_.pipeline.handle(req);
-            const bool keep = keep_alive && !shared_.draining.load(std::memory_order_relaxed);
-            if (!co_await write(std::move(res), keep, head_request) || !keep) {
+            const Response res = co_await shared_.pipeline.handle(req);
+            wire.keep_alive =
+                message.keep_alive() && !shared_.draining.load(std::memory_order_relaxed);
+            if (!co_await write(res, wire) || !wire.keep_alive) {
                 break;
             }
         }
@@ -120,52 +126,45 @@ private:
         for (const auto& field : head) {
             headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
         }
-        Request req(parse_method(head.method_string()), std::string(head.target()), std::move(headers), std::move(body));
+        Request req(
+            parse_method(head.method_string()),
+            std::string(head.target()),
+            std::move(headers),
+            std::move(body)
+        );
         req.set_client_ip(client_ip_);
         req.set_json_max_depth(shared_.limits.json_max_depth);
         return req;
     }
 
-    // Writes `res`; false when the connection broke.
-    asio::awaitable<bool> write(Response res, bool keep_alive, bool head_request) {
-        bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
-        if (!res.content_type.empty()) {
-            out.set(bhttp::field::content_type, res.content_type);
-        }
-        for (auto& [name, value] : res.headers) {
-            out.insert(name, value);
-        }
-        out.body() = std::move(res.body);
-        out.keep_alive(keep_alive);
-        out.prepare_payload();
-        if (head_request) {
-            out.body().clear();  // Content-Length stays that of the GET
-        }
+    // Writes `res` in one buffer; false when the connection broke.
+    asio::awaitable<bool> write(const Response& res, const WireOptions& options) {
+        const std::string bytes = serialize_response(res, options);
         stream_.expires_after(shared_.limits.body_timeout);
-        auto [ec, n] = co_await bhttp::async_write(stream_, out, kTuple);
+        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes), kTuple);
         stream_.expires_never();
         co_return !ec;
     }
 
-    // Answers a request that could not be read (too large, malformed) and closes the connection;
-    // timeouts, resets and drains close silently.
     // `partial` is what the parser read before the error (the request line and headers, when
     // it got that far), so the rejection is logged and counted under the right method and path.
-    asio::awaitable<void> reject_read_error(boost::system::error_code ec, const bhttp::request_header<>& partial) {
+    asio::awaitable<void> reject_read_error(
+        boost::system::error_code ec, const bhttp::request_header<>& partial
+    ) {
         Error error;
         if (ec == bhttp::error::header_limit) {
-            error = make_error(ErrorType::headers_too_large, "request headers exceed the size limit");
+            error =
+                make_error(ErrorType::headers_too_large, "request headers exceed the size limit");
         } else if (ec == bhttp::error::body_limit) {
             error = make_error(ErrorType::request_too_large, "request body exceeds the size limit");
-        } else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() && ec != bhttp::error::end_of_stream &&
-                   ec != bhttp::error::partial_message) {
+        } else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
             error = make_error(ErrorType::invalid_request, "malformed HTTP request");
         } else {
             co_return;
         }
         Request req = to_request(partial, {});
-        Response res = shared_.pipeline.reject(req, error);
-        if (co_await write(std::move(res), false, false)) {
+        const Response res = shared_.pipeline.reject(req, error);
+        if (co_await write(res, WireOptions{false, false, false})) {
             co_await drain_then_close();
         }
     }
@@ -198,7 +197,9 @@ private:
 
 }  // namespace
 
-asio::awaitable<void> run_session(asio::ip::tcp::socket socket, SessionShared& shared, ConnectionHub& hub) {
+asio::awaitable<void> run_session(
+    asio::ip::tcp::socket socket, SessionShared& shared, ConnectionHub& hub
+) {
     try {
         Session session(std::move(socket), shared, hub);
         co_await session.run();

@@ -51,9 +51,7 @@ struct SessionShared {
 
 // Serves one accepted connection until it closes. Never throws.
 boost::asio::awaitable<void> run_session(
-    boost::asio::ip::tcp::socket socket,
-    SessionShared& shared,
-    ConnectionHub& hub
+    boost::asio::ip::tcp::socket socket, SessionShared& shared, ConnectionHub& hub
 );
 
 }  // namespace parley::http

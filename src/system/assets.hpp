@@ -24,6 +24,7 @@ struct EmbeddedEntry {
     const char* begin;
     const char* end;
 };
+
 extern const EmbeddedEntry kEntries[];
 extern const std::size_t kEntryCount;
 }  // namespace detail

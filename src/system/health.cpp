@@ -5,18 +5,23 @@ namespace parley::system {
 namespace {
 
 std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch()
+    )
         .count();
 }
 
 }  // namespace
 
 HealthMonitor::HealthMonitor(store::Store& store, std::chrono::milliseconds cache_for)
-    : store_(store), cache_for_(cache_for), started_(std::chrono::steady_clock::now()) {}
+    : store_(store),
+      cache_for_(cache_for),
+      started_(std::chrono::steady_clock::now()) {}
 
 boost::asio::awaitable<bool> HealthMonitor::database_ok() {
     const auto checked = checked_at_ns_.load(std::memory_order_acquire);
-    const bool stale = checked == 0 || now_ns() - checked >= std::chrono::nanoseconds(cache_for_).count();
+    const bool stale =
+        checked == 0 || now_ns() - checked >= std::chrono::nanoseconds(cache_for_).count();
     // The first caller to find the result stale runs the check; the others use the cached answer,
     // except before any check has finished, when everyone checks for themselves.
     if (stale && (checked == 0 || !checking_.exchange(true, std::memory_order_acq_rel))) {

@@ -13,7 +13,9 @@ namespace parley::system {
 
 class HealthMonitor {
 public:
-    explicit HealthMonitor(store::Store& store, std::chrono::milliseconds cache_for = std::chrono::seconds(1));
+    explicit HealthMonitor(
+        store::Store& store, std::chrono::milliseconds cache_for = std::chrono::seconds(1)
+    );
 
     // Whether the database answered its last check. Runs a new check (store ping) when the cached
     // one is older than `cache_for`; concurrent callers meanwhile get the cached answer.

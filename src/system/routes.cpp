@@ -11,7 +11,8 @@ namespace bj = boost::json;
 namespace {
 
 constexpr std::string_view kHtmlPolicy =
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "
+    "data:; "
     "font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
     "base-uri 'self'; frame-ancestors 'none'";
 
@@ -75,7 +76,9 @@ boost::asio::awaitable<http::Response> metrics(http::Request& /*req*/, http::Met
 boost::asio::awaitable<http::Response> embedded_asset(http::Request& req) {
     const auto asset = assets::find_asset(req.path());
     if (!asset) {
-        throw ErrorException(make_error(ErrorType::not_found, "no such file: " + std::string(req.path())));
+        throw ErrorException(
+            make_error(ErrorType::not_found, "no such file: " + std::string(req.path()))
+        );
     }
     http::Response res;
     res.content_type = std::string(asset->content_type);

@@ -16,21 +16,20 @@ namespace {
 }  // namespace
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-    const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+    const int rc =
+        sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
     if (rc != SQLITE_OK) {
         fail(db, rc, "prepare");
     }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+    sqlite3_finalize(stmt_);
+}
 
 Statement& Statement::bind(int index, std::string_view text) {
     const int rc = sqlite3_bind_text(
-        stmt_,
-        index,
-        text.data(),
-        static_cast<int>(text.size()),
-        SQLITE_TRANSIENT
+        stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT
     );
     if (rc != SQLITE_OK) {
         fail(db_, rc, "bind");
@@ -65,7 +64,9 @@ bool Statement::step() {
     fail(db_, rc, "step");
 }
 
-std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+std::int64_t Statement::column_int(int index) const {
+    return sqlite3_column_int64(stmt_, index);
+}
 
 std::string Statement::column_text(int index) const {
     const auto* text = sqlite3_column_text(stmt_, index);
@@ -96,7 +97,9 @@ Connection::Connection(const std::string& path) {
     exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
 }
 
-Connection::~Connection() { sqlite3_close_v2(db_); }
+Connection::~Connection() {
+    sqlite3_close_v2(db_);
+}
 
 void Connection::exec(std::string_view sql) {
     const std::string text(sql);

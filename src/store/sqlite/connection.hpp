@@ -79,7 +79,9 @@ public:
     // A connection, returned to the pool when the lease is destroyed. Blocks while all are busy.
     class Lease {
     public:
-        Lease(ConnectionPool& pool, std::unique_ptr<Connection> c) : pool_(&pool), conn_(std::move(c)) {}
+        Lease(ConnectionPool& pool, std::unique_ptr<Connection> c)
+            : pool_(&pool),
+              conn_(std::move(c)) {}
 
         Lease(Lease&&) noexcept = default;
         Lease& operator=(Lease&&) = delete;

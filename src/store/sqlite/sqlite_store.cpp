@@ -16,7 +16,8 @@ namespace parley::store::sqlite {
 namespace {
 
 std::string now_iso8601() {
-    const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    const auto now =
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
     return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
 }
 
@@ -41,7 +42,8 @@ void ensure_migrations_table(Connection& c) {
 class SqliteStore final : public Store {
 public:
     SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
-        : connections_(path, connections), pool_(pool) {}
+        : connections_(path, connections),
+          pool_(pool) {}
 
     std::string_view backend() const noexcept override { return "sqlite"; }
 
@@ -57,7 +59,11 @@ public:
                 }
                 in_transaction(*lease, [&] {
                     lease->exec(m.sql);
-                    lease->prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)")
+                    lease
+                        ->prepare(
+                            "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, "
+                            "?, ?)"
+                        )
                         .bind(1, std::int64_t{m.version})
                         .bind(2, m.name)
                         .bind(3, now_iso8601())
@@ -70,7 +76,8 @@ public:
                 applied.back() > sqlite_migrations().back().version) {
                 log::warn(
                     "database schema is newer than this binary",
-                    {{"database_version", applied.back()}, {"binary_version", sqlite_migrations().back().version}}
+                    {{"database_version", applied.back()},
+                     {"binary_version", sqlite_migrations().back().version}}
                 );
             }
             return done;
@@ -109,7 +116,9 @@ private:
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, async::BlockingPool& pool) {
+Result<std::unique_ptr<Store>> open_sqlite_store(
+    const std::string& path, async::BlockingPool& pool
+) {
     try {
         const std::filesystem::path file(path);
         if (file.has_parent_path()) {

@@ -11,6 +11,8 @@ namespace parley::store::sqlite {
 
 // Opens (creating the file and its directory if needed) the SQLite database at `path`.
 // Errors: overloaded when the file cannot be opened.
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, async::BlockingPool& pool);
+Result<std::unique_ptr<Store>> open_sqlite_store(
+    const std::string& path, async::BlockingPool& pool
+);
 
 }  // namespace parley::store::sqlite

@@ -47,13 +47,16 @@ TEST(ConfigTest, LayersOverrideInOrder) {
     const Env env{{"PORT", "2222"}, {"HOST", "::1"}};
     const Env flags{{"PORT", "3333"}};
     const auto c = load_ok(file, env, flags);
-    EXPECT_EQ(c.port, 3333);        // flag wins
-    EXPECT_EQ(c.host, "::1");       // environment beats the file
+    EXPECT_EQ(c.port, 3333);                    // flag wins
+    EXPECT_EQ(c.host, "::1");                   // environment beats the file
     EXPECT_EQ(c.log_level, log::Level::debug);  // file beats the default
 }
 
 TEST(ConfigTest, DatabaseUrlFollowsDataDirUnlessSet) {
-    EXPECT_EQ(load_ok({{"DATA_DIR", "/var/lib/parley/"}}).database_url, "sqlite:///var/lib/parley/parley.db");
+    EXPECT_EQ(
+        load_ok({{"DATA_DIR", "/var/lib/parley/"}}).database_url,
+        "sqlite:///var/lib/parley/parley.db"
+    );
     EXPECT_EQ(load_ok({{"DATABASE_URL", "sqlite://x.db"}}).database_url, "sqlite://x.db");
 }
 
@@ -64,7 +67,9 @@ TEST(ConfigTest, ParsesListsDurationsAndBooleans) {
         {"MIGRATE_ON_START", "no"},
         {"ACCESS_LOG", "FALSE"},
     });
-    EXPECT_EQ(c.allowed_origins, (std::vector<std::string>{"https://a.example", "http://localhost:5173"}));
+    EXPECT_EQ(
+        c.allowed_origins, (std::vector<std::string>{"https://a.example", "http://localhost:5173"})
+    );
     EXPECT_EQ(c.header_timeout, std::chrono::milliseconds(500));
     EXPECT_FALSE(c.migrate_on_start);
     EXPECT_FALSE(c.access_log);
@@ -75,6 +80,7 @@ TEST(ConfigTest, InvalidValuesNameTheVariable) {
         const char* name;
         const char* value;
     };
+
     for (const auto& [name, value] : {
              Case{"PORT", "abc"},
              Case{"PORT", "70000"},
@@ -106,7 +112,10 @@ TEST(ConfigTest, ShortJwtSecretIsRejectedWithoutEchoingIt) {
 TEST(ConfigTest, ProductionRequiresJwtSecret) {
     const auto message = load_error({{"ENVIRONMENT", "production"}});
     EXPECT_NE(message.find("JWT_SECRET"), std::string::npos);
-    EXPECT_TRUE(load_config({}, {{"ENVIRONMENT", "production"}, {"JWT_SECRET", std::string(40, 's')}}, {}).has_value());
+    EXPECT_TRUE(
+        load_config({}, {{"ENVIRONMENT", "production"}, {"JWT_SECRET", std::string(40, 's')}}, {})
+            .has_value()
+    );
 }
 
 TEST(ConfigTest, EnvFileSyntax) {
@@ -148,7 +157,8 @@ TEST(ConfigTest, DescribeRedactsSecrets) {
     EXPECT_EQ(all.find("gsk_live_secret"), std::string::npos) << all;
     EXPECT_EQ(all.find("pa55word"), std::string::npos) << all;
     EXPECT_EQ(all.find(std::string(40, 'j')), std::string::npos) << all;
-    EXPECT_NE(all.find("DATABASE_URL=postgresql://parley:****@db:5432/parley"), std::string::npos) << all;
+    EXPECT_NE(all.find("DATABASE_URL=postgresql://parley:****@db:5432/parley"), std::string::npos)
+        << all;
     EXPECT_NE(all.find("PORT=8000"), std::string::npos);
 }
 
@@ -166,8 +176,10 @@ TEST(ConfigTest, EnvExampleAndReadmeListEverySetting) {
     ASSERT_FALSE(readme.empty());
     for (const auto& s : settings()) {
         const std::string name(s.name);
-        EXPECT_NE(example.find("\n" + name + "="), std::string::npos) << name << " missing from .env.example";
-        EXPECT_NE(readme.find("| `" + name + "` |"), std::string::npos) << name << " missing from README's table";
+        EXPECT_NE(example.find("\n" + name + "="), std::string::npos)
+            << name << " missing from .env.example";
+        EXPECT_NE(readme.find("| `" + name + "` |"), std::string::npos)
+            << name << " missing from README's table";
     }
     // And .env.example parses, with every value valid.
     const auto parsed = parse_env_file(example);

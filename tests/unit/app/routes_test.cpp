@@ -36,12 +36,14 @@ TEST(RoutesTest, RouteTableAndOpenApiAgree) {
         EXPECT_TRUE(item->as_object().contains(method))
             << method << " " << r.path << " is in the route table but not in api/openapi.yaml";
     }
-    static const std::set<std::string> kMethods = {"get", "post", "put", "patch", "delete", "options", "head"};
+    static const std::set<std::string> kMethods = {
+        "get", "post", "put", "patch", "delete", "options", "head"};
     for (const auto& [path, item] : paths) {
         for (const auto& [method, op] : item.as_object()) {
             if (kMethods.contains(std::string(method))) {
                 EXPECT_TRUE(in_table.contains({std::string(path), std::string(method)}))
-                    << method << " " << path << " is in api/openapi.yaml but not in the route table";
+                    << method << " " << path
+                    << " is in api/openapi.yaml but not in the route table";
             }
         }
     }
@@ -56,15 +58,22 @@ TEST(RoutesTest, NoDuplicateRoutes) {
 }
 
 TEST(RoutesTest, DocsPagesAndTheirAssetsAreEmbedded) {
-    for (const char* path : {"/docs", "/redoc", "/openapi.json", "/docs/assets/swagger-ui.css",
-                             "/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-init.js",
-                             "/docs/assets/redoc.standalone.js"}) {
+    for (const char* path :
+         {"/docs",
+          "/redoc",
+          "/openapi.json",
+          "/docs/assets/swagger-ui.css",
+          "/docs/assets/swagger-ui-bundle.js",
+          "/docs/assets/swagger-init.js",
+          "/docs/assets/redoc.standalone.js"}) {
         const auto a = assets::find_asset(path);
         ASSERT_TRUE(a.has_value()) << path;
         EXPECT_GT(a->data.size(), 100U) << path;
     }
     EXPECT_EQ(assets::find_asset("/docs")->content_type, "text/html; charset=utf-8");
-    EXPECT_EQ(assets::find_asset("/docs/assets/swagger-ui.css")->content_type, "text/css; charset=utf-8");
+    EXPECT_EQ(
+        assets::find_asset("/docs/assets/swagger-ui.css")->content_type, "text/css; charset=utf-8"
+    );
     EXPECT_FALSE(assets::find_asset("/docs/assets/../../etc/passwd").has_value());
 }
 

@@ -11,6 +11,7 @@ TEST(ErrorTest, EveryTypeMapsToItsStatusAndWireName) {
         int status;
         std::string_view name;
     };
+
     const Case cases[] = {
         {ErrorType::invalid_request, 400, "invalid_request_error"},
         {ErrorType::unprocessable, 422, "invalid_request_error"},

@@ -13,7 +13,7 @@ TEST(IdsTest, UuidV7IsCanonicalVersionedAndUnique) {
     for (int i = 0; i < 1000; ++i) {
         const auto id = new_uuid_v7();
         ASSERT_TRUE(is_uuid(id)) << id;
-        EXPECT_EQ(id[14], '7') << id;                                   // version nibble
+        EXPECT_EQ(id[14], '7') << id;                                    // version nibble
         EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos);  // RFC 9562 variant
         EXPECT_TRUE(seen.insert(id).second) << "duplicate " << id;
         // The first 48 bits are a millisecond timestamp: ids never go backwards in time.

@@ -27,7 +27,8 @@ TEST(JsonTest, MalformedIsInvalidRequest) {
 }
 
 TEST(JsonTest, TypedFieldReaders) {
-    const auto v = json::parse(R"({"s":"x","b":true,"i":7,"d":1.5,"n":null,"wrong":[1]})", 64).value();
+    const auto v =
+        json::parse(R"({"s":"x","b":true,"i":7,"d":1.5,"n":null,"wrong":[1]})", 64).value();
     const auto& o = v.get_object();
     EXPECT_EQ(json::optional_string(o, "s").value(), std::optional<std::string>("x"));
     EXPECT_EQ(json::optional_string(o, "missing").value(), std::nullopt);

@@ -24,10 +24,10 @@ TEST(StringsTest, SplitListTrimsAndDropsEmpties) {
 TEST(StringsTest, Utf8Validation) {
     EXPECT_TRUE(is_valid_utf8("plain ascii"));
     EXPECT_TRUE(is_valid_utf8("h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80"));  // é € 😀
-    EXPECT_FALSE(is_valid_utf8("\xC3"));                                      // truncated
-    EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));                                  // overlong '/'
-    EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));                              // surrogate
-    EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));                          // > U+10FFFF
+    EXPECT_FALSE(is_valid_utf8("\xC3"));                                       // truncated
+    EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));                                   // overlong '/'
+    EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));                               // surrogate
+    EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));                           // > U+10FFFF
     EXPECT_FALSE(is_valid_utf8("\xFF"));
     EXPECT_FALSE(is_valid_utf8("ok\x80"));  // stray continuation byte
 }

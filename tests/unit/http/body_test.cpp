@@ -19,12 +19,14 @@ TEST(BodyTest, ReadsAnObject) {
     const auto o = read_json_object(post(R"({"a":1})"));
     ASSERT_TRUE(o.has_value());
     EXPECT_EQ(o->at("a").as_int64(), 1);
-    EXPECT_TRUE(read_json_object(post(R"({"a":1})", "application/json; charset=utf-8")).has_value());
+    EXPECT_TRUE(read_json_object(post(R"({"a":1})", "application/json; charset=utf-8")).has_value()
+    );
     EXPECT_TRUE(read_json_object(post(R"({"a":1})", "Application/JSON")).has_value());
 }
 
 TEST(BodyTest, WrongContentTypeIs415) {
-    for (const char* type : {"text/plain", "application/x-www-form-urlencoded", "", "application/jsonx"}) {
+    for (const char* type :
+         {"text/plain", "application/x-www-form-urlencoded", "", "application/jsonx"}) {
         const auto o = read_json_object(post(R"({"a":1})", type));
         ASSERT_FALSE(o.has_value()) << type;
         EXPECT_EQ(error_status(o.error().type), 415) << type;

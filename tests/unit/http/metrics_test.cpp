@@ -13,12 +13,40 @@ TEST(MetricsTest, HistogramBucketsAreCumulative) {
     m.observe_request("/r", "GET", 200, 0.2);     // 0.25 bucket
     m.observe_request("/r", "GET", 500, 20.0);    // only +Inf
     const auto text = m.render();
-    EXPECT_NE(text.find(R"(parley_http_request_duration_seconds_bucket{route="/r",method="GET",le="0.0005"} 1)"), std::string::npos) << text;
-    EXPECT_NE(text.find(R"(parley_http_request_duration_seconds_bucket{route="/r",method="GET",le="0.1"} 1)"), std::string::npos);
-    EXPECT_NE(text.find(R"(parley_http_request_duration_seconds_bucket{route="/r",method="GET",le="0.25"} 2)"), std::string::npos);
-    EXPECT_NE(text.find(R"(parley_http_request_duration_seconds_bucket{route="/r",method="GET",le="10"} 2)"), std::string::npos);
-    EXPECT_NE(text.find(R"(parley_http_request_duration_seconds_bucket{route="/r",method="GET",le="+Inf"} 3)"), std::string::npos);
-    EXPECT_NE(text.find(R"(parley_http_requests_total{route="/r",method="GET",status="500"} 1)"), std::string::npos);
+    EXPECT_NE(
+        text.find(
+            R"(parley_http_request_duration_seconds_bucket{route="/r",method="GET",le="0.0005"} 1)"
+        ),
+        std::string::npos
+    ) << text;
+    EXPECT_NE(
+        text.find(
+            R"(parley_http_request_duration_seconds_bucket{route="/r",method="GET",le="0.1"} 1)"
+        ),
+        std::string::npos
+    );
+    EXPECT_NE(
+        text.find(
+            R"(parley_http_request_duration_seconds_bucket{route="/r",method="GET",le="0.25"} 2)"
+        ),
+        std::string::npos
+    );
+    EXPECT_NE(
+        text.find(
+            R"(parley_http_request_duration_seconds_bucket{route="/r",method="GET",le="10"} 2)"
+        ),
+        std::string::npos
+    );
+    EXPECT_NE(
+        text.find(
+            R"(parley_http_request_duration_seconds_bucket{route="/r",method="GET",le="+Inf"} 3)"
+        ),
+        std::string::npos
+    );
+    EXPECT_NE(
+        text.find(R"(parley_http_requests_total{route="/r",method="GET",status="500"} 1)"),
+        std::string::npos
+    );
 }
 
 TEST(MetricsTest, CountsFromManyThreadsAddUp) {
@@ -34,7 +62,10 @@ TEST(MetricsTest, CountsFromManyThreadsAddUp) {
     for (auto& t : threads) {
         t.join();
     }
-    EXPECT_NE(m.render().find(R"(parley_http_requests_total{route="/r",method="GET",status="200"} 4000)"), std::string::npos);
+    EXPECT_NE(
+        m.render().find(R"(parley_http_requests_total{route="/r",method="GET",status="200"} 4000)"),
+        std::string::npos
+    );
 }
 
 TEST(MetricsTest, GaugesAndCountersRender) {
@@ -44,7 +75,8 @@ TEST(MetricsTest, GaugesAndCountersRender) {
     m.add_counter("parley_test_total", "kind=\"a\"", 2);
     m.add_counter("parley_test_total", "kind=\"a\"", 3);
     const auto text = m.render();
-    EXPECT_NE(text.find("# TYPE parley_test_gauge gauge\nparley_test_gauge 42"), std::string::npos) << text;
+    EXPECT_NE(text.find("# TYPE parley_test_gauge gauge\nparley_test_gauge 42"), std::string::npos)
+        << text;
     EXPECT_NE(text.find("parley_test_total{kind=\"a\"} 5"), std::string::npos) << text;
 }
 

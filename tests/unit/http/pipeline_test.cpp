@@ -17,7 +17,9 @@ protected:
               {Method::get,
                "/ok",
                Access::open,
-               [](Request&) -> boost::asio::awaitable<Response> { co_return success(bj::object{{"x", 1}}); }},
+               [](Request&) -> boost::asio::awaitable<Response> {
+                   co_return success(bj::object{{"x", 1}});
+               }},
               {Method::get,
                "/items/{id}",
                Access::open,
@@ -28,7 +30,9 @@ protected:
                "/fail",
                Access::open,
                [](Request&) -> boost::asio::awaitable<Response> {
-                   throw ErrorException(make_error(ErrorType::conflict, "already there", "secret detail"));
+                   throw ErrorException(
+                       make_error(ErrorType::conflict, "already there", "secret detail")
+                   );
                    co_return Response{};
                }},
               {Method::get,
@@ -134,10 +138,17 @@ TEST_F(PipelineTest, PreflightFromOtherOriginIsRefused) {
 
 TEST_F(PipelineTest, SimpleRequestGetsAllowOriginOnlyWhenAllowed) {
     EXPECT_EQ(
-        call(Method::get, "/ok", {{"Origin", "https://app.example.com"}}).header("Access-Control-Allow-Origin"),
+        call(
+            Method::get, "/ok", {{"Origin", "https://app.example.com"}}
+        ).header("Access-Control-Allow-Origin"),
         "https://app.example.com"
     );
-    EXPECT_EQ(call(Method::get, "/ok", {{"Origin", "https://evil.example"}}).header("Access-Control-Allow-Origin"), "");
+    EXPECT_EQ(
+        call(
+            Method::get, "/ok", {{"Origin", "https://evil.example"}}
+        ).header("Access-Control-Allow-Origin"),
+        ""
+    );
 }
 
 TEST_F(PipelineTest, HstsOnlyWhenConfigured) {
@@ -152,10 +163,20 @@ TEST_F(PipelineTest, MetricsCountByRouteTemplateAndStatus) {
     call(Method::get, "/items/2");
     call(Method::get, "/nope");
     const auto text = metrics_.render();
-    EXPECT_NE(text.find(R"(parley_http_requests_total{route="/items/{id}",method="GET",status="200"} 2)"), std::string::npos)
-        << text;
-    EXPECT_NE(text.find(R"(parley_http_requests_total{route="unmatched",method="GET",status="404"} 1)"), std::string::npos);
-    EXPECT_NE(text.find(R"(parley_http_request_duration_seconds_count{route="/items/{id}",method="GET"} 2)"), std::string::npos);
+    EXPECT_NE(
+        text.find(R"(parley_http_requests_total{route="/items/{id}",method="GET",status="200"} 2)"),
+        std::string::npos
+    ) << text;
+    EXPECT_NE(
+        text.find(R"(parley_http_requests_total{route="unmatched",method="GET",status="404"} 1)"),
+        std::string::npos
+    );
+    EXPECT_NE(
+        text.find(
+            R"(parley_http_request_duration_seconds_count{route="/items/{id}",method="GET"} 2)"
+        ),
+        std::string::npos
+    );
 }
 
 TEST_F(PipelineTest, RejectShapesSessionErrors) {

@@ -6,7 +6,9 @@ namespace parley::http {
 namespace {
 
 Handler dummy() {
-    return [](Request&) -> boost::asio::awaitable<Response> { co_return Response{}; };
+    return [](Request&) -> boost::asio::awaitable<Response> {
+        co_return Response{};
+    };
 }
 
 Router make_router() {
@@ -54,7 +56,7 @@ TEST(RouterTest, HeadMatchesGet) {
 TEST(RouterTest, NoMatchForUnknownOrMalformedPaths) {
     const auto r = make_router();
     EXPECT_FALSE(r.match(Method::get, "/nope"));
-    EXPECT_FALSE(r.match(Method::get, "/health/"));  // one canonical URL
+    EXPECT_FALSE(r.match(Method::get, "/health/"));                // one canonical URL
     EXPECT_FALSE(r.match(Method::get, "/api/v1/conversations/"));  // empty parameter
     EXPECT_FALSE(r.match(Method::get, "/api/v1/conversations/a/b"));
     EXPECT_FALSE(r.match(Method::get, "health"));
@@ -63,8 +65,13 @@ TEST(RouterTest, NoMatchForUnknownOrMalformedPaths) {
 
 TEST(RouterTest, AllowedMethodsForPath) {
     const auto r = make_router();
-    EXPECT_EQ(r.allowed_methods("/api/v1/conversations/x"), (std::vector<Method>{Method::get, Method::patch}));
-    EXPECT_EQ(r.allowed_methods("/api/v1/conversations"), (std::vector<Method>{Method::get, Method::post}));
+    EXPECT_EQ(
+        r.allowed_methods("/api/v1/conversations/x"),
+        (std::vector<Method>{Method::get, Method::patch})
+    );
+    EXPECT_EQ(
+        r.allowed_methods("/api/v1/conversations"), (std::vector<Method>{Method::get, Method::post})
+    );
     EXPECT_TRUE(r.allowed_methods("/nope").empty());
 }
 

@@ -1,8 +1,7 @@
-#include <sqlite3.h>
-
 #include <filesystem>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "async/blocking_pool.hpp"
 #include "store/migrations.hpp"
@@ -17,8 +16,9 @@ namespace fs = std::filesystem;
 class SqliteStoreTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("parley-store-test-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ = fs::temp_directory_path() /
+               ("parley-store-test-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(dir_);
         path_ = (dir_ / "nested" / "parley.db").string();
     }
@@ -35,7 +35,9 @@ protected:
         sqlite3* db = nullptr;
         EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
         sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name", -1, &st, nullptr);
+        sqlite3_prepare_v2(
+            db, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name", -1, &st, nullptr
+        );
         std::vector<std::string> out;
         while (sqlite3_step(st) == SQLITE_ROW) {
             out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
@@ -82,7 +84,13 @@ TEST_F(SqliteStoreTest, SchemaHasEveryTableOfTheDataModel) {
     ASSERT_TRUE(store->migrate().has_value());
     const auto t = tables();
     for (const char* name :
-         {"api_keys", "conversations", "messages", "refresh_tokens", "schema_migrations", "session_events", "users"}) {
+         {"api_keys",
+          "conversations",
+          "messages",
+          "refresh_tokens",
+          "schema_migrations",
+          "session_events",
+          "users"}) {
         EXPECT_NE(std::find(t.begin(), t.end(), name), t.end()) << name;
     }
 }
@@ -110,7 +118,8 @@ TEST_F(SqliteStoreTest, PingRunsOffTheCallingThread) {
 TEST_F(SqliteStoreTest, UnopenablePathIsAnError) {
     // A directory where the file should be.
     fs::create_directories(dir_ / "is-a-dir.db");
-    auto s = open_store(DatabaseUrl{DatabaseUrl::Kind::sqlite, (dir_ / "is-a-dir.db").string()}, pool_);
+    auto s =
+        open_store(DatabaseUrl{DatabaseUrl::Kind::sqlite, (dir_ / "is-a-dir.db").string()}, pool_);
     EXPECT_FALSE(s.has_value());
 }
 
