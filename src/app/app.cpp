@@ -6,8 +6,11 @@
 #include "app/routes.hpp"
 #include "app/secrets.hpp"
 #include "async/blocking_pool.hpp"
+#include "auth/gate.hpp"
+#include "auth/service.hpp"
 #include "http/pipeline.hpp"
 #include "http/server.hpp"
+#include "ratelimit/memory_limiter.hpp"
 #include "store/store.hpp"
 #include "system/health.hpp"
 
@@ -96,16 +99,30 @@ int App::serve() {
     }
 
     http::Metrics metrics;
-    system::HealthMonitor health(**store);
+    system::HealthMonitor health([&s = **store] { return s.ping(); });
     metrics.add_gauge("parley_uptime_seconds", "Seconds since the process started.", [&health] {
         return health.uptime_s();
     });
-    Services services{&health, &metrics};
+    auth::AuthOptions auth_options;
+    auth_options.jwt.secret = config_.jwt_secret;
+    auth_options.jwt.lifetime = std::chrono::minutes(config_.jwt_access_minutes);
+    auth_options.refresh_lifetime = std::chrono::hours(24 * config_.jwt_refresh_days);
+    auth::AuthService auth_service(**store, pool, auth_options);
+    const auto limiter = ratelimit::make_memory_limiter();
+    auth::AuthGate gate(
+        auth_service,
+        *limiter,
+        auth::RateLimits{
+            config_.rate_limit_standard, config_.rate_limit_ai, config_.rate_limit_auth}
+    );
+
+    Services services{&health, &metrics, &auth_service};
     const http::Router router(make_routes(services));
     http::Pipeline pipeline(
         router,
         metrics,
-        http::PipelineOptions{config_.allowed_origins, config_.hsts_max_age, config_.access_log}
+        http::PipelineOptions{config_.allowed_origins, config_.hsts_max_age, config_.access_log},
+        &gate
     );
     http::ServerOptions options;
     options.host = config_.host;

@@ -1,5 +1,6 @@
 #include "app/routes.hpp"
 
+#include "auth/routes.hpp"
 #include "system/routes.hpp"
 
 namespace parley::app {
@@ -19,6 +20,15 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::get, "/docs",                Access::open, [](Request& r) { return system::embedded_asset(r); }},
         {Method::get, "/redoc",               Access::open, [](Request& r) { return system::embedded_asset(r); }},
         {Method::get, "/docs/assets/{file}",  Access::open, [](Request& r) { return system::embedded_asset(r); }},
+
+        {Method::post,    "/api/v1/auth/register",   Access::credential, [&s](Request& r) { return auth::register_user(r, *s.auth); }},
+        {Method::post,    "/api/v1/auth/login",      Access::credential, [&s](Request& r) { return auth::login(r, *s.auth); }},
+        {Method::post,    "/api/v1/auth/refresh",    Access::credential, [&s](Request& r) { return auth::refresh(r, *s.auth); }},
+        {Method::post,    "/api/v1/auth/logout",     Access::read,       [&s](Request& r) { return auth::logout(r, *s.auth); }},
+        {Method::get,     "/api/v1/auth/me",         Access::read,       [&s](Request& r) { return auth::me(r, *s.auth); }},
+        {Method::post,    "/api/v1/api-keys",        Access::admin,      [&s](Request& r) { return auth::create_api_key(r, *s.auth); }},
+        {Method::get,     "/api/v1/api-keys",        Access::read,       [&s](Request& r) { return auth::list_api_keys(r, *s.auth); }},
+        {Method::delete_, "/api/v1/api-keys/{id}",   Access::admin,      [&s](Request& r) { return auth::delete_api_key(r, *s.auth); }},
     };
     // clang-format on
 }

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "auth/service.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
 #include "system/health.hpp"
@@ -13,6 +14,7 @@ namespace parley::app {
 struct Services {
     system::HealthMonitor* health = nullptr;
     http::Metrics* metrics = nullptr;
+    auth::AuthService* auth = nullptr;
 };
 
 std::vector<http::Route> make_routes(Services& s);

@@ -1,6 +1,8 @@
 #include "http/pipeline.hpp"
 
 #include <exception>
+#include <optional>
+#include <stdexcept>
 
 #include "common/ids.hpp"
 #include "common/log.hpp"
@@ -37,9 +39,10 @@ void assign_request_id(Request& req) {
 
 }  // namespace
 
-Pipeline::Pipeline(const Router& router, Metrics& metrics, PipelineOptions options)
+Pipeline::Pipeline(const Router& router, Metrics& metrics, PipelineOptions options, Gate* gate)
     : router_(router),
       metrics_(metrics),
+      gate_(gate),
       cors_(options.allowed_origins),
       options_(std::move(options)) {
     if (options_.hsts_max_age_s > 0) {
@@ -83,8 +86,23 @@ boost::asio::awaitable<Response> Pipeline::handle(Request& req) {
     } else if (auto match = router_.match(req.method(), req.path())) {
         req.set_route(match->route->path);
         req.set_path_params(std::move(match->params));
+        Gate::Headers gate_headers;
         try {
-            res = co_await match->route->handler(req);
+            std::optional<Error> refused;
+            if (match->route->access != Access::open) {
+                if (gate_ == nullptr) {
+                    throw std::logic_error("route " + match->route->path + " needs a gate");
+                }
+                auto admitted = co_await gate_->admit(match->route->access, req, gate_headers);
+                if (!admitted) {
+                    refused = std::move(admitted.error());
+                }
+            }
+            if (refused) {
+                res = dispatch_error(req, *refused);
+            } else {
+                res = co_await match->route->handler(req);
+            }
         } catch (const ErrorException& e) {
             res = dispatch_error(req, e.error());
         } catch (const std::exception& e) {
@@ -94,6 +112,9 @@ boost::asio::awaitable<Response> Pipeline::handle(Request& req) {
             res = error_response(
                 make_error(ErrorType::api, "internal server error"), req.request_id()
             );
+        }
+        for (auto& h : gate_headers) {
+            res.headers.push_back(std::move(h));
         }
     } else {
         const auto allowed = router_.allowed_methods(req.path());
@@ -140,6 +161,9 @@ Response Pipeline::reject(Request& req, const Error& error) {
 
 void Pipeline::finish(Request& req, Response& res, std::chrono::steady_clock::time_point start) {
     res.set_header("X-Request-ID", req.request_id());
+    if (res.status == 401 && res.header("WWW-Authenticate").empty()) {
+        res.set_header("WWW-Authenticate", "Bearer realm=\"parley\"");
+    }
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("X-Frame-Options", "DENY");
     res.set_header("Referrer-Policy", "no-referrer");

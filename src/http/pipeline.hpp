@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "http/cors.hpp"
+#include "http/gate.hpp"
 #include "http/metrics.hpp"
 #include "http/request.hpp"
 #include "http/response.hpp"
@@ -25,7 +26,9 @@ struct PipelineOptions {
 
 class Pipeline {
 public:
-    Pipeline(const Router& router, Metrics& metrics, PipelineOptions options);
+    // `gate` admits requests to routes that are not Access::open; without one, such routes answer
+    // 500 (a wiring mistake, caught by the tests).
+    Pipeline(const Router& router, Metrics& metrics, PipelineOptions options, Gate* gate = nullptr);
 
     // Handles one request end to end and returns the response to write. Never throws; runs on the
     // connection's I/O thread; handlers may co_await anything.
@@ -43,6 +46,7 @@ private:
 
     const Router& router_;
     Metrics& metrics_;
+    Gate* gate_;
     CorsPolicy cors_;
     PipelineOptions options_;
     std::string hsts_value_;

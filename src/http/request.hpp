@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/principal.hpp"
+
 namespace parley::http {
 
 enum class Method { get, head, post, put, patch, delete_, options, other };
@@ -70,6 +72,11 @@ public:
 
     void set_client_ip(std::string ip) { client_ip_ = std::move(ip); }
 
+    // Who is calling, once the gate has authenticated the request (empty user_id before).
+    const Principal& principal() const noexcept { return principal_; }
+
+    void set_principal(Principal p) { principal_ = std::move(p); }
+
     // Maximum JSON nesting depth accepted in this request's body (from the server's limits).
     std::size_t json_max_depth() const noexcept { return json_max_depth_; }
 
@@ -85,6 +92,7 @@ private:
     std::string route_;
     std::string request_id_;
     std::string client_ip_;
+    Principal principal_;
     std::size_t json_max_depth_ = 64;
 };
 

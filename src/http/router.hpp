@@ -16,9 +16,15 @@
 
 namespace parley::http {
 
-// What a route requires of the caller. Enforced by the pipeline before the handler runs.
+// What a route requires of the caller, enforced by the pipeline's Gate before the handler runs:
+// who may call it, with which scope, and under which rate limit.
 enum class Access {
-    open,  // anyone
+    open,        // anyone, no limit (health, docs)
+    credential,  // anyone, limited per client IP (register, login, refresh: brute-force guard)
+    read,        // an authenticated user with the read scope; the standard per-user limit
+    write,       // … with the write scope; the standard per-user limit
+    admin,       // … with the admin scope; the standard per-user limit
+    model,       // … with the write scope; the per-user limit for routes that call a model
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;

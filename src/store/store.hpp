@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "common/error.hpp"
+#include "store/models.hpp"
 
 namespace parley::async {
 class BlockingPool;
@@ -54,6 +56,44 @@ public:
 
     // A cheap round trip to the database, for health checks. Errors: overloaded when it fails.
     virtual boost::asio::awaitable<Result<void>> ping() = 0;
+
+    // Every query below runs off the I/O thread (or asynchronously) and resumes the caller on its
+    // own executor. Errors, unless stated: api (500) when the database fails; its detail is logged.
+
+    // --- users
+    // Errors: conflict when the email is taken (case-insensitively).
+    virtual boost::asio::awaitable<Result<void>> create_user(User user) = 0;
+    virtual boost::asio::awaitable<Result<std::optional<User>>> find_user_by_email(std::string email
+    ) = 0;
+    virtual boost::asio::awaitable<Result<std::optional<User>>> find_user(std::string id) = 0;
+
+    // --- refresh tokens
+    virtual boost::asio::awaitable<Result<void>> insert_refresh_token(RefreshToken token) = 0;
+    virtual boost::asio::awaitable<Result<std::optional<RefreshToken>>> find_refresh_token(
+        std::string sha256
+    ) = 0;
+    // Atomically revokes `old_id` (replaced by `replacement.id`) and inserts `replacement`. Returns
+    // false, changing nothing, when `old_id` was already revoked (a concurrent or repeated use).
+    virtual boost::asio::awaitable<Result<bool>> rotate_refresh_token(
+        std::string old_id, RefreshToken replacement, TimePoint now
+    ) = 0;
+    // Revokes every unrevoked token of the family.
+    virtual boost::asio::awaitable<Result<void>> revoke_refresh_family(
+        std::string family_id, TimePoint now
+    ) = 0;
+
+    // --- API keys
+    virtual boost::asio::awaitable<Result<void>> create_api_key(ApiKey key) = 0;
+    // The user's keys that are not revoked, newest first.
+    virtual boost::asio::awaitable<Result<std::vector<ApiKey>>> list_api_keys(std::string user_id
+    ) = 0;
+    virtual boost::asio::awaitable<Result<std::optional<ApiKey>>> find_api_key(std::string sha256
+    ) = 0;
+    // Revokes the user's key; false when the user has no such unrevoked key.
+    virtual boost::asio::awaitable<Result<bool>> revoke_api_key(
+        std::string id, std::string user_id, TimePoint now
+    ) = 0;
+    virtual boost::asio::awaitable<Result<void>> touch_api_key(std::string id, TimePoint now) = 0;
 };
 
 // Opens the store a DATABASE_URL names. `pool` runs blocking work (SQLite) and must outlive the

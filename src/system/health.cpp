@@ -13,8 +13,8 @@ std::int64_t now_ns() {
 
 }  // namespace
 
-HealthMonitor::HealthMonitor(store::Store& store, std::chrono::milliseconds cache_for)
-    : store_(store),
+HealthMonitor::HealthMonitor(Check check, std::chrono::milliseconds cache_for)
+    : check_(std::move(check)),
       cache_for_(cache_for),
       started_(std::chrono::steady_clock::now()) {}
 
@@ -25,7 +25,7 @@ boost::asio::awaitable<bool> HealthMonitor::database_ok() {
     // The first caller to find the result stale runs the check; the others use the cached answer,
     // except before any check has finished, when everyone checks for themselves.
     if (stale && (checked == 0 || !checking_.exchange(true, std::memory_order_acq_rel))) {
-        const auto result = co_await store_.ping();
+        const auto result = co_await check_();
         ok_.store(result.has_value(), std::memory_order_release);
         checked_at_ns_.store(now_ns(), std::memory_order_release);
         checking_.store(false, std::memory_order_release);

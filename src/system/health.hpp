@@ -4,17 +4,21 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 
 #include <boost/asio/awaitable.hpp>
 
-#include "store/store.hpp"
+#include "common/error.hpp"
 
 namespace parley::system {
 
 class HealthMonitor {
 public:
+    // The check a health probe runs: a cheap round trip to the database (Store::ping).
+    using Check = std::function<boost::asio::awaitable<Result<void>>()>;
+
     explicit HealthMonitor(
-        store::Store& store, std::chrono::milliseconds cache_for = std::chrono::seconds(1)
+        Check check, std::chrono::milliseconds cache_for = std::chrono::seconds(1)
     );
 
     // Whether the database answered its last check. Runs a new check (store ping) when the cached
@@ -24,7 +28,7 @@ public:
     double uptime_s() const;
 
 private:
-    store::Store& store_;
+    Check check_;
     std::chrono::milliseconds cache_for_;
     std::chrono::steady_clock::time_point started_;
     std::atomic<std::int64_t> checked_at_ns_{0};  // steady clock; 0: never checked

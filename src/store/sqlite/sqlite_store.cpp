@@ -1,25 +1,18 @@
 #include "store/sqlite/sqlite_store.hpp"
 
-#include <chrono>
+#include <algorithm>
 #include <filesystem>
-
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 #include "async/blocking_pool.hpp"
 #include "common/log.hpp"
+#include "common/time.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite/connection.hpp"
+#include "store/sqlite/sqlite_store_impl.hpp"
 
 namespace parley::store::sqlite {
 
 namespace {
-
-std::string now_iso8601() {
-    const auto now =
-        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-    return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
-}
 
 std::vector<int> read_versions(Connection& c) {
     std::vector<int> out;
@@ -39,82 +32,82 @@ void ensure_migrations_table(Connection& c) {
     );
 }
 
-class SqliteStore final : public Store {
-public:
-    SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
-        : connections_(path, connections),
-          pool_(pool) {}
-
-    std::string_view backend() const noexcept override { return "sqlite"; }
-
-    Result<std::vector<int>> migrate() override {
-        try {
-            auto lease = connections_.acquire();
-            ensure_migrations_table(*lease);
-            const auto applied = read_versions(*lease);
-            std::vector<int> done;
-            for (const auto& m : sqlite_migrations()) {
-                if (std::find(applied.begin(), applied.end(), m.version) != applied.end()) {
-                    continue;
-                }
-                in_transaction(*lease, [&] {
-                    lease->exec(m.sql);
-                    lease
-                        ->prepare(
-                            "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, "
-                            "?, ?)"
-                        )
-                        .bind(1, std::int64_t{m.version})
-                        .bind(2, m.name)
-                        .bind(3, now_iso8601())
-                        .step();
-                });
-                log::info("migration applied", {{"version", m.version}, {"name", m.name}});
-                done.push_back(m.version);
-            }
-            if (!applied.empty() && !sqlite_migrations().empty() &&
-                applied.back() > sqlite_migrations().back().version) {
-                log::warn(
-                    "database schema is newer than this binary",
-                    {{"database_version", applied.back()},
-                     {"binary_version", sqlite_migrations().back().version}}
-                );
-            }
-            return done;
-        } catch (const SqliteError& e) {
-            return make_error(ErrorType::api, "migration failed", e.what());
-        }
-    }
-
-    Result<std::vector<int>> applied_migrations() override {
-        try {
-            auto lease = connections_.acquire();
-            ensure_migrations_table(*lease);
-            return read_versions(*lease);
-        } catch (const SqliteError& e) {
-            return make_error(ErrorType::api, "could not read schema_migrations", e.what());
-        }
-    }
-
-    boost::asio::awaitable<Result<void>> ping() override {
-        co_return co_await async::offload(pool_, [this]() -> Result<void> {
-            try {
-                auto lease = connections_.acquire();
-                auto st = lease->prepare("SELECT count(*) FROM schema_migrations");
-                st.step();
-                return {};
-            } catch (const SqliteError& e) {
-                return make_error(ErrorType::overloaded, "database unavailable", e.what());
-            }
-        });
-    }
-
-private:
-    ConnectionPool connections_;
-    async::BlockingPool& pool_;
-};
-
 }  // namespace
+
+Result<std::vector<int>> SqliteStore::migrate() {
+    try {
+        auto lease = connections_.acquire();
+        ensure_migrations_table(*lease);
+        const auto applied = read_versions(*lease);
+        std::vector<int> done;
+        for (const auto& m : sqlite_migrations()) {
+            if (std::find(applied.begin(), applied.end(), m.version) != applied.end()) {
+                continue;
+            }
+            in_transaction(*lease, [&] {
+                lease->exec(m.sql);
+                lease
+                    ->prepare(
+                        "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)"
+                    )
+                    .bind(1, std::int64_t{m.version})
+                    .bind(2, m.name)
+                    .bind(3, to_iso8601(system_now()))
+                    .step();
+            });
+            log::info("migration applied", {{"version", m.version}, {"name", m.name}});
+            done.push_back(m.version);
+        }
+        if (!applied.empty() && !sqlite_migrations().empty() &&
+            applied.back() > sqlite_migrations().back().version) {
+            log::warn(
+                "database schema is newer than this binary",
+                {{"database_version", applied.back()},
+                 {"binary_version", sqlite_migrations().back().version}}
+            );
+        }
+        return done;
+    } catch (const SqliteError& e) {
+        return make_error(ErrorType::api, "migration failed", e.what());
+    }
+}
+
+Result<std::vector<int>> SqliteStore::applied_migrations() {
+    try {
+        auto lease = connections_.acquire();
+        ensure_migrations_table(*lease);
+        return read_versions(*lease);
+    } catch (const SqliteError& e) {
+        return make_error(ErrorType::api, "could not read schema_migrations", e.what());
+    }
+}
+
+boost::asio::awaitable<Result<void>> SqliteStore::ping() {
+    auto r = co_await run<void>([](Connection& c) -> Result<void> {
+        auto st = c.prepare("SELECT count(*) FROM schema_migrations");
+        st.step();
+        return {};
+    });
+    if (!r) {
+        co_return make_error(ErrorType::overloaded, "database unavailable", r.error().detail);
+    }
+    co_return r;
+}
+
+void bind_time(Statement& st, int index, const std::optional<TimePoint>& t) {
+    if (t) {
+        st.bind(index, to_iso8601(*t));
+    } else {
+        st.bind_null(index);
+    }
+}
+
+std::optional<TimePoint> column_time(const Statement& st, int index) {
+    if (st.column_is_null(index)) {
+        return std::nullopt;
+    }
+    return parse_iso8601(st.column_text(index));
+}
 
 Result<std::unique_ptr<Store>> open_sqlite_store(
     const std::string& path, async::BlockingPool& pool

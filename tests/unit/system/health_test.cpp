@@ -13,21 +13,16 @@
 namespace parley::system {
 namespace {
 
-// A Store whose ping result the test controls, counting the pings.
-class FakeStore final : public store::Store {
-public:
-    std::string_view backend() const noexcept override { return "fake"; }
-
-    Result<std::vector<int>> migrate() override { return std::vector<int>{}; }
-
-    Result<std::vector<int>> applied_migrations() override { return std::vector<int>{}; }
-
-    boost::asio::awaitable<Result<void>> ping() override {
-        ++pings;
-        if (healthy) {
-            co_return Result<void>{};
-        }
-        co_return make_error(ErrorType::overloaded, "database unavailable");
+// A database check whose result the test controls, counting the checks.
+struct FakeDatabase {
+    HealthMonitor::Check check() {
+        return [this]() -> boost::asio::awaitable<Result<void>> {
+            ++pings;
+            if (healthy) {
+                co_return Result<void>{};
+            }
+            co_return make_error(ErrorType::overloaded, "database unavailable");
+        };
     }
 
     std::atomic<bool> healthy{true};
@@ -35,8 +30,8 @@ public:
 };
 
 TEST(HealthTest, HealthyDatabaseGives200) {
-    FakeStore store;
-    HealthMonitor monitor(store, std::chrono::milliseconds(0));
+    FakeDatabase store;
+    HealthMonitor monitor(store.check(), std::chrono::milliseconds(0));
     http::Request req(http::Method::get, "/health", {}, "");
     const auto res = testing::run_awaitable(health(req, monitor));
     EXPECT_EQ(res.status, 200);
@@ -48,9 +43,9 @@ TEST(HealthTest, HealthyDatabaseGives200) {
 }
 
 TEST(HealthTest, FailingDatabaseGives503StructuredError) {
-    FakeStore store;
+    FakeDatabase store;
     store.healthy = false;
-    HealthMonitor monitor(store, std::chrono::milliseconds(0));
+    HealthMonitor monitor(store.check(), std::chrono::milliseconds(0));
     http::Request req(http::Method::get, "/health", {}, "");
     req.set_request_id("req-1");
     const auto res = testing::run_awaitable(health(req, monitor));
@@ -63,8 +58,8 @@ TEST(HealthTest, FailingDatabaseGives503StructuredError) {
 }
 
 TEST(HealthTest, ResultIsCachedThenRechecked) {
-    FakeStore store;
-    HealthMonitor monitor(store, std::chrono::milliseconds(200));
+    FakeDatabase store;
+    HealthMonitor monitor(store.check(), std::chrono::milliseconds(200));
     EXPECT_TRUE(testing::run_awaitable(monitor.database_ok()));
     EXPECT_TRUE(testing::run_awaitable(monitor.database_ok()));
     EXPECT_EQ(store.pings.load(), 1) << "second call within the cache window must not ping";

@@ -1,0 +1,106 @@
+#include "auth/gate.hpp"
+
+#include "common/strings.hpp"
+
+namespace parley::auth {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// The credential a request presents: the token of `Authorization: Bearer …`, else `X-API-Key`.
+std::optional<std::string_view> credential_of(const http::Request& req) {
+    if (const auto authorization = req.header("Authorization")) {
+        const auto value = trim(*authorization);
+        constexpr std::string_view kBearer = "bearer ";
+        if (value.size() > kBearer.size() && iequals(value.substr(0, kBearer.size()), kBearer)) {
+            return trim(value.substr(kBearer.size()));
+        }
+        return std::string_view{};  // present but not a bearer credential
+    }
+    if (const auto key = req.header("X-API-Key")) {
+        return trim(*key);
+    }
+    return std::nullopt;
+}
+
+Scope required_scope(http::Access access) {
+    switch (access) {
+        case http::Access::write:
+        case http::Access::model:
+            return Scope::write;
+        case http::Access::admin:
+            return Scope::admin;
+        default:
+            return Scope::read;
+    }
+}
+
+}  // namespace
+
+AuthGate::AuthGate(AuthService& auth, ratelimit::Limiter& limiter, RateLimits limits)
+    : auth_(auth),
+      limiter_(limiter),
+      limits_(limits) {}
+
+asio::awaitable<Result<void>> AuthGate::limit(std::string key, int per_window, Headers& headers) {
+    const auto decision = co_await limiter_.hit(key, ratelimit::Policy{per_window, limits_.window});
+    for (auto& h : ratelimit::rate_limit_headers(decision)) {
+        headers.push_back(std::move(h));
+    }
+    if (!decision.allowed) {
+        Error e = make_error(
+            ErrorType::rate_limit, "rate limit exceeded; retry after the time in Retry-After"
+        );
+        e.retry_after_s = decision.retry_after_s;
+        co_return e;
+    }
+    co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> AuthGate::admit(
+    http::Access access, http::Request& req, Headers& headers
+) {
+    if (access == http::Access::open) {
+        co_return Result<void>{};
+    }
+    if (access == http::Access::credential) {
+        co_return co_await limit(
+            "auth:ip:" + std::string(req.client_ip()), limits_.credential_per_minute, headers
+        );
+    }
+
+    const auto credential = credential_of(req);
+    if (!credential) {
+        co_return make_error(
+            ErrorType::authentication, "missing credentials: send Authorization: Bearer <token>"
+        );
+    }
+    if (credential->empty()) {
+        co_return make_error(
+            ErrorType::authentication, "Authorization must be a Bearer token or API key"
+        );
+    }
+    auto principal = co_await auth_.authenticate(*credential);
+    if (!principal) {
+        co_return principal.error();
+    }
+    const Scope scope = required_scope(access);
+    if (!principal->has(scope)) {
+        co_return make_error(
+            ErrorType::permission,
+            "this API key lacks the " + std::string(scope_name(scope)) + " scope"
+        );
+    }
+    req.set_principal(std::move(*principal));
+    if (access == http::Access::model) {
+        co_return co_await limit(
+            "ai:user:" + req.principal().user_id, limits_.model_per_minute, headers
+        );
+    }
+    co_return co_await limit(
+        "std:user:" + req.principal().user_id, limits_.standard_per_minute, headers
+    );
+}
+
+}  // namespace parley::auth

@@ -1,0 +1,36 @@
+// The gate every non-open route passes: resolves the caller's credential (Authorization: Bearer
+// JWT or API key, or X-API-Key), checks the route's scope and applies its rate limit.
+#pragma once
+
+#include <chrono>
+
+#include "auth/service.hpp"
+#include "http/gate.hpp"
+#include "ratelimit/limiter.hpp"
+
+namespace parley::auth {
+
+struct RateLimits {
+    int standard_per_minute = 60;
+    int model_per_minute = 10;
+    int credential_per_minute = 20;  // per client IP on register, login and refresh
+    std::chrono::milliseconds window{60'000};
+};
+
+class AuthGate final : public http::Gate {
+public:
+    AuthGate(AuthService& auth, ratelimit::Limiter& limiter, RateLimits limits);
+
+    boost::asio::awaitable<Result<void>> admit(
+        http::Access access, http::Request& req, Headers& headers
+    ) override;
+
+private:
+    boost::asio::awaitable<Result<void>> limit(std::string key, int per_window, Headers& headers);
+
+    AuthService& auth_;
+    ratelimit::Limiter& limiter_;
+    RateLimits limits_;
+};
+
+}  // namespace parley::auth

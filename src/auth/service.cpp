@@ -1,0 +1,275 @@
+#include "auth/service.hpp"
+
+#include "auth/passwords.hpp"
+#include "auth/tokens.hpp"
+#include "common/ids.hpp"
+#include "common/log.hpp"
+
+namespace parley::auth {
+
+namespace asio = boost::asio;
+
+namespace {
+
+Error invalid_credentials() {
+    return make_error(ErrorType::authentication, "invalid email or password");
+}
+
+Error invalid_refresh_token() {
+    return make_error(ErrorType::authentication, "invalid or expired refresh token");
+}
+
+// How often last_used_at is written for a key in use: often enough to be useful, rarely enough
+// that an API key does not turn every read into a write.
+constexpr auto kTouchInterval = std::chrono::minutes(1);
+
+}  // namespace
+
+AuthService::AuthService(
+    store::Store& store, async::BlockingPool& pool, AuthOptions options, Clock clock
+)
+    : store_(store),
+      pool_(pool),
+      options_(std::move(options)),
+      jwt_(options_.jwt),
+      clock_(std::move(clock)) {}
+
+asio::awaitable<Result<Session>> AuthService::start_session(
+    store::User user, std::string family_id
+) {
+    const auto now = clock_();
+    const std::string refresh = random_token(32);
+    store::RefreshToken token;
+    token.id = new_uuid_v7();
+    token.user_id = user.id;
+    token.family_id = std::move(family_id);
+    token.token_sha256 = sha256_hex(refresh);
+    token.created_at = now;
+    token.expires_at = now + options_.refresh_lifetime;
+    auto stored = co_await store_.insert_refresh_token(token);
+    if (!stored) {
+        co_return stored.error();
+    }
+    Session s;
+    s.access_token = jwt_.issue(user.id, now);
+    s.refresh_token = refresh;
+    s.expires_in = options_.jwt.lifetime.count();
+    s.user = std::move(user);
+    co_return s;
+}
+
+asio::awaitable<Result<Session>> AuthService::register_user(
+    std::string email, std::string password
+) {
+    auto normalized = normalize_email(email);
+    if (!normalized) {
+        co_return normalized.error();
+    }
+    if (auto ok = validate_password(password); !ok) {
+        co_return ok.error();
+    }
+    store::User user;
+    user.id = new_uuid_v7();
+    user.email = std::move(*normalized);
+    user.created_at = clock_();
+    user.password_hash =
+        co_await async::offload(pool_, [&password] { return hash_password(password); });
+    if (auto created = co_await store_.create_user(user); !created) {
+        co_return created.error();
+    }
+    log::info("user registered", {{"user_id", user.id}});
+    co_return co_await start_session(std::move(user), new_uuid_v7());
+}
+
+asio::awaitable<Result<Session>> AuthService::login(std::string email, std::string password) {
+    auto normalized = normalize_email(email);
+    std::optional<store::User> user;
+    if (normalized) {
+        auto found = co_await store_.find_user_by_email(*normalized);
+        if (!found) {
+            co_return found.error();
+        }
+        user = std::move(*found);
+    }
+    // Verify against a dummy hash when there is no such user, so both failures take as long.
+    const std::string& stored = user ? user->password_hash : dummy_password_hash();
+    const bool match = co_await async::offload(pool_, [&password, &stored] {
+        return verify_password(password, stored);
+    });
+    if (!user || !match) {
+        co_return invalid_credentials();
+    }
+    co_return co_await start_session(std::move(*user), new_uuid_v7());
+}
+
+asio::awaitable<Result<Session>> AuthService::refresh(std::string refresh_token) {
+    auto found = co_await store_.find_refresh_token(sha256_hex(refresh_token));
+    if (!found) {
+        co_return found.error();
+    }
+    if (!*found) {
+        co_return invalid_refresh_token();
+    }
+    const store::RefreshToken& token = **found;
+    const auto now = clock_();
+    if (token.revoked_at) {
+        if (token.replaced_by) {
+            // A rotated token came back: it was stolen or replayed. Revoke the whole family.
+            log::warn(
+                "refresh token reuse detected; family revoked",
+                {{"user_id", token.user_id}, {"family_id", token.family_id}}
+            );
+            if (auto revoked = co_await store_.revoke_refresh_family(token.family_id, now);
+                !revoked) {
+                co_return revoked.error();
+            }
+        }
+        co_return invalid_refresh_token();
+    }
+    if (token.expires_at <= now) {
+        co_return invalid_refresh_token();
+    }
+    auto user = co_await store_.find_user(token.user_id);
+    if (!user) {
+        co_return user.error();
+    }
+    if (!*user) {
+        co_return invalid_refresh_token();
+    }
+
+    const std::string fresh = random_token(32);
+    store::RefreshToken replacement;
+    replacement.id = new_uuid_v7();
+    replacement.user_id = token.user_id;
+    replacement.family_id = token.family_id;
+    replacement.token_sha256 = sha256_hex(fresh);
+    replacement.created_at = now;
+    replacement.expires_at = now + options_.refresh_lifetime;
+    auto rotated = co_await store_.rotate_refresh_token(token.id, replacement, now);
+    if (!rotated) {
+        co_return rotated.error();
+    }
+    if (!*rotated) {
+        // Another request rotated it first: the same token was presented twice.
+        if (auto revoked = co_await store_.revoke_refresh_family(token.family_id, now); !revoked) {
+            co_return revoked.error();
+        }
+        co_return invalid_refresh_token();
+    }
+    Session s;
+    s.access_token = jwt_.issue(token.user_id, now);
+    s.refresh_token = fresh;
+    s.expires_in = options_.jwt.lifetime.count();
+    s.user = std::move(**user);
+    co_return s;
+}
+
+asio::awaitable<Result<void>> AuthService::logout(const Principal& who, std::string refresh_token) {
+    auto found = co_await store_.find_refresh_token(sha256_hex(refresh_token));
+    if (!found) {
+        co_return found.error();
+    }
+    if (*found && (*found)->user_id == who.user_id) {
+        co_return co_await store_.revoke_refresh_family((*found)->family_id, clock_());
+    }
+    co_return Result<void>{};
+}
+
+asio::awaitable<Result<store::User>> AuthService::current_user(const Principal& who) {
+    auto user = co_await store_.find_user(who.user_id);
+    if (!user) {
+        co_return user.error();
+    }
+    if (!*user) {
+        co_return make_error(ErrorType::authentication, "the account no longer exists");
+    }
+    co_return std::move(**user);
+}
+
+asio::awaitable<Result<Principal>> AuthService::authenticate(std::string_view credential) {
+    if (looks_like_api_key(credential)) {
+        co_return co_await authenticate_api_key(credential);
+    }
+    auto claims = jwt_.verify(credential, clock_());
+    if (!claims) {
+        co_return claims.error();
+    }
+    co_return Principal{std::move(claims->sub), {}, kAllScopes};
+}
+
+asio::awaitable<Result<Principal>> AuthService::authenticate_api_key(std::string_view key) {
+    auto found = co_await store_.find_api_key(sha256_hex(key));
+    if (!found) {
+        co_return found.error();
+    }
+    const auto now = clock_();
+    if (!*found || (*found)->revoked_at) {
+        co_return make_error(ErrorType::authentication, "invalid or revoked API key");
+    }
+    const store::ApiKey& k = **found;
+    if (k.expires_at && *k.expires_at <= now) {
+        co_return make_error(ErrorType::authentication, "API key expired");
+    }
+    if (!k.last_used_at || now - *k.last_used_at >= kTouchInterval) {
+        if (auto touched = co_await store_.touch_api_key(k.id, now); !touched) {
+            log::warn(
+                "could not record API key use",
+                {{"key_id", k.id}, {"detail", touched.error().detail}}
+            );
+        }
+    }
+    co_return Principal{k.user_id, k.id, k.scopes};
+}
+
+asio::awaitable<Result<CreatedApiKey>> AuthService::create_api_key(
+    const Principal& who, std::string name, unsigned scopes, std::optional<TimePoint> expires_at
+) {
+    const auto now = clock_();
+    if (name.empty() || name.size() > 100) {
+        co_return make_error(ErrorType::unprocessable, "name must be 1 to 100 characters");
+    }
+    if (scopes == 0 || (scopes & ~kAllScopes) != 0) {
+        co_return make_error(
+            ErrorType::unprocessable, "scopes must name at least one of read, write, admin"
+        );
+    }
+    if (expires_at && *expires_at <= now) {
+        co_return make_error(ErrorType::unprocessable, "expires_at must be in the future");
+    }
+    // A key cannot grant more than the credential that creates it.
+    if ((scopes & ~who.scopes) != 0) {
+        co_return make_error(ErrorType::permission, "a key cannot have scopes its creator lacks");
+    }
+    const NewApiKey generated = new_api_key();
+    store::ApiKey record;
+    record.id = new_uuid_v7();
+    record.user_id = who.user_id;
+    record.name = std::move(name);
+    record.prefix = generated.prefix;
+    record.key_sha256 = generated.sha256;
+    record.scopes = scopes;
+    record.created_at = now;
+    record.expires_at = expires_at;
+    if (auto created = co_await store_.create_api_key(record); !created) {
+        co_return created.error();
+    }
+    co_return CreatedApiKey{std::move(record), generated.key};
+}
+
+asio::awaitable<Result<std::vector<store::ApiKey>>> AuthService::list_api_keys(const Principal& who
+) {
+    co_return co_await store_.list_api_keys(who.user_id);
+}
+
+asio::awaitable<Result<void>> AuthService::revoke_api_key(const Principal& who, std::string id) {
+    auto revoked = co_await store_.revoke_api_key(std::move(id), who.user_id, clock_());
+    if (!revoked) {
+        co_return revoked.error();
+    }
+    if (!*revoked) {
+        co_return make_error(ErrorType::not_found, "no such API key");
+    }
+    co_return Result<void>{};
+}
+
+}  // namespace parley::auth

@@ -1,0 +1,115 @@
+#include "common/time.hpp"
+
+#include <charconv>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+namespace parley {
+
+std::string to_iso8601(TimePoint t) {
+    const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t);
+    const auto days = std::chrono::floor<std::chrono::days>(ms);
+    const std::chrono::year_month_day ymd{days};
+    const std::chrono::hh_mm_ss hms{ms - days};
+    return fmt::format(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        static_cast<int>(ymd.year()),
+        static_cast<unsigned>(ymd.month()),
+        static_cast<unsigned>(ymd.day()),
+        hms.hours().count(),
+        hms.minutes().count(),
+        hms.seconds().count(),
+        hms.subseconds().count()
+    );
+}
+
+namespace {
+
+bool read_int(std::string_view& s, std::size_t digits, int& out) {
+    if (s.size() < digits) {
+        return false;
+    }
+    for (std::size_t i = 0; i < digits; ++i) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+    }
+    std::from_chars(s.data(), s.data() + digits, out);
+    s.remove_prefix(digits);
+    return true;
+}
+
+bool expect(std::string_view& s, char c) {
+    if (s.empty() || s.front() != c) {
+        return false;
+    }
+    s.remove_prefix(1);
+    return true;
+}
+
+}  // namespace
+
+std::optional<TimePoint> parse_iso8601(std::string_view s) {
+    int y = 0;
+    int mo = 0;
+    int d = 0;
+    int h = 0;
+    int mi = 0;
+    int sec = 0;
+    if (!read_int(s, 4, y) || !expect(s, '-') || !read_int(s, 2, mo) || !expect(s, '-') ||
+        !read_int(s, 2, d)) {
+        return std::nullopt;
+    }
+    if (s.empty() || (s.front() != 'T' && s.front() != 't' && s.front() != ' ')) {
+        return std::nullopt;
+    }
+    s.remove_prefix(1);
+    if (!read_int(s, 2, h) || !expect(s, ':') || !read_int(s, 2, mi) || !expect(s, ':') ||
+        !read_int(s, 2, sec)) {
+        return std::nullopt;
+    }
+    std::chrono::nanoseconds fraction{0};
+    if (!s.empty() && s.front() == '.') {
+        s.remove_prefix(1);
+        std::int64_t scale = 100'000'000;
+        std::size_t n = 0;
+        while (n < s.size() && s[n] >= '0' && s[n] <= '9') {
+            fraction += std::chrono::nanoseconds((s[n] - '0') * scale);
+            scale /= 10;
+            ++n;
+        }
+        if (n == 0) {
+            return std::nullopt;
+        }
+        s.remove_prefix(n);
+    }
+    std::chrono::minutes offset{0};
+    if (s == "Z" || s == "z") {
+        s = {};
+    } else if (!s.empty() && (s.front() == '+' || s.front() == '-')) {
+        const int sign = s.front() == '-' ? -1 : 1;
+        s.remove_prefix(1);
+        int oh = 0;
+        int om = 0;
+        if (!read_int(s, 2, oh) || !expect(s, ':') || !read_int(s, 2, om) || !s.empty() ||
+            oh > 23 || om > 59) {
+            return std::nullopt;
+        }
+        offset = std::chrono::minutes(sign * (oh * 60 + om));
+    } else {
+        return std::nullopt;
+    }
+    const std::chrono::year_month_day ymd{
+        std::chrono::year{y},
+        std::chrono::month{static_cast<unsigned>(mo)},
+        std::chrono::day{static_cast<unsigned>(d)}};
+    if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) {
+        return std::nullopt;
+    }
+    const auto t = std::chrono::sys_days{ymd} + std::chrono::hours(h) + std::chrono::minutes(mi) +
+                   std::chrono::seconds(sec) + fraction - offset;
+    return std::chrono::time_point_cast<TimePoint::duration>(t);
+}
+
+}  // namespace parley

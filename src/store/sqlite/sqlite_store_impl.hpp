@@ -1,0 +1,79 @@
+// The SQLite Store's class, shared by the files that implement its query groups
+// (sqlite_store.cpp: migrations and health; sqlite_auth.cpp: users, tokens, keys). Internal to
+// store/.
+#pragma once
+
+#include <string>
+
+#include <sqlite3.h>
+
+#include "async/blocking_pool.hpp"
+#include "store/sqlite/connection.hpp"
+#include "store/store.hpp"
+
+namespace parley::store::sqlite {
+
+class SqliteStore final : public Store {
+public:
+    SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
+        : connections_(path, connections),
+          pool_(pool) {}
+
+    std::string_view backend() const noexcept override { return "sqlite"; }
+
+    Result<std::vector<int>> migrate() override;
+    Result<std::vector<int>> applied_migrations() override;
+    boost::asio::awaitable<Result<void>> ping() override;
+
+    boost::asio::awaitable<Result<void>> create_user(User user) override;
+    boost::asio::awaitable<Result<std::optional<User>>> find_user_by_email(std::string email
+    ) override;
+    boost::asio::awaitable<Result<std::optional<User>>> find_user(std::string id) override;
+
+    boost::asio::awaitable<Result<void>> insert_refresh_token(RefreshToken token) override;
+    boost::asio::awaitable<Result<std::optional<RefreshToken>>> find_refresh_token(
+        std::string sha256
+    ) override;
+    boost::asio::awaitable<Result<bool>> rotate_refresh_token(
+        std::string old_id, RefreshToken replacement, TimePoint now
+    ) override;
+    boost::asio::awaitable<Result<void>> revoke_refresh_family(std::string family_id, TimePoint now)
+        override;
+
+    boost::asio::awaitable<Result<void>> create_api_key(ApiKey key) override;
+    boost::asio::awaitable<Result<std::vector<ApiKey>>> list_api_keys(std::string user_id) override;
+    boost::asio::awaitable<Result<std::optional<ApiKey>>> find_api_key(std::string sha256) override;
+    boost::asio::awaitable<Result<bool>> revoke_api_key(
+        std::string id, std::string user_id, TimePoint now
+    ) override;
+    boost::asio::awaitable<Result<void>> touch_api_key(std::string id, TimePoint now) override;
+
+private:
+    // Runs `fn(Connection&)` on the blocking pool with a pooled connection; SQLite failures become
+    // api errors (constraint violations: conflict) whose detail is the SQLite message.
+    template <class T, class F>
+    boost::asio::awaitable<Result<T>> run(F fn) {
+        co_return co_await async::offload(pool_, [this, &fn]() -> Result<T> {
+            try {
+                auto lease = connections_.acquire();
+                return fn(*lease);
+            } catch (const SqliteError& e) {
+                if ((e.code() & 0xFF) == SQLITE_CONSTRAINT) {
+                    return make_error(ErrorType::conflict, "already exists", e.what());
+                }
+                return make_error(ErrorType::api, "database error", e.what());
+            }
+        });
+    }
+
+    ConnectionPool connections_;
+    async::BlockingPool& pool_;
+};
+
+// Binds an optional time as ISO 8601 text or NULL.
+void bind_time(Statement& st, int index, const std::optional<TimePoint>& t);
+
+// Reads an ISO 8601 column; nullopt for NULL.
+std::optional<TimePoint> column_time(const Statement& st, int index);
+
+}  // namespace parley::store::sqlite
