@@ -1,0 +1,99 @@
+// The provider-neutral vocabulary of the LLM layer: what Parley asks a model (ChatRequest), what
+// comes back while it answers (StreamEvent), and how upstream failures are classified. Plain data:
+// no I/O, no Asio, no JSON.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley::llm {
+
+struct ChatMessage {
+    std::string role;  // "user" or "assistant" (the system prompt travels separately)
+    std::string content;
+};
+
+struct ChatRequest {
+    std::string model;   // the provider's own model id, e.g. "llama-3.1-8b-instant"
+    std::string system;  // system prompt; empty for none
+    std::vector<ChatMessage> messages;
+    int max_tokens = 1024;
+    std::optional<double> temperature;
+    bool thinking = false;     // ask for visible reasoning where the model supports it
+    int thinking_budget = 1024;  // tokens of reasoning allowed (Anthropic ≥ 1024, Gemini thinkingBudget)
+};
+
+// Why a model stopped, normalised across providers.
+enum class FinishReason {
+    stop,            // natural end (OpenAI "stop", Anthropic "end_turn"/"stop_sequence", Gemini "STOP")
+    length,          // max tokens (OpenAI "length", Anthropic "max_tokens", Gemini "MAX_TOKENS")
+    tool_use,        // OpenAI "tool_calls", Anthropic "tool_use"
+    content_filter,  // OpenAI "content_filter", Anthropic "refusal", Gemini "SAFETY"/"RECITATION"/…
+    error,           // the stream broke
+    cancelled,       // the caller went away
+};
+
+std::string_view finish_reason_name(FinishReason r) noexcept;  // "stop", "length", …
+
+struct Usage {
+    std::int64_t input_tokens = 0;
+    std::int64_t output_tokens = 0;
+};
+
+// How an upstream failure is classified; decides retry and fallback.
+enum class UpstreamError {
+    invalid_request,  // 400/404/422: our request is wrong; neither retried nor fallen back from
+    authentication,   // 401/403: the key is wrong; falls back, not retried
+    rate_limit,       // 429: retried after Retry-After, then falls back
+    overloaded,       // 503/529 or an overloaded error event: retried, then falls back
+    server,           // other 5xx: retried, then falls back
+    timeout,          // connect / first-token / between-token / total timeout
+    connection,       // could not connect, or the connection broke
+    malformed,        // the provider sent something we cannot parse
+};
+
+std::string_view upstream_error_name(UpstreamError e) noexcept;
+
+struct StreamEvent {
+    enum class Kind { thinking_delta, text_delta, usage, stop, error };
+
+    Kind kind = Kind::text_delta;
+    std::string text;                         // thinking_delta, text_delta; error: message
+    Usage usage;                              // usage (cumulative totals as the provider reports them)
+    FinishReason finish = FinishReason::stop;  // stop
+    UpstreamError error = UpstreamError::server;  // error
+    int http_status = 0;                      // error: the upstream status, 0 when none
+    std::optional<std::chrono::seconds> retry_after;  // error: the upstream's Retry-After
+
+    static StreamEvent text_delta(std::string t) { return {Kind::text_delta, std::move(t)}; }
+
+    static StreamEvent thinking_delta(std::string t) { return {Kind::thinking_delta, std::move(t)}; }
+
+    static StreamEvent usage_event(Usage u) {
+        StreamEvent e{Kind::usage};
+        e.usage = u;
+        return e;
+    }
+
+    static StreamEvent stop(FinishReason r) {
+        StreamEvent e{Kind::stop};
+        e.finish = r;
+        return e;
+    }
+
+    static StreamEvent failure(UpstreamError type, std::string message, int status = 0) {
+        StreamEvent e{Kind::error, std::move(message)};
+        e.error = type;
+        e.http_status = status;
+        return e;
+    }
+};
+
+// Classifies an upstream HTTP status.
+UpstreamError classify_status(int status) noexcept;
+
+}  // namespace parley::llm

@@ -1,0 +1,296 @@
+#include "net/http_client.hpp"
+
+#include <mutex>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <openssl/ssl.h>
+
+#include "common/strings.hpp"
+
+namespace parley::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+struct Target {
+    bool tls = false;
+    std::string host;
+    std::string port;
+    std::string path;  // path and query
+    std::string key;   // scheme://host:port, the pool key
+};
+
+Result<Target> parse_target(std::string_view url) {
+    auto parsed = boost::urls::parse_uri(url);
+    if (!parsed) {
+        return make_error(ErrorType::upstream, "invalid upstream URL", std::string(url));
+    }
+    Target t;
+    const auto scheme = parsed->scheme();
+    if (scheme == "https") {
+        t.tls = true;
+    } else if (scheme != "http") {
+        return make_error(
+            ErrorType::upstream, "upstream URL must be http or https", std::string(url)
+        );
+    }
+    t.host = std::string(parsed->host_address());
+    if (t.host.empty()) {
+        return make_error(ErrorType::upstream, "upstream URL has no host", std::string(url));
+    }
+    t.port = parsed->has_port() ? std::string(parsed->port()) : (t.tls ? "443" : "80");
+    t.path = std::string(parsed->encoded_path());
+    if (t.path.empty()) {
+        t.path = "/";
+    }
+    if (parsed->has_query()) {
+        t.path += "?" + std::string(parsed->encoded_query());
+    }
+    t.key = std::string(scheme) + "://" + t.host + ":" + t.port;
+    return t;
+}
+
+Error failure(std::string_view what, const boost::system::error_code& ec) {
+    return make_error(
+        ErrorType::upstream, "upstream request failed", std::string(what) + ": " + ec.message()
+    );
+}
+
+}  // namespace
+
+std::string_view ClientResponse::header(std::string_view name) const noexcept {
+    for (const auto& [k, v] : headers) {
+        if (iequals(k, name)) {
+            return v;
+        }
+    }
+    return {};
+}
+
+struct Connection {
+    std::string key;
+    asio::any_io_executor executor;
+    std::unique_ptr<beast::tcp_stream> plain;
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+    beast::flat_buffer buffer;
+
+    beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+struct HttpClient::Impl {
+    explicit Impl(ClientOptions o) : options(std::move(o)), tls_context(ssl::context::tls_client) {
+        tls_context.set_default_verify_paths();
+        if (!options.ca_file.empty()) {
+            tls_context.load_verify_file(options.ca_file);
+        }
+        tls_context.set_verify_mode(options.verify_tls ? ssl::verify_peer : ssl::verify_none);
+    }
+
+    std::unique_ptr<Connection> take_idle(const std::string& key, const asio::any_io_executor& ex) {
+        const std::lock_guard lock(mutex);
+        for (auto it = idle.begin(); it != idle.end(); ++it) {
+            if ((*it)->key == key && (*it)->executor == ex) {
+                auto c = std::move(*it);
+                idle.erase(it);
+                return c;
+            }
+        }
+        return nullptr;
+    }
+
+    void put_idle(std::unique_ptr<Connection> c) {
+        const std::lock_guard lock(mutex);
+        std::size_t same = 0;
+        for (const auto& i : idle) {
+            same += i->key == c->key ? 1 : 0;
+        }
+        if (same < options.max_idle_per_host) {
+            idle.push_back(std::move(c));
+        }
+    }
+
+    asio::awaitable<Result<std::unique_ptr<Connection>>> connect(const Target& t) {
+        auto ex = co_await asio::this_coro::executor;
+        auto c = std::make_unique<Connection>();
+        c->key = t.key;
+        c->executor = ex;
+        tcp::resolver resolver(ex);
+        auto [rec, endpoints] = co_await resolver.async_resolve(t.host, t.port, kTuple);
+        if (rec) {
+            co_return failure("resolve " + t.host, rec);
+        }
+        if (t.tls) {
+            c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, tls_context);
+        } else {
+            c->plain = std::make_unique<beast::tcp_stream>(ex);
+        }
+        c->lowest().expires_after(options.connect_timeout);
+        auto [cec, endpoint] = co_await c->lowest().async_connect(endpoints, kTuple);
+        if (cec) {
+            co_return failure("connect " + t.key, cec);
+        }
+        c->lowest().socket().set_option(tcp::no_delay(true));
+        if (t.tls) {
+            boost::system::error_code ip_ec;
+            asio::ip::make_address(t.host, ip_ec);
+            // SNI for names only (RFC 6066 forbids IP literals); verify the name or IP either way.
+            // (SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.)
+            if (ip_ec && SSL_ctrl(
+                             c->tls->native_handle(),
+                             SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                             TLSEXT_NAMETYPE_host_name,
+                             const_cast<char*>(t.host.c_str())
+                         ) != 1) {
+                co_return make_error(
+                    ErrorType::upstream, "upstream request failed", "TLS SNI setup failed"
+                );
+            }
+            if (options.verify_tls) {
+                c->tls->set_verify_callback(ssl::host_name_verification(t.host));
+            }
+            auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, kTuple);
+            if (hec) {
+                co_return failure("TLS handshake with " + t.key, hec);
+            }
+        }
+        c->lowest().expires_never();
+        co_return std::move(c);
+    }
+
+    // One request/response on an open connection. `reusable` says whether it may be pooled after;
+    // `nothing_received` whether the failure happened before any response byte (a stale
+    // keep-alive connection, safe to retry).
+    template <class Stream>
+    asio::awaitable<Result<ClientResponse>> exchange(
+        Stream& stream,
+        Connection& c,
+        const Target& t,
+        const ClientRequest& req,
+        const BodyHandler& on_body,
+        bool& reusable,
+        bool& nothing_received
+    ) {
+        reusable = false;
+        nothing_received = true;
+        bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(req.method), t.path, 11};
+        out.set(bhttp::field::host, t.host);
+        out.set(bhttp::field::user_agent, "parley/" PARLEY_VERSION);
+        for (const auto& [name, value] : req.headers) {
+            out.set(name, value);
+        }
+        out.body() = req.body;
+        out.keep_alive(true);
+        out.prepare_payload();
+
+        c.lowest().expires_after(options.read_timeout);
+        auto [wec, wn] = co_await bhttp::async_write(stream, out, kTuple);
+        if (wec) {
+            co_return failure("write to " + t.key, wec);
+        }
+
+        bhttp::response_parser<bhttp::buffer_body> parser;
+        parser.body_limit(options.max_response_bytes);
+        auto [hec, hn] = co_await bhttp::async_read_header(stream, c.buffer, parser, kTuple);
+        if (hec) {
+            co_return failure("read from " + t.key, hec);
+        }
+        nothing_received = false;
+        ClientResponse head;
+        head.status = static_cast<int>(parser.get().result_int());
+        for (const auto& field : parser.get()) {
+            head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+        }
+
+        std::array<char, 16 * 1024> chunk{};
+        while (!parser.is_done()) {
+            parser.get().body().data = chunk.data();
+            parser.get().body().size = chunk.size();
+            c.lowest().expires_after(options.read_timeout);
+            auto [rec, rn] = co_await bhttp::async_read_some(stream, c.buffer, parser, kTuple);
+            if (rec == bhttp::error::need_buffer) {
+                rec = {};
+            }
+            if (rec) {
+                co_return failure("read from " + t.key, rec);
+            }
+            const std::size_t got = chunk.size() - parser.get().body().size;
+            if (got > 0 && !co_await on_body(head, std::string_view(chunk.data(), got))) {
+                co_return head;  // the caller stopped reading: the connection is not reused
+            }
+        }
+        c.lowest().expires_never();
+        reusable = parser.get().keep_alive();
+        co_return head;
+    }
+
+    ClientOptions options;
+    ssl::context tls_context;
+    mutable std::mutex mutex;
+    std::vector<std::unique_ptr<Connection>> idle;
+};
+
+HttpClient::HttpClient(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+HttpClient::~HttpClient() = default;
+
+std::size_t HttpClient::idle_connections() const {
+    const std::lock_guard lock(impl_->mutex);
+    return impl_->idle.size();
+}
+
+asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest req, BodyHandler on_body) {
+    auto target = parse_target(req.url);
+    if (!target) {
+        co_return target.error();
+    }
+    auto ex = co_await asio::this_coro::executor;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto connection = attempt == 0 ? impl_->take_idle(target->key, ex) : nullptr;
+        const bool reused = connection != nullptr;
+        if (!connection) {
+            auto opened = co_await impl_->connect(*target);
+            if (!opened) {
+                co_return opened.error();
+            }
+            connection = std::move(*opened);
+        }
+        bool reusable = false;
+        bool nothing_received = true;
+        // (No co_await inside ?: — g++ 12 miscompiles it; see STYLE.md.)
+        Result<ClientResponse> result = ClientResponse{};
+        if (connection->tls) {
+            result = co_await impl_->exchange(
+                *connection->tls, *connection, *target, req, on_body, reusable, nothing_received
+            );
+        } else {
+            result = co_await impl_->exchange(
+                *connection->plain, *connection, *target, req, on_body, reusable, nothing_received
+            );
+        }
+        if (!result && reused && nothing_received) {
+            continue;  // the pooled connection had gone stale: once more on a new one
+        }
+        if (result && reusable) {
+            impl_->put_idle(std::move(connection));
+        }
+        co_return result;
+    }
+    co_return make_error(ErrorType::upstream, "upstream request failed", "no usable connection");
+}
+
+}  // namespace parley::net
