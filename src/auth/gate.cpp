@@ -1,5 +1,6 @@
 #include "auth/gate.hpp"
 
+#include "auth/tokens.hpp"
 #include "common/strings.hpp"
 
 namespace parley::auth {
@@ -19,7 +20,8 @@ std::optional<std::string_view> credential_of(const http::Request& req) {
         return std::string_view{};  // present but not a bearer credential
     }
     if (const auto key = req.header("X-API-Key")) {
-        return trim(*key);
+        // Only API keys travel in X-API-Key; an access token belongs in Authorization.
+        return looks_like_api_key(trim(*key)) ? trim(*key) : std::string_view{};
     }
     return std::nullopt;
 }
@@ -78,7 +80,8 @@ asio::awaitable<Result<void>> AuthGate::admit(
     }
     if (credential->empty()) {
         co_return make_error(
-            ErrorType::authentication, "Authorization must be a Bearer token or API key"
+            ErrorType::authentication,
+            "send an access token as Authorization: Bearer, an API key as Bearer or X-API-Key"
         );
     }
     auto principal = co_await auth_.authenticate(*credential);

@@ -114,7 +114,10 @@ boost::asio::awaitable<Response> Pipeline::handle(Request& req) {
             );
         }
         for (auto& h : gate_headers) {
-            res.headers.push_back(std::move(h));
+            // The error response may already carry one (Retry-After from the rate-limit error).
+            if (res.header(h.first).empty()) {
+                res.headers.push_back(std::move(h));
+            }
         }
     } else {
         const auto allowed = router_.allowed_methods(req.path());
