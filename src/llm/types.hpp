@@ -23,15 +23,16 @@ struct ChatRequest {
     std::vector<ChatMessage> messages;
     int max_tokens = 1024;
     std::optional<double> temperature;
-    bool thinking = false;     // ask for visible reasoning where the model supports it
-    int thinking_budget = 1024;  // tokens of reasoning allowed (Anthropic ≥ 1024, Gemini thinkingBudget)
+    bool thinking = false;  // ask for visible reasoning where the model supports it
+    int thinking_budget =
+        1024;  // tokens of reasoning allowed (Anthropic ≥ 1024, Gemini thinkingBudget)
 };
 
 // Why a model stopped, normalised across providers.
 enum class FinishReason {
-    stop,            // natural end (OpenAI "stop", Anthropic "end_turn"/"stop_sequence", Gemini "STOP")
-    length,          // max tokens (OpenAI "length", Anthropic "max_tokens", Gemini "MAX_TOKENS")
-    tool_use,        // OpenAI "tool_calls", Anthropic "tool_use"
+    stop,      // natural end (OpenAI "stop", Anthropic "end_turn"/"stop_sequence", Gemini "STOP")
+    length,    // max tokens (OpenAI "length", Anthropic "max_tokens", Gemini "MAX_TOKENS")
+    tool_use,  // OpenAI "tool_calls", Anthropic "tool_use"
     content_filter,  // OpenAI "content_filter", Anthropic "refusal", Gemini "SAFETY"/"RECITATION"/…
     error,           // the stream broke
     cancelled,       // the caller went away
@@ -62,33 +63,47 @@ struct StreamEvent {
     enum class Kind { thinking_delta, text_delta, usage, stop, error };
 
     Kind kind = Kind::text_delta;
-    std::string text;                         // thinking_delta, text_delta; error: message
-    Usage usage;                              // usage (cumulative totals as the provider reports them)
-    FinishReason finish = FinishReason::stop;  // stop
-    UpstreamError error = UpstreamError::server;  // error
-    int http_status = 0;                      // error: the upstream status, 0 when none
+    std::string text;  // thinking_delta, text_delta; error: message
+    Usage usage;       // usage (cumulative totals as the provider reports them)
+    FinishReason finish = FinishReason::stop;         // stop
+    UpstreamError error = UpstreamError::server;      // error
+    int http_status = 0;                              // error: the upstream status, 0 when none
     std::optional<std::chrono::seconds> retry_after;  // error: the upstream's Retry-After
 
-    static StreamEvent text_delta(std::string t) { return {Kind::text_delta, std::move(t)}; }
+    static StreamEvent text_delta(std::string t) {
+        return with_text(Kind::text_delta, std::move(t));
+    }
 
-    static StreamEvent thinking_delta(std::string t) { return {Kind::thinking_delta, std::move(t)}; }
+    static StreamEvent thinking_delta(std::string t) {
+        return with_text(Kind::thinking_delta, std::move(t));
+    }
 
     static StreamEvent usage_event(Usage u) {
-        StreamEvent e{Kind::usage};
+        StreamEvent e;
+        e.kind = Kind::usage;
         e.usage = u;
         return e;
     }
 
     static StreamEvent stop(FinishReason r) {
-        StreamEvent e{Kind::stop};
+        StreamEvent e;
+        e.kind = Kind::stop;
         e.finish = r;
         return e;
     }
 
     static StreamEvent failure(UpstreamError type, std::string message, int status = 0) {
-        StreamEvent e{Kind::error, std::move(message)};
+        StreamEvent e = with_text(Kind::error, std::move(message));
         e.error = type;
         e.http_status = status;
+        return e;
+    }
+
+private:
+    static StreamEvent with_text(Kind kind, std::string t) {
+        StreamEvent e;
+        e.kind = kind;
+        e.text = std::move(t);
         return e;
     }
 };

@@ -1,0 +1,431 @@
+#include "llm/gemini_codec.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <utility>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "common/json.hpp"
+#include "common/strings.hpp"
+
+namespace parley::llm {
+
+namespace bj = boost::json;
+
+namespace {
+
+constexpr std::size_t kMaxDepth = 64;
+
+// Thrown by the readers below when a chunk has the wrong shape; caught in this file only, where it
+// becomes one malformed error event (callers never see an exception).
+struct Malformed : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+bj::value parse_or_throw(std::string_view text) {
+    auto parsed = json::parse(text, kMaxDepth);
+    if (!parsed) {
+        throw Malformed(parsed.error().message);
+    }
+    return std::move(*parsed);
+}
+
+// Absent or null → nullptr; present with another type → Malformed.
+const bj::object* object_field(const bj::object& o, std::string_view key) {
+    const bj::value* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return nullptr;
+    }
+    if (!v->is_object()) {
+        throw Malformed("`" + std::string(key) + "` is not an object");
+    }
+    return &v->get_object();
+}
+
+const bj::array* array_field(const bj::object& o, std::string_view key) {
+    const bj::value* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return nullptr;
+    }
+    if (!v->is_array()) {
+        throw Malformed("`" + std::string(key) + "` is not an array");
+    }
+    return &v->get_array();
+}
+
+std::optional<std::string_view> string_field(const bj::object& o, std::string_view key) {
+    const bj::value* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return std::nullopt;
+    }
+    if (!v->is_string()) {
+        throw Malformed("`" + std::string(key) + "` is not a string");
+    }
+    return std::string_view(v->get_string());
+}
+
+// A token count: absent or null → nullopt; a non-negative integer (possibly written as a whole
+// double) → its value; anything else → Malformed.
+std::optional<std::int64_t> count_field(const bj::object& o, std::string_view key) {
+    const bj::value* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return std::nullopt;
+    }
+    if (v->is_int64() && v->get_int64() >= 0) {
+        return v->get_int64();
+    }
+    if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+        return static_cast<std::int64_t>(v->get_uint64());
+    }
+    if (v->is_double()) {
+        const double d = v->get_double();
+        if (d >= 0 && d < 9.0e15 && std::floor(d) == d) {
+            return static_cast<std::int64_t>(d);
+        }
+    }
+    throw Malformed("`" + std::string(key) + "` is not a token count");
+}
+
+FinishReason map_finish(std::string_view reason) noexcept {
+    if (reason == "MAX_TOKENS") {
+        return FinishReason::length;
+    }
+    if (reason == "SAFETY" || reason == "RECITATION" || reason == "BLOCKLIST" ||
+        reason == "PROHIBITED_CONTENT" || reason == "SPII" || reason == "OTHER" ||
+        reason == "LANGUAGE" || reason.starts_with("IMAGE_")) {
+        return FinishReason::content_filter;
+    }
+    if (reason == "MALFORMED_FUNCTION_CALL" || reason == "UNEXPECTED_TOOL_CALL" ||
+        reason == "TOO_MANY_TOOL_CALLS") {
+        return FinishReason::tool_use;
+    }
+    // STOP, and values added later: the model ended.
+    return FinishReason::stop;
+}
+
+void push_text(std::vector<StreamEvent>& out, std::string_view s) {
+    if (!s.empty()) {
+        out.push_back(StreamEvent::text_delta(std::string(s)));
+    }
+}
+
+void push_thinking(std::vector<StreamEvent>& out, std::string_view s) {
+    if (!s.empty()) {
+        out.push_back(StreamEvent::thinking_delta(std::string(s)));
+    }
+}
+
+// Appends the text and thoughts of one GenerateContentResponse, records its usageMetadata and
+// whether it called a function; returns the finish reason when this response is the last one.
+std::optional<FinishReason> decode_chunk(
+    const bj::object& chunk,
+    std::optional<Usage>& usage,
+    bool& tool_call,
+    std::vector<StreamEvent>& out
+) {
+    if (const bj::object* meta = object_field(chunk, "usageMetadata")) {
+        Usage u;
+        u.input_tokens = count_field(*meta, "promptTokenCount").value_or(0);
+        // Thinking is billed as output.
+        u.output_tokens = count_field(*meta, "candidatesTokenCount").value_or(0) +
+                          count_field(*meta, "thoughtsTokenCount").value_or(0);
+        usage = u;
+    }
+    std::optional<FinishReason> finish;
+    const bj::array* candidates = array_field(chunk, "candidates");
+    if (candidates != nullptr && !candidates->empty()) {
+        const bj::object* candidate = candidates->front().if_object();
+        if (candidate == nullptr) {
+            throw Malformed("a candidate is not an object");
+        }
+        if (const bj::object* content = object_field(*candidate, "content")) {
+            if (const bj::array* parts = array_field(*content, "parts")) {
+                for (const bj::value& p : *parts) {
+                    const bj::object* part = p.if_object();
+                    if (part == nullptr) {
+                        throw Malformed("a part is not an object");
+                    }
+                    if (const auto text = string_field(*part, "text")) {
+                        const bj::value* thought = part->if_contains("thought");
+                        if (thought != nullptr && thought->is_bool() && thought->get_bool()) {
+                            push_thinking(out, *text);
+                        } else {
+                            push_text(out, *text);
+                        }
+                    }
+                    if (part->contains("functionCall")) {
+                        tool_call = true;
+                    }
+                }
+            }
+        }
+        const auto reason = string_field(*candidate, "finishReason");
+        if (reason && *reason != "FINISH_REASON_UNSPECIFIED") {
+            finish = map_finish(*reason);
+        }
+    }
+    // A blocked prompt: no candidates, only promptFeedback.blockReason.
+    if (!finish) {
+        if (const bj::object* feedback = object_field(chunk, "promptFeedback")) {
+            const auto block = string_field(*feedback, "blockReason");
+            if (block && *block != "BLOCK_REASON_UNSPECIFIED") {
+                finish = FinishReason::content_filter;
+            }
+        }
+    }
+    // Gemini has no tool-use finish reason: a function call ends with STOP.
+    if (finish == FinishReason::stop && tool_call) {
+        finish = FinishReason::tool_use;
+    }
+    return finish;
+}
+
+std::optional<UpstreamError> kind_from_status(std::string_view status) noexcept {
+    if (status == "RESOURCE_EXHAUSTED") {
+        return UpstreamError::rate_limit;
+    }
+    if (status == "UNAVAILABLE") {
+        return UpstreamError::overloaded;
+    }
+    if (status == "INVALID_ARGUMENT" || status == "NOT_FOUND" || status == "OUT_OF_RANGE") {
+        return UpstreamError::invalid_request;
+    }
+    // FAILED_PRECONDITION is what Gemini sends when the key's project cannot use the API (free
+    // tier unavailable in the region, billing required): another provider can still answer.
+    if (status == "PERMISSION_DENIED" || status == "UNAUTHENTICATED" ||
+        status == "FAILED_PRECONDITION") {
+        return UpstreamError::authentication;
+    }
+    if (status == "DEADLINE_EXCEEDED") {
+        return UpstreamError::timeout;
+    }
+    if (status == "INTERNAL" || status == "UNKNOWN") {
+        return UpstreamError::server;
+    }
+    return std::nullopt;
+}
+
+// Whether a kind read from an error body says more than the HTTP status; the catch-all classes
+// (invalid_request, server) only restate it.
+bool refines_status(UpstreamError kind) noexcept {
+    return kind == UpstreamError::authentication || kind == UpstreamError::rate_limit ||
+           kind == UpstreamError::overloaded || kind == UpstreamError::timeout;
+}
+
+struct ProviderError {
+    std::string message;
+    std::optional<UpstreamError> kind;  // from status, or an ErrorInfo reason
+    std::optional<int> code;            // the HTTP status Google puts in `code`
+};
+
+// Whether the ErrorInfo details say the API key is invalid (Gemini answers 400 INVALID_ARGUMENT
+// for a bad key).
+bool api_key_invalid(const bj::object& error) {
+    const bj::value* details = error.if_contains("details");
+    if (details == nullptr || !details->is_array()) {
+        return false;
+    }
+    for (const bj::value& d : details->get_array()) {
+        if (!d.is_object()) {
+            continue;
+        }
+        const bj::value* reason = d.get_object().if_contains("reason");
+        if (reason != nullptr && reason->is_string() && reason->get_string() == "API_KEY_INVALID") {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The Google API error `{"error":{code,message,status,details}}` a body or chunk carries, also
+// inside a one-element array (the non-SSE streaming endpoint); nullopt when there is none.
+std::optional<ProviderError> find_error(const bj::value& body) {
+    const bj::value* top = &body;
+    if (body.is_array() && !body.get_array().empty()) {
+        top = &body.get_array().front();
+    }
+    if (!top->is_object()) {
+        return std::nullopt;
+    }
+    const bj::value* e = top->get_object().if_contains("error");
+    if (e == nullptr || e->is_null()) {
+        return std::nullopt;
+    }
+    ProviderError out;
+    if (e->is_string()) {
+        out.message = std::string(e->get_string());
+        return out;
+    }
+    if (!e->is_object()) {
+        return out;
+    }
+    const bj::object& error = e->get_object();
+    if (const bj::value* m = error.if_contains("message"); m != nullptr && m->is_string()) {
+        out.message = std::string(m->get_string());
+    }
+    if (const bj::value* s = error.if_contains("status"); s != nullptr && s->is_string()) {
+        out.kind = kind_from_status(s->get_string());
+    }
+    if (api_key_invalid(error)) {
+        out.kind = UpstreamError::authentication;
+    }
+    if (const bj::value* c = error.if_contains("code");
+        c != nullptr && c->is_int64() && c->get_int64() >= 400 && c->get_int64() < 600) {
+        out.code = static_cast<int>(c->get_int64());
+    }
+    return out;
+}
+
+// A mid-stream error: its status, else the HTTP code it names, else server.
+StreamEvent stream_failure(const ProviderError& e) {
+    UpstreamError kind = UpstreamError::server;
+    if (e.kind) {
+        kind = *e.kind;
+    } else if (e.code) {
+        kind = classify_status(*e.code);
+    }
+    return StreamEvent::failure(
+        kind, e.message.empty() ? std::string("upstream reported an error mid-stream") : e.message
+    );
+}
+
+}  // namespace
+
+// `stream` does not change the body: streaming is chosen by the URL (`:streamGenerateContent`).
+std::string build_gemini_request(const ChatRequest& r, bool /*stream*/) {
+    bj::array contents;
+    for (const ChatMessage& m : r.messages) {
+        const std::string_view role =
+            (m.role == "assistant" || m.role == "model") ? "model" : "user";
+        contents.push_back(bj::object{
+            {"role", role},
+            {"parts", bj::array{bj::object{{"text", m.content}}}},
+        });
+    }
+    bj::object body;
+    body["contents"] = std::move(contents);
+    if (!r.system.empty()) {
+        body["systemInstruction"] =
+            bj::object{{"parts", bj::array{bj::object{{"text", r.system}}}}};
+    }
+    bj::object config;
+    config["maxOutputTokens"] = r.max_tokens;
+    if (r.temperature) {
+        config["temperature"] = *r.temperature;
+    }
+    if (r.thinking) {
+        config["thinkingConfig"] =
+            bj::object{{"includeThoughts", true}, {"thinkingBudget", r.thinking_budget}};
+    }
+    body["generationConfig"] = std::move(config);
+    return bj::serialize(body);
+}
+
+std::vector<StreamEvent> GeminiStreamDecoder::decode(
+    std::string_view /*event*/, std::string_view data
+) {
+    std::vector<StreamEvent> out;
+    if (done_ || trim(data).empty()) {
+        return out;
+    }
+    try {
+        const bj::value value = parse_or_throw(data);
+        if (auto e = find_error(value)) {
+            out.push_back(stream_failure(*e));
+            done_ = true;
+            return out;
+        }
+        const bj::object* chunk = value.if_object();
+        if (chunk == nullptr) {
+            throw Malformed("chunk is not a JSON object");
+        }
+        // Collected apart, so a shape error half-way emits only the failure.
+        std::vector<StreamEvent> events;
+        if (const auto finish = decode_chunk(*chunk, usage_, tool_call_, events)) {
+            if (usage_) {
+                events.push_back(StreamEvent::usage_event(*usage_));
+            }
+            events.push_back(StreamEvent::stop(*finish));
+            done_ = true;
+        }
+        out = std::move(events);
+    } catch (const Malformed& e) {
+        out.clear();
+        out.push_back(StreamEvent::failure(
+            UpstreamError::malformed, std::string("malformed stream chunk: ") + e.what()
+        ));
+        done_ = true;
+    }
+    return out;
+}
+
+std::vector<StreamEvent> GeminiStreamDecoder::finish() {
+    std::vector<StreamEvent> out;
+    if (done_) {
+        return out;
+    }
+    done_ = true;
+    out.push_back(
+        StreamEvent::failure(UpstreamError::connection, "the stream ended before it was complete")
+    );
+    return out;
+}
+
+Result<std::vector<StreamEvent>> decode_gemini_response(std::string_view body) {
+    std::vector<StreamEvent> out;
+    try {
+        const bj::value value = parse_or_throw(body);
+        if (auto e = find_error(value)) {
+            out.push_back(stream_failure(*e));
+            return out;
+        }
+        const bj::object* response = value.if_object();
+        if (response == nullptr) {
+            throw Malformed("response is not a JSON object");
+        }
+        std::optional<Usage> usage;
+        bool tool_call = false;
+        const auto finish = decode_chunk(*response, usage, tool_call, out);
+        if (usage) {
+            out.push_back(StreamEvent::usage_event(*usage));
+        }
+        out.push_back(StreamEvent::stop(
+            finish.value_or(tool_call ? FinishReason::tool_use : FinishReason::stop)
+        ));
+    } catch (const Malformed& e) {
+        return make_error(
+            ErrorType::upstream,
+            "the model provider sent a response Parley could not read",
+            std::string("malformed Gemini response: ") + e.what()
+        );
+    }
+    return out;
+}
+
+StreamEvent decode_gemini_error(
+    int status, std::string_view body, std::optional<std::chrono::seconds> retry_after
+) {
+    UpstreamError kind = classify_status(status);
+    std::string message;
+    if (auto parsed = json::parse(body, kMaxDepth)) {
+        if (auto e = find_error(*parsed)) {
+            message = std::move(e->message);
+            if (e->kind && refines_status(*e->kind)) {
+                kind = *e->kind;
+            }
+        }
+    }
+    if (message.empty()) {
+        message = "upstream returned HTTP " + std::to_string(status);
+    }
+    StreamEvent event = StreamEvent::failure(kind, std::move(message), status);
+    event.retry_after = retry_after;
+    return event;
+}
+
+}  // namespace parley::llm

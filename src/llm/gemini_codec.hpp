@@ -1,0 +1,69 @@
+// Wire codec for Google Gemini (`models/{model}:streamGenerateContent?alt=sse` and
+// `:generateContent`): builds the JSON request body (roles "user"/"model", systemInstruction,
+// generationConfig with thinkingConfig) and turns `GenerateContentResponse` chunks, complete
+// responses and HTTP error responses into provider-neutral StreamEvents. Pure code: no I/O, no
+// Asio.
+//
+// Gemini's SSE stream has no `event:` names and no end sentinel: the chunk carrying
+// `candidates[0].finishReason` is taken as the last one. Caution (wire-formats §3.2): old models
+// (gemini-pro 1.0, early 1.5) put `finishReason: "STOP"` on every chunk; with them this decoder
+// stops after the first chunk and drops the rest.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "llm/types.hpp"
+
+namespace parley::llm {
+
+// The generateContent body: contents (assistant turns as role "model"), systemInstruction (when
+// the system prompt is non-empty), generationConfig {maxOutputTokens, temperature when set,
+// thinkingConfig {includeThoughts: true, thinkingBudget} when r.thinking}. The model goes in the
+// URL, not the body.
+std::string build_gemini_request(const ChatRequest& r, bool stream);
+
+// Decodes one streamed response, chunk by chunk. Text parts become text_delta, `thought: true`
+// parts thinking_delta; on the chunk with finishReason (or a prompt blocked by promptFeedback) it
+// emits a usage event from the latest usageMetadata (output = candidates + thoughts tokens) and
+// then the one stop. A chunk with `error`, malformed JSON or a chunk of the wrong shape gives one
+// error event; after it, and after the stop, further input is ignored. Not thread-safe.
+class GeminiStreamDecoder {
+public:
+    // One SSE event (its `event:` name, possibly empty, and its data) → the StreamEvents it
+    // implies, in order. Never throws on bad input: that becomes an error event.
+    std::vector<StreamEvent> decode(std::string_view event, std::string_view data);
+
+    // The connection closed: the events the end of input implies. Nothing once done(); otherwise
+    // an error event (connection, "ended early"), since every complete response ends with a
+    // finishReason.
+    std::vector<StreamEvent> finish();
+
+    // True once the stream is over: a chunk carried finishReason, or an error event was emitted.
+    bool done() const noexcept { return done_; }
+
+private:
+    std::optional<Usage> usage_;  // from the latest chunk with usageMetadata
+    bool tool_call_ = false;      // a functionCall part came: a STOP means tool_use
+    bool done_ = false;
+};
+
+// Decodes a complete (non-streaming) `GenerateContentResponse` body into the events a stream
+// would have produced: thinking, text, usage, stop (stop when finishReason is missing). A body
+// with an `error` object yields one error event. Errors: upstream when the body is not JSON or
+// not the expected shape.
+Result<std::vector<StreamEvent>> decode_gemini_response(std::string_view body);
+
+// The error event for an HTTP error response: classify_status(status), refined by `error.status`
+// when it says more (`RESOURCE_EXHAUSTED` → rate_limit, `UNAVAILABLE` → overloaded, a 400 with
+// reason `API_KEY_INVALID` → authentication, …), the provider's message (a generic one when the
+// body is not Google error JSON), http_status and retry_after.
+StreamEvent decode_gemini_error(
+    int status, std::string_view body, std::optional<std::chrono::seconds> retry_after
+);
+
+}  // namespace parley::llm

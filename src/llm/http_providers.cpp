@@ -1,0 +1,224 @@
+// The three HTTP providers: one template over a wire codec, which supplies the URL, headers,
+// request body and decoders; the HTTP exchange, SSE framing and error mapping are shared.
+#include <charconv>
+
+#include "llm/anthropic_codec.hpp"
+#include "llm/gemini_codec.hpp"
+#include "llm/openai_codec.hpp"
+#include "llm/provider.hpp"
+#include "net/http_client.hpp"
+#include "net/sse_parser.hpp"
+
+namespace parley::llm {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::string trim_slash(std::string url) {
+    while (!url.empty() && url.back() == '/') {
+        url.pop_back();
+    }
+    return url;
+}
+
+std::optional<std::chrono::seconds> retry_after_of(const net::ClientResponse& head) {
+    const auto v = head.header("retry-after");
+    int seconds = 0;
+    const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+    if (v.empty() || ec != std::errc{} || seconds < 0) {
+        return std::nullopt;
+    }
+    return std::chrono::seconds(seconds);
+}
+
+struct OpenAiWire {
+    using Decoder = OpenAiStreamDecoder;
+
+    static std::string url(const ProviderEndpoint& e, const ChatRequest&, bool) {
+        return trim_slash(e.base_url) + "/chat/completions";
+    }
+
+    static void headers(const ProviderEndpoint& e, net::ClientRequest& r) {
+        if (!e.api_key.empty()) {
+            r.headers.emplace_back("authorization", "Bearer " + e.api_key);
+        }
+    }
+
+    static std::string body(const ChatRequest& r, bool stream) {
+        return build_openai_request(r, stream);
+    }
+
+    static Result<std::vector<StreamEvent>> response(std::string_view b) {
+        return decode_openai_response(b);
+    }
+
+    static StreamEvent error(int s, std::string_view b, std::optional<std::chrono::seconds> ra) {
+        return decode_openai_error(s, b, ra);
+    }
+};
+
+struct AnthropicWire {
+    using Decoder = AnthropicStreamDecoder;
+
+    static std::string url(const ProviderEndpoint& e, const ChatRequest&, bool) {
+        return trim_slash(e.base_url) + "/v1/messages";
+    }
+
+    static void headers(const ProviderEndpoint& e, net::ClientRequest& r) {
+        r.headers.emplace_back("x-api-key", e.api_key);
+        r.headers.emplace_back("anthropic-version", "2023-06-01");
+    }
+
+    static std::string body(const ChatRequest& r, bool stream) {
+        return build_anthropic_request(r, stream);
+    }
+
+    static Result<std::vector<StreamEvent>> response(std::string_view b) {
+        return decode_anthropic_response(b);
+    }
+
+    static StreamEvent error(int s, std::string_view b, std::optional<std::chrono::seconds> ra) {
+        return decode_anthropic_error(s, b, ra);
+    }
+};
+
+struct GeminiWire {
+    using Decoder = GeminiStreamDecoder;
+
+    static std::string url(const ProviderEndpoint& e, const ChatRequest& r, bool stream) {
+        return trim_slash(e.base_url) + "/v1beta/models/" + r.model +
+               (stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
+    }
+
+    static void headers(const ProviderEndpoint& e, net::ClientRequest& r) {
+        r.headers.emplace_back("x-goog-api-key", e.api_key);
+    }
+
+    static std::string body(const ChatRequest& r, bool stream) {
+        return build_gemini_request(r, stream);
+    }
+
+    static Result<std::vector<StreamEvent>> response(std::string_view b) {
+        return decode_gemini_response(b);
+    }
+
+    static StreamEvent error(int s, std::string_view b, std::optional<std::chrono::seconds> ra) {
+        return decode_gemini_error(s, b, ra);
+    }
+};
+
+template <class Wire>
+class HttpProvider final : public Provider {
+public:
+    HttpProvider(ProviderEndpoint endpoint, net::HttpClient& client)
+        : endpoint_(std::move(endpoint)),
+          client_(client) {}
+
+    std::string_view name() const noexcept override { return endpoint_.name; }
+
+    asio::awaitable<void> stream(ChatRequest request, EventSink sink) override {
+        net::ClientRequest req = make_request(request, true);
+        req.headers.emplace_back("accept", "text/event-stream");
+        typename Wire::Decoder decoder;
+        net::SseParser parser;
+        std::string error_body;
+        bool finished = false;  // a stop or error event went to the sink
+        auto on_body = [&](const net::ClientResponse& head,
+                           std::string_view chunk) -> asio::awaitable<bool> {
+            if (head.status != 200) {
+                if (error_body.size() < 64 * 1024) {
+                    error_body.append(chunk);
+                }
+                co_return true;
+            }
+            for (auto& e : parser.feed(chunk)) {
+                for (auto& out : decoder.decode(e.event, e.data)) {
+                    finished = finished || out.kind == StreamEvent::Kind::stop ||
+                               out.kind == StreamEvent::Kind::error;
+                    co_await sink(std::move(out));
+                }
+            }
+            if (parser.failed()) {
+                co_await sink(
+                    StreamEvent::failure(UpstreamError::malformed, std::string(parser.error()))
+                );
+                finished = true;
+            }
+            co_return !finished;
+        };
+        auto head = co_await client_.send(std::move(req), on_body);
+        if (!head) {
+            if (!finished) {
+                co_await sink(StreamEvent::failure(UpstreamError::connection, head.error().detail));
+            }
+            co_return;
+        }
+        if (head->status != 200) {
+            co_await sink(Wire::error(head->status, error_body, retry_after_of(*head)));
+            co_return;
+        }
+        if (!finished) {
+            for (auto& out : decoder.finish()) {
+                co_await sink(std::move(out));
+            }
+        }
+    }
+
+    asio::awaitable<std::vector<StreamEvent>> complete(ChatRequest request) override {
+        net::ClientRequest req = make_request(request, false);
+        std::string body;
+        auto on_body =
+            [&body](const net::ClientResponse&, std::string_view chunk) -> asio::awaitable<bool> {
+            body.append(chunk);
+            co_return true;
+        };
+        auto head = co_await client_.send(std::move(req), on_body);
+        if (!head) {
+            co_return std::vector<StreamEvent>{
+                StreamEvent::failure(UpstreamError::connection, head.error().detail)};
+        }
+        if (head->status != 200) {
+            co_return std::vector<StreamEvent>{
+                Wire::error(head->status, body, retry_after_of(*head))};
+        }
+        auto events = Wire::response(body);
+        if (!events) {
+            co_return std::vector<StreamEvent>{
+                StreamEvent::failure(UpstreamError::malformed, events.error().message)};
+        }
+        co_return std::move(*events);
+    }
+
+private:
+    net::ClientRequest make_request(const ChatRequest& request, bool stream) const {
+        net::ClientRequest req;
+        req.method = "POST";
+        req.url = Wire::url(endpoint_, request, stream);
+        req.headers.emplace_back("content-type", "application/json");
+        Wire::headers(endpoint_, req);
+        req.body = Wire::body(request, stream);
+        return req;
+    }
+
+    ProviderEndpoint endpoint_;
+    net::HttpClient& client_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> make_openai_provider(ProviderEndpoint endpoint, net::HttpClient& client) {
+    return std::make_unique<HttpProvider<OpenAiWire>>(std::move(endpoint), client);
+}
+
+std::unique_ptr<Provider> make_anthropic_provider(
+    ProviderEndpoint endpoint, net::HttpClient& client
+) {
+    return std::make_unique<HttpProvider<AnthropicWire>>(std::move(endpoint), client);
+}
+
+std::unique_ptr<Provider> make_gemini_provider(ProviderEndpoint endpoint, net::HttpClient& client) {
+    return std::make_unique<HttpProvider<GeminiWire>>(std::move(endpoint), client);
+}
+
+}  // namespace parley::llm

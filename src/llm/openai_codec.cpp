@@ -1,0 +1,564 @@
+#include "llm/openai_codec.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <utility>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "common/json.hpp"
+#include "common/strings.hpp"
+
+namespace parley::llm {
+
+namespace bj = boost::json;
+
+namespace {
+
+constexpr std::size_t kMaxDepth = 64;
+constexpr std::string_view kOpenTag = "<think>";
+constexpr std::string_view kCloseTag = "</think>";
+
+// Thrown by the readers below when a chunk has the wrong shape; caught in this file only, where it
+// becomes one malformed error event (callers never see an exception).
+struct Malformed : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+bj::value parse_or_throw(std::string_view text) {
+    auto parsed = json::parse(text, kMaxDepth);
+    if (!parsed) {
+        throw Malformed(parsed.error().message);
+    }
+    return std::move(*parsed);
+}
+
+// Absent or null → nullptr; present with another type → Malformed.
+const bj::object* object_field(const bj::object& o, std::string_view key) {
+    const bj::value* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return nullptr;
+    }
+    if (!v->is_object()) {
+        throw Malformed("`" + std::string(key) + "` is not an object");
+    }
+    return &v->get_object();
+}
+
+const bj::array* array_field(const bj::object& o, std::string_view key) {
+    const bj::value* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return nullptr;
+    }
+    if (!v->is_array()) {
+        throw Malformed("`" + std::string(key) + "` is not an array");
+    }
+    return &v->get_array();
+}
+
+std::optional<std::string_view> string_field(const bj::object& o, std::string_view key) {
+    const bj::value* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return std::nullopt;
+    }
+    if (!v->is_string()) {
+        throw Malformed("`" + std::string(key) + "` is not a string");
+    }
+    return std::string_view(v->get_string());
+}
+
+// A token count: absent or null → nullopt; a non-negative integer (possibly written as a whole
+// double) → its value; anything else → Malformed.
+std::optional<std::int64_t> count_field(const bj::object& o, std::string_view key) {
+    const bj::value* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return std::nullopt;
+    }
+    if (v->is_int64() && v->get_int64() >= 0) {
+        return v->get_int64();
+    }
+    if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+        return static_cast<std::int64_t>(v->get_uint64());
+    }
+    if (v->is_double()) {
+        const double d = v->get_double();
+        if (d >= 0 && d < 9.0e15 && std::floor(d) == d) {
+            return static_cast<std::int64_t>(d);
+        }
+    }
+    throw Malformed("`" + std::string(key) + "` is not a token count");
+}
+
+bool is_space(char c) noexcept {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+std::string_view skip_space(std::string_view s) noexcept {
+    std::size_t i = 0;
+    while (i < s.size() && is_space(s[i])) {
+        ++i;
+    }
+    return s.substr(i);
+}
+
+// Length of the longest suffix of `s` that is a proper prefix of `tag`: the part to hold back
+// because the next fragment may complete the tag.
+std::size_t partial_tag_suffix(std::string_view s, std::string_view tag) noexcept {
+    for (std::size_t n = std::min(s.size(), tag.size() - 1); n > 0; --n) {
+        if (s.substr(s.size() - n) == tag.substr(0, n)) {
+            return n;
+        }
+    }
+    return 0;
+}
+
+FinishReason map_finish(std::string_view reason) noexcept {
+    if (reason == "length") {
+        return FinishReason::length;
+    }
+    if (reason == "tool_calls" || reason == "function_call") {
+        return FinishReason::tool_use;
+    }
+    if (reason == "content_filter") {
+        return FinishReason::content_filter;
+    }
+    // "stop", and values a compatible server may invent ("eos", "end_turn"): the model ended.
+    return FinishReason::stop;
+}
+
+Usage read_usage(const bj::object& u) {
+    Usage usage;
+    usage.input_tokens = count_field(u, "prompt_tokens").value_or(0);
+    usage.output_tokens = count_field(u, "completion_tokens").value_or(0);
+    return usage;
+}
+
+// The reasoning text of a delta or message: `reasoning` (Groq, newer vLLM), else
+// `reasoning_content` (DeepSeek, older vLLM). Servers that send both send the same text twice.
+std::string_view reasoning_of(const bj::object& o) {
+    const auto reasoning = string_field(o, "reasoning");
+    if (reasoning && !reasoning->empty()) {
+        return *reasoning;
+    }
+    return string_field(o, "reasoning_content").value_or(std::string_view{});
+}
+
+std::optional<UpstreamError> kind_from_code(std::string_view code) noexcept {
+    if (code == "invalid_api_key" || code == "account_deactivated") {
+        return UpstreamError::authentication;
+    }
+    // Out of credit: waiting cannot help, another provider can.
+    if (code == "insufficient_quota") {
+        return UpstreamError::authentication;
+    }
+    if (code == "rate_limit_exceeded") {
+        return UpstreamError::rate_limit;
+    }
+    if (code == "context_length_exceeded" || code == "model_not_found") {
+        return UpstreamError::invalid_request;
+    }
+    if (code == "server_error") {
+        return UpstreamError::server;
+    }
+    return std::nullopt;
+}
+
+std::optional<UpstreamError> kind_from_type(std::string_view type) noexcept {
+    if (type == "authentication_error" || type == "permission_error" ||
+        type == "insufficient_quota") {
+        return UpstreamError::authentication;
+    }
+    if (type == "rate_limit_error" || type == "rate_limit_exceeded") {
+        return UpstreamError::rate_limit;
+    }
+    if (type == "overloaded_error") {
+        return UpstreamError::overloaded;
+    }
+    if (type == "timeout_error") {
+        return UpstreamError::timeout;
+    }
+    if (type == "invalid_request_error" || type == "not_found_error" || type == "BadRequestError" ||
+        type == "NotFoundError") {
+        return UpstreamError::invalid_request;
+    }
+    if (type == "server_error" || type == "api_error" || type == "InternalServerError") {
+        return UpstreamError::server;
+    }
+    return std::nullopt;
+}
+
+// Whether a kind read from an error body says more than the HTTP status: the catch-all classes
+// (invalid_request, server) only restate it, and OpenAI even sends `invalid_request_error` with
+// 401.
+bool refines_status(UpstreamError kind) noexcept {
+    return kind == UpstreamError::authentication || kind == UpstreamError::rate_limit ||
+           kind == UpstreamError::overloaded || kind == UpstreamError::timeout;
+}
+
+struct ProviderError {
+    std::string message;
+    std::optional<UpstreamError> kind;  // from code, then type
+    std::optional<int> status;          // vLLM puts the HTTP status in `code`
+};
+
+// The error a body or chunk carries: `{"error":{message,type,code}}`, `{"error":"text"}` (Ollama
+// and proxies) or vLLM's bare `{"object":"error",message,type,code}`; nullopt when none.
+std::optional<ProviderError> find_error(const bj::object& o) {
+    const bj::object* e = nullptr;
+    if (const bj::value* v = o.if_contains("error"); v != nullptr && !v->is_null()) {
+        if (v->is_string()) {
+            return ProviderError{std::string(v->get_string()), std::nullopt, std::nullopt};
+        }
+        if (!v->is_object()) {
+            return ProviderError{};
+        }
+        e = &v->get_object();
+    } else if (const bj::value* obj = o.if_contains("object");
+               obj != nullptr && obj->is_string() && obj->get_string() == "error") {
+        e = &o;
+    } else {
+        return std::nullopt;
+    }
+    ProviderError out;
+    if (const bj::value* m = e->if_contains("message"); m != nullptr && m->is_string()) {
+        out.message = std::string(m->get_string());
+    }
+    if (const bj::value* c = e->if_contains("code"); c != nullptr) {
+        if (c->is_string()) {
+            out.kind = kind_from_code(c->get_string());
+        } else if (c->is_int64() && c->get_int64() >= 400 && c->get_int64() < 600) {
+            out.status = static_cast<int>(c->get_int64());
+        }
+    }
+    if (!out.kind) {
+        if (const bj::value* t = e->if_contains("type"); t != nullptr && t->is_string()) {
+            out.kind = kind_from_type(t->get_string());
+        }
+    }
+    return out;
+}
+
+// A mid-stream error: the body's own kind, else the status it names, else server.
+StreamEvent stream_failure(const ProviderError& e) {
+    UpstreamError kind = UpstreamError::server;
+    if (e.kind) {
+        kind = *e.kind;
+    } else if (e.status) {
+        kind = classify_status(*e.status);
+    }
+    return StreamEvent::failure(
+        kind, e.message.empty() ? std::string("upstream reported an error mid-stream") : e.message
+    );
+}
+
+// Groq: `x_groq.error` says why a stream was stopped early.
+std::optional<std::string> groq_error(const bj::object& chunk) {
+    const bj::value* x = chunk.if_contains("x_groq");
+    if (x == nullptr || !x->is_object()) {
+        return std::nullopt;
+    }
+    const bj::value* e = x->get_object().if_contains("error");
+    if (e == nullptr || e->is_null()) {
+        return std::nullopt;
+    }
+    if (e->is_string()) {
+        return std::string(e->get_string());
+    }
+    if (e->is_object()) {
+        if (const bj::value* m = e->get_object().if_contains("message");
+            m != nullptr && m->is_string()) {
+            return std::string(m->get_string());
+        }
+    }
+    return std::string("upstream stopped the stream early");
+}
+
+void push_text(std::vector<StreamEvent>& out, std::string_view s) {
+    if (!s.empty()) {
+        out.push_back(StreamEvent::text_delta(std::string(s)));
+    }
+}
+
+void push_thinking(std::vector<StreamEvent>& out, std::string_view s) {
+    if (!s.empty()) {
+        out.push_back(StreamEvent::thinking_delta(std::string(s)));
+    }
+}
+
+}  // namespace
+
+std::string build_openai_request(const ChatRequest& r, bool stream) {
+    bj::array messages;
+    if (!r.system.empty()) {
+        messages.push_back(bj::object{{"role", "system"}, {"content", r.system}});
+    }
+    for (const ChatMessage& m : r.messages) {
+        messages.push_back(bj::object{{"role", m.role}, {"content", m.content}});
+    }
+    bj::object body;
+    body["model"] = r.model;
+    body["messages"] = std::move(messages);
+    // `max_tokens`, not `max_completion_tokens`: the name Groq, vLLM, Ollama and llama.cpp accept.
+    body["max_tokens"] = r.max_tokens;
+    if (r.temperature) {
+        body["temperature"] = *r.temperature;
+    }
+    body["stream"] = stream;
+    if (stream) {
+        body["stream_options"] = bj::object{{"include_usage", true}};
+    }
+    return bj::serialize(body);
+}
+
+std::vector<StreamEvent> OpenAiStreamDecoder::decode(
+    std::string_view event, std::string_view data
+) {
+    std::vector<StreamEvent> out;
+    if (done_) {
+        return out;
+    }
+    const std::string_view trimmed = trim(data);
+    if (trimmed == "[DONE]") {
+        flush_pending(out);
+        out.push_back(StreamEvent::stop(finish_.value_or(FinishReason::stop)));
+        done_ = true;
+        return out;
+    }
+    if (trimmed.empty() && event != "error") {
+        return out;  // keep-alive
+    }
+    try {
+        const bj::value value = parse_or_throw(data);
+        const bj::object* chunk = value.if_object();
+        if (chunk == nullptr) {
+            throw Malformed("chunk is not a JSON object");
+        }
+        if (auto e = find_error(*chunk)) {
+            fail(out, stream_failure(*e));
+            return out;
+        }
+        if (event == "error") {
+            fail(out, StreamEvent::failure(UpstreamError::server, "upstream sent an error event"));
+            return out;
+        }
+        if (auto e = groq_error(*chunk)) {
+            fail(out, StreamEvent::failure(UpstreamError::server, std::move(*e)));
+            return out;
+        }
+        // Events of this chunk are collected apart, so a shape error half-way emits only the
+        // failure.
+        std::vector<StreamEvent> events;
+        if (const bj::array* choices = array_field(*chunk, "choices")) {
+            for (const bj::value& c : *choices) {
+                const bj::object* choice = c.if_object();
+                if (choice == nullptr) {
+                    throw Malformed("a choice is not an object");
+                }
+                if (count_field(*choice, "index").value_or(0) != 0) {
+                    continue;  // we ask for one choice (n = 1)
+                }
+                if (const bj::object* delta = object_field(*choice, "delta")) {
+                    push_thinking(events, reasoning_of(*delta));
+                    if (const auto content = string_field(*delta, "content")) {
+                        on_content(*content, events);
+                    }
+                    if (const auto refusal = string_field(*delta, "refusal")) {
+                        flush_pending(events);
+                        push_text(events, *refusal);
+                    }
+                }
+                if (const auto reason = string_field(*choice, "finish_reason")) {
+                    finish_ = map_finish(*reason);
+                    flush_pending(events);
+                }
+            }
+        }
+        // Groq reports usage in `x_groq.usage` on the last chunk instead of `usage`.
+        const bj::object* usage = object_field(*chunk, "usage");
+        if (usage == nullptr) {
+            if (const bj::object* x_groq = object_field(*chunk, "x_groq")) {
+                usage = object_field(*x_groq, "usage");
+            }
+        }
+        if (usage != nullptr) {
+            events.push_back(StreamEvent::usage_event(read_usage(*usage)));
+        }
+        out = std::move(events);
+    } catch (const Malformed& e) {
+        out.clear();
+        fail(
+            out,
+            StreamEvent::failure(
+                UpstreamError::malformed, std::string("malformed stream chunk: ") + e.what()
+            )
+        );
+    }
+    return out;
+}
+
+std::vector<StreamEvent> OpenAiStreamDecoder::finish() {
+    std::vector<StreamEvent> out;
+    if (done_) {
+        return out;
+    }
+    if (finish_) {
+        flush_pending(out);
+        out.push_back(StreamEvent::stop(*finish_));
+        done_ = true;
+        return out;
+    }
+    fail(
+        out,
+        StreamEvent::failure(UpstreamError::connection, "the stream ended before it was complete")
+    );
+    return out;
+}
+
+// Content is text unless it opens with `<think>` (after optional whitespace): then everything up
+// to `</think>` is reasoning, and whitespace right after `</think>` is dropped. A fragment that may
+// be the beginning of a tag is held back in pending_ until the next one decides.
+void OpenAiStreamDecoder::on_content(std::string_view fragment, std::vector<StreamEvent>& out) {
+    const std::string joined = pending_ + std::string(fragment);
+    pending_.clear();
+    std::string_view rest = joined;
+    while (!rest.empty()) {
+        switch (think_) {
+            case ThinkState::start: {
+                const std::string_view t = skip_space(rest);
+                if (t.empty() || (t.size() < kOpenTag.size() && kOpenTag.starts_with(t))) {
+                    pending_ = std::string(rest);
+                    return;
+                }
+                if (t.starts_with(kOpenTag)) {
+                    think_ = ThinkState::inside;
+                    rest = t.substr(kOpenTag.size());
+                } else {
+                    think_ = ThinkState::text;
+                }
+                break;
+            }
+            case ThinkState::inside: {
+                const std::size_t close = rest.find(kCloseTag);
+                if (close != std::string_view::npos) {
+                    push_thinking(out, rest.substr(0, close));
+                    think_ = ThinkState::after;
+                    rest = rest.substr(close + kCloseTag.size());
+                    break;
+                }
+                const std::size_t keep = partial_tag_suffix(rest, kCloseTag);
+                push_thinking(out, rest.substr(0, rest.size() - keep));
+                pending_ = std::string(rest.substr(rest.size() - keep));
+                return;
+            }
+            case ThinkState::after:
+                rest = skip_space(rest);
+                if (!rest.empty()) {
+                    think_ = ThinkState::text;
+                }
+                break;
+            case ThinkState::text:
+                push_text(out, rest);
+                return;
+        }
+    }
+}
+
+// The choice is finished: what was held back is what it looked like (text before any `<think>`,
+// reasoning inside one).
+void OpenAiStreamDecoder::flush_pending(std::vector<StreamEvent>& out) {
+    if (think_ == ThinkState::start) {
+        push_text(out, pending_);
+        think_ = ThinkState::text;
+    } else if (think_ == ThinkState::inside) {
+        push_thinking(out, pending_);
+    }
+    pending_.clear();
+}
+
+void OpenAiStreamDecoder::fail(std::vector<StreamEvent>& out, StreamEvent failure) {
+    out.push_back(std::move(failure));
+    done_ = true;
+}
+
+Result<std::vector<StreamEvent>> decode_openai_response(std::string_view body) {
+    std::vector<StreamEvent> out;
+    try {
+        const bj::value value = parse_or_throw(body);
+        const bj::object* response = value.if_object();
+        if (response == nullptr) {
+            throw Malformed("response is not a JSON object");
+        }
+        if (auto e = find_error(*response)) {
+            out.push_back(stream_failure(*e));
+            return out;
+        }
+        const bj::array* choices = array_field(*response, "choices");
+        if (choices == nullptr || choices->empty() || !choices->front().is_object()) {
+            throw Malformed("`choices` has no choice");
+        }
+        const bj::object& choice = choices->front().get_object();
+        FinishReason finish = FinishReason::stop;
+        if (const auto reason = string_field(choice, "finish_reason")) {
+            finish = map_finish(*reason);
+        }
+        const bj::object* message = object_field(choice, "message");
+        if (message == nullptr) {
+            throw Malformed("the choice has no `message`");
+        }
+        push_thinking(out, reasoning_of(*message));
+        const std::string_view content =
+            string_field(*message, "content").value_or(std::string_view{});
+        const std::string_view opened = skip_space(content);
+        if (opened.starts_with(kOpenTag)) {
+            const std::string_view inner = opened.substr(kOpenTag.size());
+            const std::size_t close = inner.find(kCloseTag);
+            // No `</think>`: the answer was cut off while still reasoning.
+            push_thinking(out, inner.substr(0, close));
+            if (close != std::string_view::npos) {
+                push_text(out, skip_space(inner.substr(close + kCloseTag.size())));
+            }
+        } else {
+            push_text(out, content);
+        }
+        push_text(out, string_field(*message, "refusal").value_or(std::string_view{}));
+        if (const bj::object* usage = object_field(*response, "usage")) {
+            out.push_back(StreamEvent::usage_event(read_usage(*usage)));
+        }
+        out.push_back(StreamEvent::stop(finish));
+    } catch (const Malformed& e) {
+        return make_error(
+            ErrorType::upstream,
+            "the model provider sent a response Parley could not read",
+            std::string("malformed OpenAI-compatible response: ") + e.what()
+        );
+    }
+    return out;
+}
+
+StreamEvent decode_openai_error(
+    int status, std::string_view body, std::optional<std::chrono::seconds> retry_after
+) {
+    UpstreamError kind = classify_status(status);
+    std::string message;
+    if (auto parsed = json::parse(body, kMaxDepth); parsed && parsed->is_object()) {
+        if (auto e = find_error(parsed->get_object())) {
+            message = std::move(e->message);
+            if (e->kind && refines_status(*e->kind)) {
+                kind = *e->kind;
+            }
+        }
+    }
+    if (message.empty()) {
+        message = "upstream returned HTTP " + std::to_string(status);
+    }
+    StreamEvent event = StreamEvent::failure(kind, std::move(message), status);
+    event.retry_after = retry_after;
+    return event;
+}
+
+}  // namespace parley::llm

@@ -1,0 +1,74 @@
+// The Provider interface (ARCHITECTURE §7): one implementation per wire format (OpenAI-compatible,
+// Gemini, Anthropic) plus the built-in mock. A provider turns a ChatRequest into a stream of
+// StreamEvents; fallback, retries and timeouts live above it, in llm/router.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "llm/types.hpp"
+
+namespace parley::net {
+class HttpClient;
+}
+
+namespace parley::llm {
+
+// Receives a provider's events in order; co_awaited, so a slow consumer slows the read.
+using EventSink = std::function<boost::asio::awaitable<void>(StreamEvent)>;
+
+class Provider {
+public:
+    virtual ~Provider() = default;
+
+    // "groq", "openai", "google", "anthropic", "mock", …: the `provider` field of models and
+    // messages.
+    virtual std::string_view name() const noexcept = 0;
+
+    // Streams the answer into `sink`: thinking and text deltas, usage, then exactly one stop or
+    // one error event (upstream failures never throw). Cancelling the awaiting coroutine aborts
+    // the upstream request at once (its connection is closed). Runs on the caller's executor.
+    virtual boost::asio::awaitable<void> stream(ChatRequest request, EventSink sink) = 0;
+
+    // The whole answer at once, as the events a stream would have produced, through the
+    // provider's non-streaming endpoint. Same failure and cancellation rules as stream().
+    virtual boost::asio::awaitable<std::vector<StreamEvent>> complete(ChatRequest request) = 0;
+};
+
+// Where and how to reach an HTTP provider.
+struct ProviderEndpoint {
+    std::string name;      // the provider's name, e.g. "groq"
+    std::string base_url;  // e.g. https://api.groq.com/openai/v1, https://api.anthropic.com
+    std::string api_key;   // may be empty for local OpenAI-compatible servers
+};
+
+// OpenAI Chat Completions: POST {base}/chat/completions, Authorization: Bearer.
+std::unique_ptr<Provider> make_openai_provider(ProviderEndpoint endpoint, net::HttpClient& client);
+
+// Anthropic Messages: POST {base}/v1/messages, x-api-key, anthropic-version: 2023-06-01.
+std::unique_ptr<Provider> make_anthropic_provider(
+    ProviderEndpoint endpoint, net::HttpClient& client
+);
+
+// Gemini: POST {base}/v1beta/models/{model}:streamGenerateContent?alt=sse (and :generateContent),
+// x-goog-api-key.
+std::unique_ptr<Provider> make_gemini_provider(ProviderEndpoint endpoint, net::HttpClient& client);
+
+struct MockOptions {
+    std::chrono::milliseconds token_delay{15};  // between tokens
+};
+
+// No network: a deterministic reply derived from the prompt, streamed word by word, with
+// thinking when asked; usage counted with llm::estimate_tokens.
+std::unique_ptr<Provider> make_mock_provider(MockOptions options = {});
+
+// A rough token count for text a provider did not count (about four characters a token for
+// English, and at least one token per word); the provider's own usage always wins.
+std::int64_t estimate_tokens(std::string_view text) noexcept;
+
+}  // namespace parley::llm

@@ -1,0 +1,263 @@
+#include "llm/router.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/log.hpp"
+
+namespace parley::llm {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+struct ModelRouter::Attempt {
+    EventSink* sink = nullptr;
+    std::chrono::milliseconds between{};
+    Clock::time_point total_deadline;
+    Clock::time_point deadline;  // first token, then next token, never past total_deadline
+    bool started = false;        // a delta reached the caller: no fallback from here on
+    bool finished = false;       // a stop or an error reached the caller
+    bool ok = false;
+    std::optional<StreamEvent> usage;    // held until the answer starts or stops
+    std::optional<StreamEvent> failure;  // an error before anything was forwarded
+};
+
+namespace {
+
+std::chrono::milliseconds jittered_backoff(const RouterOptions& o, int retry) {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    const auto cap = std::min<std::int64_t>(
+        o.backoff_max.count(), o.backoff_base.count() << std::min(retry, 20)
+    );
+    std::uniform_int_distribution<std::int64_t> pick(cap / 2, std::max<std::int64_t>(cap, 1));
+    return std::chrono::milliseconds(pick(rng));
+}
+
+bool retryable(const StreamEvent& e) {
+    switch (e.error) {
+        case UpstreamError::rate_limit:
+        case UpstreamError::overloaded:
+        case UpstreamError::server:
+        case UpstreamError::connection:
+            return true;
+        default:
+            return false;
+    }
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, d);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+// Returns when `state.deadline` passes; the deadline may move while it waits.
+template <class State>
+asio::awaitable<void> watchdog(State& state) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+        const auto deadline = state.deadline;
+        timer.expires_at(deadline);
+        co_await timer.async_wait(asio::use_awaitable);
+        if (Clock::now() >= state.deadline) {
+            co_return;
+        }
+    }
+}
+
+// The provider's stream, with an unexpected exception turned into an error event so that the
+// race against the watchdog ends when the provider does.
+asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink sink) {
+    bool failed = false;
+    try {
+        co_await provider.stream(std::move(request), sink);
+    } catch (const boost::system::system_error& e) {
+        if (e.code() == asio::error::operation_aborted) {
+            throw;  // cancelled from outside: let the cancellation through
+        }
+        log::error("provider failed", {{"provider", provider.name()}, {"what", e.what()}});
+        failed = true;
+    } catch (const std::exception& e) {
+        log::error("provider failed", {{"provider", provider.name()}, {"what", e.what()}});
+        failed = true;
+    }
+    if (failed) {  // (no co_await inside a handler)
+        co_await sink(StreamEvent::failure(UpstreamError::server, "provider failed"));
+    }
+}
+
+}  // namespace
+
+ModelRouter::ModelRouter(
+    const Catalog& catalog,
+    std::map<std::string, std::unique_ptr<Provider>, std::less<>> providers,
+    std::map<std::string, std::string, std::less<>> key_variables,
+    RouterOptions options
+)
+    : catalog_(catalog),
+      providers_(std::move(providers)),
+      key_variables_(std::move(key_variables)),
+      options_(std::move(options)) {}
+
+bool ModelRouter::available(const ModelInfo& model) const noexcept {
+    return providers_.find(model.provider) != providers_.end();
+}
+
+Result<const ModelInfo*> ModelRouter::resolve(std::string_view model_id) const {
+    const std::string_view id =
+        model_id.empty() ? std::string_view(options_.default_model) : model_id;
+    const ModelInfo* model = catalog_.find(id);
+    if (model == nullptr) {
+        return make_error(
+            ErrorType::unprocessable,
+            "unknown model \"" + std::string(id) + "\"; GET /api/v1/models lists them"
+        );
+    }
+    if (!available(*model)) {
+        const auto var = key_variables_.find(model->provider);
+        const std::string how =
+            var == key_variables_.end() ? "configure its provider" : "set " + var->second;
+        return make_error(
+            ErrorType::unprocessable,
+            "model \"" + model->id + "\" is not available: " + how + " to use it"
+        );
+    }
+    return model;
+}
+
+asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest request, Attempt& st) {
+    using namespace asio::experimental::
+        awaitable_operators;  // NOLINT(google-build-using-namespace)
+    EventSink wrapped = [&st](StreamEvent e) -> asio::awaitable<void> {
+        if (st.finished) {
+            co_return;
+        }
+        switch (e.kind) {
+            case StreamEvent::Kind::thinking_delta:
+            case StreamEvent::Kind::text_delta:
+                st.started = true;
+                st.deadline = std::min(Clock::now() + st.between, st.total_deadline);
+                co_await (*st.sink)(std::move(e));
+                break;
+            case StreamEvent::Kind::usage:
+                st.usage = std::move(e);
+                break;
+            case StreamEvent::Kind::stop:
+                if (st.usage) {
+                    co_await (*st.sink)(std::move(*st.usage));
+                    st.usage.reset();
+                }
+                st.finished = true;
+                st.ok = true;
+                co_await (*st.sink)(std::move(e));
+                break;
+            case StreamEvent::Kind::error:
+                if (st.started) {
+                    st.finished = true;
+                    co_await (*st.sink)(std::move(e));
+                } else {
+                    st.failure = std::move(e);
+                }
+                break;
+        }
+    };
+    const auto outcome = co_await (guarded(provider, std::move(request), wrapped) || watchdog(st));
+    if (outcome.index() == 1 && !st.finished) {
+        auto timeout = StreamEvent::failure(
+            UpstreamError::timeout,
+            st.started ? "the model stopped sending tokens" : "no first token in time"
+        );
+        if (st.started) {
+            st.finished = true;
+            co_await (*st.sink)(std::move(timeout));
+        } else {
+            st.failure = std::move(timeout);
+        }
+    }
+    if (!st.finished && !st.failure) {
+        st.failure =
+            StreamEvent::failure(UpstreamError::connection, "the stream ended without a stop");
+    }
+}
+
+asio::awaitable<RouteResult> ModelRouter::stream(
+    const ModelInfo& model, ChatRequest request, EventSink sink
+) {
+    std::vector<const ModelInfo*> chain{&model};
+    if (const ModelInfo* fallback = catalog_.find(options_.fallback_model);
+        fallback != nullptr && fallback != &model && available(*fallback)) {
+        chain.push_back(fallback);
+    }
+    const auto started_at = Clock::now();
+    RouteResult result;
+    std::optional<StreamEvent> last_failure;
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+        const ModelInfo& m = *chain[i];
+        Provider& provider = *providers_.at(m.provider);
+        result.provider = std::string(provider.name());
+        result.model = m.id;
+        result.fallback_used = i > 0;
+        for (int retry = 0;; ++retry) {
+            ++result.attempts;
+            Attempt st;
+            st.sink = &sink;
+            st.between = options_.between_tokens_timeout;
+            st.total_deadline = started_at + options_.total_timeout;
+            st.deadline = std::min(Clock::now() + options_.first_token_timeout, st.total_deadline);
+            ChatRequest r = request;
+            r.model = m.id;
+            co_await attempt(provider, std::move(r), st);
+            if (st.finished) {
+                result.ok = st.ok;
+                co_return result;
+            }
+            StreamEvent failure = std::move(*st.failure);
+            log::warn(
+                "model attempt failed",
+                {{"provider", provider.name()},
+                 {"model", m.id},
+                 {"error", upstream_error_name(failure.error)},
+                 {"status", failure.http_status},
+                 {"detail", failure.text}}
+            );
+            if (failure.error == UpstreamError::invalid_request) {
+                co_await sink(std::move(failure)
+                );  // our request is wrong: no other model will do better
+                co_return result;
+            }
+            const bool may_retry =
+                retryable(failure) && retry < options_.max_retries &&
+                (!failure.retry_after || *failure.retry_after <= options_.max_retry_after);
+            if (!may_retry) {
+                last_failure = std::move(failure);
+                break;
+            }
+            const auto delay =
+                failure.retry_after
+                    ? std::chrono::duration_cast<std::chrono::milliseconds>(*failure.retry_after)
+                    : jittered_backoff(options_, retry);
+            if (Clock::now() + delay >= started_at + options_.total_timeout) {
+                last_failure = std::move(failure);
+                break;
+            }
+            co_await sleep_for(delay);
+        }
+    }
+    auto final_error = StreamEvent::failure(
+        UpstreamError::overloaded,
+        "every model in the chain failed" +
+            (last_failure ? "; last: " + last_failure->text : std::string{})
+    );
+    if (last_failure) {
+        final_error.http_status = last_failure->http_status;
+    }
+    co_await sink(std::move(final_error));
+    co_return result;
+}
+
+}  // namespace parley::llm

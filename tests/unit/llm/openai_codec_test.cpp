@@ -1,0 +1,643 @@
+#include "llm/openai_codec.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <gtest/gtest.h>
+
+namespace parley::llm {
+namespace {
+
+namespace bj = boost::json;
+
+struct SseEvent {
+    std::string event;
+    std::string data;
+};
+
+// Splits SSE text into events the way the SDKs do: blank line ends an event, one space after the
+// colon is dropped, several data lines are joined with '\n'.
+std::vector<SseEvent> split_sse(std::string_view text) {
+    std::vector<SseEvent> out;
+    SseEvent current;
+    bool any = false;
+    bool has_data = false;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+        std::size_t nl = text.find('\n', pos);
+        if (nl == std::string_view::npos) {
+            nl = text.size();
+        }
+        std::string_view line = text.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (line.empty()) {
+            if (any) {
+                out.push_back(current);
+            }
+            current = {};
+            any = false;
+            has_data = false;
+            continue;
+        }
+        const std::size_t colon = line.find(':');
+        std::string_view field = line.substr(0, colon);
+        std::string_view value = colon == std::string_view::npos ? "" : line.substr(colon + 1);
+        if (value.starts_with(' ')) {
+            value.remove_prefix(1);
+        }
+        if (field == "event") {
+            current.event = std::string(value);
+            any = true;
+        } else if (field == "data") {
+            if (has_data) {
+                current.data += '\n';
+            }
+            current.data += value;
+            has_data = true;
+            any = true;
+        }
+    }
+    if (any) {
+        out.push_back(current);
+    }
+    return out;
+}
+
+std::vector<StreamEvent> feed(OpenAiStreamDecoder& decoder, std::string_view sse) {
+    std::vector<StreamEvent> out;
+    for (const SseEvent& e : split_sse(sse)) {
+        for (StreamEvent& ev : decoder.decode(e.event, e.data)) {
+            out.push_back(std::move(ev));
+        }
+    }
+    return out;
+}
+
+std::string render(const StreamEvent& e) {
+    switch (e.kind) {
+        case StreamEvent::Kind::thinking_delta:
+            return "think:" + e.text;
+        case StreamEvent::Kind::text_delta:
+            return "text:" + e.text;
+        case StreamEvent::Kind::usage:
+            return "usage:" + std::to_string(e.usage.input_tokens) + "/" +
+                   std::to_string(e.usage.output_tokens);
+        case StreamEvent::Kind::stop:
+            return "stop:" + std::string(finish_reason_name(e.finish));
+        case StreamEvent::Kind::error:
+            return "error:" + std::string(upstream_error_name(e.error));
+    }
+    return "?";
+}
+
+std::vector<std::string> render(const std::vector<StreamEvent>& events) {
+    std::vector<std::string> out;
+    for (const StreamEvent& e : events) {
+        out.push_back(render(e));
+    }
+    return out;
+}
+
+using Lines = std::vector<std::string>;
+
+// A chunk whose only choice has `delta` and `finish_reason` as given (JSON fragments).
+std::string chunk(std::string_view delta, std::string_view finish = "null") {
+    return R"({"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[)"
+           R"({"index":0,"delta":)" +
+           std::string(delta) + R"(,"finish_reason":)" + std::string(finish) + "}]}";
+}
+
+std::string content_chunk(std::string_view text) {
+    return chunk(bj::serialize(bj::object{{"content", text}}));
+}
+
+ChatRequest sample_request() {
+    ChatRequest r;
+    r.model = "llama-3.1-8b-instant";
+    r.system = "Be brief.";
+    r.messages = {{"user", "Hi"}, {"assistant", "Hello!"}, {"user", "Weather?"}};
+    r.max_tokens = 256;
+    return r;
+}
+
+// --- request ------------------------------------------------------------------------------------
+
+TEST(OpenAiCodecTest, RequestPutsSystemFirstAndKeepsRoles) {
+    ChatRequest r = sample_request();
+    r.temperature = 0.5;
+    const bj::object body = bj::parse(build_openai_request(r, false)).as_object();
+    EXPECT_EQ(body.at("model"), "llama-3.1-8b-instant");
+    EXPECT_EQ(body.at("max_tokens"), 256);
+    EXPECT_DOUBLE_EQ(body.at("temperature").to_number<double>(), 0.5);
+    EXPECT_EQ(body.at("stream"), false);
+    EXPECT_FALSE(body.contains("stream_options"));
+    const bj::array& messages = body.at("messages").as_array();
+    ASSERT_EQ(messages.size(), 4U);
+    EXPECT_EQ(messages[0], (bj::object{{"role", "system"}, {"content", "Be brief."}}));
+    EXPECT_EQ(messages[1], (bj::object{{"role", "user"}, {"content", "Hi"}}));
+    EXPECT_EQ(messages[2], (bj::object{{"role", "assistant"}, {"content", "Hello!"}}));
+    EXPECT_EQ(messages[3], (bj::object{{"role", "user"}, {"content", "Weather?"}}));
+}
+
+TEST(OpenAiCodecTest, StreamingRequestAsksForUsage) {
+    const bj::object body = bj::parse(build_openai_request(sample_request(), true)).as_object();
+    EXPECT_EQ(body.at("stream"), true);
+    EXPECT_EQ(body.at("stream_options"), (bj::object{{"include_usage", true}}));
+}
+
+TEST(OpenAiCodecTest, RequestOmitsEmptySystemAndUnsetTemperature) {
+    ChatRequest r = sample_request();
+    r.system.clear();
+    const bj::object body = bj::parse(build_openai_request(r, true)).as_object();
+    EXPECT_FALSE(body.contains("temperature"));
+    const bj::array& messages = body.at("messages").as_array();
+    ASSERT_EQ(messages.size(), 3U);
+    EXPECT_EQ(messages[0].at("role"), "user");
+}
+
+TEST(OpenAiCodecTest, ThinkingAddsNothingPortable) {
+    ChatRequest r = sample_request();
+    const std::string plain = build_openai_request(r, true);
+    r.thinking = true;
+    r.thinking_budget = 4096;
+    EXPECT_EQ(build_openai_request(r, true), plain);
+}
+
+TEST(OpenAiCodecTest, RequestEscapesContent) {
+    ChatRequest r = sample_request();
+    r.messages = {{"user", "quote \" backslash \\ newline \n tab \t ünï"}};
+    const bj::object body = bj::parse(build_openai_request(r, false)).as_object();
+    EXPECT_EQ(body.at("messages").as_array()[1].at("content").as_string(), r.messages[0].content);
+}
+
+// --- streams from wire-formats.md ---------------------------------------------------------------
+
+// §2.2, verbatim.
+constexpr std::string_view kTextStream =
+    R"sse(data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}
+
+data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}
+
+data: [DONE]
+
+)sse";
+
+TEST(OpenAiCodecTest, DecodesTheDocTextStreamWithStopAfterUsage) {
+    OpenAiStreamDecoder decoder;
+    const auto events = feed(decoder, kTextStream);
+    EXPECT_EQ(render(events), (Lines{"text:Hello", "usage:9/2", "stop:stop"}));
+    EXPECT_TRUE(decoder.done());
+    EXPECT_EQ(events[1].usage.input_tokens, 9);
+    EXPECT_EQ(events[1].usage.output_tokens, 2);
+}
+
+TEST(OpenAiCodecTest, NotDoneUntilTheSentinel) {
+    OpenAiStreamDecoder decoder;
+    const auto events = split_sse(kTextStream);
+    ASSERT_EQ(events.size(), 5U);
+    for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+        for (const StreamEvent& e : decoder.decode(events[i].event, events[i].data)) {
+            EXPECT_NE(e.kind, StreamEvent::Kind::stop);
+        }
+        EXPECT_FALSE(decoder.done());
+    }
+    EXPECT_EQ(render(decoder.decode("", "[DONE]")), (Lines{"stop:stop"}));
+    EXPECT_TRUE(decoder.done());
+    EXPECT_TRUE(decoder.decode("", "[DONE]").empty());
+    EXPECT_TRUE(decoder.decode("", content_chunk("late")).empty());
+}
+
+// §2.3, with the elided `…` fields filled in.
+constexpr std::string_view kToolStream =
+    R"sse(data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]}
+
+data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"location\":"}}]},"finish_reason":null}]}
+
+data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"Paris\"}"}}]},"finish_reason":null}]}
+
+data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}
+
+data: [DONE]
+
+)sse";
+
+TEST(OpenAiCodecTest, DecodesTheDocToolCallStream) {
+    OpenAiStreamDecoder decoder;
+    EXPECT_EQ(render(feed(decoder, kToolStream)), (Lines{"stop:tool_use"}));
+    EXPECT_TRUE(decoder.done());
+}
+
+// §4, the Groq example with its `…` filled in: usage in `x_groq.usage` on the finish chunk.
+constexpr std::string_view kGroqStream =
+    R"sse(data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1,"model":"llama-3.1-8b-instant","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"x_groq":{"id":"req_01"}}
+
+data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1,"model":"llama-3.1-8b-instant","choices":[{"index":0,"delta":{"content":"Hi there"},"finish_reason":null}]}
+
+data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1,"model":"llama-3.1-8b-instant","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"req_01","usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"queue_time":0.02,"prompt_time":0.003,"completion_time":0.01,"total_time":0.013}}}
+
+data: [DONE]
+
+)sse";
+
+TEST(OpenAiCodecTest, ReadsGroqUsageFromXGroq) {
+    OpenAiStreamDecoder decoder;
+    EXPECT_EQ(
+        render(feed(decoder, kGroqStream)), (Lines{"text:Hi there", "usage:10/5", "stop:stop"})
+    );
+}
+
+TEST(OpenAiCodecTest, TopLevelUsageWinsOverXGroq) {
+    OpenAiStreamDecoder decoder;
+    const auto events = decoder.decode(
+        "",
+        R"({"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2},)"
+        R"("x_groq":{"usage":{"prompt_tokens":7,"completion_tokens":8}}})"
+    );
+    EXPECT_EQ(render(events), (Lines{"usage:1/2"}));
+}
+
+TEST(OpenAiCodecTest, DoneWithoutFinishReasonStops) {
+    OpenAiStreamDecoder decoder;
+    auto events = decoder.decode("", content_chunk("Hi"));
+    const auto end = decoder.decode("", "[DONE]");
+    events.insert(events.end(), end.begin(), end.end());
+    EXPECT_EQ(render(events), (Lines{"text:Hi", "stop:stop"}));
+}
+
+TEST(OpenAiCodecTest, MapsEveryFinishReason) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"stop", "stop"},
+        {"length", "length"},
+        {"tool_calls", "tool_use"},
+        {"function_call", "tool_use"},
+        {"content_filter", "content_filter"},
+        {"something_new", "stop"},
+    };
+    for (const auto& [wire, expected] : cases) {
+        OpenAiStreamDecoder decoder;
+        EXPECT_TRUE(decoder.decode("", chunk("{}", "\"" + wire + "\"")).empty()) << wire;
+        EXPECT_EQ(render(decoder.decode("", "[DONE]")), (Lines{"stop:" + expected})) << wire;
+    }
+}
+
+TEST(OpenAiCodecTest, IgnoresOtherChoicesAndUnknownFields) {
+    OpenAiStreamDecoder decoder;
+    const auto events = decoder.decode(
+        "",
+        R"({"new_field":{"x":1},"choices":[{"index":1,"delta":{"content":"other"}},)"
+        R"({"index":0,"delta":{"content":"mine","future":[1,2]},"finish_reason":null}]})"
+    );
+    EXPECT_EQ(render(events), (Lines{"text:mine"}));
+}
+
+TEST(OpenAiCodecTest, RefusalIsText) {
+    OpenAiStreamDecoder decoder;
+    EXPECT_EQ(
+        render(decoder.decode("", chunk(R"({"refusal":"I can't help with that."})"))),
+        (Lines{"text:I can't help with that."})
+    );
+}
+
+// --- thinking -----------------------------------------------------------------------------------
+
+struct Split {
+    std::string thinking;
+    std::string text;
+    bool thinking_after_text = false;
+    bool other = false;
+};
+
+Split collect(const std::vector<StreamEvent>& events) {
+    Split s;
+    for (const StreamEvent& e : events) {
+        if (e.kind == StreamEvent::Kind::thinking_delta) {
+            s.thinking += e.text;
+            s.thinking_after_text = s.thinking_after_text || !s.text.empty();
+        } else if (e.kind == StreamEvent::Kind::text_delta) {
+            s.text += e.text;
+        } else if (e.kind != StreamEvent::Kind::stop) {
+            s.other = true;
+        }
+    }
+    return s;
+}
+
+std::vector<StreamEvent> decode_parts(const std::vector<std::string>& parts) {
+    OpenAiStreamDecoder decoder;
+    std::vector<StreamEvent> out;
+    for (const std::string& p : parts) {
+        const auto events = decoder.decode("", content_chunk(p));
+        out.insert(out.end(), events.begin(), events.end());
+    }
+    const auto end = decoder.decode("", "[DONE]");
+    out.insert(out.end(), end.begin(), end.end());
+    return out;
+}
+
+TEST(OpenAiCodecTest, ThinkTagsSplitAtEveryBoundary) {
+    const std::string content = "<think>abc</think>Hello";
+    for (std::size_t i = 0; i <= content.size(); ++i) {
+        const auto events = decode_parts({content.substr(0, i), content.substr(i)});
+        const Split s = collect(events);
+        EXPECT_EQ(s.thinking, "abc") << "split at " << i;
+        EXPECT_EQ(s.text, "Hello") << "split at " << i;
+        EXPECT_FALSE(s.thinking_after_text) << "split at " << i;
+        EXPECT_FALSE(s.other) << "split at " << i;
+        for (const StreamEvent& e : events) {
+            EXPECT_FALSE(e.text.empty() && e.kind != StreamEvent::Kind::stop) << i;
+        }
+        EXPECT_EQ(events.back().kind, StreamEvent::Kind::stop);
+    }
+}
+
+TEST(OpenAiCodecTest, ThinkTagsOneCharacterPerChunk) {
+    const std::string content = "\n<think>\nstep 1\n</think>\n\nHello <b>world</b>";
+    std::vector<std::string> parts;
+    for (char c : content) {
+        parts.emplace_back(1, c);
+    }
+    const Split s = collect(decode_parts(parts));
+    EXPECT_EQ(s.thinking, "\nstep 1\n");
+    EXPECT_EQ(s.text, "Hello <b>world</b>");  // whitespace after </think> trimmed once
+    EXPECT_FALSE(s.thinking_after_text);
+}
+
+TEST(OpenAiCodecTest, OnlyALeadingThinkTagIsReasoning) {
+    const Split s = collect(decode_parts({"Hello <think>x</think>", " <think>y</think>"}));
+    EXPECT_EQ(s.thinking, "");
+    EXPECT_EQ(s.text, "Hello <think>x</think> <think>y</think>");
+}
+
+TEST(OpenAiCodecTest, TagLookalikesAreText) {
+    EXPECT_EQ(collect(decode_parts({"<thi", "s is text"})).text, "<this is text");
+    EXPECT_EQ(collect(decode_parts({"<thi"})).text, "<thi");  // ended while undecided
+    EXPECT_EQ(collect(decode_parts({"  ", "\n"})).text, "  \n");
+    const Split inside = collect(decode_parts({"<think>a</th", "is not the end</think>b"}));
+    EXPECT_EQ(inside.thinking, "a</this not the end");
+    EXPECT_EQ(inside.text, "b");
+}
+
+TEST(OpenAiCodecTest, UnclosedThinkIsAllReasoning) {
+    const Split s = collect(decode_parts({"<think>still going</thi"}));
+    EXPECT_EQ(s.thinking, "still going</thi");
+    EXPECT_EQ(s.text, "");
+}
+
+TEST(OpenAiCodecTest, HeldBackTextIsFlushedAtFinishBeforeUsage) {
+    OpenAiStreamDecoder decoder;
+    auto events = decoder.decode("", content_chunk("<th"));
+    EXPECT_TRUE(events.empty());
+    for (const std::string& data :
+         {chunk("{}", "\"length\""),
+          std::string(R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}})"),
+          std::string("[DONE]")}) {
+        const auto more = decoder.decode("", data);
+        events.insert(events.end(), more.begin(), more.end());
+    }
+    EXPECT_EQ(render(events), (Lines{"text:<th", "usage:3/1", "stop:length"}));
+}
+
+TEST(OpenAiCodecTest, ReasoningFieldsAreThinking) {
+    for (const char* field : {"reasoning", "reasoning_content"}) {
+        OpenAiStreamDecoder decoder;
+        const auto events =
+            decoder.decode("", chunk(std::string(R"({")") + field + R"(":"Let me see"})"));
+        EXPECT_EQ(render(events), (Lines{"think:Let me see"})) << field;
+    }
+    OpenAiStreamDecoder both;
+    EXPECT_EQ(
+        render(both.decode(
+            "", chunk(R"({"reasoning":"once","reasoning_content":"once","content":"Hi"})")
+        )),
+        (Lines{"think:once", "text:Hi"})
+    );
+}
+
+// --- errors in the stream -----------------------------------------------------------------------
+
+TEST(OpenAiCodecTest, MidStreamErrorObjectEndsTheStream) {
+    OpenAiStreamDecoder decoder;
+    EXPECT_EQ(render(decoder.decode("", content_chunk("Hi"))), (Lines{"text:Hi"}));
+    const auto events = decoder.decode(
+        "",
+        R"({"error":{"message":"Rate limit reached for model","type":"tokens",)"
+        R"("code":"rate_limit_exceeded"}})"
+    );
+    ASSERT_EQ(render(events), (Lines{"error:rate_limit"}));
+    EXPECT_EQ(events[0].text, "Rate limit reached for model");
+    EXPECT_EQ(events[0].http_status, 0);
+    EXPECT_TRUE(decoder.done());
+    EXPECT_TRUE(decoder.decode("", content_chunk("more")).empty());
+    EXPECT_TRUE(decoder.decode("", "[DONE]").empty());
+}
+
+TEST(OpenAiCodecTest, MidStreamErrorKinds) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"({"error":{"message":"boom","type":"server_error","code":null}})", "server"},
+        {R"({"error":{"message":"m","type":"invalid_request_error","code":"invalid_api_key"}})",
+         "authentication"},
+        {R"({"error":{"message":"m","type":"overloaded_error"}})", "overloaded"},
+        {R"({"error":{"message":"m","type":"mystery"}})", "server"},
+        {R"({"error":{"object":"error","message":"m","type":"Weird","code":429}})", "rate_limit"},
+        {R"({"object":"error","message":"m","type":"BadRequestError","code":400})",
+         "invalid_request"},
+        {R"({"error":"model not loaded"})", "server"},
+        {R"({"choices":[],"x_groq":{"error":"over capacity"}})", "server"},
+    };
+    for (const auto& [data, kind] : cases) {
+        OpenAiStreamDecoder decoder;
+        const auto events = decoder.decode("", data);
+        ASSERT_EQ(render(events), (Lines{"error:" + kind})) << data;
+        EXPECT_FALSE(events[0].text.empty());
+    }
+}
+
+TEST(OpenAiCodecTest, ErrorEventNameIsAFailure) {
+    OpenAiStreamDecoder decoder;
+    EXPECT_EQ(render(decoder.decode("error", R"({"message":"x"})")), (Lines{"error:server"}));
+}
+
+TEST(OpenAiCodecTest, MalformedDataGivesExactlyOneFailure) {
+    const std::vector<std::string> bad = {
+        "{not json",
+        "[1,2]",
+        R"("just a string")",
+        R"({"choices":"nope"})",
+        R"({"choices":[5]})",
+        R"({"choices":[{"index":0,"delta":{"content":5}}]})",
+        R"({"choices":[{"index":0,"delta":"x"}]})",
+        R"({"choices":[{"index":0,"delta":{},"finish_reason":7}]})",
+        R"({"choices":[],"usage":{"prompt_tokens":"nine"}})",
+        R"({"choices":[],"usage":{"prompt_tokens":-1}})",
+        // Valid text first, then a bad choice: only the failure comes out.
+        R"({"choices":[{"index":0,"delta":{"content":"Hi"}},{"index":"x"}]})",
+    };
+    for (const std::string& data : bad) {
+        OpenAiStreamDecoder decoder;
+        std::vector<StreamEvent> events = decoder.decode("", data);
+        for (const std::string& next : {content_chunk("after"), std::string("[DONE]")}) {
+            const auto more = decoder.decode("", next);
+            events.insert(events.end(), more.begin(), more.end());
+        }
+        EXPECT_EQ(render(events), (Lines{"error:malformed"})) << data;
+        EXPECT_TRUE(decoder.done());
+    }
+}
+
+TEST(OpenAiCodecTest, KeepAliveAndEmptyDataAreIgnored) {
+    OpenAiStreamDecoder decoder;
+    EXPECT_TRUE(decoder.decode("", "").empty());
+    EXPECT_TRUE(decoder.decode("", "  ").empty());
+    EXPECT_FALSE(decoder.done());
+}
+
+TEST(OpenAiCodecTest, FinishAtConnectionClose) {
+    OpenAiStreamDecoder finished;
+    finished.decode("", content_chunk("<think>x"));
+    finished.decode("", chunk("{}", "\"stop\""));
+    EXPECT_EQ(render(finished.finish()), (Lines{"stop:stop"}));
+    EXPECT_TRUE(finished.finish().empty());
+
+    OpenAiStreamDecoder cut;
+    cut.decode("", content_chunk("Hel"));
+    const auto events = cut.finish();
+    EXPECT_EQ(render(events), (Lines{"error:connection"}));
+    EXPECT_TRUE(cut.done());
+
+    OpenAiStreamDecoder complete;
+    feed(complete, kTextStream);
+    EXPECT_TRUE(complete.finish().empty());
+}
+
+// --- non-streaming ------------------------------------------------------------------------------
+
+TEST(OpenAiCodecTest, DecodesTheDocResponse) {
+    // §2.4, verbatim.
+    const auto events = decode_openai_response(
+        R"({"id":"chatcmpl-123","object":"chat.completion","created":1677652288,"model":"gpt-4o-mini",
+ "choices":[{"index":0,"message":{"role":"assistant","content":"Hello!","refusal":null},"logprobs":null,"finish_reason":"stop"}],
+ "usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}})"
+    );
+    ASSERT_TRUE(events.has_value());
+    EXPECT_EQ(render(*events), (Lines{"text:Hello!", "usage:9/2", "stop:stop"}));
+}
+
+TEST(OpenAiCodecTest, ResponseWithReasoning) {
+    const auto tagged = decode_openai_response(
+        R"({"choices":[{"index":0,"message":{"role":"assistant",)"
+        R"("content":"<think>\nhmm\n</think>\n\nAnswer"},"finish_reason":"length"}],)"
+        R"("usage":{"prompt_tokens":5,"completion_tokens":7}})"
+    );
+    ASSERT_TRUE(tagged.has_value());
+    EXPECT_EQ(render(*tagged), (Lines{"think:\nhmm\n", "text:Answer", "usage:5/7", "stop:length"}));
+
+    const auto field =
+        decode_openai_response(R"({"choices":[{"message":{"content":"A","reasoning_content":"R"},)"
+                               R"("finish_reason":"tool_calls"}]})");
+    ASSERT_TRUE(field.has_value());
+    EXPECT_EQ(render(*field), (Lines{"think:R", "text:A", "stop:tool_use"}));
+
+    const auto unclosed = decode_openai_response(
+        R"({"choices":[{"message":{"content":"<think>cut off"},"finish_reason":"length"}]})"
+    );
+    ASSERT_TRUE(unclosed.has_value());
+    EXPECT_EQ(render(*unclosed), (Lines{"think:cut off", "stop:length"}));
+}
+
+TEST(OpenAiCodecTest, ResponseCarryingAnErrorIsAFailureEvent) {
+    const auto events =
+        decode_openai_response(R"({"error":{"message":"busy","type":"overloaded_error"}})");
+    ASSERT_TRUE(events.has_value());
+    ASSERT_EQ(render(*events), (Lines{"error:overloaded"}));
+    EXPECT_EQ((*events)[0].text, "busy");
+}
+
+TEST(OpenAiCodecTest, MalformedResponseIsAnUpstreamError) {
+    for (const char* body :
+         {"",
+          "<html>",
+          "[]",
+          R"({"choices":[]})",
+          R"({"choices":[{"message":"x"}]})",
+          R"({"choices":[{"finish_reason":"stop"}]})"}) {
+        const auto events = decode_openai_response(body);
+        ASSERT_FALSE(events.has_value()) << body;
+        EXPECT_EQ(events.error().type, ErrorType::upstream) << body;
+        EXPECT_FALSE(events.error().detail.empty());
+    }
+}
+
+// --- HTTP errors --------------------------------------------------------------------------------
+
+TEST(OpenAiCodecTest, HttpErrors) {
+    struct Case {
+        int status;
+        std::string body;
+        UpstreamError kind;
+        std::string message;
+    };
+
+    const std::vector<Case> cases = {
+        {400,
+         R"({"error":{"message":"Unknown parameter","type":"invalid_request_error","param":"x","code":null}})",
+         UpstreamError::invalid_request,
+         "Unknown parameter"},
+        {401,
+         R"({"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}})",
+         UpstreamError::authentication,
+         "Incorrect API key provided"},
+        // A 401 whose type alone would say invalid_request stays authentication.
+        {401,
+         R"({"error":{"message":"no key","type":"invalid_request_error"}})",
+         UpstreamError::authentication,
+         "no key"},
+        {429,
+         R"({"error":{"message":"Rate limit reached for model `llama-3.1-8b-instant` Please try again in 5.289s","type":"tokens","code":"rate_limit_exceeded"}})",
+         UpstreamError::rate_limit,
+         "Rate limit reached for model `llama-3.1-8b-instant` Please try again in 5.289s"},
+        {429,
+         R"({"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}})",
+         UpstreamError::authentication,
+         "You exceeded your current quota"},
+        {500,
+         R"({"error":{"message":"The server had an error","type":"server_error"}})",
+         UpstreamError::server,
+         "The server had an error"},
+        // The generic server_error type does not hide the 503's "overloaded".
+        {503,
+         R"({"error":{"message":"Service Unavailable","type":"server_error"}})",
+         UpstreamError::overloaded,
+         "Service Unavailable"},
+        {529, "{}", UpstreamError::overloaded, "upstream returned HTTP 529"},
+        {404,
+         R"({"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404})",
+         UpstreamError::invalid_request,
+         "The model `x` does not exist."},
+        {502,
+         "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+         UpstreamError::server,
+         "upstream returned HTTP 502"},
+    };
+    for (const Case& c : cases) {
+        const std::optional<std::chrono::seconds> retry =
+            c.status == 429 ? std::optional(std::chrono::seconds(6)) : std::nullopt;
+        const StreamEvent e = decode_openai_error(c.status, c.body, retry);
+        EXPECT_EQ(e.kind, StreamEvent::Kind::error);
+        EXPECT_EQ(upstream_error_name(e.error), upstream_error_name(c.kind)) << c.body;
+        EXPECT_EQ(e.text, c.message);
+        EXPECT_EQ(e.http_status, c.status);
+        EXPECT_EQ(e.retry_after, retry);
+    }
+}
+
+}  // namespace
+}  // namespace parley::llm
