@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/app.hpp"
+#include "app/chat.hpp"
 #include "app/config.hpp"
 #include "common/log.hpp"
 
@@ -54,6 +55,16 @@ int main(int argc, char** argv) {
     auto* serve = cli.add_subcommand("serve", "Run the server (the default command)");
     auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and exit");
     auto* version = cli.add_subcommand("version", "Print the version and exit");
+    parley::app::ChatCommand chat_command;
+    auto* chat = cli.add_subcommand(
+        "chat", "Ask a model one question through the provider layer; JSON events on stdout"
+    );
+    chat->add_option("prompt", chat_command.prompt, "The question")->required();
+    chat->add_option("--model", chat_command.model, "Model id (default: DEFAULT_MODEL)");
+    chat->add_option("--system", chat_command.system, "System prompt");
+    chat->add_option("--max-tokens", chat_command.max_tokens, "Largest answer, in tokens")
+        ->check(CLI::Range(1, 1'000'000));
+    chat->add_flag("--thinking", chat_command.thinking, "Ask for visible reasoning");
     cli.require_subcommand(0, 1);
     CLI11_PARSE(cli, argc, argv);
 
@@ -94,6 +105,16 @@ int main(int argc, char** argv) {
         return fail("invalid configuration: " + config.error().message);
     }
 
+    if (chat->parsed()) {
+        // Logs go to stdout as JSON lines too; keep the chat's own output readable by default.
+        parley::log::init(
+            config->log_level == parley::log::Level::debug ? parley::log::Level::debug
+                                                           : parley::log::Level::error
+        );
+        const int chat_code = parley::app::run_chat(*config, chat_command);
+        parley::log::flush();
+        return chat_code;
+    }
     parley::log::init(config->log_level);
     auto effective = parley::app::effective_values(file_values, environment, flags);
     effective["DATABASE_URL"] = config->database_url;  // with its default filled in

@@ -3,6 +3,7 @@
 #include <system_error>
 #include <thread>
 
+#include "app/llm_setup.hpp"
 #include "app/routes.hpp"
 #include "app/secrets.hpp"
 #include "async/blocking_pool.hpp"
@@ -96,6 +97,13 @@ int App::serve() {
             log::error("migration failed", {{"detail", applied.error().detail}});
             return 1;
         }
+    }
+
+    // The model layer: validates DEFAULT_MODEL and says at start-up which models will answer.
+    auto llm_layer = make_llm_layer(config_);
+    if (!llm_layer) {
+        log::error("invalid model configuration", {{"error", llm_layer.error().message}});
+        return 2;
     }
 
     http::Metrics metrics;

@@ -39,8 +39,18 @@ struct Config {
     std::string openai_api_key;
     std::string openai_base_url;
     std::string anthropic_api_key;
+    std::string groq_base_url;
+    std::string gemini_base_url;
+    std::string anthropic_base_url;
     std::string default_model;
     std::string fallback_model;
+    std::string model_catalog;  // path of a catalog file replacing the built-in one
+    std::chrono::milliseconds mock_token_delay{15};
+    std::chrono::milliseconds llm_connect_timeout{10'000};
+    std::chrono::milliseconds llm_first_token_timeout{30'000};
+    std::chrono::milliseconds llm_token_timeout{30'000};
+    std::chrono::milliseconds llm_total_timeout{300'000};
+    int llm_max_retries = 2;
     // HTTP
     std::vector<std::string> allowed_origins;
     int rate_limit_standard = 60;

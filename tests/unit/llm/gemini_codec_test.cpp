@@ -96,6 +96,7 @@ std::string render(const StreamEvent& e) {
 
 std::vector<std::string> render(const std::vector<StreamEvent>& events) {
     std::vector<std::string> out;
+    out.reserve(events.size());
     for (const StreamEvent& e : events) {
         out.push_back(render(e));
     }
