@@ -76,6 +76,8 @@ asio::awaitable<int> converse(
 }  // namespace
 
 int run_chat(const Config& config, const ChatCommand& command) {
+    // Declared first so that it outlives the HTTP client's pooled connections, which belong to it.
+    asio::io_context ctx(1);
     auto layer = make_llm_layer(config);
     if (!layer) {
         std::cerr << "parley: " << layer.error().message << "\n";
@@ -92,7 +94,6 @@ int run_chat(const Config& config, const ChatCommand& command) {
     request.max_tokens = command.max_tokens;
     request.thinking = command.thinking;
 
-    asio::io_context ctx(1);
     asio::signal_set signals(ctx, SIGINT, SIGTERM);
     int code = 1;
     asio::co_spawn(

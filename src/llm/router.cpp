@@ -4,6 +4,7 @@
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -20,9 +21,10 @@ struct ModelRouter::Attempt {
     EventSink* sink = nullptr;
     std::chrono::milliseconds between{};
     Clock::time_point total_deadline;
-    Clock::time_point deadline;  // first token, then next token, never past total_deadline
-    bool started = false;        // a delta reached the caller: no fallback from here on
-    bool finished = false;       // a stop or an error reached the caller
+    Clock::time_point deadline;          // first token, then next token, never past total_deadline
+    asio::steady_timer* wake = nullptr;  // the watchdog's timer, to re-arm when the deadline moves
+    bool started = false;                // a delta reached the caller: no fallback from here on
+    bool finished = false;               // a stop or an error reached the caller
     bool ok = false;
     std::optional<StreamEvent> usage;    // held until the answer starts or stops
     std::optional<StreamEvent> failure;  // an error before anything was forwarded
@@ -56,15 +58,19 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     co_await timer.async_wait(asio::use_awaitable);
 }
 
-// Returns when `state.deadline` passes; the deadline may move while it waits.
+// Returns when `state.deadline` passes. The deadline may move either way while it waits: the
+// sink wakes the timer (state.wake) whenever it moves the deadline. Cancellation from the race
+// (the provider finished first) ends it at once.
 template <class State>
 asio::awaitable<void> watchdog(State& state) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
+    state.wake = &timer;
     for (;;) {
-        const auto deadline = state.deadline;
-        timer.expires_at(deadline);
-        co_await timer.async_wait(asio::use_awaitable);
-        if (Clock::now() >= state.deadline) {
+        timer.expires_at(state.deadline);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none || Clock::now() >= state.deadline) {
+            state.wake = nullptr;
             co_return;
         }
     }
@@ -142,6 +148,9 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
             case StreamEvent::Kind::text_delta:
                 st.started = true;
                 st.deadline = std::min(Clock::now() + st.between, st.total_deadline);
+                if (st.wake != nullptr) {
+                    st.wake->cancel();  // re-arm at the new deadline
+                }
                 co_await (*st.sink)(std::move(e));
                 break;
             case StreamEvent::Kind::usage:
@@ -211,6 +220,7 @@ asio::awaitable<RouteResult> ModelRouter::stream(
             st.deadline = std::min(Clock::now() + options_.first_token_timeout, st.total_deadline);
             ChatRequest r = request;
             r.model = m.id;
+            r.thinking = request.thinking && m.thinking;  // never ask a model for what it cannot do
             co_await attempt(provider, std::move(r), st);
             if (st.finished) {
                 result.ok = st.ok;
@@ -248,8 +258,12 @@ asio::awaitable<RouteResult> ModelRouter::stream(
             co_await sleep_for(delay);
         }
     }
+    // Transient failures everywhere: the providers are overloaded. A permanent one (a bad key)
+    // keeps its own class, so the caller can tell a configuration problem from an outage.
+    const bool permanent = last_failure && (last_failure->error == UpstreamError::authentication ||
+                                            last_failure->error == UpstreamError::malformed);
     auto final_error = StreamEvent::failure(
-        UpstreamError::overloaded,
+        permanent ? last_failure->error : UpstreamError::overloaded,
         "every model in the chain failed" +
             (last_failure ? "; last: " + last_failure->text : std::string{})
     );

@@ -188,7 +188,9 @@ struct HttpClient::Impl {
         reusable = false;
         nothing_received = true;
         bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(req.method), t.path, 11};
-        out.set(bhttp::field::host, t.host);
+        // Host carries the port unless it is the scheme's default (RFC 9110 §7.2).
+        const bool default_port = t.port == (t.tls ? "443" : "80");
+        out.set(bhttp::field::host, default_port ? t.host : t.host + ":" + t.port);
         out.set(bhttp::field::user_agent, "parley/" PARLEY_VERSION);
         for (const auto& [name, value] : req.headers) {
             out.set(name, value);
@@ -251,6 +253,14 @@ HttpClient::~HttpClient() = default;
 std::size_t HttpClient::idle_connections() const {
     const std::lock_guard lock(impl_->mutex);
     return impl_->idle.size();
+}
+
+void HttpClient::close_idle() {
+    std::vector<std::unique_ptr<Connection>> closing;
+    {
+        const std::lock_guard lock(impl_->mutex);
+        closing.swap(impl_->idle);
+    }
 }
 
 asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest req, BodyHandler on_body) {

@@ -66,6 +66,10 @@ public:
     // Idle pooled connections (for tests and metrics).
     std::size_t idle_connections() const;
 
+    // Closes the idle pooled connections. Call before the io_contexts that opened them are
+    // destroyed (a socket must not outlive its io_context).
+    void close_idle();
+
     struct Impl;
 
 private:

@@ -45,6 +45,7 @@ public:
 
     asio::awaitable<void> stream(ChatRequest request, EventSink sink) override {
         calls.push_back({request.model, Clock::now()});
+        last_thinking = request.thinking;
         const Script s = scripts_[std::min(calls.size() - 1, scripts_.size() - 1)];
         try {
             if (s.hang) {
@@ -80,6 +81,7 @@ public:
 
     std::vector<Call> calls;
     bool cancelled = false;
+    bool last_thinking = false;
 
 private:
     std::string name_;
@@ -118,7 +120,10 @@ Catalog test_catalog() {
 
 struct Fixture {
     explicit Fixture(
-        std::vector<Script> primary, std::vector<Script> fallback = {answer({"fallback answer"})}
+        std::vector<Script> primary,
+        std::vector<Script> fallback = {answer({"fallback answer"})},
+        milliseconds first_token = milliseconds(300),
+        milliseconds between_tokens = milliseconds(300)
     ) {
         auto a = std::make_unique<ScriptedProvider>("alpha", std::move(primary));
         auto b = std::make_unique<ScriptedProvider>("beta", std::move(fallback));
@@ -130,8 +135,8 @@ struct Fixture {
         RouterOptions o;
         o.default_model = "primary-model";
         o.fallback_model = "fallback-model";
-        o.first_token_timeout = milliseconds(300);
-        o.between_tokens_timeout = milliseconds(300);
+        o.first_token_timeout = first_token;
+        o.between_tokens_timeout = between_tokens;
         o.total_timeout = milliseconds(5000);
         o.max_retries = 2;
         o.backoff_base = milliseconds(10);
@@ -292,6 +297,44 @@ TEST(RouterTest, StallBetweenTokensEndsWithATimeoutError) {
     EXPECT_TRUE(f.alpha->cancelled);
 }
 
+TEST(RouterTest, BetweenTokenTimeoutShorterThanFirstTokenTimeoutIsEnforced) {
+    // First token allowed 2 s, then 200 ms between tokens: a 500 ms gap after the first token must
+    // end the answer at about 200 ms, not at the first-token deadline.
+    Fixture f(
+        {answer({"a", "b", "c"}, 500)}, {answer({"unused"})}, milliseconds(2000), milliseconds(200)
+    );
+    const auto start = Clock::now();
+    const auto r = f.run();
+    const auto took = Clock::now() - start;
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(f.text(), "a");
+    EXPECT_EQ(f.last().error, UpstreamError::timeout);
+    EXPECT_LT(took, milliseconds(1000)) << "first token at ~500 ms, timeout ~200 ms later";
+}
+
+TEST(RouterTest, ThinkingIsOnlyAskedOfModelsThatSupportIt) {
+    Fixture f({answer({"x"})});
+    // The test catalog's models do not support thinking.
+    asio::io_context ctx;
+    bool asked = true;
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+            const auto* model = f.router->resolve("").value();
+            ChatRequest r;
+            r.thinking = true;
+            co_await f.router->stream(*model, r, [](StreamEvent) -> asio::awaitable<void> {
+                co_return;
+            });
+        },
+        asio::detached
+    );
+    ctx.run();
+    (void)asked;
+    EXPECT_EQ(f.alpha->calls.size(), 1U);
+    EXPECT_FALSE(f.alpha->last_thinking);
+}
+
 TEST(RouterTest, InvalidRequestIsNotFallenBackFrom) {
     Fixture f({fails(http_error(UpstreamError::invalid_request, 400))});
     const auto r = f.run();
@@ -313,6 +356,18 @@ TEST(RouterTest, EverythingDownIsOverloaded) {
     EXPECT_EQ(f.last().error, UpstreamError::overloaded);
     EXPECT_EQ(f.alpha->calls.size(), 3U);
     EXPECT_EQ(f.beta->calls.size(), 3U);
+}
+
+TEST(RouterTest, ABadKeyEverywhereStaysAnAuthenticationError) {
+    Fixture f(
+        {fails(http_error(UpstreamError::authentication, 401))},
+        {fails(http_error(UpstreamError::authentication, 401))}
+    );
+    const auto r = f.run();
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(f.last().error, UpstreamError::authentication);
+    EXPECT_EQ(f.alpha->calls.size(), 1U) << "not retried";
+    EXPECT_EQ(f.beta->calls.size(), 1U);
 }
 
 TEST(RouterTest, ResolveNamesUnknownModelsAndMissingKeys) {
