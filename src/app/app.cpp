@@ -124,7 +124,22 @@ int App::serve() {
             config_.rate_limit_standard, config_.rate_limit_ai, config_.rate_limit_auth}
     );
 
-    Services services{&health, &metrics, &auth_service};
+    conversations::ConversationService conversation_service(**store, *llm_layer->router);
+    messages::MessageOptions message_options;
+    message_options.max_content_chars = config_.max_message_chars;
+    messages::MessageService message_service(
+        **store, conversation_service, *llm_layer->router, message_options
+    );
+
+    Services services{
+        &health,
+        &metrics,
+        &auth_service,
+        &conversation_service,
+        &message_service,
+        llm_layer->router.get(),
+        store->get(),
+    };
     const http::Router router(make_routes(services));
     http::Pipeline pipeline(
         router,
@@ -166,6 +181,8 @@ int App::serve() {
     );
     log::flush();
     server.run();
+    // Pooled upstream connections belong to the server's io_contexts: close them while those live.
+    llm_layer->client->close_idle();
     pool.stop();
     log::info("stopped");
     return 0;

@@ -51,6 +51,7 @@ struct Config {
     std::chrono::milliseconds llm_token_timeout{30'000};
     std::chrono::milliseconds llm_total_timeout{300'000};
     int llm_max_retries = 2;
+    std::size_t max_message_chars = 100'000;
     // HTTP
     std::vector<std::string> allowed_origins;
     int rate_limit_standard = 60;

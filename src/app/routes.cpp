@@ -1,7 +1,10 @@
 #include "app/routes.hpp"
 
 #include "auth/routes.hpp"
+#include "conversations/routes.hpp"
+#include "messages/routes.hpp"
 #include "system/routes.hpp"
+#include "usage/routes.hpp"
 
 namespace parley::app {
 
@@ -29,6 +32,16 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::post,    "/api/v1/api-keys",        Access::admin,      [&s](Request& r) { return auth::create_api_key(r, *s.auth); }},
         {Method::get,     "/api/v1/api-keys",        Access::read,       [&s](Request& r) { return auth::list_api_keys(r, *s.auth); }},
         {Method::delete_, "/api/v1/api-keys/{id}",   Access::admin,      [&s](Request& r) { return auth::delete_api_key(r, *s.auth); }},
+
+        {Method::post,    "/api/v1/conversations",                Access::write, [&s](Request& r) { return conversations::create(r, *s.conversations); }},
+        {Method::get,     "/api/v1/conversations",                Access::read,  [&s](Request& r) { return conversations::list(r, *s.conversations); }},
+        {Method::get,     "/api/v1/conversations/{id}",           Access::read,  [&s](Request& r) { return conversations::get(r, *s.conversations); }},
+        {Method::patch,   "/api/v1/conversations/{id}",           Access::write, [&s](Request& r) { return conversations::update(r, *s.conversations); }},
+        {Method::delete_, "/api/v1/conversations/{id}",           Access::write, [&s](Request& r) { return conversations::remove(r, *s.conversations); }},
+        {Method::get,     "/api/v1/conversations/{id}/messages",  Access::read,  [&s](Request& r) { return conversations::list_messages(r, *s.conversations); }},
+        {Method::post,    "/api/v1/conversations/{id}/messages",  Access::model, [&s](Request& r) { return messages::send(r, *s.messages); }},
+        {Method::get,     "/api/v1/models",                       Access::read,  [&s](Request& r) { return usage::models(r, *s.router); }},
+        {Method::get,     "/api/v1/usage/stats",                  Access::read,  [&s](Request& r) { return usage::stats(r, *s.store); }},
     };
     // clang-format on
 }

@@ -4,8 +4,10 @@
 #include <vector>
 
 #include "auth/service.hpp"
+#include "conversations/service.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
+#include "messages/service.hpp"
 #include "system/health.hpp"
 
 namespace parley::app {
@@ -15,6 +17,10 @@ struct Services {
     system::HealthMonitor* health = nullptr;
     http::Metrics* metrics = nullptr;
     auth::AuthService* auth = nullptr;
+    conversations::ConversationService* conversations = nullptr;
+    messages::MessageService* messages = nullptr;
+    llm::ModelRouter* router = nullptr;
+    store::Store* store = nullptr;
 };
 
 std::vector<http::Route> make_routes(Services& s);

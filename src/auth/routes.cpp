@@ -18,12 +18,7 @@ namespace {
 // Unwraps a Result or throws its error to the pipeline's catch, which shapes the response.
 template <class T>
 T take(Result<T> r) {
-    if (!r) {
-        throw ErrorException(std::move(r.error()));
-    }
-    if constexpr (!std::is_void_v<T>) {
-        return std::move(*r);
-    }
+    return value_or_throw(std::move(r));
 }
 
 bj::value time_or_null(const std::optional<TimePoint>& t) {

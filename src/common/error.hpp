@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/system/result.hpp>
 
@@ -64,6 +65,18 @@ public:
 private:
     Error error_;
 };
+
+// Unwraps a Result in request handlers, throwing its error to the HTTP boundary's one catch,
+// which turns it into the structured error response.
+template <class T>
+T value_or_throw(Result<T> r) {
+    if (!r) {
+        throw ErrorException(std::move(r.error()));
+    }
+    if constexpr (!std::is_void_v<T>) {
+        return std::move(*r);
+    }
+}
 
 }  // namespace parley
 

@@ -1,8 +1,10 @@
 // The rows the store reads and writes, as plain structs (ARCHITECTURE §5). No SQL, no I/O.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/time.hpp"
 
@@ -37,6 +39,79 @@ struct ApiKey {
     std::optional<TimePoint> last_used_at;
     std::optional<TimePoint> expires_at;
     std::optional<TimePoint> revoked_at;
+};
+
+struct Conversation {
+    std::string id;
+    std::string user_id;
+    std::optional<std::string> title;
+    std::string model;
+    std::optional<std::string> system_prompt;
+    std::string settings = "{}";  // JSON object: temperature, max_tokens, thinking
+    std::string metadata = "{}";  // JSON object, the client's own
+    bool is_archived = false;
+    bool is_pinned = false;
+    std::optional<std::string> summary;
+    TimePoint created_at;
+    TimePoint updated_at;
+};
+
+struct Message {
+    std::string id;
+    std::string conversation_id;
+    std::optional<std::string> parent_id;
+    std::string role;  // user, assistant, system, tool
+    std::string content;
+    std::optional<std::string> thinking;
+    std::string status = "complete";  // complete, partial, error
+    std::optional<std::string> model;
+    std::optional<std::string> provider;
+    std::optional<std::string> finish_reason;
+    std::int64_t token_count = 0;
+    std::int64_t input_tokens = 0;
+    std::int64_t output_tokens = 0;
+    std::int64_t cost_micros = 0;  // integer micro-dollars: sums stay exact
+    std::optional<std::int64_t> latency_ms;
+    std::optional<std::int64_t> ttft_ms;
+    std::string metadata = "{}";  // JSON object
+    TimePoint created_at;
+};
+
+struct ConversationFilter {
+    std::string user_id;
+    std::optional<bool> archived;
+    std::optional<std::string> model;
+    std::optional<std::string> title_contains;  // case-insensitive substring of the title
+};
+
+// A position in the most-recently-updated-first order of conversations (an opaque cursor).
+struct ConversationCursor {
+    TimePoint updated_at;
+    std::string id;
+};
+
+template <class T>
+struct Page {
+    std::vector<T> items;
+    std::int64_t total = 0;
+};
+
+struct UsageRow {
+    std::string key;  // the model id, or the day (YYYY-MM-DD)
+    std::int64_t message_count = 0;
+    std::int64_t input_tokens = 0;
+    std::int64_t output_tokens = 0;
+    std::int64_t cost_micros = 0;
+};
+
+struct UsageStats {
+    std::int64_t conversation_count = 0;
+    std::int64_t message_count = 0;
+    std::int64_t input_tokens = 0;
+    std::int64_t output_tokens = 0;
+    std::int64_t cost_micros = 0;
+    std::vector<UsageRow> by_model;
+    std::vector<UsageRow> by_day;
 };
 
 }  // namespace parley::store

@@ -94,6 +94,46 @@ public:
         std::string id, std::string user_id, TimePoint now
     ) = 0;
     virtual boost::asio::awaitable<Result<void>> touch_api_key(std::string id, TimePoint now) = 0;
+
+    // --- conversations
+    virtual boost::asio::awaitable<Result<void>> create_conversation(Conversation c) = 0;
+    virtual boost::asio::awaitable<Result<std::optional<Conversation>>> find_conversation(
+        std::string id
+    ) = 0;
+    // Most recently updated first (ties by id, descending); `total` counts every match.
+    virtual boost::asio::awaitable<Result<Page<Conversation>>> list_conversations(
+        ConversationFilter filter, std::int64_t offset, std::int64_t limit
+    ) = 0;
+    // Keyset pagination in the same order: the `limit` conversations after `after` (from the
+    // start when absent). Stable while conversations are created or updated meanwhile.
+    virtual boost::asio::awaitable<Result<std::vector<Conversation>>> list_conversations_after(
+        ConversationFilter filter, std::optional<ConversationCursor> after, std::int64_t limit
+    ) = 0;
+    // Replaces the mutable fields (title, model, system_prompt, settings, metadata, is_archived,
+    // is_pinned, summary, updated_at); false when there is no such conversation.
+    virtual boost::asio::awaitable<Result<bool>> update_conversation(Conversation c) = 0;
+    // Deletes it and its messages; false when there is no such conversation.
+    virtual boost::asio::awaitable<Result<bool>> delete_conversation(std::string id) = 0;
+
+    // --- messages
+    // Inserts the message and moves its conversation's updated_at to the message's created_at, in
+    // one transaction.
+    virtual boost::asio::awaitable<Result<void>> insert_message(Message m) = 0;
+    // Oldest first.
+    virtual boost::asio::awaitable<Result<Page<Message>>> list_messages(
+        std::string conversation_id, std::int64_t offset, std::int64_t limit
+    ) = 0;
+    // The newest `limit` messages, newest first (for building a model's context).
+    virtual boost::asio::awaitable<Result<std::vector<Message>>> recent_messages(
+        std::string conversation_id, std::int64_t limit
+    ) = 0;
+
+    // --- usage
+    // Totals over the user's messages created in [from, to) (either bound optional), with
+    // breakdowns by model and by UTC day; conversation_count counts the user's conversations.
+    virtual boost::asio::awaitable<Result<UsageStats>> usage_stats(
+        std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
+    ) = 0;
 };
 
 // Opens the store a DATABASE_URL names. `pool` runs blocking work (SQLite) and must outlive the

@@ -48,6 +48,30 @@ public:
     ) override;
     boost::asio::awaitable<Result<void>> touch_api_key(std::string id, TimePoint now) override;
 
+    boost::asio::awaitable<Result<void>> create_conversation(Conversation c) override;
+    boost::asio::awaitable<Result<std::optional<Conversation>>> find_conversation(std::string id
+    ) override;
+    boost::asio::awaitable<Result<Page<Conversation>>> list_conversations(
+        ConversationFilter filter, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::vector<Conversation>>> list_conversations_after(
+        ConversationFilter filter, std::optional<ConversationCursor> after, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<bool>> update_conversation(Conversation c) override;
+    boost::asio::awaitable<Result<bool>> delete_conversation(std::string id) override;
+
+    boost::asio::awaitable<Result<void>> insert_message(Message m) override;
+    boost::asio::awaitable<Result<Page<Message>>> list_messages(
+        std::string conversation_id, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::vector<Message>>> recent_messages(
+        std::string conversation_id, std::int64_t limit
+    ) override;
+
+    boost::asio::awaitable<Result<UsageStats>> usage_stats(
+        std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
+    ) override;
+
 private:
     // Runs `fn(Connection&)` on the blocking pool with a pooled connection; SQLite failures become
     // api errors (constraint violations: conflict) whose detail is the SQLite message.

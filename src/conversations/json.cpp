@@ -1,0 +1,67 @@
+#include "conversations/json.hpp"
+
+#include "common/json.hpp"
+
+namespace parley::conversations {
+
+namespace bj = boost::json;
+
+namespace {
+
+bj::value text_or_null(const std::optional<std::string>& s) {
+    return s ? bj::value(*s) : bj::value(nullptr);
+}
+
+bj::object object_or_empty(std::string_view text) {
+    auto v = json::parse(text, 64);
+    if (v && v->is_object()) {
+        return std::move(v->as_object());
+    }
+    return {};
+}
+
+}  // namespace
+
+double to_usd(std::int64_t micros) noexcept {
+    return static_cast<double>(micros) / 1'000'000.0;
+}
+
+bj::object conversation_json(const store::Conversation& c) {
+    return {
+        {"id", c.id},
+        {"user_id", c.user_id},
+        {"title", text_or_null(c.title)},
+        {"model", c.model},
+        {"system_prompt", text_or_null(c.system_prompt)},
+        {"metadata", object_or_empty(c.metadata)},
+        {"settings", object_or_empty(c.settings)},
+        {"is_archived", c.is_archived},
+        {"is_pinned", c.is_pinned},
+        {"created_at", to_iso8601(c.created_at)},
+        {"updated_at", to_iso8601(c.updated_at)},
+    };
+}
+
+bj::object message_json(const store::Message& m) {
+    bj::object metadata = object_or_empty(m.metadata);
+    metadata["input_tokens"] = m.input_tokens;
+    metadata["output_tokens"] = m.output_tokens;
+    metadata["cost_usd"] = to_usd(m.cost_micros);
+    return {
+        {"id", m.id},
+        {"conversation_id", m.conversation_id},
+        {"role", m.role},
+        {"content", m.content},
+        {"thinking", text_or_null(m.thinking)},
+        {"model", text_or_null(m.model)},
+        {"provider", text_or_null(m.provider)},
+        {"finish_reason", text_or_null(m.finish_reason)},
+        {"latency_ms", m.latency_ms ? bj::value(*m.latency_ms) : bj::value(nullptr)},
+        {"token_count", m.token_count},
+        {"status", m.status},
+        {"created_at", to_iso8601(m.created_at)},
+        {"metadata", std::move(metadata)},
+    };
+}
+
+}  // namespace parley::conversations

@@ -1,0 +1,22 @@
+// The wire shapes of conversations and messages (the seed contract's field names, plus Parley's
+// additions), shared by the conversation and message routes.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include "store/models.hpp"
+
+namespace parley::conversations {
+
+// id, user_id, title, model, system_prompt, metadata, settings, is_archived, is_pinned,
+// created_at, updated_at.
+boost::json::object conversation_json(const store::Conversation& c);
+
+// id, conversation_id, role, content, thinking, model, provider, finish_reason, latency_ms,
+// token_count, status, created_at, metadata {input_tokens, output_tokens, cost_usd, …stored}.
+boost::json::object message_json(const store::Message& m);
+
+// Micro-dollars as a JSON number of dollars (cost_usd).
+double to_usd(std::int64_t micros) noexcept;
+
+}  // namespace parley::conversations

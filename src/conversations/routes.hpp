@@ -1,0 +1,26 @@
+// Handlers for /api/v1/conversations: parse and validate, call ConversationService, shape the
+// seed contract's responses.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "conversations/service.hpp"
+#include "http/request.hpp"
+#include "http/response.hpp"
+
+namespace parley::conversations {
+
+// POST /api/v1/conversations
+boost::asio::awaitable<http::Response> create(http::Request& req, ConversationService& svc);
+// GET /api/v1/conversations
+boost::asio::awaitable<http::Response> list(http::Request& req, ConversationService& svc);
+// GET /api/v1/conversations/{id}  (with its messages, oldest first)
+boost::asio::awaitable<http::Response> get(http::Request& req, ConversationService& svc);
+// GET /api/v1/conversations/{id}/messages
+boost::asio::awaitable<http::Response> list_messages(http::Request& req, ConversationService& svc);
+// PATCH /api/v1/conversations/{id}
+boost::asio::awaitable<http::Response> update(http::Request& req, ConversationService& svc);
+// DELETE /api/v1/conversations/{id}
+boost::asio::awaitable<http::Response> remove(http::Request& req, ConversationService& svc);
+
+}  // namespace parley::conversations

@@ -1,0 +1,252 @@
+#include "conversations/service.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "auth/tokens.hpp"
+#include "common/ids.hpp"
+#include "common/json.hpp"
+
+namespace parley::conversations {
+
+namespace asio = boost::asio;
+namespace bj = boost::json;
+
+namespace {
+
+std::string settings_json(const Settings& s) {
+    bj::object o;
+    if (s.temperature) {
+        o["temperature"] = *s.temperature;
+    }
+    if (s.max_tokens) {
+        o["max_tokens"] = *s.max_tokens;
+    }
+    if (s.thinking) {
+        o["thinking"] = *s.thinking;
+    }
+    return bj::serialize(o);
+}
+
+// Cursors are base64url("<updated_at ISO 8601>|<id>"): opaque to clients, checkable here.
+std::string encode_cursor(const store::Conversation& c) {
+    return auth::base64url_encode(to_iso8601(c.updated_at) + "|" + c.id);
+}
+
+std::optional<store::ConversationCursor> decode_cursor(std::string_view text) {
+    const auto raw = auth::base64url_decode(text);
+    if (!raw) {
+        return std::nullopt;
+    }
+    const std::string& decoded = *raw;
+    const auto bar = decoded.find('|');
+    if (bar == std::string::npos) {
+        return std::nullopt;
+    }
+    auto when = parse_iso8601(std::string_view(decoded).substr(0, bar));
+    std::string id = decoded.substr(bar + 1);
+    if (!when || !is_uuid(id)) {
+        return std::nullopt;
+    }
+    return store::ConversationCursor{*when, std::move(id)};
+}
+
+}  // namespace
+
+Settings parse_settings(std::string_view text) {
+    Settings s;
+    auto v = json::parse(text, 8);
+    if (!v || !v->is_object()) {
+        return s;
+    }
+    const auto& o = v->as_object();
+    if (auto t = json::optional_number(o, "temperature"); t) {
+        s.temperature = *t;
+    }
+    if (auto m = json::optional_int(o, "max_tokens"); m) {
+        s.max_tokens = *m;
+    }
+    if (auto th = json::optional_bool(o, "thinking"); th) {
+        s.thinking = *th;
+    }
+    return s;
+}
+
+ConversationService::ConversationService(
+    store::Store& store, const llm::ModelRouter& router, Clock clock
+)
+    : store_(store),
+      router_(router),
+      clock_(std::move(clock)) {}
+
+Result<void> ConversationService::check_settings(const Settings& s, const llm::ModelInfo& model)
+    const {
+    if (s.temperature && (*s.temperature < 0 || *s.temperature > 2)) {
+        return make_error(ErrorType::unprocessable, "temperature must be from 0 to 2");
+    }
+    if (s.max_tokens && (*s.max_tokens < 1 || *s.max_tokens > model.max_output)) {
+        return make_error(
+            ErrorType::unprocessable,
+            "max_tokens must be from 1 to " + std::to_string(model.max_output) + " for " + model.id
+        );
+    }
+    return {};
+}
+
+asio::awaitable<Result<store::Conversation>> ConversationService::create(
+    const Principal& who, NewConversation spec
+) {
+    auto model = router_.resolve(spec.model.value_or(""));
+    if (!model) {
+        co_return model.error();
+    }
+    if (auto ok = check_settings(spec.settings, **model); !ok) {
+        co_return ok.error();
+    }
+    store::Conversation c;
+    c.id = new_uuid_v7();
+    c.user_id = who.user_id;
+    c.title = std::move(spec.title);
+    c.model = (*model)->id;
+    c.system_prompt = std::move(spec.system_prompt);
+    c.settings = settings_json(spec.settings);
+    c.metadata = std::move(spec.metadata);
+    c.created_at = clock_();
+    c.updated_at = c.created_at;
+    if (auto created = co_await store_.create_conversation(c); !created) {
+        co_return created.error();
+    }
+    co_return c;
+}
+
+asio::awaitable<Result<store::Page<store::Conversation>>> ConversationService::list(
+    const Principal& who, store::ConversationFilter filter, std::int64_t offset, std::int64_t limit
+) {
+    filter.user_id = who.user_id;
+    co_return co_await store_.list_conversations(std::move(filter), offset, limit);
+}
+
+asio::awaitable<Result<CursorPage>> ConversationService::list_after(
+    const Principal& who,
+    store::ConversationFilter filter,
+    std::optional<std::string> cursor,
+    std::int64_t limit
+) {
+    filter.user_id = who.user_id;
+    std::optional<store::ConversationCursor> after;
+    if (cursor && !cursor->empty()) {
+        after = decode_cursor(*cursor);
+        if (!after) {
+            co_return make_error(ErrorType::unprocessable, "cursor is not one this server issued");
+        }
+    }
+    // One more than asked tells whether another page follows.
+    auto rows = co_await store_.list_conversations_after(std::move(filter), after, limit + 1);
+    if (!rows) {
+        co_return rows.error();
+    }
+    CursorPage page;
+    page.items = std::move(*rows);
+    if (static_cast<std::int64_t>(page.items.size()) > limit) {
+        page.items.resize(static_cast<std::size_t>(limit));
+        page.next_cursor = encode_cursor(page.items.back());
+    }
+    co_return page;
+}
+
+asio::awaitable<Result<store::Conversation>> ConversationService::get(
+    const Principal& who, std::string_view id
+) {
+    if (!is_uuid(id)) {
+        co_return make_error(ErrorType::not_found, "conversation not found");
+    }
+    auto found = co_await store_.find_conversation(std::string(id));
+    if (!found) {
+        co_return found.error();
+    }
+    if (!*found) {
+        co_return make_error(ErrorType::not_found, "conversation not found");
+    }
+    if ((*found)->user_id != who.user_id) {
+        co_return make_error(ErrorType::permission, "this conversation belongs to another user");
+    }
+    co_return std::move(**found);
+}
+
+asio::awaitable<Result<store::Conversation>> ConversationService::update(
+    const Principal& who, std::string_view id, ConversationPatch patch
+) {
+    auto current = co_await get(who, id);
+    if (!current) {
+        co_return current.error();
+    }
+    store::Conversation c = std::move(*current);
+    if (patch.model) {
+        auto model = router_.resolve(*patch.model);
+        if (!model) {
+            co_return model.error();
+        }
+        c.model = (*model)->id;
+    }
+    if (patch.title) {
+        c.title = std::move(*patch.title);
+    }
+    if (patch.system_prompt) {
+        c.system_prompt = std::move(*patch.system_prompt);
+    }
+    if (patch.metadata) {
+        c.metadata = std::move(*patch.metadata);
+    }
+    if (patch.is_archived) {
+        c.is_archived = *patch.is_archived;
+    }
+    if (patch.is_pinned) {
+        c.is_pinned = *patch.is_pinned;
+    }
+    c.updated_at = clock_();
+    auto updated = co_await store_.update_conversation(c);
+    if (!updated) {
+        co_return updated.error();
+    }
+    if (!*updated) {
+        co_return make_error(ErrorType::not_found, "conversation not found");
+    }
+    co_return c;
+}
+
+asio::awaitable<Result<void>> ConversationService::remove(
+    const Principal& who, std::string_view id
+) {
+    auto current = co_await get(who, id);
+    if (!current) {
+        co_return current.error();
+    }
+    auto deleted = co_await store_.delete_conversation(current->id);
+    if (!deleted) {
+        co_return deleted.error();
+    }
+    co_return Result<void>{};
+}
+
+asio::awaitable<Result<store::Page<store::Message>>> ConversationService::messages(
+    const store::Conversation& c, std::int64_t offset, std::int64_t limit
+) {
+    co_return co_await store_.list_messages(c.id, offset, limit);
+}
+
+asio::awaitable<Result<bool>> ConversationService::set_title_if_untitled(
+    std::string id, std::string title
+) {
+    auto found = co_await store_.find_conversation(id);
+    if (!found) {
+        co_return found.error();
+    }
+    if (!*found || (*found)->title) {
+        co_return false;
+    }
+    store::Conversation c = std::move(**found);
+    c.title = std::move(title);
+    co_return co_await store_.update_conversation(std::move(c));
+}
+
+}  // namespace parley::conversations

@@ -1,0 +1,107 @@
+// Conversations: creation with a validated model and settings, listing (page or cursor), reading,
+// updating and deleting — each checked against the caller: an unknown id is not_found, another
+// user's conversation is permission (ARCHITECTURE §9). No HTTP types here.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "common/error.hpp"
+#include "common/principal.hpp"
+#include "common/time.hpp"
+#include "llm/router.hpp"
+#include "store/store.hpp"
+
+namespace parley::conversations {
+
+struct Settings {
+    std::optional<double> temperature;
+    std::optional<std::int64_t> max_tokens;
+    std::optional<bool> thinking;
+};
+
+struct NewConversation {
+    std::optional<std::string> title;
+    std::optional<std::string> model;
+    std::optional<std::string> system_prompt;
+    std::string metadata = "{}";  // a JSON object, already validated
+    Settings settings;
+};
+
+// Only the fields present are changed; `title`/`system_prompt` may be set to null.
+struct ConversationPatch {
+    std::optional<std::optional<std::string>> title;
+    std::optional<std::optional<std::string>> system_prompt;
+    std::optional<std::string> model;
+    std::optional<std::string> metadata;
+    std::optional<bool> is_archived;
+    std::optional<bool> is_pinned;
+};
+
+struct CursorPage {
+    std::vector<store::Conversation> items;
+    std::optional<std::string> next_cursor;  // absent on the last page
+};
+
+// The settings stored with a conversation, parsed.
+Settings parse_settings(std::string_view json);
+
+class ConversationService {
+public:
+    ConversationService(
+        store::Store& store, const llm::ModelRouter& router, Clock clock = system_now
+    );
+
+    // Errors: unprocessable (unknown or unavailable model, settings out of range).
+    boost::asio::awaitable<Result<store::Conversation>> create(
+        const Principal& who, NewConversation spec
+    );
+
+    boost::asio::awaitable<Result<store::Page<store::Conversation>>> list(
+        const Principal& who,
+        store::ConversationFilter filter,
+        std::int64_t offset,
+        std::int64_t limit
+    );
+
+    // Cursor pagination. Errors: unprocessable for a cursor this server did not issue.
+    boost::asio::awaitable<Result<CursorPage>> list_after(
+        const Principal& who,
+        store::ConversationFilter filter,
+        std::optional<std::string> cursor,
+        std::int64_t limit
+    );
+
+    // The caller's conversation. Errors: not_found (unknown or malformed id), permission.
+    boost::asio::awaitable<Result<store::Conversation>> get(
+        const Principal& who, std::string_view id
+    );
+
+    // Errors: as get, and unprocessable for an unknown model.
+    boost::asio::awaitable<Result<store::Conversation>> update(
+        const Principal& who, std::string_view id, ConversationPatch patch
+    );
+
+    // Errors: as get.
+    boost::asio::awaitable<Result<void>> remove(const Principal& who, std::string_view id);
+
+    // A page of a conversation's messages, oldest first (the conversation already checked).
+    boost::asio::awaitable<Result<store::Page<store::Message>>> messages(
+        const store::Conversation& c, std::int64_t offset, std::int64_t limit
+    );
+
+    // Sets the title if the conversation still has none (the background auto-title).
+    boost::asio::awaitable<Result<bool>> set_title_if_untitled(std::string id, std::string title);
+
+private:
+    Result<void> check_settings(const Settings& s, const llm::ModelInfo& model) const;
+
+    store::Store& store_;
+    const llm::ModelRouter& router_;
+    Clock clock_;
+};
+
+}  // namespace parley::conversations

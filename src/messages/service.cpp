@@ -1,0 +1,348 @@
+#include "messages/service.hpp"
+
+#include <chrono>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "common/strings.hpp"
+
+namespace parley::messages {
+
+namespace asio = boost::asio;
+namespace bj = boost::json;
+
+namespace {
+
+constexpr std::size_t kMaxTitle = 60;
+constexpr std::int64_t kRecentForContext = 500;
+
+std::size_t code_points(std::string_view s) {
+    std::size_t n = 0;
+    for (const char c : s) {
+        n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+    }
+    return n;
+}
+
+// Cuts at most `max` bytes at a word boundary (or a character boundary for one long word).
+std::string cut_words(std::string_view text, std::size_t max) {
+    std::string s(trim(text));
+    if (s.size() <= max) {
+        return s;
+    }
+    auto cut = s.rfind(' ', max);
+    if (cut == std::string::npos || cut < max / 2) {
+        cut = max;
+        while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) {
+            --cut;
+        }
+    }
+    s.resize(cut);
+    return std::string(trim(s));
+}
+
+// Everything the model produced, gathered from its events.
+struct Answer {
+    std::string text;
+    std::string thinking;
+    llm::Usage usage;
+    bool has_usage = false;
+    std::optional<llm::FinishReason> finish;
+    std::optional<llm::StreamEvent> error;
+    std::optional<std::chrono::steady_clock::time_point> first_token_at;
+};
+
+}  // namespace
+
+std::vector<llm::ChatMessage> fit_context(
+    const std::vector<store::Message>& newest_first, std::int64_t budget
+) {
+    std::vector<llm::ChatMessage> picked;
+    std::int64_t used = 0;
+    for (const auto& m : newest_first) {
+        if (m.status == "error" || (m.role != "user" && m.role != "assistant") ||
+            m.content.empty()) {
+            continue;
+        }
+        const std::int64_t cost = llm::estimate_tokens(m.content) + 4;
+        if (used + cost > budget) {
+            break;  // older turns are dropped whole
+        }
+        used += cost;
+        picked.push_back({m.role, m.content});
+    }
+    std::reverse(picked.begin(), picked.end());
+    return picked;
+}
+
+std::string clean_title(std::string_view answer) {
+    std::string line(trim(answer.substr(0, answer.find('\n'))));
+    std::string out;
+    for (const char c : line) {
+        if (c != '"' && c != '*' && c != '#' && c != '`' && c != '\'') {
+            out.push_back(c);
+        }
+    }
+    if (out.rfind("Title:", 0) == 0 || out.rfind("title:", 0) == 0) {
+        out = out.substr(6);
+    }
+    out = cut_words(out, kMaxTitle);
+    while (!out.empty() && (out.back() == '.' || out.back() == ':')) {
+        out.pop_back();
+    }
+    return std::string(trim(out));
+}
+
+std::string title_from_message(std::string_view content) {
+    std::string flat(trim(content));
+    for (auto& c : flat) {
+        if (c == '\n' || c == '\r' || c == '\t') {
+            c = ' ';
+        }
+    }
+    auto title = cut_words(flat, kMaxTitle);
+    return title.empty() ? "New conversation" : title;
+}
+
+MessageService::MessageService(
+    store::Store& store,
+    conversations::ConversationService& conversations,
+    llm::ModelRouter& router,
+    MessageOptions options,
+    Clock clock
+)
+    : store_(store),
+      conversations_(conversations),
+      router_(router),
+      options_(options),
+      clock_(std::move(clock)) {}
+
+asio::awaitable<Result<store::Message>> MessageService::send(
+    const Principal& who, std::string_view conversation_id, NewMessage message
+) {
+    auto conversation = co_await conversations_.get(who, conversation_id);
+    if (!conversation) {
+        co_return conversation.error();
+    }
+    if (trim(message.content).empty()) {
+        co_return make_error(ErrorType::unprocessable, "`content` must not be empty");
+    }
+    if (!is_valid_utf8(message.content)) {
+        co_return make_error(ErrorType::invalid_request, "`content` is not valid UTF-8");
+    }
+    if (code_points(message.content) > options_.max_content_chars) {
+        co_return make_error(
+            ErrorType::unprocessable,
+            "`content` is longer than " + std::to_string(options_.max_content_chars) + " characters"
+        );
+    }
+    const auto settings = conversations::parse_settings(conversation->settings);
+    auto model = router_.resolve(message.model.value_or(conversation->model));
+    if (!model) {
+        co_return model.error();
+    }
+    const llm::ModelInfo& info = **model;
+    const std::int64_t max_tokens = message.max_tokens.value_or(
+        settings.max_tokens.value_or(std::min(options_.default_max_tokens, info.max_output))
+    );
+    if (max_tokens < 1 || max_tokens > info.max_output) {
+        co_return make_error(
+            ErrorType::unprocessable,
+            "max_tokens must be from 1 to " + std::to_string(info.max_output)
+        );
+    }
+    const auto temperature = message.temperature ? message.temperature : settings.temperature;
+    if (temperature && (*temperature < 0 || *temperature > 2)) {
+        co_return make_error(ErrorType::unprocessable, "temperature must be from 0 to 2");
+    }
+    const std::string system = conversation->system_prompt.value_or("");
+    const std::int64_t budget = info.context_window - max_tokens - options_.context_margin_tokens -
+                                llm::estimate_tokens(system);
+    const std::int64_t user_tokens = llm::estimate_tokens(message.content);
+    if (user_tokens + 4 > budget) {
+        co_return make_error(
+            ErrorType::unprocessable, "the message does not fit the model's context window"
+        );
+    }
+
+    // The user's message is stored before the model is asked: it survives any provider failure.
+    store::Message user;
+    user.id = new_uuid_v7();
+    user.conversation_id = conversation->id;
+    user.role = "user";
+    user.content = std::move(message.content);
+    user.token_count = user_tokens;
+    user.created_at = clock_();
+    if (auto stored = co_await store_.insert_message(user); !stored) {
+        co_return stored.error();
+    }
+
+    auto recent = co_await store_.recent_messages(conversation->id, kRecentForContext);
+    if (!recent) {
+        co_return recent.error();
+    }
+    llm::ChatRequest request;
+    request.system = system;
+    request.messages = fit_context(*recent, budget);
+    request.max_tokens = static_cast<int>(max_tokens);
+    request.temperature = temperature;
+    request.thinking =
+        message.thinking.value_or(settings.thinking.value_or(false)) && info.thinking;
+    const auto context_count = static_cast<std::int64_t>(request.messages.size());
+
+    Answer answer;
+    const auto started = std::chrono::steady_clock::now();
+    const auto sink = [&answer](llm::StreamEvent e) -> asio::awaitable<void> {
+        switch (e.kind) {
+            case llm::StreamEvent::Kind::thinking_delta:
+                answer.thinking += e.text;
+                break;
+            case llm::StreamEvent::Kind::text_delta:
+                if (!answer.first_token_at) {
+                    answer.first_token_at = std::chrono::steady_clock::now();
+                }
+                answer.text += e.text;
+                break;
+            case llm::StreamEvent::Kind::usage:
+                answer.usage = e.usage;
+                answer.has_usage = true;
+                break;
+            case llm::StreamEvent::Kind::stop:
+                answer.finish = e.finish;
+                break;
+            case llm::StreamEvent::Kind::error:
+                answer.error = std::move(e);
+                break;
+        }
+        co_return;
+    };
+    const auto route = co_await router_.stream(info, request, sink);
+    const auto finished = std::chrono::steady_clock::now();
+
+    const llm::ModelInfo* answered = router_.catalog().find(route.model);
+    store::Message reply;
+    reply.id = new_uuid_v7();
+    reply.conversation_id = conversation->id;
+    reply.parent_id = user.id;
+    reply.role = "assistant";
+    reply.content = answer.text;
+    if (!answer.thinking.empty()) {
+        reply.thinking = answer.thinking;
+    }
+    reply.model = route.model;
+    reply.provider = route.provider;
+    reply.input_tokens = answer.has_usage ? answer.usage.input_tokens : 0;
+    reply.output_tokens =
+        answer.has_usage ? answer.usage.output_tokens : llm::estimate_tokens(answer.text);
+    if (!answer.has_usage) {
+        // The provider reported nothing: estimate the prompt as what we sent.
+        std::int64_t prompt = llm::estimate_tokens(system);
+        for (const auto& m : request.messages) {
+            prompt += llm::estimate_tokens(m.content) + 4;
+        }
+        reply.input_tokens = prompt;
+    }
+    reply.token_count = reply.output_tokens;
+    reply.cost_micros =
+        answered != nullptr ? answered->cost_micros(reply.input_tokens, reply.output_tokens) : 0;
+    reply.latency_ms = std::max<std::int64_t>(
+        1, std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count()
+    );
+    if (answer.first_token_at) {
+        reply.ttft_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*answer.first_token_at - started)
+                .count();
+    }
+    bj::object metadata{
+        {"fallback_used", route.fallback_used}, {"context_messages", context_count}};
+    if (route.ok) {
+        reply.status = "complete";
+        reply.finish_reason =
+            std::string(llm::finish_reason_name(answer.finish.value_or(llm::FinishReason::stop)));
+    } else {
+        reply.status = answer.text.empty() ? "error" : "partial";
+        reply.finish_reason = "error";
+        if (answer.error) {
+            metadata["error"] = std::string(llm::upstream_error_name(answer.error->error));
+        }
+    }
+    reply.metadata = bj::serialize(metadata);
+    reply.created_at = clock_();
+    if (auto stored = co_await store_.insert_message(reply); !stored) {
+        co_return stored.error();
+    }
+
+    if (!conversation->title) {
+        asio::co_spawn(
+            co_await asio::this_coro::executor,
+            auto_title(conversation->id, route.model, user.content),
+            [](const std::exception_ptr& e) {
+                if (e) {
+                    try {
+                        std::rethrow_exception(e);
+                    } catch (const std::exception& x) {
+                        log::warn("auto-title failed", {{"what", x.what()}});
+                    }
+                }
+            }
+        );
+    }
+
+    if (!route.ok) {
+        const bool all_down = answer.error && answer.error->error == llm::UpstreamError::overloaded;
+        Error e = make_error(
+            all_down ? ErrorType::overloaded : ErrorType::upstream,
+            all_down ? "every model provider is unavailable; try again shortly"
+                     : "the model provider failed to answer",
+            answer.error ? answer.error->text : std::string{}
+        );
+        co_return e;
+    }
+    co_return reply;
+}
+
+asio::awaitable<void> MessageService::auto_title(
+    std::string conversation_id, std::string model_id, std::string first_message
+) {
+    std::string title;
+    const llm::ModelInfo* model = router_.catalog().find(model_id);
+    if (model != nullptr && model->provider != "mock" && router_.available(*model)) {
+        llm::ChatRequest request;
+        request.system = "You name conversations. Answer with the title only.";
+        request.messages.push_back(
+            {"user",
+             "Give a title of at most six words, without quotes, for a conversation that starts "
+             "with:\n\n" +
+                 first_message.substr(0, 2000)}
+        );
+        request.max_tokens = 24;
+        std::string text;
+        const auto sink = [&text](llm::StreamEvent e) -> asio::awaitable<void> {
+            if (e.kind == llm::StreamEvent::Kind::text_delta) {
+                text += e.text;
+            }
+            co_return;
+        };
+        const auto route = co_await router_.stream(*model, request, sink);
+        if (route.ok) {
+            title = clean_title(text);
+        }
+    }
+    if (title.empty()) {
+        title = title_from_message(first_message);
+    }
+    auto set = co_await conversations_.set_title_if_untitled(conversation_id, title);
+    if (!set) {
+        log::warn(
+            "could not store the title",
+            {{"conversation_id", conversation_id}, {"detail", set.error().detail}}
+        );
+    }
+}
+
+}  // namespace parley::messages

@@ -1,0 +1,451 @@
+// Conversations, messages and usage statistics on SQLite.
+#include <algorithm>
+
+#include "store/sqlite/sqlite_store_impl.hpp"
+
+namespace parley::store::sqlite {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::string_view kConversationColumns =
+    "id, user_id, title, model, system_prompt, settings, metadata, is_archived, is_pinned, "
+    "summary, created_at, updated_at";
+
+// The conversations' one order, newest activity first; keyset cursors compare in it too.
+constexpr std::string_view kConversationOrder = " ORDER BY updated_at DESC, id DESC";
+
+constexpr std::string_view kMessageColumns =
+    "id, conversation_id, parent_id, role, content, thinking, status, model, provider, "
+    "finish_reason, token_count, input_tokens, output_tokens, cost, latency_ms, ttft_ms, "
+    "metadata, created_at";
+
+std::optional<std::string> column_optional_text(const Statement& st, int index) {
+    if (st.column_is_null(index)) {
+        return std::nullopt;
+    }
+    return st.column_text(index);
+}
+
+std::optional<std::int64_t> column_optional_int(const Statement& st, int index) {
+    if (st.column_is_null(index)) {
+        return std::nullopt;
+    }
+    return st.column_int(index);
+}
+
+void bind_optional(Statement& st, int index, const std::optional<std::string>& text) {
+    if (text) {
+        st.bind(index, *text);
+    } else {
+        st.bind_null(index);
+    }
+}
+
+void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& value) {
+    if (value) {
+        st.bind(index, *value);
+    } else {
+        st.bind_null(index);
+    }
+}
+
+Conversation read_conversation(const Statement& st) {
+    Conversation c;
+    c.id = st.column_text(0);
+    c.user_id = st.column_text(1);
+    c.title = column_optional_text(st, 2);
+    c.model = st.column_text(3);
+    c.system_prompt = column_optional_text(st, 4);
+    c.settings = st.column_text(5);
+    c.metadata = st.column_text(6);
+    c.is_archived = st.column_int(7) != 0;
+    c.is_pinned = st.column_int(8) != 0;
+    c.summary = column_optional_text(st, 9);
+    c.created_at = column_time(st, 10).value_or(TimePoint{});
+    c.updated_at = column_time(st, 11).value_or(TimePoint{});
+    return c;
+}
+
+Message read_message(const Statement& st) {
+    Message m;
+    m.id = st.column_text(0);
+    m.conversation_id = st.column_text(1);
+    m.parent_id = column_optional_text(st, 2);
+    m.role = st.column_text(3);
+    m.content = st.column_text(4);
+    m.thinking = column_optional_text(st, 5);
+    m.status = st.column_text(6);
+    m.model = column_optional_text(st, 7);
+    m.provider = column_optional_text(st, 8);
+    m.finish_reason = column_optional_text(st, 9);
+    m.token_count = st.column_int(10);
+    m.input_tokens = st.column_int(11);
+    m.output_tokens = st.column_int(12);
+    m.cost_micros = st.column_int(13);
+    m.latency_ms = column_optional_int(st, 14);
+    m.ttft_ms = column_optional_int(st, 15);
+    m.metadata = st.column_text(16);
+    m.created_at = column_time(st, 17).value_or(TimePoint{});
+    return m;
+}
+
+// A LIKE pattern matching `text` anywhere, with its own %, _ and the escape character taken
+// literally (the query says ESCAPE '\').
+std::string contains_pattern(std::string_view text) {
+    std::string out = "%";
+    for (const char ch : text) {
+        if (ch == '%' || ch == '_' || ch == '\\') {
+            out += '\\';
+        }
+        out += ch;
+    }
+    out += '%';
+    return out;
+}
+
+// The WHERE clause for `f`; bind_filter binds its parameters in the same order.
+std::string filter_clause(const ConversationFilter& f) {
+    std::string where = " WHERE user_id = ?";
+    if (f.archived) {
+        where += " AND is_archived = ?";
+    }
+    if (f.model) {
+        where += " AND model = ?";
+    }
+    if (f.title_contains) {
+        // SQLite's LIKE ignores case (for ASCII letters), which is the filter's contract.
+        where += " AND title LIKE ? ESCAPE '\\'";
+    }
+    return where;
+}
+
+// Binds filter_clause's parameters from index 1; returns the next free index.
+int bind_filter(Statement& st, const ConversationFilter& f) {
+    int i = 1;
+    st.bind(i++, f.user_id);
+    if (f.archived) {
+        st.bind(i++, std::int64_t{*f.archived ? 1 : 0});
+    }
+    if (f.model) {
+        st.bind(i++, *f.model);
+    }
+    if (f.title_contains) {
+        st.bind(i++, contains_pattern(*f.title_contains));
+    }
+    return i;
+}
+
+// The messages of one user in [from, to), over messages m joined to conversations c.
+std::string usage_clause(const std::optional<TimePoint>& from, const std::optional<TimePoint>& to) {
+    std::string where =
+        " FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = ?";
+    if (from) {
+        where += " AND m.created_at >= ?";
+    }
+    if (to) {
+        where += " AND m.created_at < ?";
+    }
+    return where;
+}
+
+void bind_usage(
+    Statement& st,
+    const std::string& user_id,
+    const std::optional<TimePoint>& from,
+    const std::optional<TimePoint>& to
+) {
+    int i = 1;
+    st.bind(i++, user_id);
+    if (from) {
+        st.bind(i++, to_iso8601(*from));
+    }
+    if (to) {
+        st.bind(i++, to_iso8601(*to));
+    }
+}
+
+constexpr std::string_view kUsageSums =
+    "COUNT(*), COALESCE(SUM(m.input_tokens), 0), COALESCE(SUM(m.output_tokens), 0), "
+    "COALESCE(SUM(m.cost), 0)";
+
+// Reads the four kUsageSums columns starting at `first`.
+UsageRow read_usage_row(const Statement& st, int first) {
+    UsageRow row;
+    row.message_count = st.column_int(first);
+    row.input_tokens = st.column_int(first + 1);
+    row.output_tokens = st.column_int(first + 2);
+    row.cost_micros = st.column_int(first + 3);
+    return row;
+}
+
+// Runs `fn` in a deferred (read) transaction, so that a page and its total, or a total and its
+// breakdowns, come from one snapshot even while writers commit in between.
+template <class F>
+auto in_read_snapshot(Connection& c, F&& fn) {
+    c.exec("BEGIN");
+    try {
+        auto out = fn();
+        c.exec("COMMIT");
+        return out;
+    } catch (...) {
+        c.exec("ROLLBACK");
+        throw;
+    }
+}
+
+std::int64_t non_negative(std::int64_t n) {
+    return std::max<std::int64_t>(n, 0);
+}
+
+}  // namespace
+
+asio::awaitable<Result<void>> SqliteStore::create_conversation(Conversation conv) {
+    co_return co_await run<void>([&conv](Connection& c) -> Result<void> {
+        auto st = c.prepare(
+            "INSERT INTO conversations(id, user_id, title, model, system_prompt, settings, "
+            "metadata, is_archived, is_pinned, summary, created_at, updated_at) VALUES (?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        st.bind(1, conv.id).bind(2, conv.user_id);
+        bind_optional(st, 3, conv.title);
+        st.bind(4, conv.model);
+        bind_optional(st, 5, conv.system_prompt);
+        st.bind(6, conv.settings).bind(7, conv.metadata);
+        st.bind(8, std::int64_t{conv.is_archived ? 1 : 0});
+        st.bind(9, std::int64_t{conv.is_pinned ? 1 : 0});
+        bind_optional(st, 10, conv.summary);
+        st.bind(11, to_iso8601(conv.created_at)).bind(12, to_iso8601(conv.updated_at));
+        st.step();
+        return {};
+    });
+}
+
+asio::awaitable<Result<std::optional<Conversation>>> SqliteStore::find_conversation(std::string id
+) {
+    co_return co_await run<std::optional<Conversation>>(
+        [&id](Connection& c) -> Result<std::optional<Conversation>> {
+            auto st = c.prepare(
+                "SELECT " + std::string(kConversationColumns) + " FROM conversations WHERE id = ?"
+            );
+            st.bind(1, id);
+            if (!st.step()) {
+                return std::optional<Conversation>{};
+            }
+            return std::optional<Conversation>{read_conversation(st)};
+        }
+    );
+}
+
+asio::awaitable<Result<Page<Conversation>>> SqliteStore::list_conversations(
+    ConversationFilter filter, std::int64_t offset, std::int64_t limit
+) {
+    co_return co_await run<Page<Conversation>>([&](Connection& c) -> Result<Page<Conversation>> {
+        const auto where = filter_clause(filter);
+        return in_read_snapshot(c, [&] {
+            Page<Conversation> page;
+            auto count = c.prepare("SELECT COUNT(*) FROM conversations" + where);
+            bind_filter(count, filter);
+            count.step();
+            page.total = count.column_int(0);
+
+            auto st = c.prepare(
+                "SELECT " + std::string(kConversationColumns) + " FROM conversations" + where +
+                std::string(kConversationOrder) + " LIMIT ? OFFSET ?"
+            );
+            const int next = bind_filter(st, filter);
+            st.bind(next, non_negative(limit)).bind(next + 1, non_negative(offset));
+            while (st.step()) {
+                page.items.push_back(read_conversation(st));
+            }
+            return page;
+        });
+    });
+}
+
+asio::awaitable<Result<std::vector<Conversation>>> SqliteStore::list_conversations_after(
+    ConversationFilter filter, std::optional<ConversationCursor> after, std::int64_t limit
+) {
+    co_return co_await run<std::vector<Conversation>>(
+        [&](Connection& c) -> Result<std::vector<Conversation>> {
+            auto where = filter_clause(filter);
+            if (after) {
+                // Strictly after the cursor in (updated_at DESC, id DESC) order.
+                where += " AND (updated_at, id) < (?, ?)";
+            }
+            auto st = c.prepare(
+                "SELECT " + std::string(kConversationColumns) + " FROM conversations" + where +
+                std::string(kConversationOrder) + " LIMIT ?"
+            );
+            int next = bind_filter(st, filter);
+            if (after) {
+                st.bind(next, to_iso8601(after->updated_at)).bind(next + 1, after->id);
+                next += 2;
+            }
+            st.bind(next, non_negative(limit));
+            std::vector<Conversation> out;
+            while (st.step()) {
+                out.push_back(read_conversation(st));
+            }
+            return out;
+        }
+    );
+}
+
+asio::awaitable<Result<bool>> SqliteStore::update_conversation(Conversation conv) {
+    co_return co_await run<bool>([&conv](Connection& c) -> Result<bool> {
+        auto st = c.prepare(
+            "UPDATE conversations SET title = ?, model = ?, system_prompt = ?, settings = ?, "
+            "metadata = ?, is_archived = ?, is_pinned = ?, summary = ?, updated_at = ? WHERE id = ?"
+        );
+        bind_optional(st, 1, conv.title);
+        st.bind(2, conv.model);
+        bind_optional(st, 3, conv.system_prompt);
+        st.bind(4, conv.settings).bind(5, conv.metadata);
+        st.bind(6, std::int64_t{conv.is_archived ? 1 : 0});
+        st.bind(7, std::int64_t{conv.is_pinned ? 1 : 0});
+        bind_optional(st, 8, conv.summary);
+        st.bind(9, to_iso8601(conv.updated_at)).bind(10, conv.id);
+        st.step();
+        return sqlite3_changes(c.handle()) == 1;
+    });
+}
+
+asio::awaitable<Result<bool>> SqliteStore::delete_conversation(std::string id) {
+    co_return co_await run<bool>([&id](Connection& c) -> Result<bool> {
+        // Messages and session events go with it: ON DELETE CASCADE, foreign_keys is on.
+        c.prepare("DELETE FROM conversations WHERE id = ?").bind(1, id).step();
+        return sqlite3_changes(c.handle()) == 1;
+    });
+}
+
+asio::awaitable<Result<void>> SqliteStore::insert_message(Message m) {
+    co_return co_await run<void>([&m](Connection& c) -> Result<void> {
+        return in_transaction(c, [&]() -> Result<void> {
+            // The update first: it tells a missing conversation apart from a taken message id,
+            // which the foreign key would report as the same constraint failure.
+            c.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?")
+                .bind(1, to_iso8601(m.created_at))
+                .bind(2, m.conversation_id)
+                .step();
+            if (sqlite3_changes(c.handle()) != 1) {
+                return make_error(ErrorType::not_found, "conversation not found");
+            }
+            auto st = c.prepare(
+                "INSERT INTO messages(" + std::string(kMessageColumns) +
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            );
+            st.bind(1, m.id).bind(2, m.conversation_id);
+            bind_optional(st, 3, m.parent_id);
+            st.bind(4, m.role).bind(5, m.content);
+            bind_optional(st, 6, m.thinking);
+            st.bind(7, m.status);
+            bind_optional(st, 8, m.model);
+            bind_optional(st, 9, m.provider);
+            bind_optional(st, 10, m.finish_reason);
+            st.bind(11, m.token_count)
+                .bind(12, m.input_tokens)
+                .bind(13, m.output_tokens)
+                .bind(14, m.cost_micros);
+            bind_optional(st, 15, m.latency_ms);
+            bind_optional(st, 16, m.ttft_ms);
+            st.bind(17, m.metadata).bind(18, to_iso8601(m.created_at));
+            st.step();
+            return {};
+        });
+    });
+}
+
+asio::awaitable<Result<Page<Message>>> SqliteStore::list_messages(
+    std::string conversation_id, std::int64_t offset, std::int64_t limit
+) {
+    co_return co_await run<Page<Message>>([&](Connection& c) -> Result<Page<Message>> {
+        return in_read_snapshot(c, [&] {
+            Page<Message> page;
+            auto count = c.prepare("SELECT COUNT(*) FROM messages WHERE conversation_id = ?");
+            count.bind(1, conversation_id).step();
+            page.total = count.column_int(0);
+
+            auto st = c.prepare(
+                "SELECT " + std::string(kMessageColumns) +
+                " FROM messages WHERE conversation_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?"
+            );
+            st.bind(1, conversation_id).bind(2, non_negative(limit)).bind(3, non_negative(offset));
+            while (st.step()) {
+                page.items.push_back(read_message(st));
+            }
+            return page;
+        });
+    });
+}
+
+asio::awaitable<Result<std::vector<Message>>> SqliteStore::recent_messages(
+    std::string conversation_id, std::int64_t limit
+) {
+    co_return co_await run<std::vector<Message>>(
+        [&](Connection& c) -> Result<std::vector<Message>> {
+            auto st = c.prepare(
+                "SELECT " + std::string(kMessageColumns) +
+                " FROM messages WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+            );
+            st.bind(1, conversation_id).bind(2, non_negative(limit));
+            std::vector<Message> out;
+            while (st.step()) {
+                out.push_back(read_message(st));
+            }
+            return out;
+        }
+    );
+}
+
+asio::awaitable<Result<UsageStats>> SqliteStore::usage_stats(
+    std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
+) {
+    co_return co_await run<UsageStats>([&](Connection& c) -> Result<UsageStats> {
+        const auto where = usage_clause(from, to);
+        return in_read_snapshot(c, [&] {
+            UsageStats stats;
+            auto conversations = c.prepare("SELECT COUNT(*) FROM conversations WHERE user_id = ?");
+            conversations.bind(1, user_id).step();
+            stats.conversation_count = conversations.column_int(0);
+
+            // SUM over INTEGER columns stays an exact 64-bit integer in SQLite (it fails on
+            // overflow rather than rounding), so micro-dollar totals are exact.
+            auto totals = c.prepare("SELECT " + std::string(kUsageSums) + where);
+            bind_usage(totals, user_id, from, to);
+            totals.step();
+            const auto sums = read_usage_row(totals, 0);
+            stats.message_count = sums.message_count;
+            stats.input_tokens = sums.input_tokens;
+            stats.output_tokens = sums.output_tokens;
+            stats.cost_micros = sums.cost_micros;
+
+            auto by_model = c.prepare(
+                "SELECT m.model, " + std::string(kUsageSums) + where +
+                " AND m.model IS NOT NULL GROUP BY m.model ORDER BY SUM(m.cost) DESC, m.model"
+            );
+            bind_usage(by_model, user_id, from, to);
+            while (by_model.step()) {
+                auto row = read_usage_row(by_model, 1);
+                row.key = by_model.column_text(0);
+                stats.by_model.push_back(std::move(row));
+            }
+
+            // Stored times are UTC ISO 8601, so the first ten characters are the UTC day.
+            auto by_day = c.prepare(
+                "SELECT substr(m.created_at, 1, 10) AS day, " + std::string(kUsageSums) + where +
+                " GROUP BY day ORDER BY day"
+            );
+            bind_usage(by_day, user_id, from, to);
+            while (by_day.step()) {
+                auto row = read_usage_row(by_day, 1);
+                row.key = by_day.column_text(0);
+                stats.by_day.push_back(std::move(row));
+            }
+            return stats;
+        });
+    });
+}
+
+}  // namespace parley::store::sqlite

@@ -1,0 +1,92 @@
+#include "usage/routes.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+namespace parley::usage {
+
+namespace asio = boost::asio;
+namespace bj = boost::json;
+
+namespace {
+
+double usd(std::int64_t micros) {
+    return static_cast<double>(micros) / 1'000'000.0;
+}
+
+// Accepts a full ISO 8601 date-time or a date (midnight UTC).
+std::optional<TimePoint> time_param(const http::Request& req, std::string_view name) {
+    auto text = req.query_param(name);
+    if (!text || text->empty()) {
+        return std::nullopt;
+    }
+    if (text->size() == 10) {
+        *text += "T00:00:00Z";
+    }
+    auto t = parse_iso8601(*text);
+    if (!t) {
+        throw ErrorException(make_error(
+            ErrorType::unprocessable,
+            std::string(name) + " must be a date (2026-11-25) or an ISO 8601 date-time"
+        ));
+    }
+    return t;
+}
+
+bj::object row_json(std::string_view key_name, const store::UsageRow& r) {
+    return {
+        {key_name, r.key},
+        {"message_count", r.message_count},
+        {"input_tokens", r.input_tokens},
+        {"output_tokens", r.output_tokens},
+        {"cost_usd", usd(r.cost_micros)},
+    };
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> models(http::Request& /*req*/, const llm::ModelRouter& router) {
+    bj::array data;
+    for (const auto& m : router.catalog().models()) {
+        data.push_back(bj::object{
+            {"id", m.id},
+            {"provider", m.provider},
+            {"name", m.name},
+            {"max_context_tokens", m.context_window},
+            {"max_output_tokens", m.max_output},
+            {"cost_per_1k_input", m.input_per_mtok / 1000.0},
+            {"cost_per_1k_output", m.output_per_mtok / 1000.0},
+            {"is_default", m.id == router.options().default_model},
+            {"is_fallback", m.id == router.options().fallback_model},
+            {"available", router.available(m)},
+            {"supports_thinking", m.thinking},
+            {"supports_tools", m.tools},
+        });
+    }
+    co_return http::success(data);
+}
+
+asio::awaitable<http::Response> stats(http::Request& req, store::Store& store) {
+    const auto from = time_param(req, "from");
+    const auto to = time_param(req, "to");
+    const auto s = value_or_throw(co_await store.usage_stats(req.principal().user_id, from, to));
+    bj::array by_model;
+    for (const auto& r : s.by_model) {
+        by_model.push_back(row_json("model", r));
+    }
+    bj::array by_day;
+    for (const auto& r : s.by_day) {
+        by_day.push_back(row_json("date", r));
+    }
+    co_return http::success(bj::object{
+        {"conversation_count", s.conversation_count},
+        {"message_count", s.message_count},
+        {"total_input_tokens", s.input_tokens},
+        {"total_output_tokens", s.output_tokens},
+        {"estimated_cost_usd", usd(s.cost_micros)},
+        {"by_model", std::move(by_model)},
+        {"by_day", std::move(by_day)},
+    });
+}
+
+}  // namespace parley::usage

@@ -1,0 +1,20 @@
+// GET /api/v1/models (the catalog with availability) and GET /api/v1/usage/stats (the caller's
+// totals, by model and by day).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "http/request.hpp"
+#include "http/response.hpp"
+#include "llm/router.hpp"
+#include "store/store.hpp"
+
+namespace parley::usage {
+
+// GET /api/v1/models
+boost::asio::awaitable<http::Response> models(http::Request& req, const llm::ModelRouter& router);
+
+// GET /api/v1/usage/stats?from&to
+boost::asio::awaitable<http::Response> stats(http::Request& req, store::Store& store);
+
+}  // namespace parley::usage
