@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Conversations on SQLite: GET /api/v1/conversations (a page of 20), GET /api/v1/conversations/{id}
+# (50 messages), and non-streaming POST …/messages against the mock model with no delay, each at
+# 64 keep-alive connections (wrk on the same machine). Rate limits are raised out of the way.
+# Usage: bench/conversations.sh [RUNS] — default 3 runs; record the medians in docs/benchmarks.md.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+runs=${1:-3}
+duration=${DURATION:-8s}
+
+start_parley ACCESS_LOG=true RATE_LIMIT_STANDARD=1000000 RATE_LIMIT_AI=1000000 MOCK_TOKEN_DELAY_MS=0
+base="http://127.0.0.1:$PARLEY_PORT/api/v1"
+token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/json' \
+    -d '{"email":"bench@example.com","password":"BenchPass123"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+auth=(-H "Authorization: Bearer $token")
+for i in $(seq 1 20); do
+    cid=$(curl -fs -X POST "$base/conversations" "${auth[@]}" -H 'Content-Type: application/json' \
+        -d "{\"title\":\"Bench conversation $i\"}" | sed -E 's/.*"data":\{"id":"([^"]+)".*/\1/')
+done
+# 25 exchanges = 50 messages in the last conversation.
+for i in $(seq 1 25); do
+    curl -fs -X POST "$base/conversations/$cid/messages" "${auth[@]}" -H 'Content-Type: application/json' \
+        -d "{\"content\":\"Question number $i about REST APIs\"}" >/dev/null
+done
+post_script=$(mktemp /tmp/parley-bench-post.XXXXXX.lua)
+cat >"$post_script" <<LUA
+wrk.method = "POST"
+wrk.body = '{"content":"What is a REST API? Explain in 2 sentences."}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+
+echo "parley $("$PARLEY_BIN" version | awk '{print $2}') on $(nproc) cores; wrk -t1 -c64 -d$duration; SQLite"
+for i in $(seq 1 "$runs"); do
+    wrk_summary "GET conversations (20) $i" -t1 -c64 -d"$duration" "${auth[@]}" "$base/conversations"
+    wrk_summary "GET conversation+50 msgs $i" -t1 -c64 -d"$duration" "${auth[@]}" "$base/conversations/$cid"
+done
+# The send benchmark writes two messages per request: run it on a fresh conversation, last.
+send_cid=$(curl -fs -X POST "$base/conversations" "${auth[@]}" -H 'Content-Type: application/json' -d '{}' |
+    sed -E 's/.*"data":\{"id":"([^"]+)".*/\1/')
+for i in $(seq 1 "$runs"); do
+    wrk_summary "POST message (mock) $i" -t1 -c64 -d"$duration" -s "$post_script" "$base/conversations/$send_cid/messages"
+done
+rm -f "$post_script"
