@@ -21,7 +21,7 @@ inline TimePoint system_now() {
 
 std::string to_iso8601(TimePoint t);
 
-// Parses "YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)"; nullopt on anything else.
+// Parses "YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)" for years 1970 to 2200; nullopt on anything else.
 std::optional<TimePoint> parse_iso8601(std::string_view text);
 
 inline std::int64_t to_unix_seconds(TimePoint t) {

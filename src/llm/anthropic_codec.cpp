@@ -1,9 +1,7 @@
 #include "llm/anthropic_codec.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
-#include <stdexcept>
 #include <utility>
 
 #include <boost/json/array.hpp>
@@ -12,6 +10,7 @@
 #include <boost/json/value.hpp>
 
 #include "common/json.hpp"
+#include "llm/wire_json.hpp"
 
 namespace parley::llm {
 
@@ -19,34 +18,17 @@ namespace bj = boost::json;
 
 namespace {
 
-constexpr std::size_t kMaxDepth = 64;
 constexpr int kMinThinkingBudget = 1024;  // the API rejects smaller budgets
 
-// Thrown by the readers below when an event has the wrong shape; caught in this file only, where
-// it becomes one malformed error event (callers never see an exception).
-struct Malformed : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-bj::value parse_or_throw(std::string_view text) {
-    auto parsed = json::parse(text, kMaxDepth);
-    if (!parsed) {
-        throw Malformed(parsed.error().message);
-    }
-    return std::move(*parsed);
-}
-
-// Absent or null → nullptr; present with another type → Malformed.
-const bj::object* object_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return nullptr;
-    }
-    if (!v->is_object()) {
-        throw Malformed("`" + std::string(key) + "` is not an object");
-    }
-    return &v->get_object();
-}
+// The helpers the three codecs share (llm/wire_json.hpp), by their short names.
+using wire::count_field;
+using wire::kMaxDepth;
+using wire::Malformed;
+using wire::object_field;
+using wire::parse_or_throw;
+using wire::push_text;
+using wire::push_thinking;
+using wire::string_field;
 
 const bj::object& required_object(const bj::object& o, std::string_view key) {
     const bj::object* field = object_field(o, key);
@@ -56,45 +38,12 @@ const bj::object& required_object(const bj::object& o, std::string_view key) {
     return *field;
 }
 
-std::optional<std::string_view> string_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return std::nullopt;
-    }
-    if (!v->is_string()) {
-        throw Malformed("`" + std::string(key) + "` is not a string");
-    }
-    return std::string_view(v->get_string());
-}
-
 std::string_view required_string(const bj::object& o, std::string_view key) {
     const auto field = string_field(o, key);
     if (!field) {
         throw Malformed("`" + std::string(key) + "` is missing");
     }
     return *field;
-}
-
-// A token count: absent or null → nullopt; a non-negative integer (possibly written as a whole
-// double) → its value; anything else → Malformed.
-std::optional<std::int64_t> count_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return std::nullopt;
-    }
-    if (v->is_int64() && v->get_int64() >= 0) {
-        return v->get_int64();
-    }
-    if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
-        return static_cast<std::int64_t>(v->get_uint64());
-    }
-    if (v->is_double()) {
-        const double d = v->get_double();
-        if (d >= 0 && d < 9.0e15 && std::floor(d) == d) {
-            return static_cast<std::int64_t>(d);
-        }
-    }
-    throw Malformed("`" + std::string(key) + "` is not a token count");
 }
 
 // Overwrites the counts `u` reports (they are cumulative totals) and keeps the others.
@@ -145,13 +94,6 @@ std::optional<UpstreamError> kind_from_type(std::string_view type) noexcept {
     return std::nullopt;
 }
 
-// Whether a kind read from an error body says more than the HTTP status; the catch-all classes
-// (invalid_request, server) only restate it.
-bool refines_status(UpstreamError kind) noexcept {
-    return kind == UpstreamError::authentication || kind == UpstreamError::rate_limit ||
-           kind == UpstreamError::overloaded || kind == UpstreamError::timeout;
-}
-
 struct ProviderError {
     std::string message;
     std::optional<UpstreamError> kind;
@@ -183,18 +125,6 @@ StreamEvent stream_failure(const std::optional<ProviderError>& e) {
         e->kind.value_or(UpstreamError::server),
         e->message.empty() ? std::string("upstream sent an error event") : e->message
     );
-}
-
-void push_text(std::vector<StreamEvent>& out, std::string_view s) {
-    if (!s.empty()) {
-        out.push_back(StreamEvent::text_delta(std::string(s)));
-    }
-}
-
-void push_thinking(std::vector<StreamEvent>& out, std::string_view s) {
-    if (!s.empty()) {
-        out.push_back(StreamEvent::thinking_delta(std::string(s)));
-    }
 }
 
 // The text of a content block (a whole one in a response, or a `content_block_start` shell, which
@@ -357,11 +287,7 @@ Result<std::vector<StreamEvent>> decode_anthropic_response(std::string_view body
         const auto reason = string_field(*message, "stop_reason");
         out.push_back(StreamEvent::stop(reason ? map_stop_reason(*reason) : FinishReason::stop));
     } catch (const Malformed& e) {
-        return make_error(
-            ErrorType::upstream,
-            "the model provider sent a response Parley could not read",
-            std::string("malformed Anthropic response: ") + e.what()
-        );
+        return wire::unreadable_response("Anthropic", e);
     }
     return out;
 }
@@ -369,22 +295,15 @@ Result<std::vector<StreamEvent>> decode_anthropic_response(std::string_view body
 StreamEvent decode_anthropic_error(
     int status, std::string_view body, std::optional<std::chrono::seconds> retry_after
 ) {
-    UpstreamError kind = classify_status(status);
     std::string message;
+    std::optional<UpstreamError> kind;
     if (auto parsed = json::parse(body, kMaxDepth); parsed && parsed->is_object()) {
         if (auto e = find_error(parsed->get_object())) {
             message = std::move(e->message);
-            if (e->kind && refines_status(*e->kind)) {
-                kind = *e->kind;
-            }
+            kind = e->kind;
         }
     }
-    if (message.empty()) {
-        message = "upstream returned HTTP " + std::to_string(status);
-    }
-    StreamEvent event = StreamEvent::failure(kind, std::move(message), status);
-    event.retry_after = retry_after;
-    return event;
+    return wire::http_error_event(status, std::move(message), kind, retry_after);
 }
 
 }  // namespace parley::llm

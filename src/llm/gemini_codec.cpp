@@ -1,8 +1,5 @@
 #include "llm/gemini_codec.hpp"
 
-#include <cmath>
-#include <cstdint>
-#include <stdexcept>
 #include <utility>
 
 #include <boost/json/array.hpp>
@@ -12,6 +9,7 @@
 
 #include "common/json.hpp"
 #include "common/strings.hpp"
+#include "llm/wire_json.hpp"
 
 namespace parley::llm {
 
@@ -19,77 +17,16 @@ namespace bj = boost::json;
 
 namespace {
 
-constexpr std::size_t kMaxDepth = 64;
-
-// Thrown by the readers below when a chunk has the wrong shape; caught in this file only, where it
-// becomes one malformed error event (callers never see an exception).
-struct Malformed : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-bj::value parse_or_throw(std::string_view text) {
-    auto parsed = json::parse(text, kMaxDepth);
-    if (!parsed) {
-        throw Malformed(parsed.error().message);
-    }
-    return std::move(*parsed);
-}
-
-// Absent or null → nullptr; present with another type → Malformed.
-const bj::object* object_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return nullptr;
-    }
-    if (!v->is_object()) {
-        throw Malformed("`" + std::string(key) + "` is not an object");
-    }
-    return &v->get_object();
-}
-
-const bj::array* array_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return nullptr;
-    }
-    if (!v->is_array()) {
-        throw Malformed("`" + std::string(key) + "` is not an array");
-    }
-    return &v->get_array();
-}
-
-std::optional<std::string_view> string_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return std::nullopt;
-    }
-    if (!v->is_string()) {
-        throw Malformed("`" + std::string(key) + "` is not a string");
-    }
-    return std::string_view(v->get_string());
-}
-
-// A token count: absent or null → nullopt; a non-negative integer (possibly written as a whole
-// double) → its value; anything else → Malformed.
-std::optional<std::int64_t> count_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return std::nullopt;
-    }
-    if (v->is_int64() && v->get_int64() >= 0) {
-        return v->get_int64();
-    }
-    if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
-        return static_cast<std::int64_t>(v->get_uint64());
-    }
-    if (v->is_double()) {
-        const double d = v->get_double();
-        if (d >= 0 && d < 9.0e15 && std::floor(d) == d) {
-            return static_cast<std::int64_t>(d);
-        }
-    }
-    throw Malformed("`" + std::string(key) + "` is not a token count");
-}
+// The helpers the three codecs share (llm/wire_json.hpp), by their short names.
+using wire::array_field;
+using wire::count_field;
+using wire::kMaxDepth;
+using wire::Malformed;
+using wire::object_field;
+using wire::parse_or_throw;
+using wire::push_text;
+using wire::push_thinking;
+using wire::string_field;
 
 FinishReason map_finish(std::string_view reason) noexcept {
     if (reason == "MAX_TOKENS") {
@@ -106,18 +43,6 @@ FinishReason map_finish(std::string_view reason) noexcept {
     }
     // STOP, and values added later: the model ended.
     return FinishReason::stop;
-}
-
-void push_text(std::vector<StreamEvent>& out, std::string_view s) {
-    if (!s.empty()) {
-        out.push_back(StreamEvent::text_delta(std::string(s)));
-    }
-}
-
-void push_thinking(std::vector<StreamEvent>& out, std::string_view s) {
-    if (!s.empty()) {
-        out.push_back(StreamEvent::thinking_delta(std::string(s)));
-    }
 }
 
 // Appends the text and thoughts of one GenerateContentResponse, records its usageMetadata and
@@ -208,13 +133,6 @@ std::optional<UpstreamError> kind_from_status(std::string_view status) noexcept 
         return UpstreamError::server;
     }
     return std::nullopt;
-}
-
-// Whether a kind read from an error body says more than the HTTP status; the catch-all classes
-// (invalid_request, server) only restate it.
-bool refines_status(UpstreamError kind) noexcept {
-    return kind == UpstreamError::authentication || kind == UpstreamError::rate_limit ||
-           kind == UpstreamError::overloaded || kind == UpstreamError::timeout;
 }
 
 struct ProviderError {
@@ -398,11 +316,7 @@ Result<std::vector<StreamEvent>> decode_gemini_response(std::string_view body) {
             finish.value_or(tool_call ? FinishReason::tool_use : FinishReason::stop)
         ));
     } catch (const Malformed& e) {
-        return make_error(
-            ErrorType::upstream,
-            "the model provider sent a response Parley could not read",
-            std::string("malformed Gemini response: ") + e.what()
-        );
+        return wire::unreadable_response("Gemini", e);
     }
     return out;
 }
@@ -410,22 +324,15 @@ Result<std::vector<StreamEvent>> decode_gemini_response(std::string_view body) {
 StreamEvent decode_gemini_error(
     int status, std::string_view body, std::optional<std::chrono::seconds> retry_after
 ) {
-    UpstreamError kind = classify_status(status);
     std::string message;
+    std::optional<UpstreamError> kind;
     if (auto parsed = json::parse(body, kMaxDepth)) {
         if (auto e = find_error(*parsed)) {
             message = std::move(e->message);
-            if (e->kind && refines_status(*e->kind)) {
-                kind = *e->kind;
-            }
+            kind = e->kind;
         }
     }
-    if (message.empty()) {
-        message = "upstream returned HTTP " + std::to_string(status);
-    }
-    StreamEvent event = StreamEvent::failure(kind, std::move(message), status);
-    event.retry_after = retry_after;
-    return event;
+    return wire::http_error_event(status, std::move(message), kind, retry_after);
 }
 
 }  // namespace parley::llm

@@ -1,9 +1,6 @@
 #include "llm/openai_codec.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <stdexcept>
 #include <utility>
 
 #include <boost/json/array.hpp>
@@ -13,6 +10,7 @@
 
 #include "common/json.hpp"
 #include "common/strings.hpp"
+#include "llm/wire_json.hpp"
 
 namespace parley::llm {
 
@@ -20,79 +18,19 @@ namespace bj = boost::json;
 
 namespace {
 
-constexpr std::size_t kMaxDepth = 64;
 constexpr std::string_view kOpenTag = "<think>";
 constexpr std::string_view kCloseTag = "</think>";
 
-// Thrown by the readers below when a chunk has the wrong shape; caught in this file only, where it
-// becomes one malformed error event (callers never see an exception).
-struct Malformed : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-bj::value parse_or_throw(std::string_view text) {
-    auto parsed = json::parse(text, kMaxDepth);
-    if (!parsed) {
-        throw Malformed(parsed.error().message);
-    }
-    return std::move(*parsed);
-}
-
-// Absent or null → nullptr; present with another type → Malformed.
-const bj::object* object_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return nullptr;
-    }
-    if (!v->is_object()) {
-        throw Malformed("`" + std::string(key) + "` is not an object");
-    }
-    return &v->get_object();
-}
-
-const bj::array* array_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return nullptr;
-    }
-    if (!v->is_array()) {
-        throw Malformed("`" + std::string(key) + "` is not an array");
-    }
-    return &v->get_array();
-}
-
-std::optional<std::string_view> string_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return std::nullopt;
-    }
-    if (!v->is_string()) {
-        throw Malformed("`" + std::string(key) + "` is not a string");
-    }
-    return std::string_view(v->get_string());
-}
-
-// A token count: absent or null → nullopt; a non-negative integer (possibly written as a whole
-// double) → its value; anything else → Malformed.
-std::optional<std::int64_t> count_field(const bj::object& o, std::string_view key) {
-    const bj::value* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return std::nullopt;
-    }
-    if (v->is_int64() && v->get_int64() >= 0) {
-        return v->get_int64();
-    }
-    if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
-        return static_cast<std::int64_t>(v->get_uint64());
-    }
-    if (v->is_double()) {
-        const double d = v->get_double();
-        if (d >= 0 && d < 9.0e15 && std::floor(d) == d) {
-            return static_cast<std::int64_t>(d);
-        }
-    }
-    throw Malformed("`" + std::string(key) + "` is not a token count");
-}
+// The helpers the three codecs share (llm/wire_json.hpp), by their short names.
+using wire::array_field;
+using wire::count_field;
+using wire::kMaxDepth;
+using wire::Malformed;
+using wire::object_field;
+using wire::parse_or_throw;
+using wire::push_text;
+using wire::push_thinking;
+using wire::string_field;
 
 bool is_space(char c) noexcept {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
@@ -192,14 +130,6 @@ std::optional<UpstreamError> kind_from_type(std::string_view type) noexcept {
     return std::nullopt;
 }
 
-// Whether a kind read from an error body says more than the HTTP status: the catch-all classes
-// (invalid_request, server) only restate it, and OpenAI even sends `invalid_request_error` with
-// 401.
-bool refines_status(UpstreamError kind) noexcept {
-    return kind == UpstreamError::authentication || kind == UpstreamError::rate_limit ||
-           kind == UpstreamError::overloaded || kind == UpstreamError::timeout;
-}
-
 struct ProviderError {
     std::string message;
     std::optional<UpstreamError> kind;  // from code, then type
@@ -276,18 +206,6 @@ std::optional<std::string> groq_error(const bj::object& chunk) {
         }
     }
     return std::string("upstream stopped the stream early");
-}
-
-void push_text(std::vector<StreamEvent>& out, std::string_view s) {
-    if (!s.empty()) {
-        out.push_back(StreamEvent::text_delta(std::string(s)));
-    }
-}
-
-void push_thinking(std::vector<StreamEvent>& out, std::string_view s) {
-    if (!s.empty()) {
-        out.push_back(StreamEvent::thinking_delta(std::string(s)));
-    }
 }
 
 }  // namespace
@@ -531,11 +449,7 @@ Result<std::vector<StreamEvent>> decode_openai_response(std::string_view body) {
         }
         out.push_back(StreamEvent::stop(finish));
     } catch (const Malformed& e) {
-        return make_error(
-            ErrorType::upstream,
-            "the model provider sent a response Parley could not read",
-            std::string("malformed OpenAI-compatible response: ") + e.what()
-        );
+        return wire::unreadable_response("OpenAI-compatible", e);
     }
     return out;
 }
@@ -543,22 +457,15 @@ Result<std::vector<StreamEvent>> decode_openai_response(std::string_view body) {
 StreamEvent decode_openai_error(
     int status, std::string_view body, std::optional<std::chrono::seconds> retry_after
 ) {
-    UpstreamError kind = classify_status(status);
     std::string message;
+    std::optional<UpstreamError> kind;
     if (auto parsed = json::parse(body, kMaxDepth); parsed && parsed->is_object()) {
         if (auto e = find_error(parsed->get_object())) {
             message = std::move(e->message);
-            if (e->kind && refines_status(*e->kind)) {
-                kind = *e->kind;
-            }
+            kind = e->kind;
         }
     }
-    if (message.empty()) {
-        message = "upstream returned HTTP " + std::to_string(status);
-    }
-    StreamEvent event = StreamEvent::failure(kind, std::move(message), status);
-    event.retry_after = retry_after;
-    return event;
+    return wire::http_error_event(status, std::move(message), kind, retry_after);
 }
 
 }  // namespace parley::llm

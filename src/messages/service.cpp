@@ -247,9 +247,15 @@ asio::awaitable<Result<store::Message>> MessageService::send(
         }
         reply.input_tokens = prompt;
     }
+    if (!route.ok && !answer.has_usage) {
+        // Nothing answered (or the answer broke off unreported): estimates are not billed.
+        reply.input_tokens = 0;
+    }
     reply.token_count = reply.output_tokens;
-    reply.cost_micros =
-        answered != nullptr ? answered->cost_micros(reply.input_tokens, reply.output_tokens) : 0;
+    const bool billable = route.ok || answer.has_usage;
+    reply.cost_micros = answered != nullptr && billable
+                            ? answered->cost_micros(reply.input_tokens, reply.output_tokens)
+                            : 0;
     reply.latency_ms = std::max<std::int64_t>(
         1, std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count()
     );

@@ -9,101 +9,18 @@
 #include <boost/json/value.hpp>
 #include <gtest/gtest.h>
 
+#include "unit/llm/codec_test_support.hpp"
+
 namespace parley::llm {
 namespace {
 
 namespace bj = boost::json;
 
-struct SseEvent {
-    std::string event;
-    std::string data;
-};
-
-// Splits SSE text into events the way the SDKs do: blank line ends an event, one space after the
-// colon is dropped, several data lines are joined with '\n'.
-std::vector<SseEvent> split_sse(std::string_view text) {
-    std::vector<SseEvent> out;
-    SseEvent current;
-    bool any = false;
-    bool has_data = false;
-    std::size_t pos = 0;
-    while (pos <= text.size()) {
-        std::size_t nl = text.find('\n', pos);
-        if (nl == std::string_view::npos) {
-            nl = text.size();
-        }
-        std::string_view line = text.substr(pos, nl - pos);
-        pos = nl + 1;
-        if (line.empty()) {
-            if (any) {
-                out.push_back(current);
-            }
-            current = {};
-            any = false;
-            has_data = false;
-            continue;
-        }
-        const std::size_t colon = line.find(':');
-        std::string_view field = line.substr(0, colon);
-        std::string_view value = colon == std::string_view::npos ? "" : line.substr(colon + 1);
-        if (value.starts_with(' ')) {
-            value.remove_prefix(1);
-        }
-        if (field == "event") {
-            current.event = std::string(value);
-            any = true;
-        } else if (field == "data") {
-            if (has_data) {
-                current.data += '\n';
-            }
-            current.data += value;
-            has_data = true;
-            any = true;
-        }
-    }
-    if (any) {
-        out.push_back(current);
-    }
-    return out;
-}
-
-std::vector<StreamEvent> feed(AnthropicStreamDecoder& decoder, std::string_view sse) {
-    std::vector<StreamEvent> out;
-    for (const SseEvent& e : split_sse(sse)) {
-        for (StreamEvent& ev : decoder.decode(e.event, e.data)) {
-            out.push_back(std::move(ev));
-        }
-    }
-    return out;
-}
-
-std::string render(const StreamEvent& e) {
-    switch (e.kind) {
-        case StreamEvent::Kind::thinking_delta:
-            return "think:" + e.text;
-        case StreamEvent::Kind::text_delta:
-            return "text:" + e.text;
-        case StreamEvent::Kind::usage:
-            return "usage:" + std::to_string(e.usage.input_tokens) + "/" +
-                   std::to_string(e.usage.output_tokens);
-        case StreamEvent::Kind::stop:
-            return "stop:" + std::string(finish_reason_name(e.finish));
-        case StreamEvent::Kind::error:
-            return "error:" + std::string(upstream_error_name(e.error));
-    }
-    return "?";
-}
-
-std::vector<std::string> render(const std::vector<StreamEvent>& events) {
-    std::vector<std::string> out;
-    out.reserve(events.size());
-    for (const StreamEvent& e : events) {
-        out.push_back(render(e));
-    }
-    return out;
-}
-
-using Lines = std::vector<std::string>;
+using testing::feed;
+using testing::Lines;
+using testing::render;
+using testing::split_sse;
+using testing::SseEvent;
 
 ChatRequest sample_request() {
     ChatRequest r;
