@@ -10,11 +10,12 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 
+import { assertError, call, del, get, patch, post, uniqueEmail } from "../support/api.mjs";
 import { startFakeUpstream, waitFor, wordCount } from "../support/fake_upstream.mjs";
 import { makeTempDir, startServer } from "../support/server.mjs";
 
@@ -70,75 +71,8 @@ async function stopCleanly(server) {
     assert.deepEqual(result, { code: 0, signal: null }, `exit status; output:\n${server.lines.join("\n")}`);
 }
 
-let emailCounter = 0;
-/** An address no other test uses. */
-function uniqueEmail(tag = "user") {
-    emailCounter += 1;
-    return `${tag}-${emailCounter}-${randomBytes(4).toString("hex")}@example.com`;
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * One request with fetch. `json` is sent as an application/json body; `body` as is (then set
- * `headers` yourself); `token` goes into `Authorization: Bearer`, `apiKey` into `X-API-Key`.
- * Resolves `{ res, body, text }`, body being the parsed JSON (undefined when empty).
- */
-async function call(base, method, route, { json, body, token, apiKey, headers = {} } = {}) {
-    const h = { ...headers };
-    if (json !== undefined) {
-        h["content-type"] = "application/json";
-        body = JSON.stringify(json);
-    }
-    if (token !== undefined) {
-        h.authorization = `Bearer ${token}`;
-    }
-    if (apiKey !== undefined) {
-        h["x-api-key"] = apiKey;
-    }
-    const res = await fetch(`${base}${route}`, { method, headers: h, body });
-    const text = await res.text();
-    let parsed;
-    if (text.length > 0) {
-        try {
-            parsed = JSON.parse(text);
-        } catch {
-            assert.fail(`${method} ${route}: body is not JSON (${res.status}): ${text.slice(0, 200)}`);
-        }
-    }
-    return { res, body: parsed, text };
-}
-
-const post = (base, route, opts) => call(base, "POST", route, opts);
-const get = (base, route, opts) => call(base, "GET", route, opts);
-const patch = (base, route, opts) => call(base, "PATCH", route, opts);
-const del = (base, route, opts) => call(base, "DELETE", route, opts);
-
-/**
- * Asserts an error response: the status, the exact envelope {status, error: {type, message,
- * request_id}}, request_id equal to X-Request-ID, JSON content type. `message` (a RegExp) is
- * matched against error.message when given. Returns the error object.
- */
-function assertError({ res, body }, status, type, { message } = {}) {
-    const label = `${res.url ?? ""} -> ${res.status} ${JSON.stringify(body)}`;
-    assert.equal(res.status, status, label);
-    assert.match(res.headers.get("content-type") ?? "", /^application\/json/, label);
-    assert.equal(typeof body?.error?.message, "string", label);
-    assert.ok(body.error.message.length > 0, label);
-    const requestId = res.headers.get("x-request-id");
-    assert.ok(requestId, `X-Request-ID on ${label}`);
-    assert.deepEqual(
-        body,
-        { status: "error", error: { type, message: body.error.message, request_id: requestId } },
-        label
-    );
-    if (message) {
-        assert.match(body.error.message, message, label);
-    }
-    return body.error;
-}
-
-/** A 2xx success envelope; returns its data. */
 function ok(r, status = 200) {
     assert.equal(r.res.status, status, `${r.res.url} -> ${r.res.status} ${r.text.slice(0, 500)}`);
     assert.equal(r.body.status, "success", r.text.slice(0, 500));
