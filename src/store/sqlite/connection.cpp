@@ -23,8 +23,21 @@ Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
     }
 }
 
+Statement::Statement(sqlite3* db, sqlite3_stmt* cached, bool* in_use)
+    : db_(db),
+      stmt_(cached),
+      in_use_(in_use) {
+    *in_use_ = true;
+}
+
 Statement::~Statement() {
-    sqlite3_finalize(stmt_);
+    if (in_use_ != nullptr) {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+        *in_use_ = false;
+    } else {
+        sqlite3_finalize(stmt_);
+    }
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
@@ -98,7 +111,37 @@ Connection::Connection(const std::string& path) {
 }
 
 Connection::~Connection() {
+    for (auto& [sql, cached] : cache_) {
+        sqlite3_finalize(cached->stmt);
+    }
     sqlite3_close_v2(db_);
+}
+
+Statement Connection::prepare(std::string_view sql) {
+    const std::string key(sql);
+    if (const auto it = cache_.find(key); it != cache_.end()) {
+        if (!it->second->in_use) {
+            return Statement(db_, it->second->stmt, &it->second->in_use);
+        }
+        return Statement(db_, sql);  // the cached one is busy (a nested use): a private one
+    }
+    if (cache_.size() >= kMaxCached) {
+        return Statement(db_, sql);
+    }
+    auto cached = std::make_unique<Cached>();
+    const int rc = sqlite3_prepare_v3(
+        db_,
+        sql.data(),
+        static_cast<int>(sql.size()),
+        SQLITE_PREPARE_PERSISTENT,
+        &cached->stmt,
+        nullptr
+    );
+    if (rc != SQLITE_OK) {
+        fail(db_, rc, "prepare");
+    }
+    auto* entry = cache_.emplace(key, std::move(cached)).first->second.get();
+    return Statement(db_, entry->stmt, &entry->in_use);
 }
 
 void Connection::exec(std::string_view sql) {

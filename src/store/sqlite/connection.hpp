@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 struct sqlite3;
@@ -31,7 +32,11 @@ private:
 
 class Statement {
 public:
+    // A statement of its own, finalized when destroyed.
     Statement(sqlite3* db, std::string_view sql);
+    // A connection's cached statement, lent out: reset and its bindings cleared when destroyed,
+    // and `*in_use` (the cache's flag for it) set back to false.
+    Statement(sqlite3* db, sqlite3_stmt* cached, bool* in_use);
     ~Statement();
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
@@ -50,6 +55,7 @@ public:
 private:
     sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
+    bool* in_use_ = nullptr;  // non-null: borrowed from the connection's cache
 };
 
 class Connection {
@@ -63,12 +69,22 @@ public:
     // Runs one or more statements that return no rows.
     void exec(std::string_view sql);
 
-    Statement prepare(std::string_view sql) { return Statement(db_, sql); }
+    // A prepared statement for `sql`, from this connection's cache when it has one that is not in
+    // use (compiling SQL costs more than running the small queries Parley makes).
+    Statement prepare(std::string_view sql);
 
     sqlite3* handle() noexcept { return db_; }
 
 private:
+    struct Cached {
+        sqlite3_stmt* stmt = nullptr;
+        bool in_use = false;
+    };
+
+    static constexpr std::size_t kMaxCached = 128;
+
     sqlite3* db_ = nullptr;
+    std::unordered_map<std::string, std::unique_ptr<Cached>> cache_;
 };
 
 // A fixed set of connections shared by the blocking pool's threads.
