@@ -23,17 +23,6 @@ Error invalid_email() {
     return make_error(ErrorType::unprocessable, "email is not a valid address");
 }
 
-std::size_t count_code_points(std::string_view utf8) noexcept {
-    std::size_t count = 0;
-    for (const char c : utf8) {
-        // Every code point has exactly one byte that is not a continuation byte (10xxxxxx).
-        if ((static_cast<unsigned char>(c) & 0xC0U) != 0x80U) {
-            ++count;
-        }
-    }
-    return count;
-}
-
 bool valid_local_part(std::string_view local) noexcept {
     if (local.empty() || local.size() > kLocalPartMaxBytes || local.front() == '.' ||
         local.back() == '.' || local.find("..") != std::string_view::npos) {
@@ -124,7 +113,7 @@ Result<void> validate_password(std::string_view password) {
     if (!is_valid_utf8(password)) {
         return make_error(ErrorType::unprocessable, "password must be valid UTF-8");
     }
-    const std::size_t chars = count_code_points(password);
+    const std::size_t chars = utf8_length(password);
     if (chars < kPasswordMinChars) {
         return make_error(ErrorType::unprocessable, "password must be at least 8 characters");
     }

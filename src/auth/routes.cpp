@@ -15,12 +15,6 @@ namespace bj = boost::json;
 
 namespace {
 
-// Unwraps a Result or throws its error to the pipeline's catch, which shapes the response.
-template <class T>
-T take(Result<T> r) {
-    return value_or_throw(std::move(r));
-}
-
 bj::value time_or_null(const std::optional<TimePoint>& t) {
     return t ? bj::value(to_iso8601(*t)) : bj::value(nullptr);
 }
@@ -61,14 +55,15 @@ struct Credentials {
 };
 
 Credentials read_credentials(const http::Request& req) {
-    const auto body = take(http::read_json_object(req));
+    const auto body = value_or_throw(http::read_json_object(req));
     return {
-        take(json::required_string(body, "email")), take(json::required_string(body, "password"))};
+        value_or_throw(json::required_string(body, "email")),
+        value_or_throw(json::required_string(body, "password"))};
 }
 
 std::string read_refresh_token(const http::Request& req) {
-    const auto body = take(http::read_json_object(req));
-    auto token = take(json::required_string(body, "refresh_token"));
+    const auto body = value_or_throw(http::read_json_object(req));
+    auto token = value_or_throw(json::required_string(body, "refresh_token"));
     if (token.empty() || token.size() > 512) {
         throw ErrorException(
             make_error(ErrorType::unprocessable, "`refresh_token` is not a valid token")
@@ -81,36 +76,37 @@ std::string read_refresh_token(const http::Request& req) {
 
 asio::awaitable<http::Response> register_user(http::Request& req, AuthService& auth) {
     auto [email, password] = read_credentials(req);
-    auto session = take(co_await auth.register_user(std::move(email), std::move(password)));
+    auto session =
+        value_or_throw(co_await auth.register_user(std::move(email), std::move(password)));
     co_return http::success(session_json(session), 201);
 }
 
 asio::awaitable<http::Response> login(http::Request& req, AuthService& auth) {
     auto [email, password] = read_credentials(req);
-    auto session = take(co_await auth.login(std::move(email), std::move(password)));
+    auto session = value_or_throw(co_await auth.login(std::move(email), std::move(password)));
     co_return http::success(session_json(session));
 }
 
 asio::awaitable<http::Response> refresh(http::Request& req, AuthService& auth) {
-    auto session = take(co_await auth.refresh(read_refresh_token(req)));
+    auto session = value_or_throw(co_await auth.refresh(read_refresh_token(req)));
     co_return http::success(session_json(session));
 }
 
 asio::awaitable<http::Response> logout(http::Request& req, AuthService& auth) {
-    take(co_await auth.logout(req.principal(), read_refresh_token(req)));
+    value_or_throw(co_await auth.logout(req.principal(), read_refresh_token(req)));
     co_return http::success(bj::object{{"message", "Logged out successfully"}});
 }
 
 asio::awaitable<http::Response> me(http::Request& req, AuthService& auth) {
-    const auto user = take(co_await auth.current_user(req.principal()));
+    const auto user = value_or_throw(co_await auth.current_user(req.principal()));
     auto data = user_json(user);
     data["auth"] = req.principal().api_key_id.empty() ? "jwt" : "api_key";
     co_return http::success(data);
 }
 
 asio::awaitable<http::Response> create_api_key(http::Request& req, AuthService& auth) {
-    const auto body = take(http::read_json_object(req));
-    auto name = take(json::required_string(body, "name"));
+    const auto body = value_or_throw(http::read_json_object(req));
+    auto name = value_or_throw(json::required_string(body, "name"));
     unsigned scopes = static_cast<unsigned>(Scope::read) | static_cast<unsigned>(Scope::write);
     if (const auto* v = body.if_contains("scopes"); v != nullptr && !v->is_null()) {
         if (!v->is_array() || v->as_array().empty()) {
@@ -130,7 +126,7 @@ asio::awaitable<http::Response> create_api_key(http::Request& req, AuthService& 
         }
     }
     std::optional<TimePoint> expires_at;
-    if (auto text = take(json::optional_string(body, "expires_at"))) {
+    if (auto text = value_or_throw(json::optional_string(body, "expires_at"))) {
         expires_at = parse_iso8601(*text);
         if (!expires_at) {
             throw ErrorException(
@@ -138,16 +134,17 @@ asio::awaitable<http::Response> create_api_key(http::Request& req, AuthService& 
             );
         }
     }
-    auto created =
-        take(co_await auth.create_api_key(req.principal(), std::move(name), scopes, expires_at));
+    auto created = value_or_throw(
+        co_await auth.create_api_key(req.principal(), std::move(name), scopes, expires_at)
+    );
     auto data = key_json(created.record);
     data["key"] = created.key;
     co_return http::success(data, 201);
 }
 
 asio::awaitable<http::Response> list_api_keys(http::Request& req, AuthService& auth) {
-    const auto page = take(http::parse_page(req));
-    const auto keys = take(co_await auth.list_api_keys(req.principal()));
+    const auto page = value_or_throw(http::parse_page(req));
+    const auto keys = value_or_throw(co_await auth.list_api_keys(req.principal()));
     bj::array data;
     const auto total = static_cast<std::int64_t>(keys.size());
     for (std::int64_t i = page.offset(); i < total && i < page.offset() + page.per_page; ++i) {
@@ -161,7 +158,7 @@ asio::awaitable<http::Response> delete_api_key(http::Request& req, AuthService& 
     if (!is_uuid(id)) {
         throw ErrorException(make_error(ErrorType::not_found, "no such API key"));
     }
-    take(co_await auth.revoke_api_key(req.principal(), std::string(id)));
+    value_or_throw(co_await auth.revoke_api_key(req.principal(), std::string(id)));
     co_return http::no_content();
 }
 

@@ -59,6 +59,26 @@ std::vector<std::string> split_list(std::string_view s, char sep) {
     return out;
 }
 
+std::size_t utf8_length(std::string_view s) noexcept {
+    std::size_t n = 0;
+    for (const char c : s) {
+        n += (static_cast<unsigned char>(c) & 0xC0U) != 0x80U ? 1 : 0;
+    }
+    return n;
+}
+
+std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept {
+    if (s.size() <= max_bytes) {
+        return s;
+    }
+    std::size_t cut = max_bytes;
+    // s[cut] is the first byte left out: if it continues a sequence, leave out its start too.
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0U) == 0x80U) {
+        --cut;
+    }
+    return s.substr(0, cut);
+}
+
 bool is_valid_utf8(std::string_view s) noexcept {
     const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
     const auto* end = p + s.size();

@@ -42,22 +42,15 @@ std::string last_user_message(const ChatRequest& r) {
     return {};
 }
 
-std::string quote(std::string_view text, std::size_t max_chars) {
+std::string quote(std::string_view text, std::size_t max_bytes) {
     std::string s(trim(text));
     for (auto& c : s) {
         if (c == '\n' || c == '\r' || c == '\t') {
             c = ' ';
         }
     }
-    if (s.size() > max_chars) {
-        s.resize(max_chars);
-        while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) {
-            s.pop_back();  // do not cut a UTF-8 sequence
-        }
-        if (!s.empty()) {
-            s.pop_back();
-        }
-        s += "…";
+    if (s.size() > max_bytes) {
+        s = std::string(utf8_prefix(s, max_bytes)) + "…";
     }
     return s;
 }

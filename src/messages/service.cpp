@@ -21,14 +21,6 @@ namespace {
 constexpr std::size_t kMaxTitle = 60;
 constexpr std::int64_t kRecentForContext = 500;
 
-std::size_t code_points(std::string_view s) {
-    std::size_t n = 0;
-    for (const char c : s) {
-        n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-    }
-    return n;
-}
-
 // Cuts at most `max` bytes at a word boundary (or a character boundary for one long word).
 std::string cut_words(std::string_view text, std::size_t max) {
     std::string s(trim(text));
@@ -37,10 +29,7 @@ std::string cut_words(std::string_view text, std::size_t max) {
     }
     auto cut = s.rfind(' ', max);
     if (cut == std::string::npos || cut < max / 2) {
-        cut = max;
-        while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) {
-            --cut;
-        }
+        cut = utf8_prefix(s, max).size();
     }
     s.resize(cut);
     return std::string(trim(s));
@@ -135,7 +124,7 @@ asio::awaitable<Result<store::Message>> MessageService::send(
     if (!is_valid_utf8(message.content)) {
         co_return make_error(ErrorType::invalid_request, "`content` is not valid UTF-8");
     }
-    if (code_points(message.content) > options_.max_content_chars) {
+    if (utf8_length(message.content) > options_.max_content_chars) {
         co_return make_error(
             ErrorType::unprocessable,
             "`content` is longer than " + std::to_string(options_.max_content_chars) + " characters"

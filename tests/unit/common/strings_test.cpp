@@ -21,6 +21,21 @@ TEST(StringsTest, SplitListTrimsAndDropsEmpties) {
     EXPECT_TRUE(split_list("", ',').empty());
 }
 
+TEST(StringsTest, Utf8LengthAndPrefix) {
+    EXPECT_EQ(utf8_length(""), 0U);
+    EXPECT_EQ(utf8_length("abc"), 3U);
+    EXPECT_EQ(utf8_length("h\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"), 4U);  // h é € 😀
+    const std::string_view text =
+        "ab\xE2\x82\xAC"
+        "cd";  // a b € c d
+    EXPECT_EQ(utf8_prefix(text, 10), text);
+    EXPECT_EQ(utf8_prefix(text, 2), "ab");
+    EXPECT_EQ(utf8_prefix(text, 3), "ab");  // would cut € after its first byte
+    EXPECT_EQ(utf8_prefix(text, 4), "ab");  // … or its second
+    EXPECT_EQ(utf8_prefix(text, 5), "ab\xE2\x82\xAC");
+    EXPECT_EQ(utf8_prefix(text, 0), "");
+}
+
 TEST(StringsTest, Utf8Validation) {
     EXPECT_TRUE(is_valid_utf8("plain ascii"));
     EXPECT_TRUE(is_valid_utf8("h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80"));  // é € 😀
