@@ -6,20 +6,16 @@
 
 #include <gtest/gtest.h>
 
+#include "support/recorded_streams.hpp"
+
 namespace parley::net {
 namespace {
+
+using testing::recorded::kOllama;
 
 constexpr std::size_t kChunk = std::size_t{64} << 10;  // a large socket read
 
 using Lines = std::vector<std::string>;
-
-// Ollama /api/chat, `"stream": true`: one JSON object a line, the last with `"done": true`.
-constexpr std::string_view kOllama =
-    R"ndjson({"model":"llama3.2","created_at":"2024-07-22T20:33:28.123648Z","message":{"role":"assistant","content":"Hello"},"done":false}
-{"model":"llama3.2","created_at":"2024-07-22T20:33:28.234951Z","message":{"role":"assistant","content":" w\u00f6rld 👋"},"done":false}
-{"model":"llama3.2","created_at":"2024-07-22T20:33:28.301482Z","message":{"role":"assistant","content":"!"},"done":false}
-{"model":"llama3.2","created_at":"2024-07-22T20:33:28.412303Z","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,"total_duration":4883583458,"load_duration":1334875,"prompt_eval_count":26,"prompt_eval_duration":342546000,"eval_count":3,"eval_duration":4535599000}
-)ndjson";
 
 const Lines& ollama_lines() {
     static const Lines lines = {

@@ -8,16 +8,23 @@
 
 #include <gtest/gtest.h>
 
+#include "support/recorded_streams.hpp"
+
 namespace parley::net {
 
 // gtest prints an event this way when an assertion fails.
 void PrintTo(const SseEvent& e, std::ostream* os) {  // NOLINT(readability-identifier-naming)
-    *os << "{event=" << testing::PrintToString(e.event)
-        << " data=" << testing::PrintToString(e.data) << " id=" << testing::PrintToString(e.id)
+    *os << "{event=" << ::testing::PrintToString(e.event)
+        << " data=" << ::testing::PrintToString(e.data) << " id=" << ::testing::PrintToString(e.id)
         << " named=" << e.named << "}";
 }
 
 namespace {
+
+using testing::recorded::kAnthropic;
+using testing::recorded::kGeminiLf;
+using testing::recorded::kOpenAi;
+using testing::recorded::to_crlf;
 
 constexpr std::size_t kChunk = std::size_t{64} << 10;  // a large socket read
 
@@ -25,73 +32,6 @@ using namespace std::string_view_literals;
 
 // --- recordings
 // -----------------------------------------------------------------------------------
-
-// Anthropic Messages API, `stream: true`: every event has an `event:` line and a `data:` line
-// whose JSON `type` repeats the name.
-constexpr std::string_view kAnthropic = R"sse(event: message_start
-data: {"type":"message_start","message":{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":1}}}
-
-event: content_block_start
-data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}
-
-event: ping
-data: {"type": "ping"}
-
-event: content_block_delta
-data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}
-
-event: content_block_delta
-data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"!"}}
-
-event: content_block_stop
-data: {"type":"content_block_stop","index":0}
-
-event: message_delta
-data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":6}}
-
-event: message_stop
-data: {"type":"message_stop"}
-
-)sse";
-
-// OpenAI Chat Completions, `stream: true` with `stream_options.include_usage`: data-only events,
-// ending with the literal `[DONE]`.
-constexpr std::string_view kOpenAi =
-    R"sse(data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"usage":null}
-
-data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}],"usage":null}
-
-data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{"content":" world"},"logprobs":null,"finish_reason":null}],"usage":null}
-
-data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}
-
-data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}
-
-data: [DONE]
-
-)sse";
-
-// Gemini `streamGenerateContent?alt=sse`: data-only events, no sentinel. Google ends every line
-// with CRLF; a raw literal cannot hold CR, so the test turns each LF of this text into CRLF.
-constexpr std::string_view kGeminiLf =
-    R"sse(data: {"candidates": [{"content": {"parts": [{"text": "¡Hola"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 8,"totalTokenCount": 8},"modelVersion": "gemini-2.0-flash"}
-
-data: {"candidates": [{"content": {"parts": [{"text": "! 👋 ¿Qué tal?"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 8,"totalTokenCount": 8},"modelVersion": "gemini-2.0-flash"}
-
-data: {"candidates": [{"content": {"parts": [{"text": ""}],"role": "model"},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 8,"candidatesTokenCount": 9,"totalTokenCount": 17},"modelVersion": "gemini-2.0-flash"}
-
-)sse";
-
-std::string to_crlf(std::string_view text) {
-    std::string out;
-    for (const char c : text) {
-        if (c == '\n') {
-            out += '\r';
-        }
-        out += c;
-    }
-    return out;
-}
 
 // --- helpers
 // --------------------------------------------------------------------------------------
@@ -117,8 +57,9 @@ struct Outcome {
 };
 
 void PrintTo(const Outcome& o, std::ostream* os) {  // NOLINT(readability-identifier-naming)
-    *os << testing::PrintToString(o.events) << " comments=" << o.comments
-        << " partial=" << o.partial << " last_event_id=" << testing::PrintToString(o.last_event_id)
+    *os << ::testing::PrintToString(o.events) << " comments=" << o.comments
+        << " partial=" << o.partial
+        << " last_event_id=" << ::testing::PrintToString(o.last_event_id)
         << " retry=" << (o.retry_ms ? std::to_string(*o.retry_ms) : "none")
         << " failed=" << o.failed;
 }
