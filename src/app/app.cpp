@@ -9,6 +9,7 @@
 #include "async/blocking_pool.hpp"
 #include "auth/gate.hpp"
 #include "auth/service.hpp"
+#include "events/bus.hpp"
 #include "http/pipeline.hpp"
 #include "http/server.hpp"
 #include "ratelimit/memory_limiter.hpp"
@@ -124,7 +125,12 @@ int App::serve() {
             config_.rate_limit_standard, config_.rate_limit_ai, config_.rate_limit_auth}
     );
 
-    conversations::ConversationService conversation_service(**store, *llm_layer->router);
+    // Conversation events for GET …/events subscribers (in memory: one instance).
+    const auto bus = events::make_memory_bus();
+    metrics.add_gauge("parley_event_subscribers", "Open conversation event subscriptions.", [&bus] {
+        return static_cast<double>(bus->subscribers());
+    });
+    conversations::ConversationService conversation_service(**store, *llm_layer->router, bus.get());
     messages::MessageOptions message_options;
     message_options.max_content_chars = config_.max_message_chars;
     messages::MessageService message_service(

@@ -26,6 +26,20 @@ std::optional<std::string_view> credential_of(const http::Request& req) {
     return std::nullopt;
 }
 
+// Browsers cannot set headers on a WebSocket or an EventSource: those requests may carry the
+// credential as `?token=` (JWT or API key). The access log records paths without queries.
+std::optional<std::string> query_credential(const http::Request& req) {
+    if (req.method() != http::Method::get) {
+        return std::nullopt;
+    }
+    const auto accept = req.header("Accept");
+    const bool event_stream = accept && accept->find("text/event-stream") != std::string_view::npos;
+    if (!req.is_websocket_upgrade() && !event_stream) {
+        return std::nullopt;
+    }
+    return req.query_param("token");
+}
+
 Scope required_scope(http::Access access) {
     switch (access) {
         case http::Access::write:
@@ -72,7 +86,11 @@ asio::awaitable<Result<void>> AuthGate::admit(
         );
     }
 
-    const auto credential = credential_of(req);
+    auto credential = credential_of(req);
+    const auto from_query = credential ? std::nullopt : query_credential(req);
+    if (from_query) {
+        credential = trim(*from_query);
+    }
     if (!credential) {
         co_return make_error(
             ErrorType::authentication, "missing credentials: send Authorization: Bearer <token>"

@@ -1,7 +1,12 @@
 #include "conversations/routes.hpp"
 
 #include <charconv>
+#include <chrono>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -196,6 +201,50 @@ asio::awaitable<http::Response> update(http::Request& req, ConversationService& 
 asio::awaitable<http::Response> remove(http::Request& req, ConversationService& svc) {
     value_or_throw(co_await svc.remove(req.principal(), req.path_param("id")));
     co_return http::no_content();
+}
+
+asio::awaitable<http::Response> events(http::Request& req, ConversationService& svc) {
+    std::shared_ptr<events::Subscription> sub =
+        value_or_throw(co_await svc.subscribe(req.principal(), req.path_param("id")));
+    http::Response res;
+    res.status = 200;
+    res.content_type = "text/event-stream; charset=utf-8";
+    res.cacheable = true;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.body_writer = [sub](http::StreamWriter& writer) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;  // NOLINT
+        constexpr std::chrono::seconds kHeartbeat{15};
+        // The retry hint and a first comment tell EventSource clients the feed is open.
+        if (!co_await writer.send("retry: 3000\n: subscribed\n\n")) {
+            co_return;
+        }
+        asio::steady_timer heartbeat(co_await asio::this_coro::executor);
+        for (;;) {
+            heartbeat.expires_after(kHeartbeat);
+            auto next = co_await (
+                sub->next() || writer.closed() || heartbeat.async_wait(asio::use_awaitable)
+            );
+            if (next.index() == 1) {
+                co_return;
+            }
+            std::string out;
+            if (next.index() == 2) {
+                out = ": heartbeat\n\n";
+            } else {
+                const auto& e = std::get<0>(next);
+                out = "event: " + e.name + "\ndata: " + e.data + "\n\n";
+                if (e.name == "conversation.deleted") {
+                    co_await writer.send(std::move(out));
+                    co_return;
+                }
+            }
+            if (!co_await writer.send(std::move(out))) {
+                co_return;
+            }
+        }
+    };
+    co_return res;
 }
 
 }  // namespace parley::conversations

@@ -23,4 +23,9 @@ boost::asio::awaitable<http::Response> update(http::Request& req, ConversationSe
 // DELETE /api/v1/conversations/{id}
 boost::asio::awaitable<http::Response> remove(http::Request& req, ConversationService& svc);
 
+// GET /api/v1/conversations/{id}/events: Server-Sent Events of what happens to the conversation
+// (`event: <name>` + `data: <json>`), a heartbeat comment every 15 s, until the client leaves or
+// the conversation is deleted.
+boost::asio::awaitable<http::Response> events(http::Request& req, ConversationService& svc);
+
 }  // namespace parley::conversations

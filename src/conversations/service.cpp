@@ -1,11 +1,13 @@
 #include "conversations/service.hpp"
 
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "auth/tokens.hpp"
 #include "common/ids.hpp"
 #include "common/json.hpp"
+#include "conversations/json.hpp"
 
 namespace parley::conversations {
 
@@ -73,10 +75,11 @@ Settings parse_settings(std::string_view text) {
 }
 
 ConversationService::ConversationService(
-    store::Store& store, const llm::ModelRouter& router, Clock clock
+    store::Store& store, const llm::ModelRouter& router, events::EventBus* bus, Clock clock
 )
     : store_(store),
       router_(router),
+      bus_(bus),
       clock_(std::move(clock)) {}
 
 Result<void> ConversationService::check_settings(const Settings& s, const llm::ModelInfo& model)
@@ -104,7 +107,7 @@ asio::awaitable<Result<store::Conversation>> ConversationService::create(
         co_return ok.error();
     }
     store::Conversation c;
-    c.id = new_uuid_v7();
+    c.id = spec.id ? std::move(*spec.id) : new_uuid_v7();
     c.user_id = who.user_id;
     c.title = std::move(spec.title);
     c.model = (*model)->id;
@@ -211,6 +214,7 @@ asio::awaitable<Result<store::Conversation>> ConversationService::update(
     if (!*updated) {
         co_return make_error(ErrorType::not_found, "conversation not found");
     }
+    publish(c.id, "conversation.updated", bj::serialize(conversation_json(c)));
     co_return c;
 }
 
@@ -225,6 +229,7 @@ asio::awaitable<Result<void>> ConversationService::remove(
     if (!deleted) {
         co_return deleted.error();
     }
+    publish(current->id, "conversation.deleted", bj::serialize(bj::object{{"id", current->id}}));
     co_return Result<void>{};
 }
 
@@ -246,7 +251,70 @@ asio::awaitable<Result<bool>> ConversationService::set_title_if_untitled(
     }
     store::Conversation c = std::move(**found);
     c.title = std::move(title);
-    co_return co_await store_.update_conversation(std::move(c));
+    auto updated = co_await store_.update_conversation(c);
+    if (updated && *updated) {
+        publish(
+            c.id,
+            "title.updated",
+            bj::serialize(bj::object{{"conversation_id", c.id}, {"title", *c.title}})
+        );
+    }
+    co_return updated;
+}
+
+asio::awaitable<Result<store::Conversation>> ConversationService::attach_session(
+    const Principal& who, std::string_view session_id
+) {
+    if (is_uuid(session_id)) {
+        co_return co_await get(who, session_id);
+    }
+    if (session_id.empty() || session_id.size() > 128) {
+        co_return make_error(ErrorType::not_found, "conversation not found");
+    }
+    // A key names a conversation of this user: its id is derived from both, so every instance
+    // finds the same conversation without a lookup table (shaped as a UUIDv8, RFC 9562).
+    std::string hex =
+        auth::sha256_hex("parley-session\n" + who.user_id + "\n" + std::string(session_id));
+    hex[12] = '8';
+    hex[16] = "89ab"[hex[16] % 4];
+    const std::string id = hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) +
+                           '-' + hex.substr(16, 4) + '-' + hex.substr(20, 12);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto found = co_await get(who, id);
+        if (found || found.error().type != ErrorType::not_found) {
+            co_return found;
+        }
+        NewConversation spec;
+        spec.id = id;
+        spec.metadata = bj::serialize(bj::object{{"session_key", session_id}});
+        auto created = co_await create(who, std::move(spec));
+        if (created) {
+            co_return created;
+        }
+        // Another connection created it first: read it again.
+    }
+    co_return co_await get(who, id);
+}
+
+void ConversationService::publish(
+    const std::string& conversation_id, std::string name, std::string data
+) {
+    if (bus_ != nullptr) {
+        bus_->publish(events::Event{conversation_id, std::move(name), std::move(data)});
+    }
+}
+
+asio::awaitable<Result<std::unique_ptr<events::Subscription>>> ConversationService::subscribe(
+    const Principal& who, std::string_view id
+) {
+    auto c = co_await get(who, id);
+    if (!c) {
+        co_return c.error();
+    }
+    if (bus_ == nullptr) {
+        co_return make_error(ErrorType::api, "no event bus");
+    }
+    co_return bus_->subscribe(co_await asio::this_coro::executor, c->id);
 }
 
 }  // namespace parley::conversations

@@ -3,6 +3,7 @@
 // user's conversation is permission (ARCHITECTURE §9). No HTTP types here.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "common/error.hpp"
 #include "common/principal.hpp"
 #include "common/time.hpp"
+#include "events/bus.hpp"
 #include "llm/router.hpp"
 #include "store/store.hpp"
 
@@ -24,6 +26,7 @@ struct Settings {
 };
 
 struct NewConversation {
+    std::optional<std::string> id;  // chosen by the server (session keys); a new UUIDv7 when absent
     std::optional<std::string> title;
     std::optional<std::string> model;
     std::optional<std::string> system_prompt;
@@ -51,8 +54,12 @@ Settings parse_settings(std::string_view json);
 
 class ConversationService {
 public:
+    // `bus` (optional) receives conversation.updated, conversation.deleted and title.updated.
     ConversationService(
-        store::Store& store, const llm::ModelRouter& router, Clock clock = system_now
+        store::Store& store,
+        const llm::ModelRouter& router,
+        events::EventBus* bus = nullptr,
+        Clock clock = system_now
     );
 
     // Errors: unprocessable (unknown or unavailable model, settings out of range).
@@ -96,11 +103,27 @@ public:
     // Sets the title if the conversation still has none (the background auto-title).
     boost::asio::awaitable<Result<bool>> set_title_if_untitled(std::string id, std::string title);
 
+    // The conversation of a WebSocket session: `session_id` is the caller's conversation id, or
+    // a key the client chose (such as "test123"), in which case the first call creates a
+    // conversation for this user and key and later calls find the same one. Errors: as get.
+    boost::asio::awaitable<Result<store::Conversation>> attach_session(
+        const Principal& who, std::string_view session_id
+    );
+
+    // Tells the conversation's subscribers that `name` happened (`data` a JSON document).
+    void publish(const std::string& conversation_id, std::string name, std::string data);
+
+    // A subscription to the caller's conversation, delivered on `executor`. Errors: as get.
+    boost::asio::awaitable<Result<std::unique_ptr<events::Subscription>>> subscribe(
+        const Principal& who, std::string_view id
+    );
+
 private:
     Result<void> check_settings(const Settings& s, const llm::ModelInfo& model) const;
 
     store::Store& store_;
     const llm::ModelRouter& router_;
+    events::EventBus* bus_;
     Clock clock_;
 };
 

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse_query.hpp>
 
 #include "common/strings.hpp"
@@ -99,6 +102,25 @@ std::string_view Request::path_param(std::string_view name) const noexcept {
         }
     }
     return {};
+}
+
+boost::asio::awaitable<CloseReason> Request::disconnected() const {
+    if (disconnect_watch_) {
+        co_return co_await disconnect_watch_();
+    }
+    boost::asio::steady_timer never(
+        co_await boost::asio::this_coro::executor, boost::asio::steady_timer::time_point::max()
+    );
+    co_await never.async_wait(boost::asio::use_awaitable);
+    co_return CloseReason::none;
+}
+
+bool Request::is_websocket_upgrade() const noexcept {
+    if (method_ != Method::get) {
+        return false;
+    }
+    const auto upgrade = header("Upgrade");
+    return upgrade && iequals(trim(*upgrade), "websocket");
 }
 
 }  // namespace parley::http

@@ -3,13 +3,17 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "common/principal.hpp"
+#include "http/stream.hpp"
 
 namespace parley::http {
 
@@ -82,7 +86,20 @@ public:
 
     void set_json_max_depth(std::size_t depth) noexcept { json_max_depth_ = depth; }
 
+    // Completes when the client disconnects (or the server begins to drain) while the handler
+    // runs: for handlers that wait a long time before answering (the first token of a stream).
+    // Never completes for a request without a connection (unit tests). The session provides it.
+    boost::asio::awaitable<CloseReason> disconnected() const;
+
+    using DisconnectWatch = std::function<boost::asio::awaitable<CloseReason>()>;
+
+    void set_disconnect_watch(DisconnectWatch watch) { disconnect_watch_ = std::move(watch); }
+
+    // Whether this is a WebSocket upgrade request (GET with Upgrade: websocket).
+    bool is_websocket_upgrade() const noexcept;
+
 private:
+    DisconnectWatch disconnect_watch_;
     Method method_ = Method::get;
     std::string target_;
     std::size_t path_end_ = 0;  // offsets, not views: a Request may be moved

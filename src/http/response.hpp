@@ -13,6 +13,7 @@
 #include <boost/json/value.hpp>
 
 #include "common/error.hpp"
+#include "http/stream.hpp"
 
 namespace parley::http {
 
@@ -23,6 +24,12 @@ struct Response {
     std::vector<std::pair<std::string, std::string>> headers;
     // API responses get `Cache-Control: no-store`; static assets set this to keep their own.
     bool cacheable = false;
+    // A streamed body (Server-Sent Events): the session writes the status and headers, then runs
+    // this until it returns; `body` is ignored.
+    BodyWriter body_writer;
+    // Set by a handler that accepts a WebSocket upgrade: the session completes the handshake and
+    // runs this until it returns.
+    WebSocketHandler websocket;
 
     void set_header(std::string name, std::string value) {
         headers.emplace_back(std::move(name), std::move(value));

@@ -1,13 +1,17 @@
 #include "http/session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include "async/event.hpp"
 #include "common/log.hpp"
+#include "http/websocket_session.hpp"
 #include "http/wire.hpp"
 
 namespace parley::http {
@@ -19,13 +23,23 @@ namespace bhttp = boost::beast::http;
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxBufferedWhileStreaming = 64 * 1024;
+
+// Waits until cancelled.
+asio::awaitable<void> forever() {
+    asio::steady_timer timer(
+        co_await asio::this_coro::executor, asio::steady_timer::time_point::max()
+    );
+    co_await timer.async_wait(kTuple);
+}
 
 class Session final : public IdleClosable {
 public:
     Session(asio::ip::tcp::socket socket, SessionShared& shared, ConnectionHub& hub)
         : stream_(std::move(socket)),
           shared_(shared),
-          hub_(hub) {
+          hub_(hub),
+          shutdown_(stream_.get_executor()) {
         boost::system::error_code ec;
         const auto endpoint = stream_.socket().remote_endpoint(ec);
         if (!ec) {
@@ -39,9 +53,13 @@ public:
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
+    // Called while the server drains: an idle connection closes now; a stream (or a handler
+    // waiting on the client, or a WebSocket) is told to finish.
     void close_if_idle() override {
         if (idle_) {
             stream_.cancel();
+        } else {
+            shutdown_.set();
         }
     }
 
@@ -106,9 +124,22 @@ public:
             wire.http10 = message.version() == 10;
             wire.head_request = message.method() == bhttp::verb::head;
             Request req = to_request(message.base(), std::move(message.body()));
-            const Response res = co_await shared_.pipeline.handle(req);
+            req.set_disconnect_watch([this] { return watch_disconnect(); });
+            Response res = co_await shared_.pipeline.handle(req);
             wire.keep_alive =
                 message.keep_alive() && !shared_.draining.load(std::memory_order_relaxed);
+            if (res.websocket && res.status == 101) {
+                co_await run_websocket(
+                    std::move(stream_), std::move(message), res, shared_.limits, shutdown_
+                );
+                co_return;  // the connection was the WebSocket's
+            }
+            if (res.body_writer) {
+                if (!co_await stream_body(res, wire) || !wire.keep_alive) {
+                    break;
+                }
+                continue;
+            }
             if (!co_await write(res, wire) || !wire.keep_alive) {
                 break;
             }
@@ -140,6 +171,115 @@ private:
     // Writes `res` in one buffer; false when the connection broke.
     asio::awaitable<bool> write(const Response& res, const WireOptions& options) {
         const std::string bytes = serialize_response(res, options);
+        stream_.expires_after(shared_.limits.body_timeout);
+        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes), kTuple);
+        stream_.expires_never();
+        co_return !ec;
+    }
+
+    // Completes when the client closes or resets the connection, or the server begins to drain.
+    // Bytes the client sends meanwhile (a pipelined request) are kept for the next request.
+    asio::awaitable<CloseReason> watch_disconnect() {
+        using namespace asio::experimental::awaitable_operators;  // NOLINT
+        if (shared_.draining.load(std::memory_order_relaxed)) {
+            co_return CloseReason::shutdown;
+        }
+        const auto result = co_await (read_until_eof() || shutdown_.wait());
+        co_return result.index() == 0 ? CloseReason::client_left : CloseReason::shutdown;
+    }
+
+    asio::awaitable<void> read_until_eof() {
+        for (;;) {
+            if (buffer_.size() >= kMaxBufferedWhileStreaming) {
+                buffer_.clear();  // a client flooding a stream: its later requests are lost
+                flooded_ = true;
+            }
+            // On the socket itself: tcp_stream's timeout belongs to the writes meanwhile.
+            auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(4096), kTuple);
+            if (ec) {
+                co_return;
+            }
+            buffer_.commit(n);
+        }
+    }
+
+    class SseWriter final : public StreamWriter {
+    public:
+        SseWriter(Session& session, bool http10)
+            : session_(session),
+              http10_(http10),
+              closed_(session.stream_.get_executor()) {}
+
+        asio::awaitable<bool> send(std::string bytes) override {
+            if (reason_ != CloseReason::none && reason_ != CloseReason::shutdown) {
+                co_return false;
+            }
+            if (broken_) {
+                co_return false;
+            }
+            std::string chunk;
+            chunk.reserve(bytes.size() + 16);
+            append_chunk(chunk, bytes, http10_);
+            if (chunk.empty()) {
+                co_return true;
+            }
+            broken_ = !co_await session_.write_bytes(std::move(chunk));
+            if (broken_) {
+                mark_closed(CloseReason::client_left);
+            }
+            co_return !broken_;
+        }
+
+        asio::awaitable<CloseReason> closed() override {
+            co_await closed_.wait();
+            co_return reason_;
+        }
+
+        CloseReason close_reason() const noexcept override { return reason_; }
+
+        void mark_closed(CloseReason reason) {
+            if (reason_ == CloseReason::none) {
+                reason_ = reason;
+                closed_.set();
+            }
+        }
+
+        bool broken() const noexcept { return broken_; }
+
+        // Runs beside the body writer until it is cancelled: notes when the client leaves or
+        // the server drains.
+        asio::awaitable<void> watch() {
+            mark_closed(co_await session_.watch_disconnect());
+            co_await forever();
+        }
+
+    private:
+        Session& session_;
+        bool http10_;
+        bool broken_ = false;
+        CloseReason reason_ = CloseReason::none;
+        async::Event closed_;
+    };
+
+    // Writes the head, runs the body writer beside a disconnect watch, ends the chunked body.
+    // False when the connection cannot be reused.
+    asio::awaitable<bool> stream_body(const Response& res, const WireOptions& options) {
+        using namespace asio::experimental::awaitable_operators;  // NOLINT
+        if (!co_await write_bytes(serialize_stream_head(res, options))) {
+            co_return false;
+        }
+        SseWriter writer(*this, options.http10);
+        co_await (res.body_writer(writer) || writer.watch());
+        if (writer.broken() || writer.close_reason() == CloseReason::client_left) {
+            co_return false;
+        }
+        if (options.http10) {
+            co_return false;  // the body ends with the connection
+        }
+        co_return co_await write_bytes(std::string(kLastChunk)) && !flooded_;
+    }
+
+    asio::awaitable<bool> write_bytes(std::string bytes) {
         stream_.expires_after(shared_.limits.body_timeout);
         auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes), kTuple);
         stream_.expires_never();
@@ -193,6 +333,8 @@ private:
     ConnectionHub& hub_;
     std::string client_ip_;
     bool idle_ = false;
+    bool flooded_ = false;
+    async::Event shutdown_;  // set when the server drains while this connection is busy
 };
 
 }  // namespace

@@ -71,7 +71,11 @@ void append_number(std::string& out, std::size_t n) {
 
 }  // namespace
 
-std::string serialize_response(const Response& res, const WireOptions& options) {
+namespace {
+
+enum class Framing { length, chunked };
+
+std::string serialize(const Response& res, const WireOptions& options, Framing framing) {
     std::size_t size = 64 + res.content_type.size() + res.body.size();
     for (const auto& [name, value] : res.headers) {
         size += name.size() + value.size() + 4;
@@ -95,7 +99,11 @@ std::string serialize_response(const Response& res, const WireOptions& options) 
         out += "\r\n";
     }
     const bool bodiless_status = res.status < 200 || res.status == 204 || res.status == 304;
-    if (!bodiless_status) {
+    if (framing == Framing::chunked) {
+        if (!options.http10) {
+            out += "Transfer-Encoding: chunked\r\n";
+        }
+    } else if (!bodiless_status) {
         out += "Content-Length: ";
         append_number(out, res.body.size());
         out += "\r\n";
@@ -106,10 +114,40 @@ std::string serialize_response(const Response& res, const WireOptions& options) 
         out += "Connection: keep-alive\r\n";
     }
     out += "\r\n";
-    if (!bodiless_status && !options.head_request) {
+    if (framing == Framing::length && !bodiless_status && !options.head_request) {
         out += res.body;
     }
     return out;
+}
+
+}  // namespace
+
+std::string serialize_response(const Response& res, const WireOptions& options) {
+    return serialize(res, options, Framing::length);
+}
+
+std::string serialize_stream_head(const Response& res, const WireOptions& options) {
+    WireOptions o = options;
+    if (o.http10) {
+        o.keep_alive = false;  // no chunked encoding in HTTP/1.0: the body ends with the connection
+    }
+    return serialize(res, o, Framing::chunked);
+}
+
+void append_chunk(std::string& out, std::string_view data, bool http10) {
+    if (data.empty()) {
+        return;  // an empty chunk would end the body
+    }
+    if (!http10) {
+        char digits[16];
+        const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, data.size(), 16);
+        out.append(digits, end);
+        out += "\r\n";
+    }
+    out += data;
+    if (!http10) {
+        out += "\r\n";
+    }
 }
 
 }  // namespace parley::http

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "http/response.hpp"
 
@@ -16,5 +17,15 @@ struct WireOptions {
 
 // The bytes of `res`, including Content-Length (not on 1xx, 204 or 304) and Connection headers.
 std::string serialize_response(const Response& res, const WireOptions& options);
+
+// The status line and headers of a streamed body: `Transfer-Encoding: chunked` (HTTP/1.1), or
+// no framing and `Connection: close` (HTTP/1.0). The body follows as append_chunk() pieces and
+// ends with kLastChunk.
+std::string serialize_stream_head(const Response& res, const WireOptions& options);
+
+// Appends `data` as one chunk (as is for HTTP/1.0); nothing for empty data.
+void append_chunk(std::string& out, std::string_view data, bool http10);
+
+inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
 }  // namespace parley::http

@@ -1,5 +1,16 @@
 #include "messages/routes.hpp"
 
+#include <chrono>
+#include <vector>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "common/json.hpp"
 #include "conversations/json.hpp"
 #include "http/body.hpp"
@@ -7,20 +18,246 @@
 namespace parley::messages {
 
 namespace asio = boost::asio;
+namespace bj = boost::json;
+
+namespace {
+
+constexpr std::chrono::seconds kPingEvery{15};
+
+// The body fields of a message; unknown fields are ignored, as the seed system did.
+Result<NewMessage> parse_message(const bj::object& body, std::string_view content_field) {
+    NewMessage message;
+    auto content = json::required_string(body, content_field);
+    if (!content) {
+        return content.error();
+    }
+    message.content = std::move(*content);
+    auto thinking = json::optional_bool(body, "thinking");
+    auto model = json::optional_string(body, "model");
+    auto temperature = json::optional_number(body, "temperature");
+    auto max_tokens = json::optional_int(body, "max_tokens");
+    if (!thinking) {
+        return thinking.error();
+    }
+    if (!model) {
+        return model.error();
+    }
+    if (!temperature) {
+        return temperature.error();
+    }
+    if (!max_tokens) {
+        return max_tokens.error();
+    }
+    message.thinking = *thinking;
+    message.model = std::move(*model);
+    message.temperature = *temperature;
+    message.max_tokens = *max_tokens;
+    return message;
+}
+
+asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, d);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+// Relays a turn to a client until the turn ends: deltas as they come (those already queued go
+// out together), a ping after a silence, and the ending. When the client leaves, the turn is
+// cancelled (and stores what it has); when the server drains, the client gets the encoder's
+// error and the turn is stored the same way. `Channel` is http::StreamWriter (SSE: one write for
+// everything pending) or http::WebSocket (one message per piece).
+template <class Channel>
+asio::awaitable<void> relay(
+    Turn& turn,
+    StreamEncoder& encoder,
+    Channel& channel,
+    std::optional<TurnEvent> first,
+    bool framed
+) {
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    std::vector<std::string> pending;
+    const auto add = [&pending](std::string piece) {
+        if (!piece.empty()) {
+            pending.push_back(std::move(piece));
+        }
+    };
+    bool ended = false;
+    bool closing = false;
+    const auto handle = [&](const TurnEvent& e) {
+        switch (e.kind) {
+            case TurnEvent::Kind::thinking:
+                add(encoder.thinking(e.text));
+                break;
+            case TurnEvent::Kind::text:
+                add(encoder.text(e.text));
+                break;
+            case TurnEvent::Kind::end:
+                ended = true;
+                if (channel.close_reason() != http::CloseReason::client_left) {
+                    add(encoder.finish(turn.outcome()));
+                }
+                break;
+        }
+    };
+    add(encoder.start(turn.start()));
+    if (first) {
+        handle(*first);
+    }
+    for (;;) {
+        while (!ended) {
+            auto e = turn.try_next();
+            if (!e) {
+                break;
+            }
+            handle(*e);
+        }
+        if (!pending.empty() && channel.close_reason() != http::CloseReason::client_left) {
+            if (framed) {
+                for (auto& piece : pending) {
+                    if (!co_await channel.send(std::move(piece))) {
+                        break;
+                    }
+                }
+            } else {
+                std::string all;
+                for (const auto& piece : pending) {
+                    all += piece;
+                }
+                co_await channel.send(std::move(all));
+            }
+        }
+        pending.clear();
+        if (ended) {
+            co_return;
+        }
+        if (closing) {
+            handle(co_await turn.next());
+            continue;
+        }
+        auto next = co_await (turn.next() || channel.closed() || sleep_for(kPingEvery));
+        switch (next.index()) {
+            case 0:
+                handle(std::get<0>(next));
+                break;
+            case 1:
+                closing = true;
+                turn.cancel(std::get<1>(next));
+                break;
+            default:
+                add(encoder.ping());
+                break;
+        }
+    }
+}
+
+}  // namespace
 
 asio::awaitable<http::Response> send(http::Request& req, MessageService& svc) {
     const auto body = value_or_throw(http::read_json_object(req));
-    // Unknown fields are ignored, as the seed system did: its clients may send more.
-    NewMessage message;
-    message.content = value_or_throw(json::required_string(body, "content"));
-    message.thinking = value_or_throw(json::optional_bool(body, "thinking"));
-    message.model = value_or_throw(json::optional_string(body, "model"));
-    message.temperature = value_or_throw(json::optional_number(body, "temperature"));
-    message.max_tokens = value_or_throw(json::optional_int(body, "max_tokens"));
+    auto message = value_or_throw(parse_message(body, "content"));
     const auto reply =
         value_or_throw(co_await svc.send(req.principal(), req.path_param("id"), std::move(message))
         );
     co_return http::success(conversations::message_json(reply));
+}
+
+asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) {
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    const auto format = req.query_param("format").value_or("anthropic");
+    if (format != "anthropic" && format != "openai") {
+        throw ErrorException(make_error(
+            ErrorType::invalid_request, "format must be \"anthropic\" (the default) or \"openai\""
+        ));
+    }
+    const auto body = value_or_throw(http::read_json_object(req));
+    auto message = value_or_throw(parse_message(body, "content"));
+    std::shared_ptr<Turn> turn =
+        value_or_throw(co_await svc.start(req.principal(), req.path_param("id"), std::move(message))
+        );
+
+    // Nothing is sent until the first event: a failure before it (every provider down) is an
+    // ordinary JSON error with its status, not a 200 stream.
+    auto first = co_await (turn->next() || req.disconnected());
+    if (first.index() == 1) {
+        turn->cancel(std::get<1>(first));
+        while ((co_await turn->next()).kind != TurnEvent::Kind::end) {
+        }
+        throw ErrorException(make_error(ErrorType::overloaded, turn->outcome().error_message));
+    }
+    const TurnEvent opening = std::get<0>(first);
+    if (opening.kind == TurnEvent::Kind::end && turn->failure()) {
+        throw ErrorException(*turn->failure());
+    }
+
+    std::shared_ptr<StreamEncoder> encoder =
+        format == "openai" ? make_openai_encoder() : make_anthropic_encoder();
+    http::Response res;
+    res.status = 200;
+    res.content_type = std::string(encoder->content_type());
+    res.cacheable = true;  // not no-store: SSE wants no-cache, set here
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.body_writer = [turn, encoder, opening](http::StreamWriter& writer
+                      ) -> asio::awaitable<void> {
+        co_await relay(*turn, *encoder, writer, opening, false);
+    };
+    co_return res;
+}
+
+asio::awaitable<http::Response> websocket(
+    http::Request& req, MessageService& svc, conversations::ConversationService& conversations
+) {
+    if (!req.is_websocket_upgrade()) {
+        throw ErrorException(make_error(
+            ErrorType::invalid_request,
+            "this route is a WebSocket: send Connection: Upgrade and Upgrade: websocket"
+        ));
+    }
+    const auto session = req.path_param("session_id");
+    Result<store::Conversation> found = make_error(ErrorType::not_found, "");
+    if (session.empty()) {  // (no co_await inside ?: with g++ 12)
+        found = co_await conversations.get(req.principal(), req.path_param("id"));
+    } else {
+        found = co_await conversations.attach_session(req.principal(), session);
+    }
+    const store::Conversation conversation = value_or_throw(std::move(found));
+    http::Response res;
+    res.status = 101;
+    res.websocket = [&svc, who = req.principal(), id = conversation.id](http::WebSocket& ws
+                    ) -> asio::awaitable<void> {
+        while (auto text = co_await ws.receive()) {
+            Result<NewMessage> message = make_error(ErrorType::invalid_request, "");
+            boost::system::error_code ec;
+            const bj::value parsed = bj::parse(*text, ec);
+            if (ec || !parsed.is_object()) {
+                message = make_error(
+                    ErrorType::invalid_request, "send a JSON object: {\"message\": \"…\"}"
+                );
+            } else {
+                const auto& object = parsed.as_object();
+                message = parse_message(object, object.contains("content") ? "content" : "message");
+            }
+            Result<std::unique_ptr<Turn>> turn = message.error();
+            if (message) {
+                turn = co_await svc.start(who, id, std::move(*message));
+            }
+            if (!turn) {
+                const bj::object frame{
+                    {"type", "error"},
+                    {"content", turn.error().message},
+                    {"error_type", error_type_name(turn.error().type)}};
+                if (!co_await ws.send(bj::serialize(frame))) {
+                    co_return;
+                }
+                continue;
+            }
+            const auto encoder = make_websocket_encoder();
+            co_await relay(**turn, *encoder, ws, std::nullopt, true);
+            if (ws.close_reason() != http::CloseReason::none) {
+                co_return;
+            }
+        }
+    };
+    co_return res;
 }
 
 }  // namespace parley::messages

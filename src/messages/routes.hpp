@@ -1,8 +1,11 @@
-// Handlers for sending messages: POST /api/v1/conversations/{id}/messages (non-streaming).
+// Handlers for sending messages: POST …/messages (one JSON answer), POST …/messages/stream (Server-
+// Sent Events, Anthropic's format or `?format=openai`), and the WebSocket routes
+// (GET …/conversations/{id}/ws and the seed's GET /ws/session/{session_id}).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 
+#include "conversations/service.hpp"
 #include "http/request.hpp"
 #include "http/response.hpp"
 #include "messages/service.hpp"
@@ -11,5 +14,13 @@ namespace parley::messages {
 
 // POST /api/v1/conversations/{id}/messages
 boost::asio::awaitable<http::Response> send(http::Request& req, MessageService& svc);
+
+// POST /api/v1/conversations/{id}/messages/stream
+boost::asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc);
+
+// GET /api/v1/conversations/{id}/ws (path parameter `id`) and GET /ws/session/{session_id}.
+boost::asio::awaitable<http::Response> websocket(
+    http::Request& req, MessageService& svc, conversations::ConversationService& conversations
+);
 
 }  // namespace parley::messages

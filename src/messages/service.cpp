@@ -2,14 +2,18 @@
 
 #include <chrono>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "async/event.hpp"
 #include "common/ids.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "conversations/json.hpp"
 
 namespace parley::messages {
 
@@ -111,7 +115,122 @@ MessageService::MessageService(
       options_(options),
       clock_(std::move(clock)) {}
 
+struct Turn::State {
+    explicit State(const asio::any_io_executor& ex) : ready(ex) {}
+
+    StreamStart start;
+    std::deque<TurnEvent> queue;
+    async::Notifier ready;
+    asio::cancellation_signal cancel_signal;
+    http::CloseReason cancelled_by = http::CloseReason::none;
+    bool running = true;
+    bool in_model = false;  // the provider request is under way: cancel() aborts it
+    bool started = false;
+    StreamEnd outcome;
+    std::optional<Error> failure;
+
+    void push(TurnEvent e) {
+        queue.push_back(std::move(e));
+        ready.notify();
+    }
+};
+
+Turn::~Turn() {
+    if (state_ && state_->running) {
+        cancel(http::CloseReason::client_left);
+    }
+}
+
+const StreamStart& Turn::start() const noexcept {
+    return state_->start;
+}
+
+asio::awaitable<TurnEvent> Turn::next() {
+    while (state_->queue.empty()) {
+        co_await state_->ready.wait();
+    }
+    TurnEvent e = std::move(state_->queue.front());
+    state_->queue.pop_front();
+    co_return e;
+}
+
+std::optional<TurnEvent> Turn::try_next() {
+    if (state_->queue.empty()) {
+        return std::nullopt;
+    }
+    TurnEvent e = std::move(state_->queue.front());
+    state_->queue.pop_front();
+    return e;
+}
+
+void Turn::cancel(http::CloseReason why) {
+    if (!state_->running || state_->cancelled_by != http::CloseReason::none) {
+        return;
+    }
+    state_->cancelled_by = why;
+    if (state_->in_model) {
+        state_->cancel_signal.emit(asio::cancellation_type::terminal);
+    }
+}
+
+const StreamEnd& Turn::outcome() const noexcept {
+    return state_->outcome;
+}
+
+const std::optional<Error>& Turn::failure() const noexcept {
+    return state_->failure;
+}
+
+bool Turn::started() const noexcept {
+    return state_->started;
+}
+
+// Everything run_turn needs, settled by start().
+struct MessageService::Prepared {
+    store::Conversation conversation;
+    store::Message user;
+    const llm::ModelInfo* info = nullptr;
+    llm::ChatRequest request;
+    std::int64_t context_count = 0;
+};
+
+namespace {
+
+// The in-stream error type (Anthropic's vocabulary) for an upstream failure.
+std::string wire_error_type(llm::UpstreamError e) {
+    switch (e) {
+        case llm::UpstreamError::overloaded:
+        case llm::UpstreamError::rate_limit:
+            return "overloaded_error";
+        case llm::UpstreamError::timeout:
+            return "timeout_error";
+        default:
+            return "api_error";
+    }
+}
+
+}  // namespace
+
 asio::awaitable<Result<store::Message>> MessageService::send(
+    const Principal& who, std::string_view conversation_id, NewMessage message
+) {
+    auto turn = co_await start(who, conversation_id, std::move(message));
+    if (!turn) {
+        co_return turn.error();
+    }
+    for (;;) {
+        const TurnEvent e = co_await (*turn)->next();
+        if (e.kind == TurnEvent::Kind::end) {
+            break;
+        }
+    }
+    if ((*turn)->failure()) {
+        co_return *(*turn)->failure();
+    }
+    co_return (*turn)->outcome().reply;
+}
+
+asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     const Principal& who, std::string_view conversation_id, NewMessage message
 ) {
     auto conversation = co_await conversations_.get(who, conversation_id);
@@ -160,42 +279,84 @@ asio::awaitable<Result<store::Message>> MessageService::send(
     }
 
     // The user's message is stored before the model is asked: it survives any provider failure.
-    store::Message user;
-    user.id = new_uuid_v7();
-    user.conversation_id = conversation->id;
-    user.role = "user";
-    user.content = std::move(message.content);
-    user.token_count = user_tokens;
-    user.created_at = clock_();
-    if (auto stored = co_await store_.insert_message(user); !stored) {
+    Prepared p;
+    p.user.id = new_uuid_v7();
+    p.user.conversation_id = conversation->id;
+    p.user.role = "user";
+    p.user.content = std::move(message.content);
+    p.user.token_count = user_tokens;
+    p.user.created_at = clock_();
+    if (auto stored = co_await store_.insert_message(p.user); !stored) {
         co_return stored.error();
     }
+    conversations_.publish(
+        conversation->id, "new_message", bj::serialize(conversations::message_json(p.user))
+    );
 
     auto recent = co_await store_.recent_messages(conversation->id, kRecentForContext);
     if (!recent) {
         co_return recent.error();
     }
-    llm::ChatRequest request;
-    request.system = system;
-    request.messages = fit_context(*recent, budget);
-    request.max_tokens = static_cast<int>(max_tokens);
-    request.temperature = temperature;
-    request.thinking =
+    p.request.system = system;
+    p.request.messages = fit_context(*recent, budget);
+    p.request.max_tokens = static_cast<int>(max_tokens);
+    p.request.temperature = temperature;
+    p.request.thinking =
         message.thinking.value_or(settings.thinking.value_or(false)) && info.thinking;
-    const auto context_count = static_cast<std::int64_t>(request.messages.size());
+    p.context_count = static_cast<std::int64_t>(p.request.messages.size());
+    p.info = &info;
 
+    const auto executor = co_await asio::this_coro::executor;
+    auto state = std::make_shared<Turn::State>(executor);
+    state->start.message_id = new_uuid_v7();
+    state->start.conversation_id = conversation->id;
+    state->start.user_message_id = p.user.id;
+    state->start.model = info.id;
+    std::int64_t prompt = llm::estimate_tokens(system);
+    for (const auto& m : p.request.messages) {
+        prompt += llm::estimate_tokens(m.content) + 4;
+    }
+    state->start.input_tokens = prompt;
+    state->start.created_unix =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_().time_since_epoch()).count();
+    p.conversation = std::move(*conversation);
+
+    asio::co_spawn(
+        executor,
+        run_turn(state, std::move(p)),
+        asio::bind_cancellation_slot(
+            state->cancel_signal.slot(),
+            [](const std::exception_ptr& e) {
+                if (e) {
+                    try {
+                        std::rethrow_exception(e);
+                    } catch (const std::exception& x) {
+                        log::error("answer failed", {{"what", x.what()}});
+                    }
+                }
+            }
+        )
+    );
+    co_return std::make_unique<Turn>(std::move(state));
+}
+
+asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, Prepared p) {
     Answer answer;
     const auto started = std::chrono::steady_clock::now();
-    const auto sink = [&answer](llm::StreamEvent e) -> asio::awaitable<void> {
+    const auto sink = [&answer, &st](llm::StreamEvent e) -> asio::awaitable<void> {
         switch (e.kind) {
             case llm::StreamEvent::Kind::thinking_delta:
                 answer.thinking += e.text;
+                st->started = true;
+                st->push({TurnEvent::Kind::thinking, std::move(e.text)});
                 break;
             case llm::StreamEvent::Kind::text_delta:
                 if (!answer.first_token_at) {
                     answer.first_token_at = std::chrono::steady_clock::now();
                 }
                 answer.text += e.text;
+                st->started = true;
+                st->push({TurnEvent::Kind::text, std::move(e.text)});
                 break;
             case llm::StreamEvent::Kind::usage:
                 answer.usage = e.usage;
@@ -210,14 +371,35 @@ asio::awaitable<Result<store::Message>> MessageService::send(
         }
         co_return;
     };
-    const auto route = co_await router_.stream(info, request, sink);
+    llm::RouteResult route;
+    route.model = p.info->id;
+    route.provider = p.info->provider;
+    bool aborted = false;
+    if (st->cancelled_by == http::CloseReason::none) {
+        st->in_model = true;
+        try {
+            route = co_await router_.stream(*p.info, p.request, sink);
+        } catch (const std::exception& e) {
+            aborted = true;
+            if (st->cancelled_by == http::CloseReason::none) {
+                log::error("model stream failed", {{"what", e.what()}});
+            }
+        }
+        st->in_model = false;
+    }
+    const bool cancelled = st->cancelled_by != http::CloseReason::none;
+    if (cancelled || aborted) {
+        // What follows must run to the end: the cancellation was for the provider request.
+        co_await asio::this_coro::reset_cancellation_state();
+        route.ok = false;
+    }
     const auto finished = std::chrono::steady_clock::now();
 
     const llm::ModelInfo* answered = router_.catalog().find(route.model);
     store::Message reply;
-    reply.id = new_uuid_v7();
-    reply.conversation_id = conversation->id;
-    reply.parent_id = user.id;
+    reply.id = st->start.message_id;
+    reply.conversation_id = p.conversation.id;
+    reply.parent_id = p.user.id;
     reply.role = "assistant";
     reply.content = answer.text;
     if (!answer.thinking.empty()) {
@@ -225,17 +407,9 @@ asio::awaitable<Result<store::Message>> MessageService::send(
     }
     reply.model = route.model;
     reply.provider = route.provider;
-    reply.input_tokens = answer.has_usage ? answer.usage.input_tokens : 0;
+    reply.input_tokens = answer.has_usage ? answer.usage.input_tokens : st->start.input_tokens;
     reply.output_tokens =
         answer.has_usage ? answer.usage.output_tokens : llm::estimate_tokens(answer.text);
-    if (!answer.has_usage) {
-        // The provider reported nothing: estimate the prompt as what we sent.
-        std::int64_t prompt = llm::estimate_tokens(system);
-        for (const auto& m : request.messages) {
-            prompt += llm::estimate_tokens(m.content) + 4;
-        }
-        reply.input_tokens = prompt;
-    }
     if (!route.ok && !answer.has_usage) {
         // Nothing answered (or the answer broke off unreported): estimates are not billed.
         reply.input_tokens = 0;
@@ -254,8 +428,18 @@ asio::awaitable<Result<store::Message>> MessageService::send(
                 .count();
     }
     bj::object metadata{
-        {"fallback_used", route.fallback_used}, {"context_messages", context_count}};
-    if (route.ok) {
+        {"fallback_used", route.fallback_used}, {"context_messages", p.context_count}};
+    StreamEnd& end = st->outcome;
+    if (cancelled) {
+        reply.status = "partial";
+        reply.finish_reason = "cancelled";
+        const bool shutdown = st->cancelled_by == http::CloseReason::shutdown;
+        metadata["cancelled_by"] = shutdown ? "shutdown" : "client";
+        end.error_type = shutdown ? "overloaded_error" : "api_error";
+        end.error_message = shutdown ? "the server is shutting down; the answer so far is saved"
+                                     : "the client went away";
+        st->failure = make_error(ErrorType::overloaded, end.error_message);
+    } else if (route.ok) {
         reply.status = "complete";
         reply.finish_reason =
             std::string(llm::finish_reason_name(answer.finish.value_or(llm::FinishReason::stop)));
@@ -265,17 +449,38 @@ asio::awaitable<Result<store::Message>> MessageService::send(
         if (answer.error) {
             metadata["error"] = std::string(llm::upstream_error_name(answer.error->error));
         }
+        const bool all_down = answer.error && answer.error->error == llm::UpstreamError::overloaded;
+        end.error_type = answer.error ? wire_error_type(answer.error->error) : "api_error";
+        end.error_message = all_down ? "every model provider is unavailable; try again shortly"
+                                     : "the model provider failed to answer";
+        st->failure = make_error(
+            all_down ? ErrorType::overloaded : ErrorType::upstream,
+            end.error_message,
+            answer.error ? answer.error->text : std::string{}
+        );
     }
     reply.metadata = bj::serialize(metadata);
     reply.created_at = clock_();
     if (auto stored = co_await store_.insert_message(reply); !stored) {
-        co_return stored.error();
+        log::error(
+            "could not store the answer",
+            {{"message_id", reply.id}, {"detail", stored.error().detail}}
+        );
+        if (!st->failure) {
+            st->failure = stored.error();
+            end.error_type = "api_error";
+            end.error_message = "the answer could not be stored";
+        }
+    } else {
+        const std::string json = bj::serialize(conversations::message_json(reply));
+        conversations_.publish(p.conversation.id, "new_message", json);
+        conversations_.publish(p.conversation.id, "message.completed", json);
     }
 
-    if (!conversation->title) {
+    if (!p.conversation.title) {
         asio::co_spawn(
             co_await asio::this_coro::executor,
-            auto_title(conversation->id, route.model, user.content),
+            auto_title(p.conversation.id, route.model, p.user.content),
             [](const std::exception_ptr& e) {
                 if (e) {
                     try {
@@ -287,18 +492,9 @@ asio::awaitable<Result<store::Message>> MessageService::send(
             }
         );
     }
-
-    if (!route.ok) {
-        const bool all_down = answer.error && answer.error->error == llm::UpstreamError::overloaded;
-        Error e = make_error(
-            all_down ? ErrorType::overloaded : ErrorType::upstream,
-            all_down ? "every model provider is unavailable; try again shortly"
-                     : "the model provider failed to answer",
-            answer.error ? answer.error->text : std::string{}
-        );
-        co_return e;
-    }
-    co_return reply;
+    end.reply = std::move(reply);
+    st->running = false;
+    st->push({TurnEvent::Kind::end, {}});
 }
 
 asio::awaitable<void> MessageService::auto_title(

@@ -4,6 +4,8 @@
 // the background auto-title. No HTTP types here.
 #pragma once
 
+#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,7 +16,9 @@
 #include "common/principal.hpp"
 #include "common/time.hpp"
 #include "conversations/service.hpp"
+#include "http/stream.hpp"
 #include "llm/router.hpp"
+#include "messages/stream_format.hpp"
 #include "store/store.hpp"
 
 namespace parley::messages {
@@ -46,6 +50,54 @@ std::string clean_title(std::string_view answer);
 // The first words of a message, at most 60 characters: the title when no model gives one.
 std::string title_from_message(std::string_view content);
 
+// What a turn produces, in order: thinking and text deltas, then one `end`.
+struct TurnEvent {
+    enum class Kind { thinking, text, end };
+
+    Kind kind = Kind::text;
+    std::string text;
+};
+
+// One answer in progress. It runs in its own coroutine on the caller's executor and stores the
+// assistant message itself when it ends (complete, or partial/error), whether or not anyone is
+// still reading: a client that leaves loses nothing that was produced.
+class Turn {
+public:
+    struct State;
+
+    explicit Turn(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+    ~Turn();  // cancels the answer if it is still running (as if the client left)
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+
+    // What is known before the first delta (ids, model, the prompt estimate).
+    const StreamStart& start() const noexcept;
+
+    // The next event, waiting for it; after `end`, outcome() is set. Cancellable: the event
+    // stays queued.
+    boost::asio::awaitable<TurnEvent> next();
+
+    // The next event if one is queued.
+    std::optional<TurnEvent> try_next();
+
+    // Stops the answer: the provider request is aborted and what arrived is stored as
+    // `partial` (finish_reason "cancelled"). The turn still ends with an `end` event.
+    void cancel(http::CloseReason why);
+
+    // After `end`: the stored assistant message and, when the answer failed, the wire error
+    // (error_type/error_message) and the API error to answer a request that has not started a
+    // stream with (502 upstream or 503 overloaded).
+    const StreamEnd& outcome() const noexcept;
+    const std::optional<Error>& failure() const noexcept;
+
+    // Whether any delta was produced.
+    bool started() const noexcept;
+
+private:
+    std::shared_ptr<State> state_;
+};
+
 class MessageService {
 public:
     MessageService(
@@ -65,7 +117,16 @@ public:
         const Principal& who, std::string_view conversation_id, NewMessage message
     );
 
+    // Validates, stores the user's message and starts the answer. Errors: as send's validation
+    // (nothing is stored then). Provider failures arrive through the turn.
+    boost::asio::awaitable<Result<std::unique_ptr<Turn>>> start(
+        const Principal& who, std::string_view conversation_id, NewMessage message
+    );
+
 private:
+    struct Prepared;
+    boost::asio::awaitable<void> run_turn(std::shared_ptr<Turn::State> state, Prepared prepared);
+
     boost::asio::awaitable<void> auto_title(
         std::string conversation_id, std::string model_id, std::string first_message
     );

@@ -62,5 +62,41 @@ TEST(WireTest, ReasonPhrases) {
     }
 }
 
+TEST(WireTest, StreamHeadIsChunkedWithoutLength) {
+    Response r;
+    r.status = 200;
+    r.content_type = "text/event-stream; charset=utf-8";
+    r.set_header("Cache-Control", "no-cache");
+    EXPECT_EQ(
+        serialize_stream_head(r, {}),
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+        "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+}
+
+TEST(WireTest, StreamHeadForHttp10EndsWithTheConnection) {
+    Response r;
+    r.status = 200;
+    r.content_type = "text/event-stream";
+    WireOptions o;
+    o.http10 = true;
+    EXPECT_EQ(
+        serialize_stream_head(r, o),
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    );
+}
+
+TEST(WireTest, ChunksAreHexLengthFramedAndEmptyDataWritesNothing) {
+    std::string out;
+    append_chunk(out, "data: hi\n\n", false);
+    append_chunk(out, "", false);  // an empty chunk would end the body
+    append_chunk(out, std::string(26, 'x'), false);
+    EXPECT_EQ(out, "a\r\ndata: hi\n\n\r\n1a\r\n" + std::string(26, 'x') + "\r\n");
+    std::string plain;
+    append_chunk(plain, "data: hi\n\n", true);
+    EXPECT_EQ(plain, "data: hi\n\n");
+    EXPECT_EQ(kLastChunk, "0\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace parley::http

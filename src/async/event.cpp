@@ -1,0 +1,53 @@
+#include "async/event.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace parley::async {
+
+namespace asio = boost::asio;
+
+Event::Event(const asio::any_io_executor& executor)
+    : timer_(executor, asio::steady_timer::time_point::max()) {}
+
+void Event::set() {
+    set_ = true;
+    timer_.cancel();
+}
+
+asio::awaitable<void> Event::wait() {
+    while (!set_) {
+        // Ends with operation_aborted when set() cancels the timer; a cancelled waiter throws.
+        co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!set_) {
+            const auto cs = co_await asio::this_coro::cancellation_state;
+            if (cs.cancelled() != asio::cancellation_type::none) {
+                throw boost::system::system_error(asio::error::operation_aborted);
+            }
+        }
+    }
+}
+
+Notifier::Notifier(const asio::any_io_executor& executor)
+    : timer_(executor, asio::steady_timer::time_point::max()) {}
+
+void Notifier::notify() {
+    pending_ = true;
+    timer_.cancel();
+}
+
+asio::awaitable<void> Notifier::wait() {
+    while (!pending_) {
+        co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!pending_) {
+            const auto cs = co_await asio::this_coro::cancellation_state;
+            if (cs.cancelled() != asio::cancellation_type::none) {
+                throw boost::system::system_error(asio::error::operation_aborted);
+            }
+        }
+    }
+    pending_ = false;
+}
+
+}  // namespace parley::async

@@ -1,0 +1,42 @@
+// A one-shot event for coroutines on one executor: `wait()` completes once `set()` was called
+// (at once if it already was). Any number of waiters; cancelling a waiter leaves the event alone.
+// Not thread-safe: touch it from the executor it was made for.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace parley::async {
+
+class Event {
+public:
+    explicit Event(const boost::asio::any_io_executor& executor);
+
+    void set();
+
+    bool is_set() const noexcept { return set_; }
+
+    boost::asio::awaitable<void> wait();
+
+private:
+    boost::asio::steady_timer timer_;
+    bool set_ = false;
+};
+
+// A wake-up signal that can fire many times: `wait()` completes at the next `notify()` (or at
+// once when one happened since the last wait returned). For a single consumer.
+class Notifier {
+public:
+    explicit Notifier(const boost::asio::any_io_executor& executor);
+
+    void notify();
+
+    boost::asio::awaitable<void> wait();
+
+private:
+    boost::asio::steady_timer timer_;
+    bool pending_ = false;
+};
+
+}  // namespace parley::async

@@ -1,0 +1,344 @@
+#include "messages/stream_format.hpp"
+
+#include <utility>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <boost/json/value.hpp>
+
+#include "conversations/json.hpp"
+
+namespace parley::messages {
+
+namespace bj = boost::json;
+
+namespace {
+
+constexpr std::string_view kEventStream = "text/event-stream; charset=utf-8";
+
+bj::value text_or_null(const std::optional<std::string>& s) {
+    return s ? bj::value(*s) : bj::value(nullptr);
+}
+
+bj::value int_or_null(const std::optional<std::int64_t>& n) {
+    return n ? bj::value(*n) : bj::value(nullptr);
+}
+
+// Parley's own account of the answer, carried next to the provider-shaped fields of the final
+// event (Anthropic message_delta / error, OpenAI usage chunk / error). The ids come from the
+// start, so they are right even when the reply could not be stored.
+bj::object parley_json(const StreamStart& s, const store::Message& reply) {
+    return {
+        {"message_id", s.message_id},
+        {"conversation_id", s.conversation_id},
+        {"user_message_id", s.user_message_id},
+        {"status", reply.status},
+        {"model", text_or_null(reply.model)},
+        {"provider", text_or_null(reply.provider)},
+        {"cost_usd", conversations::to_usd(reply.cost_micros)},
+        {"latency_ms", int_or_null(reply.latency_ms)},
+        {"ttft_ms", int_or_null(reply.ttft_ms)},
+        {"input_tokens", reply.input_tokens},
+        {"output_tokens", reply.output_tokens},
+    };
+}
+
+std::string_view finish_reason_of(const store::Message& reply) {
+    return reply.finish_reason ? std::string_view(*reply.finish_reason) : std::string_view();
+}
+
+// --- Anthropic ----------------------------------------------------------------------------------
+
+class AnthropicEncoder final : public StreamEncoder {
+public:
+    std::string start(const StreamStart& s) override {
+        start_ = s;
+        bj::object message{
+            {"id", s.message_id},
+            {"type", "message"},
+            {"role", "assistant"},
+            {"content", bj::array()},
+            {"model", s.model},
+            {"stop_reason", nullptr},
+            {"stop_sequence", nullptr},
+            {"usage", {{"input_tokens", s.input_tokens}, {"output_tokens", 0}}},
+            {"parley",
+             {{"conversation_id", s.conversation_id},
+              {"user_message_id", s.user_message_id},
+              {"message_id", s.message_id}}},
+        };
+        return event("message_start", {{"type", "message_start"}, {"message", std::move(message)}});
+    }
+
+    std::string thinking(std::string_view delta) override {
+        std::string out = enter(Block::thinking);
+        out += event(
+            "content_block_delta",
+            {{"type", "content_block_delta"},
+             {"index", index_},
+             {"delta", {{"type", "thinking_delta"}, {"thinking", delta}}}}
+        );
+        return out;
+    }
+
+    std::string text(std::string_view delta) override {
+        std::string out = enter(Block::text);
+        out += event(
+            "content_block_delta",
+            {{"type", "content_block_delta"},
+             {"index", index_},
+             {"delta", {{"type", "text_delta"}, {"text", delta}}}}
+        );
+        return out;
+    }
+
+    std::string finish(const StreamEnd& end) override {
+        if (end.error_type) {
+            // The SDK throws on `event: error`; anything after it would never be read, and a
+            // block closed here would pretend the answer was whole.
+            return event(
+                "error",
+                {{"type", "error"},
+                 {"error", {{"type", *end.error_type}, {"message", end.error_message}}},
+                 {"parley", parley_json(start_, end.reply)}}
+            );
+        }
+        std::string out;
+        if (!had_text_) {
+            // finalText() needs a text block, even an empty one.
+            out += enter(Block::text);
+        }
+        out += close();
+        out += event(
+            "message_delta",
+            {{"type", "message_delta"},
+             {"delta",
+              {{"stop_reason", anthropic_stop_reason(finish_reason_of(end.reply))},
+               {"stop_sequence", nullptr}}},
+             {"usage",
+              {{"input_tokens", end.reply.input_tokens},
+               {"output_tokens", end.reply.output_tokens}}},
+             {"parley", parley_json(start_, end.reply)}}
+        );
+        out += event("message_stop", {{"type", "message_stop"}});
+        return out;
+    }
+
+    std::string ping() override { return event("ping", {{"type", "ping"}}); }
+
+    std::string_view content_type() const noexcept override { return kEventStream; }
+
+private:
+    enum class Block { none, thinking, text };
+
+    static std::string event(std::string_view name, const bj::object& data) {
+        std::string out = "event: ";
+        out += name;
+        out += "\ndata: ";
+        out += bj::serialize(data);
+        out += "\n\n";
+        return out;
+    }
+
+    // Closes the open block, if any.
+    std::string close() {
+        if (open_ == Block::none) {
+            return {};
+        }
+        open_ = Block::none;
+        return event("content_block_stop", {{"type", "content_block_stop"}, {"index", index_}});
+    }
+
+    // Makes a block of `kind` the open one: the current block if it already is, else a new one
+    // at the next index after closing the current block.
+    std::string enter(Block kind) {
+        if (open_ == kind) {
+            return {};
+        }
+        std::string out = close();
+        index_ = next_index_++;
+        open_ = kind;
+        bj::object block;
+        if (kind == Block::thinking) {
+            block = {{"type", "thinking"}, {"thinking", ""}, {"signature", ""}};
+        } else {
+            had_text_ = true;
+            block = {{"type", "text"}, {"text", ""}};
+        }
+        out += event(
+            "content_block_start",
+            {{"type", "content_block_start"},
+             {"index", index_},
+             {"content_block", std::move(block)}}
+        );
+        return out;
+    }
+
+    StreamStart start_;
+    Block open_ = Block::none;
+    std::int64_t index_ = 0;       // of the open block
+    std::int64_t next_index_ = 0;  // of the next block to open
+    bool had_text_ = false;
+};
+
+// --- OpenAI -------------------------------------------------------------------------------------
+
+class OpenAiEncoder final : public StreamEncoder {
+public:
+    std::string start(const StreamStart& s) override {
+        start_ = s;
+        return chunk_with_delta({{"role", "assistant"}, {"content", ""}}, nullptr);
+    }
+
+    std::string thinking(std::string_view delta) override {
+        return chunk_with_delta({{"reasoning", delta}}, nullptr);
+    }
+
+    std::string text(std::string_view delta) override {
+        return chunk_with_delta({{"content", delta}}, nullptr);
+    }
+
+    std::string finish(const StreamEnd& end) override {
+        if (end.error_type) {
+            // The SDK throws on a top-level `error` key; no [DONE], so a raw reader sees the
+            // stream end without the sentinel too.
+            return data(
+                {{"error",
+                  {{"message", end.error_message}, {"type", *end.error_type}, {"code", nullptr}}},
+                 {"parley", parley_json(start_, end.reply)}}
+            );
+        }
+        std::string out = chunk_with_delta(
+            bj::object(), bj::string(openai_finish_reason(finish_reason_of(end.reply)))
+        );
+        bj::object usage_chunk = chunk_head();
+        usage_chunk["choices"] = bj::array();
+        usage_chunk["usage"] = {
+            {"prompt_tokens", end.reply.input_tokens},
+            {"completion_tokens", end.reply.output_tokens},
+            {"total_tokens", end.reply.input_tokens + end.reply.output_tokens},
+        };
+        usage_chunk["parley"] = parley_json(start_, end.reply);
+        out += data(usage_chunk);
+        out += "data: [DONE]\n\n";
+        return out;
+    }
+
+    std::string ping() override { return ": ping\n\n"; }
+
+    std::string_view content_type() const noexcept override { return kEventStream; }
+
+private:
+    static std::string data(const bj::object& o) {
+        std::string out = "data: ";
+        out += bj::serialize(o);
+        out += "\n\n";
+        return out;
+    }
+
+    bj::object chunk_head() const {
+        return {
+            {"id", "chatcmpl-" + start_.message_id},
+            {"object", "chat.completion.chunk"},
+            {"created", start_.created_unix},
+            {"model", start_.model},
+        };
+    }
+
+    std::string chunk_with_delta(bj::object delta, bj::value finish_reason) const {
+        bj::object chunk = chunk_head();
+        chunk["choices"] = bj::array{bj::object{
+            {"index", 0},
+            {"delta", std::move(delta)},
+            {"logprobs", nullptr},
+            {"finish_reason", std::move(finish_reason)},
+        }};
+        chunk["usage"] = nullptr;
+        return data(chunk);
+    }
+
+    StreamStart start_;
+};
+
+// --- WebSocket ----------------------------------------------------------------------------------
+
+class WebSocketEncoder final : public StreamEncoder {
+public:
+    std::string start(const StreamStart& /*s*/) override { return {}; }
+
+    std::string thinking(std::string_view delta) override {
+        return bj::serialize(bj::object{{"type", "thinking"}, {"content", delta}});
+    }
+
+    std::string text(std::string_view delta) override {
+        return bj::serialize(bj::object{{"type", "token"}, {"content", delta}});
+    }
+
+    std::string finish(const StreamEnd& end) override {
+        if (end.error_type) {
+            bj::object frame{
+                {"type", "error"},
+                {"content", end.error_message},
+                {"error_type", *end.error_type},
+            };
+            if (!end.reply.id.empty()) {
+                frame["message"] = conversations::message_json(end.reply);
+            }
+            return bj::serialize(frame);
+        }
+        bj::object frame{{"type", "done"}};
+        for (auto& field : conversations::message_json(end.reply)) {
+            frame.emplace(field.key(), std::move(field.value()));
+        }
+        frame["message_id"] = end.reply.id;
+        return bj::serialize(frame);
+    }
+
+    std::string ping() override { return {}; }
+
+    std::string_view content_type() const noexcept override { return {}; }
+};
+
+}  // namespace
+
+std::unique_ptr<StreamEncoder> make_anthropic_encoder() {
+    return std::make_unique<AnthropicEncoder>();
+}
+
+std::unique_ptr<StreamEncoder> make_openai_encoder() {
+    return std::make_unique<OpenAiEncoder>();
+}
+
+std::unique_ptr<StreamEncoder> make_websocket_encoder() {
+    return std::make_unique<WebSocketEncoder>();
+}
+
+std::string_view anthropic_stop_reason(std::string_view finish_reason) noexcept {
+    if (finish_reason == "length") {
+        return "max_tokens";
+    }
+    if (finish_reason == "tool_use") {
+        return "tool_use";
+    }
+    if (finish_reason == "content_filter") {
+        return "refusal";
+    }
+    return "end_turn";
+}
+
+std::string_view openai_finish_reason(std::string_view finish_reason) noexcept {
+    if (finish_reason == "length") {
+        return "length";
+    }
+    if (finish_reason == "tool_use") {
+        return "tool_calls";
+    }
+    if (finish_reason == "content_filter") {
+        return "content_filter";
+    }
+    return "stop";
+}
+
+}  // namespace parley::messages

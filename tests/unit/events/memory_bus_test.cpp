@@ -1,0 +1,168 @@
+// The in-memory event bus and the coroutine signals under it (async::Event, async::Notifier).
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
+#include "async/event.hpp"
+#include "events/bus.hpp"
+#include "support/run_awaitable.hpp"
+
+namespace parley::events {
+namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;  // NOLINT
+using parley::testing::run_awaitable;
+
+asio::awaitable<void> sleep_ms(int ms) {
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(ms));
+    co_await t.async_wait(asio::use_awaitable);
+}
+
+TEST(MemoryBusTest, SubscribersOfAConversationGetItsEventsInOrder) {
+    const auto bus = make_memory_bus();
+    const auto names = run_awaitable([&]() -> asio::awaitable<std::vector<std::string>> {
+        const auto ex = co_await asio::this_coro::executor;
+        auto a = bus->subscribe(ex, "c1");
+        auto b = bus->subscribe(ex, "c1");
+        auto other = bus->subscribe(ex, "c2");
+        EXPECT_EQ(bus->subscribers(), 3U);
+        bus->publish({"c1", "first", "{}"});
+        bus->publish({"c1", "second", "{\"n\":2}"});
+        std::vector<std::string> got;
+        for (auto* sub : {a.get(), b.get()}) {
+            got.push_back((co_await sub->next()).name);
+            const auto e = co_await sub->next();
+            got.push_back(e.name + e.data);
+        }
+        // c2's subscriber got nothing: waiting on it times out.
+        const auto r = co_await (other->next() || sleep_ms(30));
+        EXPECT_EQ(r.index(), 1U);
+        co_return got;
+    }());
+    EXPECT_EQ(
+        names, (std::vector<std::string>{"first", "second{\"n\":2}", "first", "second{\"n\":2}"})
+    );
+}
+
+TEST(MemoryBusTest, DestroyingASubscriptionUnsubscribes) {
+    const auto bus = make_memory_bus();
+    run_awaitable([&]() -> asio::awaitable<int> {
+        auto sub = bus->subscribe(co_await asio::this_coro::executor, "c1");
+        EXPECT_EQ(bus->subscribers(), 1U);
+        sub.reset();
+        EXPECT_EQ(bus->subscribers(), 0U);
+        bus->publish({"c1", "nobody", "{}"});  // no subscriber: nothing happens
+        co_return 0;
+    }());
+}
+
+TEST(MemoryBusTest, ASlowSubscriberLosesTheOldestEventsNotMemory) {
+    const auto bus = make_memory_bus(3);
+    const auto got = run_awaitable([&]() -> asio::awaitable<std::vector<std::string>> {
+        auto sub = bus->subscribe(co_await asio::this_coro::executor, "c1");
+        for (int i = 0; i < 5; ++i) {
+            bus->publish({"c1", std::to_string(i), "{}"});
+        }
+        co_await sleep_ms(1);  // let the posted deliveries run
+        std::vector<std::string> names;
+        for (int i = 0; i < 3; ++i) {
+            names.push_back((co_await sub->next()).name);
+        }
+        EXPECT_EQ(sub->dropped(), 2U);
+        co_return names;
+    }());
+    EXPECT_EQ(got, (std::vector<std::string>{"2", "3", "4"}));
+}
+
+TEST(MemoryBusTest, DeliversToASubscriberOnAnotherThread) {
+    const auto bus = make_memory_bus();
+    asio::io_context subscriber_ctx;
+    std::atomic<int> received{0};
+    std::atomic<bool> subscribed{false};
+    auto work = asio::make_work_guard(subscriber_ctx);
+    std::unique_ptr<Subscription> sub;
+    asio::co_spawn(
+        subscriber_ctx,
+        [&]() -> asio::awaitable<void> {
+            sub = bus->subscribe(co_await asio::this_coro::executor, "c1");
+            subscribed = true;
+            for (int i = 0; i < 100; ++i) {
+                const auto e = co_await sub->next();
+                EXPECT_EQ(e.name, std::to_string(i));
+                ++received;
+            }
+            work.reset();
+        },
+        asio::detached
+    );
+    std::thread subscriber([&] { subscriber_ctx.run(); });
+    while (!subscribed) {
+        std::this_thread::yield();
+    }
+    std::thread publisher([&] {
+        for (int i = 0; i < 100; ++i) {
+            bus->publish({"c1", std::to_string(i), "{}"});
+        }
+    });
+    publisher.join();
+    subscriber.join();
+    sub.reset();
+    EXPECT_EQ(received.load(), 100);
+}
+
+TEST(AsyncEventTest, WaitersWakeWhenSetAndLaterWaitsReturnAtOnce) {
+    const auto order = run_awaitable([]() -> asio::awaitable<std::vector<int>> {
+        const auto ex = co_await asio::this_coro::executor;
+        async::Event event(ex);
+        std::vector<int> seen;
+        auto waiter = [&](int id) -> asio::awaitable<void> {
+            co_await event.wait();
+            seen.push_back(id);
+        };
+        auto setter = [&]() -> asio::awaitable<void> {
+            co_await sleep_ms(5);
+            seen.push_back(0);
+            event.set();
+        };
+        co_await (waiter(1) && waiter(2) && setter());
+        co_await event.wait();  // already set
+        seen.push_back(3);
+        co_return seen;
+    }());
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+}
+
+TEST(AsyncEventTest, ACancelledWaitLeavesTheEventUnset) {
+    run_awaitable([]() -> asio::awaitable<int> {
+        async::Event event(co_await asio::this_coro::executor);
+        const auto r = co_await (event.wait() || sleep_ms(5));
+        EXPECT_EQ(r.index(), 1U);
+        EXPECT_FALSE(event.is_set());
+        co_return 0;
+    }());
+}
+
+TEST(AsyncNotifierTest, ANotifyBeforeTheWaitIsNotLost) {
+    run_awaitable([]() -> asio::awaitable<int> {
+        async::Notifier n(co_await asio::this_coro::executor);
+        n.notify();
+        co_await n.wait();                                  // returns at once
+        const auto r = co_await (n.wait() || sleep_ms(5));  // consumed: waits again
+        EXPECT_EQ(r.index(), 1U);
+        co_return 0;
+    }());
+}
+
+}  // namespace
+}  // namespace parley::events
