@@ -743,6 +743,48 @@ describe("fake upstream", () => {
             assert.ok(d.tokensSent >= 2 && d.tokensSent < 6, `tokensSent ${d.tokensSent}`);
         });
 
+        it("stallAfterTokens sends exactly N tokens, then nothing until the client leaves", async () => {
+            up.setScript({ tokens: ["1", "2", "3", "4", "5"], stallAfterTokens: 2 });
+            const ac = new AbortController();
+            const res = await post("/v1/messages", anthropicBody({ stream: true }), {
+                headers: ANTHROPIC_AUTH,
+                signal: ac.signal,
+            });
+            assert.equal(res.status, 200);
+            const reader = res.body.getReader();
+            const decoder = new TextDecoder();
+            let text = "";
+            while ((text.match(/text_delta/g) ?? []).length < 2) {
+                const { value, done } = await reader.read();
+                assert.ok(!done, "the stream stays open");
+                text += decoder.decode(value, { stream: true });
+            }
+            // Nothing more arrives while the client waits.
+            const more = await Promise.race([
+                reader.read().then(() => "data"),
+                new Promise((r) => setTimeout(() => r("silence"), 300)),
+            ]);
+            assert.equal(more, "silence");
+            assert.deepEqual(up.disconnects, []);
+            assert.equal((text.match(/text_delta/g) ?? []).length, 2);
+            assert.ok(!text.includes("message_stop"));
+            ac.abort();
+            await waitFor(() => up.disconnects.length === 1, 2_000);
+            assert.equal(up.disconnects[0].path, "/v1/messages");
+            assert.equal(up.disconnects[0].tokensSent, 2);
+
+            // Non-streaming: no answer at all until the client leaves.
+            up.reset();
+            up.setScript({ tokens: ["a"], stallAfterTokens: 0 });
+            const ac2 = new AbortController();
+            setTimeout(() => ac2.abort(), 200);
+            await assert.rejects(
+                post("/v1/chat/completions", openAiBody(), { headers: OPENAI_AUTH, signal: ac2.signal }),
+                { name: "AbortError" }
+            );
+            await waitFor(() => up.disconnects.length === 1, 2_000);
+        });
+
         it("close() destroys hanging sockets", async () => {
             const other = await startFakeUpstream({ script: { hang: true } });
             const pending = fetch(`${other.baseUrl}/v1/chat/completions`, {

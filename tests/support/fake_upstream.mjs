@@ -30,6 +30,10 @@
 //                        script key, then succeed
 //   key                  script key for failTimes (default: JSON of the effective script)
 //   disconnectAfterTokens  destroy the socket after N tokens
+//   stallAfterTokens     after N tokens send nothing more (no finish, no error) and keep the
+//                        response open until the client goes away (logged in `disconnects` with
+//                        tokensSent N); lets a test read exactly N tokens, then abort. Non-streaming:
+//                        the response never comes (as `hang`, after the delays)
 //   malformedAfterTokens   send a non-JSON `data:` line after N tokens, then end the response
 //   midStreamError       after N tokens send the provider's in-stream error, then end
 //   finishReason         provider-native finish string (default "stop" / "end_turn" / "STOP")
@@ -857,6 +861,9 @@ async function completeResponse(ctx, plan, s) {
     if (!(await pause(delay, ctx.ac.signal))) {
         return;
     }
+    if (s.stallAfterTokens !== undefined) {
+        return; // never answers; res "close" records the client's disconnect
+    }
     if (s.disconnectAfterTokens !== undefined) {
         await destroyConnection(ctx);
         return;
@@ -1068,6 +1075,13 @@ function streamResponse(ctx, plan, s, body, query) {
         const signal = ctx.ac.signal;
         // Fires the first trigger whose count has been reached; true when the stream is over.
         const trigger = async () => {
+            if (s.stallAfterTokens !== undefined && ctx.tokensSent >= s.stallAfterTokens) {
+                // Keep the response open, silent, until the client leaves (or the fake closes).
+                if (!signal.aborted) {
+                    await once(signal, "abort");
+                }
+                return true;
+            }
             if (s.disconnectAfterTokens !== undefined && ctx.tokensSent >= s.disconnectAfterTokens) {
                 await destroyConnection(ctx);
                 return true;
