@@ -196,6 +196,10 @@ private:
             }
             // On the socket itself: tcp_stream's timeout belongs to the writes meanwhile.
             auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(4096), kTuple);
+            if (ec == asio::error::operation_aborted) {
+                // Cancelled because the stream ended: not a disconnect.
+                throw boost::system::system_error(ec);
+            }
             if (ec) {
                 co_return;
             }
