@@ -112,6 +112,11 @@ async function openStream(base, token, id, json, { format, headers = {} } = {}) 
         body: JSON.stringify(json),
         signal: ac.signal,
     });
+    return readStreamOrError(res, ac);
+}
+
+/** An SSE response as `{ res, sse, abort }`, or an error response as `{ res, body, text }`. */
+async function readStreamOrError(res, ac) {
     if (res.status !== 200) {
         const text = await res.text();
         let body;
@@ -133,17 +138,7 @@ async function openEvents(base, id, { token, query = "", headers = {} } = {}) {
         h.authorization = `Bearer ${token}`;
     }
     const res = await fetch(`${base}${CONVERSATIONS}/${id}/events${query}`, { headers: h, signal: ac.signal });
-    if (res.status !== 200) {
-        const text = await res.text();
-        let body;
-        try {
-            body = JSON.parse(text);
-        } catch {
-            body = undefined;
-        }
-        return { res, body, text };
-    }
-    return { res, sse: new SseReader(res), abort: () => ac.abort() };
+    return readStreamOrError(res, ac);
 }
 
 /** Sends a WebSocket upgrade request for `target`; resolves the response's status code. */
