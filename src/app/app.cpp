@@ -167,6 +167,7 @@ int App::serve() {
         config_.max_connections,
     };
     options.shutdown_timeout = config_.shutdown_timeout;
+    options.trusted_proxies = config_.trusted_proxies;
     http::Server server(options, pipeline, metrics);
     std::uint16_t port = 0;
     try {

@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
@@ -269,6 +271,24 @@ std::vector<Setting> make_settings() {
                  }
                  if (!o.starts_with("http://") && !o.starts_with("https://")) {
                      return "must be origins such as https://app.example.com, got \"" + o + "\"";
+                 }
+             }
+             return std::nullopt;
+         }},
+        {"TRUSTED_PROXIES",
+         "",
+         "Comma-separated IP addresses of load balancers whose X-Forwarded-For names the client "
+         "(for per-IP limits and logs; empty: none)",
+         false,
+         [](std::string_view v, Config& c) -> std::optional<std::string> {
+             c.trusted_proxies = split_list(v, ',');
+             for (const auto& ip : c.trusted_proxies) {
+                 const bool address_chars = std::all_of(ip.begin(), ip.end(), [](char ch) {
+                     return std::isxdigit(static_cast<unsigned char>(ch)) != 0 || ch == '.' ||
+                            ch == ':';
+                 });
+                 if (!address_chars) {
+                     return "must be IP addresses such as 127.0.0.1, got \"" + ip + "\"";
                  }
              }
              return std::nullopt;

@@ -54,6 +54,7 @@ struct Config {
     std::size_t max_message_chars = 100'000;
     // HTTP
     std::vector<std::string> allowed_origins;
+    std::vector<std::string> trusted_proxies;
     int rate_limit_standard = 60;
     int rate_limit_ai = 10;
     int rate_limit_auth = 20;

@@ -123,4 +123,32 @@ bool Request::is_websocket_upgrade() const noexcept {
     return upgrade && iequals(trim(*upgrade), "websocket");
 }
 
+std::string client_address(
+    std::string_view peer,
+    std::optional<std::string_view> forwarded_for,
+    const std::vector<std::string>& trusted_proxies
+) {
+    const auto trusted = [&trusted_proxies](std::string_view ip) {
+        return std::find(trusted_proxies.begin(), trusted_proxies.end(), ip) !=
+               trusted_proxies.end();
+    };
+    if (!forwarded_for || !trusted(peer)) {
+        return std::string(peer);
+    }
+    std::string_view rest = *forwarded_for;
+    while (!rest.empty()) {
+        const auto comma = rest.rfind(',');
+        const std::string_view entry =
+            trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
+        if (entry.empty()) {
+            continue;
+        }
+        if (!trusted(entry)) {
+            return std::string(entry);
+        }
+    }
+    return std::string(peer);
+}
+
 }  // namespace parley::http

@@ -20,6 +20,15 @@ namespace parley::http {
 enum class Method { get, head, post, put, patch, delete_, options, other };
 
 Method parse_method(std::string_view name) noexcept;
+
+// The client's address: `peer` itself, unless `peer` is a trusted proxy, in which case the
+// right-most X-Forwarded-For entry that is not a trusted proxy (proxies append the address they
+// saw, so entries left of the first untrusted one may be forged). `forwarded_for` is the header.
+std::string client_address(
+    std::string_view peer,
+    std::optional<std::string_view> forwarded_for,
+    const std::vector<std::string>& trusted_proxies
+);
 std::string_view method_name(Method m) noexcept;
 
 class Request {

@@ -36,7 +36,7 @@ struct Server::Impl {
         : options(std::move(opts)),
           pipeline(p),
           metrics(m),
-          shared{pipeline, options.limits, draining} {
+          shared{pipeline, options.limits, draining, options.trusted_proxies} {
         std::size_t n = options.threads;
         if (n == 0) {
             n = std::max(1U, std::thread::hardware_concurrency());

@@ -29,6 +29,8 @@ struct ServerOptions {
     std::size_t threads = 0;    // 0: one per core
     Limits limits;
     std::chrono::milliseconds shutdown_timeout{15'000};  // bound on the drain
+    // Peers whose X-Forwarded-For is believed (a load balancer in front), as IP addresses.
+    std::vector<std::string> trusted_proxies;
 };
 
 class Server {

@@ -163,7 +163,13 @@ private:
             std::move(headers),
             std::move(body)
         );
-        req.set_client_ip(client_ip_);
+        if (shared_.trusted_proxies.empty()) {
+            req.set_client_ip(client_ip_);
+        } else {
+            req.set_client_ip(
+                client_address(client_ip_, req.header("X-Forwarded-For"), shared_.trusted_proxies)
+            );
+        }
         req.set_json_max_depth(shared_.limits.json_max_depth);
         return req;
     }

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cstddef>
+#include <string>
 #include <unordered_set>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -47,6 +49,7 @@ struct SessionShared {
     Pipeline& pipeline;
     const Limits& limits;
     const std::atomic<bool>& draining;
+    const std::vector<std::string>& trusted_proxies;
 };
 
 // Serves one accepted connection until it closes. Never throws.
