@@ -816,23 +816,22 @@ describe("conversations on the mock model (no provider keys)", () => {
         });
 
         it("the deleted conversation's message rows are gone from the database", async (t) => {
-            let haveSqlite = true;
+            const pgUrl = server.databaseUrl?.startsWith("postgres") ? server.databaseUrl : undefined;
+            const client = pgUrl ? "psql" : "sqlite3";
             try {
-                execFileSync("sqlite3", ["-version"], { stdio: "ignore" });
+                execFileSync(client, ["--version"], { stdio: "ignore" });
             } catch {
-                haveSqlite = false;
-            }
-            if (!haveSqlite) {
-                t.skip("sqlite3 CLI not installed");
+                t.skip(`${client} CLI not installed`);
                 return;
             }
             const s = await register(base, uniqueEmail("delete-db"));
             const c = await createConversation(base, s.token, { title: "rows" });
             ok(await send(base, s.token, c.id, { content: "count me" }));
+            const sql = `SELECT COUNT(*) FROM messages WHERE conversation_id = '${c.id}';`;
             const db = path.join(server.dataDir, "parley.db");
             const count = () =>
                 Number(
-                    execFileSync("sqlite3", [db, `SELECT COUNT(*) FROM messages WHERE conversation_id = '${c.id}';`], {
+                    execFileSync(client, pgUrl ? [pgUrl, "-tA", "-c", sql] : [db, sql], {
                         encoding: "utf8",
                     }).trim()
                 );

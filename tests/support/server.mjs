@@ -152,11 +152,18 @@ export function runParley(args, { env = {}, cwd, timeoutMs = 15_000 } = {}) {
  * Starts `parley serve --port 0 --data-dir <fresh temp dir> ...args` and waits until it is
  * listening and GET /health answers 200.
  *
- * Returns `{ port, baseUrl, proc, lines, dataDir, stop }`. `lines` collects every stdout and
+ * Returns `{ port, baseUrl, proc, lines, dataDir, databaseUrl, stop }`. `lines` collects every stdout and
  * stderr line. `stop(signal, timeoutMs)` signals the process, resolves `{ code, signal }` when it
  * has exited (SIGKILL and reject on timeout) and removes the data directory.
  */
 export async function startServer({ env = {}, args = [] } = {}) {
+    // The PostgreSQL run of the integration suite (CTest `integration_pg.*`): every server gets
+    // a fresh database on the server named by PARLEY_TEST_DATABASE_URL, unless the test chose
+    // its own DATABASE_URL.
+    if (process.env.PARLEY_TEST_DATABASE_URL && env.DATABASE_URL === undefined) {
+        const { createDatabase } = await import("./services.mjs");
+        env = { ...env, DATABASE_URL: await createDatabase(process.env.PARLEY_TEST_DATABASE_URL) };
+    }
     const dataDir = makeTempDir();
     const lines = [];
     // The working directory is the (empty) data dir, so no stray ./.env is read.
@@ -263,7 +270,7 @@ export async function startServer({ env = {}, args = [] } = {}) {
         await new Promise((r) => setTimeout(r, HEALTH_POLL_MS));
     }
 
-    return { port, baseUrl, proc, lines, dataDir, stop };
+    return { port, baseUrl, proc, lines, dataDir, databaseUrl: env.DATABASE_URL, stop };
 }
 
 /**
