@@ -1,0 +1,155 @@
+#include "store/postgres/pg_pool.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+namespace parley::store::postgres {
+
+namespace asio = boost::asio;
+
+// One queued acquirer. The releasing thread fills `conn` (or grants a slot) under the pool's
+// mutex, then cancels `timer` on the waiter's own executor to wake it.
+struct PgPool::Waiter {
+    explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
+
+    asio::steady_timer timer;
+    bool granted = false;
+    std::unique_ptr<PgConnection> conn;  // null with granted: open a connection yourself
+};
+
+PgPool::PgPool(std::string conninfo, PoolOptions options)
+    : conninfo_(std::move(conninfo)),
+      options_(options) {}
+
+PgPool::~PgPool() = default;
+
+std::size_t PgPool::open_connections() {
+    const std::lock_guard lock(mutex_);
+    return open_;
+}
+
+asio::awaitable<PgPool::Lease> PgPool::acquire() {
+    const auto ex = co_await asio::this_coro::executor;
+    for (;;) {
+        std::unique_ptr<PgConnection> conn;
+        std::shared_ptr<Waiter> waiter;
+        bool may_open = false;
+        {
+            const std::lock_guard lock(mutex_);
+            if (!idle_.empty()) {
+                conn = std::move(idle_.back());
+                idle_.pop_back();
+            } else if (open_ < options_.size) {
+                ++open_;
+                may_open = true;
+            } else {
+                waiter = std::make_shared<Waiter>(ex);
+                waiter->timer.expires_after(options_.acquire_timeout);
+                waiters_.push_back(waiter);
+            }
+        }
+        if (conn) {
+            if (conn->reusable()) {
+                co_return Lease(*this, std::move(conn));
+            }
+            // Closed by the server while idle (a restart): drop it and look again.
+            conn.reset();
+            release_slot();
+            continue;
+        }
+        if (may_open) {
+            co_return co_await open_new();
+        }
+
+        auto [ec] = co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        bool granted = false;
+        {
+            const std::lock_guard lock(mutex_);
+            if (waiter->granted) {
+                granted = true;
+                conn = std::move(waiter->conn);
+            } else {
+                waiters_.erase(std::find(waiters_.begin(), waiters_.end(), waiter));
+            }
+        }
+        if (!granted) {
+            if (ec == asio::error::operation_aborted) {
+                throw boost::system::system_error(ec);  // the caller was cancelled
+            }
+            throw PgError(
+                PgError::Kind::busy,
+                "no database connection became free within " +
+                    std::to_string(options_.acquire_timeout.count()) + " ms"
+            );
+        }
+        if (!conn) {
+            co_return co_await open_new();  // a slot was freed for us
+        }
+        if (conn->reusable()) {
+            co_return Lease(*this, std::move(conn));
+        }
+        conn.reset();
+        release_slot();
+    }
+}
+
+asio::awaitable<PgPool::Lease> PgPool::open_new() {
+    // Holds one of the bounded slots until it becomes a lease.
+    std::unique_ptr<PgConnection> conn;
+    std::exception_ptr failure;
+    try {
+        conn = co_await PgConnection::connect(conninfo_, options_.connect_timeout);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        release_slot();
+        std::rethrow_exception(failure);
+    }
+    co_return Lease(*this, std::move(conn));
+}
+
+bool PgPool::hand_over(std::unique_ptr<PgConnection>& conn) {
+    if (waiters_.empty()) {
+        return false;
+    }
+    auto waiter = std::move(waiters_.front());
+    waiters_.pop_front();
+    waiter->granted = true;
+    waiter->conn = std::move(conn);
+    // The timer belongs to the waiter's executor, which may be another thread's: cancel it there.
+    auto ex = waiter->timer.get_executor();
+    asio::post(ex, [w = std::move(waiter)] { w->timer.cancel(); });
+    return true;
+}
+
+void PgPool::release_slot() {
+    const std::lock_guard lock(mutex_);
+    std::unique_ptr<PgConnection> none;
+    if (!hand_over(none)) {
+        --open_;
+    }
+}
+
+void PgPool::release(std::unique_ptr<PgConnection> conn) {
+    if (conn->broken() || !conn->reusable()) {
+        // Lost, cancelled mid-command or left inside a transaction: never lend it again. Closing
+        // it makes the server roll back whatever it had begun.
+        conn.reset();
+        release_slot();
+        return;
+    }
+    const std::lock_guard lock(mutex_);
+    if (!hand_over(conn)) {
+        idle_.push_back(std::move(conn));
+    }
+}
+
+}  // namespace parley::store::postgres
