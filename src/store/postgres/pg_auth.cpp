@@ -90,9 +90,10 @@ asio::awaitable<Result<void>> PgStore::create_user(User user) {
 asio::awaitable<Result<std::optional<User>>> PgStore::find_user_by_email(std::string email) {
     co_return co_await run<std::optional<User>>(
         [](PgConnection& c, const std::string& e) -> asio::awaitable<Result<std::optional<User>>> {
-            // lower() under the column's "C" collation folds ASCII only, like SQLite's NOCASE.
+            // lower() under "C" folds ASCII only, like SQLite's NOCASE; the parameter needs it
+            // spelled out, or it would fold under the database's default collation.
             const auto r = co_await c.query(
-                "SELECT " + kUserColumns + " FROM users WHERE lower(email) = lower($1)",
+                "SELECT " + kUserColumns + " FROM users WHERE lower(email) = lower($1 COLLATE \"C\")",
                 Params().text(e)
             );
             co_return first_row<User>(r, read_user);
