@@ -17,6 +17,10 @@ std::string backend_name(Backend backend) {
     return backend == Backend::sqlite ? "sqlite" : "postgres";
 }
 
+void PrintTo(Backend backend, std::ostream* out) {
+    *out << backend_name(backend);
+}
+
 std::vector<Backend> all_backends() {
     return {Backend::sqlite, Backend::postgres};
 }

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ enum class Backend { sqlite, postgres };
 
 // "sqlite" or "postgres", for test names.
 std::string backend_name(Backend backend);
+
+// How GoogleTest prints a Backend (in CTest's test names, among others).
+void PrintTo(Backend backend, std::ostream* out);
 
 // For INSTANTIATE_TEST_SUITE_P(…, ::testing::ValuesIn(all_backends()), backend_param_name).
 std::vector<Backend> all_backends();
