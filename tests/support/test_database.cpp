@@ -1,8 +1,7 @@
 #include "support/test_database.hpp"
 
-#include <cctype>
-
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 
@@ -56,7 +55,8 @@ std::string with_database(const std::string& url, const std::string& database) {
     const auto path = url.find('/', authority);
     const auto authority_end =
         path != std::string::npos && (query == std::string::npos || path < query) ? path : query;
-    std::string out = url.substr(0, authority_end == std::string::npos ? url.size() : authority_end);
+    std::string out =
+        url.substr(0, authority_end == std::string::npos ? url.size() : authority_end);
     out += "/" + database;
     if (query != std::string::npos) {
         out += url.substr(query);
@@ -72,7 +72,9 @@ std::string admin_query(const std::string& url, const std::string& sql) {
         PQfinish(c);
         return out;
     }
-    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c, [](void*, const char*) {}, nullptr
+    );
     PGresult* r = PQexec(c, sql.c_str());
     const auto status = PQresultStatus(r);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {

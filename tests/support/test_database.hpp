@@ -67,9 +67,9 @@ public:
 private:
     Backend backend_;
     bool available_ = false;
-    std::filesystem::path dir_;   // sqlite
-    std::string server_url_;      // postgres: the server's maintenance database
-    std::string database_;        // postgres: this test's database
+    std::filesystem::path dir_;  // sqlite
+    std::string server_url_;     // postgres: the server's maintenance database
+    std::string database_;       // postgres: this test's database
 };
 
 }  // namespace parley::testing

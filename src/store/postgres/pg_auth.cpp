@@ -10,7 +10,8 @@ namespace {
 const std::string kUserColumns = "id, email, password_hash, created_at";
 
 User read_user(const PgResult& r, int row) {
-    return User{r.text(row, 0), r.text(row, 1), r.text(row, 2), r.time(row, 3).value_or(TimePoint{})};
+    return User{
+        r.text(row, 0), r.text(row, 1), r.text(row, 2), r.time(row, 3).value_or(TimePoint{})};
 }
 
 const std::string kTokenColumns =
@@ -51,7 +52,10 @@ ApiKey read_key(const PgResult& r, int row) {
 asio::awaitable<void> insert_token(PgConnection& c, const RefreshToken& t) {
     Params p;
     p.text(t.id).text(t.user_id).text(t.family_id).text(t.token_sha256);
-    p.time(t.created_at).time(t.expires_at).optional_time(t.revoked_at).optional_text(t.replaced_by);
+    p.time(t.created_at)
+        .time(t.expires_at)
+        .optional_time(t.revoked_at)
+        .optional_text(t.replaced_by);
     co_await c.query(
         "INSERT INTO refresh_tokens(" + kTokenColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         p
@@ -74,8 +78,7 @@ asio::awaitable<Result<void>> PgStore::create_user(User user) {
             Params p;
             p.text(u.id).text(u.email).text(u.password_hash).time(u.created_at);
             co_await c.query(
-                "INSERT INTO users(id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-                p
+                "INSERT INTO users(id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)", p
             );
             co_return Result<void>{};
         },
@@ -93,7 +96,8 @@ asio::awaitable<Result<std::optional<User>>> PgStore::find_user_by_email(std::st
             // lower() under "C" folds ASCII only, like SQLite's NOCASE; the parameter needs it
             // spelled out, or it would fold under the database's default collation.
             const auto r = co_await c.query(
-                "SELECT " + kUserColumns + " FROM users WHERE lower(email) = lower($1 COLLATE \"C\")",
+                "SELECT " + kUserColumns +
+                    " FROM users WHERE lower(email) = lower($1 COLLATE \"C\")",
                 Params().text(e)
             );
             co_return first_row<User>(r, read_user);
@@ -143,10 +147,8 @@ asio::awaitable<Result<bool>> PgStore::rotate_refresh_token(
     std::string old_id, RefreshToken replacement, TimePoint now
 ) {
     co_return co_await run<bool>(
-        [](PgConnection& c,
-           const std::string& old,
-           const RefreshToken& next,
-           const TimePoint& at) -> asio::awaitable<Result<bool>> {
+        [](PgConnection& c, const std::string& old, const RefreshToken& next, const TimePoint& at
+        ) -> asio::awaitable<Result<bool>> {
             co_await c.exec("BEGIN");
             // Of two concurrent rotations, the second waits on the row lock and then finds it
             // revoked: it changes nothing and reports false.
@@ -171,8 +173,8 @@ asio::awaitable<Result<bool>> PgStore::rotate_refresh_token(
 
 asio::awaitable<Result<void>> PgStore::revoke_refresh_family(std::string family_id, TimePoint now) {
     co_return co_await run<void>(
-        [](PgConnection& c, const std::string& family, const TimePoint& at)
-            -> asio::awaitable<Result<void>> {
+        [](PgConnection& c, const std::string& family, const TimePoint& at
+        ) -> asio::awaitable<Result<void>> {
             co_await c.query(
                 "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS "
                 "NULL",
@@ -205,7 +207,8 @@ asio::awaitable<Result<void>> PgStore::create_api_key(ApiKey key) {
 
 asio::awaitable<Result<std::vector<ApiKey>>> PgStore::list_api_keys(std::string user_id) {
     co_return co_await run<std::vector<ApiKey>>(
-        [](PgConnection& c, const std::string& user) -> asio::awaitable<Result<std::vector<ApiKey>>> {
+        [](PgConnection& c,
+           const std::string& user) -> asio::awaitable<Result<std::vector<ApiKey>>> {
             const auto r = co_await c.query(
                 "SELECT " + kKeyColumns +
                     " FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at "
@@ -225,9 +228,11 @@ asio::awaitable<Result<std::vector<ApiKey>>> PgStore::list_api_keys(std::string 
 
 asio::awaitable<Result<std::optional<ApiKey>>> PgStore::find_api_key(std::string sha256) {
     co_return co_await run<std::optional<ApiKey>>(
-        [](PgConnection& c, const std::string& hash) -> asio::awaitable<Result<std::optional<ApiKey>>> {
+        [](PgConnection& c,
+           const std::string& hash) -> asio::awaitable<Result<std::optional<ApiKey>>> {
             const auto r = co_await c.query(
-                "SELECT " + kKeyColumns + " FROM api_keys WHERE key_sha256 = $1", Params().text(hash)
+                "SELECT " + kKeyColumns + " FROM api_keys WHERE key_sha256 = $1",
+                Params().text(hash)
             );
             co_return first_row<ApiKey>(r, read_key);
         },
@@ -239,8 +244,8 @@ asio::awaitable<Result<bool>> PgStore::revoke_api_key(
     std::string id, std::string user_id, TimePoint now
 ) {
     co_return co_await run<bool>(
-        [](PgConnection& c, const std::string& key, const std::string& user, const TimePoint& at)
-            -> asio::awaitable<Result<bool>> {
+        [](PgConnection& c, const std::string& key, const std::string& user, const TimePoint& at
+        ) -> asio::awaitable<Result<bool>> {
             const auto r = co_await c.query(
                 "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at "
                 "IS NULL",
@@ -256,8 +261,8 @@ asio::awaitable<Result<bool>> PgStore::revoke_api_key(
 
 asio::awaitable<Result<void>> PgStore::touch_api_key(std::string id, TimePoint now) {
     co_return co_await run<void>(
-        [](PgConnection& c, const std::string& key, const TimePoint& at)
-            -> asio::awaitable<Result<void>> {
+        [](PgConnection& c, const std::string& key, const TimePoint& at
+        ) -> asio::awaitable<Result<void>> {
             co_await c.query(
                 "UPDATE api_keys SET last_used_at = $1 WHERE id = $2", Params().time(at).text(key)
             );

@@ -3,8 +3,6 @@
 #include <charconv>
 #include <utility>
 
-#include <poll.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -13,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <libpq-fe.h>
+#include <poll.h>
 
 namespace parley::store::postgres {
 
@@ -63,9 +62,7 @@ void ignore_notice(void* /*arg*/, const char* /*message*/) {}
 Params& Params::text(std::string_view value) {
     // Text-format parameters are C strings, and PostgreSQL text cannot hold NUL at all.
     if (value.find('\0') != std::string_view::npos) {
-        throw PgError(
-            PgError::Kind::query, "text parameter contains a NUL character", "22021"
-        );
+        throw PgError(PgError::Kind::query, "text parameter contains a NUL character", "22021");
     }
     values_.emplace_back(std::string(value));
     return *this;
@@ -302,12 +299,15 @@ asio::awaitable<PgResult> PgConnection::exec(const std::string& sql) {
 }
 
 asio::awaitable<PgResult> PgConnection::finish_command() {
-    const auto ex = co_await asio::this_coro::executor;
-    BorrowedSocket socket(ex, PQsocket(conn_));
     auto lost = [this] {
         broken_ = true;
         return PgError(PgError::Kind::unavailable, trimmed(PQerrorMessage(conn_)));
     };
+    if (PQsocket(conn_) < 0) {
+        throw lost();
+    }
+    const auto ex = co_await asio::this_coro::executor;
+    BorrowedSocket socket(ex, PQsocket(conn_));
     // Any failure of a wait (cancellation above all) leaves the protocol mid-command.
     auto check = [this](const boost::system::error_code& ec) {
         if (ec) {
@@ -358,8 +358,8 @@ asio::awaitable<PgResult> PgConnection::finish_command() {
             } else if (!error) {
                 const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
                 std::string sqlstate = state != nullptr ? state : "";
-                const auto kind = means_unavailable(sqlstate) ? PgError::Kind::unavailable
-                                                              : PgError::Kind::query;
+                const auto kind =
+                    means_unavailable(sqlstate) ? PgError::Kind::unavailable : PgError::Kind::query;
                 error.emplace(kind, trimmed(PQresultErrorMessage(r)), std::move(sqlstate));
             }
         }

@@ -28,7 +28,7 @@ namespace parley::store::postgres {
 class PgError : public std::runtime_error {
 public:
     enum class Kind {
-        query,        // the server refused the statement (sqlstate says why); the connection is fine
+        query,  // the server refused the statement (sqlstate says why); the connection is fine
         unavailable,  // the connection is lost, or cannot be made: the server is down or restarting
         busy,         // no connection became free in time
     };

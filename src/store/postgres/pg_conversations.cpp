@@ -132,7 +132,8 @@ std::string usage_clause(
 // SUM of BIGINT is NUMERIC in PostgreSQL; the cast back fails on overflow instead of rounding,
 // as SQLite's integer SUM does, so micro-dollar totals stay exact.
 const std::string kUsageSums =
-    "COUNT(*), COALESCE(SUM(m.input_tokens), 0)::BIGINT, COALESCE(SUM(m.output_tokens), 0)::BIGINT, "
+    "COUNT(*), COALESCE(SUM(m.input_tokens), 0)::BIGINT, COALESCE(SUM(m.output_tokens), "
+    "0)::BIGINT, "
     "COALESCE(SUM(m.cost), 0)::BIGINT";
 
 // Reads the four kUsageSums columns starting at `first`.
@@ -191,8 +192,8 @@ asio::awaitable<Result<Page<Conversation>>> PgStore::list_conversations(
     ConversationFilter filter, std::int64_t offset, std::int64_t limit
 ) {
     co_return co_await run<Page<Conversation>>(
-        [](PgConnection& c, const ConversationFilter& f, std::int64_t off, std::int64_t n)
-            -> asio::awaitable<Result<Page<Conversation>>> {
+        [](PgConnection& c, const ConversationFilter& f, std::int64_t off, std::int64_t n
+        ) -> asio::awaitable<Result<Page<Conversation>>> {
             Params p;
             const auto where = filter_clause(f, p);
             Page<Conversation> page;
@@ -300,7 +301,9 @@ asio::awaitable<Result<void>> PgStore::insert_message(Message m) {
             p.text(msg.role).text(msg.content).optional_text(msg.thinking).text(msg.status);
             p.optional_text(msg.model).optional_text(msg.provider).optional_text(msg.finish_reason);
             p.integer(msg.token_count).integer(msg.input_tokens).integer(msg.output_tokens);
-            p.integer(msg.cost_micros).optional_integer(msg.latency_ms).optional_integer(msg.ttft_ms);
+            p.integer(msg.cost_micros)
+                .optional_integer(msg.latency_ms)
+                .optional_integer(msg.ttft_ms);
             p.text(msg.metadata).time(msg.created_at);
             co_await c.query(
                 "INSERT INTO messages(" + kMessageColumns +
@@ -319,8 +322,8 @@ asio::awaitable<Result<Page<Message>>> PgStore::list_messages(
     std::string conversation_id, std::int64_t offset, std::int64_t limit
 ) {
     co_return co_await run<Page<Message>>(
-        [](PgConnection& c, const std::string& conversation, std::int64_t off, std::int64_t n)
-            -> asio::awaitable<Result<Page<Message>>> {
+        [](PgConnection& c, const std::string& conversation, std::int64_t off, std::int64_t n
+        ) -> asio::awaitable<Result<Page<Message>>> {
             Page<Message> page;
             co_await c.exec(std::string(kBeginSnapshot));
             const auto count = co_await c.query(
@@ -348,8 +351,8 @@ asio::awaitable<Result<std::vector<Message>>> PgStore::recent_messages(
     std::string conversation_id, std::int64_t limit
 ) {
     co_return co_await run<std::vector<Message>>(
-        [](PgConnection& c, const std::string& conversation, std::int64_t n)
-            -> asio::awaitable<Result<std::vector<Message>>> {
+        [](PgConnection& c, const std::string& conversation, std::int64_t n
+        ) -> asio::awaitable<Result<std::vector<Message>>> {
             const auto r = co_await c.query(
                 "SELECT " + kMessageColumns +
                     " FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC "

@@ -36,6 +36,9 @@ std::size_t PgPool::open_connections() {
 }
 
 asio::awaitable<PgPool::Lease> PgPool::acquire() {
+    // Whatever this coroutine holds is owned by an object whose destructor gives it back (a Lease,
+    // a SlotGuard): a co_await may throw at any point once the caller is cancelled, and asio may
+    // then not even start a nested coroutine.
     const auto ex = co_await asio::this_coro::executor;
     for (;;) {
         std::unique_ptr<PgConnection> conn;
@@ -56,16 +59,14 @@ asio::awaitable<PgPool::Lease> PgPool::acquire() {
             }
         }
         if (conn) {
-            if (conn->reusable()) {
-                co_return Lease(*this, std::move(conn));
+            Lease lease(*this, std::move(conn));
+            if (lease->reusable()) {
+                co_return lease;
             }
-            // Closed by the server while idle (a restart): drop it and look again.
-            conn.reset();
-            release_slot();
-            continue;
+            continue;  // closed by the server while idle (a restart): the lease discards it
         }
         if (may_open) {
-            co_return co_await open_new();
+            co_return co_await open_new(SlotGuard(*this));
         }
 
         auto [ec] = co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -90,29 +91,18 @@ asio::awaitable<PgPool::Lease> PgPool::acquire() {
             );
         }
         if (!conn) {
-            co_return co_await open_new();  // a slot was freed for us
+            co_return co_await open_new(SlotGuard(*this));  // a slot was freed for us
         }
-        if (conn->reusable()) {
-            co_return Lease(*this, std::move(conn));
+        Lease lease(*this, std::move(conn));
+        if (lease->reusable()) {
+            co_return lease;
         }
-        conn.reset();
-        release_slot();
     }
 }
 
-asio::awaitable<PgPool::Lease> PgPool::open_new() {
-    // Holds one of the bounded slots until it becomes a lease.
-    std::unique_ptr<PgConnection> conn;
-    std::exception_ptr failure;
-    try {
-        conn = co_await PgConnection::connect(conninfo_, options_.connect_timeout);
-    } catch (...) {
-        failure = std::current_exception();
-    }
-    if (failure) {
-        release_slot();
-        std::rethrow_exception(failure);
-    }
+asio::awaitable<PgPool::Lease> PgPool::open_new(SlotGuard slot) {
+    auto conn = co_await PgConnection::connect(conninfo_, options_.connect_timeout);
+    slot.dismiss();  // the lease holds the slot from now on
     co_return Lease(*this, std::move(conn));
 }
 

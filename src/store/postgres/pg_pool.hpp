@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -20,9 +21,9 @@
 namespace parley::store::postgres {
 
 struct PoolOptions {
-    std::size_t size = 10;                               // at most this many connections
-    std::chrono::milliseconds connect_timeout{5'000};    // per connection attempt
-    std::chrono::milliseconds acquire_timeout{10'000};   // waiting for a busy pool
+    std::size_t size = 10;                              // at most this many connections
+    std::chrono::milliseconds connect_timeout{5'000};   // per connection attempt
+    std::chrono::milliseconds acquire_timeout{10'000};  // waiting for a busy pool
 };
 
 class PgPool {
@@ -78,7 +79,32 @@ private:
     bool hand_over(std::unique_ptr<PgConnection>& conn);
     // Gives back the right to open a connection (after a failed or discarded one).
     void release_slot();
-    boost::asio::awaitable<Lease> open_new();
+
+    // One of the bounded slots, for a connection being opened: given back when destroyed unless
+    // dismissed (once a lease owns the connection).
+    class SlotGuard {
+    public:
+        explicit SlotGuard(PgPool& pool) noexcept : pool_(&pool) {}
+
+        SlotGuard(SlotGuard&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)) {}
+
+        SlotGuard& operator=(SlotGuard&&) = delete;
+        SlotGuard(const SlotGuard&) = delete;
+        SlotGuard& operator=(const SlotGuard&) = delete;
+
+        ~SlotGuard() {
+            if (pool_ != nullptr) {
+                pool_->release_slot();
+            }
+        }
+
+        void dismiss() noexcept { pool_ = nullptr; }
+
+    private:
+        PgPool* pool_;
+    };
+
+    boost::asio::awaitable<Lease> open_new(SlotGuard slot);
 
     const std::string conninfo_;
     const PoolOptions options_;

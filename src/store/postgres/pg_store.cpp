@@ -23,8 +23,8 @@ constexpr std::int64_t kMigrationLock = 0x7061726c6579;
 class BlockingConnection {
 public:
     explicit BlockingConnection(const std::string& conninfo) {
-        const char* const keys[] = {"dbname", "client_encoding", "fallback_application_name",
-                                    nullptr};
+        const char* const keys[] = {
+            "dbname", "client_encoding", "fallback_application_name", nullptr};
         const char* const values[] = {conninfo.c_str(), "UTF8", "parley-migrate", nullptr};
         conn_ = PQconnectdbParams(keys, values, 1);
         if (PQstatus(conn_) != CONNECTION_OK) {
@@ -32,7 +32,9 @@ public:
             PQfinish(conn_);
             throw error;
         }
-        PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+        PQsetNoticeProcessor(
+            conn_, [](void*, const char*) {}, nullptr
+        );
     }
 
     ~BlockingConnection() { PQfinish(conn_); }
@@ -217,7 +219,9 @@ asio::awaitable<Result<void>> PgStore::ping() {
     co_return r;
 }
 
-Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo, std::size_t pool_size) {
+Result<std::unique_ptr<Store>> open_postgres_store(
+    const std::string& conninfo, std::size_t pool_size
+) {
     char* message = nullptr;
     PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &message);
     if (parsed == nullptr) {

@@ -46,7 +46,8 @@ protected:
     }
 
     User make_user(std::string email = {}) {
-        User u{new_uuid_v7(), email.empty() ? new_uuid_v7() + "@example.com" : email, "hash", at(5)};
+        User u{
+            new_uuid_v7(), email.empty() ? new_uuid_v7() + "@example.com" : email, "hash", at(5)};
         const auto r = run_awaitable(store_->create_user(u));
         EXPECT_TRUE(r.has_value()) << r.error().detail;
         return u;
@@ -81,7 +82,10 @@ protected:
 };
 
 INSTANTIATE_TEST_SUITE_P(
-    Backends, AuthStoreTest, ::testing::ValuesIn(testing::all_backends()), testing::backend_param_name
+    Backends,
+    AuthStoreTest,
+    ::testing::ValuesIn(testing::all_backends()),
+    testing::backend_param_name
 );
 
 TEST_P(AuthStoreTest, UsersRoundTripAndEmailsAreUniqueIgnoringCase) {
@@ -108,7 +112,9 @@ TEST_P(AuthStoreTest, UsersRoundTripAndEmailsAreUniqueIgnoringCase) {
 TEST_P(AuthStoreTest, CaseFoldingOfEmailsIsAsciiOnly) {
     // SQLite's NOCASE folds ASCII letters only; PostgreSQL's lower() under "C" does the same.
     make_user("émile@example.com");
-    EXPECT_TRUE(run_awaitable(store_->find_user_by_email("ÉMILE@example.com"))->has_value() == false);
+    EXPECT_TRUE(
+        run_awaitable(store_->find_user_by_email("ÉMILE@example.com"))->has_value() == false
+    );
     EXPECT_TRUE(run_awaitable(store_->find_user_by_email("éMILE@EXAMPLE.com"))->has_value());
 }
 

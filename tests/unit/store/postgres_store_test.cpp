@@ -6,7 +6,12 @@
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include "async/blocking_pool.hpp"
@@ -71,7 +76,8 @@ TEST_F(PostgresStoreTest, SchemaHasEveryTableOfTheDataModelAndIdsCompareBytewise
         "WHERE table_schema = current_schema()"
     );
     EXPECT_EQ(
-        tables, "api_keys,conversations,messages,refresh_tokens,schema_migrations,session_events,users"
+        tables,
+        "api_keys,conversations,messages,refresh_tokens,schema_migrations,session_events,users"
     );
     EXPECT_EQ(
         admin_query(
@@ -131,7 +137,9 @@ TEST_F(PostgresStoreTest, ConcurrentMigrationsFromTwoStoresApplyEachVersionOnce)
         << "one of them applied everything, the other nothing";
     EXPECT_TRUE(ra->empty() || rb->empty());
     EXPECT_EQ(
-        admin_query(db_->url().target, "SELECT count(DISTINCT version) = count(*) FROM schema_migrations"),
+        admin_query(
+            db_->url().target, "SELECT count(DISTINCT version) = count(*) FROM schema_migrations"
+        ),
         "t"
     );
 }
@@ -183,9 +191,43 @@ TEST_F(PostgresStoreTest, MoreConcurrentOperationsThanConnectionsAllComplete) {
     EXPECT_LE(connections, static_cast<int>(kPool));
 }
 
+TEST_F(PostgresStoreTest, CancelledOperationsGiveTheirConnectionBack) {
+    // One connection: an operation cancelled while connecting, queued or mid-query that kept its
+    // slot would leave the next one waiting for the acquire timeout.
+    auto store = db_->open(pool_, StoreOptions{1});
+    ASSERT_TRUE(store->migrate().has_value());
+    const auto u = some_user();
+    ASSERT_TRUE(run_awaitable(store->create_user(u)).has_value());
+
+    using namespace boost::asio::experimental::awaitable_operators;
+    for (const auto delay : {0, 0, 1, 2, 3}) {
+        boost::asio::io_context ctx;
+        boost::asio::co_spawn(
+            ctx,
+            [](Store& s, std::string id, int ms) -> boost::asio::awaitable<void> {
+                boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+                timer.expires_after(std::chrono::milliseconds(ms));
+                // Two queries race the timer: one holds the connection, the other queues.
+                co_await (
+                    s.usage_stats(id, std::nullopt, std::nullopt) || s.find_user(id) ||
+                    timer.async_wait(boost::asio::use_awaitable)
+                );
+            }(*store, u.id, delay),
+            boost::asio::detached
+        );
+        ctx.run();
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const auto found = run_awaitable(store->find_user(u.id));
+    ASSERT_TRUE(found.has_value()) << found.error().detail;
+    EXPECT_TRUE(found->has_value());
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
 TEST_F(PostgresStoreTest, AnUnreachableServerIsOverloadedNotAnInternalError) {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
-    auto opened = open_store({DatabaseUrl::Kind::postgres, "postgresql://postgres@127.0.0.1:1/x"}, pool_);
+    auto opened =
+        open_store({DatabaseUrl::Kind::postgres, "postgresql://postgres@127.0.0.1:1/x"}, pool_);
     ASSERT_TRUE(opened.has_value());
     auto& store = **opened;
     const auto ping = run_awaitable(store.ping());
