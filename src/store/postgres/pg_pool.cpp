@@ -15,7 +15,7 @@ namespace parley::store::postgres {
 namespace asio = boost::asio;
 
 // One queued acquirer. The releasing thread fills `conn` (or grants a slot) under the pool's
-// mutex, then cancels `timer` on the waiter's own executor to wake it.
+// mutex, then expires `timer` on the waiter's own executor to wake it.
 struct PgPool::Waiter {
     explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
 
@@ -114,9 +114,12 @@ bool PgPool::hand_over(std::unique_ptr<PgConnection>& conn) {
     waiters_.pop_front();
     waiter->granted = true;
     waiter->conn = std::move(conn);
-    // The timer belongs to the waiter's executor, which may be another thread's: cancel it there.
+    // The timer belongs to the waiter's executor, which may be another thread's: wake it there.
+    // Moving the expiry (rather than cancelling) also wakes a waiter that has not begun to wait.
     auto ex = waiter->timer.get_executor();
-    asio::post(ex, [w = std::move(waiter)] { w->timer.cancel(); });
+    asio::post(ex, [w = std::move(waiter)] {
+        w->timer.expires_at(asio::steady_timer::time_point::min());
+    });
     return true;
 }
 

@@ -23,9 +23,10 @@ constexpr std::int64_t kMigrationLock = 0x7061726c6579;
 class BlockingConnection {
 public:
     explicit BlockingConnection(const std::string& conninfo) {
+        // connect_timeout before dbname: the URL may set its own.
         const char* const keys[] = {
-            "dbname", "client_encoding", "fallback_application_name", nullptr};
-        const char* const values[] = {conninfo.c_str(), "UTF8", "parley-migrate", nullptr};
+            "connect_timeout", "dbname", "client_encoding", "fallback_application_name", nullptr};
+        const char* const values[] = {"10", conninfo.c_str(), "UTF8", "parley-migrate", nullptr};
         conn_ = PQconnectdbParams(keys, values, 1);
         if (PQstatus(conn_) != CONNECTION_OK) {
             PgError error(PgError::Kind::unavailable, message());
