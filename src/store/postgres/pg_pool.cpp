@@ -66,20 +66,13 @@ asio::awaitable<PgPool::Lease> PgPool::acquire() {
             continue;  // closed by the server while idle (a restart): the lease discards it
         }
         if (may_open) {
-            co_return co_await open_new(SlotGuard(*this));
+            SlotGuard slot(*this);
+            co_return co_await open_new(std::move(slot));
         }
 
+        QueuePlace place(*this, waiter);
         auto [ec] = co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        bool granted = false;
-        {
-            const std::lock_guard lock(mutex_);
-            if (waiter->granted) {
-                granted = true;
-                conn = std::move(waiter->conn);
-            } else {
-                waiters_.erase(std::find(waiters_.begin(), waiters_.end(), waiter));
-            }
-        }
+        const bool granted = place.leave(conn);
         if (!granted) {
             if (ec == asio::error::operation_aborted) {
                 throw boost::system::system_error(ec);  // the caller was cancelled
@@ -91,11 +84,39 @@ asio::awaitable<PgPool::Lease> PgPool::acquire() {
             );
         }
         if (!conn) {
-            co_return co_await open_new(SlotGuard(*this));  // a slot was freed for us
+            SlotGuard slot(*this);  // a slot was freed for us
+            co_return co_await open_new(std::move(slot));
         }
         Lease lease(*this, std::move(conn));
         if (lease->reusable()) {
             co_return lease;
+        }
+    }
+}
+
+bool PgPool::QueuePlace::leave(std::unique_ptr<PgConnection>& conn) {
+    const std::lock_guard lock(pool_->mutex_);
+    auto waiter = std::move(waiter_);
+    if (waiter->granted) {
+        conn = std::move(waiter->conn);
+        return true;
+    }
+    pool_->waiters_.erase(std::find(pool_->waiters_.begin(), pool_->waiters_.end(), waiter));
+    return false;
+}
+
+PgPool::QueuePlace::~QueuePlace() {
+    if (!waiter_) {
+        return;
+    }
+    // The waiting coroutine is being destroyed without having resumed (its io_context went away):
+    // leave the queue, and give back whatever was handed over meanwhile.
+    std::unique_ptr<PgConnection> conn;
+    if (leave(conn)) {
+        if (conn) {
+            pool_->release(std::move(conn));
+        } else {
+            pool_->release_slot();
         }
     }
 }

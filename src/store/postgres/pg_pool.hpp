@@ -106,6 +106,26 @@ private:
 
     boost::asio::awaitable<Lease> open_new(SlotGuard slot);
 
+    // A waiter's place in the queue, held by the waiting coroutine's frame.
+    class QueuePlace {
+    public:
+        QueuePlace(PgPool& pool, std::shared_ptr<Waiter> waiter) noexcept
+            : pool_(&pool),
+              waiter_(std::move(waiter)) {}
+
+        QueuePlace(const QueuePlace&) = delete;
+        QueuePlace& operator=(const QueuePlace&) = delete;
+        ~QueuePlace();
+
+        // Leaves the queue: true with what was handed over (a connection, or null for the right
+        // to open one), false when nothing was (the wait timed out or was cancelled).
+        bool leave(std::unique_ptr<PgConnection>& conn);
+
+    private:
+        PgPool* pool_;
+        std::shared_ptr<Waiter> waiter_;
+    };
+
     const std::string conninfo_;
     const PoolOptions options_;
     std::mutex mutex_;

@@ -224,6 +224,27 @@ TEST_F(PostgresStoreTest, CancelledOperationsGiveTheirConnectionBack) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
+TEST_F(PostgresStoreTest, OperationsAbandonedWithTheirIoContextGiveTheirConnectionBack) {
+    // An io_context destroyed with operations still in flight (one mid-query, others queued for
+    // the single connection) destroys their coroutines without resuming them.
+    auto store = db_->open(pool_, StoreOptions{1});
+    ASSERT_TRUE(store->migrate().has_value());
+    const auto u = some_user();
+    ASSERT_TRUE(run_awaitable(store->create_user(u)).has_value());
+    for (int round = 0; round < 3; ++round) {
+        boost::asio::io_context ctx;
+        for (int i = 0; i < 3; ++i) {
+            boost::asio::co_spawn(ctx, store->find_user(u.id), boost::asio::detached);
+        }
+        ctx.poll();
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const auto found = run_awaitable(store->find_user(u.id));
+    ASSERT_TRUE(found.has_value()) << found.error().detail;
+    EXPECT_TRUE(found->has_value());
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
 TEST_F(PostgresStoreTest, AnUnreachableServerIsOverloadedNotAnInternalError) {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     auto opened =
