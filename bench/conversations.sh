@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Conversations on SQLite: GET /api/v1/conversations (a page of 20), GET /api/v1/conversations/{id}
+# Conversations on SQLite (BENCH_DATABASE=postgres: PostgreSQL): GET /api/v1/conversations (a page of 20), GET /api/v1/conversations/{id}
 # (50 messages), and non-streaming POST …/messages against the mock model with no delay, each at
 # 64 keep-alive connections (wrk on the same machine). Rate limits are raised out of the way.
 # Usage: bench/conversations.sh [RUNS] — default 3 runs; record the medians in docs/benchmarks.md.
@@ -29,7 +29,7 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
 
-echo "parley $("$PARLEY_BIN" version | awk '{print $2}') on $(nproc) cores; wrk -t1 -c64 -d$duration; SQLite"
+echo "parley $("$PARLEY_BIN" version | awk '{print $2}') on $(nproc) cores; wrk -t1 -c64 -d$duration; ${BENCH_DATABASE:-sqlite}"
 for i in $(seq 1 "$runs"); do
     wrk_summary "GET conversations (20) $i" -t1 -c64 -d"$duration" "${auth[@]}" "$base/conversations"
     wrk_summary "GET conversation+50 msgs $i" -t1 -c64 -d"$duration" "${auth[@]}" "$base/conversations/$cid"

@@ -1,5 +1,6 @@
 # Shared helpers for the benchmark scripts: start a release parley on a free port with a temporary
-# data directory, wait until it answers, and stop it on exit.
+# data directory, wait until it answers, and stop it on exit. BENCH_DATABASE=postgres runs it on a
+# throw-away PostgreSQL (scripts/pg-temp) instead of SQLite.
 set -euo pipefail
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -9,7 +10,12 @@ start_parley() {
     # usage: start_parley [VAR=value ...] — extra environment for the server
     [[ -x $PARLEY_BIN ]] || { echo "bench: $PARLEY_BIN not built (make build)" >&2; exit 1; }
     BENCH_DIR=$(mktemp -d /tmp/parley-bench.XXXXXX)
-    env -u DATABASE_URL -u JWT_SECRET "$@" "$PARLEY_BIN" serve --port 0 --data-dir "$BENCH_DIR/data" \
+    local database=()
+    if [[ ${BENCH_DATABASE:-sqlite} == postgres ]]; then
+        BENCH_PG_URL=$("$BENCH_ROOT/scripts/pg-temp" start "$BENCH_DIR/pg")
+        database=("DATABASE_URL=$BENCH_PG_URL")
+    fi
+    env -u DATABASE_URL -u JWT_SECRET "$@" "${database[@]}" "$PARLEY_BIN" serve --port 0 --data-dir "$BENCH_DIR/data" \
         >"$BENCH_DIR/server.log" 2>&1 &
     PARLEY_PID=$!
     trap stop_parley EXIT
@@ -31,6 +37,10 @@ stop_parley() {
         kill -TERM "$PARLEY_PID" 2>/dev/null || true
         wait "$PARLEY_PID" 2>/dev/null || true
         PARLEY_PID=
+    fi
+    if [[ -n ${BENCH_PG_URL:-} ]]; then
+        "$BENCH_ROOT/scripts/pg-temp" stop "$BENCH_DIR/pg" || true
+        BENCH_PG_URL=
     fi
     [[ -n ${BENCH_DIR:-} ]] && rm -rf "$BENCH_DIR"
 }

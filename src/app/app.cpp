@@ -38,7 +38,7 @@ Result<std::unique_ptr<store::Store>> open_configured_store(
     if (!url) {
         return url.error();
     }
-    return store::open_store(*url, pool);
+    return store::open_store(*url, pool, store::StoreOptions{config.database_pool_size});
 }
 
 }  // namespace

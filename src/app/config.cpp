@@ -143,6 +143,11 @@ std::vector<Setting> make_settings() {
              c.database_url = std::string(value);
              return std::nullopt;
          }},
+        {"DATABASE_POOL_SIZE",
+         "10",
+         "PostgreSQL connections per process, at most (operations beyond them queue)",
+         false,
+         integer(&Config::database_pool_size, 1, 1000)},
         {"MIGRATE_ON_START",
          "true",
          "Apply pending schema migrations at start-up",

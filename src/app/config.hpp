@@ -27,6 +27,7 @@ struct Config {
     std::string environment;           // "development" or "production"
     // storage
     std::string database_url;
+    std::size_t database_pool_size = 10;  // PostgreSQL connections per process
     bool migrate_on_start = true;
     std::string redis_url;
     // auth

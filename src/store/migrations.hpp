@@ -10,4 +10,7 @@ namespace parley::store {
 // SQLite migrations, ascending by version.
 std::span<const Migration> sqlite_migrations();
 
+// PostgreSQL migrations, ascending by version.
+std::span<const Migration> postgres_migrations();
+
 }  // namespace parley::store

@@ -1,5 +1,6 @@
 #include "store/store.hpp"
 
+#include "store/postgres/pg_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace parley::store {
@@ -25,14 +26,13 @@ Result<DatabaseUrl> parse_database_url(std::string_view url) {
     );
 }
 
-Result<std::unique_ptr<Store>> open_store(const DatabaseUrl& url, async::BlockingPool& pool) {
-    if (url.kind == DatabaseUrl::Kind::sqlite) {
-        return sqlite::open_sqlite_store(url.target, pool);
+Result<std::unique_ptr<Store>> open_store(
+    const DatabaseUrl& url, async::BlockingPool& pool, const StoreOptions& options
+) {
+    if (url.kind == DatabaseUrl::Kind::postgres) {
+        return postgres::open_postgres_store(url.target, options.pool_size);
     }
-    return make_error(
-        ErrorType::invalid_request,
-        "PostgreSQL is not supported by this build yet; use sqlite://PATH"
-    );
+    return sqlite::open_sqlite_store(url.target, pool);
 }
 
 }  // namespace parley::store

@@ -1,8 +1,10 @@
-// The storage boundary. `Store` is what services talk to; SQLite (the embedded default) and, later,
-// PostgreSQL implement it. Every query method is a coroutine that never blocks the calling I/O
-// thread: SQLite work is offloaded to the blocking pool, PostgreSQL runs asynchronously.
+// The storage boundary. `Store` is what services talk to; SQLite (the embedded default) and
+// PostgreSQL (for many instances on one database) implement it. Every query method is a coroutine
+// that never blocks the calling I/O thread: SQLite work is offloaded to the blocking pool,
+// PostgreSQL runs asynchronously on the caller's io_context.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,7 +60,9 @@ public:
     virtual boost::asio::awaitable<Result<void>> ping() = 0;
 
     // Every query below runs off the I/O thread (or asynchronously) and resumes the caller on its
-    // own executor. Errors, unless stated: api (500) when the database fails; its detail is logged.
+    // own executor. Errors, unless stated: api (500) when the database fails; its detail is logged;
+    // overloaded (503, Retry-After) when the database cannot be reached (PostgreSQL down or
+    // restarting) or no connection became free in time.
 
     // --- users
     // Errors: conflict when the email is taken (case-insensitively).
@@ -136,9 +140,19 @@ public:
     ) = 0;
 };
 
-// Opens the store a DATABASE_URL names. `pool` runs blocking work (SQLite) and must outlive the
-// store. Errors: overloaded when the database cannot be opened; invalid_request for a backend this
-// build does not support yet.
-Result<std::unique_ptr<Store>> open_store(const DatabaseUrl& url, async::BlockingPool& pool);
+// How open_store sizes the store.
+struct StoreOptions {
+    // PostgreSQL: at most this many connections per process (DATABASE_POOL_SIZE); operations
+    // beyond it queue for the next free one. SQLite keeps its own small pool.
+    std::size_t pool_size = 10;
+};
+
+// Opens the store a DATABASE_URL names: SQLite for sqlite://, PostgreSQL for postgresql:// and
+// postgres:// (connecting lazily, on the first query or migrate()). `pool` runs blocking work
+// (SQLite) and must outlive the store. Errors: overloaded when the SQLite file cannot be opened;
+// invalid_request when a PostgreSQL URL cannot be parsed.
+Result<std::unique_ptr<Store>> open_store(
+    const DatabaseUrl& url, async::BlockingPool& pool, const StoreOptions& options = {}
+);
 
 }  // namespace parley::store

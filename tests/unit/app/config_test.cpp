@@ -58,6 +58,8 @@ TEST(ConfigTest, DatabaseUrlFollowsDataDirUnlessSet) {
         "sqlite:///var/lib/parley/parley.db"
     );
     EXPECT_EQ(load_ok({{"DATABASE_URL", "sqlite://x.db"}}).database_url, "sqlite://x.db");
+    EXPECT_EQ(load_ok({}).database_pool_size, 10U);
+    EXPECT_EQ(load_ok({{"DATABASE_POOL_SIZE", "3"}}).database_pool_size, 3U);
 }
 
 TEST(ConfigTest, ParsesListsDurationsAndBooleans) {
@@ -94,6 +96,7 @@ TEST(ConfigTest, InvalidValuesNameTheVariable) {
              Case{"ALLOWED_ORIGINS", "*"},
              Case{"ALLOWED_ORIGINS", "app.example.com"},
              Case{"DATABASE_URL", "mysql://x"},
+             Case{"DATABASE_POOL_SIZE", "0"},
              Case{"REDIS_URL", "localhost:6379"},
              Case{"MAX_BODY_BYTES", "1"},
          }) {

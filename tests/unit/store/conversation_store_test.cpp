@@ -1,33 +1,27 @@
-// Conversations, messages and usage statistics, written only against the `Store` interface: the
-// fixture opens the store through open_store, so another backend runs these very tests by
-// changing open_test_store. Every test makes its own users and ids, so a shared database works too.
+// Conversations, messages and usage statistics, written only against the `Store` interface and
+// run on every backend (support/test_database.hpp): SQLite and PostgreSQL must answer alike.
+// Every test gets a fresh database of its own.
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <filesystem>
 #include <iterator>
 #include <map>
 #include <set>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "async/blocking_pool.hpp"
 #include "common/ids.hpp"
 #include "store/store.hpp"
 #include "support/run_awaitable.hpp"
+#include "support/test_database.hpp"
 
 namespace parley::store {
 namespace {
 
-namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using testing::run_awaitable;
-
-// The store under test; the only backend-specific line of this file.
-Result<std::unique_ptr<Store>> open_test_store(async::BlockingPool& pool, const fs::path& dir) {
-    return open_store({DatabaseUrl::Kind::sqlite, (dir / "parley.db").string()}, pool);
-}
+using testing::TestDatabase;
 
 // 2026-11-25T12:00:00.000Z
 constexpr TimePoint kBase =
@@ -107,23 +101,22 @@ void expect_same_message(const Message& got, const Message& want) {
     EXPECT_EQ(got.created_at, want.created_at);
 }
 
-class ConversationStoreTest : public ::testing::Test {
+class ConversationStoreTest : public ::testing::TestWithParam<testing::Backend> {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("parley-conversation-test-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        auto opened = open_test_store(pool_, dir_);
-        ASSERT_TRUE(opened.has_value()) << opened.error().detail;
-        store_ = std::move(*opened);
+        db_ = std::make_unique<TestDatabase>(GetParam());
+        if (!db_->available()) {
+            GTEST_SKIP() << "no PostgreSQL server configured (PARLEY_TEST_DATABASE_URL)";
+        }
+        store_ = db_->open(pool_);
+        ASSERT_NE(store_, nullptr);
         const auto migrated = store_->migrate();
         ASSERT_TRUE(migrated.has_value()) << migrated.error().detail;
     }
 
     void TearDown() override {
         store_.reset();
-        fs::remove_all(dir_);
+        db_.reset();
     }
 
     std::string make_user() {
@@ -242,14 +235,21 @@ protected:
         return r ? *r : UsageStats{};
     }
 
-    fs::path dir_;
     async::BlockingPool pool_{2};
+    std::unique_ptr<TestDatabase> db_;
     std::unique_ptr<Store> store_;
 };
 
+INSTANTIATE_TEST_SUITE_P(
+    Backends,
+    ConversationStoreTest,
+    ::testing::ValuesIn(testing::all_backends()),
+    testing::backend_param_name
+);
+
 // --- conversations
 
-TEST_F(ConversationStoreTest, CreateAndFindRoundTripEveryField) {
+TEST_P(ConversationStoreTest, CreateAndFindRoundTripEveryField) {
     const auto user = make_user();
     Conversation full = conversation(user, at(86'400'000 + 999));
     full.title = "Ünïcode title — \"quoted\"";
@@ -286,7 +286,7 @@ TEST_F(ConversationStoreTest, CreateAndFindRoundTripEveryField) {
     EXPECT_FALSE(find(new_uuid_v7()).has_value());
 }
 
-TEST_F(ConversationStoreTest, CreatingAnExistingIdIsAConflict) {
+TEST_P(ConversationStoreTest, CreatingAnExistingIdIsAConflict) {
     const auto user = make_user();
     const auto c = create(conversation(user, at(0)));
     const auto again = run_awaitable(store_->create_conversation(c));
@@ -294,7 +294,7 @@ TEST_F(ConversationStoreTest, CreatingAnExistingIdIsAConflict) {
     EXPECT_EQ(again.error().type, ErrorType::conflict);
 }
 
-TEST_F(ConversationStoreTest, ListIsNewestFirstWithIdTiesAndCountsOnlyTheUser) {
+TEST_P(ConversationStoreTest, ListIsNewestFirstWithIdTiesAndCountsOnlyTheUser) {
     const auto user = make_user();
     const auto other = make_user();
     // Pairs share an updated_at, so ties are broken by id, descending.
@@ -315,7 +315,7 @@ TEST_F(ConversationStoreTest, ListIsNewestFirstWithIdTiesAndCountsOnlyTheUser) {
     EXPECT_TRUE(nobody.items.empty());
 }
 
-TEST_F(ConversationStoreTest, ListFiltersByArchivedModelAndTitle) {
+TEST_P(ConversationStoreTest, ListFiltersByArchivedModelAndTitle) {
     const auto user = make_user();
     const auto other = make_user();
     std::int64_t tick = 0;
@@ -395,7 +395,7 @@ TEST_F(ConversationStoreTest, ListFiltersByArchivedModelAndTitle) {
     expect_ids(f, {percent});
 }
 
-TEST_F(ConversationStoreTest, OffsetPaginationCoversEveryItemExactlyOnce) {
+TEST_P(ConversationStoreTest, OffsetPaginationCoversEveryItemExactlyOnce) {
     const auto user = make_user();
     auto convs = create_many(user, 23, [](int i) { return std::int64_t{i / 4} * 1000; });
     std::sort(convs.begin(), convs.end(), newest_first);
@@ -417,7 +417,7 @@ TEST_F(ConversationStoreTest, OffsetPaginationCoversEveryItemExactlyOnce) {
     EXPECT_TRUE(list(owned_by(user), 0, 0).items.empty());
 }
 
-TEST_F(ConversationStoreTest, KeysetPaginationWalksEveryItemOnceAcrossTies) {
+TEST_P(ConversationStoreTest, KeysetPaginationWalksEveryItemOnceAcrossTies) {
     const auto user = make_user();
     // Groups of three share an updated_at, so page boundaries (every 4) fall inside ties.
     auto convs = create_many(user, 20, [](int i) { return std::int64_t{i / 3} * 1000; });
@@ -429,7 +429,7 @@ TEST_F(ConversationStoreTest, KeysetPaginationWalksEveryItemOnceAcrossTies) {
     EXPECT_EQ(list_after(owned_by(user), std::nullopt, 100).size(), 20U);
 }
 
-TEST_F(ConversationStoreTest, KeysetPaginationIsStableWhileConversationsAreCreatedAndUpdated) {
+TEST_P(ConversationStoreTest, KeysetPaginationIsStableWhileConversationsAreCreatedAndUpdated) {
     const auto user = make_user();
     auto convs = create_many(user, 18, [](int i) { return std::int64_t{i / 2} * 1000; });
     std::sort(convs.begin(), convs.end(), newest_first);
@@ -495,7 +495,7 @@ TEST_F(ConversationStoreTest, KeysetPaginationIsStableWhileConversationsAreCreat
     EXPECT_EQ(ids(walk(f, 7)), ids(fresh.items));
 }
 
-TEST_F(ConversationStoreTest, KeysetPaginationAppliesTheFilter) {
+TEST_P(ConversationStoreTest, KeysetPaginationAppliesTheFilter) {
     const auto user = make_user();
     auto convs = create_many(user, 12, [](int i) { return std::int64_t{i} * 1000; });
     for (std::size_t i = 0; i < convs.size(); i += 3) {
@@ -514,7 +514,7 @@ TEST_F(ConversationStoreTest, KeysetPaginationAppliesTheFilter) {
     EXPECT_EQ(ids(walk(f, 3)), ids(want));
 }
 
-TEST_F(ConversationStoreTest, UpdateReplacesTheMutableFieldsOnly) {
+TEST_P(ConversationStoreTest, UpdateReplacesTheMutableFieldsOnly) {
     const auto user = make_user();
     Conversation c = conversation(user, at(1000));
     c.title = "before";
@@ -550,7 +550,7 @@ TEST_F(ConversationStoreTest, UpdateReplacesTheMutableFieldsOnly) {
     EXPECT_FALSE(find(missing.id).has_value()) << "an update never creates";
 }
 
-TEST_F(ConversationStoreTest, DeleteCascadesToMessagesAndIsFalseTheSecondTime) {
+TEST_P(ConversationStoreTest, DeleteCascadesToMessagesAndIsFalseTheSecondTime) {
     const auto user = make_user();
     const auto doomed = create(conversation(user, at(0)));
     const auto kept = create(conversation(user, at(0)));
@@ -584,7 +584,7 @@ TEST_F(ConversationStoreTest, DeleteCascadesToMessagesAndIsFalseTheSecondTime) {
 
 // --- messages
 
-TEST_F(ConversationStoreTest, InsertMessageMovesTheConversationToTheFront) {
+TEST_P(ConversationStoreTest, InsertMessageMovesTheConversationToTheFront) {
     const auto user = make_user();
     const auto quiet = create(conversation(user, at(1000)));
     const auto busy = create(conversation(user, at(2000)));
@@ -598,7 +598,7 @@ TEST_F(ConversationStoreTest, InsertMessageMovesTheConversationToTheFront) {
     EXPECT_EQ(ids(list(owned_by(user), 0, 10).items), (std::vector{quiet.id, busy.id}));
 }
 
-TEST_F(ConversationStoreTest, InsertMessageIntoAMissingConversationFailsAndChangesNothing) {
+TEST_P(ConversationStoreTest, InsertMessageIntoAMissingConversationFailsAndChangesNothing) {
     const auto user = make_user();
     const auto c = create(conversation(user, at(1000)));
     const auto missing = message(new_uuid_v7(), at(5000));
@@ -615,7 +615,7 @@ TEST_F(ConversationStoreTest, InsertMessageIntoAMissingConversationFailsAndChang
     EXPECT_EQ(messages(c.id, 0, 10).total, 1);
 }
 
-TEST_F(ConversationStoreTest, MessageRoundTripsEveryField) {
+TEST_P(ConversationStoreTest, MessageRoundTripsEveryField) {
     const auto user = make_user();
     const auto c = create(conversation(user, at(0)));
     Message full = message(c.id, at(1234));
@@ -650,7 +650,7 @@ TEST_F(ConversationStoreTest, MessageRoundTripsEveryField) {
     EXPECT_EQ(page.items[1].metadata, "{}");
 }
 
-TEST_F(ConversationStoreTest, ListMessagesIsOldestFirstWithTotalAndPages) {
+TEST_P(ConversationStoreTest, ListMessagesIsOldestFirstWithTotalAndPages) {
     const auto user = make_user();
     const auto c = create(conversation(user, at(0)));
     const auto other = create(conversation(user, at(0)));
@@ -678,7 +678,7 @@ TEST_F(ConversationStoreTest, ListMessagesIsOldestFirstWithTotalAndPages) {
     EXPECT_EQ(messages(new_uuid_v7(), 0, 5).total, 0);
 }
 
-TEST_F(ConversationStoreTest, RecentMessagesAreTheNewestNewestFirst) {
+TEST_P(ConversationStoreTest, RecentMessagesAreTheNewestNewestFirst) {
     const auto user = make_user();
     const auto c = create(conversation(user, at(0)));
     std::vector<Message> all;
@@ -696,7 +696,7 @@ TEST_F(ConversationStoreTest, RecentMessagesAreTheNewestNewestFirst) {
 
 // --- usage
 
-TEST_F(ConversationStoreTest, UsageStatsSumsExactly) {
+TEST_P(ConversationStoreTest, UsageStatsSumsExactly) {
     const auto user = make_user();
     const auto other = make_user();
     const auto a = create(conversation(user, at(0)));
@@ -790,7 +790,7 @@ TEST_F(ConversationStoreTest, UsageStatsSumsExactly) {
     EXPECT_EQ(foreign_stats.cost_micros, 10'000);
 }
 
-TEST_F(ConversationStoreTest, UsageStatsByModelTiesAreOrderedByName) {
+TEST_P(ConversationStoreTest, UsageStatsByModelTiesAreOrderedByName) {
     const auto user = make_user();
     const auto c = create(conversation(user, at(0)));
     for (const char* model : {"zeta", "alpha", "mid", "alpha"}) {
@@ -807,7 +807,7 @@ TEST_F(ConversationStoreTest, UsageStatsByModelTiesAreOrderedByName) {
     EXPECT_EQ(s.by_model[2].key, "zeta");
 }
 
-TEST_F(ConversationStoreTest, UsageStatsHonoursFromInclusiveAndToExclusive) {
+TEST_P(ConversationStoreTest, UsageStatsHonoursFromInclusiveAndToExclusive) {
     const auto user = make_user();
     const auto c = create(conversation(user, at(0)));
     create(conversation(user, at(0)));
@@ -852,7 +852,7 @@ TEST_F(ConversationStoreTest, UsageStatsHonoursFromInclusiveAndToExclusive) {
     EXPECT_TRUE(empty.by_model.empty());
 }
 
-TEST_F(ConversationStoreTest, UsageStatsOfAUserWithNothingAreZeros) {
+TEST_P(ConversationStoreTest, UsageStatsOfAUserWithNothingAreZeros) {
     const auto busy = make_user();
     const auto c = create(conversation(busy, at(0)));
     auto m = message(c.id, at(0));

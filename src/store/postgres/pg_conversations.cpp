@@ -1,0 +1,424 @@
+// Conversations, messages and usage statistics on PostgreSQL. The queries mirror the SQLite
+// store's one for one, so both return the same rows in the same order.
+#include <algorithm>
+
+#include "store/postgres/pg_store_impl.hpp"
+
+namespace parley::store::postgres {
+
+namespace asio = boost::asio;
+
+namespace {
+
+const std::string kConversationColumns =
+    "id, user_id, title, model, system_prompt, settings, metadata, is_archived, is_pinned, "
+    "summary, created_at, updated_at";
+
+// The conversations' one order, newest activity first; keyset cursors compare in it too. Ids are
+// COLLATE "C" columns, so ties break by bytes, as in SQLite.
+const std::string kConversationOrder = " ORDER BY updated_at DESC, id DESC";
+
+const std::string kMessageColumns =
+    "id, conversation_id, parent_id, role, content, thinking, status, model, provider, "
+    "finish_reason, token_count, input_tokens, output_tokens, cost, latency_ms, ttft_ms, "
+    "metadata, created_at";
+
+Conversation read_conversation(const PgResult& r, int row) {
+    Conversation c;
+    c.id = r.text(row, 0);
+    c.user_id = r.text(row, 1);
+    c.title = r.optional_text(row, 2);
+    c.model = r.text(row, 3);
+    c.system_prompt = r.optional_text(row, 4);
+    c.settings = r.text(row, 5);
+    c.metadata = r.text(row, 6);
+    c.is_archived = r.boolean(row, 7);
+    c.is_pinned = r.boolean(row, 8);
+    c.summary = r.optional_text(row, 9);
+    c.created_at = r.time(row, 10).value_or(TimePoint{});
+    c.updated_at = r.time(row, 11).value_or(TimePoint{});
+    return c;
+}
+
+Message read_message(const PgResult& r, int row) {
+    Message m;
+    m.id = r.text(row, 0);
+    m.conversation_id = r.text(row, 1);
+    m.parent_id = r.optional_text(row, 2);
+    m.role = r.text(row, 3);
+    m.content = r.text(row, 4);
+    m.thinking = r.optional_text(row, 5);
+    m.status = r.text(row, 6);
+    m.model = r.optional_text(row, 7);
+    m.provider = r.optional_text(row, 8);
+    m.finish_reason = r.optional_text(row, 9);
+    m.token_count = r.integer(row, 10);
+    m.input_tokens = r.integer(row, 11);
+    m.output_tokens = r.integer(row, 12);
+    m.cost_micros = r.integer(row, 13);
+    m.latency_ms = r.optional_integer(row, 14);
+    m.ttft_ms = r.optional_integer(row, 15);
+    m.metadata = r.text(row, 16);
+    m.created_at = r.time(row, 17).value_or(TimePoint{});
+    return m;
+}
+
+template <class T, class Read>
+std::vector<T> all_rows(const PgResult& r, Read read) {
+    std::vector<T> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+        out.push_back(read(r, i));
+    }
+    return out;
+}
+
+// A LIKE pattern matching `text` anywhere, with its own %, _ and the escape character taken
+// literally (the query says ESCAPE '\').
+std::string contains_pattern(std::string_view text) {
+    std::string out = "%";
+    for (const char ch : text) {
+        if (ch == '%' || ch == '_' || ch == '\\') {
+            out += '\\';
+        }
+        out += ch;
+    }
+    out += '%';
+    return out;
+}
+
+// The WHERE clause for `f`, its parameters appended to `p`.
+std::string filter_clause(const ConversationFilter& f, Params& p) {
+    std::string where = " WHERE user_id = " + p.next();
+    p.text(f.user_id);
+    if (f.archived) {
+        where += " AND is_archived = " + p.next();
+        p.boolean(*f.archived);
+    }
+    if (f.model) {
+        where += " AND model = " + p.next();
+        p.text(*f.model);
+    }
+    if (f.title_contains) {
+        // ILIKE under the title's "C" collation folds ASCII letters only: exactly SQLite's LIKE.
+        where += " AND title ILIKE " + p.next() + " ESCAPE '\\'";
+        p.text(contains_pattern(*f.title_contains));
+    }
+    return where;
+}
+
+// The messages of one user in [from, to), over messages m joined to conversations c.
+std::string usage_clause(
+    const std::string& user_id,
+    const std::optional<TimePoint>& from,
+    const std::optional<TimePoint>& to,
+    Params& p
+) {
+    std::string where =
+        " FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = " +
+        p.next();
+    p.text(user_id);
+    if (from) {
+        where += " AND m.created_at >= " + p.next();
+        p.time(*from);
+    }
+    if (to) {
+        where += " AND m.created_at < " + p.next();
+        p.time(*to);
+    }
+    return where;
+}
+
+// SUM of BIGINT is NUMERIC in PostgreSQL; the cast back fails on overflow instead of rounding,
+// as SQLite's integer SUM does, so micro-dollar totals stay exact.
+const std::string kUsageSums =
+    "COUNT(*), COALESCE(SUM(m.input_tokens), 0)::BIGINT, COALESCE(SUM(m.output_tokens), "
+    "0)::BIGINT, "
+    "COALESCE(SUM(m.cost), 0)::BIGINT";
+
+// Reads the four kUsageSums columns starting at `first`.
+UsageRow read_usage_row(const PgResult& r, int row, int first) {
+    UsageRow out;
+    out.message_count = r.integer(row, first);
+    out.input_tokens = r.integer(row, first + 1);
+    out.output_tokens = r.integer(row, first + 2);
+    out.cost_micros = r.integer(row, first + 3);
+    return out;
+}
+
+std::int64_t non_negative(std::int64_t n) {
+    return std::max<std::int64_t>(n, 0);
+}
+
+}  // namespace
+
+asio::awaitable<Result<void>> PgStore::create_conversation(Conversation conv) {
+    co_return co_await run<void>(
+        [](PgConnection& c, const Conversation& v) -> asio::awaitable<Result<void>> {
+            Params p;
+            p.text(v.id).text(v.user_id).optional_text(v.title).text(v.model);
+            p.optional_text(v.system_prompt).text(v.settings).text(v.metadata);
+            p.boolean(v.is_archived).boolean(v.is_pinned).optional_text(v.summary);
+            p.time(v.created_at).time(v.updated_at);
+            co_await c.query(
+                "INSERT INTO conversations(" + kConversationColumns +
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                p
+            );
+            co_return Result<void>{};
+        },
+        conv
+    );
+}
+
+asio::awaitable<Result<std::optional<Conversation>>> PgStore::find_conversation(std::string id) {
+    co_return co_await run<std::optional<Conversation>>(
+        [](PgConnection& c,
+           const std::string& i) -> asio::awaitable<Result<std::optional<Conversation>>> {
+            const auto r = co_await c.query(
+                "SELECT " + kConversationColumns + " FROM conversations WHERE id = $1",
+                Params().text(i)
+            );
+            if (r.rows() == 0) {
+                co_return std::optional<Conversation>{};
+            }
+            co_return std::optional<Conversation>{read_conversation(r, 0)};
+        },
+        id
+    );
+}
+
+asio::awaitable<Result<Page<Conversation>>> PgStore::list_conversations(
+    ConversationFilter filter, std::int64_t offset, std::int64_t limit
+) {
+    co_return co_await run<Page<Conversation>>(
+        [](PgConnection& c, const ConversationFilter& f, std::int64_t off, std::int64_t n
+        ) -> asio::awaitable<Result<Page<Conversation>>> {
+            Params p;
+            const auto where = filter_clause(f, p);
+            Page<Conversation> page;
+            co_await c.exec(std::string(kBeginSnapshot));
+            const auto count = co_await c.query("SELECT COUNT(*) FROM conversations" + where, p);
+            page.total = count.integer(0, 0);
+            const auto limit_at = p.next();
+            p.integer(non_negative(n));
+            const auto offset_at = p.next();
+            p.integer(non_negative(off));
+            const auto r = co_await c.query(
+                "SELECT " + kConversationColumns + " FROM conversations" + where +
+                    kConversationOrder + " LIMIT " + limit_at + " OFFSET " + offset_at,
+                p
+            );
+            co_await c.exec("COMMIT");
+            page.items = all_rows<Conversation>(r, read_conversation);
+            co_return page;
+        },
+        filter,
+        offset,
+        limit
+    );
+}
+
+asio::awaitable<Result<std::vector<Conversation>>> PgStore::list_conversations_after(
+    ConversationFilter filter, std::optional<ConversationCursor> after, std::int64_t limit
+) {
+    co_return co_await run<std::vector<Conversation>>(
+        [](PgConnection& c,
+           const ConversationFilter& f,
+           const std::optional<ConversationCursor>& cursor,
+           std::int64_t n) -> asio::awaitable<Result<std::vector<Conversation>>> {
+            Params p;
+            auto where = filter_clause(f, p);
+            if (cursor) {
+                // Strictly after the cursor in (updated_at DESC, id DESC) order.
+                where += " AND (updated_at, id) < (" + p.next();
+                p.time(cursor->updated_at);
+                where += ", " + p.next() + ")";
+                p.text(cursor->id);
+            }
+            const auto limit_at = p.next();
+            p.integer(non_negative(n));
+            const auto r = co_await c.query(
+                "SELECT " + kConversationColumns + " FROM conversations" + where +
+                    kConversationOrder + " LIMIT " + limit_at,
+                p
+            );
+            co_return all_rows<Conversation>(r, read_conversation);
+        },
+        filter,
+        after,
+        limit
+    );
+}
+
+asio::awaitable<Result<bool>> PgStore::update_conversation(Conversation conv) {
+    co_return co_await run<bool>(
+        [](PgConnection& c, const Conversation& v) -> asio::awaitable<Result<bool>> {
+            Params p;
+            p.optional_text(v.title).text(v.model).optional_text(v.system_prompt);
+            p.text(v.settings).text(v.metadata).boolean(v.is_archived).boolean(v.is_pinned);
+            p.optional_text(v.summary).time(v.updated_at).text(v.id);
+            const auto r = co_await c.query(
+                "UPDATE conversations SET title = $1, model = $2, system_prompt = $3, settings = "
+                "$4, metadata = $5, is_archived = $6, is_pinned = $7, summary = $8, updated_at = "
+                "$9 WHERE id = $10",
+                p
+            );
+            co_return r.affected() == 1;
+        },
+        conv
+    );
+}
+
+asio::awaitable<Result<bool>> PgStore::delete_conversation(std::string id) {
+    co_return co_await run<bool>(
+        [](PgConnection& c, const std::string& i) -> asio::awaitable<Result<bool>> {
+            // Messages and session events go with it: ON DELETE CASCADE.
+            const auto r =
+                co_await c.query("DELETE FROM conversations WHERE id = $1", Params().text(i));
+            co_return r.affected() == 1;
+        },
+        id
+    );
+}
+
+asio::awaitable<Result<void>> PgStore::insert_message(Message m) {
+    co_return co_await run<void>(
+        [](PgConnection& c, const Message& msg) -> asio::awaitable<Result<void>> {
+            co_await c.exec("BEGIN");
+            // The update first: it tells a missing conversation apart from a taken message id,
+            // which the foreign key would report as the same kind of violation.
+            const auto moved = co_await c.query(
+                "UPDATE conversations SET updated_at = $1 WHERE id = $2",
+                Params().time(msg.created_at).text(msg.conversation_id)
+            );
+            if (moved.affected() != 1) {
+                co_await c.exec("ROLLBACK");
+                co_return make_error(ErrorType::not_found, "conversation not found");
+            }
+            Params p;
+            p.text(msg.id).text(msg.conversation_id).optional_text(msg.parent_id);
+            p.text(msg.role).text(msg.content).optional_text(msg.thinking).text(msg.status);
+            p.optional_text(msg.model).optional_text(msg.provider).optional_text(msg.finish_reason);
+            p.integer(msg.token_count).integer(msg.input_tokens).integer(msg.output_tokens);
+            p.integer(msg.cost_micros)
+                .optional_integer(msg.latency_ms)
+                .optional_integer(msg.ttft_ms);
+            p.text(msg.metadata).time(msg.created_at);
+            co_await c.query(
+                "INSERT INTO messages(" + kMessageColumns +
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+                    "$16, $17, $18)",
+                p
+            );
+            co_await c.exec("COMMIT");
+            co_return Result<void>{};
+        },
+        m
+    );
+}
+
+asio::awaitable<Result<Page<Message>>> PgStore::list_messages(
+    std::string conversation_id, std::int64_t offset, std::int64_t limit
+) {
+    co_return co_await run<Page<Message>>(
+        [](PgConnection& c, const std::string& conversation, std::int64_t off, std::int64_t n
+        ) -> asio::awaitable<Result<Page<Message>>> {
+            Page<Message> page;
+            co_await c.exec(std::string(kBeginSnapshot));
+            const auto count = co_await c.query(
+                "SELECT COUNT(*) FROM messages WHERE conversation_id = $1",
+                Params().text(conversation)
+            );
+            page.total = count.integer(0, 0);
+            const auto r = co_await c.query(
+                "SELECT " + kMessageColumns +
+                    " FROM messages WHERE conversation_id = $1 ORDER BY created_at, id LIMIT $2 "
+                    "OFFSET $3",
+                Params().text(conversation).integer(non_negative(n)).integer(non_negative(off))
+            );
+            co_await c.exec("COMMIT");
+            page.items = all_rows<Message>(r, read_message);
+            co_return page;
+        },
+        conversation_id,
+        offset,
+        limit
+    );
+}
+
+asio::awaitable<Result<std::vector<Message>>> PgStore::recent_messages(
+    std::string conversation_id, std::int64_t limit
+) {
+    co_return co_await run<std::vector<Message>>(
+        [](PgConnection& c, const std::string& conversation, std::int64_t n
+        ) -> asio::awaitable<Result<std::vector<Message>>> {
+            const auto r = co_await c.query(
+                "SELECT " + kMessageColumns +
+                    " FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC "
+                    "LIMIT $2",
+                Params().text(conversation).integer(non_negative(n))
+            );
+            co_return all_rows<Message>(r, read_message);
+        },
+        conversation_id,
+        limit
+    );
+}
+
+asio::awaitable<Result<UsageStats>> PgStore::usage_stats(
+    std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
+) {
+    co_return co_await run<UsageStats>(
+        [](PgConnection& c,
+           const std::string& user,
+           const std::optional<TimePoint>& since,
+           const std::optional<TimePoint>& until) -> asio::awaitable<Result<UsageStats>> {
+            Params p;
+            const auto where = usage_clause(user, since, until, p);
+            UsageStats stats;
+            co_await c.exec(std::string(kBeginSnapshot));
+            const auto conversations = co_await c.query(
+                "SELECT COUNT(*) FROM conversations WHERE user_id = $1", Params().text(user)
+            );
+            stats.conversation_count = conversations.integer(0, 0);
+
+            const auto totals = co_await c.query("SELECT " + kUsageSums + where, p);
+            const auto sums = read_usage_row(totals, 0, 0);
+            stats.message_count = sums.message_count;
+            stats.input_tokens = sums.input_tokens;
+            stats.output_tokens = sums.output_tokens;
+            stats.cost_micros = sums.cost_micros;
+
+            const auto by_model = co_await c.query(
+                "SELECT m.model, " + kUsageSums + where +
+                    " AND m.model IS NOT NULL GROUP BY m.model ORDER BY SUM(m.cost) DESC, m.model",
+                p
+            );
+            for (int i = 0; i < by_model.rows(); ++i) {
+                auto row = read_usage_row(by_model, i, 1);
+                row.key = by_model.text(i, 0);
+                stats.by_model.push_back(std::move(row));
+            }
+
+            // The UTC day, as SQLite's first ten characters of the stored ISO 8601 text.
+            const auto by_day = co_await c.query(
+                "SELECT to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, " +
+                    kUsageSums + where + " GROUP BY day ORDER BY day",
+                p
+            );
+            co_await c.exec("COMMIT");
+            for (int i = 0; i < by_day.rows(); ++i) {
+                auto row = read_usage_row(by_day, i, 1);
+                row.key = by_day.text(i, 0);
+                stats.by_day.push_back(std::move(row));
+            }
+            co_return stats;
+        },
+        user_id,
+        from,
+        to
+    );
+}
+
+}  // namespace parley::store::postgres

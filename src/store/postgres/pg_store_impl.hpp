@@ -1,0 +1,115 @@
+// The PostgreSQL Store's class, shared by the files that implement its query groups
+// (pg_store.cpp: migrations and health; pg_auth.cpp: users, tokens, keys; pg_conversations.cpp:
+// conversations, messages, usage). Internal to store/.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "store/postgres/pg_connection.hpp"
+#include "store/postgres/pg_pool.hpp"
+#include "store/store.hpp"
+
+namespace parley::store::postgres {
+
+// The Error a PgError becomes: unavailable and busy are overloaded (503, retry shortly); an
+// integrity violation (SQLSTATE class 23) is conflict, as SQLite's constraint failures are;
+// anything else is api. The detail carries the server's message.
+Error to_error(const PgError& e);
+
+class PgStore final : public Store {
+public:
+    PgStore(std::string conninfo, PoolOptions options)
+        : conninfo_(conninfo),
+          pool_(std::move(conninfo), options) {}
+
+    std::string_view backend() const noexcept override { return "postgresql"; }
+
+    Result<std::vector<int>> migrate() override;
+    Result<std::vector<int>> applied_migrations() override;
+    boost::asio::awaitable<Result<void>> ping() override;
+
+    boost::asio::awaitable<Result<void>> create_user(User user) override;
+    boost::asio::awaitable<Result<std::optional<User>>> find_user_by_email(std::string email
+    ) override;
+    boost::asio::awaitable<Result<std::optional<User>>> find_user(std::string id) override;
+
+    boost::asio::awaitable<Result<void>> insert_refresh_token(RefreshToken token) override;
+    boost::asio::awaitable<Result<std::optional<RefreshToken>>> find_refresh_token(
+        std::string sha256
+    ) override;
+    boost::asio::awaitable<Result<bool>> rotate_refresh_token(
+        std::string old_id, RefreshToken replacement, TimePoint now
+    ) override;
+    boost::asio::awaitable<Result<void>> revoke_refresh_family(std::string family_id, TimePoint now)
+        override;
+
+    boost::asio::awaitable<Result<void>> create_api_key(ApiKey key) override;
+    boost::asio::awaitable<Result<std::vector<ApiKey>>> list_api_keys(std::string user_id) override;
+    boost::asio::awaitable<Result<std::optional<ApiKey>>> find_api_key(std::string sha256) override;
+    boost::asio::awaitable<Result<bool>> revoke_api_key(
+        std::string id, std::string user_id, TimePoint now
+    ) override;
+    boost::asio::awaitable<Result<void>> touch_api_key(std::string id, TimePoint now) override;
+
+    boost::asio::awaitable<Result<void>> create_conversation(Conversation c) override;
+    boost::asio::awaitable<Result<std::optional<Conversation>>> find_conversation(std::string id
+    ) override;
+    boost::asio::awaitable<Result<Page<Conversation>>> list_conversations(
+        ConversationFilter filter, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::vector<Conversation>>> list_conversations_after(
+        ConversationFilter filter, std::optional<ConversationCursor> after, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<bool>> update_conversation(Conversation c) override;
+    boost::asio::awaitable<Result<bool>> delete_conversation(std::string id) override;
+
+    boost::asio::awaitable<Result<void>> insert_message(Message m) override;
+    boost::asio::awaitable<Result<Page<Message>>> list_messages(
+        std::string conversation_id, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::vector<Message>>> recent_messages(
+        std::string conversation_id, std::int64_t limit
+    ) override;
+
+    boost::asio::awaitable<Result<UsageStats>> usage_stats(
+        std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
+    ) override;
+
+private:
+    // Connections open now (for tests).
+    std::size_t open_connections() { return pool_.open_connections(); }
+
+private:
+    // Runs `co_await fn(connection, args...)` with a pooled connection. A PgError becomes an Error
+    // (to_error); a transaction `fn` left open by throwing is rolled back first. `fn` is a
+    // capture-less coroutine: `args` are the caller's parameters, alive while it awaits.
+    template <class T, class F, class... Args>
+    boost::asio::awaitable<Result<T>> run(F fn, Args&... args) {
+        std::optional<PgPool::Lease> lease;
+        std::optional<Error> failure;
+        try {
+            lease.emplace(co_await pool_.acquire());
+            co_return co_await fn(**lease, args...);
+        } catch (const PgError& e) {
+            failure = to_error(e);
+        }
+        if (lease) {
+            co_await roll_back_if_open(**lease);
+        }
+        co_return *failure;
+    }
+
+    // ROLLBACK when `c` is inside a (failed) transaction; a failure here only breaks `c`.
+    static boost::asio::awaitable<void> roll_back_if_open(PgConnection& c);
+
+    const std::string conninfo_;
+    PgPool pool_;
+};
+
+// Begins a read-only transaction whose queries all see one snapshot (a page and its total, usage
+// sums and their breakdowns), like the SQLite store's read transaction.
+inline constexpr std::string_view kBeginSnapshot =
+    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+}  // namespace parley::store::postgres
