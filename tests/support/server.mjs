@@ -7,7 +7,7 @@
 // The binary is $PARLEY_BIN, or build/ci/parley relative to the repository root.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -31,6 +31,18 @@ export const PARLEY_SETTINGS = [
 
 const READY_TIMEOUT_MS = 20_000;
 const HEALTH_POLL_MS = 25;
+
+/**
+ * The PostgreSQL server the suite runs on, if any: PARLEY_TEST_DATABASE_URL, or the URL in the file
+ * PARLEY_TEST_DATABASE_URL_FILE names (the CTest fixture's server, whose port is chosen at start).
+ */
+export function testDatabaseServer() {
+    if (process.env.PARLEY_TEST_DATABASE_URL) {
+        return process.env.PARLEY_TEST_DATABASE_URL;
+    }
+    const file = process.env.PARLEY_TEST_DATABASE_URL_FILE;
+    return file ? readFileSync(file, "utf8").trim() : undefined;
+}
 
 /** A fresh temporary directory (caller removes it). */
 export function makeTempDir(prefix = "parley-test-") {
@@ -160,9 +172,10 @@ export async function startServer({ env = {}, args = [] } = {}) {
     // The PostgreSQL run of the integration suite (CTest `integration_pg.*`): every server gets
     // a fresh database on the server named by PARLEY_TEST_DATABASE_URL, unless the test chose
     // its own DATABASE_URL.
-    if (process.env.PARLEY_TEST_DATABASE_URL && env.DATABASE_URL === undefined) {
+    const pgServer = testDatabaseServer();
+    if (pgServer && env.DATABASE_URL === undefined) {
         const { createDatabase } = await import("./services.mjs");
-        env = { ...env, DATABASE_URL: await createDatabase(process.env.PARLEY_TEST_DATABASE_URL) };
+        env = { ...env, DATABASE_URL: await createDatabase(pgServer) };
     }
     const dataDir = makeTempDir();
     const lines = [];
