@@ -6,7 +6,7 @@
 //
 // The binary is $PARLEY_BIN, or build/ci/parley relative to the repository root.
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -31,6 +31,19 @@ export const PARLEY_SETTINGS = [
 
 const READY_TIMEOUT_MS = 20_000;
 const HEALTH_POLL_MS = 25;
+
+/**
+ * A new, empty database on the PostgreSQL server `serverUrl` names, as a URL (through psql).
+ * With PARLEY_IT_DATABASE_URL set, every server a test starts gets one, so the whole integration
+ * suite runs on PostgreSQL instead of SQLite.
+ */
+export function freshPostgresDatabase(serverUrl) {
+    const name = `parley_it_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+    execFileSync("psql", [serverUrl, "-qAtc", `CREATE DATABASE ${name}`], { stdio: "pipe" });
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    return url.toString();
+}
 
 /** A fresh temporary directory (caller removes it). */
 export function makeTempDir(prefix = "parley-test-") {
@@ -158,6 +171,9 @@ export function runParley(args, { env = {}, cwd, timeoutMs = 15_000 } = {}) {
  */
 export async function startServer({ env = {}, args = [] } = {}) {
     const dataDir = makeTempDir();
+    if (process.env.PARLEY_IT_DATABASE_URL && env.DATABASE_URL === undefined) {
+        env = { ...env, DATABASE_URL: freshPostgresDatabase(process.env.PARLEY_IT_DATABASE_URL) };
+    }
     const lines = [];
     // The working directory is the (empty) data dir, so no stray ./.env is read.
     const proc = spawn(PARLEY_BIN, ["serve", "--port", "0", "--data-dir", dataDir, ...args], {
