@@ -222,7 +222,7 @@ asio::awaitable<std::unique_ptr<PgConnection>> PgConnection::connect(
     // borrowed anew each time.
     PostgresPollingStatusType status = PGRES_POLLING_WRITING;
     while (status != PGRES_POLLING_OK) {
-        if (status == PGRES_POLLING_FAILED) {
+        if (status == PGRES_POLLING_FAILED || PQsocket(conn->conn_) < 0) {
             throw PgError(PgError::Kind::unavailable, trimmed(PQerrorMessage(conn->conn_)));
         }
         BorrowedSocket socket(ex, PQsocket(conn->conn_));

@@ -14,6 +14,8 @@ const std::string kConversationColumns =
     "id, user_id, title, model, system_prompt, settings, metadata, is_archived, is_pinned, "
     "summary, created_at, updated_at";
 
+constexpr int kConversationColumnCount = 12;
+
 // The conversations' one order, newest activity first; keyset cursors compare in it too. Ids are
 // COLLATE "C" columns, so ties break by bytes, as in SQLite.
 const std::string kConversationOrder = " ORDER BY updated_at DESC, id DESC";
@@ -22,6 +24,8 @@ const std::string kMessageColumns =
     "id, conversation_id, parent_id, role, content, thinking, status, model, provider, "
     "finish_reason, token_count, input_tokens, output_tokens, cost, latency_ms, ttft_ms, "
     "metadata, created_at";
+
+constexpr int kMessageColumnCount = 18;
 
 Conversation read_conversation(const PgResult& r, int row) {
     Conversation c;
@@ -194,23 +198,33 @@ asio::awaitable<Result<Page<Conversation>>> PgStore::list_conversations(
     co_return co_await run<Page<Conversation>>(
         [](PgConnection& c, const ConversationFilter& f, std::int64_t off, std::int64_t n
         ) -> asio::awaitable<Result<Page<Conversation>>> {
+            // The page and its total in one statement, so from one snapshot (SQLite needs a read
+            // transaction for that) and in one round trip; the total rides on every row.
             Params p;
             const auto where = filter_clause(f, p);
-            Page<Conversation> page;
-            co_await c.exec(std::string(kBeginSnapshot));
-            const auto count = co_await c.query("SELECT COUNT(*) FROM conversations" + where, p);
-            page.total = count.integer(0, 0);
             const auto limit_at = p.next();
             p.integer(non_negative(n));
             const auto offset_at = p.next();
             p.integer(non_negative(off));
             const auto r = co_await c.query(
-                "SELECT " + kConversationColumns + " FROM conversations" + where +
-                    kConversationOrder + " LIMIT " + limit_at + " OFFSET " + offset_at,
+                "WITH page AS (SELECT " + kConversationColumns + " FROM conversations" + where +
+                    kConversationOrder + " LIMIT " + limit_at + " OFFSET " + offset_at +
+                    ") SELECT page.*, (SELECT COUNT(*) FROM conversations" + where + ") FROM page" +
+                    kConversationOrder,
                 p
             );
-            co_await c.exec("COMMIT");
+            Page<Conversation> page;
             page.items = all_rows<Conversation>(r, read_conversation);
+            if (r.rows() > 0) {
+                page.total = r.integer(0, kConversationColumnCount);
+                co_return page;
+            }
+            // An empty page (past the end, or nothing at all): the total on its own.
+            Params count_params;
+            const auto count = co_await c.query(
+                "SELECT COUNT(*) FROM conversations" + filter_clause(f, count_params), count_params
+            );
+            page.total = count.integer(0, 0);
             co_return page;
         },
         filter,
@@ -285,17 +299,9 @@ asio::awaitable<Result<bool>> PgStore::delete_conversation(std::string id) {
 asio::awaitable<Result<void>> PgStore::insert_message(Message m) {
     co_return co_await run<void>(
         [](PgConnection& c, const Message& msg) -> asio::awaitable<Result<void>> {
-            co_await c.exec("BEGIN");
-            // The update first: it tells a missing conversation apart from a taken message id,
-            // which the foreign key would report as the same kind of violation.
-            const auto moved = co_await c.query(
-                "UPDATE conversations SET updated_at = $1 WHERE id = $2",
-                Params().time(msg.created_at).text(msg.conversation_id)
-            );
-            if (moved.affected() != 1) {
-                co_await c.exec("ROLLBACK");
-                co_return make_error(ErrorType::not_found, "conversation not found");
-            }
+            // One statement, so one transaction and one round trip: the conversation moves only
+            // if the message goes in. The update comes first: no row means no conversation, told
+            // apart from a taken message id (which the foreign key would report the same way).
             Params p;
             p.text(msg.id).text(msg.conversation_id).optional_text(msg.parent_id);
             p.text(msg.role).text(msg.content).optional_text(msg.thinking).text(msg.status);
@@ -305,13 +311,19 @@ asio::awaitable<Result<void>> PgStore::insert_message(Message m) {
                 .optional_integer(msg.latency_ms)
                 .optional_integer(msg.ttft_ms);
             p.text(msg.metadata).time(msg.created_at);
-            co_await c.query(
-                "INSERT INTO messages(" + kMessageColumns +
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-                    "$16, $17, $18)",
+            const auto inserted = co_await c.query(
+                "WITH moved AS (UPDATE conversations SET updated_at = $18::timestamptz WHERE id = "
+                "$2::text RETURNING id) INSERT INTO messages(" +
+                    kMessageColumns +
+                    ") SELECT $1::text, moved.id, $3::text, $4::text, $5::text, $6::text, "
+                    "$7::text, $8::text, $9::text, $10::text, $11::bigint, $12::bigint, "
+                    "$13::bigint, $14::bigint, $15::bigint, $16::bigint, $17::text, "
+                    "$18::timestamptz FROM moved",
                 p
             );
-            co_await c.exec("COMMIT");
+            if (inserted.affected() != 1) {
+                co_return make_error(ErrorType::not_found, "conversation not found");
+            }
             co_return Result<void>{};
         },
         m
@@ -324,21 +336,25 @@ asio::awaitable<Result<Page<Message>>> PgStore::list_messages(
     co_return co_await run<Page<Message>>(
         [](PgConnection& c, const std::string& conversation, std::int64_t off, std::int64_t n
         ) -> asio::awaitable<Result<Page<Message>>> {
+            // As list_conversations: the page and its total from one statement.
+            const auto r = co_await c.query(
+                "WITH page AS (SELECT " + kMessageColumns +
+                    " FROM messages WHERE conversation_id = $1 ORDER BY created_at, id LIMIT $2 "
+                    "OFFSET $3) SELECT page.*, (SELECT COUNT(*) FROM messages WHERE "
+                    "conversation_id = $1) FROM page ORDER BY created_at, id",
+                Params().text(conversation).integer(non_negative(n)).integer(non_negative(off))
+            );
             Page<Message> page;
-            co_await c.exec(std::string(kBeginSnapshot));
+            page.items = all_rows<Message>(r, read_message);
+            if (r.rows() > 0) {
+                page.total = r.integer(0, kMessageColumnCount);
+                co_return page;
+            }
             const auto count = co_await c.query(
                 "SELECT COUNT(*) FROM messages WHERE conversation_id = $1",
                 Params().text(conversation)
             );
             page.total = count.integer(0, 0);
-            const auto r = co_await c.query(
-                "SELECT " + kMessageColumns +
-                    " FROM messages WHERE conversation_id = $1 ORDER BY created_at, id LIMIT $2 "
-                    "OFFSET $3",
-                Params().text(conversation).integer(non_negative(n)).integer(non_negative(off))
-            );
-            co_await c.exec("COMMIT");
-            page.items = all_rows<Message>(r, read_message);
             co_return page;
         },
         conversation_id,
