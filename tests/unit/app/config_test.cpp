@@ -95,6 +95,8 @@ TEST(ConfigTest, InvalidValuesNameTheVariable) {
              Case{"ALLOWED_ORIGINS", "app.example.com"},
              Case{"DATABASE_URL", "mysql://x"},
              Case{"REDIS_URL", "localhost:6379"},
+             Case{"REDIS_URL", "rediss://cache:6380"},  // TLS: not in Debian's hiredis 0.14
+             Case{"REDIS_URL", "redis://cache:port"},
              Case{"MAX_BODY_BYTES", "1"},
          }) {
         const auto message = load_error({{name, value}});
