@@ -10,9 +10,12 @@
 #include "auth/gate.hpp"
 #include "auth/service.hpp"
 #include "events/bus.hpp"
+#include "events/redis_bus.hpp"
 #include "http/pipeline.hpp"
 #include "http/server.hpp"
 #include "ratelimit/memory_limiter.hpp"
+#include "ratelimit/redis_limiter.hpp"
+#include "redis/client.hpp"
 #include "store/store.hpp"
 #include "system/health.hpp"
 
@@ -29,6 +32,40 @@ void log_configuration(const Env& effective) {
         fields.emplace_back(name, value);
     }
     log::write(log::Level::info, "configuration", fields);
+}
+
+// With REDIS_URL, the client that shares rate limits and events with the other instances, and its
+// /metrics; without, null. Waits a moment for a first connection so that the first requests are
+// counted, but serves without one: checks fail open and events stay local until Redis answers.
+Result<std::unique_ptr<redis::Client>> connect_redis(const Config& config, http::Metrics& metrics) {
+    if (config.redis_url.empty()) {
+        return std::unique_ptr<redis::Client>();
+    }
+    auto endpoint = redis::parse_url(config.redis_url);
+    if (!endpoint) {
+        return endpoint.error();
+    }
+    redis::ClientOptions options;
+    options.endpoint = std::move(*endpoint);
+    auto client = std::make_unique<redis::Client>(std::move(options));
+    if (!client->wait_connected(std::chrono::seconds(2))) {
+        log::warn(
+            "redis is not answering yet: rate limits fail open and events stay on this instance "
+            "until it does",
+            {{"redis", client->options().endpoint.describe()}}
+        );
+    }
+    metrics.add_gauge(
+        "parley_redis_up",
+        "1 while the Redis connection for commands (rate limits, publishing events) is up.",
+        [&c = *client] { return c.connected() ? 1.0 : 0.0; }
+    );
+    metrics.add_gauge(
+        "parley_redis_subscriber_up",
+        "1 while the Redis connection that receives other instances' events is subscribed.",
+        [&c = *client] { return c.listening() ? 1.0 : 0.0; }
+    );
+    return client;
 }
 
 Result<std::unique_ptr<store::Store>> open_configured_store(
@@ -117,7 +154,53 @@ int App::serve() {
     auth_options.jwt.lifetime = std::chrono::minutes(config_.jwt_access_minutes);
     auth_options.refresh_lifetime = std::chrono::hours(24 * config_.jwt_refresh_days);
     auth::AuthService auth_service(**store, pool, auth_options);
-    const auto limiter = ratelimit::make_memory_limiter();
+
+    // Scale-out: with REDIS_URL, every instance counts against the same limits and sees the same
+    // conversation events; without, both stay in this process.
+    auto redis_client = connect_redis(config_, metrics);
+    if (!redis_client) {
+        log::error("invalid REDIS_URL", {{"error", redis_client.error().message}});
+        return 2;
+    }
+    std::unique_ptr<ratelimit::Limiter> limiter;
+    std::unique_ptr<events::EventBus> bus;
+    if (*redis_client) {
+        redis::Client& redis = **redis_client;
+        metrics.describe_counter(
+            "parley_ratelimit_redis_failures_total",
+            "Rate-limit checks that Redis did not answer, allowed without counting (fail open)."
+        );
+        metrics.describe_counter(
+            "parley_events_redis_failures_total",
+            "Conversation events not published to Redis (delivered on this instance only), and "
+            "unreadable ones received from it."
+        );
+        metrics.add_counter("parley_ratelimit_redis_failures_total", "", 0);
+        metrics.add_counter("parley_events_redis_failures_total", "", 0);
+        ratelimit::RedisLimiterOptions limiter_options;
+        limiter_options.on_failure = [&metrics] {
+            metrics.add_counter("parley_ratelimit_redis_failures_total", "", 1);
+        };
+        limiter = ratelimit::make_redis_limiter(redis, std::move(limiter_options));
+        events::RedisBusOptions bus_options;
+        bus_options.on_failure = [&metrics] {
+            metrics.add_counter("parley_events_redis_failures_total", "", 1);
+        };
+        auto redis_bus = std::make_unique<events::RedisBus>(redis, std::move(bus_options));
+        log::info(
+            "rate limits and conversation events shared through redis",
+            {{"redis", redis.options().endpoint.describe()},
+             {"instance_id", redis_bus->instance_id()}}
+        );
+        bus = std::move(redis_bus);
+    } else {
+        limiter = ratelimit::make_memory_limiter();
+        bus = events::make_memory_bus();
+        log::info(
+            "rate limits and conversation events kept in this process (set REDIS_URL to share "
+            "them between instances)"
+        );
+    }
     auth::AuthGate gate(
         auth_service,
         *limiter,
@@ -125,8 +208,7 @@ int App::serve() {
             config_.rate_limit_standard, config_.rate_limit_ai, config_.rate_limit_auth}
     );
 
-    // Conversation events for GET …/events subscribers (in memory: one instance).
-    const auto bus = events::make_memory_bus();
+    // Conversation events for GET …/events subscribers.
     metrics.add_gauge("parley_event_subscribers", "Open conversation event subscriptions.", [&bus] {
         return static_cast<double>(bus->subscribers());
     });
@@ -188,6 +270,11 @@ int App::serve() {
     );
     log::flush();
     server.run();
+    // The Redis client's thread delivers events to subscribers on the server's io_contexts and
+    // resumes coroutines there: stop it while those still exist.
+    if (*redis_client) {
+        (*redis_client)->close();
+    }
     // Pooled upstream connections belong to the server's io_contexts: close them while those live.
     llm_layer->client->close_idle();
     pool.stop();

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/strings.hpp"
+#include "redis/url.hpp"
 #include "store/store.hpp"
 
 namespace parley::app {
@@ -155,9 +156,20 @@ std::vector<Setting> make_settings() {
          boolean(&Config::migrate_on_start)},
         {"REDIS_URL",
          "",
-         "redis://HOST:PORT for shared rate limits and events (scale-out)",
+         "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]: rate limits and conversation events shared "
+         "by every instance (scale-out)",
          true,
-         url_with_scheme(&Config::redis_url, {"redis://", "rediss://"})},
+         [](std::string_view v, Config& c) -> std::optional<std::string> {
+             const auto value = trim(v);
+             if (!value.empty()) {
+                 auto parsed = redis::parse_url(value);
+                 if (!parsed) {
+                     return parsed.error().message;
+                 }
+             }
+             c.redis_url = std::string(value);
+             return std::nullopt;
+         }},
         {"JWT_SECRET",
          "",
          "HS256 signing secret, at least 32 bytes (development: generated into DATA_DIR if unset)",

@@ -1,6 +1,7 @@
 // Checks every #include in src/ against the layering of ARCHITECTURE §2: a folder includes only
 // itself and the folders below it; Beast and Asio's networking headers stay in http/, net/ and
-// boost_impl/; database client headers stay in store/. Prints each violation; exit 1 if any.
+// boost_impl/; database client headers stay in store/ (hiredis's also in redis/, ratelimit/ and
+// events/). Prints each violation; exit 1 if any.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 
@@ -18,8 +19,9 @@ const allowed = {
   net: ["common", "async"],
   store: ["common", "async"],
   http: ["common", "async"],
-  ratelimit: ["common", "async", "store"],
-  events: ["common", "async"],
+  redis: ["common", "async"],
+  ratelimit: ["common", "async", "store", "redis"],
+  events: ["common", "async", "redis"],
   llm: ["common", "async", "net"],
   auth: ["common", "async", "store", "http", "ratelimit"],
   system: ["common", "async", "store", "http"],
@@ -32,7 +34,7 @@ const allowed = {
 const networkHeaders = /^<boost\/(beast|asio\/ip|asio\/ssl)/;
 const networkFolders = new Set(["http", "net", "boost_impl"]);
 const databaseHeaders = /^<(sqlite3\.h|libpq-fe\.h|hiredis\/)/;
-const databaseFolders = new Set(["store", "ratelimit", "events"]);
+const databaseFolders = new Set(["store", "redis", "ratelimit", "events"]);
 
 function* files(dir) {
   for (const name of readdirSync(dir)) {
@@ -65,7 +67,7 @@ for (const file of files(root)) {
     } else if (networkHeaders.test(target) && !networkFolders.has(folder)) {
       problems.push(`${where}: ${target} belongs in http/, net/ or boost_impl/ only`);
     } else if (databaseHeaders.test(target) && !databaseFolders.has(folder)) {
-      problems.push(`${where}: ${target} belongs in store/ only`);
+      problems.push(`${where}: ${target} belongs in store/ (hiredis: redis/) only`);
     }
   });
 }

@@ -11,9 +11,10 @@
 
 namespace parley::testing {
 
+// Runs `work` on `ctx` until it completes (and ctx has nothing else to do). For subscribers fed by
+// other threads: their io_context must outlive the publishers, so the test owns it.
 template <class T>
-T run_awaitable(boost::asio::awaitable<T> work) {
-    boost::asio::io_context ctx;
+T run_awaitable(boost::asio::io_context& ctx, boost::asio::awaitable<T> work) {
     std::optional<T> out;
     std::exception_ptr failure;
     boost::asio::co_spawn(ctx, std::move(work), [&](std::exception_ptr e, T value) {
@@ -22,11 +23,18 @@ T run_awaitable(boost::asio::awaitable<T> work) {
             out.emplace(std::move(value));
         }
     });
+    ctx.restart();
     ctx.run();
     if (failure) {
         std::rethrow_exception(failure);
     }
     return std::move(*out);
+}
+
+template <class T>
+T run_awaitable(boost::asio::awaitable<T> work) {
+    boost::asio::io_context ctx;
+    return run_awaitable(ctx, std::move(work));
 }
 
 }  // namespace parley::testing

@@ -98,6 +98,8 @@ TEST(ConfigTest, InvalidValuesNameTheVariable) {
              Case{"DATABASE_URL", "mysql://x"},
              Case{"DATABASE_POOL_SIZE", "0"},
              Case{"REDIS_URL", "localhost:6379"},
+             Case{"REDIS_URL", "rediss://cache:6380"},  // TLS: not in Debian's hiredis 0.14
+             Case{"REDIS_URL", "redis://cache:port"},
              Case{"MAX_BODY_BYTES", "1"},
          }) {
         const auto message = load_error({{name, value}});
