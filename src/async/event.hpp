@@ -1,5 +1,6 @@
 // A one-shot event for coroutines on one executor: `wait()` completes once `set()` was called
-// (at once if it already was). Any number of waiters; cancelling a waiter leaves the event alone.
+// (at once if it already was), or when the waiter is cancelled (then without an exception: check
+// is_set() if it matters). Any number of waiters; cancelling one leaves the event alone.
 // Not thread-safe: touch it from the executor it was made for.
 #pragma once
 

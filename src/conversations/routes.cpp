@@ -3,6 +3,7 @@
 #include <charconv>
 #include <chrono>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -223,7 +224,8 @@ asio::awaitable<http::Response> events(http::Request& req, ConversationService& 
         for (;;) {
             heartbeat.expires_after(kHeartbeat);
             auto next = co_await (
-                sub->next() || writer.closed() || heartbeat.async_wait(asio::use_awaitable)
+                sub->next() || writer.closed() ||
+                heartbeat.async_wait(asio::as_tuple(asio::use_awaitable))
             );
             if (next.index() == 1) {
                 co_return;

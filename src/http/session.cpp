@@ -191,6 +191,11 @@ private:
             co_return CloseReason::shutdown;
         }
         const auto result = co_await (read_until_eof() || shutdown_.wait());
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none) {
+            // Cancelled because the stream ended: neither a disconnect nor a drain.
+            throw boost::system::system_error(asio::error::operation_aborted);
+        }
         co_return result.index() == 0 ? CloseReason::client_left : CloseReason::shutdown;
     }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <vector>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -55,9 +56,10 @@ Result<NewMessage> parse_message(const bj::object& body, std::string_view conten
     return message;
 }
 
+// Sleeps; when cancelled (it loses most `||` races) it returns early without an exception.
 asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
     asio::steady_timer timer(co_await asio::this_coro::executor, d);
-    co_await timer.async_wait(asio::use_awaitable);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 // Relays a turn to a client until the turn ends: deltas as they come (those already queued go

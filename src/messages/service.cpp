@@ -5,6 +5,8 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -233,9 +235,18 @@ asio::awaitable<Result<store::Message>> MessageService::send(
 asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     const Principal& who, std::string_view conversation_id, NewMessage message
 ) {
-    auto conversation = co_await conversations_.get(who, conversation_id);
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    // The conversation (ownership, settings) and its recent messages (the context), read side
+    // by side: two blocking-pool hops in the time of one, before the first token.
+    auto [conversation, recent] = co_await (
+        conversations_.get(who, conversation_id) &&
+        store_.recent_messages(std::string(conversation_id), kRecentForContext)
+    );
     if (!conversation) {
         co_return conversation.error();
+    }
+    if (!recent) {
+        co_return recent.error();
     }
     if (trim(message.content).empty()) {
         co_return make_error(ErrorType::unprocessable, "`content` must not be empty");
@@ -278,7 +289,9 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         );
     }
 
-    // The user's message is stored before the model is asked: it survives any provider failure.
+    // The user's message is stored while the model is asked (not before: the write would delay
+    // the first token); the turn waits for it before it ends, so a provider failure never loses
+    // it, and a failed write fails the turn.
     Prepared p;
     p.user.id = new_uuid_v7();
     p.user.conversation_id = conversation->id;
@@ -286,17 +299,7 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     p.user.content = std::move(message.content);
     p.user.token_count = user_tokens;
     p.user.created_at = clock_();
-    if (auto stored = co_await store_.insert_message(p.user); !stored) {
-        co_return stored.error();
-    }
-    conversations_.publish(
-        conversation->id, "new_message", bj::serialize(conversations::message_json(p.user))
-    );
-
-    auto recent = co_await store_.recent_messages(conversation->id, kRecentForContext);
-    if (!recent) {
-        co_return recent.error();
-    }
+    recent->insert(recent->begin(), p.user);  // newest first
     p.request.system = system;
     p.request.messages = fit_context(*recent, budget);
     p.request.max_tokens = static_cast<int>(max_tokens);
@@ -371,6 +374,28 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
         }
         co_return;
     };
+    // The user's message goes to the store beside the model call, in its own coroutine so that a
+    // cancelled answer never interrupts the write.
+    const auto executor = co_await asio::this_coro::executor;
+    async::Event user_saved(executor);
+    std::optional<Error> user_error;
+    asio::co_spawn(
+        executor,
+        [this, &p, &user_saved, &user_error]() -> asio::awaitable<void> {
+            auto stored = co_await store_.insert_message(p.user);
+            if (stored) {
+                conversations_.publish(
+                    p.conversation.id,
+                    "new_message",
+                    bj::serialize(conversations::message_json(p.user))
+                );
+            } else {
+                user_error = stored.error();
+            }
+            user_saved.set();
+        },
+        asio::detached
+    );
     llm::RouteResult route;
     route.model = p.info->id;
     route.provider = p.info->provider;
@@ -392,6 +417,17 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
         // What follows must run to the end: the cancellation was for the provider request.
         co_await asio::this_coro::reset_cancellation_state();
         route.ok = false;
+    }
+    co_await user_saved.wait();
+    if (user_error) {
+        // Without the user's message there is no turn to attach an answer to.
+        log::error("could not store the user message", {{"detail", user_error->detail}});
+        st->failure = *user_error;
+        st->outcome.error_type = "api_error";
+        st->outcome.error_message = user_error->message;
+        st->running = false;
+        st->push({TurnEvent::Kind::end, {}});
+        co_return;
     }
     const auto finished = std::chrono::steady_clock::now();
 

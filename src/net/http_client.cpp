@@ -1,5 +1,6 @@
 #include "net/http_client.hpp"
 
+#include <chrono>
 #include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
@@ -24,6 +25,9 @@ namespace ssl = boost::asio::ssl;
 using asio::ip::tcp;
 
 namespace {
+
+// How long a finished stream's remaining bytes may take before its connection is dropped.
+constexpr std::chrono::milliseconds kDrainTimeout{50};
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
@@ -219,20 +223,31 @@ struct HttpClient::Impl {
         }
 
         std::array<char, 16 * 1024> chunk{};
+        bool draining = false;  // the caller has what it wanted; finish the body for reuse
         while (!parser.is_done()) {
             parser.get().body().data = chunk.data();
             parser.get().body().size = chunk.size();
-            c.lowest().expires_after(options.read_timeout);
+            c.lowest().expires_after(draining ? kDrainTimeout : options.read_timeout);
             auto [rec, rn] = co_await bhttp::async_read_some(stream, c.buffer, parser, kTuple);
             if (rec == bhttp::error::need_buffer) {
                 rec = {};
+            }
+            if (rec && draining) {
+                co_return head;  // the rest did not come at once: the connection is not reused
             }
             if (rec) {
                 co_return failure("read from " + t.key, rec);
             }
             const std::size_t got = chunk.size() - parser.get().body().size;
-            if (got > 0 && !co_await on_body(head, std::string_view(chunk.data(), got))) {
-                co_return head;  // the caller stopped reading: the connection is not reused
+            if (!draining && got > 0 &&
+                !co_await on_body(head, std::string_view(chunk.data(), got))) {
+                // The caller stopped reading (a stream's last event). A well-behaved server ends
+                // the body right after it ([DONE], the last chunk): read that much, briefly, so
+                // the connection can serve the next request instead of a new connect.
+                if (!parser.get().keep_alive()) {
+                    co_return head;
+                }
+                draining = true;
             }
         }
         c.lowest().expires_never();
