@@ -57,13 +57,15 @@ export async function createDatabase(serverUrl) {
 export async function startRedis() {
     const dir = makeTempDir("parley-redis-");
     const url = await lastLine(script("redis-temp"), ["start", dir]);
-    const redis = (verb) => run(script("redis-temp"), [verb, dir], { timeout: 60_000 });
+    const port = new URL(url).port;
     return {
         url,
         dir,
-        halt: () => redis("halt"),
-        resume: () => redis("resume"),
-        stop: () => redis("stop"),
+        // An outage: the server goes away (its port stays free) …
+        halt: () => run("redis-cli", ["-p", port, "shutdown", "nosave"], { timeout: 30_000 }).catch(() => {}),
+        // … and comes back on the same port, empty (nothing is persisted).
+        resume: () => run(script("redis-temp"), ["start", "--port", port, dir], { timeout: 60_000 }),
+        stop: () => run(script("redis-temp"), ["stop", dir], { timeout: 60_000 }),
     };
 }
 

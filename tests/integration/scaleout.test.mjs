@@ -1,0 +1,277 @@
+// Scale-out (ARCHITECTURE §8): a real PostgreSQL, a real Redis, two Parley instances and nginx in
+// front of them, all on loopback. What one instance does, the other sees: accounts, conversations,
+// the per-user rate limit, conversation events; streams pass through nginx unbuffered. Then faults:
+// PostgreSQL stops and comes back (503 meanwhile, no restart of Parley), Redis stops and comes back
+// (rate limits fail open, events stay local, both recover).
+//
+//   node --test tests/integration/scaleout.test.mjs
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+
+import WebSocket from "ws";
+
+import { assertError, get, post, uniqueEmail } from "../support/api.mjs";
+import { createDatabase, startNginx, startPostgres, startRedis } from "../support/services.mjs";
+import { startServer } from "../support/server.mjs";
+import { SseReader } from "../support/sse.mjs";
+
+const PASSWORD = "SecurePass123";
+const CONVERSATIONS = "/api/v1/conversations";
+const STANDARD_LIMIT = 8;
+
+async function register(base) {
+    const r = await post(base, "/api/v1/auth/register", {
+        json: { email: uniqueEmail("scale"), password: PASSWORD },
+    });
+    assert.equal(r.res.status, 201, r.text);
+    return r.body.data.access_token;
+}
+
+async function createConversation(base, token) {
+    const r = await post(base, CONVERSATIONS, { token, json: { title: "shared" } });
+    assert.equal(r.res.status, 201, r.text);
+    return r.body.data.id;
+}
+
+function openStream(base, token, id, content) {
+    return fetch(`${base}${CONVERSATIONS}/${id}/messages/stream`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ content }),
+    });
+}
+
+async function metric(base, name) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return line === undefined ? undefined : Number(line.split(" ").pop());
+}
+
+async function eventually(check, timeoutMs = 15_000, what = "the condition") {
+    const deadline = Date.now() + timeoutMs;
+    let last;
+    for (;;) {
+        try {
+            const v = await check();
+            if (v) {
+                return v;
+            }
+        } catch (e) {
+            last = e;
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
+describe("two instances behind nginx, sharing PostgreSQL and Redis", () => {
+    let pg;
+    let redis;
+    let a;
+    let b;
+    let lb;
+
+    before(async () => {
+        [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
+        const env = {
+            DATABASE_URL: await createDatabase(pg.url),
+            REDIS_URL: redis.url,
+            JWT_SECRET: randomBytes(32).toString("hex"),
+            RATE_LIMIT_STANDARD: String(STANDARD_LIMIT),
+            RATE_LIMIT_AUTH: "100000",
+            RATE_LIMIT_AI: "100000",
+            MOCK_TOKEN_DELAY_MS: "25",
+            TRUSTED_PROXIES: "127.0.0.1",
+        };
+        a = await startServer({ env });
+        b = await startServer({ env });
+        lb = await startNginx([a.port, b.port]);
+    });
+
+    after(async () => {
+        await Promise.allSettled([lb?.stop(), a?.stop(), b?.stop()]);
+        await Promise.allSettled([pg?.stop(), redis?.stop()]);
+    });
+
+    it("an account made on A works on B, and a conversation created on A is read on B", async () => {
+        const token = await register(a.baseUrl);
+        const me = await get(b.baseUrl, "/api/v1/auth/me", { token });
+        assert.equal(me.res.status, 200, me.text);
+        const id = await createConversation(a.baseUrl, token);
+        const read = await get(b.baseUrl, `${CONVERSATIONS}/${id}`, { token });
+        assert.equal(read.res.status, 200, read.text);
+        assert.equal(read.body.data.id, id);
+        assert.equal(read.body.data.title, "shared");
+    });
+
+    it("the per-user rate limit is shared: the limit is hit across both instances", async () => {
+        const token = await register(a.baseUrl);
+        const statuses = [];
+        const remaining = [];
+        for (let i = 0; i < STANDARD_LIMIT + 2; i++) {
+            const base = i % 2 === 0 ? a.baseUrl : b.baseUrl;
+            const r = await get(base, "/api/v1/auth/me", { token });
+            statuses.push(r.res.status);
+            remaining.push(Number(r.res.headers.get("x-ratelimit-remaining")));
+        }
+        // Each instance alone saw only half of the requests: a per-instance limit never refuses.
+        assert.deepEqual(statuses.slice(0, STANDARD_LIMIT), Array(STANDARD_LIMIT).fill(200), `${statuses}`);
+        assert.deepEqual(statuses.slice(STANDARD_LIMIT), [429, 429], `${statuses}`);
+        assert.deepEqual(
+            remaining.slice(0, STANDARD_LIMIT),
+            Array.from({ length: STANDARD_LIMIT }, (_, i) => STANDARD_LIMIT - 1 - i),
+        );
+    });
+
+    it("a message streamed through A produces events on a subscription held on B", async () => {
+        const token = await register(a.baseUrl);
+        const id = await createConversation(a.baseUrl, token);
+        const feedRes = await fetch(`${b.baseUrl}${CONVERSATIONS}/${id}/events`, {
+            headers: { authorization: `Bearer ${token}` },
+        });
+        assert.equal(feedRes.status, 200);
+        const feed = new SseReader(feedRes);
+        await feed.until((e) => e.comments?.some((c) => c.includes("subscribed")), 5_000, "the subscription");
+
+        const res = await openStream(a.baseUrl, token, id, "hello from A");
+        assert.equal(res.status, 200);
+        const stream = new SseReader(res);
+        const events = await stream.rest();
+        const stop = events.find((e) => e.event === "message_delta");
+        assert.ok(stop, "the stream through A finished");
+
+        const user = await feed.until((e) => e.event === "new_message" && e.json?.role === "user");
+        assert.equal(user.json.content, "hello from A");
+        const done = await feed.until((e) => e.event === "message.completed");
+        assert.equal(done.json.id, stop.json.parley.message_id);
+        assert.equal(done.json.status, "complete");
+        await feed.cancel();
+    });
+
+    it("SSE streams pass through nginx unbuffered, event by event", async () => {
+        const token = await register(lb.baseUrl);
+        const id = await createConversation(lb.baseUrl, token);
+        const res = await openStream(lb.baseUrl, token, id, "stream me through the proxy please");
+        assert.equal(res.status, 200);
+        const sse = new SseReader(res);
+        const arrivals = [];
+        let text = "";
+        for (;;) {
+            const e = await sse.next();
+            if (!e) {
+                break;
+            }
+            if (e.event === "content_block_delta" && e.json.delta.type === "text_delta") {
+                arrivals.push(Date.now());
+                text += e.json.delta.text;
+            }
+        }
+        assert.equal(sse.bodyError, undefined);
+        assert.ok(arrivals.length >= 5, `${arrivals.length} deltas`);
+        // The mock sends a token every 25 ms: buffered, they would all arrive at once at the end.
+        const spread = arrivals.at(-1) - arrivals[0];
+        assert.ok(spread >= 25 * (arrivals.length - 1) * 0.5, `deltas arrived within ${spread} ms`);
+        const stored = await get(lb.baseUrl, `${CONVERSATIONS}/${id}/messages`, { token });
+        assert.equal(stored.body.data.at(-1).content, text);
+    });
+
+    it("a WebSocket turn works through nginx", async () => {
+        const token = await register(lb.baseUrl);
+        const ws = new WebSocket(`ws://127.0.0.1:${lb.port}/ws/session/through-nginx?token=${token}`);
+        await new Promise((resolve, reject) => {
+            ws.once("open", resolve);
+            ws.once("error", reject);
+            ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade: ${res.statusCode}`)));
+        });
+        const frames = [];
+        const done = new Promise((resolve, reject) => {
+            ws.on("message", (data) => {
+                const f = JSON.parse(data.toString());
+                frames.push(f);
+                if (f.type === "done") resolve(f);
+                if (f.type === "error") reject(new Error(JSON.stringify(f)));
+            });
+        });
+        ws.send(JSON.stringify({ message: "hello over a proxied websocket" }));
+        const final = await done;
+        const tokens = frames.filter((f) => f.type === "token").map((f) => f.content).join("");
+        assert.ok(tokens.length > 0);
+        assert.equal(final.content, tokens);
+        ws.close();
+    });
+
+    it("PostgreSQL stops: requests fail with 503 while it is down and succeed after it returns, without a restart", async () => {
+        const token = await register(a.baseUrl);
+        const id = await createConversation(a.baseUrl, token);
+        await pg.halt();
+        try {
+            const down = await get(a.baseUrl, `${CONVERSATIONS}/${id}`, { token });
+            assertError(down, 503, "overloaded_error");
+            // /health caches its database check for a second.
+            await eventually(async () => (await fetch(`${b.baseUrl}/health`)).status === 503, 5_000, "/health to say 503");
+        } finally {
+            await pg.resume();
+        }
+        const back = await eventually(async () => {
+            const r = await get(a.baseUrl, `${CONVERSATIONS}/${id}`, { token });
+            return r.res.status === 200 ? r : undefined;
+        }, 20_000, "PostgreSQL to come back");
+        assert.equal(back.body.data.id, id);
+        const onB = await get(b.baseUrl, `${CONVERSATIONS}/${id}`, { token });
+        assert.equal(onB.res.status, 200, onB.text);
+    });
+
+    it("Redis stops: rate limits fail open (counted in /metrics) and both limits and events recover when it returns", async () => {
+        const before = (await metric(a.baseUrl, "parley_ratelimit_redis_failures_total")) ?? 0;
+        await redis.halt();
+        try {
+            const token = await register(a.baseUrl);
+            // Over the limit, yet allowed: the limiter cannot count, so it lets requests through.
+            for (let i = 0; i < STANDARD_LIMIT + 2; i++) {
+                const r = await get(a.baseUrl, "/api/v1/auth/me", { token });
+                assert.equal(r.res.status, 200, `request ${i}: ${r.text}`);
+            }
+            const failures = await metric(a.baseUrl, "parley_ratelimit_redis_failures_total");
+            assert.ok(failures > before, `failures ${before} -> ${failures}`);
+        } finally {
+            await redis.resume();
+        }
+        // Recovery: a new user is limited again, across instances.
+        await eventually(async () => {
+            const token = await register(a.baseUrl);
+            let refused = false;
+            for (let i = 0; i < STANDARD_LIMIT + 1; i++) {
+                const r = await get(i % 2 ? a.baseUrl : b.baseUrl, "/api/v1/auth/me", { token });
+                refused = refused || r.res.status === 429;
+            }
+            return refused;
+        }, 20_000, "the shared limit to be enforced again");
+        // Events cross instances again.
+        const token = await register(a.baseUrl);
+        const id = await createConversation(a.baseUrl, token);
+        await eventually(async () => {
+            const feedRes = await fetch(`${b.baseUrl}${CONVERSATIONS}/${id}/events`, {
+                headers: { authorization: `Bearer ${token}` },
+            });
+            const feed = new SseReader(feedRes);
+            try {
+                await feed.until((e) => e.comments?.some((c) => c.includes("subscribed")), 5_000);
+                const title = `t${Date.now()}`;
+                const r = await fetch(`${a.baseUrl}${CONVERSATIONS}/${id}`, {
+                    method: "PATCH",
+                    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+                    body: JSON.stringify({ title }),
+                });
+                assert.equal(r.status, 200);
+                const e = await feed.until((x) => x.event === "conversation.updated", 2_000);
+                return e.json.title === title;
+            } finally {
+                await feed.cancel();
+            }
+        }, 20_000, "events to cross instances again");
+    });
+});
