@@ -227,6 +227,7 @@ int App::serve() {
         &message_service,
         llm_layer->router.get(),
         store->get(),
+        &gate,
     };
     const http::Router router(make_routes(services));
     http::Pipeline pipeline(

@@ -42,8 +42,8 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::post,    "/api/v1/conversations/{id}/messages",  Access::model, [&s](Request& r) { return messages::send(r, *s.messages); }},
         {Method::post,    "/api/v1/conversations/{id}/messages/stream", Access::model, [&s](Request& r) { return messages::stream(r, *s.messages); }},
         {Method::get,     "/api/v1/conversations/{id}/events",    Access::read,  [&s](Request& r) { return conversations::events(r, *s.conversations); }},
-        {Method::get,     "/api/v1/conversations/{id}/ws",        Access::model, [&s](Request& r) { return messages::websocket(r, *s.messages, *s.conversations); }},
-        {Method::get,     "/ws/session/{session_id}",             Access::model, [&s](Request& r) { return messages::websocket(r, *s.messages, *s.conversations); }},
+        {Method::get,     "/api/v1/conversations/{id}/ws",        Access::write, [&s](Request& r) { return messages::websocket(r, *s.messages, *s.conversations, s.gate); }},
+        {Method::get,     "/ws/session/{session_id}",             Access::write, [&s](Request& r) { return messages::websocket(r, *s.messages, *s.conversations, s.gate); }},
         {Method::get,     "/api/v1/models",                       Access::read,  [&s](Request& r) { return usage::models(r, *s.router); }},
         {Method::get,     "/api/v1/usage/stats",                  Access::read,  [&s](Request& r) { return usage::stats(r, *s.store); }},
     };

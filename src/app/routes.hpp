@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "auth/gate.hpp"
 #include "auth/service.hpp"
 #include "conversations/service.hpp"
 #include "http/metrics.hpp"
@@ -21,6 +22,7 @@ struct Services {
     messages::MessageService* messages = nullptr;
     llm::ModelRouter* router = nullptr;
     store::Store* store = nullptr;
+    auth::AuthGate* gate = nullptr;  // per-turn model limits on WebSocket sessions
 };
 
 std::vector<http::Route> make_routes(Services& s);

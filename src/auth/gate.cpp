@@ -59,6 +59,11 @@ AuthGate::AuthGate(AuthService& auth, ratelimit::Limiter& limiter, RateLimits li
       limiter_(limiter),
       limits_(limits) {}
 
+asio::awaitable<Result<void>> AuthGate::admit_model_call(const Principal& who) {
+    Headers ignored;
+    co_return co_await limit("ai:user:" + who.user_id, limits_.model_per_minute, ignored);
+}
+
 asio::awaitable<Result<void>> AuthGate::limit(std::string key, int per_window, Headers& headers) {
     const auto decision = co_await limiter_.hit(key, ratelimit::Policy{per_window, limits_.window});
     for (auto& h : ratelimit::rate_limit_headers(decision)) {

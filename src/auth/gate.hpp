@@ -25,6 +25,11 @@ public:
         http::Access access, http::Request& req, Headers& headers
     ) override;
 
+    // Counts one model call by `who` against the per-user model limit, for calls that are not
+    // requests of their own (each turn of a WebSocket session). Error: rate_limit with
+    // retry_after_s.
+    boost::asio::awaitable<Result<void>> admit_model_call(const Principal& who);
+
 private:
     boost::asio::awaitable<Result<void>> limit(std::string key, int per_window, Headers& headers);
 

@@ -206,7 +206,10 @@ asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) 
 }
 
 asio::awaitable<http::Response> websocket(
-    http::Request& req, MessageService& svc, conversations::ConversationService& conversations
+    http::Request& req,
+    MessageService& svc,
+    conversations::ConversationService& conversations,
+    auth::AuthGate* gate
 ) {
     if (!req.is_websocket_upgrade()) {
         throw ErrorException(make_error(
@@ -224,7 +227,7 @@ asio::awaitable<http::Response> websocket(
     const store::Conversation conversation = value_or_throw(std::move(found));
     http::Response res;
     res.status = 101;
-    res.websocket = [&svc, who = req.principal(), id = conversation.id](http::WebSocket& ws
+    res.websocket = [&svc, gate, who = req.principal(), id = conversation.id](http::WebSocket& ws
                     ) -> asio::awaitable<void> {
         while (auto text = co_await ws.receive()) {
             Result<NewMessage> message = make_error(ErrorType::invalid_request, "");
@@ -239,14 +242,25 @@ asio::awaitable<http::Response> websocket(
                 message = parse_message(object, object.contains("content") ? "content" : "message");
             }
             Result<std::unique_ptr<Turn>> turn = message.error();
-            if (message) {
+            bool admitted = static_cast<bool>(message);
+            if (admitted && gate != nullptr) {
+                // Each turn is a model call: the per-user model limit, as for the HTTP routes.
+                if (auto ok = co_await gate->admit_model_call(who); !ok) {
+                    turn = ok.error();
+                    admitted = false;
+                }
+            }
+            if (admitted) {
                 turn = co_await svc.start(who, id, std::move(*message));
             }
             if (!turn) {
-                const bj::object frame{
+                bj::object frame{
                     {"type", "error"},
                     {"content", turn.error().message},
                     {"error_type", error_type_name(turn.error().type)}};
+                if (turn.error().retry_after_s) {
+                    frame["retry_after"] = *turn.error().retry_after_s;
+                }
                 if (!co_await ws.send(bj::serialize(frame))) {
                     co_return;
                 }

@@ -5,6 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "auth/gate.hpp"
 #include "conversations/service.hpp"
 #include "http/request.hpp"
 #include "http/response.hpp"
@@ -19,8 +20,13 @@ boost::asio::awaitable<http::Response> send(http::Request& req, MessageService& 
 boost::asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc);
 
 // GET /api/v1/conversations/{id}/ws (path parameter `id`) and GET /ws/session/{session_id}.
+// The upgrade is an ordinary request (the standard limit); each turn counts against the model
+// limit through `gate` (none: unlimited, for tests).
 boost::asio::awaitable<http::Response> websocket(
-    http::Request& req, MessageService& svc, conversations::ConversationService& conversations
+    http::Request& req,
+    MessageService& svc,
+    conversations::ConversationService& conversations,
+    auth::AuthGate* gate
 );
 
 }  // namespace parley::messages

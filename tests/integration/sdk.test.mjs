@@ -492,6 +492,38 @@ describe("official clients against Parley (fake upstream behind it)", () => {
             }
         });
 
+        it("each turn counts against RATE_LIMIT_AI: over the limit a turn gets a rate_limit_error frame and the connection stays open", async () => {
+            const limited = await startServer({ env: { RATE_LIMIT_AI: "2", MOCK_TOKEN_DELAY_MS: "0" } });
+            try {
+                const reg = await post(limited.baseUrl, "/api/v1/auth/register", {
+                    json: { email: uniqueEmail("ws-limit"), password: PASSWORD },
+                });
+                assert.equal(reg.res.status, 201, reg.text);
+                const token = reg.body.data.access_token;
+                const conn = await openWs(`ws://127.0.0.1:${limited.port}/ws/session/limits?token=${encodeURIComponent(token)}`);
+                try {
+                    const one = await turn(conn, { message: "one" });
+                    const two = await turn(conn, { message: "two" });
+                    assert.equal(one.done.type, "done", JSON.stringify(one.done));
+                    assert.equal(two.done.type, "done", JSON.stringify(two.done));
+                    const three = await turn(conn, { message: "three" });
+                    assert.equal(three.done.type, "error", JSON.stringify(three.done));
+                    assert.equal(three.done.error_type, "rate_limit_error");
+                    assert.ok(three.done.retry_after >= 1, JSON.stringify(three.done));
+                    assert.equal(conn.ws.readyState, WebSocket.OPEN);
+                    // The refused turn stored nothing: two exchanges only.
+                    const list = await get(limited.baseUrl, "/api/v1/conversations", { token });
+                    const id = list.body.data[0].id;
+                    const msgs = await get(limited.baseUrl, `${CONVERSATIONS}/${id}/messages`, { token });
+                    assert.deepEqual(msgs.body.data.map((m) => m.content).filter((c, i) => i % 2 === 0), ["one", "two"]);
+                } finally {
+                    await closeWs(conn);
+                }
+            } finally {
+                await limited.stop();
+            }
+        });
+
         it("closing mid-answer cancels the upstream request and stores what was sent as partial", async () => {
             script({ tokens: ["Never", " finished", " at", " all"], stallAfterTokens: 2 });
             const c = await createConversation(alice.token, { model: CLAUDE, title: "ws leave" });
