@@ -16,10 +16,10 @@ namespace parley::messages {
 
 // Known before the first delta reaches the client.
 struct StreamStart {
-    std::string message_id;       // the assistant message's id (stored under it at the end)
+    std::string message_id;  // the assistant message's id (stored under it at the end)
     std::string conversation_id;
-    std::string user_message_id;  // the user's message, already stored
-    std::string model;            // the model asked for (a fallback stays invisible here)
+    std::string user_message_id;    // the user's message (stored while the model answers)
+    std::string model;              // the model asked for (a fallback stays invisible here)
     std::int64_t input_tokens = 0;  // estimated prompt tokens
     std::int64_t created_unix = 0;  // seconds since the epoch
 };
