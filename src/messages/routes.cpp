@@ -62,6 +62,11 @@ asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
+// Why a turn stops when its connection closes.
+StopCause stop_cause(http::CloseReason reason) {
+    return reason == http::CloseReason::shutdown ? StopCause::shutdown : StopCause::client_left;
+}
+
 // Relays a turn to a client until the turn ends: deltas as they come (those already queued go
 // out together), a ping after a silence, and the ending. When the client leaves, the turn is
 // cancelled (and stores what it has); when the server drains, the client gets the encoder's
@@ -142,7 +147,7 @@ asio::awaitable<void> relay(
                 break;
             case 1:
                 closing = true;
-                turn.cancel(std::get<1>(next));
+                turn.cancel(stop_cause(std::get<1>(next)));
                 break;
             default:
                 add(encoder.ping());
@@ -180,7 +185,7 @@ asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) 
     // ordinary JSON error with its status, not a 200 stream.
     auto first = co_await (turn->next() || req.disconnected());
     if (first.index() == 1) {
-        turn->cancel(std::get<1>(first));
+        turn->cancel(stop_cause(std::get<1>(first)));
         while ((co_await turn->next()).kind != TurnEvent::Kind::end) {
         }
         throw ErrorException(make_error(ErrorType::overloaded, turn->outcome().error_message));

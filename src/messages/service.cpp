@@ -124,7 +124,7 @@ struct Turn::State {
     std::deque<TurnEvent> queue;
     async::Notifier ready;
     asio::cancellation_signal cancel_signal;
-    http::CloseReason cancelled_by = http::CloseReason::none;
+    StopCause cancelled_by = StopCause::none;
     bool running = true;
     bool in_model = false;  // the provider request is under way: cancel() aborts it
     bool started = false;
@@ -139,7 +139,7 @@ struct Turn::State {
 
 Turn::~Turn() {
     if (state_ && state_->running) {
-        cancel(http::CloseReason::client_left);
+        cancel(StopCause::client_left);
     }
 }
 
@@ -165,8 +165,8 @@ std::optional<TurnEvent> Turn::try_next() {
     return e;
 }
 
-void Turn::cancel(http::CloseReason why) {
-    if (!state_->running || state_->cancelled_by != http::CloseReason::none) {
+void Turn::cancel(StopCause why) {
+    if (!state_->running || state_->cancelled_by != StopCause::none) {
         return;
     }
     state_->cancelled_by = why;
@@ -400,19 +400,19 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     route.model = p.info->id;
     route.provider = p.info->provider;
     bool aborted = false;
-    if (st->cancelled_by == http::CloseReason::none) {
+    if (st->cancelled_by == StopCause::none) {
         st->in_model = true;
         try {
             route = co_await router_.stream(*p.info, p.request, sink);
         } catch (const std::exception& e) {
             aborted = true;
-            if (st->cancelled_by == http::CloseReason::none) {
+            if (st->cancelled_by == StopCause::none) {
                 log::error("model stream failed", {{"what", e.what()}});
             }
         }
         st->in_model = false;
     }
-    const bool cancelled = st->cancelled_by != http::CloseReason::none;
+    const bool cancelled = st->cancelled_by != StopCause::none;
     if (cancelled || aborted) {
         // What follows must run to the end: the cancellation was for the provider request.
         co_await asio::this_coro::reset_cancellation_state();
@@ -469,7 +469,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     if (cancelled) {
         reply.status = "partial";
         reply.finish_reason = "cancelled";
-        const bool shutdown = st->cancelled_by == http::CloseReason::shutdown;
+        const bool shutdown = st->cancelled_by == StopCause::shutdown;
         metadata["cancelled_by"] = shutdown ? "shutdown" : "client";
         end.error_type = shutdown ? "overloaded_error" : "api_error";
         end.error_message = shutdown ? "the server is shutting down; the answer so far is saved"

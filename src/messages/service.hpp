@@ -16,7 +16,6 @@
 #include "common/principal.hpp"
 #include "common/time.hpp"
 #include "conversations/service.hpp"
-#include "http/stream.hpp"
 #include "llm/router.hpp"
 #include "messages/stream_format.hpp"
 #include "store/store.hpp"
@@ -58,6 +57,13 @@ struct TurnEvent {
     std::string text;
 };
 
+// Why an answer was stopped before its end.
+enum class StopCause {
+    none,
+    client_left,  // the reader went away: store what arrived
+    shutdown,     // the server is draining: store what arrived, the reader is told
+};
+
 // One answer in progress. It runs in its own coroutine on the caller's executor and stores the
 // assistant message itself when it ends (complete, or partial/error), whether or not anyone is
 // still reading: a client that leaves loses nothing that was produced.
@@ -83,7 +89,7 @@ public:
 
     // Stops the answer: the provider request is aborted and what arrived is stored as
     // `partial` (finish_reason "cancelled"). The turn still ends with an `end` event.
-    void cancel(http::CloseReason why);
+    void cancel(StopCause why);
 
     // After `end`: the stored assistant message and, when the answer failed, the wire error
     // (error_type/error_message) and the API error to answer a request that has not started a
