@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
-import { makeTempDir } from "./server.mjs";
+import { connect, makeTempDir, waitUntil } from "./server.mjs";
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -80,27 +80,6 @@ function freePort() {
     });
 }
 
-async function waitForPort(port, timeoutMs = 10_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const ok = await new Promise((resolve) => {
-            const s = net.connect(port, "127.0.0.1");
-            s.once("connect", () => {
-                s.destroy();
-                resolve(true);
-            });
-            s.once("error", () => resolve(false));
-        });
-        if (ok) {
-            return;
-        }
-        if (Date.now() > deadline) {
-            throw new Error(`nothing listens on ${port}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-    }
-}
-
 /** nginx with deploy/nginx.conf.template in front of Parley instances on `ports`. */
 export async function startNginx(ports) {
     const prefix = makeTempDir("parley-nginx-");
@@ -125,7 +104,17 @@ export async function startNginx(ports) {
     proc.stderr.on("data", (c) => (output += c));
     const exited = new Promise((resolve) => proc.once("close", resolve));
     await Promise.race([
-        waitForPort(port),
+        waitUntil(() => connect(port).then(
+                (socket) => {
+                    socket.destroy();
+                    return true;
+                },
+                () => false,
+            ), {
+            timeoutMs: 10_000,
+            intervalMs: 50,
+            what: `nginx on port ${port}`,
+        }),
         exited.then(() => {
             throw new Error(`nginx exited: ${output}`);
         }),
