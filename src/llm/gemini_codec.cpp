@@ -324,15 +324,9 @@ Result<std::vector<StreamEvent>> decode_gemini_response(std::string_view body) {
 StreamEvent decode_gemini_error(
     int status, std::string_view body, std::optional<std::chrono::seconds> retry_after
 ) {
-    std::string message;
-    std::optional<UpstreamError> kind;
-    if (auto parsed = json::parse(body, kMaxDepth)) {
-        if (auto e = find_error(*parsed)) {
-            message = std::move(e->message);
-            kind = e->kind;
-        }
-    }
-    return wire::http_error_event(status, std::move(message), kind, retry_after);
+    return wire::http_error_from_body(status, body, retry_after, [](const bj::value& v) {
+        return find_error(v);
+    });
 }
 
 }  // namespace parley::llm

@@ -457,15 +457,17 @@ Result<std::vector<StreamEvent>> decode_openai_response(std::string_view body) {
 StreamEvent decode_openai_error(
     int status, std::string_view body, std::optional<std::chrono::seconds> retry_after
 ) {
-    std::string message;
-    std::optional<UpstreamError> kind;
-    if (auto parsed = json::parse(body, kMaxDepth); parsed && parsed->is_object()) {
-        if (auto e = find_error(parsed->get_object())) {
-            message = std::move(e->message);
-            kind = e->kind;
+    return wire::http_error_from_body(
+        status,
+        body,
+        retry_after,
+        [](const bj::value& v) -> std::optional<ProviderError> {
+            if (!v.is_object()) {
+                return std::nullopt;
+            }
+            return find_error(v.get_object());
         }
-    }
-    return wire::http_error_event(status, std::move(message), kind, retry_after);
+    );
 }
 
 }  // namespace parley::llm

@@ -20,6 +20,7 @@
 #include <boost/json/value.hpp>
 
 #include "common/error.hpp"
+#include "common/json.hpp"
 #include "llm/types.hpp"
 
 namespace parley::llm::wire {
@@ -71,5 +72,26 @@ StreamEvent http_error_event(
     std::optional<UpstreamError> body_kind,
     std::optional<std::chrono::seconds> retry_after
 );
+
+// The error event for an HTTP error response, from its body as the codec reads it:
+// `find_error(const boost::json::value&)` returns an optional error with `message` and `kind`
+// (nullopt when the body says nothing usable, or is not JSON).
+template <class FindError>
+StreamEvent http_error_from_body(
+    int status,
+    std::string_view body,
+    std::optional<std::chrono::seconds> retry_after,
+    FindError find_error
+) {
+    std::string message;
+    std::optional<UpstreamError> kind;
+    if (auto parsed = json::parse(body, kMaxDepth)) {
+        if (auto e = find_error(*parsed)) {
+            message = std::move(e->message);
+            kind = e->kind;
+        }
+    }
+    return http_error_event(status, std::move(message), kind, retry_after);
+}
 
 }  // namespace parley::llm::wire
