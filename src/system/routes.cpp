@@ -45,6 +45,7 @@ boost::asio::awaitable<http::Response> health(http::Request& req, HealthMonitor&
                 {"status", "ok"},
                 {"version", PARLEY_VERSION},
                 {"uptime_s", static_cast<std::int64_t>(monitor.uptime_s())},
+                {"database", "connected"},  // seed 003's field, beside checks
                 {"checks", std::move(checks)},
             }
         );
@@ -61,6 +62,7 @@ boost::asio::awaitable<http::Response> health(http::Request& req, HealthMonitor&
              }},
             {"version", PARLEY_VERSION},
             {"uptime_s", static_cast<std::int64_t>(monitor.uptime_s())},
+            {"database", "disconnected"},
             {"checks", std::move(checks)},
         }
     );
