@@ -23,6 +23,9 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::get, "/docs",                Access::open, [](Request& r) { return system::embedded_asset(r); }},
         {Method::get, "/redoc",               Access::open, [](Request& r) { return system::embedded_asset(r); }},
         {Method::get, "/docs/assets/{file}",  Access::open, [](Request& r) { return system::embedded_asset(r); }},
+        {Method::get, "/app",                 Access::open, [](Request& r) { return system::web_app(r); }},
+        {Method::get, "/app/",                Access::open, [](Request& r) { return system::web_app(r); }},
+        {Method::get, "/app/{file}",          Access::open, [](Request& r) { return system::web_app(r); }},
 
         {Method::post,    "/api/v1/auth/register",   Access::credential, [&s](Request& r) { return auth::register_user(r, *s.auth); }},
         {Method::post,    "/api/v1/auth/login",      Access::credential, [&s](Request& r) { return auth::login(r, *s.auth); }},
