@@ -107,11 +107,13 @@ describe("web client: pages", { skip }, () => {
         assert.ok((await items.count()) < 45, "not everything at once");
         assert.equal(await items.first().locator(".conv-title").textContent(), "Topic 45", "newest first");
         // Scrolling to the end loads the following pages (cursor API).
-        for (let i = 0; i < 6 && (await items.count()) < 45; i += 1) {
-            await page.locator("#sidebar").evaluate((el) => el.scrollTo(0, el.scrollHeight));
-            await page.waitForTimeout(300);
-        }
-        assert.equal(await items.count(), 45);
+        await waitUntil(
+            async () => {
+                await page.locator("#sidebar").evaluate((el) => el.scrollTo(0, el.scrollHeight));
+                return (await items.count()) === 45;
+            },
+            { timeoutMs: 15_000, intervalMs: 200, what: "every page of the list" }
+        );
         const titles = await page.locator("#conv-list .conv-title").allTextContents();
         assert.deepEqual(titles, Array.from({ length: 45 }, (_, i) => `Topic ${String(45 - i).padStart(2, "0")}`));
 
