@@ -24,6 +24,9 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::get, "/docs",                Access::open, [](Request& r) { return system::embedded_asset(r); }},
         {Method::get, "/redoc",               Access::open, [](Request& r) { return system::embedded_asset(r); }},
         {Method::get, "/docs/assets/{file}",  Access::open, [](Request& r) { return system::embedded_asset(r); }},
+        {Method::get, "/app",                 Access::open, [](Request& r) { return system::web_app(r); }},
+        {Method::get, "/app/",                Access::open, [](Request& r) { return system::web_app(r); }},
+        {Method::get, "/app/{file}",          Access::open, [](Request& r) { return system::web_app(r); }},
 
         // Seed 003's streaming service, at the root.
         {Method::post, "/stream",             Access::model, [&s](Request& r) { return messages::prompt_stream(r, *s.messages, *s.conversations); }},
