@@ -223,6 +223,41 @@ describe("parley foundation", () => {
             assert.equal(JSON.parse(res.body).error.type, "invalid_request_error");
         });
 
+        for (const coding of ["gzip", "xchunked", "chunked, gzip", "gzip, xchunked", "identity", ""]) {
+            it(`Transfer-Encoding: "${coding}" (chunked not the final coding) is a 400 and the connection is closed`, async () => {
+                // RFC 9112 §6.3: the body's length cannot be determined; the server MUST answer 400
+                // and close. A request pipelined behind it must not be answered.
+                const body = '{"email":"te@example.com","password":"SecurePass123"}';
+                const raw = await rawRequest(
+                    server.port,
+                    "POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+                        `Transfer-Encoding: ${coding}\r\n\r\n${body}` +
+                        "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                );
+                assert.ok(raw.closed, "server closed the connection");
+                const responses = parseResponses(raw.data);
+                assert.equal(responses.length, 1, raw.data);
+                const [res] = responses;
+                assert.equal(res.status, 400, raw.data);
+                assert.equal(res.headers.connection, "close");
+                const error = assertErrorBody(JSON.parse(res.body), {
+                    type: "invalid_request_error",
+                    requestId: res.headers["x-request-id"],
+                });
+                assert.match(error.message, /Transfer-Encoding/);
+            });
+        }
+
+        it("Transfer-Encoding: chunked (the final coding) is read as usual", async () => {
+            const raw = await rawRequest(
+                server.port,
+                "POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+                    "5\r\nhello\r\n0\r\n\r\n"
+            );
+            const [res] = parseResponses(raw.data);
+            assert.equal(res?.status, 405, raw.data.slice(0, 300));
+        });
+
         it("routes on the path only: a query string does not change the match", async () => {
             const { res, body } = await getJson(`${base}/health?verbose=1&x=%20`);
             assert.equal(res.status, 200);
