@@ -1,5 +1,6 @@
 #include "http/session.hpp"
 
+#include <iterator>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
@@ -307,11 +308,20 @@ private:
         co_return !ec;
     }
 
-    // What the parser accepts but Parley does not, once the headers are read: a
+    // What the parser accepts but Parley does not, once the headers are read: more header
+    // fields than the limit (431; the byte limit alone lets ~4,000 tiny ones through), and a
     // Transfer-Encoding whose final coding is not chunked (`gzip`, `xchunked`, `chunked, gzip`):
     // the body's length cannot be known, so RFC 9112 §6.3 requires a 400 and closing the
     // connection, as a proxy in front may have framed the body differently (request smuggling).
     std::optional<Error> check_head(const bhttp::request_header<>& head, bool chunked) const {
+        const auto fields = static_cast<std::size_t>(std::distance(head.begin(), head.end()));
+        if (fields > shared_.limits.max_header_fields) {
+            return make_error(
+                ErrorType::headers_too_large,
+                "request has more than " + std::to_string(shared_.limits.max_header_fields) +
+                    " header fields"
+            );
+        }
         if (head.count(bhttp::field::transfer_encoding) > 0 && !chunked) {
             return make_error(
                 ErrorType::invalid_request,
