@@ -1,5 +1,6 @@
-// JSON helpers on Boost.JSON: bounded parsing (nesting depth), and typed field access that turns a
-// wrong or missing field into a client-facing Error naming the field.
+// JSON helpers on Boost.JSON: bounded parsing (nesting depth, optionally refusing duplicate keys),
+// and typed field access that turns a wrong or missing field into a client-facing Error naming the
+// field.
 #pragma once
 
 #include <cstddef>
@@ -14,9 +15,21 @@
 
 namespace parley::json {
 
+// What parse() does with a key repeated within one object.
+enum class DuplicateKeys {
+    keep_last,  // Boost.JSON's rule, the last one wins: documents Parley reads from others
+    refuse,     // an error (I-JSON, RFC 7493): two parsers that pick different duplicates are a
+                // classic way past a check, so client requests must not have any
+};
+
 // Parses `text` as one JSON value, nesting at most `max_depth` deep.
-// Errors: invalid_request ("malformed JSON …", "JSON nested deeper than N levels").
-Result<boost::json::value> parse(std::string_view text, std::size_t max_depth);
+// Errors: invalid_request ("malformed JSON …", "JSON nested deeper than N levels", and with
+// DuplicateKeys::refuse "duplicate key `k` in a JSON object", at any depth).
+Result<boost::json::value> parse(
+    std::string_view text,
+    std::size_t max_depth,
+    DuplicateKeys duplicates = DuplicateKeys::keep_last
+);
 
 // Field readers: absent → nullopt; present with the wrong type → unprocessable naming the field.
 Result<std::optional<std::string>> optional_string(

@@ -9,7 +9,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "common/json.hpp"
@@ -232,18 +231,26 @@ asio::awaitable<http::Response> websocket(
     const store::Conversation conversation = value_or_throw(std::move(found));
     http::Response res;
     res.status = 101;
-    res.websocket = [&svc, gate, who = req.principal(), id = conversation.id](http::WebSocket& ws
-                    ) -> asio::awaitable<void> {
+    res.websocket = [&svc,
+                     gate,
+                     who = req.principal(),
+                     id = conversation.id,
+                     json_max_depth =
+                         req.json_max_depth()](http::WebSocket& ws) -> asio::awaitable<void> {
         while (auto text = co_await ws.receive()) {
             Result<NewMessage> message = make_error(ErrorType::invalid_request, "");
-            boost::system::error_code ec;
-            const bj::value parsed = bj::parse(*text, ec);
-            if (ec || !parsed.is_object()) {
+            auto parsed = json::parse(*text, json_max_depth, json::DuplicateKeys::refuse);
+            if (!parsed) {
+                message = make_error(
+                    ErrorType::invalid_request,
+                    parsed.error().message + "; send a JSON object: {\"message\": \"…\"}"
+                );
+            } else if (!parsed->is_object()) {
                 message = make_error(
                     ErrorType::invalid_request, "send a JSON object: {\"message\": \"…\"}"
                 );
             } else {
-                const auto& object = parsed.as_object();
+                const auto& object = parsed->as_object();
                 message = parse_message(object, object.contains("content") ? "content" : "message");
             }
             Result<std::unique_ptr<Turn>> turn = message.error();

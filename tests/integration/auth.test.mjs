@@ -928,6 +928,25 @@ describe("accounts and credentials", () => {
             }
         });
 
+        it("a duplicated key (I-JSON): 400, and neither address gets an account", async () => {
+            const first = uniqueEmail("dup-a");
+            const second = uniqueEmail("dup-b");
+            for (const body of [
+                `{"email":"${first}","email":"${second}","password":"${PASSWORD}"}`,
+                `{"email":"${first}","password":"${PASSWORD}","password":"Other${PASSWORD}"}`,
+                `{"email":"${first}","\\u0065mail":"${second}","password":"${PASSWORD}"}`,
+            ]) {
+                for (const route of [REGISTER, LOGIN]) {
+                    assertError(await post(base, route, { body, headers: JSON_TYPE }), 400, "invalid_request_error", {
+                        message: /duplicate key `(email|password)`/,
+                    });
+                }
+            }
+            for (const email of [first, second]) {
+                assertError(await post(base, LOGIN, { json: { email, password: PASSWORD } }), 401, "authentication_error");
+            }
+        });
+
         it("a JSON body that is not an object: 422", async () => {
             for (const body of ['[{"email":"a@example.com","password":"SecurePass123"}]', '"text"', "42", "null"]) {
                 assertError(await registerRaw({ body, headers: JSON_TYPE }), 422, "invalid_request_error");

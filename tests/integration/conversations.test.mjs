@@ -444,6 +444,24 @@ describe("conversations on the mock model (no provider keys)", () => {
             assert.equal(list.body.total, 2, "none of them was created");
         });
 
+        it("a duplicated key, at any depth (I-JSON), is a 400; nothing is created", async () => {
+            const before = (await get(base, CONVERSATIONS, { token: s.token })).body.total;
+            const headers = { "content-type": "application/json" };
+            for (const body of [
+                '{"title":"a","title":"b"}',
+                '{"title":"a","metadata":{"owner":"me","owner":"you"}}',
+                '{"metadata":{"list":[{"k":1,"k":2}]}}',
+            ]) {
+                assertError(await post(base, CONVERSATIONS, { body, headers, token: s.token }), 400, "invalid_request_error", {
+                    message: /duplicate key/,
+                });
+            }
+            assert.equal((await get(base, CONVERSATIONS, { token: s.token })).body.total, before);
+            // The same key in different objects is fine.
+            const c = await createConversation(base, s.token, { title: "t", metadata: { title: "t", a: { title: "u" } } });
+            assert.deepEqual(c.metadata, { title: "t", a: { title: "u" } });
+        });
+
         it("invalid JSON is a 400, a non-object body a 422, another media type a 415", async () => {
             assertError(
                 await post(base, CONVERSATIONS, { body: "{\"title\": ", headers: { "content-type": "application/json" }, token: s.token }),
@@ -785,6 +803,21 @@ describe("conversations on the mock model (no provider keys)", () => {
                 "invalid_request_error"
             );
         });
+
+        it("a duplicated key is a 400 and nothing changes", async () => {
+            const snapshot = ok(await get(base, route(), { token: s.token }));
+            assertError(
+                await patch(base, route(), {
+                    body: '{"is_archived":false,"is_archived":true}',
+                    headers: { "content-type": "application/json" },
+                    token: s.token,
+                }),
+                400,
+                "invalid_request_error",
+                { message: /duplicate key `is_archived`/ }
+            );
+            assert.deepEqual(ok(await get(base, route(), { token: s.token })), snapshot);
+        });
     });
 
     describe("DELETE", () => {
@@ -921,6 +954,17 @@ describe("conversations on the mock model (no provider keys)", () => {
             }
             assertError(await post(base, messagesPath(c.id), { body: "", headers, token: s.token }), 400, "invalid_request_error");
             assertError(await post(base, messagesPath(c.id), { json: "hi", token: s.token }), 422, "invalid_request_error");
+        });
+
+        it("a duplicated key → 400 on /messages and /messages/stream", async () => {
+            const headers = { "content-type": "application/json" };
+            for (const body of ['{"content":"hi","content":"there"}', '{"content":"hi","model":"parley-mock","model":"x"}']) {
+                for (const route of [messagesPath(c.id), `${messagesPath(c.id)}/stream`]) {
+                    assertError(await post(base, route, { body, headers, token: s.token }), 400, "invalid_request_error", {
+                        message: /duplicate key/,
+                    });
+                }
+            }
         });
 
         it("unknown model → 422 naming it; a model without its provider's key → 422 naming the variable", async () => {
