@@ -249,6 +249,29 @@ Result<std::string> required_string(const bj::object& o, std::string_view key) {
     return std::move(**value);
 }
 
+Result<void> reject_unknown_fields(
+    const bj::object& o, std::initializer_list<std::string_view> allowed
+) {
+    for (const auto& field : o) {
+        const std::string_view key = field.key();
+        if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
+            continue;
+        }
+        std::string message = "unknown field `" + shown_key(key) + "`";
+        std::string_view separator = "; this request takes ";
+        for (const auto name : allowed) {
+            message += separator;
+            message += name;
+            separator = ", ";
+        }
+        if (allowed.size() == 0) {
+            message += "; this request takes no fields";
+        }
+        return make_error(ErrorType::unprocessable, std::move(message));
+    }
+    return {};
+}
+
 void escape_into(std::string& out, std::string_view s) {
     constexpr std::string_view kHex = "0123456789abcdef";
     for (const char ch : s) {

@@ -1,9 +1,10 @@
 // JSON helpers on Boost.JSON: bounded parsing (nesting depth, optionally refusing duplicate keys),
-// and typed field access that turns a wrong or missing field into a client-facing Error naming the
-// field.
+// typed field access that turns a wrong or missing field into a client-facing Error naming the
+// field, and the check that a request object has no field beyond those a route reads.
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,13 @@ Result<std::optional<double>> optional_number(const boost::json::object& o, std:
 
 // Required string field: absent → unprocessable "`key` is required".
 Result<std::string> required_string(const boost::json::object& o, std::string_view key);
+
+// Refuses a field of `o` that is not in `allowed`: unprocessable naming the first such field (in
+// the document's order) and the fields that are allowed. Request bodies are strict, so a typo
+// (`max_token`) or a field the route does not take is an error rather than silently ignored.
+Result<void> reject_unknown_fields(
+    const boost::json::object& o, std::initializer_list<std::string_view> allowed
+);
 
 // Appends `s` to `out` as the body of a JSON string (no quotes), escaping as RFC 8259 requires.
 void escape_into(std::string& out, std::string_view s);

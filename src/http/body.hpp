@@ -12,7 +12,8 @@ namespace parley::http {
 // The body as a JSON object. Errors: unsupported_media_type (415) when Content-Type is not
 // application/json; invalid_request (400) for an empty body, invalid UTF-8, malformed JSON,
 // nesting deeper than the request's limit or a key repeated in any object (I-JSON, RFC 7493);
-// unprocessable (422) when the JSON is not an object.
+// unprocessable (422) when the JSON is not an object. Which fields the object may have is the
+// route's to check, with json::reject_unknown_fields.
 Result<boost::json::object> read_json_object(const Request& req);
 
 }  // namespace parley::http

@@ -24,8 +24,15 @@ namespace {
 
 constexpr std::chrono::seconds kPingEvery{15};
 
-// The body fields of a message; unknown fields are ignored, as the seed system did.
+// The body fields of a message: the content (`content`, or `message` in the seed's WebSocket
+// frames) and the per-message options; any other field is 422.
 Result<NewMessage> parse_message(const bj::object& body, std::string_view content_field) {
+    if (auto known = json::reject_unknown_fields(
+            body, {content_field, "thinking", "model", "temperature", "max_tokens"}
+        );
+        !known) {
+        return known.error();
+    }
     NewMessage message;
     auto content = json::required_string(body, content_field);
     if (!content) {
@@ -249,8 +256,12 @@ asio::awaitable<http::Response> websocket(
                 message = make_error(
                     ErrorType::invalid_request, "send a JSON object: {\"message\": \"…\"}"
                 );
+            } else if (const auto& object = parsed->as_object();
+                       object.contains("content") && object.contains("message")) {
+                message = make_error(
+                    ErrorType::unprocessable, "send the text as `message` or `content`, not both"
+                );
             } else {
-                const auto& object = parsed->as_object();
                 message = parse_message(object, object.contains("content") ? "content" : "message");
             }
             Result<std::unique_ptr<Turn>> turn = message.error();

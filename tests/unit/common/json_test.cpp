@@ -119,5 +119,21 @@ TEST(JsonTest, RefusingDuplicatesKeepsTheOtherErrors) {
     EXPECT_TRUE(json::parse(" 42 ", 64, json::DuplicateKeys::refuse).has_value());
 }
 
+TEST(JsonTest, UnknownFieldsAreNamed) {
+    const auto v = json::parse(R"({"title":"t","max_token":5,"other":1})", 8).value();
+    const auto& o = v.get_object();
+    EXPECT_TRUE(json::reject_unknown_fields(o, {"title", "max_token", "other"}).has_value());
+    const auto r = json::reject_unknown_fields(o, {"title", "model", "max_tokens"});
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().type, ErrorType::unprocessable);
+    EXPECT_EQ(
+        r.error().message, "unknown field `max_token`; this request takes title, model, max_tokens"
+    );
+    const auto none = json::reject_unknown_fields(o, {});
+    ASSERT_FALSE(none.has_value());
+    EXPECT_EQ(none.error().message, "unknown field `title`; this request takes no fields");
+    EXPECT_TRUE(json::reject_unknown_fields(boost::json::object{}, {"title"}).has_value());
+}
+
 }  // namespace
 }  // namespace parley
