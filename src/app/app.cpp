@@ -3,6 +3,10 @@
 #include <system_error>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include "app/llm_setup.hpp"
 #include "app/routes.hpp"
 #include "app/secrets.hpp"
@@ -22,6 +26,50 @@
 namespace parley::app {
 
 namespace {
+
+// The built-in user of AUTH_MODE=open: fixed, so that restarts and every instance agree.
+constexpr std::string_view kLocalUserId = "00000000-0000-7000-8000-000000000001";
+constexpr std::string_view kLocalUserEmail = "local@parley.localhost";
+
+boost::asio::awaitable<void> create_local_user(
+    auth::AuthService* auth, std::optional<Result<store::User>>* out
+) {
+    *out = co_await auth->ensure_passwordless_user(
+        std::string(kLocalUserId), std::string(kLocalUserEmail)
+    );
+}
+
+// AUTH_MODE=open: makes sure the local user exists and lets credential-free requests act as it.
+bool open_auth_mode(const Config& config, auth::AuthService& auth, auth::AuthGate& gate) {
+    boost::asio::io_context ctx(1);
+    std::optional<Result<store::User>> user;
+    boost::asio::co_spawn(ctx, create_local_user(&auth, &user), boost::asio::detached);
+    ctx.run();
+    if (!user || !*user) {
+        log::error(
+            "cannot create the local user of AUTH_MODE=open",
+            {{"detail", user ? user->error().detail : std::string("no result")}}
+        );
+        return false;
+    }
+    gate.allow_anonymous_as(Principal{(*user)->id, {}, kAllScopes});
+    const bool loopback = config.host == "127.0.0.1" || config.host == "::1" ||
+                          config.host == "localhost" || config.host.starts_with("127.");
+    if (loopback) {
+        log::warn(
+            "AUTH_MODE=open: requests without credentials act as the local user (single-user mode)",
+            {{"user_id", (*user)->id}}
+        );
+    } else {
+        log::warn(
+            "AUTH_MODE=open ON A NON-LOOPBACK ADDRESS: ANYONE WHO CAN REACH THIS SERVER ACTS AS "
+            "THE "
+            "LOCAL USER, WITH ALL ITS CONVERSATIONS. Use AUTH_MODE=required or HOST=127.0.0.1",
+            {{"host", config.host}, {"user_id", (*user)->id}}
+        );
+    }
+    return true;
+}
 
 // One line with every setting's effective value, secrets redacted.
 void log_configuration(const Env& effective) {
@@ -208,6 +256,10 @@ int App::serve() {
             config_.rate_limit_standard, config_.rate_limit_ai, config_.rate_limit_auth}
     );
 
+    if (config_.auth_open && !open_auth_mode(config_, auth_service, gate)) {
+        return 1;
+    }
+
     // Conversation events for GET …/events subscribers.
     metrics.add_gauge("parley_event_subscribers", "Open conversation event subscriptions.", [&bus] {
         return static_cast<double>(bus->subscribers());
@@ -218,6 +270,7 @@ int App::serve() {
     messages::MessageService message_service(
         **store, conversation_service, *llm_layer->router, message_options
     );
+    search::SearchService search_service(**store, conversation_service);
 
     Services services{
         &health,
@@ -225,6 +278,7 @@ int App::serve() {
         &auth_service,
         &conversation_service,
         &message_service,
+        &search_service,
         llm_layer->router.get(),
         store->get(),
         &gate,

@@ -119,6 +119,19 @@ std::vector<Setting> make_settings() {
              c.environment = value;
              return std::nullopt;
          }},
+        {"AUTH_MODE",
+         "required",
+         "required (every API request carries a credential) or open (a request without one acts "
+         "as the built-in local user: single-user mode; refused with ENVIRONMENT=production)",
+         false,
+         [](std::string_view v, Config& c) -> std::optional<std::string> {
+             const auto value = to_lower(trim(v));
+             if (value != "required" && value != "open") {
+                 return "must be required or open";
+             }
+             c.auth_open = value == "open";
+             return std::nullopt;
+         }},
         {"WORKERS",
          "0",
          "I/O threads, one event loop each (0: one per core)",
@@ -487,6 +500,13 @@ Result<Config> load_config(const Env& env_file, const Env& environment, const En
         return make_error(
             ErrorType::invalid_request,
             "JWT_SECRET is required when ENVIRONMENT=production (at least 32 bytes)"
+        );
+    }
+    if (config.environment == "production" && config.auth_open) {
+        return make_error(
+            ErrorType::invalid_request,
+            "AUTH_MODE=open is refused when ENVIRONMENT=production: it lets anyone who can reach "
+            "the server act as the local user"
         );
     }
     return config;

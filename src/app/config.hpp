@@ -25,6 +25,7 @@ struct Config {
     std::size_t workers = 0;           // I/O threads; 0 = one per core
     std::size_t blocking_threads = 4;  // SQLite and password hashing
     std::string environment;           // "development" or "production"
+    bool auth_open = false;            // AUTH_MODE=open: no credential means the local user
     // storage
     std::string database_url;
     std::size_t database_pool_size = 10;  // PostgreSQL connections per process

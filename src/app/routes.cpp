@@ -3,6 +3,7 @@
 #include "auth/routes.hpp"
 #include "conversations/routes.hpp"
 #include "messages/routes.hpp"
+#include "search/routes.hpp"
 #include "system/routes.hpp"
 #include "usage/routes.hpp"
 
@@ -23,6 +24,15 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::get, "/docs",                Access::open, [](Request& r) { return system::embedded_asset(r); }},
         {Method::get, "/redoc",               Access::open, [](Request& r) { return system::embedded_asset(r); }},
         {Method::get, "/docs/assets/{file}",  Access::open, [](Request& r) { return system::embedded_asset(r); }},
+        {Method::get, "/app",                 Access::open, [](Request& r) { return system::web_app(r); }},
+        {Method::get, "/app/",                Access::open, [](Request& r) { return system::web_app(r); }},
+        {Method::get, "/app/{file}",          Access::open, [](Request& r) { return system::web_app(r); }},
+
+        // Seed 003's streaming service, at the root.
+        {Method::post, "/stream",             Access::model, [&s](Request& r) { return messages::prompt_stream(r, *s.messages, *s.conversations); }},
+        {Method::get,  "/history",            Access::read,  [&s](Request& r) { return search::history(r, *s.search); }},
+        {Method::get,  "/history/{id}",       Access::read,  [&s](Request& r) { return search::history_item(r, *s.search); }},
+        {Method::get,  "/search",             Access::read,  [&s](Request& r) { return search::search_history(r, *s.search); }},
 
         {Method::post,    "/api/v1/auth/register",   Access::credential, [&s](Request& r) { return auth::register_user(r, *s.auth); }},
         {Method::post,    "/api/v1/auth/login",      Access::credential, [&s](Request& r) { return auth::login(r, *s.auth); }},
@@ -44,6 +54,7 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::get,     "/api/v1/conversations/{id}/events",    Access::read,  [&s](Request& r) { return conversations::events(r, *s.conversations); }},
         {Method::get,     "/api/v1/conversations/{id}/ws",        Access::write, [&s](Request& r) { return messages::websocket(r, *s.messages, *s.conversations, s.gate); }},
         {Method::get,     "/ws/session/{session_id}",             Access::write, [&s](Request& r) { return messages::websocket(r, *s.messages, *s.conversations, s.gate); }},
+        {Method::get,     "/api/v1/search",                       Access::read,  [&s](Request& r) { return search::search_messages(r, *s.search); }},
         {Method::get,     "/api/v1/models",                       Access::read,  [&s](Request& r) { return usage::models(r, *s.router); }},
         {Method::get,     "/api/v1/usage/stats",                  Access::read,  [&s](Request& r) { return usage::stats(r, *s.store); }},
     };

@@ -9,6 +9,7 @@
 #include "http/metrics.hpp"
 #include "http/router.hpp"
 #include "messages/service.hpp"
+#include "search/service.hpp"
 #include "system/health.hpp"
 
 namespace parley::app {
@@ -20,6 +21,7 @@ struct Services {
     auth::AuthService* auth = nullptr;
     conversations::ConversationService* conversations = nullptr;
     messages::MessageService* messages = nullptr;
+    search::SearchService* search = nullptr;
     llm::ModelRouter* router = nullptr;
     store::Store* store = nullptr;
     auth::AuthGate* gate = nullptr;  // per-turn model limits on WebSocket sessions

@@ -91,25 +91,34 @@ asio::awaitable<Result<void>> AuthGate::admit(
         );
     }
 
+    bool credential_free = false;  // AUTH_MODE=open and no credential: the local user
     auto credential = credential_of(req);
     const auto from_query = credential ? std::nullopt : query_credential(req);
     if (from_query) {
         credential = trim(*from_query);
     }
-    if (!credential) {
+    if (!credential && anonymous_) {
+        credential_free = true;
+    }
+    if (!credential && !credential_free) {
         co_return make_error(
             ErrorType::authentication, "missing credentials: send Authorization: Bearer <token>"
         );
     }
-    if (credential->empty()) {
-        co_return make_error(
-            ErrorType::authentication,
-            "send an access token as Authorization: Bearer, an API key as Bearer or X-API-Key"
-        );
-    }
-    auto principal = co_await auth_.authenticate(*credential);
-    if (!principal) {
-        co_return principal.error();
+    Result<Principal> principal = make_error(ErrorType::authentication, "");
+    if (credential_free) {
+        principal = *anonymous_;
+    } else {
+        if (credential->empty()) {
+            co_return make_error(
+                ErrorType::authentication,
+                "send an access token as Authorization: Bearer, an API key as Bearer or X-API-Key"
+            );
+        }
+        principal = co_await auth_.authenticate(*credential);
+        if (!principal) {
+            co_return principal.error();
+        }
     }
     const Scope scope = required_scope(access);
     if (!principal->has(scope)) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 
 #include "auth/service.hpp"
 #include "http/gate.hpp"
@@ -30,12 +31,17 @@ public:
     // retry_after_s.
     boost::asio::awaitable<Result<void>> admit_model_call(const Principal& who);
 
+    // AUTH_MODE=open: a request that carries no credential at all acts as `local` (one that
+    // carries a credential is checked as always). Call before serving.
+    void allow_anonymous_as(Principal local) { anonymous_ = std::move(local); }
+
 private:
     boost::asio::awaitable<Result<void>> limit(std::string key, int per_window, Headers& headers);
 
     AuthService& auth_;
     ratelimit::Limiter& limiter_;
     RateLimits limits_;
+    std::optional<Principal> anonymous_;
 };
 
 }  // namespace parley::auth

@@ -186,6 +186,32 @@ asio::awaitable<Result<store::User>> AuthService::current_user(const Principal& 
     co_return std::move(**user);
 }
 
+asio::awaitable<Result<store::User>> AuthService::ensure_passwordless_user(
+    std::string id, std::string email
+) {
+    auto found = co_await store_.find_user(id);
+    if (!found) {
+        co_return found.error();
+    }
+    if (*found) {
+        co_return std::move(**found);
+    }
+    // "!" is no password hash verify_password accepts: nobody can sign in as this user.
+    store::User user{std::move(id), std::move(email), "!", clock_()};
+    auto created = co_await store_.create_user(user);
+    if (!created && created.error().type == ErrorType::conflict) {
+        // Created meanwhile by another request or instance: use that one.
+        auto again = co_await store_.find_user(user.id);
+        if (again && *again) {
+            co_return std::move(**again);
+        }
+    }
+    if (!created) {
+        co_return created.error();
+    }
+    co_return user;
+}
+
 asio::awaitable<Result<Principal>> AuthService::authenticate(std::string_view credential) {
     if (looks_like_api_key(credential)) {
         co_return co_await authenticate_api_key(credential);

@@ -66,6 +66,12 @@ public:
     // The account of `who`. Errors: authentication when it no longer exists.
     boost::asio::awaitable<Result<store::User>> current_user(const Principal& who);
 
+    // The account `id`, created with `email` if it does not exist yet, that nobody can sign in to
+    // with a password: the local user of AUTH_MODE=open. Safe to call concurrently.
+    boost::asio::awaitable<Result<store::User>> ensure_passwordless_user(
+        std::string id, std::string email
+    );
+
     // Resolves `Authorization: Bearer <credential>` (a JWT or an API key) or `X-API-Key`.
     // Errors: authentication (malformed, bad signature, expired, revoked, unknown).
     boost::asio::awaitable<Result<Principal>> authenticate(std::string_view credential);

@@ -26,6 +26,7 @@ namespace {
 constexpr std::size_t kMaxTitle = 200;
 constexpr std::size_t kMaxSystemPrompt = 100'000;
 constexpr std::size_t kMaxMetadataBytes = 16 * 1024;
+constexpr std::size_t kMaxQuery = 500;
 
 [[noreturn]] void reject(std::string message) {
     throw ErrorException(make_error(ErrorType::unprocessable, std::move(message)));
@@ -77,7 +78,11 @@ store::ConversationFilter filter_of(const http::Request& req) {
         f.model = std::move(*model);
     }
     if (auto q = req.query_param("q"); q && !q->empty()) {
-        f.title_contains = std::move(*q);
+        if (q->size() > kMaxQuery) {
+            reject("q is longer than " + std::to_string(kMaxQuery) + " characters");
+        }
+        // The full-text index over titles and messages; the last word matches as a prefix.
+        f.matching = store::parse_search_query(*q);
     }
     return f;
 }

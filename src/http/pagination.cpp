@@ -4,8 +4,6 @@
 
 namespace parley::http {
 
-namespace {
-
 Result<std::int64_t> integer_param(
     const Request& req,
     std::string_view name,
@@ -30,7 +28,23 @@ Result<std::int64_t> integer_param(
     return v;
 }
 
-}  // namespace
+Result<std::optional<TimePoint>> time_param(const Request& req, std::string_view name) {
+    auto text = req.query_param(name);
+    if (!text || text->empty()) {
+        return std::optional<TimePoint>{};
+    }
+    if (text->size() == 10) {
+        *text += "T00:00:00Z";
+    }
+    auto t = parse_iso8601(*text);
+    if (!t) {
+        return make_error(
+            ErrorType::unprocessable,
+            std::string(name) + " must be a date (2026-11-25) or an ISO 8601 date-time"
+        );
+    }
+    return t;
+}
 
 Result<Page> parse_page(const Request& req) {
     auto page = integer_param(req, "page", 1, 1, 1'000'000);

@@ -89,7 +89,11 @@ std::optional<std::string> Request::query_param(std::string_view name) const {
             if (!p.has_value) {
                 return std::string{};
             }
-            return p.value.decode();
+            // Form encoding, as browsers' URLSearchParams and the seed's Python clients send
+            // it: '+' is a space (a literal plus is %2B).
+            boost::urls::encoding_opts opts;
+            opts.space_as_plus = true;
+            return p.value.decode(opts);
         }
     }
     return std::nullopt;

@@ -62,7 +62,7 @@ public:
 
     const std::string& body() const noexcept { return body_; }
 
-    // A decoded query parameter (first occurrence), if present.
+    // A decoded query parameter (first occurrence), if present; form decoding: + is a space.
     std::optional<std::string> query_param(std::string_view name) const;
 
     // A path parameter captured by the router ("{id}" → path_param("id")); empty if absent.

@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/json.hpp"
+#include "common/strings.hpp"
 #include "conversations/json.hpp"
 #include "http/body.hpp"
 
@@ -173,22 +174,15 @@ asio::awaitable<http::Response> send(http::Request& req, MessageService& svc) {
     co_return http::success(conversations::message_json(reply));
 }
 
-asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) {
-    using namespace asio::experimental::awaitable_operators;  // NOLINT
-    const auto format = req.query_param("format").value_or("anthropic");
-    if (format != "anthropic" && format != "openai") {
-        throw ErrorException(make_error(
-            ErrorType::invalid_request, "format must be \"anthropic\" (the default) or \"openai\""
-        ));
-    }
-    const auto body = value_or_throw(http::read_json_object(req));
-    auto message = value_or_throw(parse_message(body, "content"));
-    std::shared_ptr<Turn> turn =
-        value_or_throw(co_await svc.start(req.principal(), req.path_param("id"), std::move(message))
-        );
+namespace {
 
-    // Nothing is sent until the first event: a failure before it (every provider down) is an
-    // ordinary JSON error with its status, not a 200 stream.
+// Answers a started turn as a stream in `encoder`'s format. Nothing is sent until the first event:
+// a failure before it (every provider down) is an ordinary JSON error with its status, not a 200
+// stream.
+asio::awaitable<http::Response> stream_turn(
+    http::Request& req, std::shared_ptr<Turn> turn, std::shared_ptr<StreamEncoder> encoder
+) {
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
     auto first = co_await (turn->next() || req.disconnected());
     if (first.index() == 1) {
         turn->cancel(stop_cause(std::get<1>(first)));
@@ -200,13 +194,10 @@ asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) 
     if (opening.kind == TurnEvent::Kind::end && turn->failure()) {
         throw ErrorException(*turn->failure());
     }
-
-    std::shared_ptr<StreamEncoder> encoder =
-        format == "openai" ? make_openai_encoder() : make_anthropic_encoder();
     http::Response res;
     res.status = 200;
     res.content_type = std::string(encoder->content_type());
-    res.cacheable = true;  // not no-store: SSE wants no-cache, set here
+    res.cacheable = true;  // not no-store: streams want no-cache, set here
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.body_writer = [turn, encoder, opening](http::StreamWriter& writer
@@ -214,6 +205,64 @@ asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) 
         co_await relay(*turn, *encoder, writer, opening, false);
     };
     co_return res;
+}
+
+constexpr std::size_t kMaxPromptChars = 10'000;
+
+}  // namespace
+
+asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) {
+    const auto format = req.query_param("format").value_or("anthropic");
+    if (format != "anthropic" && format != "openai") {
+        throw ErrorException(make_error(
+            ErrorType::invalid_request, "format must be \"anthropic\" (the default) or \"openai\""
+        ));
+    }
+    const auto body = value_or_throw(http::read_json_object(req));
+    auto message = value_or_throw(parse_message(body, "content"));
+    std::shared_ptr<Turn> turn =
+        value_or_throw(co_await svc.start(req.principal(), req.path_param("id"), std::move(message))
+        );
+    std::shared_ptr<StreamEncoder> encoder =
+        format == "openai" ? make_openai_encoder() : make_anthropic_encoder();
+    co_return co_await stream_turn(req, std::move(turn), std::move(encoder));
+}
+
+asio::awaitable<http::Response> prompt_stream(
+    http::Request& req, MessageService& svc, conversations::ConversationService& conversations
+) {
+    const auto format = req.query_param("stream_format").value_or("text");
+    std::shared_ptr<StreamEncoder> encoder;
+    if (format == "text") {
+        encoder = make_text_encoder();
+    } else if (format == "openai") {
+        encoder = make_openai_ndjson_encoder();
+    } else if (format == "sse") {
+        encoder = make_openai_encoder();
+    } else {
+        throw ErrorException(make_error(
+            ErrorType::unprocessable, "stream_format must be text (the default), openai or sse"
+        ));
+    }
+    const auto body = value_or_throw(http::read_json_object(req));
+    auto prompt = value_or_throw(json::required_string(body, "prompt"));
+    const auto chars = utf8_length(prompt);
+    if (chars < 1 || chars > kMaxPromptChars) {
+        throw ErrorException(make_error(
+            ErrorType::unprocessable,
+            "prompt must be 1 to " + std::to_string(kMaxPromptChars) + " characters"
+        ));
+    }
+    // Each call is a conversation of its own, titled by its prompt (no title model call).
+    conversations::NewConversation spec;
+    spec.title = title_from_message(prompt);
+    const auto conversation =
+        value_or_throw(co_await conversations.create(req.principal(), std::move(spec)));
+    NewMessage message;
+    message.content = std::move(prompt);
+    std::shared_ptr<Turn> turn =
+        value_or_throw(co_await svc.start(req.principal(), conversation.id, std::move(message)));
+    co_return co_await stream_turn(req, std::move(turn), std::move(encoder));
 }
 
 asio::awaitable<http::Response> websocket(

@@ -1,5 +1,6 @@
 // Handlers for sending messages: POST …/messages (one JSON answer), POST …/messages/stream (Server-
-// Sent Events, Anthropic's format or `?format=openai`), and the WebSocket routes
+// Sent Events, Anthropic's format or `?format=openai`), seed 003's POST /stream, and the WebSocket
+// routes
 // (GET …/conversations/{id}/ws and the seed's GET /ws/session/{session_id}).
 #pragma once
 
@@ -18,6 +19,13 @@ boost::asio::awaitable<http::Response> send(http::Request& req, MessageService& 
 
 // POST /api/v1/conversations/{id}/messages/stream
 boost::asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc);
+
+// POST /stream?stream_format=text|openai|sse, body {"prompt": "…"}: seed 003's route. Each call
+// is a new conversation of the caller holding the prompt and the answer, streamed as plain text,
+// OpenAI chunks one per line (NDJSON), or the same chunks as Server-Sent Events with [DONE].
+boost::asio::awaitable<http::Response> prompt_stream(
+    http::Request& req, MessageService& svc, conversations::ConversationService& conversations
+);
 
 // GET /api/v1/conversations/{id}/ws (path parameter `id`) and GET /ws/session/{session_id}.
 // The upgrade is an ordinary request (the standard limit); each turn counts against the model

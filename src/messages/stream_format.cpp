@@ -187,6 +187,10 @@ private:
 
 class OpenAiEncoder final : public StreamEncoder {
 public:
+    // `ndjson`: one JSON object per line, no [DONE], and the usage folded into the finish chunk
+    // (a line-by-line reader expects choices[0] on every line).
+    explicit OpenAiEncoder(bool ndjson) : ndjson_(ndjson) {}
+
     std::string start(const StreamStart& s) override {
         start_ = s;
         return chunk_with_delta({{"role", "assistant"}, {"content", ""}}, nullptr);
@@ -210,28 +214,43 @@ public:
                  {"parley", parley_json(start_, end.reply)}}
             );
         }
+        const auto usage = bj::object{
+            {"prompt_tokens", end.reply.input_tokens},
+            {"completion_tokens", end.reply.output_tokens},
+            {"total_tokens", end.reply.input_tokens + end.reply.output_tokens},
+        };
+        if (ndjson_) {
+            bj::object last =
+                chunk(bj::object(), bj::string(openai_finish_reason(finish_reason_of(end.reply))));
+            last["usage"] = usage;
+            last["parley"] = parley_json(start_, end.reply);
+            return data(last);
+        }
         std::string out = chunk_with_delta(
             bj::object(), bj::string(openai_finish_reason(finish_reason_of(end.reply)))
         );
         bj::object usage_chunk = chunk_head();
         usage_chunk["choices"] = bj::array();
-        usage_chunk["usage"] = {
-            {"prompt_tokens", end.reply.input_tokens},
-            {"completion_tokens", end.reply.output_tokens},
-            {"total_tokens", end.reply.input_tokens + end.reply.output_tokens},
-        };
+        usage_chunk["usage"] = usage;
         usage_chunk["parley"] = parley_json(start_, end.reply);
         out += data(usage_chunk);
         out += "data: [DONE]\n\n";
         return out;
     }
 
-    std::string ping() override { return ": ping\n\n"; }
+    std::string ping() override { return ndjson_ ? std::string() : std::string(": ping\n\n"); }
 
-    std::string_view content_type() const noexcept override { return kEventStream; }
+    std::string_view content_type() const noexcept override {
+        return ndjson_ ? std::string_view("application/x-ndjson") : kEventStream;
+    }
 
 private:
-    static std::string data(const bj::object& o) {
+    std::string data(const bj::object& o) const {
+        if (ndjson_) {
+            std::string out = bj::serialize(o);
+            out += '\n';
+            return out;
+        }
         std::string out = "data: ";
         out += bj::serialize(o);
         out += "\n\n";
@@ -247,19 +266,43 @@ private:
         };
     }
 
-    std::string chunk_with_delta(bj::object delta, bj::value finish_reason) const {
-        bj::object chunk = chunk_head();
-        chunk["choices"] = bj::array{bj::object{
+    bj::object chunk(bj::object delta, bj::value finish_reason) const {
+        bj::object out = chunk_head();
+        out["choices"] = bj::array{bj::object{
             {"index", 0},
             {"delta", std::move(delta)},
             {"logprobs", nullptr},
             {"finish_reason", std::move(finish_reason)},
         }};
-        chunk["usage"] = nullptr;
-        return data(chunk);
+        out["usage"] = nullptr;
+        return out;
+    }
+
+    std::string chunk_with_delta(bj::object delta, bj::value finish_reason) const {
+        return data(chunk(std::move(delta), std::move(finish_reason)));
     }
 
     StreamStart start_;
+    bool ndjson_;
+};
+
+// --- plain text ---------------------------------------------------------------------------------
+
+class TextEncoder final : public StreamEncoder {
+public:
+    std::string start(const StreamStart& /*s*/) override { return {}; }
+
+    std::string thinking(std::string_view /*delta*/) override { return {}; }
+
+    std::string text(std::string_view delta) override { return std::string(delta); }
+
+    // Plain text has no way to say more: a failure ends the text where it stopped (the partial
+    // answer is stored all the same).
+    std::string finish(const StreamEnd& /*end*/) override { return {}; }
+
+    std::string ping() override { return {}; }
+
+    std::string_view content_type() const noexcept override { return "text/plain; charset=utf-8"; }
 };
 
 // --- WebSocket ----------------------------------------------------------------------------------
@@ -308,7 +351,15 @@ std::unique_ptr<StreamEncoder> make_anthropic_encoder() {
 }
 
 std::unique_ptr<StreamEncoder> make_openai_encoder() {
-    return std::make_unique<OpenAiEncoder>();
+    return std::make_unique<OpenAiEncoder>(false);
+}
+
+std::unique_ptr<StreamEncoder> make_openai_ndjson_encoder() {
+    return std::make_unique<OpenAiEncoder>(true);
+}
+
+std::unique_ptr<StreamEncoder> make_text_encoder() {
+    return std::make_unique<TextEncoder>();
 }
 
 std::unique_ptr<StreamEncoder> make_websocket_encoder() {

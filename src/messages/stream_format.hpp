@@ -68,6 +68,15 @@ std::unique_ptr<StreamEncoder> make_anthropic_encoder();
 // `data: {"error":{message,type,code}}` and no [DONE]. ping is an SSE comment.
 std::unique_ptr<StreamEncoder> make_openai_encoder();
 
+// The same chunks as NDJSON (seed 003's `stream_format=openai`, application/x-ndjson): one JSON
+// object per line, no [DONE]; the finish chunk carries finish_reason, `usage` and `parley` (no
+// separate usage chunk: every line has choices[0]). A failure: a line {"error": {…}, "parley"}.
+std::unique_ptr<StreamEncoder> make_openai_ndjson_encoder();
+
+// Plain text (seed 003's `stream_format=text`, text/plain; charset=utf-8): the answer's text
+// deltas and nothing else; thinking is left out; a failure ends the text where it stopped.
+std::unique_ptr<StreamEncoder> make_text_encoder();
+
 // The seed's WebSocket frames: {"type":"token","content":…}, {"type":"thinking","content":…},
 // {"type":"done", …the stored message's fields (message_json)}, {"type":"error","content":…,
 // "message": …the stored partial/error message when there is one}. start and ping are empty

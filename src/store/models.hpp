@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/time.hpp"
+#include "store/search_query.hpp"
 
 namespace parley::store {
 
@@ -81,7 +82,44 @@ struct ConversationFilter {
     std::string user_id;
     std::optional<bool> archived;
     std::optional<std::string> model;
-    std::optional<std::string> title_contains;  // case-insensitive substring of the title
+    // Conversations whose title or one of whose messages matches (full-text, the last plain word
+    // as a prefix, so that it works as people type); a query with nothing to match finds nothing.
+    std::optional<SearchQuery> matching;
+};
+
+// GET /api/v1/search: the user's messages that match, with filters.
+struct MessageSearch {
+    std::string user_id;
+    SearchQuery query;
+    std::optional<std::string> conversation_id;
+    std::optional<std::string> role;
+    std::optional<TimePoint> from;  // created_at >= from
+    std::optional<TimePoint> to;    // created_at < to
+    bool include_archived = false;
+};
+
+// A message that matched, best first.
+struct MessageHit {
+    Message message;
+    std::optional<std::string> conversation_title;
+    double rank = 0;      // higher is better; comparable only within one result list
+    std::string snippet;  // the matched text around the match, kMatchStart/kMatchEnd around terms
+};
+
+// One conversation seen as the seed's prompt/response pair (seed 003's /history).
+struct Exchange {
+    std::string conversation_id;
+    std::string user_id;
+    std::string prompt;    // the first user message ("" when there is none)
+    std::string response;  // the first assistant message ("" when there is none)
+    TimePoint created_at;  // the conversation's
+};
+
+// A conversation that matched the seed's /search, ranked by its best matching message.
+struct ExchangeHit {
+    Exchange exchange;
+    double rank = 0;
+    std::string snippet;  // of the best matching message, marked like MessageHit's
 };
 
 // A position in the most-recently-updated-first order of conversations (an opaque cursor).

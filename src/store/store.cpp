@@ -5,6 +5,29 @@
 
 namespace parley::store {
 
+std::string qualified_columns(std::string_view columns, std::string_view table) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < columns.size()) {
+        while (i < columns.size() && (columns[i] == ' ' || columns[i] == ',')) {
+            ++i;
+        }
+        const std::size_t start = i;
+        while (i < columns.size() && columns[i] != ',') {
+            ++i;
+        }
+        if (i > start) {
+            if (!out.empty()) {
+                out += ", ";
+            }
+            out += table;
+            out += '.';
+            out += columns.substr(start, i - start);
+        }
+    }
+    return out;
+}
+
 Result<DatabaseUrl> parse_database_url(std::string_view url) {
     constexpr std::string_view kSqlite = "sqlite://";
     if (url.starts_with(kSqlite)) {

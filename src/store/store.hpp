@@ -132,6 +132,28 @@ public:
         std::string conversation_id, std::int64_t limit
     ) = 0;
 
+    // --- search (full-text: FTS5 on SQLite, tsvector on PostgreSQL; see search_query.hpp)
+    // The user's messages matching `search`, best first (ties: newest first), `limit` from
+    // `offset`. A query with nothing to match finds nothing. Ranks differ between the backends in
+    // scale (bm25, ts_rank_cd) but order the same way for the same data in the cases tested.
+    virtual boost::asio::awaitable<Result<std::vector<MessageHit>>> search_messages(
+        MessageSearch search, std::int64_t offset, std::int64_t limit
+    ) = 0;
+    // The user's conversations with a message matching `query`, best first (by their best
+    // message; ties: newest conversation first); `total` counts them all.
+    virtual boost::asio::awaitable<Result<Page<ExchangeHit>>> search_exchanges(
+        std::string user_id, SearchQuery query, std::int64_t offset, std::int64_t limit
+    ) = 0;
+
+    // --- exchanges (seed 003's history)
+    // The user's conversations as prompt/response pairs, newest first; `total` counts them all.
+    virtual boost::asio::awaitable<Result<Page<Exchange>>> list_exchanges(
+        std::string user_id, std::int64_t offset, std::int64_t limit
+    ) = 0;
+    virtual boost::asio::awaitable<Result<std::optional<Exchange>>> find_exchange(
+        std::string conversation_id
+    ) = 0;
+
     // --- usage
     // Totals over the user's messages created in [from, to) (either bound optional), with
     // breakdowns by model and by UTC day; conversation_count counts the user's conversations.
@@ -139,6 +161,10 @@ public:
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
     ) = 0;
 };
+
+// "a, b" with each column prefixed by `table` ("m.a, m.b"), for joins that name the same columns as
+// a store's column list.
+std::string qualified_columns(std::string_view columns, std::string_view table);
 
 // How open_store sizes the store.
 struct StoreOptions {

@@ -3,6 +3,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "http/pagination.hpp"
+
 namespace parley::usage {
 
 namespace asio = boost::asio;
@@ -12,25 +14,6 @@ namespace {
 
 double usd(std::int64_t micros) {
     return static_cast<double>(micros) / 1'000'000.0;
-}
-
-// Accepts a full ISO 8601 date-time or a date (midnight UTC).
-std::optional<TimePoint> time_param(const http::Request& req, std::string_view name) {
-    auto text = req.query_param(name);
-    if (!text || text->empty()) {
-        return std::nullopt;
-    }
-    if (text->size() == 10) {
-        *text += "T00:00:00Z";
-    }
-    auto t = parse_iso8601(*text);
-    if (!t) {
-        throw ErrorException(make_error(
-            ErrorType::unprocessable,
-            std::string(name) + " must be a date (2026-11-25) or an ISO 8601 date-time"
-        ));
-    }
-    return t;
 }
 
 bj::object row_json(std::string_view key_name, const store::UsageRow& r) {
@@ -67,8 +50,8 @@ asio::awaitable<http::Response> models(http::Request& /*req*/, const llm::ModelR
 }
 
 asio::awaitable<http::Response> stats(http::Request& req, store::Store& store) {
-    const auto from = time_param(req, "from");
-    const auto to = time_param(req, "to");
+    const auto from = value_or_throw(http::time_param(req, "from"));
+    const auto to = value_or_throw(http::time_param(req, "to"));
     const auto s = value_or_throw(co_await store.usage_stats(req.principal().user_id, from, to));
     bj::array by_model;
     for (const auto& r : s.by_model) {

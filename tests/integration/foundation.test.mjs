@@ -105,8 +105,9 @@ describe("parley foundation", () => {
                 const { res, body } = await getJson(`${base}${route}`);
                 assert.equal(res.status, 200);
                 assert.match(res.headers.get("content-type"), /^application\/json/);
-                assert.deepEqual(Object.keys(body).sort(), ["checks", "status", "uptime_s", "version"]);
+                assert.deepEqual(Object.keys(body).sort(), ["checks", "database", "status", "uptime_s", "version"]);
                 assert.equal(body.status, "ok");
+                assert.equal(body.database, "connected", "seed 003's top-level field");
                 assert.equal(typeof body.version, "string");
                 assert.match(body.version, /^\d+\.\d+\.\d+/);
                 assert.equal(typeof body.uptime_s, "number");

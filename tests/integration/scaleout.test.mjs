@@ -193,10 +193,14 @@ describe("two instances behind nginx, sharing PostgreSQL and Redis", () => {
             const down = await get(a.baseUrl, `${CONVERSATIONS}/${id}`, { token });
             assertError(down, 503, "overloaded_error");
             // /health caches its database check for a second.
-            await waitUntil(async () => (await fetch(`${b.baseUrl}/health`)).status === 503, {
+            const health = await waitUntil(async () => {
+                const r = await fetch(`${b.baseUrl}/health`);
+                return r.status === 503 ? r.json() : undefined;
+            }, {
                 timeoutMs: 5_000,
                 what: "/health to say 503",
             });
+            assert.equal(health.database, "disconnected", "seed 003's field");
         } finally {
             await pg.resume();
         }

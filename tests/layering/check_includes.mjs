@@ -27,6 +27,7 @@ const allowed = {
   system: ["common", "async", "store", "http"],
   conversations: ["common", "async", "store", "http", "llm", "auth", "events"],
   messages: ["common", "async", "store", "http", "llm", "auth", "events", "conversations"],
+  search: ["common", "async", "store", "http", "llm", "auth", "events", "conversations"],
   usage: ["common", "async", "store", "http", "llm", "auth"],
   app: null, // the composition root may include anything
   "": ["app", "common"], // main.cpp

@@ -148,6 +148,17 @@ std::int64_t PgResult::integer(int row, int col) const {
     return out;
 }
 
+double PgResult::real(int row, int col) const {
+    const char* v = PQgetvalue(result_.get(), row, col);
+    const char* end = v + PQgetlength(result_.get(), row, col);
+    double out = 0;
+    const auto [ptr, ec] = std::from_chars(v, end, out);
+    if (ec != std::errc{} || ptr != end) {
+        throw PgError(PgError::Kind::query, "not a number: " + std::string(v, end));
+    }
+    return out;
+}
+
 std::optional<std::int64_t> PgResult::optional_integer(int row, int col) const {
     if (is_null(row, col)) {
         return std::nullopt;

@@ -83,6 +83,7 @@ public:
     std::optional<std::string> optional_text(int row, int col) const;
     std::int64_t integer(int row, int col) const;
     std::optional<std::int64_t> optional_integer(int row, int col) const;
+    double real(int row, int col) const;  // a float4/float8/numeric column
     bool boolean(int row, int col) const;
     // A timestamptz column; nullopt for NULL.
     std::optional<TimePoint> time(int row, int col) const;

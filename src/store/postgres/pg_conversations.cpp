@@ -20,13 +20,6 @@ constexpr int kConversationColumnCount = 12;
 // COLLATE "C" columns, so ties break by bytes, as in SQLite.
 const std::string kConversationOrder = " ORDER BY updated_at DESC, id DESC";
 
-const std::string kMessageColumns =
-    "id, conversation_id, parent_id, role, content, thinking, status, model, provider, "
-    "finish_reason, token_count, input_tokens, output_tokens, cost, latency_ms, ttft_ms, "
-    "metadata, created_at";
-
-constexpr int kMessageColumnCount = 18;
-
 Conversation read_conversation(const PgResult& r, int row) {
     Conversation c;
     c.id = r.text(row, 0);
@@ -44,29 +37,6 @@ Conversation read_conversation(const PgResult& r, int row) {
     return c;
 }
 
-Message read_message(const PgResult& r, int row) {
-    Message m;
-    m.id = r.text(row, 0);
-    m.conversation_id = r.text(row, 1);
-    m.parent_id = r.optional_text(row, 2);
-    m.role = r.text(row, 3);
-    m.content = r.text(row, 4);
-    m.thinking = r.optional_text(row, 5);
-    m.status = r.text(row, 6);
-    m.model = r.optional_text(row, 7);
-    m.provider = r.optional_text(row, 8);
-    m.finish_reason = r.optional_text(row, 9);
-    m.token_count = r.integer(row, 10);
-    m.input_tokens = r.integer(row, 11);
-    m.output_tokens = r.integer(row, 12);
-    m.cost_micros = r.integer(row, 13);
-    m.latency_ms = r.optional_integer(row, 14);
-    m.ttft_ms = r.optional_integer(row, 15);
-    m.metadata = r.text(row, 16);
-    m.created_at = r.time(row, 17).value_or(TimePoint{});
-    return m;
-}
-
 template <class T, class Read>
 std::vector<T> all_rows(const PgResult& r, Read read) {
     std::vector<T> out;
@@ -74,20 +44,6 @@ std::vector<T> all_rows(const PgResult& r, Read read) {
     for (int i = 0; i < r.rows(); ++i) {
         out.push_back(read(r, i));
     }
-    return out;
-}
-
-// A LIKE pattern matching `text` anywhere, with its own %, _ and the escape character taken
-// literally (the query says ESCAPE '\').
-std::string contains_pattern(std::string_view text) {
-    std::string out = "%";
-    for (const char ch : text) {
-        if (ch == '%' || ch == '_' || ch == '\\') {
-            out += '\\';
-        }
-        out += ch;
-    }
-    out += '%';
     return out;
 }
 
@@ -103,10 +59,15 @@ std::string filter_clause(const ConversationFilter& f, Params& p) {
         where += " AND model = " + p.next();
         p.text(*f.model);
     }
-    if (f.title_contains) {
-        // ILIKE under the title's "C" collation folds ASCII letters only: exactly SQLite's LIKE.
-        where += " AND title ILIKE " + p.next() + " ESCAPE '\\'";
-        p.text(contains_pattern(*f.title_contains));
+    if (f.matching) {
+        if (!f.matching->has_positive()) {
+            where += " AND false";  // nothing to match: nothing matches
+        } else {
+            const auto query = matching_tsquery(*f.matching, p);
+            where += " AND (title_search @@ " + query +
+                     " OR id IN (SELECT conversation_id FROM messages WHERE search @@ " + query +
+                     "))";
+        }
     }
     return where;
 }
@@ -155,6 +116,29 @@ std::int64_t non_negative(std::int64_t n) {
 }
 
 }  // namespace
+
+Message read_message(const PgResult& r, int row, int first) {
+    Message m;
+    m.id = r.text(row, first + 0);
+    m.conversation_id = r.text(row, first + 1);
+    m.parent_id = r.optional_text(row, first + 2);
+    m.role = r.text(row, first + 3);
+    m.content = r.text(row, first + 4);
+    m.thinking = r.optional_text(row, first + 5);
+    m.status = r.text(row, first + 6);
+    m.model = r.optional_text(row, first + 7);
+    m.provider = r.optional_text(row, first + 8);
+    m.finish_reason = r.optional_text(row, first + 9);
+    m.token_count = r.integer(row, first + 10);
+    m.input_tokens = r.integer(row, first + 11);
+    m.output_tokens = r.integer(row, first + 12);
+    m.cost_micros = r.integer(row, first + 13);
+    m.latency_ms = r.optional_integer(row, first + 14);
+    m.ttft_ms = r.optional_integer(row, first + 15);
+    m.metadata = r.text(row, first + 16);
+    m.created_at = r.time(row, first + 17).value_or(TimePoint{});
+    return m;
+}
 
 asio::awaitable<Result<void>> PgStore::create_conversation(Conversation conv) {
     co_return co_await run<void>(
@@ -345,7 +329,9 @@ asio::awaitable<Result<Page<Message>>> PgStore::list_messages(
                 Params().text(conversation).integer(non_negative(n)).integer(non_negative(off))
             );
             Page<Message> page;
-            page.items = all_rows<Message>(r, read_message);
+            page.items = all_rows<Message>(r, [](const PgResult& res, int row) {
+                return read_message(res, row);
+            });
             if (r.rows() > 0) {
                 page.total = r.integer(0, kMessageColumnCount);
                 co_return page;
@@ -375,7 +361,9 @@ asio::awaitable<Result<std::vector<Message>>> PgStore::recent_messages(
                     "LIMIT $2",
                 Params().text(conversation).integer(non_negative(n))
             );
-            co_return all_rows<Message>(r, read_message);
+            co_return all_rows<Message>(r, [](const PgResult& res, int row) {
+                return read_message(res, row);
+            });
         },
         conversation_id,
         limit

@@ -72,6 +72,19 @@ public:
         std::string conversation_id, std::int64_t limit
     ) override;
 
+    boost::asio::awaitable<Result<std::vector<MessageHit>>> search_messages(
+        MessageSearch search, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<Page<ExchangeHit>>> search_exchanges(
+        std::string user_id, SearchQuery query, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<Page<Exchange>>> list_exchanges(
+        std::string user_id, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::optional<Exchange>>> find_exchange(
+        std::string conversation_id
+    ) override;
+
     boost::asio::awaitable<Result<UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
     ) override;
@@ -106,6 +119,21 @@ private:
     const std::string conninfo_;
     PgPool pool_;
 };
+
+// The columns read_message reads, in its order.
+inline const std::string kMessageColumns =
+    "id, conversation_id, parent_id, role, content, thinking, status, model, provider, "
+    "finish_reason, token_count, input_tokens, output_tokens, cost, latency_ms, ttft_ms, "
+    "metadata, created_at";
+
+inline constexpr int kMessageColumnCount = 18;
+
+// A message from kMessageColumns, read from column `first` of `row` on.
+Message read_message(const PgResult& r, int row, int first = 0);
+
+// The tsquery of a conversation-list `q` (the last plain word a prefix, as SQLite's FTS5 query),
+// as SQL whose parameters are appended to `p`.
+std::string matching_tsquery(const SearchQuery& q, Params& p);
 
 // Begins a read-only transaction whose queries all see one snapshot (a page and its total, usage
 // sums and their breakdowns), like the SQLite store's read transaction.

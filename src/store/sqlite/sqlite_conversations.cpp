@@ -16,11 +16,6 @@ constexpr std::string_view kConversationColumns =
 // The conversations' one order, newest activity first; keyset cursors compare in it too.
 constexpr std::string_view kConversationOrder = " ORDER BY updated_at DESC, id DESC";
 
-constexpr std::string_view kMessageColumns =
-    "id, conversation_id, parent_id, role, content, thinking, status, model, provider, "
-    "finish_reason, token_count, input_tokens, output_tokens, cost, latency_ms, ttft_ms, "
-    "metadata, created_at";
-
 std::optional<std::string> column_optional_text(const Statement& st, int index) {
     if (st.column_is_null(index)) {
         return std::nullopt;
@@ -68,43 +63,6 @@ Conversation read_conversation(const Statement& st) {
     return c;
 }
 
-Message read_message(const Statement& st) {
-    Message m;
-    m.id = st.column_text(0);
-    m.conversation_id = st.column_text(1);
-    m.parent_id = column_optional_text(st, 2);
-    m.role = st.column_text(3);
-    m.content = st.column_text(4);
-    m.thinking = column_optional_text(st, 5);
-    m.status = st.column_text(6);
-    m.model = column_optional_text(st, 7);
-    m.provider = column_optional_text(st, 8);
-    m.finish_reason = column_optional_text(st, 9);
-    m.token_count = st.column_int(10);
-    m.input_tokens = st.column_int(11);
-    m.output_tokens = st.column_int(12);
-    m.cost_micros = st.column_int(13);
-    m.latency_ms = column_optional_int(st, 14);
-    m.ttft_ms = column_optional_int(st, 15);
-    m.metadata = st.column_text(16);
-    m.created_at = column_time(st, 17).value_or(TimePoint{});
-    return m;
-}
-
-// A LIKE pattern matching `text` anywhere, with its own %, _ and the escape character taken
-// literally (the query says ESCAPE '\').
-std::string contains_pattern(std::string_view text) {
-    std::string out = "%";
-    for (const char ch : text) {
-        if (ch == '%' || ch == '_' || ch == '\\') {
-            out += '\\';
-        }
-        out += ch;
-    }
-    out += '%';
-    return out;
-}
-
 // The WHERE clause for `f`; bind_filter binds its parameters in the same order.
 std::string filter_clause(const ConversationFilter& f) {
     std::string where = " WHERE user_id = ?";
@@ -114,9 +72,16 @@ std::string filter_clause(const ConversationFilter& f) {
     if (f.model) {
         where += " AND model = ?";
     }
-    if (f.title_contains) {
-        // SQLite's LIKE ignores case (for ASCII letters), which is the filter's contract.
-        where += " AND title LIKE ? ESCAPE '\\'";
+    if (f.matching) {
+        if (!f.matching->has_positive()) {
+            where += " AND 0";  // nothing to match: nothing matches
+        } else {
+            // Both full-text indexes, each asked once (not once per conversation).
+            where +=
+                " AND (seq IN (SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?)"
+                " OR id IN (SELECT m.conversation_id FROM messages m WHERE m.seq IN (SELECT rowid "
+                "FROM messages_fts WHERE messages_fts MATCH ?)))";
+        }
     }
     return where;
 }
@@ -131,8 +96,10 @@ int bind_filter(Statement& st, const ConversationFilter& f) {
     if (f.model) {
         st.bind(i++, *f.model);
     }
-    if (f.title_contains) {
-        st.bind(i++, contains_pattern(*f.title_contains));
+    if (f.matching && f.matching->has_positive()) {
+        const auto match = to_fts5(*f.matching, true);
+        st.bind(i++, match);
+        st.bind(i++, match);
     }
     return i;
 }
@@ -180,26 +147,34 @@ UsageRow read_usage_row(const Statement& st, int first) {
     return row;
 }
 
-// Runs `fn` in a deferred (read) transaction, so that a page and its total, or a total and its
-// breakdowns, come from one snapshot even while writers commit in between.
-template <class F>
-auto in_read_snapshot(Connection& c, F&& fn) {
-    c.exec("BEGIN");
-    try {
-        auto out = fn();
-        c.exec("COMMIT");
-        return out;
-    } catch (...) {
-        c.exec("ROLLBACK");
-        throw;
-    }
-}
-
 std::int64_t non_negative(std::int64_t n) {
     return std::max<std::int64_t>(n, 0);
 }
 
 }  // namespace
+
+Message read_message(const Statement& st, int first) {
+    Message m;
+    m.id = st.column_text(first + 0);
+    m.conversation_id = st.column_text(first + 1);
+    m.parent_id = column_optional_text(st, first + 2);
+    m.role = st.column_text(first + 3);
+    m.content = st.column_text(first + 4);
+    m.thinking = column_optional_text(st, first + 5);
+    m.status = st.column_text(first + 6);
+    m.model = column_optional_text(st, first + 7);
+    m.provider = column_optional_text(st, first + 8);
+    m.finish_reason = column_optional_text(st, first + 9);
+    m.token_count = st.column_int(first + 10);
+    m.input_tokens = st.column_int(first + 11);
+    m.output_tokens = st.column_int(first + 12);
+    m.cost_micros = st.column_int(first + 13);
+    m.latency_ms = column_optional_int(st, first + 14);
+    m.ttft_ms = column_optional_int(st, first + 15);
+    m.metadata = st.column_text(first + 16);
+    m.created_at = column_time(st, first + 17).value_or(TimePoint{});
+    return m;
+}
 
 asio::awaitable<Result<void>> SqliteStore::create_conversation(Conversation conv) {
     co_return co_await run<void>([&conv](Connection& c) -> Result<void> {

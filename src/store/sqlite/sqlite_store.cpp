@@ -23,6 +23,29 @@ std::vector<int> read_versions(Connection& c) {
     return out;
 }
 
+// The first line of a migration that must run with foreign keys off.
+constexpr std::string_view kForeignKeysOff = "-- parley: foreign_keys=off";
+
+// Turns foreign keys back on when it goes out of scope (the migration committed or failed).
+struct ForeignKeysOn {
+    Connection* connection;
+
+    explicit ForeignKeysOn(Connection* c) : connection(c) {}
+
+    ForeignKeysOn(const ForeignKeysOn&) = delete;
+    ForeignKeysOn& operator=(const ForeignKeysOn&) = delete;
+
+    ~ForeignKeysOn() {
+        if (connection != nullptr) {
+            try {
+                connection->exec("PRAGMA foreign_keys = ON");
+            } catch (const SqliteError& e) {
+                log::error("could not turn foreign keys back on", {{"error", e.what()}});
+            }
+        }
+    }
+};
+
 void ensure_migrations_table(Connection& c) {
     c.exec(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -44,8 +67,18 @@ Result<std::vector<int>> SqliteStore::migrate() {
             if (std::find(applied.begin(), applied.end(), m.version) != applied.end()) {
                 continue;
             }
+            // A migration that rebuilds a table (SQLite's twelve-step change) runs with foreign
+            // keys off, which only works outside a transaction, and checks them before it commits.
+            const bool keys_off = m.sql.starts_with(kForeignKeysOff);
+            if (keys_off) {
+                lease->exec("PRAGMA foreign_keys = OFF");
+            }
+            const ForeignKeysOn restore(keys_off ? &*lease : nullptr);
             in_transaction(*lease, [&] {
                 lease->exec(m.sql);
+                if (keys_off && lease->prepare("PRAGMA foreign_key_check").step()) {
+                    throw SqliteError(SQLITE_CONSTRAINT, "foreign key check failed");
+                }
                 lease
                     ->prepare(
                         "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)"

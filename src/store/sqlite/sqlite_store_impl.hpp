@@ -68,6 +68,19 @@ public:
         std::string conversation_id, std::int64_t limit
     ) override;
 
+    boost::asio::awaitable<Result<std::vector<MessageHit>>> search_messages(
+        MessageSearch search, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<Page<ExchangeHit>>> search_exchanges(
+        std::string user_id, SearchQuery query, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<Page<Exchange>>> list_exchanges(
+        std::string user_id, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::optional<Exchange>>> find_exchange(
+        std::string conversation_id
+    ) override;
+
     boost::asio::awaitable<Result<UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
     ) override;
@@ -93,6 +106,30 @@ private:
     ConnectionPool connections_;
     async::BlockingPool& pool_;
 };
+
+// The columns read_message reads, in its order.
+inline constexpr std::string_view kMessageColumns =
+    "id, conversation_id, parent_id, role, content, thinking, status, model, provider, "
+    "finish_reason, token_count, input_tokens, output_tokens, cost, latency_ms, ttft_ms, "
+    "metadata, created_at";
+
+// A message from kMessageColumns, read from column `first` on.
+Message read_message(const Statement& st, int first = 0);
+
+// Runs `fn` in a deferred (read) transaction, so that a page and its total, or a total and its
+// breakdowns, come from one snapshot even while writers commit in between.
+template <class F>
+auto in_read_snapshot(Connection& c, F&& fn) {
+    c.exec("BEGIN");
+    try {
+        auto out = fn();
+        c.exec("COMMIT");
+        return out;
+    } catch (...) {
+        c.exec("ROLLBACK");
+        throw;
+    }
+}
 
 // Binds an optional time as ISO 8601 text or NULL.
 void bind_time(Statement& st, int index, const std::optional<TimePoint>& t);

@@ -77,5 +77,19 @@ TEST(RoutesTest, DocsPagesAndTheirAssetsAreEmbedded) {
     EXPECT_FALSE(assets::find_asset("/docs/assets/../../etc/passwd").has_value());
 }
 
+TEST(RoutesTest, WebClientAndItsLibrariesAreEmbedded) {
+    for (const char* path :
+         {"/app/", "/app/app.js", "/app/app.css", "/app/marked.esm.js", "/app/purify.es.mjs"}) {
+        const auto a = assets::find_asset(path);
+        ASSERT_TRUE(a.has_value()) << path;
+        EXPECT_GT(a->data.size(), 100U) << path;
+    }
+    EXPECT_EQ(assets::find_asset("/app/")->content_type, "text/html; charset=utf-8");
+    EXPECT_EQ(
+        assets::find_asset("/app/purify.es.mjs")->content_type, "text/javascript; charset=utf-8"
+    );
+    EXPECT_FALSE(assets::find_asset("/app/index.html").has_value());
+}
+
 }  // namespace
 }  // namespace parley::app

@@ -1,4 +1,5 @@
-// The client address behind trusted proxies (X-Forwarded-For), and WebSocket upgrade detection.
+// The client address behind trusted proxies (X-Forwarded-For), WebSocket upgrade detection and
+// query parameters.
 #include "http/request.hpp"
 
 #include <gtest/gtest.h>
@@ -43,6 +44,16 @@ TEST(RequestTest, WebSocketUpgradeNeedsGetAndTheUpgradeHeader) {
     EXPECT_FALSE(post.is_websocket_upgrade());
     const Request plain(Method::get, "/ws", {}, "");
     EXPECT_FALSE(plain.is_websocket_upgrade());
+}
+
+TEST(RequestTest, QueryParametersAreFormDecoded) {
+    const Request req(Method::get, "/search?q=cat+OR+dog&plus=a%2Bb&pct=a%20b&empty=&bare", {}, "");
+    EXPECT_EQ(req.query_param("q"), "cat OR dog");
+    EXPECT_EQ(req.query_param("plus"), "a+b");
+    EXPECT_EQ(req.query_param("pct"), "a b");
+    EXPECT_EQ(req.query_param("empty"), "");
+    EXPECT_EQ(req.query_param("bare"), "");
+    EXPECT_EQ(req.query_param("missing"), std::nullopt);
 }
 
 }  // namespace

@@ -155,6 +155,30 @@ public:
         return inner_.recent_messages(std::move(conversation_id), limit);
     }
 
+    asio::awaitable<Result<std::vector<store::MessageHit>>> search_messages(
+        store::MessageSearch search, std::int64_t offset, std::int64_t limit
+    ) override {
+        return inner_.search_messages(std::move(search), offset, limit);
+    }
+
+    asio::awaitable<Result<store::Page<store::ExchangeHit>>> search_exchanges(
+        std::string user_id, store::SearchQuery query, std::int64_t offset, std::int64_t limit
+    ) override {
+        return inner_.search_exchanges(std::move(user_id), std::move(query), offset, limit);
+    }
+
+    asio::awaitable<Result<store::Page<store::Exchange>>> list_exchanges(
+        std::string user_id, std::int64_t offset, std::int64_t limit
+    ) override {
+        return inner_.list_exchanges(std::move(user_id), offset, limit);
+    }
+
+    asio::awaitable<Result<std::optional<store::Exchange>>> find_exchange(
+        std::string conversation_id
+    ) override {
+        return inner_.find_exchange(std::move(conversation_id));
+    }
+
     asio::awaitable<Result<store::UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
     ) override {

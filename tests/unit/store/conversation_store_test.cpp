@@ -357,42 +357,48 @@ TEST_P(ConversationStoreTest, ListFiltersByArchivedModelAndTitle) {
     f.archived = false;
     expect_ids(f, {underscore, underscore_lookalike});
 
+    const auto matching = [](std::string_view q) {
+        return parse_search_query(q);
+    };
     f = owned_by(user);
-    f.title_contains = "hElLo";
+    f.matching = matching("hElLo");
     expect_ids(f, {hello, hello_archived});
     f.archived = false;
     expect_ids(f, {hello});
 
+    // Words, stemmed, the last one a prefix; punctuation is not a word.
     f = owned_by(user);
-    f.title_contains = "0%";
-    expect_ids(f, {percent});
-    f.title_contains = "%";
-    expect_ids(f, {percent});
-    f.title_contains = "e_c";
+    f.matching = matching("100");
+    expect_ids(f, {percent, percent_lookalike});
+    f.matching = matching("100 perc");
+    expect_ids(f, {percent_lookalike});
+    f.matching = matching("snake case");
     expect_ids(f, {underscore});
-    f.title_contains = "_";
-    expect_ids(f, {underscore});
-    f.title_contains = "\\";
+    f.matching = matching("name");
+    expect_ids(f, {underscore, underscore_lookalike});
+    f.matching = matching("temp");
     expect_ids(f, {backslash});
-    f.title_contains = "no such title";
-    expect_ids(f, {});
-    f.title_contains = "";
-    expect_ids(
-        f,
-        {hello,
-         hello_archived,
-         percent,
-         percent_lookalike,
-         underscore,
-         underscore_lookalike,
-         backslash}
-    );  // every titled conversation; an untitled one has no substring
+    // ("again" would not do: PostgreSQL drops English stop words, SQLite does not.)
+    f.matching = matching("hello -world");
+    expect_ids(f, {hello_archived});
+    for (const auto q : {"%", "_", "\\", "", "no such title"}) {
+        f.matching = matching(q);
+        expect_ids(f, {});
+    }
 
     f = owned_by(user);
     f.model = "alpha";
     f.archived = false;
-    f.title_contains = "DONE";
+    f.matching = matching("DONE");
     expect_ids(f, {percent});
+
+    // A conversation also matches through its messages' content.
+    auto m = message(untitled.id, at(60'000));
+    m.content = "Notes on streaming responses";
+    insert(m);
+    f = owned_by(user);
+    f.matching = matching("stream");
+    expect_ids(f, {find(untitled.id).value()});
 }
 
 TEST_P(ConversationStoreTest, OffsetPaginationCoversEveryItemExactlyOnce) {

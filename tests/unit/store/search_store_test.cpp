@@ -1,0 +1,342 @@
+// Full-text search and the seed's prompt/response view, written against the `Store` interface
+// and run on every backend: SQLite (FTS5, bm25) and PostgreSQL (tsvector, ts_rank_cd) must find
+// the same messages and agree on the orders asserted here. Where the two rankings may
+// legitimately differ (bm25 weighs document length, ts_rank_cd without normalisation does not),
+// the tests assert only what both promise: more occurrences of a term rank higher, ties newest
+// first.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "async/blocking_pool.hpp"
+#include "common/ids.hpp"
+#include "store/migrations.hpp"
+#include "store/store.hpp"
+#include "support/run_awaitable.hpp"
+#include "support/test_database.hpp"
+
+namespace parley::store {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::run_awaitable;
+using testing::TestDatabase;
+
+constexpr TimePoint kBase =
+    std::chrono::sys_days{std::chrono::November / 25 / 2026} + std::chrono::hours{12};
+
+TimePoint at(std::int64_t ms) {
+    return kBase + milliseconds(ms);
+}
+
+std::vector<std::string> message_ids(const std::vector<MessageHit>& hits) {
+    std::vector<std::string> out;
+    for (const auto& h : hits) {
+        out.push_back(h.message.id);
+    }
+    return out;
+}
+
+class SearchStoreTest : public ::testing::TestWithParam<testing::Backend> {
+protected:
+    void SetUp() override {
+        db_ = std::make_unique<TestDatabase>(GetParam());
+        if (!db_->available()) {
+            GTEST_SKIP() << "no PostgreSQL server configured (PARLEY_TEST_DATABASE_URL)";
+        }
+        store_ = db_->open(pool_);
+        ASSERT_NE(store_, nullptr);
+        const auto migrated = store_->migrate();
+        ASSERT_TRUE(migrated.has_value()) << migrated.error().detail;
+    }
+
+    std::string make_user() {
+        User u{new_uuid_v7(), new_uuid_v7() + "@example.com", "hash", kBase};
+        EXPECT_TRUE(run_awaitable(store_->create_user(u)).has_value());
+        return u.id;
+    }
+
+    Conversation conversation(const std::string& user, std::optional<std::string> title = {}) {
+        Conversation c;
+        c.id = new_uuid_v7();
+        c.user_id = user;
+        c.title = std::move(title);
+        c.model = "mock";
+        c.created_at = at(++tick_);
+        c.updated_at = c.created_at;
+        const auto r = run_awaitable(store_->create_conversation(c));
+        EXPECT_TRUE(r.has_value()) << r.error().detail;
+        return c;
+    }
+
+    Message say(const Conversation& c, std::string role, std::string content) {
+        Message m;
+        m.id = new_uuid_v7();
+        m.conversation_id = c.id;
+        m.role = std::move(role);
+        m.content = std::move(content);
+        m.created_at = at(++tick_ * 10);
+        const auto r = run_awaitable(store_->insert_message(m));
+        EXPECT_TRUE(r.has_value()) << r.error().detail;
+        return m;
+    }
+
+    std::vector<MessageHit> search(
+        MessageSearch s, std::int64_t offset = 0, std::int64_t limit = 50
+    ) {
+        auto r = run_awaitable(store_->search_messages(std::move(s), offset, limit));
+        EXPECT_TRUE(r.has_value()) << r.error().detail;
+        return r ? *r : std::vector<MessageHit>{};
+    }
+
+    std::vector<MessageHit> search(const std::string& user, std::string_view q) {
+        MessageSearch s;
+        s.user_id = user;
+        s.query = parse_search_query(q);
+        return search(std::move(s));
+    }
+
+    async::BlockingPool pool_{2};
+    std::unique_ptr<TestDatabase> db_;
+    std::unique_ptr<Store> store_;
+    std::int64_t tick_ = 0;
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends,
+    SearchStoreTest,
+    ::testing::ValuesIn(testing::all_backends()),
+    testing::backend_param_name
+);
+
+TEST_P(SearchStoreTest, MoreOccurrencesRankHigherAndStemmingFindsOtherForms) {
+    const auto user = make_user();
+    const auto c = conversation(user, "Streams");
+    const auto once = say(c, "user", "the river keeps its stream of water flowing today");
+    const auto thrice =
+        say(c, "assistant", "stream after stream: a stream of water, again and again");
+    const auto streaming = say(c, "user", "we are streaming logs to the console right now");
+    say(c, "assistant", "nothing to see in this message at all, move along");
+
+    const auto hits = search(user, "stream");
+    ASSERT_EQ(hits.size(), 3U);
+    EXPECT_EQ(hits[0].message.id, thrice.id) << "three occurrences rank above one";
+    EXPECT_EQ(
+        std::set<std::string>({hits[1].message.id, hits[2].message.id}),
+        std::set<std::string>({once.id, streaming.id})
+    );
+    EXPECT_GT(hits[0].rank, hits[1].rank);
+    for (const auto& h : hits) {
+        EXPECT_GT(h.rank, 0);
+        EXPECT_EQ(h.conversation_title, "Streams");
+        EXPECT_NE(h.snippet.find(kMatchStart), std::string::npos) << h.snippet;
+        EXPECT_NE(h.snippet.find(kMatchEnd), std::string::npos) << h.snippet;
+    }
+    EXPECT_EQ(hits[0].message.content, thrice.content);
+    EXPECT_EQ(hits[0].message.role, "assistant");
+    EXPECT_EQ(hits[0].message.conversation_id, c.id);
+    EXPECT_EQ(hits[0].message.created_at, thrice.created_at);
+}
+
+TEST_P(SearchStoreTest, PhrasesOrAndExclusions) {
+    const auto user = make_user();
+    const auto c = conversation(user);
+    const auto tool_calling = say(c, "user", "how does tool calling work with parley");
+    const auto calling_tool = say(c, "user", "calling the right tool is hard");
+    const auto cats = say(c, "user", "my cats sleep all day");
+    const auto dogs = say(c, "user", "dogs bark at night");
+
+    EXPECT_EQ(message_ids(search(user, "\"tool calling\"")), std::vector{tool_calling.id});
+    EXPECT_EQ(search(user, "tool calling").size(), 2U) << "words: all, in any order";
+    EXPECT_EQ(message_ids(search(user, "tool -parley")), std::vector{calling_tool.id});
+    const auto either = message_ids(search(user, "cats OR dogs"));
+    EXPECT_EQ(
+        std::set<std::string>(either.begin(), either.end()),
+        std::set<std::string>({cats.id, dogs.id})
+    );
+    EXPECT_TRUE(search(user, "cats dogs").empty());
+    EXPECT_TRUE(search(user, "-cats").empty()) << "exclusions alone find nothing";
+    EXPECT_TRUE(search(user, "\"unbalanced").empty());
+    EXPECT_TRUE(search(user, "%_%").empty());
+}
+
+TEST_P(SearchStoreTest, NobodySeesAnotherUsersMessages) {
+    const auto alice = make_user();
+    const auto bob = make_user();
+    const auto mine = say(conversation(alice), "user", "secret pancake recipe");
+    say(conversation(bob), "user", "bob's pancake recipe is also secret");
+    EXPECT_EQ(message_ids(search(alice, "pancake")), std::vector{mine.id});
+    const auto exchanges =
+        run_awaitable(store_->search_exchanges(alice, parse_search_query("pancake"), 0, 10));
+    ASSERT_TRUE(exchanges.has_value());
+    EXPECT_EQ(exchanges->total, 1);
+}
+
+TEST_P(SearchStoreTest, FiltersByConversationRoleTimeAndArchive) {
+    const auto user = make_user();
+    const auto a = conversation(user);
+    auto b = conversation(user);
+    const auto a_user = say(a, "user", "kiwi question");
+    const auto a_bot = say(a, "assistant", "kiwi answer");
+    const auto b_user = say(b, "user", "kiwi elsewhere");
+
+    MessageSearch s;
+    s.user_id = user;
+    s.query = parse_search_query("kiwi");
+    EXPECT_EQ(search(s).size(), 3U);
+
+    auto only_a = s;
+    only_a.conversation_id = a.id;
+    EXPECT_EQ(search(only_a).size(), 2U);
+
+    auto assistant = s;
+    assistant.role = "assistant";
+    EXPECT_EQ(message_ids(search(assistant)), std::vector{a_bot.id});
+
+    auto window = s;
+    window.from = a_bot.created_at;  // inclusive
+    window.to = b_user.created_at;   // exclusive
+    EXPECT_EQ(message_ids(search(window)), std::vector{a_bot.id});
+
+    b.is_archived = true;
+    b.updated_at = at(1'000'000);
+    ASSERT_TRUE(run_awaitable(store_->update_conversation(b)).value());
+    EXPECT_EQ(search(s).size(), 2U) << "archived conversations are left out by default";
+    auto archived_too = s;
+    archived_too.include_archived = true;
+    EXPECT_EQ(search(archived_too).size(), 3U);
+
+    // Ties (one occurrence each, same length) are newest first, and pages do not overlap.
+    const auto all = search(archived_too);
+    EXPECT_EQ(message_ids(all), (std::vector{b_user.id, a_bot.id, a_user.id}));
+    EXPECT_EQ(message_ids(search(archived_too, 1, 1)), std::vector{a_bot.id});
+}
+
+TEST_P(SearchStoreTest, DeletedConversationsLeaveTheIndex) {
+    const auto user = make_user();
+    const auto c = conversation(user, "Mango notes");
+    say(c, "user", "mango season");
+    ASSERT_EQ(search(user, "mango").size(), 1U);
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(c.id)).value());
+    EXPECT_TRUE(search(user, "mango").empty());
+    ConversationFilter f;
+    f.user_id = user;
+    f.matching = parse_search_query("mango");
+    EXPECT_EQ(run_awaitable(store_->list_conversations(f, 0, 10))->total, 0);
+}
+
+TEST_P(SearchStoreTest, ExchangesArePromptAndResponseNewestFirst) {
+    const auto user = make_user();
+    const auto first = conversation(user);
+    say(first, "user", "what is a kiwi");
+    say(first, "assistant", "a bird, and a fruit");
+    say(first, "user", "which one is green");
+    const auto empty = conversation(user);
+    const auto second = conversation(user);
+    say(second, "user", "kiwi kiwi kiwi");
+    conversation(make_user());  // someone else's
+
+    const auto page = run_awaitable(store_->list_exchanges(user, 0, 10));
+    ASSERT_TRUE(page.has_value()) << page.error().detail;
+    EXPECT_EQ(page->total, 3);
+    ASSERT_EQ(page->items.size(), 3U);
+    EXPECT_EQ(page->items[0].conversation_id, second.id);
+    EXPECT_EQ(page->items[0].response, "");
+    EXPECT_EQ(page->items[1].conversation_id, empty.id);
+    EXPECT_EQ(page->items[1].prompt, "");
+    EXPECT_EQ(page->items[2].prompt, "what is a kiwi");
+    EXPECT_EQ(page->items[2].response, "a bird, and a fruit");
+    EXPECT_EQ(page->items[2].created_at, first.created_at);
+    EXPECT_EQ(page->items[2].user_id, user);
+
+    const auto tail = run_awaitable(store_->list_exchanges(user, 2, 10));
+    EXPECT_EQ(tail->total, 3);
+    ASSERT_EQ(tail->items.size(), 1U);
+    EXPECT_EQ(run_awaitable(store_->list_exchanges(user, 9, 10))->total, 3);
+
+    const auto one = run_awaitable(store_->find_exchange(first.id));
+    ASSERT_TRUE(one.has_value() && one->has_value());
+    EXPECT_EQ((*one)->prompt, "what is a kiwi");
+    EXPECT_FALSE(run_awaitable(store_->find_exchange(new_uuid_v7()))->has_value());
+
+    const auto hits =
+        run_awaitable(store_->search_exchanges(user, parse_search_query("kiwi"), 0, 10));
+    ASSERT_TRUE(hits.has_value()) << hits.error().detail;
+    EXPECT_EQ(hits->total, 2);
+    ASSERT_EQ(hits->items.size(), 2U);
+    EXPECT_EQ(hits->items[0].exchange.conversation_id, second.id) << "kiwi three times ranks first";
+    EXPECT_EQ(hits->items[1].exchange.prompt, "what is a kiwi");
+    EXPECT_NE(hits->items[1].snippet.find(kMatchStart), std::string::npos);
+    const auto past =
+        run_awaitable(store_->search_exchanges(user, parse_search_query("kiwi"), 5, 10));
+    EXPECT_EQ(past->total, 2);
+    EXPECT_TRUE(past->items.empty());
+}
+
+// Migration 0002 indexes the messages that were there before it (SQLite: the FTS5 rebuild after
+// the tables are rebuilt; PostgreSQL computes generated columns for existing rows by itself).
+TEST(SearchMigration, IndexesExistingSqliteMessages) {
+    TestDatabase db(testing::Backend::sqlite);
+    std::filesystem::create_directories(std::filesystem::path(db.url().target).parent_path());
+    {
+        sqlite3* raw = nullptr;
+        ASSERT_EQ(sqlite3_open(db.url().target.c_str(), &raw), SQLITE_OK);
+        std::string sql =
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+            "applied_at TEXT NOT NULL);";
+        sql += sqlite_migrations()[0].sql;
+        sql +=
+            ";INSERT INTO schema_migrations VALUES (1, 'init', '2026-01-01T00:00:00.000Z');"
+            "INSERT INTO users VALUES ('u1', 'a@b.co', 'x', '2026-01-01T00:00:00.000Z');"
+            "INSERT INTO conversations(id, user_id, title, model, created_at, updated_at) VALUES "
+            "('c1', 'u1', 'Old times', 'm', '2026-01-01T00:00:00.000Z', "
+            "'2026-01-01T00:00:00.000Z');"
+            "INSERT INTO messages(id, conversation_id, role, content, created_at) VALUES ('m1', "
+            "'c1', 'user', 'an old message about gardening', '2026-01-01T00:00:00.000Z');";
+        char* error = nullptr;
+        ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
+        sqlite3_close(raw);
+    }
+    async::BlockingPool pool{1};
+    const auto store = db.open(pool);
+    const auto applied = store->migrate();
+    ASSERT_TRUE(applied.has_value()) << applied.error().detail;
+    EXPECT_EQ(applied->front(), 2);
+    MessageSearch s;
+    s.user_id = "u1";
+    s.query = parse_search_query("garden");
+    const auto hits = run_awaitable(store->search_messages(s, 0, 10));
+    ASSERT_TRUE(hits.has_value()) << hits.error().detail;
+    ASSERT_EQ(hits->size(), 1U);
+    EXPECT_EQ(hits->front().message.id, "m1");
+    ConversationFilter f;
+    f.user_id = "u1";
+    f.matching = parse_search_query("old tim");
+    EXPECT_EQ(run_awaitable(store->list_conversations(f, 0, 10))->total, 1);
+    // The foreign keys survived the rebuild: deleting the user cascades to everything.
+    {
+        sqlite3* raw = nullptr;
+        ASSERT_EQ(sqlite3_open(db.url().target.c_str(), &raw), SQLITE_OK);
+        char* error = nullptr;
+        ASSERT_EQ(
+            sqlite3_exec(
+                raw,
+                "PRAGMA foreign_keys = ON; DELETE FROM users; "
+                "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');",
+                nullptr,
+                nullptr,
+                &error
+            ),
+            SQLITE_OK
+        ) << error;
+        sqlite3_close(raw);
+    }
+    EXPECT_TRUE(run_awaitable(store->search_messages(s, 0, 10))->empty());
+}
+
+}  // namespace
+}  // namespace parley::store
