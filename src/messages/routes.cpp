@@ -245,6 +245,7 @@ asio::awaitable<http::Response> prompt_stream(
         ));
     }
     const auto body = value_or_throw(http::read_json_object(req));
+    value_or_throw(json::reject_unknown_fields(body, {"prompt"}));
     auto prompt = value_or_throw(json::required_string(body, "prompt"));
     const auto chars = utf8_length(prompt);
     if (chars < 1 || chars > kMaxPromptChars) {
