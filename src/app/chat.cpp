@@ -28,6 +28,12 @@ bj::object event_json(const llm::StreamEvent& e) {
             return {{"type", "thinking_delta"}, {"text", e.text}};
         case Kind::text_delta:
             return {{"type", "text_delta"}, {"text", e.text}};
+        case Kind::tool_call:
+            return {
+                {"type", "tool_call"},
+                {"id", e.tool_call.id},
+                {"name", e.tool_call.name},
+                {"arguments", e.tool_call.arguments}};
         case Kind::usage:
             return {
                 {"type", "usage"},

@@ -146,6 +146,7 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
         switch (e.kind) {
             case StreamEvent::Kind::thinking_delta:
             case StreamEvent::Kind::text_delta:
+            case StreamEvent::Kind::tool_call:  // visible output: no fallback after it either
                 st.started = true;
                 st.deadline = std::min(Clock::now() + st.between, st.total_deadline);
                 if (st.wake != nullptr) {

@@ -12,15 +12,36 @@
 
 namespace parley::llm {
 
+// A tool the model may call.
+struct ToolSpec {
+    std::string name;         // [a-zA-Z0-9_-]{1,64}, as every provider accepts
+    std::string description;  // what it does, for the model
+    std::string parameters;   // JSON Schema of the arguments: a serialized JSON object
+};
+
+// One call the model made. Codecs emit it once it is complete (arguments assembled from deltas).
+struct ToolCall {
+    std::string id;  // the provider's ("call_…", "toolu_…"); generated when it has none (Gemini)
+    std::string name;
+    std::string arguments;  // a serialized JSON object ("{}" when the model sent none)
+    // Set when the model's arguments were not a JSON object (then `arguments` is "{}"): the turn
+    // gives the model this as the tool's error result instead of running the tool.
+    std::optional<std::string> invalid_arguments;
+};
+
 struct ChatMessage {
-    std::string role;  // "user" or "assistant" (the system prompt travels separately)
+    std::string role;  // "user", "assistant" or "tool" (the system prompt travels separately)
     std::string content;
+    std::vector<ToolCall> tool_calls{};  // assistant: the calls it made (content may be empty)
+    std::string tool_call_id{};          // tool: the call this message answers
+    std::string tool_name{};  // tool: that call's tool (Gemini's functionResponse needs it)
 };
 
 struct ChatRequest {
     std::string model;   // the provider's own model id, e.g. "llama-3.1-8b-instant"
     std::string system;  // system prompt; empty for none
     std::vector<ChatMessage> messages;
+    std::vector<ToolSpec> tools;  // offered to the model; empty: no tool calling
     int max_tokens = 1024;
     std::optional<double> temperature;
     bool thinking = false;  // ask for visible reasoning where the model supports it
@@ -60,7 +81,7 @@ enum class UpstreamError {
 std::string_view upstream_error_name(UpstreamError e) noexcept;
 
 struct StreamEvent {
-    enum class Kind { thinking_delta, text_delta, usage, stop, error };
+    enum class Kind { thinking_delta, text_delta, tool_call, usage, stop, error };
 
     Kind kind = Kind::text_delta;
     std::string text;  // thinking_delta, text_delta; error: message
@@ -69,6 +90,7 @@ struct StreamEvent {
     UpstreamError error = UpstreamError::server;      // error
     int http_status = 0;                              // error: the upstream status, 0 when none
     std::optional<std::chrono::seconds> retry_after;  // error: the upstream's Retry-After
+    ToolCall tool_call;                               // tool_call (complete)
 
     static StreamEvent text_delta(std::string t) {
         return with_text(Kind::text_delta, std::move(t));
@@ -76,6 +98,13 @@ struct StreamEvent {
 
     static StreamEvent thinking_delta(std::string t) {
         return with_text(Kind::thinking_delta, std::move(t));
+    }
+
+    static StreamEvent tool_call_event(ToolCall call) {
+        StreamEvent e;
+        e.kind = Kind::tool_call;
+        e.tool_call = std::move(call);
+        return e;
     }
 
     static StreamEvent usage_event(Usage u) {

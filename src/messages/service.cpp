@@ -443,6 +443,8 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
                 st->started = true;
                 st->push({TurnEvent::Kind::text, std::move(e.text)});
                 break;
+            case llm::StreamEvent::Kind::tool_call:
+                break;  // no tools are offered yet (issue 12 adds the tool loop)
             case llm::StreamEvent::Kind::usage:
                 answer.usage = e.usage;
                 answer.has_usage = true;

@@ -81,13 +81,16 @@ std::vector<StreamEvent> feed(Decoder& decoder, std::string_view sse) {
     return out;
 }
 
-// One event as `kind:payload` ("think:…", "text:…", "usage:in/out", "stop:reason", "error:kind").
+// One event as `kind:payload` ("think:…", "text:…", "tool:id name arguments", "usage:in/out",
+// "stop:reason", "error:kind").
 inline std::string render(const StreamEvent& e) {
     switch (e.kind) {
         case StreamEvent::Kind::thinking_delta:
             return "think:" + e.text;
         case StreamEvent::Kind::text_delta:
             return "text:" + e.text;
+        case StreamEvent::Kind::tool_call:
+            return "tool:" + e.tool_call.id + " " + e.tool_call.name + " " + e.tool_call.arguments;
         case StreamEvent::Kind::usage:
             return "usage:" + std::to_string(e.usage.input_tokens) + "/" +
                    std::to_string(e.usage.output_tokens);
