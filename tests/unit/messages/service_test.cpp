@@ -179,6 +179,17 @@ public:
         return inner_.find_exchange(std::move(conversation_id));
     }
 
+    asio::awaitable<Result<void>> insert_session_events(std::vector<store::SessionEvent> events
+    ) override {
+        return inner_.insert_session_events(std::move(events));
+    }
+
+    asio::awaitable<Result<std::vector<store::SessionEvent>>> list_session_events(
+        std::string conversation_id, std::optional<std::string> after_id, std::int64_t limit
+    ) override {
+        return inner_.list_session_events(std::move(conversation_id), std::move(after_id), limit);
+    }
+
     asio::awaitable<Result<store::UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
     ) override {
