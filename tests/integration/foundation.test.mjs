@@ -148,6 +148,9 @@ describe("parley foundation", () => {
             assert.equal(body.data.links.docs, "/docs");
             assert.equal(body.data.links.redoc, "/redoc");
             assert.equal(body.data.links.metrics, "/metrics");
+            const seed004 = { websocket: "/ws/session/{session_id}", health: "/api/health" };
+            assert.deepEqual(body.endpoints, seed004, "seed 004's top-level field");
+            assert.deepEqual(body.data.endpoints, seed004);
         });
 
         it("GET /openapi.json is an OpenAPI 3.1.0 document listing /health", async () => {
