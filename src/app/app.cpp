@@ -52,7 +52,7 @@ bool open_auth_mode(const Config& config, auth::AuthService& auth, auth::AuthGat
         );
         return false;
     }
-    gate.allow_anonymous_as(Principal{(*user)->id, {}, kAllScopes});
+    gate.allow_anonymous_as(Principal{(*user)->id, {}, kAllScopes, true});
     const bool loopback = config.host == "127.0.0.1" || config.host == "::1" ||
                           config.host == "localhost" || config.host.starts_with("127.");
     if (loopback) {
@@ -271,6 +271,9 @@ int App::serve() {
         **store, conversation_service, *llm_layer->router, message_options
     );
     search::SearchService search_service(**store, conversation_service);
+    messages::SessionService session_service(
+        **store, conversation_service, auth_service, *llm_layer->router
+    );
 
     Services services{
         &health,
@@ -278,6 +281,7 @@ int App::serve() {
         &auth_service,
         &conversation_service,
         &message_service,
+        &session_service,
         &search_service,
         llm_layer->router.get(),
         store->get(),

@@ -9,6 +9,7 @@
 #include "http/metrics.hpp"
 #include "http/router.hpp"
 #include "messages/service.hpp"
+#include "messages/sessions.hpp"
 #include "search/service.hpp"
 #include "system/health.hpp"
 
@@ -21,6 +22,7 @@ struct Services {
     auth::AuthService* auth = nullptr;
     conversations::ConversationService* conversations = nullptr;
     messages::MessageService* messages = nullptr;
+    messages::SessionService* sessions = nullptr;
     search::SearchService* search = nullptr;
     llm::ModelRouter* router = nullptr;
     store::Store* store = nullptr;

@@ -14,6 +14,7 @@ struct Principal {
     std::string user_id;     // empty: not authenticated
     std::string api_key_id;  // empty: authenticated with an access token (JWT)
     unsigned scopes = 0;     // bit set of Scope
+    bool anonymous = false;  // AUTH_MODE=open: no credential was sent (the local user)
 
     bool authenticated() const noexcept { return !user_id.empty(); }
 

@@ -37,6 +37,9 @@ bj::object conversation_json(const store::Conversation& c) {
         {"settings", object_or_empty(c.settings)},
         {"is_archived", c.is_archived},
         {"is_pinned", c.is_pinned},
+        {"summary", text_or_null(c.summary)},
+        {"summary_updated_at",
+         c.summary_updated_at ? bj::value(to_iso8601(*c.summary_updated_at)) : bj::value(nullptr)},
         {"created_at", to_iso8601(c.created_at)},
         {"updated_at", to_iso8601(c.updated_at)},
     };

@@ -8,8 +8,8 @@
 
 namespace parley::conversations {
 
-// id, user_id, title, model, system_prompt, metadata, settings, is_archived, is_pinned,
-// created_at, updated_at.
+// id, user_id, title, model, system_prompt, metadata, settings, is_archived, is_pinned, summary,
+// summary_updated_at, created_at, updated_at.
 boost::json::object conversation_json(const store::Conversation& c);
 
 // id, conversation_id, role, content, thinking, model, provider, finish_reason, latency_ms,

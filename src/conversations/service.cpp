@@ -271,14 +271,7 @@ asio::awaitable<Result<store::Conversation>> ConversationService::attach_session
     if (session_id.empty() || session_id.size() > 128) {
         co_return make_error(ErrorType::not_found, "conversation not found");
     }
-    // A key names a conversation of this user: its id is derived from both, so every instance
-    // finds the same conversation without a lookup table (shaped as a UUIDv8, RFC 9562).
-    std::string hex =
-        auth::sha256_hex("parley-session\n" + who.user_id + "\n" + std::string(session_id));
-    hex[12] = '8';
-    hex[16] = "89ab"[hex[16] % 4];
-    const std::string id = hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) +
-                           '-' + hex.substr(16, 4) + '-' + hex.substr(20, 12);
+    const std::string id = session_conversation_id(who.user_id, session_id);
     for (int attempt = 0; attempt < 2; ++attempt) {
         auto found = co_await get(who, id);
         if (found || found.error().type != ErrorType::not_found) {
@@ -294,6 +287,29 @@ asio::awaitable<Result<store::Conversation>> ConversationService::attach_session
         // Another connection created it first: read it again.
     }
     co_return co_await get(who, id);
+}
+
+asio::awaitable<Result<store::Conversation>> ConversationService::find_session(
+    const Principal& who, std::string_view session_id
+) {
+    if (is_uuid(session_id)) {
+        co_return co_await get(who, session_id);
+    }
+    if (session_id.empty() || session_id.size() > 128) {
+        co_return make_error(ErrorType::not_found, "session not found");
+    }
+    co_return co_await get(who, session_conversation_id(who.user_id, session_id));
+}
+
+std::string session_conversation_id(std::string_view user_id, std::string_view key) {
+    // A key names a conversation of this user: its id is derived from both, so every instance
+    // finds the same conversation without a lookup table (shaped as a UUIDv8, RFC 9562).
+    std::string hex =
+        auth::sha256_hex("parley-session\n" + std::string(user_id) + "\n" + std::string(key));
+    hex[12] = '8';
+    hex[16] = "89ab"[hex[16] % 4];
+    return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' +
+           hex.substr(16, 4) + '-' + hex.substr(20, 12);
 }
 
 void ConversationService::publish(

@@ -49,6 +49,10 @@ struct CursorPage {
     std::optional<std::string> next_cursor;  // absent on the last page
 };
 
+// The id of the conversation that session key `key` names for `user_id` (a UUIDv8 derived from
+// both, so every instance finds the same conversation without a lookup table).
+std::string session_conversation_id(std::string_view user_id, std::string_view key);
+
 // The settings stored with a conversation, parsed.
 Settings parse_settings(std::string_view json);
 
@@ -107,6 +111,12 @@ public:
     // a key the client chose (such as "test123"), in which case the first call creates a
     // conversation for this user and key and later calls find the same one. Errors: as get.
     boost::asio::awaitable<Result<store::Conversation>> attach_session(
+        const Principal& who, std::string_view session_id
+    );
+
+    // The conversation of a session as attach_session finds it, without creating it.
+    // Errors: as get.
+    boost::asio::awaitable<Result<store::Conversation>> find_session(
         const Principal& who, std::string_view session_id
     );
 

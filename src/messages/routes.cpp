@@ -8,13 +8,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "common/ids.hpp"
 #include "common/json.hpp"
 #include "common/strings.hpp"
 #include "conversations/json.hpp"
 #include "http/body.hpp"
+#include "http/pagination.hpp"
 
 namespace parley::messages {
 
@@ -266,11 +269,57 @@ asio::awaitable<http::Response> prompt_stream(
     co_return co_await stream_turn(req, std::move(turn), std::move(encoder));
 }
 
+namespace {
+
+// An encoder that also writes the session's event log: tokens (coalesced by the log) and the end.
+class LoggingEncoder final : public StreamEncoder {
+public:
+    LoggingEncoder(std::unique_ptr<StreamEncoder> inner, std::shared_ptr<SessionLog> log)
+        : inner_(std::move(inner)),
+          log_(std::move(log)) {}
+
+    std::string start(const StreamStart& s) override { return inner_->start(s); }
+
+    std::string thinking(std::string_view delta) override { return inner_->thinking(delta); }
+
+    std::string text(std::string_view delta) override {
+        log_->token(delta);
+        return inner_->text(delta);
+    }
+
+    std::string finish(const StreamEnd& end) override {
+        if (end.error_type) {
+            log_->event("system_event", "turn failed: " + end.error_message);
+        }
+        return inner_->finish(end);
+    }
+
+    std::string ping() override { return inner_->ping(); }
+
+    std::string_view content_type() const noexcept override { return inner_->content_type(); }
+
+private:
+    std::unique_ptr<StreamEncoder> inner_;
+    std::shared_ptr<SessionLog> log_;
+};
+
+std::string error_frame(const Error& e) {
+    bj::object frame{
+        {"type", "error"}, {"content", e.message}, {"error_type", error_type_name(e.type)}};
+    if (e.retry_after_s) {
+        frame["retry_after"] = *e.retry_after_s;
+    }
+    return bj::serialize(frame);
+}
+
+}  // namespace
+
 asio::awaitable<http::Response> websocket(
     http::Request& req,
     MessageService& svc,
     conversations::ConversationService& conversations,
-    auth::AuthGate* gate
+    auth::AuthGate* gate,
+    SessionService& sessions
 ) {
     if (!req.is_websocket_upgrade()) {
         throw ErrorException(make_error(
@@ -278,26 +327,55 @@ asio::awaitable<http::Response> websocket(
             "this route is a WebSocket: send Connection: Upgrade and Upgrade: websocket"
         ));
     }
-    const auto session = req.path_param("session_id");
+    const auto session = std::string(req.path_param("session_id"));
+    const bool seed = !session.empty();
+    Principal who = req.principal();
+    if (seed && who.anonymous) {
+        // Open mode, no credential: the seed's ?user_id= names a guest user of its own.
+        if (auto user_id = req.query_param("user_id"); user_id && !user_id->empty()) {
+            who = value_or_throw(co_await sessions.guest(std::move(*user_id)));
+        }
+    }
     Result<store::Conversation> found = make_error(ErrorType::not_found, "");
-    if (session.empty()) {  // (no co_await inside ?: with g++ 12)
-        found = co_await conversations.get(req.principal(), req.path_param("id"));
+    if (!seed) {  // (no co_await inside ?: with g++ 12)
+        found = co_await conversations.get(who, req.path_param("id"));
     } else {
-        found = co_await conversations.attach_session(req.principal(), session);
+        found = co_await conversations.attach_session(who, session);
     }
     const store::Conversation conversation = value_or_throw(std::move(found));
     http::Response res;
     res.status = 101;
     res.websocket = [&svc,
+                     &sessions,
                      gate,
-                     who = req.principal(),
+                     seed,
+                     who,
                      id = conversation.id,
                      json_max_depth =
                          req.json_max_depth()](http::WebSocket& ws) -> asio::awaitable<void> {
+        auto claim = sessions.claim(id);
+        if (!claim) {
+            // Two sockets on one session would interleave their turns: the second is refused.
+            co_await ws.send(error_frame(make_error(
+                ErrorType::conflict,
+                "this session is already open in another connection; close it first or use "
+                "another session id"
+            )));
+            co_return;
+        }
+        const auto executor = co_await asio::this_coro::executor;
+        const auto log = sessions.open_log(id, executor);
+        log->event("system_event", "session started");
+        int turns = 0;
         while (auto text = co_await ws.receive()) {
             Result<NewMessage> message = make_error(ErrorType::invalid_request, "");
             auto parsed = json::parse(*text, json_max_depth, json::DuplicateKeys::refuse);
-            if (!parsed) {
+            if (!parsed && seed) {
+                // The seed's protocol: a frame that is not JSON is the message itself.
+                NewMessage plain;
+                plain.content = std::move(*text);
+                message = std::move(plain);
+            } else if (!parsed) {
                 message = make_error(
                     ErrorType::invalid_request,
                     parsed.error().message + "; send a JSON object: {\"message\": \"…\"}"
@@ -324,29 +402,97 @@ asio::awaitable<http::Response> websocket(
                 }
             }
             if (admitted) {
+                log->event("user_message", message->content);
                 turn = co_await svc.start(who, id, std::move(*message));
             }
             if (!turn) {
-                bj::object frame{
-                    {"type", "error"},
-                    {"content", turn.error().message},
-                    {"error_type", error_type_name(turn.error().type)}};
-                if (turn.error().retry_after_s) {
-                    frame["retry_after"] = *turn.error().retry_after_s;
-                }
-                if (!co_await ws.send(bj::serialize(frame))) {
-                    co_return;
+                if (!co_await ws.send(error_frame(turn.error()))) {
+                    break;
                 }
                 continue;
             }
-            const auto encoder = make_websocket_encoder();
-            co_await relay(**turn, *encoder, ws, std::nullopt, true);
+            ++turns;
+            LoggingEncoder encoder(make_websocket_encoder(), log);
+            co_await relay(**turn, encoder, ws, std::nullopt, true);
+            co_await log->flush();
             if (ws.close_reason() != http::CloseReason::none) {
-                co_return;
+                break;
             }
+        }
+        log->event("system_event", "session ended");
+        co_await log->flush();
+        if (turns > 0) {
+            sessions.summarize_later(who, id, executor);
         }
     };
     co_return res;
+}
+
+asio::awaitable<http::Response> session_events(http::Request& req, SessionService& sessions) {
+    const auto limit = value_or_throw(http::integer_param(req, "limit", 100, 1, 1000));
+    auto after = req.query_param("after");
+    if (after && !is_uuid(*after)) {
+        throw ErrorException(
+            make_error(ErrorType::unprocessable, "after must be the id of an event (a UUID)")
+        );
+    }
+    const auto events = value_or_throw(
+        co_await sessions.events(req.principal(), req.path_param("id"), std::move(after), limit)
+    );
+    bj::array data;
+    for (const auto& e : events) {
+        data.push_back(bj::object{
+            {"id", e.id},
+            {"type", e.type},
+            {"content", e.content},
+            {"created_at", to_iso8601(e.created_at)},
+        });
+    }
+    const bool more = static_cast<std::int64_t>(events.size()) == limit;
+    co_return http::json_response(
+        200,
+        bj::object{
+            {"status", "success"},
+            {"data", std::move(data)},
+            {"next_cursor", more ? bj::value(events.back().id) : bj::value(nullptr)},
+            {"has_more", more},
+        }
+    );
+}
+
+asio::awaitable<http::Response> summarize(http::Request& req, SessionService& sessions) {
+    const auto c =
+        value_or_throw(co_await sessions.summarize(req.principal(), req.path_param("id")));
+    co_return http::success(bj::object{
+        {"conversation_id", c.id},
+        {"summary", c.summary ? bj::value(*c.summary) : bj::value(nullptr)},
+        {"summary_updated_at",
+         c.summary_updated_at ? bj::value(to_iso8601(*c.summary_updated_at)) : bj::value(nullptr)},
+    });
+}
+
+asio::awaitable<http::Response> session_summary(http::Request& req, SessionService& sessions) {
+    Principal who = req.principal();
+    if (who.anonymous) {
+        if (auto user_id = req.query_param("user_id"); user_id && !user_id->empty()) {
+            who = value_or_throw(co_await sessions.guest(std::move(*user_id)));
+        }
+    }
+    const auto s =
+        value_or_throw(co_await sessions.session_summary(who, req.path_param("session_id")));
+    const auto seconds = std::chrono::duration<double>(s.end_time - s.start_time).count();
+    // The seed's shape, not wrapped in Parley's envelope.
+    co_return http::json_response(
+        200,
+        bj::object{
+            {"session_id", s.session_id},
+            {"summary", s.summary},
+            {"start_time", to_iso8601(s.start_time)},
+            {"end_time", to_iso8601(s.end_time)},
+            {"duration_seconds", std::max(seconds, 0.0)},
+            {"message_count", s.message_count},
+        }
+    );
 }
 
 }  // namespace parley::messages

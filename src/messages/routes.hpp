@@ -11,6 +11,7 @@
 #include "http/request.hpp"
 #include "http/response.hpp"
 #include "messages/service.hpp"
+#include "messages/sessions.hpp"
 
 namespace parley::messages {
 
@@ -30,11 +31,27 @@ boost::asio::awaitable<http::Response> prompt_stream(
 // GET /api/v1/conversations/{id}/ws (path parameter `id`) and GET /ws/session/{session_id}.
 // The upgrade is an ordinary request (the standard limit); each turn counts against the model
 // limit through `gate` (none: unlimited, for tests).
+// The seed path speaks seed 004's protocol: a frame that is not JSON is the message itself, and
+// in AUTH_MODE=open without a credential `?user_id=` names a guest user. One socket per session
+// (a second is refused with an error frame); every session is logged (session_events), and one
+// with a turn gets a summary in the background when it ends.
 boost::asio::awaitable<http::Response> websocket(
     http::Request& req,
     MessageService& svc,
     conversations::ConversationService& conversations,
-    auth::AuthGate* gate
+    auth::AuthGate* gate,
+    SessionService& sessions
+);
+
+// GET /api/v1/conversations/{id}/session-events?after=&limit=
+boost::asio::awaitable<http::Response> session_events(http::Request& req, SessionService& sessions);
+
+// POST /api/v1/conversations/{id}/summary: writes the summary now.
+boost::asio::awaitable<http::Response> summarize(http::Request& req, SessionService& sessions);
+
+// GET /api/sessions/{session_id}/summary: the seed's shape; 404 while there is none.
+boost::asio::awaitable<http::Response> session_summary(
+    http::Request& req, SessionService& sessions
 );
 
 }  // namespace parley::messages

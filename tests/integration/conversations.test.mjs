@@ -40,8 +40,8 @@ const UNLIMITED = { RATE_LIMIT_AUTH: "100000", RATE_LIMIT_STANDARD: "100000", RA
 const FAKE_KEYS = Object.freeze({ groq: "gsk-conversations-test", gemini: "gemini-conversations-test" });
 
 const CONVERSATION_FIELDS = [
-    "created_at", "id", "is_archived", "is_pinned", "metadata", "model", "settings", "system_prompt",
-    "title", "updated_at", "user_id",
+    "created_at", "id", "is_archived", "is_pinned", "metadata", "model", "settings", "summary",
+    "summary_updated_at", "system_prompt", "title", "updated_at", "user_id",
 ];
 const MESSAGE_FIELDS = [
     "content", "conversation_id", "created_at", "finish_reason", "id", "latency_ms", "metadata", "model",
