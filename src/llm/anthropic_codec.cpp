@@ -159,12 +159,13 @@ ToolCall whole_tool_call(const bj::object& block) {
     );
 }
 
-// Whether the model is inside a tool loop: an assistant message with tool calls follows the last
-// user message.
+// Whether the model is inside a tool loop: its last message made tool calls. (Also when a user
+// message follows the results, as after a turn stopped at its round limit: that message joins the
+// results' turn, so the API still counts the loop as open.)
 bool in_tool_loop(const std::vector<ChatMessage>& messages) {
-    for (auto it = messages.rbegin(); it != messages.rend() && it->role != "user"; ++it) {
-        if (it->role == "assistant" && !it->tool_calls.empty()) {
-            return true;
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+        if (it->role == "assistant") {
+            return !it->tool_calls.empty();
         }
     }
     return false;

@@ -24,9 +24,9 @@ namespace parley::llm {
 // becomes content blocks (`text` when it has text, then one `tool_use {id, name, input}` a call);
 // "tool" messages become `tool_result {tool_use_id, content}` blocks of one user message
 // (consecutive results, and a user message right after them, are merged: the API wants user and
-// assistant turns to alternate). Thinking is left off while the model is inside a tool loop (an
-// assistant tool call after the last user message): the API would want the loop's earlier
-// thinking blocks back with their signatures, which Parley does not keep.
+// assistant turns to alternate). Thinking is left off while the model is inside a tool loop (its
+// last assistant message made tool calls): the API would want that message's thinking block back
+// with its signature, which Parley does not keep.
 std::string build_anthropic_request(const ChatRequest& r, bool stream);
 
 // Decodes one streamed response, event by event. text_delta / thinking_delta come from

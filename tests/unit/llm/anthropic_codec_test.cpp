@@ -655,6 +655,12 @@ TEST(AnthropicCodecTest, ThinkingIsLeftOffInsideAToolLoopOnly) {
     EXPECT_EQ(in_loop.at("max_tokens"), 1024);
     EXPECT_TRUE(in_loop.contains("temperature"));
 
+    // A turn stopped at its round limit, then the user wrote: the message joins the results' turn,
+    // so the loop is still open for the API.
+    ChatRequest stopped = r;
+    stopped.messages.push_back({"user", "Go on"});
+    EXPECT_FALSE(bj::parse(build_anthropic_request(stopped, true)).as_object().contains("thinking"));
+
     r.messages.push_back({"assistant", "It is noon."});
     r.messages.push_back({"user", "Thanks"});
     const bj::object next_turn = bj::parse(build_anthropic_request(r, true)).as_object();
