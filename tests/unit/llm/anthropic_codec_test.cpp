@@ -659,7 +659,8 @@ TEST(AnthropicCodecTest, ThinkingIsLeftOffInsideAToolLoopOnly) {
     // so the loop is still open for the API.
     ChatRequest stopped = r;
     stopped.messages.push_back({"user", "Go on"});
-    EXPECT_FALSE(bj::parse(build_anthropic_request(stopped, true)).as_object().contains("thinking"));
+    EXPECT_FALSE(bj::parse(build_anthropic_request(stopped, true)).as_object().contains("thinking")
+    );
 
     r.messages.push_back({"assistant", "It is noon."});
     r.messages.push_back({"user", "Thanks"});
