@@ -136,7 +136,110 @@ void push_block(std::vector<StreamEvent>& out, const bj::object& block) {
     } else if (type == "thinking") {
         push_thinking(out, required_string(block, "thinking"));
     }
-    // redacted_thinking, tool_use, server_tool_use, …: nothing to show.
+    // redacted_thinking, tool_use (see below), server_tool_use, …: nothing to show.
+}
+
+// A `tool_use` block's `input` as argument text: its serialization ("" when it is absent or an
+// empty object, as in every `content_block_start` shell).
+std::string input_text(const bj::object& block) {
+    const bj::value* input = block.if_contains("input");
+    if (input == nullptr || input->is_null() ||
+        (input->is_object() && input->get_object().empty())) {
+        return {};
+    }
+    return bj::serialize(*input);
+}
+
+// A whole `tool_use` block of a complete response.
+ToolCall whole_tool_call(const bj::object& block) {
+    return wire::complete_tool_call(
+        std::string(required_string(block, "id")),
+        std::string(required_string(block, "name")),
+        input_text(block)
+    );
+}
+
+// Whether the model is inside a tool loop: its last message made tool calls. (Also when a user
+// message follows the results, as after a turn stopped at its round limit: that message joins the
+// results' turn, so the API still counts the loop as open.)
+bool in_tool_loop(const std::vector<ChatMessage>& messages) {
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+        if (it->role == "assistant") {
+            return !it->tool_calls.empty();
+        }
+    }
+    return false;
+}
+
+// A user message whose content is a block array: tool results, which later results and text join.
+bj::array* open_user_blocks(bj::array& messages) {
+    if (messages.empty()) {
+        return nullptr;
+    }
+    bj::object& last = messages.back().as_object();
+    if (last.at("role") != "user") {
+        return nullptr;
+    }
+    return last.at("content").if_array();
+}
+
+bj::array encode_messages(const std::vector<ChatMessage>& history) {
+    bj::array messages;
+    for (const ChatMessage& m : history) {
+        if (m.role == "tool") {
+            bj::object result{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}};
+            if (!m.content.empty()) {
+                result["content"] = m.content;
+            }
+            if (bj::array* blocks = open_user_blocks(messages)) {
+                blocks->push_back(std::move(result));
+            } else {
+                messages.push_back(bj::object{
+                    {"role", "user"}, {"content", bj::array{std::move(result)}}});
+            }
+            continue;
+        }
+        if (m.role == "user") {
+            if (bj::array* blocks = open_user_blocks(messages)) {
+                if (!m.content.empty()) {
+                    blocks->push_back(bj::object{{"type", "text"}, {"text", m.content}});
+                }
+                continue;
+            }
+        }
+        if (m.role == "assistant" && !m.tool_calls.empty()) {
+            bj::array blocks;
+            // The API rejects empty text blocks.
+            if (!m.content.empty()) {
+                blocks.push_back(bj::object{{"type", "text"}, {"text", m.content}});
+            }
+            for (const ToolCall& c : m.tool_calls) {
+                blocks.push_back(bj::object{
+                    {"type", "tool_use"},
+                    {"id", c.id},
+                    {"name", c.name},
+                    {"input", wire::arguments_object(c.arguments)},
+                });
+            }
+            messages.push_back(bj::object{{"role", "assistant"}, {"content", std::move(blocks)}});
+            continue;
+        }
+        messages.push_back(bj::object{{"role", m.role}, {"content", m.content}});
+    }
+    return messages;
+}
+
+bj::array encode_tools(const std::vector<ToolSpec>& tools) {
+    bj::array out;
+    for (const ToolSpec& t : tools) {
+        bj::object tool{{"name", t.name}};
+        if (!t.description.empty()) {
+            tool["description"] = t.description;
+        }
+        tool["input_schema"] = wire::schema_object(t.parameters);
+        out.push_back(std::move(tool));
+    }
+    return out;
 }
 
 bool is_known_event(std::string_view name) noexcept {
@@ -148,15 +251,12 @@ bool is_known_event(std::string_view name) noexcept {
 }  // namespace
 
 std::string build_anthropic_request(const ChatRequest& r, bool stream) {
+    const bool thinking = r.thinking && !in_tool_loop(r.messages);
     const std::int64_t budget = std::max(kMinThinkingBudget, r.thinking_budget);
     std::int64_t max_tokens = r.max_tokens;
     // The API requires budget_tokens < max_tokens; max_tokens counts the thinking too.
-    if (r.thinking && max_tokens <= budget) {
+    if (thinking && max_tokens <= budget) {
         max_tokens = budget + r.max_tokens;
-    }
-    bj::array messages;
-    for (const ChatMessage& m : r.messages) {
-        messages.push_back(bj::object{{"role", m.role}, {"content", m.content}});
     }
     bj::object body;
     body["model"] = r.model;
@@ -164,13 +264,16 @@ std::string build_anthropic_request(const ChatRequest& r, bool stream) {
     if (!r.system.empty()) {
         body["system"] = r.system;
     }
-    body["messages"] = std::move(messages);
+    body["messages"] = encode_messages(r.messages);
+    if (!r.tools.empty()) {
+        body["tools"] = encode_tools(r.tools);
+    }
     body["stream"] = stream;
     // With thinking on, the API accepts only temperature 1, its default: leave it out.
-    if (r.temperature && !r.thinking) {
+    if (r.temperature && !thinking) {
         body["temperature"] = *r.temperature;
     }
-    if (r.thinking) {
+    if (thinking) {
         body["thinking"] = bj::object{{"type", "enabled"}, {"budget_tokens", budget}};
     }
     return bj::serialize(body);
@@ -206,7 +309,14 @@ std::vector<StreamEvent> AnthropicStreamDecoder::decode(
                 update_usage(usage_, *usage);
             }
         } else if (type == "content_block_start") {
-            push_block(out, required_object(*object, "content_block"));
+            const bj::object& block = required_object(*object, "content_block");
+            if (string_field(block, "type") == "tool_use") {
+                const std::int64_t index = count_field(*object, "index").value_or(0);
+                calls_.start(index, required_string(block, "id"), required_string(block, "name"));
+                calls_.append(index, input_text(block));
+            } else {
+                push_block(out, block);
+            }
         } else if (type == "content_block_delta") {
             const bj::object& delta = required_object(*object, "delta");
             const std::string_view delta_type = required_string(delta, "type");
@@ -214,8 +324,20 @@ std::vector<StreamEvent> AnthropicStreamDecoder::decode(
                 push_text(out, required_string(delta, "text"));
             } else if (delta_type == "thinking_delta") {
                 push_thinking(out, required_string(delta, "thinking"));
+            } else if (delta_type == "input_json_delta") {
+                const std::int64_t index = count_field(*object, "index").value_or(0);
+                const std::string_view fragment = required_string(delta, "partial_json");
+                // Only a tool_use block's input is ours; server tools stream theirs too.
+                if (calls_.is_open(index)) {
+                    calls_.append(index, fragment);
+                }
             }
-            // input_json_delta, signature_delta, citations_delta: not shown.
+            // signature_delta, citations_delta: not shown.
+        } else if (type == "content_block_stop") {
+            const std::int64_t index = count_field(*object, "index").value_or(0);
+            if (auto call = calls_.complete(index)) {
+                out.push_back(StreamEvent::tool_call_event(std::move(*call)));
+            }
         } else if (type == "message_delta") {
             if (const bj::object* delta = object_field(*object, "delta")) {
                 if (const auto reason = string_field(*delta, "stop_reason")) {
@@ -227,10 +349,12 @@ std::vector<StreamEvent> AnthropicStreamDecoder::decode(
                 out.push_back(StreamEvent::usage_event(usage_));
             }
         } else if (type == "message_stop") {
+            // A tool_use block the server never closed is as complete as it will get.
+            wire::push_tool_calls(out, calls_.complete_all());
             out.push_back(StreamEvent::stop(finish_.value_or(FinishReason::stop)));
             done_ = true;
         }
-        // content_block_stop, ping and unknown types: nothing.
+        // ping and unknown types: nothing.
     } catch (const Malformed& e) {
         out.clear();
         out.push_back(StreamEvent::failure(
@@ -248,6 +372,7 @@ std::vector<StreamEvent> AnthropicStreamDecoder::finish() {
     }
     done_ = true;
     if (finish_) {
+        wire::push_tool_calls(out, calls_.complete_all());
         out.push_back(StreamEvent::stop(*finish_));
     } else {
         out.push_back(StreamEvent::failure(
@@ -277,7 +402,11 @@ Result<std::vector<StreamEvent>> decode_anthropic_response(std::string_view body
             if (!block.is_object()) {
                 throw Malformed("a content block is not an object");
             }
-            push_block(out, block.get_object());
+            if (string_field(block.get_object(), "type") == "tool_use") {
+                out.push_back(StreamEvent::tool_call_event(whole_tool_call(block.get_object())));
+            } else {
+                push_block(out, block.get_object());
+            }
         }
         if (const bj::object* usage = object_field(*message, "usage")) {
             Usage totals;

@@ -12,21 +12,31 @@
 
 #include "common/error.hpp"
 #include "llm/types.hpp"
+#include "llm/wire_json.hpp"
 
 namespace parley::llm {
 
 // The Messages API body: model, max_tokens, system (when non-empty), messages, stream, temperature
 // (when set and thinking is off: the API requires temperature 1 with thinking) and, when
 // r.thinking, `thinking: {type: "enabled", budget_tokens: max(1024, r.thinking_budget)}` with
-// max_tokens raised to budget + r.max_tokens if it would not exceed the budget.
+// max_tokens raised to budget + r.max_tokens if it would not exceed the budget. Tools, when
+// offered: `tools: [{name, description, input_schema}]`. An assistant message with tool calls
+// becomes content blocks (`text` when it has text, then one `tool_use {id, name, input}` a call);
+// "tool" messages become `tool_result {tool_use_id, content}` blocks of one user message
+// (consecutive results, and a user message right after them, are merged: the API wants user and
+// assistant turns to alternate). Thinking is left off while the model is inside a tool loop (its
+// last assistant message made tool calls): the API would want that message's thinking block back
+// with its signature, which Parley does not keep.
 std::string build_anthropic_request(const ChatRequest& r, bool stream);
 
 // Decodes one streamed response, event by event. text_delta / thinking_delta come from
-// `content_block_delta`; `message_delta` gives a usage event with cumulative totals (input from
-// `message_start` unless the delta restates it, output from the delta) and remembers stop_reason;
-// `message_stop` gives the one stop. An `error` event, malformed JSON or an event of the wrong
-// shape gives one error event; after it, and after `message_stop`, further input is ignored.
-// `ping`, other blocks (tool use, signatures) and unknown events are ignored. Not thread-safe.
+// `content_block_delta`; a `tool_use` block (`content_block_start` with id and name, its
+// `input_json_delta` fragments) gives one tool_call at its `content_block_stop`; `message_delta`
+// gives a usage event with cumulative totals (input from `message_start` unless the delta restates
+// it, output from the delta) and remembers stop_reason; `message_stop` gives the one stop. An
+// `error` event, malformed JSON or an event of the wrong shape gives one error event; after it,
+// and after `message_stop`, further input is ignored. `ping`, other blocks (signatures, server
+// tools) and unknown events are ignored. Not thread-safe.
 class AnthropicStreamDecoder {
 public:
     // One SSE event (its `event:` name, possibly empty, and its data) → the StreamEvents it
@@ -43,14 +53,15 @@ public:
     bool done() const noexcept { return done_; }
 
 private:
+    wire::ToolCallAssembler calls_;  // open tool_use blocks, by content-block index
     Usage usage_;
     std::optional<FinishReason> finish_;
     bool done_ = false;
 };
 
 // Decodes a complete (non-streaming) `Message` body into the events a stream would have produced:
-// thinking, text, usage, stop. A 200 body that is an error object yields one error event. Errors:
-// upstream when the body is not JSON or not the expected shape.
+// thinking, text, tool calls (`tool_use` blocks), usage, stop. A 200 body that is an error object
+// yields one error event. Errors: upstream when the body is not JSON or not the expected shape.
 Result<std::vector<StreamEvent>> decode_anthropic_response(std::string_view body);
 
 // The error event for an HTTP error response: classify_status(status), refined by `error.type`

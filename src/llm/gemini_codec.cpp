@@ -45,12 +45,38 @@ FinishReason map_finish(std::string_view reason) noexcept {
     return FinishReason::stop;
 }
 
-// Appends the text and thoughts of one GenerateContentResponse, records its usageMetadata and
-// whether it called a function; returns the finish reason when this response is the last one.
+// A functionCall part as a complete call; `n` is its number in the response (for the generated
+// id when the call has none).
+ToolCall function_call(const bj::object& part, const bj::object& call, std::size_t n) {
+    const auto name = string_field(call, "name");
+    if (!name) {
+        throw Malformed("a functionCall has no `name`");
+    }
+    std::string id(string_field(call, "id").value_or(std::string_view{}));
+    if (id.empty()) {
+        id = wire::generated_call_id(n);
+    }
+    std::string arguments;
+    if (const bj::value* args = call.if_contains("args"); args != nullptr && !args->is_null()) {
+        arguments = bj::serialize(*args);
+    }
+    ToolCall out = wire::complete_tool_call(std::move(id), std::string(*name), arguments);
+    // Part-level (Gemini 3); older models put it inside the call.
+    auto signature = string_field(part, "thoughtSignature");
+    if (!signature) {
+        signature = string_field(call, "thoughtSignature");
+    }
+    out.signature = std::string(signature.value_or(std::string_view{}));
+    return out;
+}
+
+// Appends the text, thoughts and function calls of one GenerateContentResponse, records its
+// usageMetadata and counts its calls; returns the finish reason when this response is the last
+// one.
 std::optional<FinishReason> decode_chunk(
     const bj::object& chunk,
     std::optional<Usage>& usage,
-    bool& tool_call,
+    std::size_t& calls,
     std::vector<StreamEvent>& out
 ) {
     if (const bj::object* meta = object_field(chunk, "usageMetadata")) {
@@ -83,8 +109,11 @@ std::optional<FinishReason> decode_chunk(
                             push_text(out, *text);
                         }
                     }
-                    if (part->contains("functionCall")) {
-                        tool_call = true;
+                    if (const bj::object* call = object_field(*part, "functionCall")) {
+                        ++calls;
+                        out.push_back(
+                            StreamEvent::tool_call_event(function_call(*part, *call, calls))
+                        );
                     }
                 }
             }
@@ -104,7 +133,7 @@ std::optional<FinishReason> decode_chunk(
         }
     }
     // Gemini has no tool-use finish reason: a function call ends with STOP.
-    if (finish == FinishReason::stop && tool_call) {
+    if (finish == FinishReason::stop && calls > 0) {
         finish = FinishReason::tool_use;
     }
     return finish;
@@ -212,21 +241,157 @@ StreamEvent stream_failure(const ProviderError& e) {
     );
 }
 
+bool is_schema_key(std::string_view key) noexcept {
+    // Gemini's Schema (an OpenAPI 3.0 subset); any other key is a 400 "Unknown name".
+    static constexpr std::string_view kKeys[] = {
+        "type",          "format",
+        "title",         "description",
+        "nullable",      "enum",
+        "maxItems",      "minItems",
+        "properties",    "required",
+        "minProperties", "maxProperties",
+        "minLength",     "maxLength",
+        "pattern",       "example",
+        "anyOf",         "items",
+        "minimum",       "maximum",
+        "default",       "propertyOrdering",
+    };
+    for (const std::string_view k : kKeys) {
+        if (key == k) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// A JSON Schema cut down to what Gemini accepts (see build_gemini_request).
+bj::value gemini_schema(const bj::value& schema) {
+    const bj::object* in = schema.if_object();
+    if (in == nullptr) {
+        return schema;
+    }
+    bj::object out;
+    for (const auto& [key, value] : *in) {
+        if (!is_schema_key(key)) {
+            continue;
+        }
+        if (key == "type" && value.is_array()) {
+            // ["string", "null"]: Gemini takes one type, nullability apart.
+            for (const bj::value& t : value.get_array()) {
+                if (t.is_string() && t.get_string() == "null") {
+                    out["nullable"] = true;
+                } else if (!out.contains("type")) {
+                    out["type"] = t;
+                }
+            }
+        } else if (key == "properties" && value.is_object()) {
+            bj::object properties;
+            for (const auto& [name, property] : value.get_object()) {
+                properties[name] = gemini_schema(property);
+            }
+            out["properties"] = std::move(properties);
+        } else if (key == "items") {
+            out["items"] = gemini_schema(value);
+        } else if (key == "anyOf" && value.is_array()) {
+            bj::array any;
+            for (const bj::value& alternative : value.get_array()) {
+                any.push_back(gemini_schema(alternative));
+            }
+            out["anyOf"] = std::move(any);
+        } else {
+            out[key] = value;
+        }
+    }
+    return out;
+}
+
+bj::array encode_tools(const std::vector<ToolSpec>& tools) {
+    bj::array declarations;
+    for (const ToolSpec& t : tools) {
+        bj::object declaration{{"name", t.name}};
+        if (!t.description.empty()) {
+            declaration["description"] = t.description;
+        }
+        bj::value parameters = gemini_schema(wire::schema_object(t.parameters));
+        const bj::value* properties = parameters.get_object().if_contains("properties");
+        // "properties: should be non-empty for OBJECT type": a tool without parameters has none.
+        if (properties != nullptr && properties->is_object() && !properties->get_object().empty()) {
+            declaration["parameters"] = std::move(parameters);
+        }
+        declarations.push_back(std::move(declaration));
+    }
+    return bj::array{bj::object{{"functionDeclarations", std::move(declarations)}}};
+}
+
+// The name of the tool a result answers: the message's own, else that of the call with its id.
+std::string_view tool_name_of(const std::vector<ChatMessage>& history, const ChatMessage& result) {
+    if (!result.tool_name.empty()) {
+        return result.tool_name;
+    }
+    for (const ChatMessage& m : history) {
+        for (const ToolCall& c : m.tool_calls) {
+            if (c.id == result.tool_call_id) {
+                return c.name;
+            }
+        }
+    }
+    return result.tool_call_id;
+}
+
+bj::array encode_contents(const std::vector<ChatMessage>& history) {
+    bj::array contents;
+    bool open_responses = false;  // the last content is a user turn of function responses
+    for (const ChatMessage& m : history) {
+        if (m.role == "tool") {
+            bj::object part{
+                {"functionResponse",
+                 bj::object{
+                     {"name", tool_name_of(history, m)},
+                     {"response", wire::tool_result_object(m.content)},
+                 }},
+            };
+            if (open_responses) {
+                contents.back().as_object().at("parts").as_array().push_back(std::move(part));
+            } else {
+                contents.push_back(bj::object{
+                    {"role", "user"}, {"parts", bj::array{std::move(part)}}});
+                open_responses = true;
+            }
+            continue;
+        }
+        open_responses = false;
+        const bool model = m.role == "assistant" || m.role == "model";
+        bj::array parts;
+        if (!model || m.tool_calls.empty() || !m.content.empty()) {
+            parts.push_back(bj::object{{"text", m.content}});
+        }
+        if (model) {
+            for (const ToolCall& c : m.tool_calls) {
+                bj::object part{
+                    {"functionCall",
+                     bj::object{{"name", c.name}, {"args", wire::arguments_object(c.arguments)}}},
+                };
+                if (!c.signature.empty()) {
+                    part["thoughtSignature"] = c.signature;
+                }
+                parts.push_back(std::move(part));
+            }
+        }
+        contents.push_back(bj::object{
+            {"role", model ? "model" : "user"}, {"parts", std::move(parts)}});
+    }
+    return contents;
+}
+
 }  // namespace
 
 // `stream` does not change the body: streaming is chosen by the URL (`:streamGenerateContent`).
 std::string build_gemini_request(const ChatRequest& r, bool /*stream*/) {
-    bj::array contents;
-    for (const ChatMessage& m : r.messages) {
-        const std::string_view role =
-            (m.role == "assistant" || m.role == "model") ? "model" : "user";
-        contents.push_back(bj::object{
-            {"role", role},
-            {"parts", bj::array{bj::object{{"text", m.content}}}},
-        });
-    }
     bj::object body;
-    body["contents"] = std::move(contents);
+    body["contents"] = encode_contents(r.messages);
+    if (!r.tools.empty()) {
+        body["tools"] = encode_tools(r.tools);
+    }
     if (!r.system.empty()) {
         body["systemInstruction"] =
             bj::object{{"parts", bj::array{bj::object{{"text", r.system}}}}};
@@ -264,7 +429,7 @@ std::vector<StreamEvent> GeminiStreamDecoder::decode(
         }
         // Collected apart, so a shape error half-way emits only the failure.
         std::vector<StreamEvent> events;
-        if (const auto finish = decode_chunk(*chunk, usage_, tool_call_, events)) {
+        if (const auto finish = decode_chunk(*chunk, usage_, calls_, events)) {
             if (usage_) {
                 events.push_back(StreamEvent::usage_event(*usage_));
             }
@@ -307,13 +472,13 @@ Result<std::vector<StreamEvent>> decode_gemini_response(std::string_view body) {
             throw Malformed("response is not a JSON object");
         }
         std::optional<Usage> usage;
-        bool tool_call = false;
-        const auto finish = decode_chunk(*response, usage, tool_call, out);
+        std::size_t calls = 0;
+        const auto finish = decode_chunk(*response, usage, calls, out);
         if (usage) {
             out.push_back(StreamEvent::usage_event(*usage));
         }
         out.push_back(StreamEvent::stop(
-            finish.value_or(tool_call ? FinishReason::tool_use : FinishReason::stop)
+            finish.value_or(calls > 0 ? FinishReason::tool_use : FinishReason::stop)
         ));
     } catch (const Malformed& e) {
         return wire::unreadable_response("Gemini", e);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,14 +25,23 @@ namespace parley::llm {
 // The generateContent body: contents (assistant turns as role "model"), systemInstruction (when
 // the system prompt is non-empty), generationConfig {maxOutputTokens, temperature when set,
 // thinkingConfig {includeThoughts: true, thinkingBudget} when r.thinking}. The model goes in the
-// URL, not the body.
+// URL, not the body. Tools, when offered: `tools: [{functionDeclarations: [{name, description,
+// parameters}]}]`, each schema cut down to the OpenAPI subset Gemini accepts (it answers 400 to
+// `$schema`, `additionalProperties`, `const`, …; `type: [T, "null"]` becomes `type: T, nullable`;
+// an object schema without properties is left out, as Gemini wants). An assistant message with
+// tool calls becomes model parts `functionCall {name, args}` (with the call's `thoughtSignature`
+// when it has one); consecutive "tool" messages become one user turn of `functionResponse {name,
+// response}` parts, `response` being the result's JSON object, or `{"result": text}`.
 std::string build_gemini_request(const ChatRequest& r, bool stream);
 
 // Decodes one streamed response, chunk by chunk. Text parts become text_delta, `thought: true`
-// parts thinking_delta; on the chunk with finishReason (or a prompt blocked by promptFeedback) it
-// emits a usage event from the latest usageMetadata (output = candidates + thoughts tokens) and
-// then the one stop. A chunk with `error`, malformed JSON or a chunk of the wrong shape gives one
-// error event; after it, and after the stop, further input is ignored. Not thread-safe.
+// parts thinking_delta, `functionCall` parts (whole, never in pieces) one tool_call each at once
+// (id: the call's own, else "call_<n>"; the part's thoughtSignature kept as the call's
+// signature); on the chunk with finishReason (or a prompt blocked by promptFeedback) it emits a
+// usage event from the latest usageMetadata (output = candidates + thoughts tokens) and then the
+// one stop (tool_use for a STOP after a function call). A chunk with `error`, malformed JSON or a
+// chunk of the wrong shape gives one error event; after it, and after the stop, further input is
+// ignored. Not thread-safe.
 class GeminiStreamDecoder {
 public:
     // One SSE event (its `event:` name, possibly empty, and its data) → the StreamEvents it
@@ -48,12 +58,13 @@ public:
 
 private:
     std::optional<Usage> usage_;  // from the latest chunk with usageMetadata
-    bool tool_call_ = false;      // a functionCall part came: a STOP means tool_use
+    std::size_t calls_ = 0;       // functionCall parts so far: numbers ids; a STOP means tool_use
     bool done_ = false;
 };
 
 // Decodes a complete (non-streaming) `GenerateContentResponse` body into the events a stream
-// would have produced: thinking, text, usage, stop (stop when finishReason is missing). A body
+// would have produced: thinking, text, tool calls, usage, stop (stop when finishReason is
+// missing, tool_use after a function call). A body
 // with an `error` object yields one error event. Errors: upstream when the body is not JSON or
 // not the expected shape.
 Result<std::vector<StreamEvent>> decode_gemini_response(std::string_view body);

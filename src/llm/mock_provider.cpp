@@ -1,11 +1,18 @@
 // The built-in mock provider: Parley works with no API key at all (make run, demos, tests). The
 // reply is deterministic, derived from the prompt, and streamed word by word with a delay, so
-// clients see real token-by-token delivery.
+// clients see real token-by-token delivery. It uses tools the way a model would: offered
+// `fetch_internal_knowledge` and asked "What is X?", it calls the tool, and given the result it
+// answers from it.
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
+#include "common/json.hpp"
 #include "common/strings.hpp"
 #include "llm/provider.hpp"
 
@@ -59,8 +66,105 @@ std::int64_t prompt_tokens(const ChatRequest& r) {
     std::int64_t n = estimate_tokens(r.system);
     for (const auto& m : r.messages) {
         n += estimate_tokens(m.content) + 4;  // role and framing overhead, as chat formats have
+        for (const auto& call : m.tool_calls) {
+            n += estimate_tokens(call.name) + estimate_tokens(call.arguments);
+        }
     }
     return n;
+}
+
+constexpr std::string_view kKnowledgeTool = "fetch_internal_knowledge";
+
+bool offers(const ChatRequest& r, std::string_view tool) {
+    return std::any_of(r.tools.begin(), r.tools.end(), [&](const ToolSpec& t) {
+        return t.name == tool;
+    });
+}
+
+bool is_edge_junk(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '.' || c == ',' || c == ';' ||
+           c == ':' || c == '!' || c == '?' || c == '"' || c == '\'' || c == '(' || c == ')' ||
+           c == '[' || c == ']' || c == '`' || c == '*';
+}
+
+std::string_view trim_junk(std::string_view s) noexcept {
+    while (!s.empty() && is_edge_junk(s.front())) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && is_edge_junk(s.back())) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+// The topic of a message that reads like "What is X?", "Tell me about X", "Look up X" or
+// "Explain X": X's first sentence, lower-cased, without edge punctuation or a leading article;
+// nullopt for any other message.
+std::optional<std::string> lookup_topic(std::string_view message) {
+    static constexpr std::array<std::string_view, 7> kOpeners = {
+        "what is ",
+        "what are ",
+        "what's ",
+        "tell me about ",
+        "look up ",
+        "lookup ",
+        "explain ",
+    };
+    static constexpr std::array<std::string_view, 3> kArticles = {"a ", "an ", "the "};
+    const std::string text = to_lower(trim(message));
+    std::string_view rest;
+    bool matched = false;
+    for (const std::string_view opener : kOpeners) {
+        if (std::string_view(text).starts_with(opener)) {
+            rest = std::string_view(text).substr(opener.size());
+            matched = true;
+            break;
+        }
+    }
+    if (!matched) {
+        return std::nullopt;
+    }
+    // The first sentence only; a dot inside a word ("node.js") does not end it.
+    std::size_t end = rest.find_first_of("?!\n");
+    end = std::min(end, rest.find(". "));
+    rest = trim_junk(rest.substr(0, end));
+    for (const std::string_view article : kArticles) {
+        if (rest.starts_with(article)) {
+            rest = trim_junk(rest.substr(article.size()));
+            break;
+        }
+        if (rest == article.substr(0, article.size() - 1)) {
+            rest = {};  // "What is the?": no topic
+        }
+    }
+    if (rest.empty()) {
+        return std::nullopt;
+    }
+    return std::string(rest);
+}
+
+// The mock's answer from a tool result: its text, or the `content` / `summary` / `result` /
+// `text` of a JSON object (its `error` says the tool failed).
+std::string tool_answer(const ChatMessage& result) {
+    std::string text = result.content;
+    if (auto parsed = json::parse(result.content, 64); parsed && parsed->is_object()) {
+        const boost::json::object& o = parsed->get_object();
+        if (const auto* error = o.if_contains("error"); error != nullptr && error->is_string()) {
+            return "I could not get an answer from " + result.tool_name + ": " +
+                   quote(error->get_string(), 300);
+        }
+        for (const std::string_view key : {"content", "summary", "result", "text"}) {
+            if (const auto* v = o.if_contains(key); v != nullptr && v->is_string()) {
+                text = std::string(v->get_string());
+                break;
+            }
+        }
+    }
+    const std::string found = quote(text, 600);
+    if (result.tool_name.empty() || result.tool_name == kKnowledgeTool) {
+        return "According to the knowledge base: " + found;
+    }
+    return "The " + result.tool_name + " tool says: " + found;
 }
 
 class MockProvider final : public Provider {
@@ -70,34 +174,45 @@ public:
     std::string_view name() const noexcept override { return "mock"; }
 
     asio::awaitable<void> stream(ChatRequest request, EventSink sink) override {
-        const auto [thinking, reply] = answer(request);
+        Answer a = answer(request);
         asio::steady_timer timer(co_await asio::this_coro::executor);
         std::int64_t produced = 0;
-        for (const auto& piece : pieces_of(thinking)) {
+        for (const auto& piece : pieces_of(a.thinking)) {
             co_await pause(timer);
             co_await sink(StreamEvent::thinking_delta(piece));
             ++produced;
         }
-        for (const auto& piece : pieces_of(reply)) {
+        for (const auto& piece : pieces_of(a.reply)) {
             co_await pause(timer);
             co_await sink(StreamEvent::text_delta(piece));
             ++produced;
         }
+        if (a.call) {
+            co_await pause(timer);
+            produced += estimate_tokens(a.call->arguments);
+            co_await sink(StreamEvent::tool_call_event(std::move(*a.call)));
+        }
         co_await sink(StreamEvent::usage_event({prompt_tokens(request), produced}));
-        co_await sink(StreamEvent::stop(FinishReason::stop));
+        co_await sink(StreamEvent::stop(a.finish));
     }
 
     asio::awaitable<std::vector<StreamEvent>> complete(ChatRequest request) override {
-        const auto [thinking, reply] = answer(request);
+        Answer a = answer(request);
         std::vector<StreamEvent> out;
-        if (!thinking.empty()) {
-            out.push_back(StreamEvent::thinking_delta(thinking));
+        if (!a.thinking.empty()) {
+            out.push_back(StreamEvent::thinking_delta(a.thinking));
         }
-        out.push_back(StreamEvent::text_delta(reply));
-        const auto produced =
-            static_cast<std::int64_t>(pieces_of(thinking).size() + pieces_of(reply).size());
+        if (!a.reply.empty()) {
+            out.push_back(StreamEvent::text_delta(a.reply));
+        }
+        auto produced =
+            static_cast<std::int64_t>(pieces_of(a.thinking).size() + pieces_of(a.reply).size());
+        if (a.call) {
+            produced += estimate_tokens(a.call->arguments);
+            out.push_back(StreamEvent::tool_call_event(std::move(*a.call)));
+        }
         out.push_back(StreamEvent::usage_event({prompt_tokens(request), produced}));
-        out.push_back(StreamEvent::stop(FinishReason::stop));
+        out.push_back(StreamEvent::stop(a.finish));
         co_return out;
     }
 
@@ -105,9 +220,53 @@ private:
     struct Answer {
         std::string thinking;
         std::string reply;
+        std::optional<ToolCall> call;  // instead of a reply
+        FinishReason finish = FinishReason::stop;
     };
 
     static Answer answer(const ChatRequest& r) {
+        if (!r.messages.empty() && r.messages.back().role == "tool") {
+            return answer_from_tool(r);
+        }
+        if (!r.messages.empty() && r.messages.back().role == "user" && offers(r, kKnowledgeTool)) {
+            if (auto topic = lookup_topic(r.messages.back().content)) {
+                return look_up(r, std::move(*topic));
+            }
+        }
+        return echo(r);
+    }
+
+    // Calls fetch_internal_knowledge {"topic": topic}; ids count the conversation's calls, so
+    // they are unique in it and the same every time.
+    static Answer look_up(const ChatRequest& r, std::string topic) {
+        std::size_t earlier = 0;
+        for (const ChatMessage& m : r.messages) {
+            earlier += m.tool_calls.size();
+        }
+        Answer a;
+        if (r.thinking) {
+            a.thinking = "The user asked: \"" + quote(r.messages.back().content, 200) +
+                         "\". I will look up \"" + topic + "\" in the knowledge base.";
+        }
+        ToolCall call;
+        call.id = "call_mock_" + std::to_string(earlier + 1);
+        call.name = std::string(kKnowledgeTool);
+        call.arguments = boost::json::serialize(boost::json::object{{"topic", topic}});
+        a.call = std::move(call);
+        a.finish = FinishReason::tool_use;
+        return a;
+    }
+
+    static Answer answer_from_tool(const ChatRequest& r) {
+        Answer a;
+        if (r.thinking) {
+            a.thinking = "The tool answered. I will pass on what it says.";
+        }
+        a.reply = tool_answer(r.messages.back());
+        return a;
+    }
+
+    static Answer echo(const ChatRequest& r) {
         const std::string asked = quote(last_user_message(r), 200);
         Answer a;
         if (r.thinking) {

@@ -208,6 +208,91 @@ std::optional<std::string> groq_error(const bj::object& chunk) {
     return std::string("upstream stopped the stream early");
 }
 
+// One history message: text messages as they are; an assistant message with its tool calls (no
+// text: content null, as OpenAI writes it); a tool result answering its call.
+bj::object encode_message(const ChatMessage& m) {
+    if (m.role == "tool") {
+        return bj::object{
+            {"role", "tool"}, {"tool_call_id", m.tool_call_id}, {"content", m.content}};
+    }
+    bj::object message{{"role", m.role}, {"content", m.content}};
+    if (m.role == "assistant" && !m.tool_calls.empty()) {
+        if (m.content.empty()) {
+            message["content"] = nullptr;
+        }
+        bj::array calls;
+        for (const ToolCall& c : m.tool_calls) {
+            calls.push_back(bj::object{
+                {"id", c.id},
+                {"type", "function"},
+                {"function",
+                 bj::object{
+                     {"name", c.name}, {"arguments", c.arguments.empty() ? "{}" : c.arguments}}},
+            });
+        }
+        message["tool_calls"] = std::move(calls);
+    }
+    return message;
+}
+
+bj::array encode_tools(const std::vector<ToolSpec>& tools) {
+    bj::array out;
+    for (const ToolSpec& t : tools) {
+        bj::object function{{"name", t.name}};
+        if (!t.description.empty()) {
+            function["description"] = t.description;
+        }
+        function["parameters"] = wire::schema_object(t.parameters);
+        out.push_back(bj::object{{"type", "function"}, {"function", std::move(function)}});
+    }
+    return out;
+}
+
+// The arguments of a tool call's `function`: text (the format), or an object some compatible
+// servers send whole (then its serialization); absent → "".
+std::string arguments_of(const bj::object& function) {
+    const bj::value* v = function.if_contains("arguments");
+    if (v == nullptr || v->is_null()) {
+        return {};
+    }
+    if (v->is_string()) {
+        return std::string(v->get_string());
+    }
+    if (v->is_object()) {
+        return bj::serialize(*v);
+    }
+    throw Malformed("`arguments` is not a string");
+}
+
+// The calls of a complete message (`message.tool_calls`), in order.
+std::vector<ToolCall> message_tool_calls(const bj::object& message) {
+    std::vector<ToolCall> out;
+    const bj::array* calls = array_field(message, "tool_calls");
+    if (calls == nullptr) {
+        return out;
+    }
+    for (const bj::value& v : *calls) {
+        const bj::object* call = v.if_object();
+        if (call == nullptr) {
+            throw Malformed("a tool call is not an object");
+        }
+        const bj::object* function = object_field(*call, "function");
+        if (function == nullptr) {
+            throw Malformed("a tool call has no `function`");
+        }
+        std::string id(string_field(*call, "id").value_or(std::string_view{}));
+        if (id.empty()) {
+            id = wire::generated_call_id(out.size() + 1);
+        }
+        out.push_back(wire::complete_tool_call(
+            std::move(id),
+            std::string(string_field(*function, "name").value_or(std::string_view{})),
+            arguments_of(*function)
+        ));
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string build_openai_request(const ChatRequest& r, bool stream) {
@@ -216,11 +301,14 @@ std::string build_openai_request(const ChatRequest& r, bool stream) {
         messages.push_back(bj::object{{"role", "system"}, {"content", r.system}});
     }
     for (const ChatMessage& m : r.messages) {
-        messages.push_back(bj::object{{"role", m.role}, {"content", m.content}});
+        messages.push_back(encode_message(m));
     }
     bj::object body;
     body["model"] = r.model;
     body["messages"] = std::move(messages);
+    if (!r.tools.empty()) {
+        body["tools"] = encode_tools(r.tools);
+    }
     // `max_tokens`, not `max_completion_tokens`: the name Groq, vLLM, Ollama and llama.cpp accept.
     body["max_tokens"] = r.max_tokens;
     if (r.temperature) {
@@ -243,7 +331,8 @@ std::vector<StreamEvent> OpenAiStreamDecoder::decode(
     const std::string_view trimmed = trim(data);
     if (trimmed == "[DONE]") {
         flush_pending(out);
-        out.push_back(StreamEvent::stop(finish_.value_or(FinishReason::stop)));
+        flush_calls(out);
+        out.push_back(StreamEvent::stop(final_reason()));
         done_ = true;
         return out;
     }
@@ -289,10 +378,16 @@ std::vector<StreamEvent> OpenAiStreamDecoder::decode(
                         flush_pending(events);
                         push_text(events, *refusal);
                     }
+                    if (const bj::array* calls = array_field(*delta, "tool_calls")) {
+                        for (const bj::value& call : *calls) {
+                            on_tool_call(call);
+                        }
+                    }
                 }
                 if (const auto reason = string_field(*choice, "finish_reason")) {
                     finish_ = map_finish(*reason);
                     flush_pending(events);
+                    flush_calls(events);
                 }
             }
         }
@@ -326,7 +421,8 @@ std::vector<StreamEvent> OpenAiStreamDecoder::finish() {
     }
     if (finish_) {
         flush_pending(out);
-        out.push_back(StreamEvent::stop(*finish_));
+        flush_calls(out);
+        out.push_back(StreamEvent::stop(final_reason()));
         done_ = true;
         return out;
     }
@@ -398,6 +494,49 @@ void OpenAiStreamDecoder::flush_pending(std::vector<StreamEvent>& out) {
     pending_.clear();
 }
 
+// One piece of a tool call: `{index, id?, type?, function?: {name?, arguments?}}`. The first
+// piece of a call carries its id and name, later ones fragments of the arguments. A server that
+// leaves out `index` (some compatible ones) starts a new call with each id and continues the last
+// one otherwise.
+void OpenAiStreamDecoder::on_tool_call(const boost::json::value& piece) {
+    const bj::object* call = piece.if_object();
+    if (call == nullptr) {
+        throw Malformed("a tool call is not an object");
+    }
+    const std::string_view id = string_field(*call, "id").value_or(std::string_view{});
+    std::int64_t key = 0;
+    if (const auto index = count_field(*call, "index")) {
+        key = *index;
+    } else if (!id.empty()) {
+        key = calls_.find_id(id).value_or(calls_.next_key());
+    } else {
+        key = calls_.last_key().value_or(calls_.next_key());
+    }
+    std::string_view name;
+    std::string arguments;
+    if (const bj::object* function = object_field(*call, "function")) {
+        name = string_field(*function, "name").value_or(std::string_view{});
+        arguments = arguments_of(*function);
+    }
+    calls_.start(key, id, name);
+    calls_.append(key, arguments);
+}
+
+// The choice is finished: its tool calls are complete.
+void OpenAiStreamDecoder::flush_calls(std::vector<StreamEvent>& out) {
+    wire::push_tool_calls(out, calls_.complete_all());
+}
+
+// What the stop says: the finish_reason, but tool_use when the model called tools and the server
+// still said "stop" (Ollama and other compatible servers do).
+FinishReason OpenAiStreamDecoder::final_reason() const noexcept {
+    const FinishReason reason = finish_.value_or(FinishReason::stop);
+    if (reason == FinishReason::stop && calls_.completed() > 0) {
+        return FinishReason::tool_use;
+    }
+    return reason;
+}
+
 void OpenAiStreamDecoder::fail(std::vector<StreamEvent>& out, StreamEvent failure) {
     out.push_back(std::move(failure));
     done_ = true;
@@ -444,6 +583,11 @@ Result<std::vector<StreamEvent>> decode_openai_response(std::string_view body) {
             push_text(out, content);
         }
         push_text(out, string_field(*message, "refusal").value_or(std::string_view{}));
+        std::vector<ToolCall> calls = message_tool_calls(*message);
+        if (!calls.empty() && finish == FinishReason::stop) {
+            finish = FinishReason::tool_use;
+        }
+        wire::push_tool_calls(out, std::move(calls));
         if (const bj::object* usage = object_field(*response, "usage")) {
             out.push_back(StreamEvent::usage_event(read_usage(*usage)));
         }

@@ -18,19 +18,27 @@
 
 #include "common/error.hpp"
 #include "llm/types.hpp"
+#include "llm/wire_json.hpp"
 
 namespace parley::llm {
 
 // The `POST {base}/chat/completions` body: model, messages (the system prompt first, as a "system"
 // message, when non-empty), max_tokens, temperature when set, stream, and when streaming
-// `stream_options: {include_usage: true}` so the usage chunk arrives before `[DONE]`.
+// `stream_options: {include_usage: true}` so the usage chunk arrives before `[DONE]`. Tools, when
+// offered: `tools: [{type: "function", function: {name, description, parameters}}]`. An assistant
+// message with tool calls carries `tool_calls: [{id, type: "function", function: {name,
+// arguments}}]` and `content: null` when it has no text; a "tool" message becomes `{role: "tool",
+// tool_call_id, content}`.
 std::string build_openai_request(const ChatRequest& r, bool stream);
 
 // Decodes one streamed response, event by event. Emits thinking_delta / text_delta as fragments
 // arrive, a usage event when a chunk reports usage (`usage`, or Groq's `x_groq.usage`), and one
 // stop at `[DONE]` (so it follows the usage chunk) with the remembered finish_reason, or stop when
-// none came. An `error` object in a chunk, malformed JSON or a chunk of the wrong shape gives one
-// error event; after it, and after `[DONE]`, further input is ignored. Not thread-safe.
+// none came. Tool calls (`delta.tool_calls`, pieces keyed by `index`, several in parallel) are
+// assembled and emitted once each, in index order, when the choice's finish_reason arrives (or at
+// the end of the stream, if it never does); a finish_reason "stop" after tool calls is tool_use.
+// An `error` object in a chunk, malformed JSON or a chunk of the wrong shape gives one error
+// event; after it, and after `[DONE]`, further input is ignored. Not thread-safe.
 class OpenAiStreamDecoder {
 public:
     // One SSE event (its `event:` name, possibly empty, and its data) → the StreamEvents it
@@ -50,17 +58,22 @@ private:
 
     void on_content(std::string_view fragment, std::vector<StreamEvent>& out);
     void flush_pending(std::vector<StreamEvent>& out);
+    void on_tool_call(const boost::json::value& piece);
+    void flush_calls(std::vector<StreamEvent>& out);
+    FinishReason final_reason() const noexcept;
     void fail(std::vector<StreamEvent>& out, StreamEvent failure);
 
     ThinkState think_ = ThinkState::start;
     std::string pending_;  // content held back: it may be the start of `<think>` or `</think>`
+    wire::ToolCallAssembler calls_;  // tool calls still arriving, by `index`
     std::optional<FinishReason> finish_;
     bool done_ = false;
 };
 
 // Decodes a complete (non-streaming) `chat.completion` body into the events a stream would have
-// produced: thinking, text, usage, stop. A 200 body carrying an `error` object yields one error
-// event. Errors: upstream when the body is not JSON or not the expected shape.
+// produced: thinking, text, tool calls (`message.tool_calls`), usage, stop. A 200 body carrying an
+// `error` object yields one error event. Errors: upstream when the body is not JSON or not the
+// expected shape.
 Result<std::vector<StreamEvent>> decode_openai_response(std::string_view body);
 
 // The error event for an HTTP error response: classify_status(status), refined by the body's

@@ -64,7 +64,11 @@ struct MockOptions {
 };
 
 // No network: a deterministic reply derived from the prompt, streamed word by word, with
-// thinking when asked; usage counted with llm::estimate_tokens.
+// thinking when asked; usage counted with llm::estimate_tokens. It uses tools: when the request
+// offers `fetch_internal_knowledge` and the last message reads like "What is X?" / "What are X?" /
+// "Tell me about X" / "Look up X" / "Explain X", it calls it with {"topic": X} (X lower-cased;
+// id "call_mock_<n>", n counting the conversation's calls) and stops with tool_use; when the last
+// message is a tool result, it answers from it ("According to the knowledge base: …").
 std::unique_ptr<Provider> make_mock_provider(MockOptions options = {});
 
 // A rough token count for text a provider did not count (about four characters a token for

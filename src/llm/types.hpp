@@ -27,6 +27,9 @@ struct ToolCall {
     // Set when the model's arguments were not a JSON object (then `arguments` is "{}"): the turn
     // gives the model this as the tool's error result instead of running the tool.
     std::optional<std::string> invalid_arguments;
+    // Opaque provider state to send back with the call in later requests: Gemini's
+    // `thoughtSignature` (Gemini 3 rejects a replayed call without it). Empty for most providers.
+    std::string signature{};
 };
 
 struct ChatMessage {

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <utility>
 
+#include <boost/json/serialize.hpp>
+
 #include "common/json.hpp"
 
 namespace parley::llm::wire {
@@ -115,6 +117,123 @@ StreamEvent http_error_event(
     StreamEvent event = StreamEvent::failure(kind, std::move(body_message), status);
     event.retry_after = retry_after;
     return event;
+}
+
+ToolCall complete_tool_call(std::string id, std::string name, std::string_view arguments) {
+    ToolCall call;
+    call.id = std::move(id);
+    call.name = std::move(name);
+    call.arguments = "{}";
+    std::size_t first = 0;
+    while (first < arguments.size() && (arguments[first] == ' ' || arguments[first] == '\n' ||
+                                        arguments[first] == '\r' || arguments[first] == '\t')) {
+        ++first;
+    }
+    if (first == arguments.size()) {
+        return call;  // none: a tool without parameters
+    }
+    auto parsed = json::parse(arguments, kMaxDepth);
+    if (!parsed) {
+        call.invalid_arguments = "arguments are not valid JSON: " + parsed.error().message;
+    } else if (!parsed->is_object()) {
+        call.invalid_arguments = "arguments are not a JSON object";
+    } else {
+        call.arguments = bj::serialize(*parsed);
+    }
+    return call;
+}
+
+std::string generated_call_id(std::size_t n) {
+    return "call_" + std::to_string(n);
+}
+
+void ToolCallAssembler::start(std::int64_t key, std::string_view id, std::string_view name) {
+    Open& open = open_[key];
+    if (!id.empty()) {
+        open.id = std::string(id);
+    }
+    if (!name.empty()) {
+        open.name = std::string(name);
+    }
+    last_key_ = key;
+}
+
+void ToolCallAssembler::append(std::int64_t key, std::string_view fragment) {
+    open_[key].arguments += fragment;
+    last_key_ = key;
+}
+
+std::optional<ToolCall> ToolCallAssembler::complete(std::int64_t key) {
+    const auto it = open_.find(key);
+    if (it == open_.end()) {
+        return std::nullopt;
+    }
+    Open open = std::move(it->second);
+    open_.erase(it);
+    return finish(std::move(open));
+}
+
+std::vector<ToolCall> ToolCallAssembler::complete_all() {
+    std::vector<ToolCall> out;
+    out.reserve(open_.size());
+    for (auto& [key, open] : open_) {
+        out.push_back(finish(std::move(open)));
+    }
+    open_.clear();
+    return out;
+}
+
+std::optional<std::int64_t> ToolCallAssembler::last_key() const noexcept {
+    if (!last_key_ || !open_.contains(*last_key_)) {
+        return std::nullopt;
+    }
+    return last_key_;
+}
+
+std::optional<std::int64_t> ToolCallAssembler::find_id(std::string_view id) const {
+    for (const auto& [key, open] : open_) {
+        if (open.id == id) {
+            return key;
+        }
+    }
+    return std::nullopt;
+}
+
+std::int64_t ToolCallAssembler::next_key() const noexcept {
+    return open_.empty() ? 0 : open_.rbegin()->first + 1;
+}
+
+ToolCall ToolCallAssembler::finish(Open open) {
+    ++completed_;
+    std::string id = open.id.empty() ? generated_call_id(completed_) : std::move(open.id);
+    return complete_tool_call(std::move(id), std::move(open.name), open.arguments);
+}
+
+void push_tool_calls(std::vector<StreamEvent>& out, std::vector<ToolCall> calls) {
+    for (ToolCall& call : calls) {
+        out.push_back(StreamEvent::tool_call_event(std::move(call)));
+    }
+}
+
+bj::object schema_object(std::string_view parameters) {
+    if (auto parsed = json::parse(parameters, kMaxDepth); parsed && parsed->is_object()) {
+        return std::move(parsed->get_object());
+    }
+    return bj::object{{"type", "object"}, {"properties", bj::object{}}};
+}
+
+bj::object arguments_object(std::string_view arguments) {
+    if (auto parsed = json::parse(arguments, kMaxDepth); parsed && parsed->is_object()) {
+        return std::move(parsed->get_object());
+    }
+    return bj::object{};
+}
+
+bj::object tool_result_object(std::string_view content) {
+    if (auto parsed = json::parse(content, kMaxDepth); parsed && parsed->is_object()) {
+        return std::move(parsed->get_object());
+    }
+    return bj::object{{"result", content}};
 }
 
 }  // namespace parley::llm::wire

@@ -7,6 +7,9 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+
 import { DEFAULT_KEYS, defaultTokens, startFakeUpstream, waitFor } from "../support/fake_upstream.mjs";
 
 const OPENAI_AUTH = { authorization: `Bearer ${DEFAULT_KEYS.openai}` };
@@ -873,6 +876,419 @@ describe("fake upstream", () => {
             const res = await post("/v1/completions", { prompt: "x" }, { headers: OPENAI_AUTH });
             assert.equal(res.status, 404);
             assert.equal((await readJson(res)).error.type, "invalid_request_error");
+        });
+    });
+    describe("tool calls", () => {
+        const WEATHER = {
+            type: "object",
+            properties: { city: { type: "string" } },
+            required: ["city"],
+        };
+        const PARIS = { id: "call_paris", name: "get_weather", arguments: { city: "Paris", days: [1, 2] } };
+        const ROME = { id: "call_rome", name: "get_weather", arguments: { city: "Rome" } };
+
+        it("OpenAI: two calls, arguments split over many deltas, finish_reason tool_calls", async () => {
+            up.setScript({ toolCalls: [PARIS, ROME], splitArguments: 4 });
+            const body = openAiBody({
+                stream: true,
+                stream_options: { include_usage: true },
+                tools: [{ type: "function", function: { name: "get_weather", parameters: WEATHER } }],
+            });
+            const { events } = await readSse(await post("/v1/chat/completions", body, { headers: OPENAI_AUTH }));
+            assert.equal(events.at(-1).data, "[DONE]");
+            const chunks = events.slice(0, -1).map((e) => e.json);
+            assert.deepEqual(chunks[0].choices[0].delta, { role: "assistant", content: "" });
+            const deltas = chunks.slice(1).flatMap((c) => c.choices.map((ch) => ch.delta));
+            assert.ok(!deltas.some((d) => typeof d.content === "string"), "no text");
+            const calls = deltas.filter((d) => d.tool_calls).map((d) => d.tool_calls[0]);
+            assert.equal(calls.length, 2 + 4 + 4, "one start and four pieces per call");
+            assert.deepEqual(calls[0], {
+                index: 0,
+                id: "call_paris",
+                type: "function",
+                function: { name: "get_weather", arguments: "" },
+            });
+            assert.deepEqual(Object.keys(calls[1]).sort(), ["function", "index"]);
+            assert.equal(calls[5].id, "call_rome");
+            const args = (index) =>
+                calls.filter((c) => c.index === index).map((c) => c.function.arguments).join("");
+            assert.deepEqual(JSON.parse(args(0)), PARIS.arguments);
+            assert.deepEqual(JSON.parse(args(1)), ROME.arguments);
+            const finish = chunks.find((c) => c.choices[0]?.finish_reason);
+            assert.equal(finish.choices[0].finish_reason, "tool_calls");
+            assert.equal(chunks.at(-1).usage.completion_tokens, 10);
+            assert.deepEqual(up.requests[0].tools, ["get_weather"]);
+        });
+
+        it("Anthropic: text block, then one tool_use block a call with input_json_delta pieces", async () => {
+            up.setScript({ tokens: ["Checking."], toolCalls: [PARIS, ROME], splitArguments: 3 });
+            const body = anthropicBody({
+                stream: true,
+                tools: [{ name: "get_weather", input_schema: WEATHER }],
+            });
+            const { events } = await readSse(await post("/v1/messages", body, { headers: ANTHROPIC_AUTH }));
+            for (const e of events) {
+                assert.equal(e.event, e.json.type);
+            }
+            const summary = events.map((e) => {
+                const d = e.json;
+                if (e.event === "content_block_start") {
+                    return `start:${d.index}:${d.content_block.type}`;
+                }
+                if (e.event === "content_block_delta") {
+                    return `delta:${d.index}:${d.delta.type}`;
+                }
+                if (e.event === "content_block_stop") {
+                    return `stop:${d.index}`;
+                }
+                return e.event;
+            });
+            const toolBlock = (i) => [
+                `start:${i}:tool_use`,
+                ...Array(4).fill(`delta:${i}:input_json_delta`),
+                `stop:${i}`,
+            ];
+            assert.deepEqual(summary, [
+                "message_start",
+                "ping",
+                "start:0:text",
+                "delta:0:text_delta",
+                "stop:0",
+                ...toolBlock(1),
+                ...toolBlock(2),
+                "message_delta",
+                "message_stop",
+            ]);
+            assert.deepEqual(events[5].json.content_block, {
+                type: "tool_use",
+                id: "call_paris",
+                name: "get_weather",
+                input: {},
+            });
+            const input = (index) =>
+                events
+                    .filter((e) => e.json.index === index && e.json.delta?.type === "input_json_delta")
+                    .map((e) => e.json.delta.partial_json);
+            assert.equal(input(1)[0], "", "the first fragment is empty, as the API sends it");
+            assert.deepEqual(JSON.parse(input(1).join("")), PARIS.arguments);
+            assert.deepEqual(JSON.parse(input(2).join("")), ROME.arguments);
+            assert.equal(events.at(-2).json.delta.stop_reason, "tool_use");
+        });
+
+        it("Anthropic: only tool calls open no text block; ids default to toolu_…", async () => {
+            up.setScript({ toolCalls: [{ name: "current_time", arguments: {} }] });
+            const { events } = await readSse(
+                await post("/v1/messages", anthropicBody({ stream: true }), { headers: ANTHROPIC_AUTH })
+            );
+            const starts = events.filter((e) => e.event === "content_block_start");
+            assert.equal(starts.length, 1);
+            assert.equal(starts[0].json.index, 0);
+            assert.match(starts[0].json.content_block.id, /^toolu_/);
+            const pieces = events.filter((e) => e.json.delta?.type === "input_json_delta");
+            assert.deepEqual(pieces.map((e) => e.json.delta.partial_json), ["", "{}"]);
+        });
+
+        it("Gemini: every call whole in one chunk with finishReason STOP; ids only when asked", async () => {
+            up.setScript({
+                tokens: ["Checking."],
+                toolCalls: [{ ...PARIS, signature: "c2ln" }, ROME],
+            });
+            const body = geminiBody({
+                tools: [{ functionDeclarations: [{ name: "get_weather", parameters: WEATHER }] }],
+            });
+            let { events } = await readSse(await post(GEMINI_STREAM, body, { headers: GEMINI_AUTH }));
+            assert.equal(events.length, 2);
+            assert.deepEqual(events[0].json.candidates[0].content.parts, [{ text: "Checking." }]);
+            assert.equal(events[0].json.candidates[0].finishReason, undefined);
+            const last = events[1].json.candidates[0];
+            assert.equal(last.finishReason, "STOP");
+            assert.deepEqual(last.content.parts, [
+                { functionCall: { name: "get_weather", args: PARIS.arguments }, thoughtSignature: "c2ln" },
+                { functionCall: { name: "get_weather", args: ROME.arguments } },
+            ]);
+
+            up.setScript({ toolCalls: [ROME], geminiCallIds: true });
+            ({ events } = await readSse(await post(GEMINI_STREAM, body, { headers: GEMINI_AUTH })));
+            assert.equal(events.length, 1);
+            assert.deepEqual(events[0].json.candidates[0].content.parts, [
+                { functionCall: { name: "get_weather", args: ROME.arguments, id: "call_rome" } },
+            ]);
+        });
+
+        it("non-streaming answers carry the calls in each format", async () => {
+            up.setScript({ toolCalls: [PARIS] });
+            const oa = await readJson(await post("/v1/chat/completions", openAiBody(), { headers: OPENAI_AUTH }));
+            assert.deepEqual(oa.choices[0].message, {
+                role: "assistant",
+                content: null,
+                refusal: null,
+                tool_calls: [
+                    {
+                        id: "call_paris",
+                        type: "function",
+                        function: { name: "get_weather", arguments: JSON.stringify(PARIS.arguments) },
+                    },
+                ],
+            });
+            assert.equal(oa.choices[0].finish_reason, "tool_calls");
+
+            const an = await readJson(await post("/v1/messages", anthropicBody(), { headers: ANTHROPIC_AUTH }));
+            assert.deepEqual(an.content, [
+                { type: "tool_use", id: "call_paris", name: "get_weather", input: PARIS.arguments },
+            ]);
+            assert.equal(an.stop_reason, "tool_use");
+
+            const ge = await readJson(await post(GEMINI_COMPLETE, geminiBody(), { headers: GEMINI_AUTH }));
+            assert.deepEqual(ge.candidates[0].content.parts, [
+                { functionCall: { name: "get_weather", args: PARIS.arguments } },
+            ]);
+        });
+
+        it("the official SDKs assemble the streamed calls", async () => {
+            up.setScript({ tokens: ["Checking."], toolCalls: [PARIS, ROME], splitArguments: 5 });
+            const openai = new OpenAI({ baseURL: `${up.baseUrl}/v1`, apiKey: DEFAULT_KEYS.openai, maxRetries: 0 });
+            const completion = await openai.chat.completions
+                .stream({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Weather?" }] })
+                .finalChatCompletion();
+            assert.equal(completion.choices[0].finish_reason, "tool_calls");
+            assert.deepEqual(
+                completion.choices[0].message.tool_calls.map((c) => [c.id, c.function.name, JSON.parse(c.function.arguments)]),
+                [
+                    ["call_paris", "get_weather", PARIS.arguments],
+                    ["call_rome", "get_weather", ROME.arguments],
+                ]
+            );
+
+            const anthropic = new Anthropic({ baseURL: up.baseUrl, apiKey: DEFAULT_KEYS.anthropic, maxRetries: 0 });
+            const message = await anthropic.messages
+                .stream({ model: "claude-test", max_tokens: 100, messages: [{ role: "user", content: "Weather?" }] })
+                .finalMessage();
+            assert.equal(message.stop_reason, "tool_use");
+            assert.deepEqual(message.content, [
+                { type: "text", text: "Checking." },
+                { type: "tool_use", id: "call_paris", name: "get_weather", input: PARIS.arguments },
+                { type: "tool_use", id: "call_rome", name: "get_weather", input: ROME.arguments },
+            ]);
+        });
+
+        it("string arguments are sent as they are, invalid JSON included", async () => {
+            up.setScript({ toolCalls: [{ id: "call_bad", name: "get_weather", arguments: '{"city": Par' }], splitArguments: 2 });
+            const { events } = await readSse(
+                await post("/v1/chat/completions", openAiBody({ stream: true }), { headers: OPENAI_AUTH })
+            );
+            const pieces = events
+                .filter((e) => e.json?.choices?.[0]?.delta?.tool_calls)
+                .map((e) => e.json.choices[0].delta.tool_calls[0].function.arguments);
+            assert.deepEqual(pieces, ["", '{"city', '": Par']);
+        });
+
+        it("next: the following request gets the next script; a retried failure does not advance", async () => {
+            up.setScript({
+                toolCalls: [PARIS],
+                next: { status: 503, failTimes: 1, tokens: ["It is 18 °C."], next: { tokens: ["third"] } },
+            });
+            const text = async () =>
+                (await readJson(await post("/v1/chat/completions", openAiBody(), { headers: OPENAI_AUTH }))).choices[0]
+                    .message;
+            assert.equal((await text()).tool_calls[0].id, "call_paris");
+            const failed = await post("/v1/chat/completions", openAiBody(), { headers: OPENAI_AUTH });
+            assert.equal(failed.status, 503);
+            await failed.arrayBuffer();
+            assert.equal((await text()).content, "It is 18 °C.");
+            assert.equal((await text()).content, "third");
+            assert.equal((await text()).content, "third", "the last script stays");
+        });
+
+        it("records the tools offered, the calls sent back and the results, in each format", async () => {
+            up.setScript({ tokens: ["ok"] });
+            await (
+                await post(
+                    "/v1/chat/completions",
+                    openAiBody({
+                        tools: [{ type: "function", function: { name: "get_weather", parameters: WEATHER } }],
+                        messages: [
+                            { role: "user", content: "Weather?" },
+                            {
+                                role: "assistant",
+                                content: null,
+                                tool_calls: [
+                                    { id: "c1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+                                ],
+                            },
+                            { role: "tool", tool_call_id: "c1", content: '{"temp_c":18}' },
+                        ],
+                    }),
+                    { headers: OPENAI_AUTH }
+                )
+            ).arrayBuffer();
+            await (
+                await post(
+                    "/v1/messages",
+                    anthropicBody({
+                        tools: [{ name: "get_weather", input_schema: WEATHER }],
+                        messages: [
+                            { role: "user", content: "Weather?" },
+                            { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "get_weather", input: { city: "Paris" } }] },
+                            { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "18 C", is_error: true }] },
+                        ],
+                    }),
+                    { headers: ANTHROPIC_AUTH }
+                )
+            ).arrayBuffer();
+            await (
+                await post(
+                    GEMINI_COMPLETE,
+                    geminiBody({
+                        tools: [{ functionDeclarations: [{ name: "get_weather", parameters: WEATHER }] }],
+                        contents: [
+                            { role: "user", parts: [{ text: "Weather?" }] },
+                            { role: "model", parts: [{ functionCall: { name: "get_weather", args: { city: "Paris" } } }] },
+                            { role: "user", parts: [{ functionResponse: { name: "get_weather", response: { temp_c: 18 } } }] },
+                        ],
+                    }),
+                    { headers: GEMINI_AUTH }
+                )
+            ).arrayBuffer();
+            assert.deepEqual(
+                up.requests.map((r) => r.status ?? [r.provider, r.tools, r.toolCalls, r.toolResults]),
+                [
+                    [
+                        "openai",
+                        ["get_weather"],
+                        [{ id: "c1", name: "get_weather", arguments: { city: "Paris" } }],
+                        [{ id: "c1", name: "get_weather", content: '{"temp_c":18}', isError: false }],
+                    ],
+                    [
+                        "anthropic",
+                        ["get_weather"],
+                        [{ id: "t1", name: "get_weather", arguments: { city: "Paris" } }],
+                        [{ id: "t1", name: "get_weather", content: "18 C", isError: true }],
+                    ],
+                    [
+                        "gemini",
+                        ["get_weather"],
+                        [{ id: undefined, name: "get_weather", arguments: { city: "Paris" } }],
+                        [{ id: undefined, name: "get_weather", content: { temp_c: 18 }, isError: false }],
+                    ],
+                ]
+            );
+            const plain = await post("/v1/chat/completions", openAiBody(), { headers: OPENAI_AUTH });
+            await plain.arrayBuffer();
+            assert.deepEqual(
+                [up.requests[3].tools, up.requests[3].toolCalls, up.requests[3].toolResults],
+                [[], [], []]
+            );
+        });
+
+        it("rejects tool traffic the real APIs reject", async () => {
+            const call = { id: "c1", type: "function", function: { name: "f", arguments: "{}" } };
+            const cases = [
+                ["/v1/chat/completions", OPENAI_AUTH, openAiBody({ tools: [{ type: "function", function: {} }] }), /tools\[0\]/],
+                [
+                    "/v1/chat/completions",
+                    OPENAI_AUTH,
+                    openAiBody({ messages: [{ role: "user", content: "x" }, { role: "assistant", content: null, tool_calls: [call] }] }),
+                    /did not have response messages: c1/,
+                ],
+                [
+                    "/v1/chat/completions",
+                    OPENAI_AUTH,
+                    openAiBody({ messages: [{ role: "user", content: "x" }, { role: "tool", tool_call_id: "c1", content: "r" }] }),
+                    /must be a response to a preceeding message with 'tool_calls'/,
+                ],
+                ["/v1/messages", ANTHROPIC_AUTH, anthropicBody({ tools: [{ name: "f" }] }), /input_schema/],
+                [
+                    "/v1/messages",
+                    ANTHROPIC_AUTH,
+                    anthropicBody({
+                        messages: [
+                            { role: "user", content: "x" },
+                            { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] },
+                            { role: "user", content: "no result" },
+                        ],
+                    }),
+                    /without `tool_result` blocks immediately after: t1/,
+                ],
+                [
+                    "/v1/messages",
+                    ANTHROPIC_AUTH,
+                    anthropicBody({
+                        messages: [
+                            { role: "user", content: "x" },
+                            { role: "assistant", content: "hi" },
+                            { role: "user", content: [{ type: "tool_result", tool_use_id: "t9", content: "r" }] },
+                        ],
+                    }),
+                    /unexpected `tool_use_id` found in `tool_result` blocks: t9/,
+                ],
+                [
+                    "/v1/messages",
+                    ANTHROPIC_AUTH,
+                    anthropicBody({
+                        messages: [
+                            { role: "user", content: "x" },
+                            { role: "assistant", content: [{ type: "text", text: "" }] },
+                            { role: "user", content: "y" },
+                        ],
+                    }),
+                    /text content blocks must be non-empty/,
+                ],
+                [
+                    "/v1/messages",
+                    ANTHROPIC_AUTH,
+                    anthropicBody({
+                        thinking: { type: "enabled", budget_tokens: 1024 },
+                        messages: [
+                            { role: "user", content: "x" },
+                            { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] },
+                            { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "r" }] },
+                        ],
+                    }),
+                    /must start with a thinking block/,
+                ],
+                [
+                    GEMINI_COMPLETE,
+                    GEMINI_AUTH,
+                    geminiBody({ tools: [{ functionDeclarations: [{ name: "f", parameters: { ...WEATHER, additionalProperties: false } }] }] }),
+                    /Unknown name "additionalProperties"/,
+                ],
+                [
+                    GEMINI_COMPLETE,
+                    GEMINI_AUTH,
+                    geminiBody({ tools: [{ functionDeclarations: [{ name: "f", parameters: { type: "object", properties: {} } }] }] }),
+                    /should be non-empty for OBJECT type/,
+                ],
+                [
+                    GEMINI_COMPLETE,
+                    GEMINI_AUTH,
+                    geminiBody({
+                        contents: [
+                            { role: "user", parts: [{ text: "x" }] },
+                            { role: "model", parts: [{ functionCall: { name: "f", args: {} } }, { functionCall: { name: "g", args: {} } }] },
+                            { role: "user", parts: [{ functionResponse: { name: "f", response: {} } }] },
+                        ],
+                    }),
+                    /number of function response parts is equal to the number of function call parts/,
+                ],
+                [
+                    GEMINI_COMPLETE,
+                    GEMINI_AUTH,
+                    geminiBody({
+                        contents: [
+                            { role: "user", parts: [{ text: "x" }] },
+                            { role: "model", parts: [{ functionCall: { name: "f", args: {} } }] },
+                            { role: "user", parts: [{ functionResponse: { name: "f", response: "text" } }] },
+                        ],
+                    }),
+                    /function_response\.response/,
+                ],
+            ];
+            for (const [path, headers, body, message] of cases) {
+                const res = await post(path, body, { headers });
+                const json = await readJson(res);
+                assert.equal(res.status, 400, JSON.stringify(body));
+                assert.match(json.error.message, message);
+            }
         });
     });
 });

@@ -45,6 +45,7 @@ const FINISH_REASONS = ["stop", "length", "tool_use", "content_filter"];
 const EVENT_FIELDS = {
     thinking_delta: ["text", "type"],
     text_delta: ["text", "type"],
+    tool_call: ["arguments", "id", "name", "type"],
     usage: ["input_tokens", "output_tokens", "type"],
     stop: ["finish_reason", "type"],
     error: ["error", "message", "status", "type"],
@@ -196,6 +197,11 @@ function checkRun(run, { cancelled = false } = {}) {
         if (e.type === "text_delta" || e.type === "thinking_delta") {
             assert.equal(typeof e.text, "string");
             assert.ok(e.text.length > 0, `empty ${e.type}\n${ctx}`);
+        } else if (e.type === "tool_call") {
+            assert.ok(typeof e.id === "string" && e.id.length > 0, ctx);
+            assert.equal(typeof e.name, "string");
+            const args = JSON.parse(e.arguments);
+            assert.ok(args !== null && typeof args === "object" && !Array.isArray(args), `arguments ${e.arguments}`);
         } else if (e.type === "usage") {
             assert.ok(Number.isInteger(e.input_tokens) && e.input_tokens >= 0);
             assert.ok(Number.isInteger(e.output_tokens) && e.output_tokens >= 0);
@@ -232,7 +238,11 @@ function checkRun(run, { cancelled = false } = {}) {
         assert.equal(terminals[0], "stop", `usage only before a stop\n${ctx}`);
     }
     for (const t of body.slice(0, usageAt === -1 ? body.length : usageAt)) {
-        assert.ok(t === "text_delta" || t === "thinking_delta", `unexpected ${t}\n${ctx}`);
+        assert.ok(t === "text_delta" || t === "thinking_delta" || t === "tool_call", `unexpected ${t}\n${ctx}`);
+    }
+    const firstCall = body.indexOf("tool_call");
+    if (firstCall !== -1) {
+        assert.ok(body.slice(firstCall).every((t) => t === "tool_call" || t === "usage"), `calls come last\n${ctx}`);
     }
     assert.equal(result(run).ok, terminals[0] === "stop", ctx);
 }
@@ -459,6 +469,38 @@ describe("LLM providers through `parley chat`", () => {
             assert.equal(req.body.stream, true);
             assert.equal(req.body.thinking, undefined);
         }));
+
+        for (const [name, env, model] of [
+            ["Groq", groqEnv, "llama-3.1-8b-instant"],
+            ["OpenAI", openaiEnv, "gpt-4o-mini"],
+            ["Anthropic", anthropicEnv, "claude-3-5-haiku-latest"],
+            ["Gemini", geminiEnv, "gemini-2.5-flash"],
+        ]) {
+            it(`${name}: tool calls split over many deltas, two in one round and one invalid, assembled`, withFake(async (up) => {
+                up.setScript({
+                    tokens: ["Let", " me", " check."],
+                    toolCalls: [
+                        { id: "call_paris", name: "get_weather", arguments: { city: "Paris", days: [1, 2] } },
+                        { id: "call_rome", name: "get_weather", arguments: { city: "Rome", note: "caf\u00e9 \"x\"" } },
+                        { id: "call_bad", name: "get_weather", arguments: '{"city": Par' },
+                    ],
+                    splitArguments: 6,
+                });
+                const run = await chat([PROMPT, "--model", model], env(up));
+                assert.equal(run.code, 0, describeRun(run));
+                assert.equal(textOf(run), "Let me check.");
+                // Gemini sends no ids: Parley numbers the calls of the response.
+                const ids = name === "Gemini" ? ["call_1", "call_2", "call_3"] : ["call_paris", "call_rome", "call_bad"];
+                assert.deepEqual(ofType(run, "tool_call").map(strip), [
+                    { type: "tool_call", id: ids[0], name: "get_weather", arguments: '{"city":"Paris","days":[1,2]}' },
+                    { type: "tool_call", id: ids[1], name: "get_weather", arguments: '{"city":"Rome","note":"café \\"x\\""}' },
+                    { type: "tool_call", id: ids[2], name: "get_weather", arguments: "{}" },
+                ]);
+                assert.deepEqual(one(run, "stop"), { type: "stop", finish_reason: "tool_use" });
+                assert.equal(result(run).ok, true);
+                assert.equal(up.requests.length, 1);
+            }));
+        }
 
         it("normalises provider finish reasons", withFake(async (up) => {
             const cases = [

@@ -39,7 +39,23 @@
 //   finishReason         provider-native finish string (default "stop" / "end_turn" / "STOP")
 //   usage                { input, output, thoughts } overrides
 //   hang                 accept the request and never answer
-// Tokens counted by the *AfterTokens triggers are every streamed piece, thinking included.
+//   toolCalls            [{ id, name, arguments, signature }]: tool calls the model makes, after its
+//                        text (tokens default to none then; finishReason to "tool_calls" /
+//                        "tool_use" / "STOP"). `arguments` is an object, or a string sent as it is
+//                        (so a test can send invalid JSON); `id` defaults to a random call_… /
+//                        toolu_…; `signature` is Gemini's part-level thoughtSignature. Streamed in
+//                        each wire format: OpenAI `delta.tool_calls` (first delta id, type, name and
+//                        arguments "", then the argument pieces), Anthropic `tool_use` blocks (start
+//                        with `input: {}`, an empty input_json_delta, the pieces, stop), Gemini
+//                        `functionCall` parts, all calls whole in one chunk (no ids unless
+//                        geminiCallIds). Non-streaming answers carry them too.
+//   splitArguments       n: each call's arguments text is streamed in n pieces (default 1)
+//   geminiCallIds        Gemini: include each call's id in its functionCall (newer models do)
+//   next                 the script for the next request: once a request is answered (not with
+//                        `status`) by a setScript object with `next`, the script becomes `next`;
+//                        e.g. { toolCalls: [...], next: { tokens: ["It is 18 °C."] } }
+// Tokens counted by the *AfterTokens triggers are every streamed piece, thinking and tool-call
+// pieces included.
 // Thinking is shown only when asked for: Anthropic `thinking.type` "enabled"/"adaptive", Gemini
 // `generationConfig.thinkingConfig.includeThoughts: true`; OpenAI/Groq always (unless
 // reasoning_format "hidden"). Default usage: input = words in all prompt text (system included);
@@ -48,8 +64,14 @@
 //
 // Each request is logged in `requests` as { provider ("openai" | "groq" | "anthropic" | "gemini"),
 // path, method, headers (lower-case names), query, body (parsed JSON or null), rawBody, model,
-// stream, receivedAt, script (the effective script, once resolved) }; a client that goes away
-// before the response ended is logged in `disconnects` as { provider, path, tokensSent, at }.
+// stream, receivedAt, script (the effective script, once resolved), tools (the names of the tools
+// offered), toolCalls (the calls the history sends back: [{ id, name, arguments (object) }]),
+// toolResults (the results it sends: [{ id, name, content, isError }]; content is the text for
+// OpenAI and Anthropic, the `response` object for Gemini, whose ids are usually undefined) }; a
+// client that goes away before the response ended is logged in `disconnects` as { provider, path,
+// tokensSent, at }. Requests are checked the way the real APIs check tool use: tool definitions,
+// every tool call answered by a result right after it (and no result without its call), Gemini's
+// schema subset and response counts, Anthropic's thinking block before a tool_use in a loop.
 // Other exports: waitFor, defaultTokens, wordCount, errorBody, DEFAULT_KEYS.
 
 import { randomBytes } from "node:crypto";
@@ -92,6 +114,7 @@ const GEMINI_STATUSES = {
 };
 
 const DEFAULT_FINISH = { openai: "stop", groq: "stop", anthropic: "end_turn", gemini: "STOP" };
+const TOOL_FINISH = { openai: "tool_calls", groq: "tool_calls", anthropic: "tool_use", gemini: "STOP" };
 
 /** Resolves when `predicate()` is truthy (polled every 10 ms); rejects after timeoutMs. */
 export async function waitFor(predicate, timeoutMs = 5_000) {
@@ -244,6 +267,81 @@ function promptText(provider, body) {
     return { lastUser, all: all.join(" ") };
 }
 
+// ---- tool traffic in a request -----------------------------------------------------------------
+
+const asArray = (v) => (Array.isArray(v) ? v : []);
+
+function parseArguments(text) {
+    if (typeof text !== "string") {
+        return text;
+    }
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
+}
+
+// { tools, toolCalls, toolResults } of a request body, normalised across the wire formats (see
+// the request log in the header).
+function toolTraffic(provider, body) {
+    const out = { tools: [], toolCalls: [], toolResults: [] };
+    if (!body || typeof body !== "object") {
+        return out;
+    }
+    if (provider === "openai" || provider === "groq") {
+        out.tools = asArray(body.tools).map((t) => t?.function?.name);
+        for (const m of asArray(body.messages)) {
+            if (m?.role === "assistant") {
+                for (const c of asArray(m.tool_calls)) {
+                    out.toolCalls.push({ id: c?.id, name: c?.function?.name, arguments: parseArguments(c?.function?.arguments) });
+                }
+            } else if (m?.role === "tool") {
+                out.toolResults.push({ id: m.tool_call_id, content: textOfOpenAiContent(m.content) });
+            }
+        }
+    } else if (provider === "anthropic") {
+        out.tools = asArray(body.tools).map((t) => t?.name);
+        for (const m of asArray(body.messages)) {
+            for (const b of asArray(m?.content)) {
+                if (b?.type === "tool_use") {
+                    out.toolCalls.push({ id: b.id, name: b.name, arguments: b.input });
+                } else if (b?.type === "tool_result") {
+                    out.toolResults.push({
+                        id: b.tool_use_id,
+                        content: textOfAnthropicContent(b.content ?? ""),
+                        isError: b.is_error === true,
+                    });
+                }
+            }
+        }
+    } else {
+        for (const t of asArray(body.tools)) {
+            for (const d of asArray(t?.functionDeclarations ?? t?.function_declarations)) {
+                out.tools.push(d?.name);
+            }
+        }
+        for (const c of asArray(body.contents)) {
+            for (const p of asArray(c?.parts)) {
+                if (p?.functionCall) {
+                    out.toolCalls.push({ id: p.functionCall.id, name: p.functionCall.name, arguments: p.functionCall.args ?? {} });
+                } else if (p?.functionResponse) {
+                    out.toolResults.push({
+                        id: p.functionResponse.id,
+                        name: p.functionResponse.name,
+                        content: p.functionResponse.response,
+                    });
+                }
+            }
+        }
+    }
+    for (const r of out.toolResults) {
+        r.name ??= out.toolCalls.find((c) => c.id !== undefined && c.id === r.id)?.name;
+        r.isError ??= false;
+    }
+    return out;
+}
+
 // ---- error bodies ------------------------------------------------------------------------------
 
 function defaultMessage(status) {
@@ -376,6 +474,7 @@ export async function startFakeUpstream(options = {}) {
             model,
             stream,
             receivedAt,
+            ...toolTraffic(provider, body),
         };
         requests.push(record);
 
@@ -433,8 +532,9 @@ export async function startFakeUpstream(options = {}) {
             index: requests.length - 1,
         };
         let s;
+        let base;
         try {
-            const base = typeof script === "function" ? await script(info) : script;
+            base = typeof script === "function" ? await script(info) : script;
             const override = headers["x-fake-script"] ? JSON.parse(headers["x-fake-script"]) : {};
             s = { ...(base ?? {}), ...override };
         } catch (err) {
@@ -462,6 +562,10 @@ export async function startFakeUpstream(options = {}) {
         }
         if (status !== undefined && status !== null) {
             return fail(status, s.errorMessage, { retryAfter: s.retryAfter });
+        }
+        // A chain of rounds: the next request gets the next script (a retried failure does not).
+        if (base === script && script !== null && typeof script === "object" && script.next !== undefined) {
+            script = script.next ?? {};
         }
 
         const plan = makePlan(provider, body, s, prompt, model);
@@ -577,7 +681,7 @@ function validate(provider, body) {
                 return "'messages.name' : property 'name' is unsupported";
             }
         }
-        return undefined;
+        return validateOpenAiTools(body);
     }
     if (provider === "anthropic") {
         if (typeof body.model !== "string" || body.model === "") {
@@ -603,7 +707,7 @@ function validate(provider, body) {
                 return "`max_tokens` must be greater than `thinking.budget_tokens`.";
             }
         }
-        return undefined;
+        return validateAnthropicTools(body);
     }
     if (!Array.isArray(body.contents) || body.contents.length === 0) {
         return "* GenerateContentRequest.contents: contents is not specified";
@@ -613,14 +717,234 @@ function validate(provider, body) {
             return "Please use a valid role: user, model.";
         }
     }
+    return validateGeminiTools(body);
+}
+
+// OpenAI: tools are {type: "function", function: {name, …}}; an assistant message's tool_calls
+// are each answered by the tool messages right after it, and a tool message answers a call of the
+// assistant message before its run of tool messages.
+function validateOpenAiTools(body) {
+    if (body.tools !== undefined) {
+        if (!Array.isArray(body.tools)) {
+            return "Invalid type for 'tools': expected an array.";
+        }
+        for (const [i, t] of body.tools.entries()) {
+            if (t?.type !== "function" || typeof t.function?.name !== "string") {
+                return `Missing required parameter: 'tools[${i}].function.name'.`;
+            }
+        }
+    }
+    const messages = body.messages;
+    for (const [i, m] of messages.entries()) {
+        if (m?.role === "assistant" && m.tool_calls !== undefined) {
+            for (const [j, c] of asArray(m.tool_calls).entries()) {
+                if (typeof c?.id !== "string" || c.type !== "function" || typeof c.function?.name !== "string" ||
+                    typeof c.function?.arguments !== "string") {
+                    return `Invalid value for 'messages[${i}].tool_calls[${j}]': id, type "function", function.name and function.arguments (a string) are required.`;
+                }
+            }
+            const answered = new Set();
+            for (let k = i + 1; k < messages.length && messages[k]?.role === "tool"; k++) {
+                answered.add(messages[k].tool_call_id);
+            }
+            const missing = asArray(m.tool_calls).map((c) => c.id).filter((id) => !answered.has(id));
+            if (missing.length > 0) {
+                return `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${missing.join(", ")}`;
+            }
+        }
+        if (m?.role === "tool") {
+            let k = i - 1;
+            while (k >= 0 && messages[k]?.role === "tool") {
+                k--;
+            }
+            const calls = k >= 0 && messages[k]?.role === "assistant" ? asArray(messages[k].tool_calls) : [];
+            if (!calls.some((c) => c?.id === m.tool_call_id)) {
+                return "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.";
+            }
+        }
+    }
+    return undefined;
+}
+
+// Anthropic: tools are {name, input_schema}; text blocks are non-empty; each tool_use is answered
+// by a tool_result in the next (user) message, each tool_result answers a tool_use of the previous
+// message; with thinking on, the assistant message of a tool loop starts with its thinking block.
+function validateAnthropicTools(body) {
+    if (body.tools !== undefined) {
+        if (!Array.isArray(body.tools)) {
+            return "tools: Input should be a valid list";
+        }
+        for (const [i, t] of body.tools.entries()) {
+            if (typeof t?.name !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(t.name)) {
+                return `tools.${i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`;
+            }
+            if (!t.input_schema || typeof t.input_schema !== "object" || Array.isArray(t.input_schema)) {
+                return `tools.${i}.custom.input_schema: Field required`;
+            }
+        }
+    }
+    const messages = body.messages;
+    const uses = (m) =>
+        m?.role === "assistant" ? asArray(m.content).filter((b) => b?.type === "tool_use").map((b) => b.id) : [];
+    const results = (m) =>
+        m?.role === "user" ? asArray(m.content).filter((b) => b?.type === "tool_result").map((b) => b.tool_use_id) : [];
+    for (const [i, m] of messages.entries()) {
+        for (const [j, b] of asArray(m?.content).entries()) {
+            if (b?.type === "text" && (typeof b.text !== "string" || b.text === "")) {
+                return `messages.${i}.content.${j}.text: text content blocks must be non-empty`;
+            }
+            if (b?.type === "tool_use" && (!b.input || typeof b.input !== "object" || Array.isArray(b.input))) {
+                return `messages.${i}.content.${j}.tool_use.input: Input should be a valid dictionary`;
+            }
+        }
+        const expected = uses(m);
+        if (expected.length > 0) {
+            const given = new Set(results(messages[i + 1]));
+            const missing = expected.filter((id) => !given.has(id));
+            if (missing.length > 0) {
+                return `messages.${i}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(", ")}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`;
+            }
+        }
+        const answered = results(m);
+        if (answered.length > 0) {
+            const known = new Set(uses(messages[i - 1]));
+            const unexpected = answered.filter((id) => !known.has(id));
+            if (unexpected.length > 0) {
+                return `messages.${i}.content.0: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${unexpected.join(", ")}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`;
+            }
+        }
+    }
+    const thinking = body.thinking?.type === "enabled" || body.thinking?.type === "adaptive";
+    const lastAssistant = messages.findLastIndex((m) => m?.role === "assistant");
+    if (thinking && lastAssistant >= 0 && uses(messages[lastAssistant]).length > 0) {
+        const first = asArray(messages[lastAssistant].content)[0]?.type;
+        if (first !== "thinking" && first !== "redacted_thinking") {
+            return `messages.${lastAssistant}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${first}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks).`;
+        }
+    }
+    return undefined;
+}
+
+// Gemini's Schema: an OpenAPI 3.0 subset; other keys are "Unknown name".
+const GEMINI_SCHEMA_KEYS = new Set([
+    "type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems", "properties",
+    "required", "minProperties", "maxProperties", "minLength", "maxLength", "pattern", "example", "anyOf",
+    "items", "minimum", "maximum", "default", "propertyOrdering",
+]);
+
+function geminiSchemaError(schema, where) {
+    if (!schema || typeof schema !== "object" || Array.isArray(schema)) {
+        return `Invalid JSON payload received. Expected an object at '${where}'.`;
+    }
+    for (const [key, value] of Object.entries(schema)) {
+        if (!GEMINI_SCHEMA_KEYS.has(key)) {
+            return `Invalid JSON payload received. Unknown name "${key}" at '${where}': Cannot find field.`;
+        }
+        if (key === "type" && typeof value !== "string") {
+            return `Invalid JSON payload received. Unknown name "type" at '${where}': Proto field is not repeating, cannot start list.`;
+        }
+    }
+    if (String(schema.type).toLowerCase() === "object" && schema.properties !== undefined &&
+        Object.keys(schema.properties).length === 0) {
+        return `* GenerateContentRequest.${where}.properties: should be non-empty for OBJECT type`;
+    }
+    for (const [name, property] of Object.entries(schema.properties ?? {})) {
+        const error = geminiSchemaError(property, `${where}.properties[${name}].value`);
+        if (error) {
+            return error;
+        }
+    }
+    if (schema.items !== undefined) {
+        return geminiSchemaError(schema.items, `${where}.items`);
+    }
+    for (const [i, alternative] of asArray(schema.anyOf).entries()) {
+        const error = geminiSchemaError(alternative, `${where}.any_of[${i}]`);
+        if (error) {
+            return error;
+        }
+    }
+    return undefined;
+}
+
+// Gemini: functionDeclarations with valid names and schemas; a model turn of n function calls is
+// followed by a user turn of exactly n function responses, and responses follow calls only.
+function validateGeminiTools(body) {
+    for (const [i, t] of asArray(body.tools).entries()) {
+        for (const [j, d] of asArray(t?.functionDeclarations ?? t?.function_declarations).entries()) {
+            const where = `tools[${i}].function_declarations[${j}]`;
+            if (typeof d?.name !== "string" || !/^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$/.test(d.name)) {
+                return `* GenerateContentRequest.${where}.name: Invalid function name.`;
+            }
+            if (d.parameters !== undefined) {
+                const error = geminiSchemaError(d.parameters, `${where}.parameters`);
+                if (error) {
+                    return error;
+                }
+            }
+        }
+    }
+    const contents = body.contents;
+    const count = (c, kind) => asArray(c?.parts).filter((p) => p?.[kind] !== undefined).length;
+    for (const [i, c] of contents.entries()) {
+        const calls = count(c, "functionCall");
+        const responses = count(c, "functionResponse");
+        if (calls > 0 && count(contents[i + 1], "functionResponse") !== calls && i + 1 < contents.length) {
+            return "Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.";
+        }
+        if (responses > 0 && count(contents[i - 1], "functionCall") === 0) {
+            return "Please ensure that function response turn comes immediately after a function call turn.";
+        }
+        for (const [j, p] of asArray(c?.parts).entries()) {
+            const r = p?.functionResponse;
+            if (r !== undefined && (typeof r.name !== "string" || !r.response || typeof r.response !== "object" || Array.isArray(r.response))) {
+                return `Invalid value at 'contents[${i}].parts[${j}].function_response.response' (type.googleapis.com/google.protobuf.Struct)`;
+            }
+        }
+    }
     return undefined;
 }
 
 // ---- planning what to send ---------------------------------------------------------------------
 
-// units: [{ kind: "thinking" | "text", text }] in send order; usage: the final counts.
+// Splits `text` into at most n non-empty pieces of about equal length (by code point).
+function splitText(text, n) {
+    const chars = Array.from(text);
+    const count = Math.max(1, Math.min(Math.floor(n) || 1, chars.length));
+    const size = Math.ceil(chars.length / count);
+    const pieces = [];
+    for (let i = 0; i < chars.length; i += size) {
+        pieces.push(chars.slice(i, i + size).join(""));
+    }
+    return pieces;
+}
+
+// The script's tool calls: { id, name, text (the arguments as sent), args (Gemini's value), input
+// (Anthropic's object), signature, pieces }.
+function planToolCalls(provider, s) {
+    return asArray(s.toolCalls).map((c, i) => {
+        const text = typeof c?.arguments === "string" ? c.arguments : JSON.stringify(c?.arguments ?? {});
+        const args = parseArguments(text);
+        const input = args && typeof args === "object" && !Array.isArray(args) ? args : {};
+        const id = c?.id ?? (provider === "anthropic" ? `toolu_${randomId(12)}` : `call_${randomId(12)}`);
+        return {
+            index: i,
+            id,
+            name: String(c?.name ?? "tool"),
+            text,
+            args: typeof args === "string" ? args : args ?? {},
+            input,
+            signature: c?.signature,
+            pieces: text === "" ? [] : splitText(text, s.splitArguments ?? 1),
+        };
+    });
+}
+
+// units: [{ kind: "thinking" | "text", text } | { kind: "tool_start" | "tool_args", call, text }
+// | { kind: "tools" } (Gemini: every call in one chunk)] in send order; usage: the final counts.
 function makePlan(provider, body, s, prompt, model) {
-    const tokens = (Array.isArray(s.tokens) ? s.tokens : defaultTokens(prompt.lastUser)).map(String);
+    const toolCalls = planToolCalls(provider, s);
+    const defaultText = toolCalls.length > 0 ? [] : defaultTokens(prompt.lastUser);
+    const tokens = (Array.isArray(s.tokens) ? s.tokens : defaultText).map(String);
     const thinkingIn = Array.isArray(s.thinking) ? s.thinking.map(String) : [];
     let showThinking = false;
     let thinkStyle;
@@ -639,11 +963,21 @@ function makePlan(provider, body, s, prompt, model) {
         ...thinking.map((text) => ({ kind: "thinking", text })),
         ...tokens.map((text) => ({ kind: "text", text })),
     ];
+    if (provider === "gemini") {
+        if (toolCalls.length > 0) {
+            units.push({ kind: "tools" });
+        }
+    } else {
+        for (const call of toolCalls) {
+            units.push({ kind: "tool_start", call: call.index });
+            units.push(...call.pieces.map((text) => ({ kind: "tool_args", call: call.index, text })));
+        }
+    }
     const input = s.usage?.input ?? wordCount(prompt.all);
     let output;
     let thoughts = 0;
     if (provider === "gemini") {
-        output = s.usage?.output ?? tokens.length;
+        output = s.usage?.output ?? tokens.length + toolCalls.length;
         thoughts = s.usage?.thoughts ?? thinking.length;
     } else {
         output = s.usage?.output ?? units.length;
@@ -655,9 +989,11 @@ function makePlan(provider, body, s, prompt, model) {
         tokens,
         thinking,
         thinkStyle,
+        toolCalls,
+        geminiCallIds: s.geminiCallIds === true,
         units,
         usage: { input, output, thoughts },
-        finishReason: s.finishReason ?? DEFAULT_FINISH[provider],
+        finishReason: s.finishReason ?? (toolCalls.length > 0 ? TOOL_FINISH : DEFAULT_FINISH)[provider],
         id: idFor(provider),
         created: Math.floor(Date.now() / 1000),
         signature: Buffer.from(`fake-signature:${randomId(8)}`).toString("base64"),
@@ -759,9 +1095,19 @@ function openAiChoice(delta, finishReason = null) {
     return { index: 0, delta, logprobs: null, finish_reason: finishReason };
 }
 
-// The content delta for unit i (tags wrap the thinking run in <think>…</think>).
+// The delta for unit i (tags wrap the thinking run in <think>…</think>; a call's first delta has
+// its id, type and name, later ones pieces of its arguments).
 function openAiDelta(plan, i) {
     const unit = plan.units[i];
+    if (unit.kind === "tool_start") {
+        const call = plan.toolCalls[unit.call];
+        return {
+            tool_calls: [{ index: unit.call, id: call.id, type: "function", function: { name: call.name, arguments: "" } }],
+        };
+    }
+    if (unit.kind === "tool_args") {
+        return { tool_calls: [{ index: unit.call, function: { arguments: unit.text } }] };
+    }
     if (unit.kind === "thinking") {
         if (plan.thinkStyle === "reasoning") {
             return { reasoning: unit.text };
@@ -776,6 +1122,14 @@ function openAiDelta(plan, i) {
 function openAiCompletion(plan) {
     const text = plan.tokens.join("");
     const message = { role: "assistant", content: text, refusal: null };
+    if (plan.toolCalls.length > 0) {
+        message.content = text === "" ? null : text;
+        message.tool_calls = plan.toolCalls.map((c) => ({
+            id: c.id,
+            type: "function",
+            function: { name: c.name, arguments: c.text },
+        }));
+    }
     if (plan.thinking.length > 0) {
         if (plan.thinkStyle === "reasoning") {
             message.reasoning = plan.thinking.join("");
@@ -806,7 +1160,13 @@ function anthropicMessage(plan, { complete }) {
         if (plan.thinking.length > 0) {
             content.push({ type: "thinking", thinking: plan.thinking.join(""), signature: plan.signature });
         }
-        content.push({ type: "text", text: plan.tokens.join("") });
+        const text = plan.tokens.join("");
+        if (text !== "" || plan.toolCalls.length === 0) {
+            content.push({ type: "text", text });
+        }
+        for (const c of plan.toolCalls) {
+            content.push({ type: "tool_use", id: c.id, name: c.name, input: c.input });
+        }
     }
     return {
         id: plan.id,
@@ -849,6 +1209,21 @@ function geminiResponse(plan, parts, { finish, usage }) {
     return { candidates: [candidate], usageMetadata: usage, modelVersion: plan.model, responseId: plan.id };
 }
 
+// The functionCall parts of every call (ids only with geminiCallIds, as most models send none).
+function geminiCallParts(plan) {
+    return plan.toolCalls.map((c) => {
+        const functionCall = { name: c.name, args: c.args };
+        if (plan.geminiCallIds) {
+            functionCall.id = c.id;
+        }
+        const part = { functionCall };
+        if (c.signature !== undefined) {
+            part.thoughtSignature = c.signature;
+        }
+        return part;
+    });
+}
+
 function geminiError(status, message) {
     return errorBody("gemini", status, message);
 }
@@ -883,7 +1258,11 @@ async function completeResponse(ctx, plan, s) {
         if (plan.thinking.length > 0) {
             parts.push({ text: plan.thinking.join(""), thought: true });
         }
-        parts.push({ text: plan.tokens.join("") });
+        const text = plan.tokens.join("");
+        if (text !== "" || plan.toolCalls.length === 0) {
+            parts.push({ text });
+        }
+        parts.push(...geminiCallParts(plan));
         out = geminiResponse(plan, parts, {
             finish: true,
             usage: geminiUsage(plan, plan.usage.output, plan.usage.thoughts),
@@ -943,7 +1322,24 @@ function streamResponse(ctx, plan, s, body, query) {
                 kind === "thinking" ? { type: "thinking", thinking: "", signature: "" } : { type: "text", text: "" };
             sse("content_block_start", { type: "content_block_start", index: block, content_block });
         };
+        const openToolBlock = (call) => {
+            block += 1;
+            blockKind = "tool";
+            sse("content_block_start", {
+                type: "content_block_start",
+                index: block,
+                content_block: { type: "tool_use", id: call.id, name: call.name, input: {} },
+            });
+            sse("content_block_delta", {
+                type: "content_block_delta",
+                index: block,
+                delta: { type: "input_json_delta", partial_json: "" },
+            });
+        };
         const closeBlock = () => {
+            if (blockKind === undefined) {
+                return;
+            }
             if (blockKind === "thinking") {
                 sse("content_block_delta", {
                     type: "content_block_delta",
@@ -958,10 +1354,26 @@ function streamResponse(ctx, plan, s, body, query) {
             preamble() {
                 sse("message_start", { type: "message_start", message: anthropicMessage(plan, { complete: false }) });
                 sse("ping", { type: "ping" });
-                openBlock(plan.thinking.length > 0 ? "thinking" : "text");
+                // Only tool calls: no text block at all, as the API does.
+                if (plan.units[0]?.kind !== "tool_start") {
+                    openBlock(plan.thinking.length > 0 ? "thinking" : "text");
+                }
             },
             unit(i) {
                 const unit = plan.units[i];
+                if (unit.kind === "tool_start") {
+                    closeBlock();
+                    openToolBlock(plan.toolCalls[unit.call]);
+                    return;
+                }
+                if (unit.kind === "tool_args") {
+                    sse("content_block_delta", {
+                        type: "content_block_delta",
+                        index: block,
+                        delta: { type: "input_json_delta", partial_json: unit.text },
+                    });
+                    return;
+                }
                 if (unit.kind !== blockKind) {
                     closeBlock();
                     openBlock(unit.kind);
@@ -973,7 +1385,7 @@ function streamResponse(ctx, plan, s, body, query) {
                 sse("content_block_delta", { type: "content_block_delta", index: block, delta });
             },
             finish() {
-                if (blockKind === "thinking") {
+                if (blockKind === "thinking" && plan.toolCalls.length === 0) {
                     closeBlock();
                     openBlock("text");
                 }
@@ -1014,16 +1426,21 @@ function streamResponse(ctx, plan, s, body, query) {
             unit(i) {
                 const unit = plan.units[i];
                 const last = i === plan.units.length - 1;
-                const part = unit.kind === "thinking" ? { text: unit.text, thought: true } : { text: unit.text };
-                if (unit.kind === "thinking") {
+                let parts;
+                if (unit.kind === "tools") {
+                    parts = geminiCallParts(plan);
+                    textSent += plan.toolCalls.length;
+                } else if (unit.kind === "thinking") {
+                    parts = [{ text: unit.text, thought: true }];
                     thoughtsSent += 1;
                 } else {
+                    parts = [{ text: unit.text }];
                     textSent += 1;
                 }
                 const usage = last
                     ? geminiUsage(plan, plan.usage.output, plan.usage.thoughts)
                     : geminiUsage(plan, textSent, thoughtsSent);
-                sse(null, geminiResponse(plan, [part], { finish: last, usage }));
+                sse(null, geminiResponse(plan, parts, { finish: last, usage }));
             },
             finish() {
                 endStream();

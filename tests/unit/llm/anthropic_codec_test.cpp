@@ -226,10 +226,35 @@ data: {"type":"message_stop"}
 
 TEST(AnthropicCodecTest, DecodesTheDocToolUseStream) {
     AnthropicStreamDecoder decoder;
+    const auto events = feed(decoder, kToolStream);
     EXPECT_EQ(
-        render(feed(decoder, kToolStream)),
-        (Lines{"text:Let me check ", "text:the weather.", "usage:380/65", "stop:tool_use"})
+        render(events),
+        (Lines{
+            "text:Let me check ",
+            "text:the weather.",
+            R"(tool:toolu_01NR get_weather {"location":"Paris"})",
+            "usage:380/65",
+            "stop:tool_use",
+        })
     );
+    EXPECT_FALSE(events[2].tool_call.invalid_arguments);
+}
+
+TEST(AnthropicCodecTest, TheToolCallComesAtItsBlockStop) {
+    AnthropicStreamDecoder decoder;
+    const auto events = split_sse(kToolStream);
+    std::size_t tool_at = events.size();
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        for (const StreamEvent& e : decoder.decode(events[i].event, events[i].data)) {
+            if (e.kind == StreamEvent::Kind::tool_call) {
+                EXPECT_EQ(tool_at, events.size()) << "only one tool_call";
+                tool_at = i;
+            }
+        }
+    }
+    ASSERT_LT(tool_at, events.size());
+    EXPECT_EQ(events[tool_at].event, "content_block_stop");
+    EXPECT_EQ(events[tool_at].data, R"({"type":"content_block_stop","index":1})");
 }
 
 std::string message_delta(std::string_view stop_reason, std::string_view usage) {
@@ -429,7 +454,9 @@ TEST(AnthropicCodecTest, DecodesACompleteMessage) {
     );
     ASSERT_TRUE(events.has_value());
     EXPECT_EQ(
-        render(*events), (Lines{"think:Let me think.", "text:Hello!", "usage:12/30", "stop:stop"})
+        render(*events),
+        (Lines{
+            "think:Let me think.", "text:Hello!", "tool:toolu_1 f {}", "usage:12/30", "stop:stop"})
     );
 }
 
@@ -528,6 +555,269 @@ TEST(AnthropicCodecTest, HttpErrors) {
         EXPECT_EQ(e.http_status, c.status);
         EXPECT_EQ(e.retry_after, retry);
     }
+}
+
+// --- tool calling -------------------------------------------------------------------------------
+
+ChatRequest tool_request() {
+    ChatRequest r;
+    r.model = "claude-sonnet-4-5";
+    r.system = "Use tools.";
+    r.max_tokens = 1024;
+    r.tools = {
+        {"get_weather",
+         "Current weather in a city",
+         R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})"},
+        {"current_time", "", "not a schema"},
+    };
+    ToolCall paris{"toolu_1", "get_weather", R"({"city":"Paris"})", std::nullopt};
+    ToolCall rome{"toolu_2", "get_weather", R"({"city":"Rome"})", std::nullopt};
+    r.messages = {
+        {"user", "Weather in Paris and Rome?"},
+        {"assistant", "Let me check.", {paris, rome}},
+        {"tool", R"({"temp_c":18})", {}, "toolu_1", "get_weather"},
+        {"tool", "sunny, 24 C", {}, "toolu_2", "get_weather"},
+        {"assistant", "Paris 18, Rome 24."},
+        {"user", "Time?"},
+        {"assistant", "", {{"toolu_3", "current_time", "", std::nullopt}}},
+        {"tool", "", {}, "toolu_3", "current_time"},
+    };
+    return r;
+}
+
+TEST(AnthropicCodecTest, RequestEncodesToolsAndToolHistoryGolden) {
+    const bj::value expected = bj::parse(R"({
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 1024,
+        "system": "Use tools.",
+        "messages": [
+            {"role": "user", "content": "Weather in Paris and Rome?"},
+            {"role": "assistant", "content": [
+                {"type": "text", "text": "Let me check."},
+                {"type": "tool_use", "id": "toolu_1", "name": "get_weather",
+                 "input": {"city": "Paris"}},
+                {"type": "tool_use", "id": "toolu_2", "name": "get_weather",
+                 "input": {"city": "Rome"}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "{\"temp_c\":18}"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "sunny, 24 C"}]},
+            {"role": "assistant", "content": "Paris 18, Rome 24."},
+            {"role": "user", "content": "Time?"},
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "toolu_3", "name": "current_time", "input": {}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_3"}]}
+        ],
+        "tools": [
+            {"name": "get_weather", "description": "Current weather in a city",
+             "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                              "required": ["city"]}},
+            {"name": "current_time", "input_schema": {"type": "object", "properties": {}}}
+        ],
+        "stream": true,
+        "temperature": 0.3
+    })");
+    ChatRequest r = tool_request();
+    r.temperature = 0.3;
+    EXPECT_EQ(bj::parse(build_anthropic_request(r, true)), expected)
+        << build_anthropic_request(r, true);
+}
+
+TEST(AnthropicCodecTest, AUserMessageAfterToolResultsJoinsTheirTurn) {
+    // A turn stopped after its tool results (round limit), then the user wrote again.
+    ChatRequest r = tool_request();
+    r.messages.resize(4);
+    r.messages.push_back({"user", "Never mind."});
+    const bj::array messages =
+        bj::parse(build_anthropic_request(r, false)).as_object().at("messages").as_array();
+    ASSERT_EQ(messages.size(), 3U);
+    const bj::array& last = messages[2].at("content").as_array();
+    ASSERT_EQ(last.size(), 3U);
+    EXPECT_EQ(last[0].at("type"), "tool_result");
+    EXPECT_EQ(last[1].at("type"), "tool_result");
+    EXPECT_EQ(last[2], (bj::object{{"type", "text"}, {"text", "Never mind."}}));
+}
+
+TEST(AnthropicCodecTest, NoToolsFieldWithoutTools) {
+    EXPECT_FALSE(
+        bj::parse(build_anthropic_request(sample_request(), true)).as_object().contains("tools")
+    );
+}
+
+TEST(AnthropicCodecTest, ThinkingIsLeftOffInsideAToolLoopOnly) {
+    ChatRequest r = tool_request();
+    r.thinking = true;
+    r.temperature = 0.3;
+    // The model called a tool after the last user message: the loop's thinking blocks (which
+    // Parley does not keep) would be required, so no thinking; temperature is allowed again.
+    const bj::object in_loop = bj::parse(build_anthropic_request(r, true)).as_object();
+    EXPECT_FALSE(in_loop.contains("thinking"));
+    EXPECT_EQ(in_loop.at("max_tokens"), 1024);
+    EXPECT_TRUE(in_loop.contains("temperature"));
+
+    // A turn stopped at its round limit, then the user wrote: the message joins the results' turn,
+    // so the loop is still open for the API.
+    ChatRequest stopped = r;
+    stopped.messages.push_back({"user", "Go on"});
+    EXPECT_FALSE(bj::parse(build_anthropic_request(stopped, true)).as_object().contains("thinking")
+    );
+
+    r.messages.push_back({"assistant", "It is noon."});
+    r.messages.push_back({"user", "Thanks"});
+    const bj::object next_turn = bj::parse(build_anthropic_request(r, true)).as_object();
+    EXPECT_EQ(next_turn.at("thinking"), (bj::object{{"type", "enabled"}, {"budget_tokens", 1024}}));
+    EXPECT_FALSE(next_turn.contains("temperature"));
+}
+
+// Thinking, then two tool_use blocks whose input arrives in many fragments, the second one
+// invalid JSON (a model can send that), then a server tool block that is not ours.
+constexpr std::string_view kTwoToolsStream = R"sse(event: message_start
+data: {"type":"message_start","message":{"id":"msg_3","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":500,"output_tokens":1}}}
+
+event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Two cities."}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"c2ln"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":0}
+
+event: content_block_start
+data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_A","name":"get_weather","input":{}}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"ci"}}
+
+event: ping
+data: {"type": "ping"}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"ty\": \"Pa"}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"ris\", \"days\": [1, "}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"2]}"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":1}
+
+event: content_block_start
+data: {"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_B","name":"get_weather","input":{}}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"city\": Rome}"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":2}
+
+event: content_block_start
+data: {"type":"content_block_start","index":3,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":3,"delta":{"type":"input_json_delta","partial_json":"{\"query\": \"x\"}"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":3}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":91}}
+
+event: message_stop
+data: {"type":"message_stop"}
+
+)sse";
+
+TEST(AnthropicCodecTest, TwoToolUseBlocksSplitOverManyDeltasAndOneInvalid) {
+    AnthropicStreamDecoder decoder;
+    const auto events = feed(decoder, kTwoToolsStream);
+    EXPECT_EQ(
+        render(events),
+        (Lines{
+            "think:Two cities.",
+            R"(tool:toolu_A get_weather {"city":"Paris","days":[1,2]})",
+            "tool:toolu_B get_weather {}",
+            "usage:500/91",
+            "stop:tool_use",
+        })
+    );
+    EXPECT_FALSE(events[1].tool_call.invalid_arguments);
+    ASSERT_TRUE(events[2].tool_call.invalid_arguments);
+    EXPECT_NE(events[2].tool_call.invalid_arguments->find("not valid JSON"), std::string::npos);
+}
+
+TEST(AnthropicCodecTest, AToolBlockLeftOpenCompletesAtMessageStop) {
+    AnthropicStreamDecoder decoder;
+    std::vector<StreamEvent> events;
+    for (const auto& [name, data] : std::vector<std::pair<std::string, std::string>>{
+             {"message_start",
+              R"({"type":"message_start","message":{"usage":{"input_tokens":3}}})"},
+             {"content_block_start",
+              R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_X","name":"f","input":{}}})"},
+             {"content_block_delta",
+              R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\":1}"}})"},
+             {"message_delta",
+              R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":5}})"},
+             {"message_stop", R"({"type":"message_stop"})"},
+         }) {
+        for (StreamEvent& e : decoder.decode(name, data)) {
+            events.push_back(std::move(e));
+        }
+    }
+    EXPECT_EQ(render(events), (Lines{"usage:3/5", R"(tool:toolu_X f {"a":1})", "stop:tool_use"}));
+}
+
+TEST(AnthropicCodecTest, MalformedToolBlocksGiveOneFailure) {
+    for (const char* data :
+         {R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","name":"f"}})",
+          R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t"}})",
+          R"({"type":"content_block_start","index":"0","content_block":{"type":"tool_use","id":"t","name":"f"}})"}) {
+        AnthropicStreamDecoder decoder;
+        EXPECT_EQ(render(decoder.decode("content_block_start", data)), (Lines{"error:malformed"}))
+            << data;
+    }
+    AnthropicStreamDecoder bad_delta;
+    bad_delta.decode(
+        "content_block_start",
+        R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}})"
+    );
+    EXPECT_EQ(
+        render(bad_delta.decode(
+            "content_block_delta",
+            R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":5}})"
+        )),
+        (Lines{"error:malformed"})
+    );
+}
+
+TEST(AnthropicCodecTest, ResponseWithToolUseBlocks) {
+    const auto events = decode_anthropic_response(
+        R"({"type":"message","role":"assistant","content":[)"
+        R"({"type":"text","text":"Checking."},)"
+        R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}},)"
+        R"({"type":"tool_use","id":"toolu_2","name":"get_weather","input":"Rome"}],)"
+        R"("stop_reason":"tool_use","usage":{"input_tokens":7,"output_tokens":8}})"
+    );
+    ASSERT_TRUE(events.has_value());
+    EXPECT_EQ(
+        render(*events),
+        (Lines{
+            "text:Checking.",
+            R"(tool:toolu_1 get_weather {"city":"Paris"})",
+            "tool:toolu_2 get_weather {}",
+            "usage:7/8",
+            "stop:tool_use",
+        })
+    );
+    EXPECT_TRUE((*events)[2].tool_call.invalid_arguments);
 }
 
 }  // namespace

@@ -202,7 +202,9 @@ TEST(GeminiCodecTest, FunctionCallMakesStopToolUse) {
         R"({"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}}}]},)"
         R"("finishReason":"STOP","index":0}]})"
     );
-    EXPECT_EQ(render(events), (Lines{"stop:tool_use"}));
+    EXPECT_EQ(
+        render(events), (Lines{R"(tool:call_1 get_weather {"city":"Paris"})", "stop:tool_use"})
+    );
 }
 
 TEST(GeminiCodecTest, BlockedPromptIsAContentFilterStop) {
@@ -409,6 +411,167 @@ TEST(GeminiCodecTest, HttpErrors) {
         EXPECT_EQ(e.http_status, c.status);
         EXPECT_EQ(e.retry_after, retry);
     }
+}
+
+// --- tool calling -------------------------------------------------------------------------------
+
+ChatRequest tool_request() {
+    ChatRequest r;
+    r.model = "gemini-2.5-flash";
+    r.max_tokens = 256;
+    r.tools = {
+        {"get_weather",
+         "Current weather in a city",
+         R"({"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",)"
+         R"("properties":{"city":{"type":"string","minLength":1},)"
+         R"("unit":{"type":["string","null"],"enum":["c","f"],"const":"c"},)"
+         R"("days":{"type":"array","items":{"type":"integer","exclusiveMinimum":0}}},)"
+         R"("required":["city"],"additionalProperties":false})"},
+        {"current_time", "What time it is", R"({"type":"object","properties":{}})"},
+    };
+    ToolCall paris{"call_1", "get_weather", R"({"city":"Paris"})", std::nullopt, "c2lnLTE="};
+    ToolCall rome{"call_2", "get_weather", R"({"city":"Rome"})", std::nullopt};
+    r.messages = {
+        {"user", "Weather in Paris and Rome?"},
+        {"assistant", "", {paris, rome}},
+        {"tool", R"({"temp_c":18})", {}, "call_1", "get_weather"},
+        {"tool", "sunny, 24 C", {}, "call_2", ""},  // no tool_name: found by the call id
+        {"assistant", "Paris 18, Rome 24."},
+        {"user", "Time?"},
+        {"assistant", "Checking.", {{"call_3", "current_time", "", std::nullopt}}},
+        {"tool", "[1,2]", {}, "call_3", "current_time"},
+    };
+    return r;
+}
+
+TEST(GeminiCodecTest, RequestEncodesToolsAndToolHistoryGolden) {
+    const bj::value expected = bj::parse(R"({
+        "contents": [
+            {"role": "user", "parts": [{"text": "Weather in Paris and Rome?"}]},
+            {"role": "model", "parts": [
+                {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+                 "thoughtSignature": "c2lnLTE="},
+                {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}]},
+            {"role": "user", "parts": [
+                {"functionResponse": {"name": "get_weather", "response": {"temp_c": 18}}},
+                {"functionResponse": {"name": "get_weather",
+                                      "response": {"result": "sunny, 24 C"}}}]},
+            {"role": "model", "parts": [{"text": "Paris 18, Rome 24."}]},
+            {"role": "user", "parts": [{"text": "Time?"}]},
+            {"role": "model", "parts": [
+                {"text": "Checking."},
+                {"functionCall": {"name": "current_time", "args": {}}}]},
+            {"role": "user", "parts": [
+                {"functionResponse": {"name": "current_time", "response": {"result": "[1,2]"}}}]}
+        ],
+        "tools": [{"functionDeclarations": [
+            {"name": "get_weather", "description": "Current weather in a city",
+             "parameters": {"type": "object",
+                            "properties": {
+                                "city": {"type": "string", "minLength": 1},
+                                "unit": {"type": "string", "nullable": true, "enum": ["c", "f"]},
+                                "days": {"type": "array", "items": {"type": "integer"}}},
+                            "required": ["city"]}},
+            {"name": "current_time", "description": "What time it is"}
+        ]}],
+        "generationConfig": {"maxOutputTokens": 256}
+    })");
+    EXPECT_EQ(bj::parse(build_gemini_request(tool_request(), true)), expected)
+        << build_gemini_request(tool_request(), true);
+}
+
+TEST(GeminiCodecTest, NoToolsFieldWithoutTools) {
+    EXPECT_FALSE(
+        bj::parse(build_gemini_request(sample_request(), true)).as_object().contains("tools")
+    );
+}
+
+// Text first, then two parallel calls in one chunk (whole, as Gemini sends them), the first with
+// a thought signature, the second with the id newer models give; then the usage chunk's STOP.
+constexpr std::string_view kToolStream =
+    R"sse(data: {"candidates": [{"content": {"parts": [{"text": "Let me check."}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 40,"totalTokenCount": 40},"modelVersion": "gemini-2.5-flash","responseId": "r1"}
+
+data: {"candidates": [{"content": {"parts": [{"functionCall": {"name": "get_weather","args": {"city": "Paris","days": [1,2]}},"thoughtSignature": "c2lnLUE="},{"functionCall": {"id": "fc_rome","name": "get_weather","args": {"city": "Rome"}}}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 40,"totalTokenCount": 40},"modelVersion": "gemini-2.5-flash","responseId": "r1"}
+
+data: {"candidates": [{"content": {"parts": [{"text": ""}],"role": "model"},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 40,"candidatesTokenCount": 25,"totalTokenCount": 65},"modelVersion": "gemini-2.5-flash","responseId": "r1"}
+
+)sse";
+
+TEST(GeminiCodecTest, TwoFunctionCallsInOneChunk) {
+    GeminiStreamDecoder decoder;
+    const auto events = feed(decoder, kToolStream);
+    EXPECT_EQ(
+        render(events),
+        (Lines{
+            "text:Let me check.",
+            R"(tool:call_1 get_weather {"city":"Paris","days":[1,2]})",
+            R"(tool:fc_rome get_weather {"city":"Rome"})",
+            "usage:40/25",
+            "stop:tool_use",
+        })
+    );
+    EXPECT_EQ(events[1].tool_call.signature, "c2lnLUE=");
+    EXPECT_EQ(events[2].tool_call.signature, "");
+    EXPECT_TRUE(decoder.done());
+}
+
+TEST(GeminiCodecTest, EachCallIsEmittedWhenItsPartArrives) {
+    GeminiStreamDecoder decoder;
+    const auto chunks = split_sse(kToolStream);
+    ASSERT_EQ(chunks.size(), 3U);
+    EXPECT_EQ(render(decoder.decode("", chunks[0].data)), (Lines{"text:Let me check."}));
+    EXPECT_EQ(render(decoder.decode("", chunks[1].data)).size(), 2U);
+    EXPECT_FALSE(decoder.done());
+}
+
+TEST(GeminiCodecTest, GeneratedIdsCountTheCallsOfTheResponse) {
+    GeminiStreamDecoder decoder;
+    std::vector<StreamEvent> events;
+    for (const char* data :
+         {R"({"candidates":[{"content":{"parts":[{"functionCall":{"name":"a"}}]}}]})",
+          R"({"candidates":[{"content":{"parts":[{"functionCall":{"name":"b","args":null}}]}}]})",
+          R"({"candidates":[{"content":{"parts":[{"functionCall":{"name":"c","args":"x"}}]},"finishReason":"STOP"}]})"}) {
+        for (StreamEvent& e : decoder.decode("", data)) {
+            events.push_back(std::move(e));
+        }
+    }
+    EXPECT_EQ(
+        render(events),
+        (Lines{"tool:call_1 a {}", "tool:call_2 b {}", "tool:call_3 c {}", "stop:tool_use"})
+    );
+    EXPECT_FALSE(events[0].tool_call.invalid_arguments);
+    ASSERT_TRUE(events[2].tool_call.invalid_arguments);
+    EXPECT_NE(events[2].tool_call.invalid_arguments->find("not a JSON object"), std::string::npos);
+}
+
+TEST(GeminiCodecTest, MalformedFunctionCallsGiveOneFailure) {
+    for (const char* data :
+         {R"({"candidates":[{"content":{"parts":[{"functionCall":{"args":{}}}]}}]})",
+          R"({"candidates":[{"content":{"parts":[{"functionCall":"f"}]}}]})",
+          R"({"candidates":[{"content":{"parts":[{"functionCall":{"name":7}}]}}]})"}) {
+        GeminiStreamDecoder decoder;
+        EXPECT_EQ(render(decoder.decode("", data)), (Lines{"error:malformed"})) << data;
+        EXPECT_TRUE(decoder.done());
+    }
+}
+
+TEST(GeminiCodecTest, ResponseWithFunctionCalls) {
+    const auto events = decode_gemini_response(
+        R"({"candidates":[{"content":{"parts":[{"text":"Checking."},)"
+        R"({"functionCall":{"name":"get_weather","args":{"city":"Paris"}}}],"role":"model"},)"
+        R"("finishReason":"STOP","index":0}],)"
+        R"("usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":6,"totalTokenCount":10}})"
+    );
+    ASSERT_TRUE(events.has_value());
+    EXPECT_EQ(
+        render(*events),
+        (Lines{
+            "text:Checking.",
+            R"(tool:call_1 get_weather {"city":"Paris"})",
+            "usage:4/6",
+            "stop:tool_use",
+        })
+    );
 }
 
 }  // namespace

@@ -149,7 +149,12 @@ data: [DONE]
 
 TEST(OpenAiCodecTest, DecodesTheDocToolCallStream) {
     OpenAiStreamDecoder decoder;
-    EXPECT_EQ(render(feed(decoder, kToolStream)), (Lines{"stop:tool_use"}));
+    const auto events = feed(decoder, kToolStream);
+    EXPECT_EQ(
+        render(events),
+        (Lines{R"(tool:call_abc get_weather {"location":"Paris"})", "stop:tool_use"})
+    );
+    EXPECT_FALSE(events[0].tool_call.invalid_arguments);
     EXPECT_TRUE(decoder.done());
 }
 
@@ -554,6 +559,330 @@ TEST(OpenAiCodecTest, HttpErrors) {
         EXPECT_EQ(e.http_status, c.status);
         EXPECT_EQ(e.retry_after, retry);
     }
+}
+
+// --- tool calling -------------------------------------------------------------------------------
+
+ChatRequest tool_request() {
+    ChatRequest r;
+    r.model = "gpt-4o-mini";
+    r.system = "Use tools.";
+    r.max_tokens = 100;
+    r.tools = {
+        {"get_weather",
+         "Current weather in a city",
+         R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})"},
+        {"current_time", "", ""},  // no description, no schema
+    };
+    ToolCall paris{"call_1", "get_weather", R"({"city":"Paris"})", std::nullopt};
+    ToolCall rome{"call_2", "get_weather", R"({"city":"Rome"})", std::nullopt};
+    r.messages = {
+        {"user", "Weather in Paris and Rome?"},
+        {"assistant", "", {paris, rome}},
+        {"tool", R"({"temp_c":18})", {}, "call_1", "get_weather"},
+        {"tool", "sunny, 24 C", {}, "call_2", "get_weather"},
+        {"assistant", "Paris 18, Rome 24."},
+        {"user", "And now?"},
+        {"assistant", "Checking.", {{"call_3", "current_time", "", std::nullopt}}},
+        {"tool", "12:00", {}, "call_3", "current_time"},
+    };
+    return r;
+}
+
+TEST(OpenAiCodecTest, RequestEncodesToolsAndToolHistoryGolden) {
+    const bj::value expected = bj::parse(R"({
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "Use tools."},
+            {"role": "user", "content": "Weather in Paris and Rome?"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_1", "type": "function",
+                 "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                {"id": "call_2", "type": "function",
+                 "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "{\"temp_c\":18}"},
+            {"role": "tool", "tool_call_id": "call_2", "content": "sunny, 24 C"},
+            {"role": "assistant", "content": "Paris 18, Rome 24."},
+            {"role": "user", "content": "And now?"},
+            {"role": "assistant", "content": "Checking.", "tool_calls": [
+                {"id": "call_3", "type": "function",
+                 "function": {"name": "current_time", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_3", "content": "12:00"}
+        ],
+        "tools": [
+            {"type": "function", "function": {
+                "name": "get_weather", "description": "Current weather in a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                               "required": ["city"]}}},
+            {"type": "function", "function": {
+                "name": "current_time",
+                "parameters": {"type": "object", "properties": {}}}}
+        ],
+        "max_tokens": 100,
+        "stream": true,
+        "stream_options": {"include_usage": true}
+    })");
+    EXPECT_EQ(bj::parse(build_openai_request(tool_request(), true)), expected)
+        << build_openai_request(tool_request(), true);
+}
+
+TEST(OpenAiCodecTest, RequestWithoutToolsHasNoToolsField) {
+    const bj::object body = bj::parse(build_openai_request(sample_request(), true)).as_object();
+    EXPECT_FALSE(body.contains("tools"));
+}
+
+std::string tool_chunk(
+    std::int64_t index,
+    std::string_view id,
+    std::string_view name,
+    std::string_view arguments,
+    std::string_view finish = "null"
+) {
+    bj::object call{{"index", index}};
+    bj::object function{{"arguments", arguments}};
+    if (!id.empty()) {
+        call["id"] = id;
+        call["type"] = "function";
+        function["name"] = name;
+    }
+    call["function"] = std::move(function);
+    return chunk(bj::serialize(bj::object{{"tool_calls", bj::array{call}}}), finish);
+}
+
+// Two parallel calls, arguments split over many deltas (gpt-4o style: the first delta of a call
+// has id, name and empty arguments), then the finish chunk, the usage chunk and [DONE].
+constexpr std::string_view kParallelToolStream =
+    R"sse(data: {"id":"chatcmpl-tc2","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_paris","type":"function","function":{"name":"get_weather","arguments":""}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-tc2","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"ci"}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-tc2","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"ty\": \"Pa"}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-tc2","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"ris\", \"unit\""}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-tc2","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":": \"c\"}"}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-tc2","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_rome","type":"function","function":{"name":"get_weather","arguments":""}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-tc2","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"city\""}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-tc2","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":": \"Rome\"}"}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-tc2","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null}
+
+data: {"id":"chatcmpl-tc2","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":80,"completion_tokens":42,"total_tokens":122}}
+
+data: [DONE]
+
+)sse";
+
+TEST(OpenAiCodecTest, TwoParallelCallsSplitOverManyDeltas) {
+    OpenAiStreamDecoder decoder;
+    const auto events = feed(decoder, kParallelToolStream);
+    EXPECT_EQ(
+        render(events),
+        (Lines{
+            R"(tool:call_paris get_weather {"city":"Paris","unit":"c"})",
+            R"(tool:call_rome get_weather {"city":"Rome"})",
+            "usage:80/42",
+            "stop:tool_use",
+        })
+    );
+    for (const StreamEvent& e : events) {
+        EXPECT_FALSE(e.tool_call.invalid_arguments) << render(e);
+    }
+}
+
+TEST(OpenAiCodecTest, ToolCallsComeOnceAtTheFinishChunkNotBefore) {
+    OpenAiStreamDecoder decoder;
+    const auto events = split_sse(kParallelToolStream);
+    for (std::size_t i = 0; i + 3 < events.size(); ++i) {
+        EXPECT_TRUE(decoder.decode(events[i].event, events[i].data).empty()) << i;
+    }
+    const std::size_t finish = events.size() - 3;
+    EXPECT_EQ(render(decoder.decode(events[finish].event, events[finish].data)).size(), 2U);
+    EXPECT_EQ(render(decoder.decode("", events[finish + 1].data)), (Lines{"usage:80/42"}));
+    EXPECT_EQ(render(decoder.decode("", "[DONE]")), (Lines{"stop:tool_use"}));
+}
+
+TEST(OpenAiCodecTest, ArgumentsSplitAtEveryBoundaryGiveTheSameCall) {
+    const std::string arguments = R"({"query": "caf\u00e9 \"quoted\"", "n": [1, 2]})";
+    for (std::size_t i = 0; i <= arguments.size(); ++i) {
+        OpenAiStreamDecoder decoder;
+        std::vector<StreamEvent> events;
+        for (const std::string& data :
+             {tool_chunk(0, "call_x", "search", ""),
+              tool_chunk(0, "", "", arguments.substr(0, i)),
+              tool_chunk(0, "", "", arguments.substr(i)),
+              chunk("{}", "\"tool_calls\""),
+              std::string("[DONE]")}) {
+            for (StreamEvent& e : decoder.decode("", data)) {
+                events.push_back(std::move(e));
+            }
+        }
+        EXPECT_EQ(
+            render(events),
+            (Lines{R"(tool:call_x search {"query":"café \"quoted\"","n":[1,2]})", "stop:tool_use"})
+        ) << "split at "
+          << i;
+    }
+}
+
+TEST(OpenAiCodecTest, InterleavedPiecesOfParallelCallsFollowTheirIndex) {
+    OpenAiStreamDecoder decoder;
+    std::vector<StreamEvent> events;
+    for (const std::string& data :
+         {tool_chunk(1, "call_b", "second", "{\"b\":"),
+          tool_chunk(0, "call_a", "first", "{\"a\":"),
+          tool_chunk(1, "", "", "2}"),
+          tool_chunk(0, "", "", "1}", "\"tool_calls\""),
+          std::string("[DONE]")}) {
+        for (StreamEvent& e : decoder.decode("", data)) {
+            events.push_back(std::move(e));
+        }
+    }
+    EXPECT_EQ(
+        render(events),
+        (Lines{R"(tool:call_a first {"a":1})", R"(tool:call_b second {"b":2})", "stop:tool_use"})
+    );
+}
+
+TEST(OpenAiCodecTest, InvalidOrMissingArguments) {
+    struct Case {
+        std::string arguments;
+        std::string expected;
+        std::string reason;  // a part of invalid_arguments; empty: valid
+    };
+
+    const std::vector<Case> cases = {
+        {R"({"city": "Par)", "{}", "not valid JSON"},
+        {"[1, 2]", "{}", "not a JSON object"},
+        {"\"Paris\"", "{}", "not a JSON object"},
+        {"", "{}", ""},
+        {"  \n", "{}", ""},
+        {R"( { "city" : "Paris" } )", R"({"city":"Paris"})", ""},
+    };
+    for (const Case& c : cases) {
+        OpenAiStreamDecoder decoder;
+        std::vector<StreamEvent> events = decoder.decode("", tool_chunk(0, "call_1", "f", ""));
+        for (const std::string& data :
+             {tool_chunk(0, "", "", c.arguments), chunk("{}", "\"tool_calls\"")}) {
+            for (StreamEvent& e : decoder.decode("", data)) {
+                events.push_back(std::move(e));
+            }
+        }
+        ASSERT_EQ(events.size(), 1U) << c.arguments;
+        const ToolCall& call = events[0].tool_call;
+        EXPECT_EQ(call.arguments, c.expected) << c.arguments;
+        if (c.reason.empty()) {
+            EXPECT_FALSE(call.invalid_arguments) << c.arguments;
+        } else {
+            ASSERT_TRUE(call.invalid_arguments) << c.arguments;
+            EXPECT_NE(call.invalid_arguments->find(c.reason), std::string::npos)
+                << *call.invalid_arguments;
+        }
+    }
+}
+
+TEST(OpenAiCodecTest, ToolCallsWithoutFinishReasonComeAtDoneAsToolUse) {
+    // Compatible servers that never say tool_calls: the calls still come, and the stop says so.
+    OpenAiStreamDecoder decoder;
+    decoder.decode("", tool_chunk(0, "call_1", "f", R"({"x":1})"));
+    EXPECT_EQ(
+        render(decoder.decode("", "[DONE]")), (Lines{R"(tool:call_1 f {"x":1})", "stop:tool_use"})
+    );
+
+    OpenAiStreamDecoder says_stop;
+    EXPECT_EQ(
+        render(says_stop.decode("", tool_chunk(0, "call_1", "f", "{}", "\"stop\""))),
+        (Lines{"tool:call_1 f {}"})
+    );
+    EXPECT_EQ(render(says_stop.decode("", "[DONE]")), (Lines{"stop:tool_use"}));
+}
+
+TEST(OpenAiCodecTest, ToolCallsAtConnectionClose) {
+    OpenAiStreamDecoder finished;
+    finished.decode("", tool_chunk(0, "call_1", "f", "{}"));
+    finished.decode("", chunk("{}", "\"tool_calls\""));
+    EXPECT_EQ(render(finished.finish()), (Lines{"stop:tool_use"}));
+
+    // Cut off while the arguments were still arriving: no half call, only the failure.
+    OpenAiStreamDecoder cut;
+    cut.decode("", tool_chunk(0, "call_1", "f", R"({"x":)"));
+    EXPECT_EQ(render(cut.finish()), (Lines{"error:connection"}));
+}
+
+TEST(OpenAiCodecTest, TextThenToolCall) {
+    OpenAiStreamDecoder decoder;
+    std::vector<StreamEvent> events = decoder.decode("", content_chunk("Let me check."));
+    for (const std::string& data :
+         {tool_chunk(0, "call_1", "get_weather", R"({"city":"Paris"})"),
+          chunk("{}", "\"tool_calls\""),
+          std::string("[DONE]")}) {
+        for (StreamEvent& e : decoder.decode("", data)) {
+            events.push_back(std::move(e));
+        }
+    }
+    EXPECT_EQ(
+        render(events),
+        (Lines{
+            "text:Let me check.",
+            R"(tool:call_1 get_weather {"city":"Paris"})",
+            "stop:tool_use",
+        })
+    );
+}
+
+TEST(OpenAiCodecTest, ToolCallsWithoutIndexOrIdFromCompatibleServers) {
+    OpenAiStreamDecoder decoder;
+    // Ollama-style: whole calls, no index, arguments as an object; then one without an id.
+    const auto events = decoder.decode(
+        "",
+        chunk(
+            R"({"tool_calls":[{"id":"call_a","function":{"name":"f","arguments":{"x":1}}},)"
+            R"({"id":"call_b","function":{"name":"g","arguments":"{}"}}]})",
+            "\"stop\""
+        )
+    );
+    EXPECT_EQ(render(events), (Lines{R"(tool:call_a f {"x":1})", "tool:call_b g {}"}));
+
+    OpenAiStreamDecoder no_id;
+    no_id.decode("", chunk(R"({"tool_calls":[{"index":0,"function":{"name":"f"}}]})"));
+    EXPECT_EQ(render(no_id.decode("", chunk("{}", "\"tool_calls\""))), (Lines{"tool:call_1 f {}"}));
+}
+
+TEST(OpenAiCodecTest, MalformedToolCallsGiveOneFailure) {
+    for (const char* delta :
+         {R"({"tool_calls":"x"})",
+          R"({"tool_calls":[5]})",
+          R"({"tool_calls":[{"index":"0"}]})",
+          R"({"tool_calls":[{"index":0,"function":"f"}]})",
+          R"({"tool_calls":[{"index":0,"function":{"arguments":7}}]})"}) {
+        OpenAiStreamDecoder decoder;
+        EXPECT_EQ(render(decoder.decode("", chunk(delta))), (Lines{"error:malformed"})) << delta;
+        EXPECT_TRUE(decoder.done());
+    }
+}
+
+TEST(OpenAiCodecTest, ResponseWithToolCalls) {
+    const auto events = decode_openai_response(
+        R"({"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{)"
+        R"("role":"assistant","content":null,"tool_calls":[)"
+        R"({"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"Paris\"}"}},)"
+        R"({"id":"call_def","type":"function","function":{"name":"get_weather","arguments":"{bad"}}]},)"
+        R"("finish_reason":"tool_calls"}],"usage":{"prompt_tokens":20,"completion_tokens":9}})"
+    );
+    ASSERT_TRUE(events.has_value());
+    EXPECT_EQ(
+        render(*events),
+        (Lines{
+            R"(tool:call_abc get_weather {"location":"Paris"})",
+            "tool:call_def get_weather {}",
+            "usage:20/9",
+            "stop:tool_use",
+        })
+    );
+    EXPECT_TRUE((*events)[1].tool_call.invalid_arguments);
 }
 
 }  // namespace

@@ -25,10 +25,12 @@ asio::awaitable<void> sleep_ms(int ms) {
     co_await t.async_wait(asio::use_awaitable);
 }
 
-// One scripted answer: tokens (with a delay before each), then a stop; or an error, possibly
-// after some tokens; or silence.
+// One scripted answer: tokens (with a delay before each), tool calls, then a stop; or an error,
+// possibly after some tokens and calls; or silence.
 struct Script {
     std::vector<std::string> tokens;
+    std::vector<ToolCall> calls;  // after the tokens, each after the delay too
+    FinishReason finish = FinishReason::stop;
     int delay_ms = 0;
     std::optional<StreamEvent> error;  // sent after the tokens instead of stop
     bool hang = false;                 // silence before the first token
@@ -55,6 +57,10 @@ public:
                 co_await sleep_ms(s.delay_ms);
                 co_await sink(StreamEvent::text_delta(t));
             }
+            for (const auto& c : s.calls) {
+                co_await sleep_ms(s.delay_ms);
+                co_await sink(StreamEvent::tool_call_event(c));
+            }
             if (s.hang_after) {
                 co_await sleep_ms(60'000);
             }
@@ -67,7 +73,7 @@ public:
             co_return;
         }
         co_await sink(StreamEvent::usage_event({7, static_cast<std::int64_t>(s.tokens.size())}));
-        co_await sink(StreamEvent::stop(FinishReason::stop));
+        co_await sink(StreamEvent::stop(s.finish));
     }
 
     asio::awaitable<std::vector<StreamEvent>> complete(ChatRequest) override {
@@ -410,6 +416,109 @@ TEST(RouterTest, CancellingTheCallerCancelsTheProvider) {
     EXPECT_TRUE(f.alpha->cancelled);
     EXPECT_LT(f.text().size(), 5U);
     EXPECT_TRUE(f.beta->calls.empty());
+}
+
+Script calls_tools(std::vector<std::string> tokens, std::vector<ToolCall> calls, int delay_ms = 0) {
+    Script s = answer(std::move(tokens), delay_ms);
+    s.calls = std::move(calls);
+    s.finish = FinishReason::tool_use;
+    return s;
+}
+
+ToolCall tool_call(std::string id, std::string arguments) {
+    return ToolCall{std::move(id), "get_weather", std::move(arguments), std::nullopt};
+}
+
+// Each event as "text:…", "tool:id name arguments", "usage", "stop:reason", "error:kind".
+std::vector<std::string> kinds(const std::vector<StreamEvent>& events) {
+    std::vector<std::string> out;
+    for (const StreamEvent& e : events) {
+        switch (e.kind) {
+            case StreamEvent::Kind::thinking_delta:
+                out.push_back("think:" + e.text);
+                break;
+            case StreamEvent::Kind::text_delta:
+                out.push_back("text:" + e.text);
+                break;
+            case StreamEvent::Kind::tool_call:
+                out.push_back(
+                    "tool:" + e.tool_call.id + " " + e.tool_call.name + " " + e.tool_call.arguments
+                );
+                break;
+            case StreamEvent::Kind::usage:
+                out.emplace_back("usage");
+                break;
+            case StreamEvent::Kind::stop:
+                out.push_back("stop:" + std::string(finish_reason_name(e.finish)));
+                break;
+            case StreamEvent::Kind::error:
+                out.push_back("error:" + std::string(upstream_error_name(e.error)));
+                break;
+        }
+    }
+    return out;
+}
+
+TEST(RouterTest, ToolCallsReachTheCallerInOrderBeforeUsageAndStop) {
+    Fixture f({calls_tools(
+        {"Checking."},
+        {tool_call("call_1", R"({"city":"Paris"})"), tool_call("call_2", R"({"city":"Rome"})")}
+    )});
+    const auto r = f.run();
+    EXPECT_TRUE(r.ok);
+    EXPECT_FALSE(r.fallback_used);
+    EXPECT_EQ(
+        kinds(f.seen),
+        (std::vector<std::string>{
+            "text:Checking.",
+            R"(tool:call_1 get_weather {"city":"Paris"})",
+            R"(tool:call_2 get_weather {"city":"Rome"})",
+            "usage",
+            "stop:tool_use",
+        })
+    );
+}
+
+TEST(RouterTest, AToolCallAloneIsAnAnswer) {
+    ToolCall invalid = tool_call("call_1", "{}");
+    invalid.invalid_arguments = "arguments are not valid JSON";
+    invalid.signature = "sig";
+    Fixture f({calls_tools({}, {invalid})});
+    const auto r = f.run();
+    EXPECT_TRUE(r.ok);
+    EXPECT_EQ(
+        kinds(f.seen),
+        (std::vector<std::string>{"tool:call_1 get_weather {}", "usage", "stop:tool_use"})
+    );
+    // Passed through whole.
+    EXPECT_EQ(f.seen[0].tool_call.invalid_arguments, invalid.invalid_arguments);
+    EXPECT_EQ(f.seen[0].tool_call.signature, "sig");
+    EXPECT_TRUE(f.beta->calls.empty());
+}
+
+TEST(RouterTest, FailureAfterAToolCallIsForwardedWithoutFallback) {
+    Script s = calls_tools({}, {tool_call("call_1", "{}")});
+    s.error = http_error(UpstreamError::overloaded, 0);
+    Fixture f({s});
+    const auto r = f.run();
+    EXPECT_FALSE(r.ok);
+    EXPECT_FALSE(r.fallback_used) << "the tool call already reached the caller";
+    EXPECT_EQ(
+        kinds(f.seen), (std::vector<std::string>{"tool:call_1 get_weather {}", "error:overloaded"})
+    );
+    EXPECT_EQ(f.alpha->calls.size(), 1U) << "not retried either";
+    EXPECT_TRUE(f.beta->calls.empty());
+}
+
+TEST(RouterTest, AToolCallMovesTheBetweenTokenDeadline) {
+    // 200 ms apart, under the 300 ms limits, but 600 ms in all: only the calls keep it alive.
+    Fixture f({calls_tools(
+        {}, {tool_call("call_1", "{}"), tool_call("call_2", "{}"), tool_call("call_3", "{}")}, 200
+    )});
+    const auto r = f.run();
+    EXPECT_TRUE(r.ok);
+    EXPECT_FALSE(r.fallback_used);
+    EXPECT_EQ(kinds(f.seen).size(), 5U);
 }
 
 TEST(MockProviderTest, DeterministicStreamWithThinkingAndUsage) {

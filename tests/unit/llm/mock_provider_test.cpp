@@ -1,0 +1,276 @@
+// The mock provider's tool use: offered fetch_internal_knowledge and asked "What is X?", it calls
+// the tool; given the tool's result, it answers from it, word by word; deterministically.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <gtest/gtest.h>
+
+#include "llm/provider.hpp"
+
+namespace parley::llm {
+namespace {
+
+namespace asio = boost::asio;
+namespace bj = boost::json;
+using std::chrono::milliseconds;
+
+std::vector<StreamEvent> stream(Provider& provider, const ChatRequest& r) {
+    std::vector<StreamEvent> out;
+    asio::io_context ctx;
+    asio::co_spawn(
+        ctx,
+        provider.stream(
+            r,
+            [&out](StreamEvent e) -> asio::awaitable<void> {
+                out.push_back(std::move(e));
+                co_return;
+            }
+        ),
+        [](std::exception_ptr e) {
+            if (e) {
+                std::rethrow_exception(e);
+            }
+        }
+    );
+    ctx.run();
+    return out;
+}
+
+std::vector<StreamEvent> complete(Provider& provider, const ChatRequest& r) {
+    std::vector<StreamEvent> out;
+    asio::io_context ctx;
+    asio::co_spawn(ctx, provider.complete(r), [&out](std::exception_ptr e, auto events) {
+        if (e) {
+            std::rethrow_exception(e);
+        }
+        out = std::move(events);
+    });
+    ctx.run();
+    return out;
+}
+
+ToolSpec knowledge_tool() {
+    return {
+        "fetch_internal_knowledge",
+        "Looks a topic up in the knowledge base",
+        R"({"type":"object","properties":{"topic":{"type":"string"}},"required":["topic"]})",
+    };
+}
+
+ChatRequest asking(std::string question, bool with_tool = true) {
+    ChatRequest r;
+    r.model = "parley-mock";
+    if (with_tool) {
+        r.tools = {{"calculator", "Arithmetic", "{}"}, knowledge_tool()};
+    }
+    r.messages.push_back({"user", std::move(question)});
+    return r;
+}
+
+std::vector<StreamEvent> of_kind(const std::vector<StreamEvent>& events, StreamEvent::Kind kind) {
+    std::vector<StreamEvent> out;
+    for (const StreamEvent& e : events) {
+        if (e.kind == kind) {
+            out.push_back(e);
+        }
+    }
+    return out;
+}
+
+std::string text_of(const std::vector<StreamEvent>& events) {
+    std::string out;
+    for (const StreamEvent& e : of_kind(events, StreamEvent::Kind::text_delta)) {
+        out += e.text;
+    }
+    return out;
+}
+
+TEST(MockToolsTest, AQuestionCallsTheKnowledgeTool) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"What is Python?", "python"},
+        {"what are WebSockets?", "websockets"},
+        {"What's asyncio", "asyncio"},
+        {"  Tell me about the async model.  ", "async model"},
+        {"Look up LLM", "llm"},
+        {"EXPLAIN   an API gateway!!", "api gateway"},
+        {"What is Node.js? I need it for work.", "node.js"},
+        {"What is a \"REST API\"?", "rest api"},
+        {"Tell me about C++ templates\nand more", "c++ templates"},
+    };
+    auto mock = make_mock_provider({milliseconds(0)});
+    for (const auto& [question, topic] : cases) {
+        const auto events = stream(*mock, asking(question));
+        ASSERT_EQ(events.size(), 3U) << question;
+        ASSERT_EQ(events[0].kind, StreamEvent::Kind::tool_call) << question;
+        const ToolCall& call = events[0].tool_call;
+        EXPECT_EQ(call.id, "call_mock_1");
+        EXPECT_EQ(call.name, "fetch_internal_knowledge");
+        EXPECT_EQ(bj::parse(call.arguments), (bj::object{{"topic", topic}})) << question;
+        EXPECT_FALSE(call.invalid_arguments);
+        EXPECT_EQ(events[1].kind, StreamEvent::Kind::usage);
+        EXPECT_GT(events[1].usage.input_tokens, 0);
+        EXPECT_GT(events[1].usage.output_tokens, 0);
+        EXPECT_EQ(events[2].kind, StreamEvent::Kind::stop);
+        EXPECT_EQ(events[2].finish, FinishReason::tool_use) << question;
+    }
+}
+
+TEST(MockToolsTest, NoToolCallWithoutTheToolOrTheQuestion) {
+    auto mock = make_mock_provider({milliseconds(0)});
+    ChatRequest other_tool = asking("What is Python?", false);
+    other_tool.tools = {{"calculator", "Arithmetic", "{}"}};
+    for (const ChatRequest& r :
+         {asking("What is Python?", false),
+          other_tool,
+          asking("Hello there"),
+          asking("What is"),
+          asking("What is ?!"),
+          asking("Whatever is fine"),
+          asking("Please explain monads"),
+          asking("What is the"),
+          asking("")}) {
+        const auto events = stream(*mock, r);
+        EXPECT_TRUE(of_kind(events, StreamEvent::Kind::tool_call).empty())
+            << r.messages.back().content;
+        EXPECT_FALSE(text_of(events).empty());
+        EXPECT_EQ(events.back().finish, FinishReason::stop);
+    }
+}
+
+TEST(MockToolsTest, ThinkingComesFirstAndNoText) {
+    auto mock = make_mock_provider({milliseconds(0)});
+    ChatRequest r = asking("What is Python?");
+    r.thinking = true;
+    const auto events = stream(*mock, r);
+    ASSERT_GE(events.size(), 4U);
+    std::size_t i = 0;
+    std::string thinking;
+    while (events[i].kind == StreamEvent::Kind::thinking_delta) {
+        thinking += events[i].text;
+        ++i;
+    }
+    EXPECT_NE(thinking.find("python"), std::string::npos) << thinking;
+    ASSERT_EQ(events.size(), i + 3);
+    EXPECT_EQ(events[i].kind, StreamEvent::Kind::tool_call);
+    EXPECT_EQ(events[i + 1].kind, StreamEvent::Kind::usage);
+    EXPECT_EQ(events[i + 2].finish, FinishReason::tool_use);
+    EXPECT_TRUE(text_of(events).empty());
+}
+
+TEST(MockToolsTest, IdsCountTheConversationsEarlierCalls) {
+    auto mock = make_mock_provider({milliseconds(0)});
+    ChatRequest r = asking("What is Python?");
+    ToolCall a{"call_mock_1", "fetch_internal_knowledge", R"({"topic":"a"})", std::nullopt};
+    ToolCall b{"call_mock_2", "fetch_internal_knowledge", R"({"topic":"b"})", std::nullopt};
+    r.messages = {
+        {"user", "What is a?"},
+        {"assistant", "", {a, b}},
+        {"tool", "A.", {}, "call_mock_1", "fetch_internal_knowledge"},
+        {"tool", "B.", {}, "call_mock_2", "fetch_internal_knowledge"},
+        {"assistant", "According to the knowledge base: B."},
+        {"user", "What is Python?"},
+    };
+    const auto calls = of_kind(stream(*mock, r), StreamEvent::Kind::tool_call);
+    ASSERT_EQ(calls.size(), 1U);
+    EXPECT_EQ(calls[0].tool_call.id, "call_mock_3");
+}
+
+TEST(MockToolsTest, AnswersFromTheToolResultWordByWord) {
+    struct Case {
+        std::string tool;
+        std::string content;
+        std::string answer;
+    };
+
+    const std::vector<Case> cases = {
+        {"fetch_internal_knowledge",
+         R"({"topic":"python","content":"Python is a programming language.","source":"kb"})",
+         "According to the knowledge base: Python is a programming language."},
+        {"fetch_internal_knowledge",
+         R"({"summary":"Async code waits without blocking."})",
+         "According to the knowledge base: Async code waits without blocking."},
+        {"fetch_internal_knowledge",
+         "WebSockets are full-duplex.\nOver one TCP connection.",
+         "According to the knowledge base: WebSockets are full-duplex. Over one TCP connection."},
+        {"fetch_internal_knowledge",
+         R"({"error":"no entry for \"cobol\""})",
+         "I could not get an answer from fetch_internal_knowledge: no entry for \"cobol\""},
+        {"calculator", R"({"result":"4"})", "The calculator tool says: 4"},
+    };
+    auto mock = make_mock_provider({milliseconds(0)});
+    for (const Case& c : cases) {
+        ChatRequest r = asking("What is Python?");
+        r.messages.push_back(
+            {"assistant", "", {{"call_mock_1", c.tool, R"({"topic":"python"})", std::nullopt}}}
+        );
+        r.messages.push_back({"tool", c.content, {}, "call_mock_1", c.tool});
+        const auto events = stream(*mock, r);
+        EXPECT_EQ(text_of(events), c.answer);
+        EXPECT_GT(of_kind(events, StreamEvent::Kind::text_delta).size(), 3U) << "word by word";
+        EXPECT_TRUE(of_kind(events, StreamEvent::Kind::tool_call).empty());
+        EXPECT_EQ(events[events.size() - 2].kind, StreamEvent::Kind::usage);
+        EXPECT_EQ(events.back().kind, StreamEvent::Kind::stop);
+        EXPECT_EQ(events.back().finish, FinishReason::stop);
+    }
+}
+
+TEST(MockToolsTest, TheAnswerIsPacedByTheTokenDelay) {
+    auto mock = make_mock_provider({milliseconds(10)});
+    ChatRequest r = asking("What is Python?");
+    r.messages.push_back({"assistant", "", {{"call_mock_1", "fetch_internal_knowledge", "{}", {}}}}
+    );
+    r.messages.push_back({"tool", "one two three four five", {}, "call_mock_1", ""});
+    const auto start = std::chrono::steady_clock::now();
+    const auto events = stream(*mock, r);
+    const auto pieces = of_kind(events, StreamEvent::Kind::text_delta).size();
+    EXPECT_EQ(pieces, 10U);  // "According to the knowledge base:" and the five words
+    EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(10) * pieces);
+}
+
+TEST(MockToolsTest, AWholeToolTurnIsDeterministic) {
+    auto mock = make_mock_provider({milliseconds(0)});
+    std::vector<std::string> runs;
+    for (int run = 0; run < 2; ++run) {
+        ChatRequest r = asking("Tell me about WebSocket");
+        const auto first = stream(*mock, r);
+        ASSERT_EQ(first.front().kind, StreamEvent::Kind::tool_call);
+        const ToolCall call = first.front().tool_call;
+        r.messages.push_back({"assistant", "", {call}});
+        r.messages.push_back(
+            {"tool", R"({"content":"A protocol for two-way messages."})", {}, call.id, call.name}
+        );
+        const auto second = stream(*mock, r);
+        runs.push_back(call.id + " " + call.arguments + " " + text_of(second));
+    }
+    EXPECT_EQ(runs[0], runs[1]);
+    EXPECT_EQ(
+        runs[0],
+        R"(call_mock_1 {"topic":"websocket"} According to the knowledge base: A protocol for two-way messages.)"
+    );
+}
+
+TEST(MockToolsTest, CompleteGivesWhatTheStreamGives) {
+    auto mock = make_mock_provider({milliseconds(0)});
+    const auto called = complete(*mock, asking("Look up python"));
+    ASSERT_EQ(called.size(), 3U);
+    EXPECT_EQ(called[0].kind, StreamEvent::Kind::tool_call);
+    EXPECT_EQ(called[0].tool_call.arguments, R"({"topic":"python"})");
+    EXPECT_EQ(called[1].kind, StreamEvent::Kind::usage);
+    EXPECT_EQ(called[2].finish, FinishReason::tool_use);
+
+    ChatRequest r = asking("Look up python");
+    r.messages.push_back({"assistant", "", {called[0].tool_call}});
+    r.messages.push_back({"tool", "Snakes.", {}, "call_mock_1", "fetch_internal_knowledge"});
+    const auto answered = complete(*mock, r);
+    EXPECT_EQ(text_of(answered), "According to the knowledge base: Snakes.");
+    EXPECT_EQ(answered.back().finish, FinishReason::stop);
+    EXPECT_EQ(text_of(answered), text_of(stream(*mock, r)));
+}
+
+}  // namespace
+}  // namespace parley::llm
