@@ -5,6 +5,7 @@
 // afterwards: shared by every I/O thread without locks.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -53,5 +54,15 @@ public:
 private:
     std::map<std::string, std::unique_ptr<Tool>, std::less<>> tools_;
 };
+
+// The built-in tools' names.
+inline constexpr std::string_view kKnowledgeTool = "fetch_internal_knowledge";
+inline constexpr std::string_view kContextTool = "lookup_contextual_data";
+inline constexpr std::string_view kCalculatorTool = "calculator";
+inline constexpr std::string_view kCurrentTimeTool = "current_time";
+inline constexpr std::string_view kSearchTool = "search_conversations";
+
+// The tools the seed's WebSocket path enables by default.
+inline constexpr std::array<std::string_view, 2> kSeedTools = {kKnowledgeTool, kContextTool};
 
 }  // namespace parley::tools
