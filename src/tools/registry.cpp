@@ -15,6 +15,9 @@
 
 #include "common/json.hpp"
 #include "common/log.hpp"
+#include "tools/builtins.hpp"
+#include "tools/knowledge_base.hpp"
+#include "tools/time_zone.hpp"
 
 namespace parley::tools {
 
@@ -164,6 +167,18 @@ asio::awaitable<ToolResult> Registry::run(
     co_return ToolResult::failure(
         "`" + call.name + "` did not finish within " + describe(timeout) + " and was stopped"
     );
+}
+
+Registry make_builtin_registry(BuiltinOptions options) {
+    Registry registry;
+    registry.add(make_knowledge_tool(std::move(options.knowledge)));
+    registry.add(make_context_tool());
+    registry.add(make_calculator_tool());
+    registry.add(make_current_time_tool(std::move(options.clock), std::move(options.zones)));
+    if (options.store != nullptr) {
+        registry.add(make_search_tool(*options.store));
+    }
+    return registry;
 }
 
 }  // namespace parley::tools

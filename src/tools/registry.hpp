@@ -1,8 +1,9 @@
 // The tools Parley can offer a model, by name, and the one place a tool call is run: `Registry`
 // looks the tool up, checks the arguments are a JSON object, runs it under a time limit and turns
 // every failure (unknown tool, invalid arguments, time-out, an exception) into an error result for
-// the model, so that a tool can never fail a turn. A registry is filled at start-up and read-only
-// afterwards: shared by every I/O thread without locks.
+// the model, so that a tool can never fail a turn. `make_builtin_registry` builds the registry of
+// the built-in tools (builtins.hpp). A registry is filled at start-up and read-only afterwards:
+// shared by every I/O thread without locks.
 #pragma once
 
 #include <array>
@@ -15,10 +16,18 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "common/time.hpp"
 #include "llm/types.hpp"
 #include "tools/tool.hpp"
 
+namespace parley::store {
+class Store;
+}
+
 namespace parley::tools {
+
+class KnowledgeBase;
+class ZoneDatabase;
 
 class Registry {
 public:
@@ -64,5 +73,21 @@ inline constexpr std::string_view kSearchTool = "search_conversations";
 
 // The tools the seed's WebSocket path enables by default.
 inline constexpr std::array<std::string_view, 2> kSeedTools = {kKnowledgeTool, kContextTool};
+
+// What the built-in tools need from the app.
+struct BuiltinOptions {
+    // The knowledge base (built-in topics plus KNOWLEDGE_DIR); null: the built-in topics only.
+    std::shared_ptr<const KnowledgeBase> knowledge;
+    // The store search_conversations searches; null leaves that tool out. Must outlive the
+    // registry.
+    store::Store* store = nullptr;
+    // current_time's clock and time zone data; null zones: /usr/share/zoneinfo.
+    Clock clock = system_now;
+    std::shared_ptr<const ZoneDatabase> zones;
+};
+
+// A registry with every built-in tool: fetch_internal_knowledge, lookup_contextual_data,
+// calculator, current_time and (with a store) search_conversations.
+Registry make_builtin_registry(BuiltinOptions options);
 
 }  // namespace parley::tools

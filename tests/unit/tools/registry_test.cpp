@@ -223,5 +223,30 @@ TEST(RegistryTest, CancellingTheCallerStopsTheTool) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
+TEST(RegistryTest, BuiltinRegistry) {
+    const auto without_store = make_builtin_registry({});
+    EXPECT_EQ(
+        without_store.names(),
+        (std::vector<std::string>{
+            "calculator", "current_time", "fetch_internal_knowledge", "lookup_contextual_data"})
+    );
+    std::vector<std::string> seed;
+    for (const auto name : kSeedTools) {
+        seed.emplace_back(name);
+    }
+    const auto specs = without_store.specs(seed);
+    ASSERT_EQ(specs.size(), 2U);
+    for (const auto& s : specs) {
+        EXPECT_FALSE(s.description.empty());
+        // The schema is a JSON object of type "object".
+        const auto schema = boost::json::parse(s.parameters).as_object();
+        EXPECT_EQ(schema.at("type").as_string(), "object") << s.name;
+    }
+    for (const auto& name : without_store.names()) {
+        const auto schema = boost::json::parse(without_store.find(name)->spec().parameters);
+        EXPECT_TRUE(schema.is_object()) << name;
+    }
+}
+
 }  // namespace
 }  // namespace parley::tools
