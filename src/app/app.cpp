@@ -296,6 +296,7 @@ int App::serve() {
     options.threads = config_.workers;
     options.limits = http::Limits{
         config_.max_header_bytes,
+        config_.max_header_fields,
         config_.max_body_bytes,
         config_.header_timeout,
         config_.body_timeout,

@@ -61,6 +61,7 @@ struct Config {
     int rate_limit_ai = 10;
     int rate_limit_auth = 20;
     std::size_t max_header_bytes = 16 * 1024;
+    std::size_t max_header_fields = 100;
     std::size_t max_body_bytes = 1024 * 1024;
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds body_timeout{30'000};

@@ -56,6 +56,7 @@ struct Credentials {
 
 Credentials read_credentials(const http::Request& req) {
     const auto body = value_or_throw(http::read_json_object(req));
+    value_or_throw(json::reject_unknown_fields(body, {"email", "password"}));
     return {
         value_or_throw(json::required_string(body, "email")),
         value_or_throw(json::required_string(body, "password"))};
@@ -63,6 +64,7 @@ Credentials read_credentials(const http::Request& req) {
 
 std::string read_refresh_token(const http::Request& req) {
     const auto body = value_or_throw(http::read_json_object(req));
+    value_or_throw(json::reject_unknown_fields(body, {"refresh_token"}));
     auto token = value_or_throw(json::required_string(body, "refresh_token"));
     if (token.empty() || token.size() > 512) {
         throw ErrorException(
@@ -106,6 +108,7 @@ asio::awaitable<http::Response> me(http::Request& req, AuthService& auth) {
 
 asio::awaitable<http::Response> create_api_key(http::Request& req, AuthService& auth) {
     const auto body = value_or_throw(http::read_json_object(req));
+    value_or_throw(json::reject_unknown_fields(body, {"name", "scopes", "expires_at"}));
     auto name = value_or_throw(json::required_string(body, "name"));
     unsigned scopes = static_cast<unsigned>(Scope::read) | static_cast<unsigned>(Scope::write);
     if (const auto* v = body.if_contains("scopes"); v != nullptr && !v->is_null()) {

@@ -28,11 +28,27 @@ bool is_hex(char c) noexcept {
 
 std::string new_uuid_v7() {
     const auto now = std::chrono::system_clock::now().time_since_epoch();
-    const auto ms = static_cast<std::uint64_t>(
+    auto ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(now).count()
     );
     const std::uint64_t r1 = thread_rng()();
     const std::uint64_t r2 = thread_rng()();
+    // Monotonic per thread (RFC 9562 §6.2, method 1): within one millisecond, the 12 bits of
+    // rand_a count up from a random start below 2048, so ids made one after another on a thread
+    // sort in the order they were made (events of one turn stored in the same millisecond, ties
+    // in (created_at, id) orders). On overflow the millisecond moves on by one.
+    thread_local std::uint64_t last_ms = 0;
+    thread_local std::uint32_t counter = 0;
+    if (ms <= last_ms) {
+        ms = last_ms;
+        if (++counter > 0xFFF) {
+            ++ms;
+            counter = static_cast<std::uint32_t>(r2 >> 53);  // 11 random bits
+        }
+    } else {
+        counter = static_cast<std::uint32_t>(r2 >> 53);
+    }
+    last_ms = ms;
 
     std::array<std::uint8_t, 16> b{};
     for (int i = 0; i < 6; ++i) {
@@ -42,7 +58,8 @@ std::string new_uuid_v7() {
         const std::uint64_t src = i < 11 ? r1 : r2;
         b[i] = static_cast<std::uint8_t>(src >> (8 * (i % 8)));
     }
-    b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x70);  // version 7
+    b[6] = static_cast<std::uint8_t>(0x70 | ((counter >> 8) & 0x0F));  // version 7, rand_a
+    b[7] = static_cast<std::uint8_t>(counter & 0xFF);
     b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);  // variant 10
 
     std::string out;

@@ -91,7 +91,10 @@ store::ConversationFilter filter_of(const http::Request& req) {
 
 asio::awaitable<http::Response> create(http::Request& req, ConversationService& svc) {
     const auto body = value_or_throw(http::read_json_object(req));
-    // Unknown fields are ignored, as the seed system did: its clients may send more.
+    value_or_throw(json::reject_unknown_fields(
+        body,
+        {"title", "model", "system_prompt", "metadata", "temperature", "max_tokens", "thinking"}
+    ));
     NewConversation spec;
     spec.title = bounded_text(body, "title", kMaxTitle);
     spec.model = value_or_throw(json::optional_string(body, "model"));
@@ -173,6 +176,10 @@ asio::awaitable<http::Response> list_messages(http::Request& req, ConversationSe
 
 asio::awaitable<http::Response> update(http::Request& req, ConversationService& svc) {
     const auto body = value_or_throw(http::read_json_object(req));
+    // Read-only fields (id, settings, created_at, …) are unknown here too.
+    value_or_throw(json::reject_unknown_fields(
+        body, {"title", "system_prompt", "model", "metadata", "is_archived", "is_pinned"}
+    ));
     ConversationPatch patch;
     for (const auto& [key, value] : body) {
         const std::string_view k = key;
@@ -194,8 +201,6 @@ asio::awaitable<http::Response> update(http::Request& req, ConversationService& 
             patch.is_archived = value_or_throw(json::optional_bool(body, "is_archived"));
         } else if (k == "is_pinned") {
             patch.is_pinned = value_or_throw(json::optional_bool(body, "is_pinned"));
-        } else {
-            reject("`" + std::string(k) + "` is unknown or read-only");
         }
     }
     const auto updated =

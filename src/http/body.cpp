@@ -21,7 +21,7 @@ Result<boost::json::object> read_json_object(const Request& req) {
     if (!is_valid_utf8(req.body())) {
         return make_error(ErrorType::invalid_request, "request body is not valid UTF-8");
     }
-    auto value = json::parse(req.body(), req.json_max_depth());
+    auto value = json::parse(req.body(), req.json_max_depth(), json::DuplicateKeys::refuse);
     if (!value) {
         return value.error();
     }

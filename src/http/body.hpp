@@ -1,5 +1,5 @@
 // Reading a request body as JSON: content type, size (already bounded by the session), UTF-8,
-// nesting depth and shape, each failure a structured client error.
+// nesting depth, duplicate keys and shape, each failure a structured client error.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -10,8 +10,10 @@
 namespace parley::http {
 
 // The body as a JSON object. Errors: unsupported_media_type (415) when Content-Type is not
-// application/json; invalid_request (400) for an empty body, invalid UTF-8, malformed JSON or
-// nesting deeper than the request's limit; unprocessable (422) when the JSON is not an object.
+// application/json; invalid_request (400) for an empty body, invalid UTF-8, malformed JSON,
+// nesting deeper than the request's limit or a key repeated in any object (I-JSON, RFC 7493);
+// unprocessable (422) when the JSON is not an object. Which fields the object may have is the
+// route's to check, with json::reject_unknown_fields.
 Result<boost::json::object> read_json_object(const Request& req);
 
 }  // namespace parley::http

@@ -23,4 +23,23 @@ bool CorsPolicy::allows(std::string_view origin) const noexcept {
     });
 }
 
+bool CorsPolicy::allows_websocket(std::string_view origin, std::string_view host) const noexcept {
+    if (allows(origin)) {
+        return true;
+    }
+    for (const std::string_view scheme : {"http://", "https://"}) {
+        if (origin.size() > scheme.size() && origin.substr(0, scheme.size()) == scheme) {
+            const auto authority = origin.substr(scheme.size());
+            return !host.empty() && authority.size() == host.size() &&
+                   std::equal(authority.begin(), authority.end(), host.begin(), [](char a, char b) {
+                       const auto lower = [](char c) {
+                           return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+                       };
+                       return lower(a) == lower(b);
+                   });
+        }
+    }
+    return false;
+}
+
 }  // namespace parley::http

@@ -14,6 +14,13 @@ public:
     // Whether a browser page from `origin` may read responses.
     bool allows(std::string_view origin) const noexcept;
 
+    // Whether a browser page from `origin` may open a WebSocket to this server, whose Host header
+    // is `host`: an allowed origin, or the server's own (a page it served). Browsers send Origin
+    // on every WebSocket handshake and the handshake is not subject to CORS, so this check is what
+    // stops a page on another site from riding the user's credentials (cross-site WebSocket
+    // hijacking). Requests without Origin (not from a browser) are not its concern.
+    bool allows_websocket(std::string_view origin, std::string_view host) const noexcept;
+
     static constexpr std::string_view kAllowMethods = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
     static constexpr std::string_view kAllowHeaders =
         "Authorization, Content-Type, X-API-Key, X-Request-ID";

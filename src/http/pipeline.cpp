@@ -89,7 +89,14 @@ boost::asio::awaitable<Response> Pipeline::handle(Request& req) {
         Gate::Headers gate_headers;
         try {
             std::optional<Error> refused;
-            if (match->route->access != Access::open) {
+            if (req.is_websocket_upgrade() && origin &&
+                !cors_.allows_websocket(*origin, req.header("Host").value_or(""))) {
+                refused = make_error(
+                    ErrorType::permission,
+                    "WebSocket connections from this origin are not allowed; add it to "
+                    "ALLOWED_ORIGINS"
+                );
+            } else if (match->route->access != Access::open) {
                 if (gate_ == nullptr) {
                     throw std::logic_error("route " + match->route->path + " needs a gate");
                 }

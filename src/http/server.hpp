@@ -15,6 +15,7 @@ namespace parley::http {
 
 struct Limits {
     std::size_t max_header_bytes = 16 * 1024;          // larger → 431
+    std::size_t max_header_fields = 100;               // more → 431 (Envoy's default)
     std::size_t max_body_bytes = 1024 * 1024;          // larger → 413
     std::chrono::milliseconds header_timeout{10'000};  // first byte to end of headers
     std::chrono::milliseconds body_timeout{30'000};    // end of headers to end of body

@@ -1,5 +1,8 @@
 #include "http/session.hpp"
 
+#include <iterator>
+#include <optional>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -98,6 +101,10 @@ public:
             auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTuple);
             if (hec) {
                 co_await reject_read_error(hec, parser.get());
+                break;
+            }
+            if (auto refused = check_head(parser.get(), parser.chunked())) {
+                co_await reject(*refused, parser.get());
                 break;
             }
             if (!parser.is_done()) {
@@ -301,6 +308,29 @@ private:
         co_return !ec;
     }
 
+    // What the parser accepts but Parley does not, once the headers are read: more header
+    // fields than the limit (431; the byte limit alone lets ~4,000 tiny ones through), and a
+    // Transfer-Encoding whose final coding is not chunked (`gzip`, `xchunked`, `chunked, gzip`):
+    // the body's length cannot be known, so RFC 9112 §6.3 requires a 400 and closing the
+    // connection, as a proxy in front may have framed the body differently (request smuggling).
+    std::optional<Error> check_head(const bhttp::request_header<>& head, bool chunked) const {
+        const auto fields = static_cast<std::size_t>(std::distance(head.begin(), head.end()));
+        if (fields > shared_.limits.max_header_fields) {
+            return make_error(
+                ErrorType::headers_too_large,
+                "request has more than " + std::to_string(shared_.limits.max_header_fields) +
+                    " header fields"
+            );
+        }
+        if (head.count(bhttp::field::transfer_encoding) > 0 && !chunked) {
+            return make_error(
+                ErrorType::invalid_request,
+                "Transfer-Encoding must end with chunked; no other transfer coding is accepted"
+            );
+        }
+        return std::nullopt;
+    }
+
     // `partial` is what the parser read before the error (the request line and headers, when
     // it got that far), so the rejection is logged and counted under the right method and path.
     asio::awaitable<void> reject_read_error(
@@ -317,6 +347,11 @@ private:
         } else {
             co_return;
         }
+        co_await reject(std::move(error), partial);
+    }
+
+    // Answers `error` to a request that will not be read further, then closes (after draining).
+    asio::awaitable<void> reject(Error error, const bhttp::request_header<>& partial) {
         Request req = to_request(partial, {});
         const Response res = shared_.pipeline.reject(req, error);
         if (co_await write(res, WireOptions{false, false, false})) {

@@ -9,7 +9,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "common/json.hpp"
@@ -26,8 +25,15 @@ namespace {
 
 constexpr std::chrono::seconds kPingEvery{15};
 
-// The body fields of a message; unknown fields are ignored, as the seed system did.
+// The body fields of a message: the content (`content`, or `message` in the seed's WebSocket
+// frames) and the per-message options; any other field is 422.
 Result<NewMessage> parse_message(const bj::object& body, std::string_view content_field) {
+    if (auto known = json::reject_unknown_fields(
+            body, {content_field, "thinking", "model", "temperature", "max_tokens"}
+        );
+        !known) {
+        return known.error();
+    }
     NewMessage message;
     auto content = json::required_string(body, content_field);
     if (!content) {
@@ -239,6 +245,7 @@ asio::awaitable<http::Response> prompt_stream(
         ));
     }
     const auto body = value_or_throw(http::read_json_object(req));
+    value_or_throw(json::reject_unknown_fields(body, {"prompt"}));
     auto prompt = value_or_throw(json::required_string(body, "prompt"));
     const auto chars = utf8_length(prompt);
     if (chars < 1 || chars > kMaxPromptChars) {
@@ -281,18 +288,30 @@ asio::awaitable<http::Response> websocket(
     const store::Conversation conversation = value_or_throw(std::move(found));
     http::Response res;
     res.status = 101;
-    res.websocket = [&svc, gate, who = req.principal(), id = conversation.id](http::WebSocket& ws
-                    ) -> asio::awaitable<void> {
+    res.websocket = [&svc,
+                     gate,
+                     who = req.principal(),
+                     id = conversation.id,
+                     json_max_depth =
+                         req.json_max_depth()](http::WebSocket& ws) -> asio::awaitable<void> {
         while (auto text = co_await ws.receive()) {
             Result<NewMessage> message = make_error(ErrorType::invalid_request, "");
-            boost::system::error_code ec;
-            const bj::value parsed = bj::parse(*text, ec);
-            if (ec || !parsed.is_object()) {
+            auto parsed = json::parse(*text, json_max_depth, json::DuplicateKeys::refuse);
+            if (!parsed) {
+                message = make_error(
+                    ErrorType::invalid_request,
+                    parsed.error().message + "; send a JSON object: {\"message\": \"…\"}"
+                );
+            } else if (!parsed->is_object()) {
                 message = make_error(
                     ErrorType::invalid_request, "send a JSON object: {\"message\": \"…\"}"
                 );
+            } else if (const auto& object = parsed->as_object();
+                       object.contains("content") && object.contains("message")) {
+                message = make_error(
+                    ErrorType::unprocessable, "send the text as `message` or `content`, not both"
+                );
             } else {
-                const auto& object = parsed.as_object();
                 message = parse_message(object, object.contains("content") ? "content" : "message");
             }
             Result<std::unique_ptr<Turn>> turn = message.error();

@@ -135,6 +135,15 @@ struct Turn::State {
         queue.push_back(std::move(e));
         ready.notify();
     }
+
+    // Ends the turn without an answer: `error` is what the reader gets.
+    void fail(Error error) {
+        outcome.error_type = std::string(error_type_name(error.type));
+        outcome.error_message = error.message;
+        failure = std::move(error);
+        running = false;
+        push({TurnEvent::Kind::end, {}});
+    }
 };
 
 Turn::~Turn() {
@@ -209,6 +218,70 @@ std::string wire_error_type(llm::UpstreamError e) {
         default:
             return "api_error";
     }
+}
+
+// The outcome of storing a turn's user message, shared by the turn and the coroutine that writes
+// it (which may outlive the turn's frame).
+struct UserWrite {
+    explicit UserWrite(const asio::any_io_executor& ex) : done(ex) {}
+
+    async::Event done;           // set when the write has ended, however it ended
+    std::optional<Error> error;  // when it failed
+    bool stored = false;
+};
+
+// Ends a user-message write whatever happens to its coroutine (a result, an exception, the frame
+// destroyed unfinished): a write that ended without storing is a failure, and `done` is set, so
+// the turn waiting for it never hangs.
+class EndWrite {
+public:
+    explicit EndWrite(std::shared_ptr<UserWrite> write) : write_(std::move(write)) {}
+
+    ~EndWrite() {
+        if (!write_->stored && !write_->error) {
+            write_->error = make_error(
+                ErrorType::overloaded,
+                "the message could not be stored; try again",
+                "the write ended without a result"
+            );
+        }
+        write_->done.set();
+    }
+
+    EndWrite(const EndWrite&) = delete;
+    EndWrite& operator=(const EndWrite&) = delete;
+
+private:
+    std::shared_ptr<UserWrite> write_;
+};
+
+// Stores a turn's user message (beside the model call) and publishes it. Whatever happens, an
+// exception from the store included, it ends with `write->done` set and, unless the message was
+// stored, `write->error` saying why (a store that throws: overloaded, 503). `store` and
+// `service` are the MessageService's, which outlive every turn.
+asio::awaitable<void> store_user_message(
+    store::Store& store,
+    conversations::ConversationService& service,
+    std::shared_ptr<UserWrite> write,
+    store::Message user
+) {
+    const EndWrite end(write);
+    try {
+        auto stored = co_await store.insert_message(user);
+        if (!stored) {
+            write->error = std::move(stored.error());
+            co_return;
+        }
+    } catch (const std::exception& e) {
+        write->error = make_error(
+            ErrorType::overloaded, "the message could not be stored; try again", e.what()
+        );
+        co_return;
+    }
+    write->stored = true;
+    service.publish(
+        user.conversation_id, "new_message", bj::serialize(conversations::message_json(user))
+    );
 }
 
 }  // namespace
@@ -329,13 +402,22 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         run_turn(state, std::move(p)),
         asio::bind_cancellation_slot(
             state->cancel_signal.slot(),
-            [](const std::exception_ptr& e) {
-                if (e) {
-                    try {
-                        std::rethrow_exception(e);
-                    } catch (const std::exception& x) {
-                        log::error("answer failed", {{"what", x.what()}});
-                    }
+            [state](const std::exception_ptr& e) {
+                if (!e) {
+                    return;
+                }
+                std::string what;
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    what = x.what();
+                } catch (...) {
+                    what = "an exception not derived from std::exception";
+                }
+                log::error("answer failed", {{"what", what}});
+                if (state->running) {
+                    // The reader is waiting for an end that the turn can no longer send.
+                    state->fail(make_error(ErrorType::api, "the answer failed", what));
                 }
             }
         )
@@ -377,26 +459,22 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
         co_return;
     };
     // The user's message goes to the store beside the model call, in its own coroutine so that a
-    // cancelled answer never interrupts the write.
+    // cancelled answer never interrupts the write. It shares the outcome rather than pointing into
+    // this frame, and sets `done` however it ends.
     const auto executor = co_await asio::this_coro::executor;
-    async::Event user_saved(executor);
-    std::optional<Error> user_error;
+    auto user_write = std::make_shared<UserWrite>(executor);
     asio::co_spawn(
         executor,
-        [this, &p, &user_saved, &user_error]() -> asio::awaitable<void> {
-            auto stored = co_await store_.insert_message(p.user);
-            if (stored) {
-                conversations_.publish(
-                    p.conversation.id,
-                    "new_message",
-                    bj::serialize(conversations::message_json(p.user))
-                );
-            } else {
-                user_error = stored.error();
+        store_user_message(store_, conversations_, user_write, p.user),
+        [](const std::exception_ptr& e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    log::error("storing the user message failed", {{"what", x.what()}});
+                }
             }
-            user_saved.set();
-        },
-        asio::detached
+        }
     );
     llm::RouteResult route;
     route.model = p.info->id;
@@ -420,15 +498,11 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
         co_await asio::this_coro::reset_cancellation_state();
         route.ok = false;
     }
-    co_await user_saved.wait();
-    if (user_error) {
+    co_await user_write->done.wait();
+    if (user_write->error) {
         // Without the user's message there is no turn to attach an answer to.
-        log::error("could not store the user message", {{"detail", user_error->detail}});
-        st->failure = *user_error;
-        st->outcome.error_type = "api_error";
-        st->outcome.error_message = user_error->message;
-        st->running = false;
-        st->push({TurnEvent::Kind::end, {}});
+        log::error("could not store the user message", {{"detail", user_write->error->detail}});
+        st->fail(*user_write->error);
         co_return;
     }
     const auto finished = std::chrono::steady_clock::now();

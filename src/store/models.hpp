@@ -55,6 +55,7 @@ struct Conversation {
     std::optional<std::string> summary;
     TimePoint created_at;
     TimePoint updated_at;
+    std::optional<TimePoint> summary_updated_at;  // when `summary` was last written
 };
 
 struct Message {
@@ -75,6 +76,16 @@ struct Message {
     std::optional<std::int64_t> latency_ms;
     std::optional<std::int64_t> ttft_ms;
     std::string metadata = "{}";  // JSON object
+    TimePoint created_at;
+};
+
+// One entry of a conversation's session event log (seed 004): user_message, ai_token (tokens
+// coalesced), tool_call, tool_result, routing, system_event.
+struct SessionEvent {
+    std::string id;  // UUIDv7
+    std::string conversation_id;
+    std::string type;
+    std::string content;  // text, or a JSON document for tool and routing events
     TimePoint created_at;
 };
 

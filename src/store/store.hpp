@@ -114,7 +114,8 @@ public:
         ConversationFilter filter, std::optional<ConversationCursor> after, std::int64_t limit
     ) = 0;
     // Replaces the mutable fields (title, model, system_prompt, settings, metadata, is_archived,
-    // is_pinned, summary, updated_at); false when there is no such conversation.
+    // is_pinned, summary, summary_updated_at, updated_at); false when there is no such
+    // conversation.
     virtual boost::asio::awaitable<Result<bool>> update_conversation(Conversation c) = 0;
     // Deletes it and its messages; false when there is no such conversation.
     virtual boost::asio::awaitable<Result<bool>> delete_conversation(std::string id) = 0;
@@ -130,6 +131,18 @@ public:
     // The newest `limit` messages, newest first (for building a model's context).
     virtual boost::asio::awaitable<Result<std::vector<Message>>> recent_messages(
         std::string conversation_id, std::int64_t limit
+    ) = 0;
+
+    // --- session event log
+    // Appends events in one transaction (the event log writes them in batches). Errors: not_found
+    // when a conversation does not exist (deleted meanwhile); nothing is written then.
+    virtual boost::asio::awaitable<Result<void>> insert_session_events(
+        std::vector<SessionEvent> events
+    ) = 0;
+    // A conversation's events oldest first (created_at, then id), after the event `after_id` when
+    // given (a cursor: an id from an earlier page), at most `limit`.
+    virtual boost::asio::awaitable<Result<std::vector<SessionEvent>>> list_session_events(
+        std::string conversation_id, std::optional<std::string> after_id, std::int64_t limit
     ) = 0;
 
     // --- search (full-text: FTS5 on SQLite, tsvector on PostgreSQL; see search_query.hpp)

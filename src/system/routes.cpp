@@ -27,21 +27,35 @@ constexpr std::string_view kAppPolicy =
 }  // namespace
 
 boost::asio::awaitable<http::Response> api_info(http::Request& /*req*/) {
-    co_return http::success(bj::object{
-        {"name", "Parley"},
-        {"description", "Conversation API server"},
-        {"version", PARLEY_VERSION},
-        {"links",
-         bj::object{
-             {"health", "/health"},
-             {"openapi", "/openapi.json"},
-             {"docs", "/docs"},
-             {"redoc", "/redoc"},
-             {"app", "/app/"},
-             {"metrics", "/metrics"},
-             {"api", "/api/v1"},
-         }},
-    });
+    const bj::object endpoints{
+        {"websocket", "/ws/session/{session_id}"},
+        {"health", "/api/health"},
+    };
+    co_return http::json_response(
+        200,
+        bj::object{
+            {"status", "success"},
+            {"data",
+             bj::object{
+                 {"name", "Parley"},
+                 {"description", "Conversation API server"},
+                 {"version", PARLEY_VERSION},
+                 {"endpoints", endpoints},
+                 {"links",
+                  bj::object{
+                      {"health", "/health"},
+                      {"openapi", "/openapi.json"},
+                      {"docs", "/docs"},
+                      {"redoc", "/redoc"},
+                      {"app", "/app/"},
+                      {"metrics", "/metrics"},
+                      {"api", "/api/v1"},
+                  }},
+             }},
+            // Seed 004's field, at the top level where its clients read it.
+            {"endpoints", endpoints},
+        }
+    );
 }
 
 boost::asio::awaitable<http::Response> health(http::Request& req, HealthMonitor& monitor) {

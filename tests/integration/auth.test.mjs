@@ -815,11 +815,20 @@ describe("accounts and credentials", () => {
                 { name: 7 },
                 { name: "x", expires_at: "tomorrow" },
                 { name: "x", expires_at: 1893456000 },
+                { name: "x", scope: ["read"] },
+                { name: "x", key: "prly_mine" },
             ];
             for (const json of bodies) {
                 const r = await post(base, KEYS, { json, token: owner.access_token });
                 assertError(r, 422, "invalid_request_error");
             }
+            // An unknown field is named (a misspelt `scopes` must not silently mean read+write).
+            assertError(
+                await post(base, KEYS, { json: { name: "x", scope: ["read"] }, token: owner.access_token }),
+                422,
+                "invalid_request_error",
+                { message: /unknown field `scope`/ }
+            );
             const list = await get(base, "/api/v1/api-keys?per_page=100", { token: owner.access_token });
             assert.ok(!list.body.data.some((k) => k.name === "x"), "no key was created");
         });
@@ -926,6 +935,51 @@ describe("accounts and credentials", () => {
             for (const body of ['{"email": "a@example.com",', "{email: 1}", "nope", '{"a":1} {"b":2}', ""]) {
                 assertError(await registerRaw({ body, headers: JSON_TYPE }), 400, "invalid_request_error");
             }
+        });
+
+        it("a duplicated key (I-JSON): 400, and neither address gets an account", async () => {
+            const first = uniqueEmail("dup-a");
+            const second = uniqueEmail("dup-b");
+            for (const body of [
+                `{"email":"${first}","email":"${second}","password":"${PASSWORD}"}`,
+                `{"email":"${first}","password":"${PASSWORD}","password":"Other${PASSWORD}"}`,
+                `{"email":"${first}","\\u0065mail":"${second}","password":"${PASSWORD}"}`,
+            ]) {
+                for (const route of [REGISTER, LOGIN]) {
+                    assertError(await post(base, route, { body, headers: JSON_TYPE }), 400, "invalid_request_error", {
+                        message: /duplicate key `(email|password)`/,
+                    });
+                }
+            }
+            for (const email of [first, second]) {
+                assertError(await post(base, LOGIN, { json: { email, password: PASSWORD } }), 401, "authentication_error");
+            }
+        });
+
+        it("an unknown field: 422 naming it, on register, login, refresh and logout", async () => {
+            const email = uniqueEmail("strict");
+            for (const [route, json, field] of [
+                [REGISTER, { email, password: PASSWORD, name: "Ann" }, "name"],
+                [REGISTER, { email, password: PASSWORD, is_admin: true }, "is_admin"],
+                [LOGIN, { email, password: PASSWORD, remember_me: true }, "remember_me"],
+                [LOGIN, { username: email, password: PASSWORD }, "username"],
+                [REFRESH, { refresh_token: "x".repeat(40), grant_type: "refresh_token" }, "grant_type"],
+            ]) {
+                assertError(await post(base, route, { json }), 422, "invalid_request_error", {
+                    message: new RegExp(`unknown field \`${field}\``),
+                });
+            }
+            assertError(await post(base, LOGIN, { json: { email, password: PASSWORD } }), 401, "authentication_error");
+            const d = await register(base, email);
+            assertError(
+                await post(base, LOGOUT, { json: { refresh_token: d.refresh_token, all: true }, token: d.access_token }),
+                422,
+                "invalid_request_error",
+                { message: /unknown field `all`/ }
+            );
+            // Nothing was revoked by the refused logout.
+            const r = await post(base, REFRESH, { json: { refresh_token: d.refresh_token } });
+            assert.equal(r.res.status, 200, JSON.stringify(r.body));
         });
 
         it("a JSON body that is not an object: 422", async () => {

@@ -444,6 +444,41 @@ describe("conversations on the mock model (no provider keys)", () => {
             assert.equal(list.body.total, 2, "none of them was created");
         });
 
+        it("an unknown field → 422 naming it, as PATCH does; nothing is created", async () => {
+            const before = (await get(base, CONVERSATIONS, { token: s.token })).body.total;
+            for (const [json, field] of [
+                [{ title: "x", foo: 1 }, "foo"],
+                [{ title: "x", max_token: 5 }, "max_token"],
+                [{ id: randomUUID() }, "id"],
+                [{ user_id: randomUUID() }, "user_id"],
+                [{ settings: { temperature: 1 } }, "settings"],
+                [{ title: "x", is_archived: true }, "is_archived"],
+                [{ messages: [] }, "messages"],
+            ]) {
+                const r = await post(base, CONVERSATIONS, { json, token: s.token });
+                assertError(r, 422, "invalid_request_error", { message: new RegExp(`unknown field \`${field}\``) });
+            }
+            assert.equal((await get(base, CONVERSATIONS, { token: s.token })).body.total, before);
+        });
+
+        it("a duplicated key, at any depth (I-JSON), is a 400; nothing is created", async () => {
+            const before = (await get(base, CONVERSATIONS, { token: s.token })).body.total;
+            const headers = { "content-type": "application/json" };
+            for (const body of [
+                '{"title":"a","title":"b"}',
+                '{"title":"a","metadata":{"owner":"me","owner":"you"}}',
+                '{"metadata":{"list":[{"k":1,"k":2}]}}',
+            ]) {
+                assertError(await post(base, CONVERSATIONS, { body, headers, token: s.token }), 400, "invalid_request_error", {
+                    message: /duplicate key/,
+                });
+            }
+            assert.equal((await get(base, CONVERSATIONS, { token: s.token })).body.total, before);
+            // The same key in different objects is fine.
+            const c = await createConversation(base, s.token, { title: "t", metadata: { title: "t", a: { title: "u" } } });
+            assert.deepEqual(c.metadata, { title: "t", a: { title: "u" } });
+        });
+
         it("invalid JSON is a 400, a non-object body a 422, another media type a 415", async () => {
             assertError(
                 await post(base, CONVERSATIONS, { body: "{\"title\": ", headers: { "content-type": "application/json" }, token: s.token }),
@@ -785,6 +820,21 @@ describe("conversations on the mock model (no provider keys)", () => {
                 "invalid_request_error"
             );
         });
+
+        it("a duplicated key is a 400 and nothing changes", async () => {
+            const snapshot = ok(await get(base, route(), { token: s.token }));
+            assertError(
+                await patch(base, route(), {
+                    body: '{"is_archived":false,"is_archived":true}',
+                    headers: { "content-type": "application/json" },
+                    token: s.token,
+                }),
+                400,
+                "invalid_request_error",
+                { message: /duplicate key `is_archived`/ }
+            );
+            assert.deepEqual(ok(await get(base, route(), { token: s.token })), snapshot);
+        });
     });
 
     describe("DELETE", () => {
@@ -921,6 +971,37 @@ describe("conversations on the mock model (no provider keys)", () => {
             }
             assertError(await post(base, messagesPath(c.id), { body: "", headers, token: s.token }), 400, "invalid_request_error");
             assertError(await post(base, messagesPath(c.id), { json: "hi", token: s.token }), 422, "invalid_request_error");
+        });
+
+        it("an unknown field → 422 naming it, on /messages and /messages/stream", async () => {
+            for (const [json, field] of [
+                [{ content: "hi", foo: 1 }, "foo"],
+                [{ content: "hi", max_token: 5 }, "max_token"],
+                [{ contnet: "hi" }, "contnet"],
+                [{ message: "hi" }, "message"],
+                [{ content: "hi", role: "system" }, "role"],
+                [{ content: "hi", stream: true }, "stream"],
+            ]) {
+                const message = new RegExp(`unknown field \`${field}\``);
+                assertError(await send(base, s.token, c.id, json), 422, "invalid_request_error", { message });
+                assertError(
+                    await post(base, `${messagesPath(c.id)}/stream`, { json, token: s.token }),
+                    422,
+                    "invalid_request_error",
+                    { message }
+                );
+            }
+        });
+
+        it("a duplicated key → 400 on /messages and /messages/stream", async () => {
+            const headers = { "content-type": "application/json" };
+            for (const body of ['{"content":"hi","content":"there"}', '{"content":"hi","model":"parley-mock","model":"x"}']) {
+                for (const route of [messagesPath(c.id), `${messagesPath(c.id)}/stream`]) {
+                    assertError(await post(base, route, { body, headers, token: s.token }), 400, "invalid_request_error", {
+                        message: /duplicate key/,
+                    });
+                }
+            }
         });
 
         it("unknown model → 422 naming it; a model without its provider's key → 422 naming the variable", async () => {

@@ -148,6 +148,9 @@ describe("parley foundation", () => {
             assert.equal(body.data.links.docs, "/docs");
             assert.equal(body.data.links.redoc, "/redoc");
             assert.equal(body.data.links.metrics, "/metrics");
+            const seed004 = { websocket: "/ws/session/{session_id}", health: "/api/health" };
+            assert.deepEqual(body.endpoints, seed004, "seed 004's top-level field");
+            assert.deepEqual(body.data.endpoints, seed004);
         });
 
         it("GET /openapi.json is an OpenAPI 3.1.0 document listing /health", async () => {
@@ -222,6 +225,41 @@ describe("parley foundation", () => {
             const [res] = parseResponses(raw.data);
             assert.equal(res.status, 400, raw.data);
             assert.equal(JSON.parse(res.body).error.type, "invalid_request_error");
+        });
+
+        for (const coding of ["gzip", "xchunked", "chunked, gzip", "gzip, xchunked", "identity", ""]) {
+            it(`Transfer-Encoding: "${coding}" (chunked not the final coding) is a 400 and the connection is closed`, async () => {
+                // RFC 9112 §6.3: the body's length cannot be determined; the server MUST answer 400
+                // and close. A request pipelined behind it must not be answered.
+                const body = '{"email":"te@example.com","password":"SecurePass123"}';
+                const raw = await rawRequest(
+                    server.port,
+                    "POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+                        `Transfer-Encoding: ${coding}\r\n\r\n${body}` +
+                        "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                );
+                assert.ok(raw.closed, "server closed the connection");
+                const responses = parseResponses(raw.data);
+                assert.equal(responses.length, 1, raw.data);
+                const [res] = responses;
+                assert.equal(res.status, 400, raw.data);
+                assert.equal(res.headers.connection, "close");
+                const error = assertErrorBody(JSON.parse(res.body), {
+                    type: "invalid_request_error",
+                    requestId: res.headers["x-request-id"],
+                });
+                assert.match(error.message, /Transfer-Encoding/);
+            });
+        }
+
+        it("Transfer-Encoding: chunked (the final coding) is read as usual", async () => {
+            const raw = await rawRequest(
+                server.port,
+                "POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+                    "5\r\nhello\r\n0\r\n\r\n"
+            );
+            const [res] = parseResponses(raw.data);
+            assert.equal(res?.status, 405, raw.data.slice(0, 300));
         });
 
         it("routes on the path only: a query string does not change the match", async () => {
@@ -326,6 +364,61 @@ describe("parley foundation", () => {
             );
             const [res] = parseResponses(raw.data);
             assert.equal(res?.status, 200, raw.data.slice(0, 300));
+        });
+
+        // `count` header fields in all, Host included.
+        const withFields = (count, extra = "") => {
+            let head = `GET /health HTTP/1.1\r\nHost: x\r\n${extra}`;
+            const already = 1 + (extra.match(/\r\n/g) ?? []).length;
+            for (let i = already; i < count; i++) {
+                head += `X-F${i}: ${i}\r\n`;
+            }
+            return `${head}\r\n`;
+        };
+
+        it("500 small header fields are a 431 request_too_large and the connection is closed", async () => {
+            const raw = await rawRequest(server.port, withFields(500));
+            assert.ok(raw.closed);
+            const [res, ...more] = parseResponses(raw.data);
+            assert.ok(res, raw.data.slice(0, 300));
+            assert.equal(more.length, 0);
+            assert.equal(res.status, 431);
+            assert.equal(res.headers.connection, "close");
+            const error = assertErrorBody(JSON.parse(res.body), {
+                type: "request_too_large",
+                requestId: res.headers["x-request-id"],
+            });
+            assert.match(error.message, /100 header fields/);
+            assertSecurityHeaders(res.headers, "431");
+        });
+
+        it("MAX_HEADER_FIELDS (100) fields are accepted, one more is a 431", async () => {
+            const at = await rawRequest(server.port, withFields(100, "Connection: close\r\n"));
+            assert.equal(parseResponses(at.data)[0]?.status, 200, at.data.slice(0, 300));
+            const over = await rawRequest(server.port, withFields(101, "Connection: close\r\n"));
+            assert.equal(parseResponses(over.data)[0]?.status, 431, over.data.slice(0, 300));
+        });
+
+        describe("with MAX_HEADER_FIELDS=20", () => {
+            // Not much lower: the readiness check's fetch sends about seven fields itself.
+            let few;
+            before(async () => {
+                few = await startServer({ env: { MAX_HEADER_FIELDS: "20" } });
+            });
+            after(async () => {
+                if (few) {
+                    await stopCleanly(few);
+                }
+            });
+
+            it("20 fields are accepted, 21 are a 431", async () => {
+                const at = await rawRequest(few.port, withFields(20, "Connection: close\r\n"));
+                assert.equal(parseResponses(at.data)[0]?.status, 200, at.data.slice(0, 300));
+                const over = await rawRequest(few.port, withFields(21, "Connection: close\r\n"));
+                const [res] = parseResponses(over.data);
+                assert.equal(res?.status, 431, over.data.slice(0, 300));
+                assert.match(JSON.parse(res.body).error.message, /20 header fields/);
+            });
         });
 
         describe("with MAX_BODY_BYTES=2048", () => {

@@ -492,6 +492,38 @@ describe("official clients against Parley (fake upstream behind it)", () => {
             }
         });
 
+        it("frames are strict like request bodies: an unknown field, a duplicated key, or both message and content get an error frame; nothing is stored", async () => {
+            const c = await createConversation(alice.token, { model: CLAUDE, title: "ws strict" });
+            const conn = await openWs(`${wsBase}${CONVERSATIONS}/${c.id}/ws`, { headers: { authorization: `Bearer ${alice.token}` } });
+            try {
+                for (const [raw, type, message] of [
+                    [JSON.stringify({ message: "hi", foo: 1 }), "invalid_request_error", /unknown field `foo`/],
+                    [JSON.stringify({ content: "hi", max_token: 5 }), "invalid_request_error", /unknown field `max_token`/],
+                    [JSON.stringify({ type: "message", message: "hi" }), "invalid_request_error", /unknown field `type`/],
+                    [JSON.stringify({ message: "hi", content: "hi" }), "invalid_request_error", /`message` or `content`/],
+                    ['{"message":"hi","message":"there"}', "invalid_request_error", /duplicate key `message`/],
+                    ['{"content":"hi","thinking":true,"thinking":false}', "invalid_request_error", /duplicate key `thinking`/],
+                ]) {
+                    conn.ws.send(raw);
+                    const bad = await conn.next();
+                    assert.equal(bad.type, "error", `${raw}: ${JSON.stringify(bad)}`);
+                    assert.equal(bad.error_type, type, raw);
+                    assert.match(bad.content, message, raw);
+                }
+                assert.equal(conn.ws.readyState, WebSocket.OPEN);
+
+                // The documented frame with every message option still works.
+                script({ tokens: ["Still", " fine."] });
+                const one = await turn(conn, { message: "ok?", model: CLAUDE, thinking: false, temperature: 0.5, max_tokens: 100 });
+                assert.equal(one.done.type, "done", JSON.stringify(one.done));
+                assert.equal(one.done.content, "Still fine.");
+                const stored = await waitForMessages(alice.token, c.id, 2);
+                assert.deepEqual(stored.map((m) => [m.role, m.content]), [["user", "ok?"], ["assistant", "Still fine."]]);
+            } finally {
+                await closeWs(conn);
+            }
+        });
+
         it("each turn counts against RATE_LIMIT_AI: over the limit a turn gets a rate_limit_error frame and the connection stays open", async () => {
             const limited = await startServer({ env: { RATE_LIMIT_AI: "2", MOCK_TOKEN_DELAY_MS: "0" } });
             try {

@@ -181,6 +181,26 @@ describe("seed 003: POST /stream, /history, /search", () => {
             const r = await post(base, "/stream", { json, token: alice.token });
             assertError(r, 422, "invalid_request_error");
         }
+        // Strict like every JSON body: another field is a 422 naming it, a repeated key a 400.
+        for (const [json, field] of [
+            [{ prompt: "hi", stream_format: "openai" }, "stream_format"],
+            [{ prompt: "hi", model: "parley-mock" }, "model"],
+            [{ text: "hi" }, "text"],
+        ]) {
+            assertError(await post(base, "/stream", { json, token: alice.token }), 422, "invalid_request_error", {
+                message: new RegExp(`unknown field \`${field}\``),
+            });
+        }
+        assertError(
+            await post(base, "/stream", {
+                body: '{"prompt":"hi","prompt":"there"}',
+                headers: { "content-type": "application/json" },
+                token: alice.token,
+            }),
+            400,
+            "invalid_request_error",
+            { message: /duplicate key `prompt`/ }
+        );
         const ok10k = await streamPrompt(base, "é".repeat(10_000), { token: alice.token });
         assert.equal(ok10k.res.status, 200, "10,000 characters (not bytes) is the limit");
         const badFormat = await post(base, "/stream?stream_format=xml", { json: { prompt: "hi" }, token: alice.token });

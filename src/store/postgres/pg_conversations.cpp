@@ -12,9 +12,9 @@ namespace {
 
 const std::string kConversationColumns =
     "id, user_id, title, model, system_prompt, settings, metadata, is_archived, is_pinned, "
-    "summary, created_at, updated_at";
+    "summary, created_at, updated_at, summary_updated_at";
 
-constexpr int kConversationColumnCount = 12;
+constexpr int kConversationColumnCount = 13;
 
 // The conversations' one order, newest activity first; keyset cursors compare in it too. Ids are
 // COLLATE "C" columns, so ties break by bytes, as in SQLite.
@@ -34,6 +34,7 @@ Conversation read_conversation(const PgResult& r, int row) {
     c.summary = r.optional_text(row, 9);
     c.created_at = r.time(row, 10).value_or(TimePoint{});
     c.updated_at = r.time(row, 11).value_or(TimePoint{});
+    c.summary_updated_at = r.time(row, 12);
     return c;
 }
 
@@ -147,10 +148,10 @@ asio::awaitable<Result<void>> PgStore::create_conversation(Conversation conv) {
             p.text(v.id).text(v.user_id).optional_text(v.title).text(v.model);
             p.optional_text(v.system_prompt).text(v.settings).text(v.metadata);
             p.boolean(v.is_archived).boolean(v.is_pinned).optional_text(v.summary);
-            p.time(v.created_at).time(v.updated_at);
+            p.time(v.created_at).time(v.updated_at).optional_time(v.summary_updated_at);
             co_await c.query(
                 "INSERT INTO conversations(" + kConversationColumns +
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 p
             );
             co_return Result<void>{};
@@ -255,11 +256,12 @@ asio::awaitable<Result<bool>> PgStore::update_conversation(Conversation conv) {
             Params p;
             p.optional_text(v.title).text(v.model).optional_text(v.system_prompt);
             p.text(v.settings).text(v.metadata).boolean(v.is_archived).boolean(v.is_pinned);
-            p.optional_text(v.summary).time(v.updated_at).text(v.id);
+            p.optional_text(v.summary).time(v.updated_at).optional_time(v.summary_updated_at);
+            p.text(v.id);
             const auto r = co_await c.query(
                 "UPDATE conversations SET title = $1, model = $2, system_prompt = $3, settings = "
                 "$4, metadata = $5, is_archived = $6, is_pinned = $7, summary = $8, updated_at = "
-                "$9 WHERE id = $10",
+                "$9, summary_updated_at = $10 WHERE id = $11",
                 p
             );
             co_return r.affected() == 1;

@@ -11,7 +11,7 @@ namespace {
 
 constexpr std::string_view kConversationColumns =
     "id, user_id, title, model, system_prompt, settings, metadata, is_archived, is_pinned, "
-    "summary, created_at, updated_at";
+    "summary, created_at, updated_at, summary_updated_at";
 
 // The conversations' one order, newest activity first; keyset cursors compare in it too.
 constexpr std::string_view kConversationOrder = " ORDER BY updated_at DESC, id DESC";
@@ -60,6 +60,7 @@ Conversation read_conversation(const Statement& st) {
     c.summary = column_optional_text(st, 9);
     c.created_at = column_time(st, 10).value_or(TimePoint{});
     c.updated_at = column_time(st, 11).value_or(TimePoint{});
+    c.summary_updated_at = column_time(st, 12);
     return c;
 }
 
@@ -180,8 +181,9 @@ asio::awaitable<Result<void>> SqliteStore::create_conversation(Conversation conv
     co_return co_await run<void>([&conv](Connection& c) -> Result<void> {
         auto st = c.prepare(
             "INSERT INTO conversations(id, user_id, title, model, system_prompt, settings, "
-            "metadata, is_archived, is_pinned, summary, created_at, updated_at) VALUES (?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "metadata, is_archived, is_pinned, summary, created_at, updated_at, "
+            "summary_updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
         st.bind(1, conv.id).bind(2, conv.user_id);
         bind_optional(st, 3, conv.title);
@@ -192,6 +194,7 @@ asio::awaitable<Result<void>> SqliteStore::create_conversation(Conversation conv
         st.bind(9, std::int64_t{conv.is_pinned ? 1 : 0});
         bind_optional(st, 10, conv.summary);
         st.bind(11, to_iso8601(conv.created_at)).bind(12, to_iso8601(conv.updated_at));
+        bind_time(st, 13, conv.summary_updated_at);
         st.step();
         return {};
     });
@@ -272,7 +275,8 @@ asio::awaitable<Result<bool>> SqliteStore::update_conversation(Conversation conv
     co_return co_await run<bool>([&conv](Connection& c) -> Result<bool> {
         auto st = c.prepare(
             "UPDATE conversations SET title = ?, model = ?, system_prompt = ?, settings = ?, "
-            "metadata = ?, is_archived = ?, is_pinned = ?, summary = ?, updated_at = ? WHERE id = ?"
+            "metadata = ?, is_archived = ?, is_pinned = ?, summary = ?, updated_at = ?, "
+            "summary_updated_at = ? WHERE id = ?"
         );
         bind_optional(st, 1, conv.title);
         st.bind(2, conv.model);
@@ -281,7 +285,9 @@ asio::awaitable<Result<bool>> SqliteStore::update_conversation(Conversation conv
         st.bind(6, std::int64_t{conv.is_archived ? 1 : 0});
         st.bind(7, std::int64_t{conv.is_pinned ? 1 : 0});
         bind_optional(st, 8, conv.summary);
-        st.bind(9, to_iso8601(conv.updated_at)).bind(10, conv.id);
+        st.bind(9, to_iso8601(conv.updated_at));
+        bind_time(st, 10, conv.summary_updated_at);
+        st.bind(11, conv.id);
         st.step();
         return sqlite3_changes(c.handle()) == 1;
     });

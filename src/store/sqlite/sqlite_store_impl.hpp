@@ -68,6 +68,12 @@ public:
         std::string conversation_id, std::int64_t limit
     ) override;
 
+    boost::asio::awaitable<Result<void>> insert_session_events(std::vector<SessionEvent> events
+    ) override;
+    boost::asio::awaitable<Result<std::vector<SessionEvent>>> list_session_events(
+        std::string conversation_id, std::optional<std::string> after_id, std::int64_t limit
+    ) override;
+
     boost::asio::awaitable<Result<std::vector<MessageHit>>> search_messages(
         MessageSearch search, std::int64_t offset, std::int64_t limit
     ) override;

@@ -33,6 +33,7 @@ TEST(ConfigTest, DefaultsMatchTheDocumentation) {
     EXPECT_EQ(c.rate_limit_ai, 10);
     EXPECT_EQ(c.rate_limit_auth, 20);
     EXPECT_EQ(c.max_header_bytes, 16U * 1024);
+    EXPECT_EQ(c.max_header_fields, 100U);
     EXPECT_EQ(c.max_body_bytes, 1024U * 1024);
     EXPECT_EQ(c.header_timeout, std::chrono::seconds(10));
     EXPECT_EQ(c.idle_timeout, std::chrono::seconds(75));

@@ -48,6 +48,21 @@ TEST(BodyTest, TooDeepIs400) {
     EXPECT_NE(o.error().message.find("deeper"), std::string::npos);
 }
 
+TEST(BodyTest, DuplicateKeysAre400AtAnyDepth) {
+    for (const char* body : {
+             R"({"email":"a@b.co","email":"c@d.co","password":"SecurePass123"})",
+             R"({"metadata":{"role":"user","role":"admin"}})",
+             R"({"a":[{"x":1,"x":2}]})",
+         }) {
+        const auto o = read_json_object(post(body));
+        ASSERT_FALSE(o.has_value()) << body;
+        EXPECT_EQ(error_status(o.error().type), 400) << body;
+        EXPECT_EQ(error_type_name(o.error().type), "invalid_request_error");
+        EXPECT_NE(o.error().message.find("duplicate key"), std::string::npos) << o.error().message;
+    }
+    EXPECT_TRUE(read_json_object(post(R"({"a":{"a":1},"b":[{"a":1},{"a":2}]})")).has_value());
+}
+
 TEST(BodyTest, NonObjectIs422) {
     for (const char* body : {"[1,2]", "\"text\"", "42", "null"}) {
         const auto o = read_json_object(post(body));

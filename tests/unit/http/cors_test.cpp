@@ -17,6 +17,19 @@ TEST(CorsTest, ExactOriginMatchOnly) {
     EXPECT_FALSE(p.allows(""));
 }
 
+TEST(CorsTest, WebSocketsFromTheServersOwnPagesOrAllowedOrigins) {
+    const CorsPolicy cors({"https://app.example"});
+    EXPECT_TRUE(cors.allows_websocket("https://app.example", "api.example"));
+    EXPECT_TRUE(cors.allows_websocket("http://127.0.0.1:8000", "127.0.0.1:8000"));
+    EXPECT_TRUE(cors.allows_websocket("https://API.example", "api.example"));
+    EXPECT_FALSE(cors.allows_websocket("https://evil.example", "api.example"));
+    EXPECT_FALSE(cors.allows_websocket("http://127.0.0.1:9999", "127.0.0.1:8000"));
+    EXPECT_FALSE(cors.allows_websocket("http://api.example.evil.example", "api.example"));
+    EXPECT_FALSE(cors.allows_websocket("null", "api.example"));
+    EXPECT_FALSE(cors.allows_websocket("https://api.example", ""));
+    EXPECT_FALSE(cors.allows_websocket("ftp://api.example", "api.example"));
+}
+
 TEST(CorsTest, EmptyAllowlistAllowsNothing) {
     const CorsPolicy p({});
     EXPECT_FALSE(p.allows("https://app.example.com"));
