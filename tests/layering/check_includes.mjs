@@ -23,6 +23,8 @@ const allowed = {
   ratelimit: ["common", "async", "store", "redis"],
   events: ["common", "async", "redis"],
   llm: ["common", "async", "net"],
+  tools: ["common", "async", "store", "llm"],
+  sessions: ["common"],
   auth: ["common", "async", "store", "http", "ratelimit"],
   system: ["common", "async", "store", "http"],
   conversations: ["common", "async", "store", "http", "llm", "auth", "events"],
