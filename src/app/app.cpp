@@ -22,6 +22,7 @@
 #include "redis/client.hpp"
 #include "store/store.hpp"
 #include "system/health.hpp"
+#include "tools/registry.hpp"
 
 namespace parley::app {
 
@@ -267,8 +268,17 @@ int App::serve() {
     conversations::ConversationService conversation_service(**store, *llm_layer->router, bus.get());
     messages::MessageOptions message_options;
     message_options.max_content_chars = config_.max_message_chars;
+    // The tools a conversation may offer its model (seed sessions offer the seed's two).
+    tools::BuiltinOptions tool_options;
+    tool_options.store = store->get();
+    const tools::Registry tool_registry = tools::make_builtin_registry(std::move(tool_options));
     messages::MessageService message_service(
-        **store, conversation_service, *llm_layer->router, message_options
+        **store,
+        conversation_service,
+        *llm_layer->router,
+        message_options,
+        system_now,
+        &tool_registry
     );
     search::SearchService search_service(**store, conversation_service);
     messages::SessionService session_service(

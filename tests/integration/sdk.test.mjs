@@ -596,7 +596,8 @@ describe("official clients against Parley (fake upstream behind it)", () => {
             assert.equal(await upgradeFailure(`${wsBase}${CONVERSATIONS}/${c.id}/ws`), 401);
             assert.equal(await upgradeFailure(`${wsBase}/ws/session/test123`), 401);
             assert.equal(await upgradeFailure(`${wsBase}/ws/session/test123?token=not-a-token`), 401);
-            assert.deepEqual(upstream.requests, [], "no model was asked");
+            // (an earlier test's session may still be having its summary written in the background)
+            assert.deepEqual(upstream.requests.filter((r) => !isSummaryRequest(r)), [], "no model was asked");
             assert.deepEqual(await listMessages(alice.token, c.id), []);
         });
     });

@@ -127,19 +127,54 @@ describe("seed 004 sessions in AUTH_MODE=open", () => {
         assertError(await get(base, `/api/sessions/${session}/summary`), 404, "not_found_error");
     });
 
-    it("a second socket on one session is refused with an error frame; the first goes on", async () => {
+    it("the mock model uses the seed's tools: a tool call, its result and the streamed answer in one turn", async () => {
+        const session = `tools-${randomUUID().slice(0, 8)}`;
+        const s = await open(`${wsBase}/ws/session/${session}?user_id=dora`);
+        s.ws.send(JSON.stringify({ message: "What is Python?" }));
+        const turn = await s.next("done", "error");
+        const types = turn.map((f) => f.type);
+        assert.equal(types.at(-1), "done", JSON.stringify(turn));
+        const call = turn.find((f) => f.type === "tool_call");
+        assert.deepEqual([call.tool, call.arguments], ["fetch_internal_knowledge", { topic: "python" }]);
+        const result = turn.find((f) => f.type === "tool_result");
+        assert.equal(result.tool, "fetch_internal_knowledge");
+        assert.equal(result.result.topic, "python");
+        assert.match(result.result.content, /Python/);
+        assert.ok(types.indexOf("tool_call") < types.indexOf("tool_result"));
+        assert.ok(types.indexOf("tool_result") < types.indexOf("token"), "the answer comes after the result");
+        assert.match(answerOf(turn), /^According to the knowledge base: /);
+        const done = turn.at(-1);
+        assert.equal(done.metadata.tools.length, 1, "the call and result are stored with the answer");
+        assert.equal(done.metadata.tools[0].name, "fetch_internal_knowledge");
+
+        // A second turn is a turn of its own (a new bubble in the seed's page).
+        s.ws.send(JSON.stringify({ message: "thanks" }));
+        const second = await s.next("done", "error");
+        const after = second.slice(turn.length);
+        assert.equal(after.at(-1).type, "done");
+        assert.ok(!after.some((f) => f.type === "tool_call"));
+        s.ws.close();
+        await closed(s.ws);
+
+    });
+
+    it("a second socket on one session is refused with an error frame; the other goes on", async () => {
         const session = `dup-${randomUUID().slice(0, 8)}`;
-        const first = await open(`${wsBase}/ws/session/${session}?user_id=carol`);
-        const second = await open(`${wsBase}/ws/session/${session}?user_id=carol`);
-        const refused = await second.next("error");
-        assert.match(refused.at(-1).content, /already open/);
-        await closed(second.ws);
-        first.ws.send(JSON.stringify({ message: "still here" }));
-        const frames = await first.next("done", "error");
-        assert.equal(frames.at(-1).type, "done");
-        first.ws.close();
-        await closed(first.ws);
-        // Once the first is gone the session can be opened again.
+        const a = await open(`${wsBase}/ws/session/${session}?user_id=carol`);
+        const b = await open(`${wsBase}/ws/session/${session}?user_id=carol`);
+        // Whichever handler claims the session first keeps it: the other is refused and closed.
+        const refused = await waitUntil(() => [a, b].find((s) => s.frames.some((f) => f.type === "error")), {
+            what: "one socket to be refused",
+        });
+        const kept = refused === a ? b : a;
+        assert.match(refused.frames.find((f) => f.type === "error").content, /already open/);
+        await closed(refused.ws);
+        kept.ws.send(JSON.stringify({ message: "still here" }));
+        const frames = await kept.next("done", "error");
+        assert.equal(frames.at(-1).type, "done", JSON.stringify(frames));
+        kept.ws.close();
+        await closed(kept.ws);
+        // Once it is gone the session can be opened again.
         const again = await open(`${wsBase}/ws/session/${session}?user_id=carol`);
         again.ws.send("back");
         assert.equal((await again.next("done", "error")).at(-1).type, "done");
@@ -222,6 +257,57 @@ describe("session event log and summaries", () => {
         assertError(await get(base, `/api/v1/conversations/${id}/session-events`, { token: other }), 403, "permission_error");
         assertError(await get(base, `/api/v1/conversations/${id}/session-events?after=nope`, { token }), 422, "invalid_request_error");
         assertError(await get(base, `/api/v1/conversations/${id}/session-events?limit=0`, { token }), 422, "invalid_request_error");
+    });
+
+    it("tool use is in the event log and in both SSE formats", async () => {
+        // Only seed sessions offer tools by default: this one uses /ws/session with a key.
+        const key = `k-${randomUUID().slice(0, 8)}`;
+        const s = await open(`${wsBase}/ws/session/${key}`, { headers: { Authorization: `Bearer ${token}` } });
+        s.ws.send("Look up websocket");
+        const turn = await s.next("done", "error");
+        assert.equal(turn.at(-1).type, "done", JSON.stringify(turn));
+        const conversation = turn.at(-1).conversation_id;
+        const log = (await get(base, `/api/v1/conversations/${conversation}/session-events?limit=1000`, { token })).body.data;
+        const kinds = log.map((e) => e.type);
+        assert.ok(kinds.includes("tool_call") && kinds.includes("tool_result"), kinds.join(","));
+        assert.ok(kinds.indexOf("tool_call") < kinds.indexOf("tool_result"));
+        assert.equal(JSON.parse(log.find((e) => e.type === "tool_call").content).tool, "fetch_internal_knowledge");
+        s.ws.close();
+        await closed(s.ws);
+
+        const res = await fetch(`${base}/api/v1/conversations/${conversation}/messages/stream`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+            body: JSON.stringify({ content: "What is async?" }),
+        });
+        assert.equal(res.status, 200);
+        const text = await res.text();
+        const events = text.split("\n\n").filter(Boolean).map((block) => {
+            const lines = block.split("\n");
+            return { event: lines[0].slice(7), data: JSON.parse(lines[1].slice(6)) };
+        });
+        const start = events.find((e) => e.event === "content_block_start" && e.data.content_block.type === "tool_use");
+        assert.ok(start, text.slice(0, 500));
+        assert.equal(start.data.content_block.name, "fetch_internal_knowledge");
+        const delta = events.find((e) => e.data.delta?.type === "input_json_delta");
+        assert.deepEqual(JSON.parse(delta.data.delta.partial_json), { topic: "async" });
+        const result = events.find((e) => e.event === "tool_result");
+        assert.equal(result.data.name, "fetch_internal_knowledge");
+        assert.equal(result.data.is_error, false);
+        const textBlock = events.findIndex((e) => e.event === "content_block_start" && e.data.content_block.type === "text");
+        assert.ok(textBlock > events.indexOf(result), "the answer's text block follows the result");
+        assert.equal(events.at(-1).event, "message_stop");
+
+        const openai = await fetch(`${base}/api/v1/conversations/${conversation}/messages/stream?format=openai`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+            body: JSON.stringify({ content: "Tell me about llm" }),
+        });
+        const chunks = (await openai.text()).split("\n\n").filter((l) => l.startsWith("data: {")).map((l) => JSON.parse(l.slice(6)));
+        const calls = chunks.flatMap((c) => c.choices?.[0]?.delta?.tool_calls ?? []);
+        assert.equal(calls.length, 1);
+        assert.equal(calls[0].function.name, "fetch_internal_knowledge");
+        assert.deepEqual(JSON.parse(calls[0].function.arguments), { topic: "llm" });
     });
 
     it("POST …/summary writes the summary on demand; it shows on the conversation", async () => {

@@ -28,7 +28,7 @@ const allowed = {
   auth: ["common", "async", "store", "http", "ratelimit"],
   system: ["common", "async", "store", "http"],
   conversations: ["common", "async", "store", "http", "llm", "auth", "events"],
-  messages: ["common", "async", "store", "http", "llm", "auth", "events", "conversations"],
+  messages: ["common", "async", "store", "http", "llm", "auth", "events", "conversations", "tools", "sessions"],
   search: ["common", "async", "store", "http", "llm", "auth", "events", "conversations"],
   usage: ["common", "async", "store", "http", "llm", "auth"],
   app: null, // the composition root may include anything

@@ -575,3 +575,126 @@ TEST(StreamFormatTest, AnthropicDeltaCannotEndTheEvent) {
 
 }  // namespace
 }  // namespace parley::messages
+
+namespace parley::messages {
+namespace {
+
+StreamEnd complete_end() {
+    StreamEnd end;
+    end.reply.id = "m1";
+    end.reply.status = "complete";
+    end.reply.finish_reason = "stop";
+    return end;
+}
+
+TEST(StreamFormatToolsTest, AnthropicToolUseBlockThenParleysResultEventThenANewTextBlock) {
+    auto enc = make_anthropic_encoder();
+    std::string out = enc->start(sample_start());
+    out += enc->text("Let me look.");
+    out += enc->tool_call("toolu_1", "calculator", R"({"expression":"1+1"})");
+    out += enc->tool_result("toolu_1", "calculator", R"({"result":2})", true);
+    out += enc->text("It is 2.");
+    out += enc->finish(complete_end());
+    const auto events = llm::testing::split_sse(out);
+    std::vector<std::string> names;
+    for (const auto& e : events) {
+        names.push_back(e.event);
+        EXPECT_EQ(bj::parse(e.data).as_object().at("type").as_string(), e.event) << e.data;
+    }
+    const std::vector<std::string> want = {
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "tool_result",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop"};
+    EXPECT_EQ(names, want);
+    const auto block = bj::parse(events[4].data).as_object();
+    EXPECT_EQ(block.at("index").as_int64(), 1);
+    EXPECT_EQ(block.at("content_block").as_object().at("type").as_string(), "tool_use");
+    EXPECT_EQ(block.at("content_block").as_object().at("id").as_string(), "toolu_1");
+    const auto delta = bj::parse(events[5].data).as_object().at("delta").as_object();
+    EXPECT_EQ(delta.at("type").as_string(), "input_json_delta");
+    EXPECT_EQ(delta.at("partial_json").as_string(), R"({"expression":"1+1"})");
+    const auto result = bj::parse(events[7].data).as_object();
+    EXPECT_EQ(result.at("tool_use_id").as_string(), "toolu_1");
+    EXPECT_EQ(result.at("content").as_object().at("result").as_int64(), 2);
+    EXPECT_FALSE(result.at("is_error").as_bool());
+    EXPECT_EQ(bj::parse(events[8].data).as_object().at("index").as_int64(), 2) << "a new block";
+}
+
+TEST(StreamFormatToolsTest, OpenAiToolCallDeltasAreIndexedAndResultsAreNotInTheFormat) {
+    auto enc = make_openai_encoder();
+    (void)enc->start(sample_start());
+    const auto first = split_sse(enc->tool_call("call_1", "calculator", R"({"expression":"2*3"})"));
+    const auto second = split_sse(enc->tool_call("call_2", "current_time", "{}"));
+    ASSERT_EQ(first.size(), 1U);
+    ASSERT_EQ(second.size(), 1U);
+    const auto call = bj::parse(first[0].data)
+                          .as_object()
+                          .at("choices")
+                          .as_array()[0]
+                          .as_object()
+                          .at("delta")
+                          .as_object()
+                          .at("tool_calls")
+                          .as_array()[0]
+                          .as_object();
+    EXPECT_EQ(call.at("index").as_int64(), 0);
+    EXPECT_EQ(call.at("id").as_string(), "call_1");
+    EXPECT_EQ(call.at("type").as_string(), "function");
+    EXPECT_EQ(call.at("function").as_object().at("name").as_string(), "calculator");
+    EXPECT_EQ(
+        call.at("function").as_object().at("arguments").as_string(), R"({"expression":"2*3"})"
+    );
+    const auto next = bj::parse(second[0].data).as_object().at("choices").as_array()[0];
+    EXPECT_EQ(next.at("delta").at("tool_calls").as_array()[0].at("index").as_int64(), 1);
+    EXPECT_EQ(enc->tool_result("call_1", "calculator", "{}", true), "");
+}
+
+TEST(StreamFormatToolsTest, WebSocketFramesAreTheSeeds) {
+    auto enc = make_websocket_encoder();
+    const auto call =
+        bj::parse(enc->tool_call("c1", "fetch_internal_knowledge", R"({"topic":"python"})"));
+    EXPECT_EQ(call.at("type").as_string(), "tool_call");
+    EXPECT_EQ(call.at("tool").as_string(), "fetch_internal_knowledge");
+    EXPECT_EQ(call.at("arguments").at("topic").as_string(), "python");
+    const auto result =
+        bj::parse(enc->tool_result("c1", "fetch_internal_knowledge", R"({"content":"x"})", false));
+    EXPECT_EQ(result.at("type").as_string(), "tool_result");
+    EXPECT_EQ(result.at("result").at("content").as_string(), "x");
+    EXPECT_FALSE(result.at("ok").as_bool());
+}
+
+TEST(StreamFormatToolsTest, PlainTextSaysNothingOfToolsNdjsonHasTheCallChunk) {
+    auto text = make_text_encoder();
+    EXPECT_EQ(text->tool_call("c", "t", "{}"), "");
+    EXPECT_EQ(text->tool_result("c", "t", "{}", true), "");
+    auto ndjson = make_openai_ndjson_encoder();
+    (void)ndjson->start(sample_start());
+    const auto line = ndjson->tool_call("c", "t", "{}");
+    ASSERT_FALSE(line.empty());
+    EXPECT_EQ(line.back(), '\n');
+    EXPECT_EQ(
+        bj::parse(line)
+            .at("choices")
+            .as_array()[0]
+            .at("delta")
+            .at("tool_calls")
+            .as_array()[0]
+            .at("id")
+            .as_string(),
+        "c"
+    );
+    EXPECT_EQ(ndjson->tool_result("c", "t", "{}", true), "");
+}
+
+}  // namespace
+}  // namespace parley::messages

@@ -1,0 +1,69 @@
+// The context a model is given: the newest messages that fit, whole, oldest first; an answer's
+// tool calls and results replayed before its text when the request offers tools.
+#include <gtest/gtest.h>
+
+#include "messages/service.hpp"
+
+namespace parley::messages {
+namespace {
+
+store::Message message(std::string role, std::string content, std::string metadata = "{}") {
+    store::Message m;
+    m.role = std::move(role);
+    m.content = std::move(content);
+    m.metadata = std::move(metadata);
+    return m;
+}
+
+const std::string kToolMetadata =
+    R"({"tools":[{"id":"call_1","name":"fetch_internal_knowledge","arguments":"{\"topic\":\"python\"}",)"
+    R"("result":"{\"topic\":\"python\",\"content\":\"Python is a language.\"}","ok":true},)"
+    R"({"stopped":"tool_max_rounds","rounds":4}]})";
+
+TEST(FitContextTest, ReplaysToolCallsAndResultsBeforeTheAnswerWhenToolsAreOffered) {
+    const std::vector<store::Message> newest_first = {
+        message("user", "thanks"),
+        message(
+            "assistant", "According to the knowledge base: Python is a language.", kToolMetadata
+        ),
+        message("user", "What is Python?"),
+    };
+    const auto with = fit_context(newest_first, 10'000, true);
+    ASSERT_EQ(with.size(), 5U);
+    EXPECT_EQ(with[0].role, "user");
+    EXPECT_EQ(with[1].role, "assistant");
+    ASSERT_EQ(with[1].tool_calls.size(), 1U);
+    EXPECT_EQ(with[1].tool_calls[0].id, "call_1");
+    EXPECT_EQ(with[1].tool_calls[0].name, "fetch_internal_knowledge");
+    EXPECT_EQ(with[1].tool_calls[0].arguments, R"({"topic":"python"})");
+    EXPECT_EQ(with[2].role, "tool");
+    EXPECT_EQ(with[2].tool_call_id, "call_1");
+    EXPECT_EQ(with[2].tool_name, "fetch_internal_knowledge");
+    EXPECT_NE(with[2].content.find("Python is a language."), std::string::npos);
+    EXPECT_EQ(with[3].content, "According to the knowledge base: Python is a language.");
+    EXPECT_EQ(with[4].content, "thanks");
+
+    const auto without = fit_context(newest_first, 10'000, false);
+    ASSERT_EQ(without.size(), 3U);
+    for (const auto& m : without) {
+        EXPECT_TRUE(m.tool_calls.empty());
+        EXPECT_NE(m.role, "tool");
+    }
+}
+
+TEST(FitContextTest, DropsOlderTurnsWholeAndSkipsErrors) {
+    auto failed = message("assistant", "broken");
+    failed.status = "error";
+    const std::vector<store::Message> newest_first = {
+        message("user", std::string(40, 'a')),
+        failed,
+        message("assistant", std::string(400, 'b')),
+        message("user", "old"),
+    };
+    const auto fitted = fit_context(newest_first, 30);
+    ASSERT_EQ(fitted.size(), 1U);
+    EXPECT_EQ(fitted[0].content, std::string(40, 'a'));
+}
+
+}  // namespace
+}  // namespace parley::messages
