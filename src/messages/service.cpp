@@ -61,50 +61,72 @@ struct Answer {
 
 namespace {
 
-// The tool calls and results an answer made (metadata.tools), as the messages that replay them:
-// the assistant's calls, then one tool message per result. Empty when there are none.
+// A JSON document's text as a value (stored with the message); text that is not JSON stays a
+// string.
+bj::value json_value(std::string_view text) {
+    if (auto v = json::parse(text, 64)) {
+        return std::move(*v);
+    }
+    return bj::value(bj::string(text));
+}
+
+// A stored value back as the text a model is given: strings as they are, anything else as JSON.
+std::string json_text(const bj::value& v) {
+    if (v.is_string()) {
+        return std::string(v.as_string());
+    }
+    return bj::serialize(v);
+}
+
+// The tool calls and results an answer made (metadata.tool_calls, metadata.tool_results), as the
+// messages that replay them: the assistant's calls, then one tool message per result. Empty when
+// there are none.
 std::vector<llm::ChatMessage> replayed_tools(const store::Message& m) {
     std::vector<llm::ChatMessage> out;
-    if (m.metadata.find("\"tools\"") == std::string::npos) {
+    if (m.metadata.find("\"tool_calls\"") == std::string::npos) {
         return out;
     }
-    const auto parsed = json::parse(m.metadata, 16);
+    const auto parsed = json::parse(m.metadata, 32);
     if (!parsed || !parsed->is_object()) {
         return out;
     }
-    const auto* tools = parsed->as_object().if_contains("tools");
-    if (tools == nullptr || !tools->is_array()) {
+    const auto& meta = parsed->as_object();
+    const auto* calls = meta.if_contains("tool_calls");
+    const auto* results = meta.if_contains("tool_results");
+    if (calls == nullptr || !calls->is_array() || results == nullptr || !results->is_array()) {
         return out;
     }
     llm::ChatMessage asked{"assistant", ""};
-    std::vector<llm::ChatMessage> results;
-    for (const auto& entry : tools->as_array()) {
+    std::vector<llm::ChatMessage> answers;
+    for (const auto& entry : calls->as_array()) {
         const auto* o = entry.if_object();
         if (o == nullptr || !o->contains("id") || !o->at("id").is_string() ||
             !o->contains("name") || !o->at("name").is_string()) {
-            continue;  // {"stopped": …} notes
+            continue;
         }
         llm::ToolCall call;
         call.id = std::string(o->at("id").as_string());
         call.name = std::string(o->at("name").as_string());
-        if (const auto* args = o->if_contains("arguments"); args != nullptr && args->is_string()) {
-            call.arguments = std::string(args->as_string());
+        call.arguments = o->contains("arguments") ? json_text(o->at("arguments")) : "{}";
+        llm::ChatMessage answer{"tool", ""};
+        for (const auto& r : results->as_array()) {
+            const auto* ro = r.if_object();
+            if (ro != nullptr && ro->contains("tool_use_id") && ro->at("tool_use_id").is_string() &&
+                ro->at("tool_use_id").as_string() == call.id) {
+                answer.content = ro->contains("result") ? json_text(ro->at("result")) : "";
+            }
         }
-        llm::ChatMessage result{"tool", ""};
-        if (const auto* r = o->if_contains("result"); r != nullptr && r->is_string()) {
-            result.content = std::string(r->as_string());
-        }
-        result.tool_call_id = call.id;
-        result.tool_name = call.name;
+        answer.tool_call_id = call.id;
+        answer.tool_name = call.name;
         asked.tool_calls.push_back(std::move(call));
-        results.push_back(std::move(result));
+        answers.push_back(std::move(answer));
     }
     if (asked.tool_calls.empty()) {
         return out;
     }
     out.push_back(std::move(asked));
-    for (auto& r : results) {
-        out.push_back(std::move(r));
+    for (auto& a : answers) {
+        out.push_back(std::move(a));
     }
     return out;
 }
@@ -632,7 +654,9 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     route.model = p.info->id;
     route.provider = p.info->provider;
     bool aborted = false;
-    bj::array tool_log;  // every call of the turn with its result, for the stored message
+    bj::array tool_calls;    // every call of the turn, for the stored message…
+    bj::array tool_results;  // …and what each gave back
+    bool tool_rounds_exhausted = false;
     int rounds = 0;
     while (st->cancelled_by == StopCause::none) {
         const std::size_t text_before = answer.text.size();
@@ -654,7 +678,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
             break;
         }
         if (rounds == options_.tool_max_rounds) {
-            tool_log.push_back(bj::object{{"stopped", "tool_max_rounds"}, {"rounds", rounds}});
+            tool_rounds_exhausted = true;
             break;
         }
         ++rounds;
@@ -678,12 +702,16 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
                 result = co_await tools_->run(call, context, options_.tool_timeout);
             }
             st->push({TurnEvent::Kind::tool_result, result.content, call.id, call.name, result.ok});
-            tool_log.push_back(bj::object{
+            tool_calls.push_back(bj::object{
                 {"id", call.id},
                 {"name", call.name},
-                {"arguments", call.arguments},
-                {"result", result.content},
-                {"ok", result.ok},
+                {"arguments", json_value(call.arguments)},
+            });
+            tool_results.push_back(bj::object{
+                {"tool_use_id", call.id},
+                {"name", call.name},
+                {"result", json_value(result.content)},
+                {"is_error", !result.ok},
             });
             llm::ChatMessage answered{"tool", result.content};
             answered.tool_call_id = call.id;
@@ -740,9 +768,14 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     }
     bj::object metadata{
         {"fallback_used", route.fallback_used}, {"context_messages", p.context_count}};
-    if (!tool_log.empty()) {
+    if (!tool_calls.empty()) {
         // The turn's tool calls and results: shown with the message, replayed by fit_context.
-        metadata["tools"] = std::move(tool_log);
+        metadata["tool_calls"] = std::move(tool_calls);
+        metadata["tool_results"] = std::move(tool_results);
+        metadata["tool_rounds"] = rounds;
+        if (tool_rounds_exhausted) {
+            metadata["tool_rounds_exhausted"] = true;
+        }
     }
     StreamEnd& end = st->outcome;
     if (cancelled) {

@@ -170,7 +170,7 @@ public:
             {{"type", "tool_result"},
              {"tool_use_id", id},
              {"name", name},
-             {"content", json_or_text(result)},
+             {"result", json_or_text(result)},
              {"is_error", !ok}}
         );
     }

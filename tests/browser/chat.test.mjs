@@ -261,23 +261,25 @@ describe("web client: chat", { skip }, () => {
     });
 });
 
-// A port nothing listens on: a provider there is "down" (connection refused).
-async function deadPort() {
-    const srv = net.createServer();
+// A provider that is "down": it accepts connections and drops them at once. (A port closed again
+// after picking it could be taken by another test's server meanwhile, which then answers nothing
+// and turns the outage into a 30 s first-token timeout.)
+async function deadProvider() {
+    const srv = net.createServer((socket) => socket.destroy());
     await new Promise((r) => srv.listen(0, "127.0.0.1", r));
-    const { port } = srv.address();
-    await new Promise((r) => srv.close(r));
-    return port;
+    return srv;
 }
 
 describe("web client: errors in place", { skip }, () => {
     let server;
     let browser;
+    let provider;
 
     before(async () => {
+        provider = await deadProvider();
         server = await startAppServer({
             RATE_LIMIT_AI: "2",
-            OPENAI_BASE_URL: `http://127.0.0.1:${await deadPort()}/v1`,
+            OPENAI_BASE_URL: `http://127.0.0.1:${provider.address().port}/v1`,
             LLM_MAX_RETRIES: "0",
             LLM_CONNECT_TIMEOUT_S: "2",
         });
@@ -286,6 +288,7 @@ describe("web client: errors in place", { skip }, () => {
     after(async () => {
         await browser?.close();
         await server?.stop();
+        provider?.close();
     });
 
     it("shows a provider outage and the rate limit with its retry time, each with a Retry button", async () => {

@@ -144,8 +144,12 @@ describe("seed 004 sessions in AUTH_MODE=open", () => {
         assert.ok(types.indexOf("tool_result") < types.indexOf("token"), "the answer comes after the result");
         assert.match(answerOf(turn), /^According to the knowledge base: /);
         const done = turn.at(-1);
-        assert.equal(done.metadata.tools.length, 1, "the call and result are stored with the answer");
-        assert.equal(done.metadata.tools[0].name, "fetch_internal_knowledge");
+        assert.deepEqual(done.metadata.tool_calls, [{ id: call.id, name: "fetch_internal_knowledge", arguments: { topic: "python" } }],
+            "the call and its result are stored with the answer");
+        assert.equal(done.metadata.tool_results.length, 1);
+        assert.equal(done.metadata.tool_results[0].tool_use_id, call.id);
+        assert.equal(done.metadata.tool_results[0].is_error, false);
+        assert.equal(done.metadata.tool_results[0].result.topic, "python");
 
         // A second turn is a turn of its own (a new bubble in the seed's page).
         s.ws.send(JSON.stringify({ message: "thanks" }));

@@ -16,9 +16,9 @@ store::Message message(std::string role, std::string content, std::string metada
 }
 
 const std::string kToolMetadata =
-    R"({"tools":[{"id":"call_1","name":"fetch_internal_knowledge","arguments":"{\"topic\":\"python\"}",)"
-    R"("result":"{\"topic\":\"python\",\"content\":\"Python is a language.\"}","ok":true},)"
-    R"({"stopped":"tool_max_rounds","rounds":4}]})";
+    R"({"tool_calls":[{"id":"call_1","name":"fetch_internal_knowledge","arguments":{"topic":"python"}}],)"
+    R"("tool_results":[{"tool_use_id":"call_1","name":"fetch_internal_knowledge",)"
+    R"("result":{"topic":"python","content":"Python is a language."},"is_error":false}],"tool_rounds":1})";
 
 TEST(FitContextTest, ReplaysToolCallsAndResultsBeforeTheAnswerWhenToolsAreOffered) {
     const std::vector<store::Message> newest_first = {

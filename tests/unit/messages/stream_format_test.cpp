@@ -625,7 +625,7 @@ TEST(StreamFormatToolsTest, AnthropicToolUseBlockThenParleysResultEventThenANewT
     EXPECT_EQ(delta.at("partial_json").as_string(), R"({"expression":"1+1"})");
     const auto result = bj::parse(events[7].data).as_object();
     EXPECT_EQ(result.at("tool_use_id").as_string(), "toolu_1");
-    EXPECT_EQ(result.at("content").as_object().at("result").as_int64(), 2);
+    EXPECT_EQ(result.at("result").as_object().at("result").as_int64(), 2);
     EXPECT_FALSE(result.at("is_error").as_bool());
     EXPECT_EQ(bj::parse(events[8].data).as_object().at("index").as_int64(), 2) << "a new block";
 }
