@@ -137,8 +137,22 @@ export async function signIn(page, baseUrl, email) {
 
 /** Types `text` into the composer and presses Enter. */
 export async function sendMessage(page, text) {
+    const mine = page.locator(".msg-user", { hasText: text });
+    const before = await mine.count();
+    await page.locator("#composer-input:enabled").waitFor();
     await page.fill("#composer-input", text);
     await page.press("#composer-input", "Enter");
+    // The message is on its way once the page shows it; an Enter the page was not ready for (it
+    // was still settling after sign-in or the previous answer) is pressed again.
+    await waitUntil(async () => {
+        if ((await mine.count()) > before) {
+            return true;
+        }
+        if ((await page.inputValue("#composer-input")) === text) {
+            await page.press("#composer-input", "Enter");
+        }
+        return false;
+    }, { timeoutMs: 10_000, intervalMs: 250, what: `the message "${text}" to be sent` });
 }
 
 /** Waits until the last assistant answer has finished (Send is back). */
