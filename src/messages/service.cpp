@@ -108,6 +108,9 @@ std::vector<llm::ChatMessage> replayed_tools(const store::Message& m) {
         call.id = std::string(o->at("id").as_string());
         call.name = std::string(o->at("name").as_string());
         call.arguments = o->contains("arguments") ? json_text(o->at("arguments")) : "{}";
+        if (const auto* sig = o->if_contains("signature"); sig != nullptr && sig->is_string()) {
+            call.signature = std::string(sig->as_string());
+        }
         llm::ChatMessage answer{"tool", ""};
         for (const auto& r : results->as_array()) {
             const auto* ro = r.if_object();
@@ -702,11 +705,15 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
                 result = co_await tools_->run(call, context, options_.tool_timeout);
             }
             st->push({TurnEvent::Kind::tool_result, result.content, call.id, call.name, result.ok});
-            tool_calls.push_back(bj::object{
+            bj::object stored_call{
                 {"id", call.id},
                 {"name", call.name},
                 {"arguments", json_value(call.arguments)},
-            });
+            };
+            if (!call.signature.empty()) {
+                stored_call["signature"] = call.signature;  // Gemini's, needed to replay the call
+            }
+            tool_calls.push_back(std::move(stored_call));
             tool_results.push_back(bj::object{
                 {"tool_use_id", call.id},
                 {"name", call.name},

@@ -16,7 +16,8 @@ store::Message message(std::string role, std::string content, std::string metada
 }
 
 const std::string kToolMetadata =
-    R"({"tool_calls":[{"id":"call_1","name":"fetch_internal_knowledge","arguments":{"topic":"python"}}],)"
+    R"({"tool_calls":[{"id":"call_1","name":"fetch_internal_knowledge","arguments":{"topic":"python"},)"
+    R"("signature":"sig-abc"}],)"
     R"("tool_results":[{"tool_use_id":"call_1","name":"fetch_internal_knowledge",)"
     R"("result":{"topic":"python","content":"Python is a language."},"is_error":false}],"tool_rounds":1})";
 
@@ -36,6 +37,7 @@ TEST(FitContextTest, ReplaysToolCallsAndResultsBeforeTheAnswerWhenToolsAreOffere
     EXPECT_EQ(with[1].tool_calls[0].id, "call_1");
     EXPECT_EQ(with[1].tool_calls[0].name, "fetch_internal_knowledge");
     EXPECT_EQ(with[1].tool_calls[0].arguments, R"({"topic":"python"})");
+    EXPECT_EQ(with[1].tool_calls[0].signature, "sig-abc") << "Gemini's thought signature replays";
     EXPECT_EQ(with[2].role, "tool");
     EXPECT_EQ(with[2].tool_call_id, "call_1");
     EXPECT_EQ(with[2].tool_name, "fetch_internal_knowledge");
