@@ -265,13 +265,15 @@ int App::serve() {
     metrics.add_gauge("parley_event_subscribers", "Open conversation event subscriptions.", [&bus] {
         return static_cast<double>(bus->subscribers());
     });
-    conversations::ConversationService conversation_service(**store, *llm_layer->router, bus.get());
-    messages::MessageOptions message_options;
-    message_options.max_content_chars = config_.max_message_chars;
     // The tools a conversation may offer its model (seed sessions offer the seed's two).
     tools::BuiltinOptions tool_options;
     tool_options.store = store->get();
     const tools::Registry tool_registry = tools::make_builtin_registry(std::move(tool_options));
+    conversations::ConversationService conversation_service(**store, *llm_layer->router, bus.get());
+    conversation_service.set_tool_names(tool_registry.names());
+    messages::MessageOptions message_options;
+    message_options.max_content_chars = config_.max_message_chars;
+
     messages::MessageService message_service(
         **store,
         conversation_service,

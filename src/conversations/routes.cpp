@@ -1,5 +1,6 @@
 #include "conversations/routes.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 
@@ -71,6 +72,28 @@ std::optional<bool> bool_query(const http::Request& req, std::string_view name) 
     reject(std::string(name) + " must be true or false");
 }
 
+// `tools`: the names of the tools the conversation offers its model (null: none).
+std::optional<std::vector<std::string>> tools_of(const bj::object& o) {
+    const auto* v = o.if_contains("tools");
+    if (v == nullptr || v->is_null()) {
+        return std::nullopt;
+    }
+    if (!v->is_array() || v->as_array().size() > 16) {
+        reject("`tools` must be an array of at most 16 tool names");
+    }
+    std::vector<std::string> names;
+    for (const auto& n : v->as_array()) {
+        if (!n.is_string() || n.as_string().empty() || n.as_string().size() > 64) {
+            reject("`tools` must be an array of tool names");
+        }
+        std::string name(n.as_string());
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+            names.push_back(std::move(name));
+        }
+    }
+    return names;
+}
+
 store::ConversationFilter filter_of(const http::Request& req) {
     store::ConversationFilter f;
     f.archived = bool_query(req, "is_archived");
@@ -93,7 +116,14 @@ asio::awaitable<http::Response> create(http::Request& req, ConversationService& 
     const auto body = value_or_throw(http::read_json_object(req));
     value_or_throw(json::reject_unknown_fields(
         body,
-        {"title", "model", "system_prompt", "metadata", "temperature", "max_tokens", "thinking"}
+        {"title",
+         "model",
+         "system_prompt",
+         "metadata",
+         "temperature",
+         "max_tokens",
+         "thinking",
+         "tools"}
     ));
     NewConversation spec;
     spec.title = bounded_text(body, "title", kMaxTitle);
@@ -103,6 +133,7 @@ asio::awaitable<http::Response> create(http::Request& req, ConversationService& 
     spec.settings.temperature = value_or_throw(json::optional_number(body, "temperature"));
     spec.settings.max_tokens = value_or_throw(json::optional_int(body, "max_tokens"));
     spec.settings.thinking = value_or_throw(json::optional_bool(body, "thinking"));
+    spec.settings.tools = tools_of(body);
     const auto created = value_or_throw(co_await svc.create(req.principal(), std::move(spec)));
     co_return http::success(conversation_json(created), 201);
 }
@@ -178,7 +209,7 @@ asio::awaitable<http::Response> update(http::Request& req, ConversationService& 
     const auto body = value_or_throw(http::read_json_object(req));
     // Read-only fields (id, settings, created_at, …) are unknown here too.
     value_or_throw(json::reject_unknown_fields(
-        body, {"title", "system_prompt", "model", "metadata", "is_archived", "is_pinned"}
+        body, {"title", "system_prompt", "model", "metadata", "is_archived", "is_pinned", "tools"}
     ));
     ConversationPatch patch;
     for (const auto& [key, value] : body) {
@@ -201,6 +232,8 @@ asio::awaitable<http::Response> update(http::Request& req, ConversationService& 
             patch.is_archived = value_or_throw(json::optional_bool(body, "is_archived"));
         } else if (k == "is_pinned") {
             patch.is_pinned = value_or_throw(json::optional_bool(body, "is_pinned"));
+        } else if (k == "tools") {
+            patch.tools = tools_of(body).value_or(std::vector<std::string>{});
         }
     }
     const auto updated =

@@ -1,5 +1,7 @@
 #include "conversations/service.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -91,6 +93,22 @@ Settings parse_settings(std::string_view text) {
     return s;
 }
 
+Result<void> ConversationService::check_tools(const std::vector<std::string>& names) const {
+    for (const auto& name : names) {
+        if (std::find(tool_names_.begin(), tool_names_.end(), name) == tool_names_.end()) {
+            std::string known;
+            for (const auto& n : tool_names_) {
+                known += known.empty() ? n : ", " + n;
+            }
+            return make_error(
+                ErrorType::unprocessable,
+                "unknown tool `" + name + "`; the tools are: " + (known.empty() ? "none" : known)
+            );
+        }
+    }
+    return {};
+}
+
 ConversationService::ConversationService(
     store::Store& store, const llm::ModelRouter& router, events::EventBus* bus, Clock clock
 )
@@ -119,6 +137,11 @@ asio::awaitable<Result<store::Conversation>> ConversationService::create(
     auto model = router_.resolve(spec.model.value_or(""));
     if (!model) {
         co_return model.error();
+    }
+    if (spec.settings.tools) {
+        if (auto ok = check_tools(*spec.settings.tools); !ok) {
+            co_return ok.error();
+        }
     }
     if (auto ok = check_settings(spec.settings, **model); !ok) {
         co_return ok.error();
@@ -222,6 +245,14 @@ asio::awaitable<Result<store::Conversation>> ConversationService::update(
     }
     if (patch.is_pinned) {
         c.is_pinned = *patch.is_pinned;
+    }
+    if (patch.tools) {
+        if (auto ok = check_tools(*patch.tools); !ok) {
+            co_return ok.error();
+        }
+        auto settings = parse_settings(c.settings);
+        settings.tools = std::move(*patch.tools);
+        c.settings = settings_json(settings);
     }
     c.updated_at = clock_();
     auto updated = co_await store_.update_conversation(c);

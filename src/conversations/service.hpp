@@ -44,6 +44,7 @@ struct ConversationPatch {
     std::optional<std::string> metadata;
     std::optional<bool> is_archived;
     std::optional<bool> is_pinned;
+    std::optional<std::vector<std::string>> tools;  // an empty list offers none
 };
 
 struct CursorPage {
@@ -68,7 +69,11 @@ public:
         Clock clock = system_now
     );
 
-    // Errors: unprocessable (unknown or unavailable model, settings out of range).
+    // The tools conversations may offer (the registry's names), for validating `tools`. Call
+    // before serving.
+    void set_tool_names(std::vector<std::string> names) { tool_names_ = std::move(names); }
+
+    // Errors: unprocessable (unknown or unavailable model, settings out of range, unknown tool).
     boost::asio::awaitable<Result<store::Conversation>> create(
         const Principal& who, NewConversation spec
     );
@@ -132,11 +137,13 @@ public:
 
 private:
     Result<void> check_settings(const Settings& s, const llm::ModelInfo& model) const;
+    Result<void> check_tools(const std::vector<std::string>& names) const;
 
     store::Store& store_;
     const llm::ModelRouter& router_;
     events::EventBus* bus_;
     Clock clock_;
+    std::vector<std::string> tool_names_;
 };
 
 }  // namespace parley::conversations

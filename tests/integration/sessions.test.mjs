@@ -314,6 +314,34 @@ describe("session event log and summaries", () => {
         assert.deepEqual(JSON.parse(calls[0].function.arguments), { topic: "llm" });
     });
 
+    it("a conversation chooses its tools on create and PATCH; unknown tools are a 422", async () => {
+        const c = await post(base, "/api/v1/conversations", { json: { title: "With tools", tools: ["fetch_internal_knowledge", "calculator"] }, token });
+        assert.equal(c.res.status, 201, c.text);
+        assert.deepEqual(c.body.data.settings.tools, ["fetch_internal_knowledge", "calculator"]);
+        const id = c.body.data.id;
+        const asked = await post(base, `/api/v1/conversations/${id}/messages`, { json: { content: "What is Python?" }, token });
+        assert.equal(asked.res.status, 200, asked.text);
+        assert.equal(asked.body.data.metadata.tool_calls[0].name, "fetch_internal_knowledge");
+        assert.match(asked.body.data.content, /^According to the knowledge base: /);
+
+        const off = await fetch(`${base}/api/v1/conversations/${id}`, {
+            method: "PATCH",
+            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+            body: JSON.stringify({ tools: [] }),
+        });
+        assert.equal(off.status, 200);
+        assert.deepEqual((await off.json()).data.settings.tools, []);
+        const plain = await post(base, `/api/v1/conversations/${id}/messages`, { json: { content: "What is Rust?" }, token });
+        assert.equal(plain.body.data.metadata.tool_calls, undefined, "no tools offered, none called");
+        assert.match(plain.body.data.content, /You said: "What is Rust\?"/);
+
+        for (const tools of [["rm_rf"], "calculator", [42], Array(17).fill("calculator")]) {
+            assertError(await post(base, "/api/v1/conversations", { json: { tools }, token }), 422, "invalid_request_error");
+        }
+        const none = await post(base, "/api/v1/conversations", { json: {}, token });
+        assert.equal(none.body.data.settings.tools, undefined, "no tools unless asked for");
+    });
+
     it("POST …/summary writes the summary on demand; it shows on the conversation", async () => {
         const c = await post(base, "/api/v1/conversations", { json: { title: "To summarise" }, token });
         const id = c.body.data.id;
