@@ -192,7 +192,7 @@ describe("web client: chat", { skip }, () => {
     it("thinking streams into a collapsible block, and a system prompt is kept per conversation", async () => {
         const { page, problems, context } = await newPage(browser);
         const email = await signUp(page, base);
-        await page.click("#system-toggle");
+        await openSystemPanel(page);
         await page.fill("#system-input", "You are terse.");
         await page.click("#system-panel button[type=submit]");
         await page.locator("#system-status", { hasText: "Saved" }).waitFor();
@@ -217,7 +217,7 @@ describe("web client: chat", { skip }, () => {
         const again = page.locator(".msg-assistant .thinking").last();
         await again.waitFor();
         assert.equal(await again.evaluate((d) => d.open), false);
-        await page.click("#system-toggle");
+        await openSystemPanel(page);
         assert.equal(await page.locator("#system-input").inputValue(), "You are terse.");
         assert.deepEqual(problems, []);
         await context.close();
@@ -260,6 +260,18 @@ describe("web client: chat", { skip }, () => {
         await context.close();
     });
 });
+
+// Opens the system prompt panel; a click the page was not ready for (just after sign-in or a
+// reload) is made again.
+async function openSystemPanel(page) {
+    await waitUntil(async () => {
+        if (await page.locator("#system-input").isVisible()) {
+            return true;
+        }
+        await page.click("#system-toggle");
+        return false;
+    }, { timeoutMs: 10_000, intervalMs: 300, what: "the system prompt panel to open" });
+}
 
 // A provider that is "down": it accepts connections and drops them at once. (A port closed again
 // after picking it could be taken by another test's server meanwhile, which then answers nothing

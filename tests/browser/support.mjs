@@ -122,6 +122,9 @@ export async function signUp(page, baseUrl, email = uniqueEmail("web")) {
     await page.click("#sign-up");
     await page.locator("#chat-view").waitFor({ state: "visible" });
     await waitUntil(async () => (await page.locator("#model-select option").count()) > 0, { what: "the model list" });
+    // Settled: the (empty) conversation list has loaded, so nothing re-renders the composer later
+    // (attached, not visible: on a phone the list is in a closed drawer).
+    await page.locator("#conv-status", { hasText: "No conversations yet" }).waitFor({ state: "attached" });
     return email;
 }
 
@@ -137,20 +140,17 @@ export async function signIn(page, baseUrl, email) {
 
 /** Types `text` into the composer and presses Enter. */
 export async function sendMessage(page, text) {
-    const mine = page.locator(".msg-user", { hasText: text });
-    const before = await mine.count();
     await page.locator("#composer-input:enabled").waitFor();
     await page.fill("#composer-input", text);
+    const bubbles = await page.locator(".msg-user").count();
     await page.press("#composer-input", "Enter");
-    // The message is on its way once the page shows it; an Enter the page was not ready for (it
-    // was still settling after sign-in or the previous answer) is pressed again.
+    // The page takes the message by clearing the composer and showing it; an Enter it was not
+    // ready for (still settling after a reload) leaves the text there, and is pressed again.
     await waitUntil(async () => {
-        if ((await mine.count()) > before) {
-            return true;
+        if ((await page.inputValue("#composer-input")) !== text) {
+            return (await page.locator(".msg-user").count()) > bubbles;
         }
-        if ((await page.inputValue("#composer-input")) === text) {
-            await page.press("#composer-input", "Enter");
-        }
+        await page.press("#composer-input", "Enter");
         return false;
     }, { timeoutMs: 10_000, intervalMs: 250, what: `the message "${text}" to be sent` });
 }
