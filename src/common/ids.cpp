@@ -74,6 +74,14 @@ std::string new_uuid_v7() {
     return out;
 }
 
+std::string uuid_v8_from_hex(std::string hex) {
+    hex.resize(32, '0');
+    hex[12] = '8';                  // version 8
+    hex[16] = "89ab"[hex[16] % 4];  // variant 10
+    return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' +
+           hex.substr(16, 4) + '-' + hex.substr(20, 12);
+}
+
 bool is_uuid(std::string_view text) noexcept {
     if (text.size() != 36) {
         return false;

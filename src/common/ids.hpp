@@ -14,6 +14,10 @@ std::string new_uuid_v7();
 // Whether `text` is a canonical UUID (8-4-4-4-12 hex digits, either case).
 bool is_uuid(std::string_view text) noexcept;
 
+// A name-based id: the first 128 bits of a hex digest (at least 32 hex digits) shaped as a UUIDv8
+// (RFC 9562), so the same name gives the same id on every instance without a lookup table.
+std::string uuid_v8_from_hex(std::string hex);
+
 // A request id for a request that did not bring a sane one.
 std::string new_request_id();
 

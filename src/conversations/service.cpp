@@ -355,12 +355,9 @@ asio::awaitable<Result<store::Conversation>> ConversationService::find_session(
 std::string session_conversation_id(std::string_view user_id, std::string_view key) {
     // A key names a conversation of this user: its id is derived from both, so every instance
     // finds the same conversation without a lookup table (shaped as a UUIDv8, RFC 9562).
-    std::string hex =
-        auth::sha256_hex("parley-session\n" + std::string(user_id) + "\n" + std::string(key));
-    hex[12] = '8';
-    hex[16] = "89ab"[hex[16] % 4];
-    return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' +
-           hex.substr(16, 4) + '-' + hex.substr(20, 12);
+    return uuid_v8_from_hex(
+        auth::sha256_hex("parley-session\n" + std::string(user_id) + "\n" + std::string(key))
+    );
 }
 
 void ConversationService::publish(

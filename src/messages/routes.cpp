@@ -355,11 +355,9 @@ asio::awaitable<http::Response> websocket(
     const auto session = std::string(req.path_param("session_id"));
     const bool seed = !session.empty();
     Principal who = req.principal();
-    if (seed && who.anonymous) {
+    if (seed) {
         // Open mode, no credential: the seed's ?user_id= names a guest user of its own.
-        if (auto user_id = req.query_param("user_id"); user_id && !user_id->empty()) {
-            who = value_or_throw(co_await sessions.guest(std::move(*user_id)));
-        }
+        who = value_or_throw(co_await sessions.caller(who, req.query_param("user_id")));
     }
     Result<store::Conversation> found = make_error(ErrorType::not_found, "");
     if (!seed) {  // (no co_await inside ?: with g++ 12)
@@ -497,12 +495,8 @@ asio::awaitable<http::Response> summarize(http::Request& req, SessionService& se
 }
 
 asio::awaitable<http::Response> session_summary(http::Request& req, SessionService& sessions) {
-    Principal who = req.principal();
-    if (who.anonymous) {
-        if (auto user_id = req.query_param("user_id"); user_id && !user_id->empty()) {
-            who = value_or_throw(co_await sessions.guest(std::move(*user_id)));
-        }
-    }
+    const Principal who =
+        value_or_throw(co_await sessions.caller(req.principal(), req.query_param("user_id")));
     const auto s =
         value_or_throw(co_await sessions.session_summary(who, req.path_param("session_id")));
     const auto seconds = std::chrono::duration<double>(s.end_time - s.start_time).count();

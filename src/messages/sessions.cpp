@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 
 #include "auth/tokens.hpp"
+#include "common/ids.hpp"
 #include "common/log.hpp"
 
 namespace parley::messages {
@@ -127,16 +128,22 @@ std::shared_ptr<SessionLog> SessionService::open_log(
     );
 }
 
+asio::awaitable<Result<Principal>> SessionService::caller(
+    const Principal& who, std::optional<std::string> user_id
+) {
+    if (!who.anonymous || !user_id || user_id->empty()) {
+        co_return who;
+    }
+    co_return co_await guest(std::move(*user_id));
+}
+
 asio::awaitable<Result<Principal>> SessionService::guest(std::string user_id) {
     if (user_id.empty() || user_id.size() > 128) {
         co_return make_error(ErrorType::unprocessable, "user_id must be 1 to 128 characters");
     }
     // The same name is the same guest on every instance: the id is derived from it.
-    std::string hex = auth::sha256_hex("parley-guest\n" + user_id);
-    hex[12] = '8';
-    hex[16] = "89ab"[hex[16] % 4];
-    std::string id = hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' +
-                     hex.substr(16, 4) + '-' + hex.substr(20, 12);
+    const std::string hex = auth::sha256_hex("parley-guest\n" + user_id);
+    std::string id = uuid_v8_from_hex(hex);
     auto user = co_await auth_.ensure_passwordless_user(
         std::move(id), "guest-" + hex.substr(0, 16) + "@parley.localhost"
     );

@@ -77,6 +77,12 @@ public:
     // (nobody can sign in as it). Errors: unprocessable for an unusable id; the store's.
     boost::asio::awaitable<Result<Principal>> guest(std::string user_id);
 
+    // Who a session request acts as: `who`, or in open mode without a credential (`who` is the
+    // anonymous local user) the guest that the seed's `?user_id=` names. Errors: as guest().
+    boost::asio::awaitable<Result<Principal>> caller(
+        const Principal& who, std::optional<std::string> user_id
+    );
+
     // A conversation's session events, oldest first. Errors: as ConversationService::get.
     boost::asio::awaitable<Result<std::vector<store::SessionEvent>>> events(
         const Principal& who,

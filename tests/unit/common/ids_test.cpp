@@ -35,6 +35,14 @@ TEST(IdsTest, UuidV7sMadeOnOneThreadSortInTheOrderTheyWereMade) {
     }
 }
 
+TEST(IdsTest, NameBasedIdsAreVersion8AndStable) {
+    const std::string hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const auto id = uuid_v8_from_hex(hex);
+    EXPECT_EQ(id, "01234567-89ab-8def-8123-456789abcdef");
+    EXPECT_TRUE(is_uuid(id));
+    EXPECT_EQ(uuid_v8_from_hex(hex), id);
+}
+
 TEST(IdsTest, IsUuidRejectsNearMisses) {
     EXPECT_TRUE(is_uuid("0190c6a8-7b7e-7c3a-9f2e-1d2c3b4a5f60"));
     EXPECT_TRUE(is_uuid("0190C6A8-7B7E-7C3A-9F2E-1D2C3B4A5F60"));
