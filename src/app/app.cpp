@@ -22,6 +22,7 @@
 #include "redis/client.hpp"
 #include "store/store.hpp"
 #include "system/health.hpp"
+#include "tools/knowledge_base.hpp"
 #include "tools/registry.hpp"
 
 namespace parley::app {
@@ -268,11 +269,30 @@ int App::serve() {
     // The tools a conversation may offer its model (seed sessions offer the seed's two).
     tools::BuiltinOptions tool_options;
     tool_options.store = store->get();
+    if (!config_.knowledge_dir.empty()) {
+        auto knowledge = tools::KnowledgeBase::load(config_.knowledge_dir);
+        if (!knowledge) {
+            log::error(
+                "KNOWLEDGE_DIR cannot be read",
+                {{"dir", config_.knowledge_dir}, {"detail", knowledge.error().message}}
+            );
+            return 2;
+        }
+        log::info(
+            "knowledge base loaded",
+            {{"dir", config_.knowledge_dir},
+             {"topics", static_cast<std::int64_t>(knowledge->topics().size())},
+             {"skipped", static_cast<std::int64_t>(knowledge->warnings().size())}}
+        );
+        tool_options.knowledge = std::make_shared<const tools::KnowledgeBase>(std::move(*knowledge));
+    }
     const tools::Registry tool_registry = tools::make_builtin_registry(std::move(tool_options));
     conversations::ConversationService conversation_service(**store, *llm_layer->router, bus.get());
     conversation_service.set_tool_names(tool_registry.names());
     messages::MessageOptions message_options;
     message_options.max_content_chars = config_.max_message_chars;
+    message_options.tool_timeout = config_.tool_timeout;
+    message_options.tool_max_rounds = config_.tool_max_rounds;
 
     messages::MessageService message_service(
         **store,

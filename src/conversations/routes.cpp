@@ -123,7 +123,8 @@ asio::awaitable<http::Response> create(http::Request& req, ConversationService& 
          "temperature",
          "max_tokens",
          "thinking",
-         "tools"}
+         "tools",
+         "routing"}
     ));
     NewConversation spec;
     spec.title = bounded_text(body, "title", kMaxTitle);
@@ -134,6 +135,7 @@ asio::awaitable<http::Response> create(http::Request& req, ConversationService& 
     spec.settings.max_tokens = value_or_throw(json::optional_int(body, "max_tokens"));
     spec.settings.thinking = value_or_throw(json::optional_bool(body, "thinking"));
     spec.settings.tools = tools_of(body);
+    spec.settings.routing = value_or_throw(json::optional_bool(body, "routing"));
     const auto created = value_or_throw(co_await svc.create(req.principal(), std::move(spec)));
     co_return http::success(conversation_json(created), 201);
 }
@@ -209,7 +211,7 @@ asio::awaitable<http::Response> update(http::Request& req, ConversationService& 
     const auto body = value_or_throw(http::read_json_object(req));
     // Read-only fields (id, settings, created_at, …) are unknown here too.
     value_or_throw(json::reject_unknown_fields(
-        body, {"title", "system_prompt", "model", "metadata", "is_archived", "is_pinned", "tools"}
+        body, {"title", "system_prompt", "model", "metadata", "is_archived", "is_pinned", "tools", "routing"}
     ));
     ConversationPatch patch;
     for (const auto& [key, value] : body) {
@@ -234,6 +236,8 @@ asio::awaitable<http::Response> update(http::Request& req, ConversationService& 
             patch.is_pinned = value_or_throw(json::optional_bool(body, "is_pinned"));
         } else if (k == "tools") {
             patch.tools = tools_of(body).value_or(std::vector<std::string>{});
+        } else if (k == "routing") {
+            patch.routing = value_or_throw(json::optional_bool(body, "routing"));
         }
     }
     const auto updated =

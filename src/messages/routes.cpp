@@ -284,7 +284,12 @@ public:
         : inner_(std::move(inner)),
           log_(std::move(log)) {}
 
-    std::string start(const StreamStart& s) override { return inner_->start(s); }
+    std::string start(const StreamStart& s) override {
+        if (!s.routing.empty()) {
+            log_->event("routing", s.routing);
+        }
+        return inner_->start(s);
+    }
 
     std::string thinking(std::string_view delta) override { return inner_->thinking(delta); }
 
