@@ -15,6 +15,7 @@
 #include "auth/service.hpp"
 #include "events/bus.hpp"
 #include "events/redis_bus.hpp"
+#include "events/session_locks.hpp"
 #include "http/pipeline.hpp"
 #include "http/server.hpp"
 #include "ratelimit/memory_limiter.hpp"
@@ -214,8 +215,10 @@ int App::serve() {
     }
     std::unique_ptr<ratelimit::Limiter> limiter;
     std::unique_ptr<events::EventBus> bus;
+    std::unique_ptr<events::SessionLocks> session_locks;
     if (*redis_client) {
         redis::Client& redis = **redis_client;
+        session_locks = events::make_redis_session_locks(redis);
         metrics.describe_counter(
             "parley_ratelimit_redis_failures_total",
             "Rate-limit checks that Redis did not answer, allowed without counting (fail open)."
@@ -306,6 +309,10 @@ int App::serve() {
     messages::SessionService session_service(
         **store, conversation_service, auth_service, *llm_layer->router
     );
+    if (session_locks) {
+        // One socket per seed session across the instances too.
+        session_service.set_locks(session_locks.get(), std::chrono::seconds(30));
+    }
 
     Services services{
         &health,

@@ -381,7 +381,7 @@ asio::awaitable<http::Response> websocket(
                      id = conversation.id,
                      json_max_depth =
                          req.json_max_depth()](http::WebSocket& ws) -> asio::awaitable<void> {
-        auto claim = sessions.claim(id);
+        auto claim = co_await sessions.claim(id);
         if (!claim) {
             // Two sockets on one session would interleave their turns: the second is refused.
             co_await ws.send(error_frame(make_error(
