@@ -287,6 +287,9 @@ int App::serve() {
         **store, conversation_service, auth_service, *llm_layer->router
     );
 
+    usage::UsageRecorder usage_recorder(**store);
+    compat::CompatService compat_service(*llm_layer->router, usage_recorder);
+
     Services services{
         &health,
         &metrics,
@@ -298,6 +301,7 @@ int App::serve() {
         llm_layer->router.get(),
         store->get(),
         &gate,
+        &compat_service,
     };
     const http::Router router(make_routes(services));
     http::Pipeline pipeline(
