@@ -314,6 +314,9 @@ int App::serve() {
         session_service.set_locks(session_locks.get(), std::chrono::seconds(30));
     }
 
+    usage::UsageRecorder usage_recorder(**store);
+    compat::CompatService compat_service(*llm_layer->router, usage_recorder);
+
     Services services{
         &health,
         &metrics,
@@ -325,6 +328,7 @@ int App::serve() {
         llm_layer->router.get(),
         store->get(),
         &gate,
+        &compat_service,
     };
     const http::Router router(make_routes(services));
     http::Pipeline pipeline(

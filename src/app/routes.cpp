@@ -1,6 +1,8 @@
 #include "app/routes.hpp"
 
 #include "auth/routes.hpp"
+#include "compat/errors.hpp"
+#include "compat/routes.hpp"
 #include "conversations/routes.hpp"
 #include "messages/routes.hpp"
 #include "search/routes.hpp"
@@ -60,6 +62,12 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::get,     "/api/v1/search",                       Access::read,  [&s](Request& r) { return search::search_messages(r, *s.search); }},
         {Method::get,     "/api/v1/models",                       Access::read,  [&s](Request& r) { return usage::models(r, *s.router); }},
         {Method::get,     "/api/v1/usage/stats",                  Access::read,  [&s](Request& r) { return usage::stats(r, *s.store); }},
+
+        // OpenAI- and Anthropic-compatible endpoints: stateless, errors in each API's own shape.
+        {Method::post, "/v1/chat/completions",      Access::model, [&s](Request& r) { return compat::chat_completions(r, *s.compat); }, compat::openai_error},
+        {Method::get,  "/v1/models",                Access::read,  [&s](Request& r) { return compat::list_models(r, *s.compat); }, compat::either_error},
+        {Method::post, "/v1/messages",              Access::model, [&s](Request& r) { return compat::create_message(r, *s.compat); }, compat::anthropic_error},
+        {Method::post, "/v1/messages/count_tokens", Access::read,  [&s](Request& r) { return compat::count_tokens(r, *s.compat); }, compat::anthropic_error},
     };
     // clang-format on
 }

@@ -5,6 +5,7 @@
 
 #include "auth/gate.hpp"
 #include "auth/service.hpp"
+#include "compat/service.hpp"
 #include "conversations/service.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
@@ -27,6 +28,7 @@ struct Services {
     llm::ModelRouter* router = nullptr;
     store::Store* store = nullptr;
     auth::AuthGate* gate = nullptr;  // per-turn model limits on WebSocket sessions
+    compat::CompatService* compat = nullptr;
 };
 
 std::vector<http::Route> make_routes(Services& s);

@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
 
 #include "common/json.hpp"
 #include "llm/wire_json.hpp"
@@ -267,6 +268,9 @@ std::string build_anthropic_request(const ChatRequest& r, bool stream) {
     body["messages"] = encode_messages(r.messages);
     if (!r.tools.empty()) {
         body["tools"] = encode_tools(r.tools);
+    }
+    if (!r.stop.empty()) {
+        body["stop_sequences"] = bj::value_from(r.stop);
     }
     body["stream"] = stream;
     // With thinking on, the API accepts only temperature 1, its default: leave it out.

@@ -183,11 +183,6 @@ asio::awaitable<http::Response> send(http::Request& req, MessageService& svc) {
     co_return http::success(conversations::message_json(reply));
 }
 
-namespace {
-
-// Answers a started turn as a stream in `encoder`'s format. Nothing is sent until the first event:
-// a failure before it (every provider down) is an ordinary JSON error with its status, not a 200
-// stream.
 asio::awaitable<http::Response> stream_turn(
     http::Request& req, std::shared_ptr<Turn> turn, std::shared_ptr<StreamEncoder> encoder
 ) {
@@ -215,6 +210,8 @@ asio::awaitable<http::Response> stream_turn(
     };
     co_return res;
 }
+
+namespace {
 
 constexpr std::size_t kMaxPromptChars = 10'000;
 

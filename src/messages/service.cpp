@@ -19,6 +19,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "conversations/json.hpp"
+#include "messages/turn_state.hpp"
 #include "sessions/routing.hpp"
 
 namespace parley::messages {
@@ -258,35 +259,6 @@ MessageService::MessageService(
       clock_(std::move(clock)),
       tools_(tools) {}
 
-struct Turn::State {
-    explicit State(const asio::any_io_executor& ex) : ready(ex) {}
-
-    StreamStart start;
-    std::deque<TurnEvent> queue;
-    async::Notifier ready;
-    asio::cancellation_signal cancel_signal;
-    StopCause cancelled_by = StopCause::none;
-    bool running = true;
-    bool in_model = false;  // the provider request is under way: cancel() aborts it
-    bool started = false;
-    StreamEnd outcome;
-    std::optional<Error> failure;
-
-    void push(TurnEvent e) {
-        queue.push_back(std::move(e));
-        ready.notify();
-    }
-
-    // Ends the turn without an answer: `error` is what the reader gets.
-    void fail(Error error) {
-        outcome.error_type = std::string(error_type_name(error.type));
-        outcome.error_message = error.message;
-        failure = std::move(error);
-        running = false;
-        push({TurnEvent::Kind::end, {}});
-    }
-};
-
 Turn::~Turn() {
     if (state_ && state_->running) {
         cancel(StopCause::client_left);
@@ -351,18 +323,6 @@ struct MessageService::Prepared {
 namespace {
 
 // The in-stream error type (Anthropic's vocabulary) for an upstream failure.
-std::string wire_error_type(llm::UpstreamError e) {
-    switch (e) {
-        case llm::UpstreamError::overloaded:
-        case llm::UpstreamError::rate_limit:
-            return "overloaded_error";
-        case llm::UpstreamError::timeout:
-            return "timeout_error";
-        default:
-            return "api_error";
-    }
-}
-
 // The outcome of storing a turn's user message, shared by the turn and the coroutine that writes
 // it (which may outlive the turn's frame).
 struct UserWrite {
@@ -631,31 +591,7 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         std::chrono::duration_cast<std::chrono::seconds>(clock_().time_since_epoch()).count();
     p.conversation = std::move(*conversation);
 
-    asio::co_spawn(
-        executor,
-        run_turn(state, std::move(p)),
-        asio::bind_cancellation_slot(
-            state->cancel_signal.slot(),
-            [state](const std::exception_ptr& e) {
-                if (!e) {
-                    return;
-                }
-                std::string what;
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& x) {
-                    what = x.what();
-                } catch (...) {
-                    what = "an exception not derived from std::exception";
-                }
-                log::error("answer failed", {{"what", what}});
-                if (state->running) {
-                    // The reader is waiting for an end that the turn can no longer send.
-                    state->fail(make_error(ErrorType::api, "the answer failed", what));
-                }
-            }
-        )
-    );
+    spawn_turn(executor, state, run_turn(state, std::move(p)));
     co_return std::make_unique<Turn>(std::move(state));
 }
 
@@ -822,18 +758,9 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     }
     reply.model = route.model;
     reply.provider = route.provider;
-    reply.input_tokens = answer.has_usage ? answer.usage.input_tokens : st->start.input_tokens;
-    reply.output_tokens =
-        answer.has_usage ? answer.usage.output_tokens : llm::estimate_tokens(answer.text);
-    if (!route.ok && !answer.has_usage) {
-        // Nothing answered (or the answer broke off unreported): estimates are not billed.
-        reply.input_tokens = 0;
-    }
-    reply.token_count = reply.output_tokens;
-    const bool billable = route.ok || answer.has_usage;
-    reply.cost_micros = answered != nullptr && billable
-                            ? answered->cost_micros(reply.input_tokens, reply.output_tokens)
-                            : 0;
+    settle_tokens(
+        reply, answered, route.ok, answer.has_usage ? &answer.usage : nullptr, st->start.input_tokens
+    );
     reply.latency_ms = std::max<std::int64_t>(
         1, std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count()
     );
@@ -856,36 +783,14 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
             metadata["tool_rounds_exhausted"] = true;
         }
     }
-    StreamEnd& end = st->outcome;
+    settle_ending(*st, reply, route.ok, answer.finish, answer.error);
     if (cancelled) {
-        reply.status = "partial";
-        reply.finish_reason = "cancelled";
-        const bool shutdown = st->cancelled_by == StopCause::shutdown;
-        metadata["cancelled_by"] = shutdown ? "shutdown" : "client";
-        end.error_type = shutdown ? "overloaded_error" : "api_error";
-        end.error_message = shutdown ? "the server is shutting down; the answer so far is saved"
-                                     : "the client went away";
-        st->failure = make_error(ErrorType::overloaded, end.error_message);
-    } else if (route.ok) {
-        reply.status = "complete";
-        reply.finish_reason =
-            std::string(llm::finish_reason_name(answer.finish.value_or(llm::FinishReason::stop)));
-    } else {
-        reply.status = answer.text.empty() ? "error" : "partial";
-        reply.finish_reason = "error";
-        if (answer.error) {
-            metadata["error"] = std::string(llm::upstream_error_name(answer.error->error));
-        }
-        const bool all_down = answer.error && answer.error->error == llm::UpstreamError::overloaded;
-        end.error_type = answer.error ? wire_error_type(answer.error->error) : "api_error";
-        end.error_message = all_down ? "every model provider is unavailable; try again shortly"
-                                     : "the model provider failed to answer";
-        st->failure = make_error(
-            all_down ? ErrorType::overloaded : ErrorType::upstream,
-            end.error_message,
-            answer.error ? answer.error->text : std::string{}
-        );
+        metadata["cancelled_by"] =
+            st->cancelled_by == StopCause::shutdown ? "shutdown" : "client";
+    } else if (!route.ok && answer.error) {
+        metadata["error"] = std::string(llm::upstream_error_name(answer.error->error));
     }
+    StreamEnd& end = st->outcome;
     reply.metadata = bj::serialize(metadata);
     reply.created_at = clock_();
     if (auto stored = co_await store_.insert_message(reply); !stored) {

@@ -236,7 +236,9 @@ class OpenAiEncoder final : public StreamEncoder {
 public:
     // `ndjson`: one JSON object per line, no [DONE], and the usage folded into the finish chunk
     // (a line-by-line reader expects choices[0] on every line).
-    explicit OpenAiEncoder(bool ndjson) : ndjson_(ndjson) {}
+    // `usage_chunk`: the SSE stream ends with the usage chunk (`choices: []`) before [DONE]; the
+    // compatible endpoint sends it only when stream_options.include_usage asks, as OpenAI does.
+    OpenAiEncoder(bool ndjson, bool usage_chunk) : ndjson_(ndjson), usage_chunk_(usage_chunk) {}
 
     std::string start(const StreamStart& s) override {
         start_ = s;
@@ -276,6 +278,10 @@ public:
         std::string out = chunk_with_delta(
             bj::object(), bj::string(openai_finish_reason(finish_reason_of(end.reply)))
         );
+        if (!usage_chunk_) {
+            out += "data: [DONE]\n\n";
+            return out;
+        }
         bj::object usage_chunk = chunk_head();
         usage_chunk["choices"] = bj::array();
         usage_chunk["usage"] = usage;
@@ -345,6 +351,7 @@ private:
 
     StreamStart start_;
     bool ndjson_;
+    bool usage_chunk_;
     std::int64_t tool_index_ = 0;
 };
 
@@ -433,12 +440,12 @@ std::unique_ptr<StreamEncoder> make_anthropic_encoder() {
     return std::make_unique<AnthropicEncoder>();
 }
 
-std::unique_ptr<StreamEncoder> make_openai_encoder() {
-    return std::make_unique<OpenAiEncoder>(false);
+std::unique_ptr<StreamEncoder> make_openai_encoder(bool usage_chunk) {
+    return std::make_unique<OpenAiEncoder>(false, usage_chunk);
 }
 
 std::unique_ptr<StreamEncoder> make_openai_ndjson_encoder() {
-    return std::make_unique<OpenAiEncoder>(true);
+    return std::make_unique<OpenAiEncoder>(true, true);
 }
 
 std::unique_ptr<StreamEncoder> make_text_encoder() {

@@ -145,9 +145,25 @@ struct Page {
     std::int64_t total = 0;
 };
 
+// A model call that stores no message (table usage_records): the OpenAI- and Anthropic-compatible
+// endpoints, and titles and summaries. Written through usage::UsageRecorder.
+struct UsageRecord {
+    std::string id;
+    std::string user_id;
+    std::optional<std::string> api_key_id;  // the key the call was made with; none: access token
+    std::string kind;                       // "compat_chat", "compat_messages", "title", "summary"
+    std::string model;                      // the model that answered
+    std::string provider;
+    std::int64_t input_tokens = 0;
+    std::int64_t output_tokens = 0;
+    std::int64_t cost_micros = 0;
+    TimePoint created_at;
+};
+
 struct UsageRow {
-    std::string key;  // the model id, or the day (YYYY-MM-DD)
-    std::int64_t message_count = 0;
+    std::string key;  // the model id, the day (YYYY-MM-DD), or the API key id (empty: none)
+    std::int64_t message_count = 0;  // stored messages (both roles)
+    std::int64_t call_count = 0;     // usage records (model calls that store no message)
     std::int64_t input_tokens = 0;
     std::int64_t output_tokens = 0;
     std::int64_t cost_micros = 0;
@@ -156,11 +172,13 @@ struct UsageRow {
 struct UsageStats {
     std::int64_t conversation_count = 0;
     std::int64_t message_count = 0;
+    std::int64_t call_count = 0;
     std::int64_t input_tokens = 0;
     std::int64_t output_tokens = 0;
     std::int64_t cost_micros = 0;
     std::vector<UsageRow> by_model;
     std::vector<UsageRow> by_day;
+    std::vector<UsageRow> by_key;  // ordered by key id, no key first
 };
 
 }  // namespace parley::store

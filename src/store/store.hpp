@@ -168,8 +168,13 @@ public:
     ) = 0;
 
     // --- usage
-    // Totals over the user's messages created in [from, to) (either bound optional), with
-    // breakdowns by model and by UTC day; conversation_count counts the user's conversations.
+    // Records one model call that stores no message (usage_records). Errors: conflict when the
+    // id is taken; a foreign-key failure (unknown user or key) is conflict too.
+    virtual boost::asio::awaitable<Result<void>> insert_usage_record(UsageRecord record) = 0;
+
+    // Totals over the user's messages and usage records created in [from, to) (either bound
+    // optional), with breakdowns by model, by UTC day and by API key (messages count under no
+    // key: they do not record one); conversation_count counts the user's conversations.
     virtual boost::asio::awaitable<Result<UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
     ) = 0;

@@ -91,6 +91,8 @@ public:
         std::string conversation_id
     ) override;
 
+    boost::asio::awaitable<Result<void>> insert_usage_record(UsageRecord record) override;
+
     boost::asio::awaitable<Result<UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
     ) override;

@@ -106,18 +106,32 @@ int bind_filter(Statement& st, const ConversationFilter& f) {
 }
 
 // The messages of one user in [from, to), over messages m joined to conversations c.
+// Every billed row of the user in [from, to) as one row set `u`: the conversations' messages
+// (is_message 1, no key recorded) and the model calls that store no message (usage_records,
+// is_message 0, with the key that made them). The user and period filter each branch, so each
+// is read through its own index.
 std::string usage_clause(const std::optional<TimePoint>& from, const std::optional<TimePoint>& to) {
-    std::string where =
-        " FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = ?";
-    if (from) {
-        where += " AND m.created_at >= ?";
-    }
-    if (to) {
-        where += " AND m.created_at < ?";
-    }
-    return where;
+    const auto period = [&](std::string_view column) {
+        std::string out;
+        if (from) {
+            out += " AND " + std::string(column) + " >= ?";
+        }
+        if (to) {
+            out += " AND " + std::string(column) + " < ?";
+        }
+        return out;
+    };
+    return " FROM (SELECT NULL AS api_key_id, m.model AS model, m.input_tokens AS input_tokens, "
+           "m.output_tokens AS output_tokens, m.cost AS cost, m.created_at AS created_at, "
+           "1 AS is_message FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+           "WHERE c.user_id = ?" +
+           period("m.created_at") +
+           " UNION ALL SELECT r.api_key_id, r.model, r.input_tokens, r.output_tokens, "
+           "r.cost_micros, r.created_at, 0 FROM usage_records r WHERE r.user_id = ?" +
+           period("r.created_at") + ") u";
 }
 
+// Binds usage_clause's parameters: the user and the period, once per branch.
 void bind_usage(
     Statement& st,
     const std::string& user_id,
@@ -125,26 +139,30 @@ void bind_usage(
     const std::optional<TimePoint>& to
 ) {
     int i = 1;
-    st.bind(i++, user_id);
-    if (from) {
-        st.bind(i++, to_iso8601(*from));
-    }
-    if (to) {
-        st.bind(i++, to_iso8601(*to));
+    for (int branch = 0; branch < 2; ++branch) {
+        st.bind(i++, user_id);
+        if (from) {
+            st.bind(i++, to_iso8601(*from));
+        }
+        if (to) {
+            st.bind(i++, to_iso8601(*to));
+        }
     }
 }
 
 constexpr std::string_view kUsageSums =
-    "COUNT(*), COALESCE(SUM(m.input_tokens), 0), COALESCE(SUM(m.output_tokens), 0), "
-    "COALESCE(SUM(m.cost), 0)";
+    "COALESCE(SUM(u.is_message), 0), COALESCE(SUM(1 - u.is_message), 0), "
+    "COALESCE(SUM(u.input_tokens), 0), COALESCE(SUM(u.output_tokens), 0), "
+    "COALESCE(SUM(u.cost), 0)";
 
-// Reads the four kUsageSums columns starting at `first`.
+// Reads the five kUsageSums columns starting at `first`.
 UsageRow read_usage_row(const Statement& st, int first) {
     UsageRow row;
     row.message_count = st.column_int(first);
-    row.input_tokens = st.column_int(first + 1);
-    row.output_tokens = st.column_int(first + 2);
-    row.cost_micros = st.column_int(first + 3);
+    row.call_count = st.column_int(first + 1);
+    row.input_tokens = st.column_int(first + 2);
+    row.output_tokens = st.column_int(first + 3);
+    row.cost_micros = st.column_int(first + 4);
     return row;
 }
 
@@ -380,6 +398,27 @@ asio::awaitable<Result<std::vector<Message>>> SqliteStore::recent_messages(
     );
 }
 
+asio::awaitable<Result<void>> SqliteStore::insert_usage_record(UsageRecord r) {
+    co_return co_await run<void>([&r](Connection& c) -> Result<void> {
+        auto st = c.prepare(
+            "INSERT INTO usage_records(id, user_id, api_key_id, kind, model, provider, "
+            "input_tokens, output_tokens, cost_micros, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        st.bind(1, r.id).bind(2, r.user_id);
+        bind_optional(st, 3, r.api_key_id);
+        st.bind(4, r.kind)
+            .bind(5, r.model)
+            .bind(6, r.provider)
+            .bind(7, r.input_tokens)
+            .bind(8, r.output_tokens)
+            .bind(9, r.cost_micros)
+            .bind(10, to_iso8601(r.created_at));
+        st.step();
+        return {};
+    });
+}
+
 asio::awaitable<Result<UsageStats>> SqliteStore::usage_stats(
     std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
 ) {
@@ -398,13 +437,14 @@ asio::awaitable<Result<UsageStats>> SqliteStore::usage_stats(
             totals.step();
             const auto sums = read_usage_row(totals, 0);
             stats.message_count = sums.message_count;
+            stats.call_count = sums.call_count;
             stats.input_tokens = sums.input_tokens;
             stats.output_tokens = sums.output_tokens;
             stats.cost_micros = sums.cost_micros;
 
             auto by_model = c.prepare(
-                "SELECT m.model, " + std::string(kUsageSums) + where +
-                " AND m.model IS NOT NULL GROUP BY m.model ORDER BY SUM(m.cost) DESC, m.model"
+                "SELECT u.model, " + std::string(kUsageSums) + where +
+                " WHERE u.model IS NOT NULL GROUP BY u.model ORDER BY SUM(u.cost) DESC, u.model"
             );
             bind_usage(by_model, user_id, from, to);
             while (by_model.step()) {
@@ -415,7 +455,7 @@ asio::awaitable<Result<UsageStats>> SqliteStore::usage_stats(
 
             // Stored times are UTC ISO 8601, so the first ten characters are the UTC day.
             auto by_day = c.prepare(
-                "SELECT substr(m.created_at, 1, 10) AS day, " + std::string(kUsageSums) + where +
+                "SELECT substr(u.created_at, 1, 10) AS day, " + std::string(kUsageSums) + where +
                 " GROUP BY day ORDER BY day"
             );
             bind_usage(by_day, user_id, from, to);
@@ -423,6 +463,21 @@ asio::awaitable<Result<UsageStats>> SqliteStore::usage_stats(
                 auto row = read_usage_row(by_day, 1);
                 row.key = by_day.column_text(0);
                 stats.by_day.push_back(std::move(row));
+            }
+
+            // NULL (no key) sorts first in SQLite's ascending order, as in PostgreSQL's
+            // NULLS FIRST below.
+            auto by_key = c.prepare(
+                "SELECT u.api_key_id, " + std::string(kUsageSums) + where +
+                " GROUP BY u.api_key_id ORDER BY u.api_key_id"
+            );
+            bind_usage(by_key, user_id, from, to);
+            while (by_key.step()) {
+                auto row = read_usage_row(by_key, 1);
+                if (!by_key.column_is_null(0)) {
+                    row.key = by_key.column_text(0);
+                }
+                stats.by_key.push_back(std::move(row));
             }
             return stats;
         });

@@ -190,6 +190,10 @@ public:
         return inner_.list_session_events(std::move(conversation_id), std::move(after_id), limit);
     }
 
+    asio::awaitable<Result<void>> insert_usage_record(store::UsageRecord record) override {
+        return inner_.insert_usage_record(std::move(record));
+    }
+
     asio::awaitable<Result<store::UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
     ) override {

@@ -77,7 +77,8 @@ TEST_F(PostgresStoreTest, SchemaHasEveryTableOfTheDataModelAndIdsCompareBytewise
     );
     EXPECT_EQ(
         tables,
-        "api_keys,conversations,messages,refresh_tokens,schema_migrations,session_events,users"
+        "api_keys,conversations,messages,refresh_tokens,schema_migrations,session_events,"
+        "usage_records,users"
     );
     EXPECT_EQ(
         admin_query(
