@@ -225,16 +225,12 @@ Result<DecodedCall> decode_messages_request(
     if (!fields) {
         return fields.error();
     }
-    auto model_id = json::required_string(body, "model");
-    if (!model_id) {
-        return model_id.error();
+    auto decoded = call_to_model(body, router);
+    if (!decoded) {
+        return decoded.error();
     }
-    auto model = find_model(router, *model_id);
-    if (!model) {
-        return model.error();
-    }
-    DecodedCall d;
-    d.call.model = *model;
+    DecodedCall d = std::move(*decoded);
+    const llm::ModelInfo& model = *d.call.model;
     llm::ChatRequest& r = d.call.request;
     if (!count) {
         auto n = json::optional_int(body, "max_tokens");
@@ -244,7 +240,7 @@ Result<DecodedCall> decode_messages_request(
         if (!*n) {
             return bad("`max_tokens` is required");
         }
-        auto checked = max_tokens(**n, **model, "max_tokens");
+        auto checked = max_tokens(**n, model, "max_tokens");
         if (!checked) {
             return checked.error();
         }
@@ -293,11 +289,11 @@ Result<DecodedCall> decode_messages_request(
     }
     if (const auto* thinking = body.if_contains("thinking"); thinking != nullptr) {
         if (count) {
-            r.max_tokens = (*model)->max_output > kMinThinkingBudget
-                               ? static_cast<int>((*model)->max_output)
+            r.max_tokens = model.max_output > kMinThinkingBudget
+                               ? static_cast<int>(model.max_output)
                                : r.max_tokens;
         }
-        if (auto ok = decode_thinking(*thinking, **model, r); !ok) {
+        if (auto ok = decode_thinking(*thinking, model, r); !ok) {
             return ok.error();
         }
     }
@@ -326,7 +322,7 @@ Result<DecodedCall> decode_messages_request(
             return bad("`metadata`: " + ok.error().message);
         }
     }
-    if (auto ok = check_tools_supported(r, **model); !ok) {
+    if (auto ok = check_tools_supported(r, model); !ok) {
         return ok.error();
     }
     return d;

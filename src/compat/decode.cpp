@@ -2,6 +2,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "common/json.hpp"
+
 namespace parley::compat {
 
 namespace bj = boost::json;
@@ -28,7 +30,12 @@ bool valid_tool_name(std::string_view name) {
 
 }  // namespace
 
-Result<const llm::ModelInfo*> find_model(const llm::ModelRouter& router, std::string_view id) {
+Result<DecodedCall> call_to_model(const bj::object& body, const llm::ModelRouter& router) {
+    auto model_id = json::required_string(body, "model");
+    if (!model_id) {
+        return model_id.error();
+    }
+    const std::string_view id = *model_id;
     const std::string shown(id);
     if (id.empty() || router.catalog().find(id) == nullptr) {
         return make_error(
@@ -45,7 +52,9 @@ Result<const llm::ModelInfo*> find_model(const llm::ModelRouter& router, std::st
             resolved.error().message
         );
     }
-    return *resolved;
+    DecodedCall d;
+    d.call.model = *resolved;
+    return d;
 }
 
 Result<std::vector<std::string>> stop_sequences(

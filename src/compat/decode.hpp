@@ -25,9 +25,10 @@ struct DecodedCall {
     bool include_usage = false;  // OpenAI's stream_options.include_usage
 };
 
-// The catalog model `id` names, if the router can serve it. Errors: not_found naming the model
-// when it is unknown or its provider is not configured.
-Result<const llm::ModelInfo*> find_model(const llm::ModelRouter& router, std::string_view id);
+// A call to the catalog model the body's `model` names, if the router can serve it. Errors:
+// unprocessable without `model`; not_found naming the model when it is unknown or its provider
+// is not configured.
+Result<DecodedCall> call_to_model(const boost::json::object& body, const llm::ModelRouter& router);
 
 // Stop sequences: a string or an array of at most four non-empty strings (`field` names the
 // field in errors; `allow_string` accepts a lone string, as OpenAI's `stop` does).

@@ -218,16 +218,12 @@ Result<DecodedCall> decode_chat_request(const bj::object& body, const llm::Model
         !ok) {
         return ok.error();
     }
-    auto model_id = json::required_string(body, "model");
-    if (!model_id) {
-        return model_id.error();
+    auto decoded = call_to_model(body, router);
+    if (!decoded) {
+        return decoded.error();
     }
-    auto model = find_model(router, *model_id);
-    if (!model) {
-        return model.error();
-    }
-    DecodedCall d;
-    d.call.model = *model;
+    DecodedCall d = std::move(*decoded);
+    const llm::ModelInfo& model = *d.call.model;
     llm::ChatRequest& r = d.call.request;
     if (auto ok = decode_messages(body.if_contains("messages"), r); !ok) {
         return ok.error();
@@ -260,14 +256,14 @@ Result<DecodedCall> decode_chat_request(const bj::object& body, const llm::Model
         }
         r.temperature = *temperature;
     }
-    r.max_tokens = static_cast<int>(std::min<std::int64_t>(1024, (*model)->max_output));
+    r.max_tokens = static_cast<int>(std::min<std::int64_t>(1024, model.max_output));
     for (const std::string_view field : {"max_tokens", "max_completion_tokens"}) {
         auto n = json::optional_int(body, field);
         if (!n) {
             return n.error();
         }
         if (*n) {
-            auto checked = max_tokens(**n, **model, field);
+            auto checked = max_tokens(**n, model, field);
             if (!checked) {
                 return checked.error();
             }
@@ -307,7 +303,7 @@ Result<DecodedCall> decode_chat_request(const bj::object& body, const llm::Model
     if (*n && **n != 1) {
         return bad("`n` must be 1: one choice per request");
     }
-    if (auto ok = check_tools_supported(r, **model); !ok) {
+    if (auto ok = check_tools_supported(r, model); !ok) {
         return ok.error();
     }
     return d;
