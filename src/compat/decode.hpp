@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,17 @@ Result<llm::ToolSpec> tool_spec(
     const boost::json::value* description,
     const boost::json::value* parameters
 );
+
+// `tools`: an array whose entries `one(entry, "tools[i]")` turns into tool definitions, appended
+// to r.tools in order; the first refusal is the error.
+Result<void> decode_tool_list(
+    const boost::json::value& v,
+    llm::ChatRequest& r,
+    const std::function<Result<llm::ToolSpec>(const boost::json::value&, const std::string&)>& one
+);
+
+// An unprocessable request (400 on the wire) saying `message`.
+Error invalid(std::string message);
 
 // max_tokens from 1 to the model's output limit.
 Result<int> max_tokens(std::int64_t n, const llm::ModelInfo& model, std::string_view field);
