@@ -72,7 +72,9 @@ Result<void> decode_message(
         return {};
     }
     if (!content->is_array()) {
-        return invalid("`" + std::string(where) + ".content` must be a string or an array of blocks");
+        return invalid(
+            "`" + std::string(where) + ".content` must be a string or an array of blocks"
+        );
     }
     llm::ChatMessage turn{std::string(*role), ""};
     std::size_t i = 0;
@@ -109,7 +111,9 @@ Result<void> decode_message(
             }
             const auto name = call_names.find(std::string(*id));
             if (name == call_names.end()) {
-                return invalid("`" + at + ".tool_use_id` answers no tool_use of an earlier message");
+                return invalid(
+                    "`" + at + ".tool_use_id` answers no tool_use of an earlier message"
+                );
             }
             std::string result;
             if (const auto* c = b->if_contains("content"); c != nullptr) {
@@ -316,8 +320,8 @@ Result<DecodedCall> decode_messages_request(
 bj::object message_json(std::string_view id, std::string_view model, const CollectedAnswer& a) {
     bj::array content;
     if (!a.thinking.empty()) {
-        content.push_back(bj::object{{"type", "thinking"}, {"thinking", a.thinking}, {"signature", ""}}
-        );
+        content.push_back(bj::object{
+            {"type", "thinking"}, {"thinking", a.thinking}, {"signature", ""}});
     }
     if (!a.text.empty() || a.tool_calls.empty()) {
         content.push_back(bj::object{{"type", "text"}, {"text", a.text}});
@@ -337,8 +341,7 @@ bj::object message_json(std::string_view id, std::string_view model, const Colle
         {"role", "assistant"},
         {"model", model},
         {"content", std::move(content)},
-        {"stop_reason",
-         messages::anthropic_stop_reason(a.reply.finish_reason.value_or("stop"))},
+        {"stop_reason", messages::anthropic_stop_reason(a.reply.finish_reason.value_or("stop"))},
         {"stop_sequence", nullptr},
         {"usage",
          {{"input_tokens", a.reply.input_tokens}, {"output_tokens", a.reply.output_tokens}}},

@@ -25,7 +25,9 @@ Result<std::string> content_text(const bj::object& m, std::string_view where) {
         return std::string(c->as_string());
     }
     if (!c->is_array()) {
-        return invalid("`" + std::string(where) + ".content` must be a string or an array of parts");
+        return invalid(
+            "`" + std::string(where) + ".content` must be a string or an array of parts"
+        );
     }
     std::string out;
     for (const auto& part : c->as_array()) {
@@ -141,8 +143,9 @@ Result<void> decode_messages(const bj::value* v, llm::ChatRequest& r) {
             const auto name = call_names.find(std::string(id->as_string()));
             if (name == call_names.end()) {
                 return invalid(
-                    "`" + where + ".tool_call_id` answers no tool call of an earlier assistant "
-                                  "message"
+                    "`" + where +
+                    ".tool_call_id` answers no tool call of an earlier assistant "
+                    "message"
                 );
             }
             llm::ChatMessage t{"tool", std::move(*text)};
@@ -265,7 +268,8 @@ Result<DecodedCall> decode_chat_request(const bj::object& body, const llm::Model
             return ok.error();
         }
     }
-    if (const auto* choice = body.if_contains("tool_choice"); choice != nullptr && !choice->is_null()) {
+    if (const auto* choice = body.if_contains("tool_choice");
+        choice != nullptr && !choice->is_null()) {
         if (!choice->is_string() ||
             (choice->as_string() != "auto" && choice->as_string() != "none")) {
             return invalid(
@@ -297,7 +301,8 @@ bj::object chat_completion_json(
 ) {
     bj::object message{
         {"role", "assistant"},
-        {"content", a.text.empty() && !a.tool_calls.empty() ? bj::value(nullptr) : bj::value(a.text)},
+        {"content",
+         a.text.empty() && !a.tool_calls.empty() ? bj::value(nullptr) : bj::value(a.text)},
         {"refusal", nullptr},
     };
     if (!a.thinking.empty()) {
