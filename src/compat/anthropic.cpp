@@ -17,10 +17,6 @@ namespace {
 
 constexpr std::int64_t kMinThinkingBudget = 1024;  // the API's own minimum
 
-Error bad(std::string message) {
-    return make_error(ErrorType::unprocessable, std::move(message));
-}
-
 const bj::string* string_field(const bj::object& o, std::string_view key) {
     const auto* v = o.if_contains(key);
     return v != nullptr && v->is_string() ? &v->as_string() : nullptr;
@@ -32,7 +28,7 @@ Result<std::string> text_of(const bj::value& v, std::string_view where) {
         return std::string(v.as_string());
     }
     if (!v.is_array()) {
-        return bad("`" + std::string(where) + "` must be a string or an array of text blocks");
+        return invalid("`" + std::string(where) + "` must be a string or an array of text blocks");
     }
     std::string out;
     for (const auto& b : v.as_array()) {
@@ -40,7 +36,7 @@ Result<std::string> text_of(const bj::value& v, std::string_view where) {
         const auto* type = o != nullptr ? string_field(*o, "type") : nullptr;
         const auto* text = o != nullptr ? string_field(*o, "text") : nullptr;
         if (type == nullptr || *type != "text" || text == nullptr) {
-            return bad("`" + std::string(where) + "` blocks must be text blocks");
+            return invalid("`" + std::string(where) + "` blocks must be text blocks");
         }
         if (!out.empty()) {
             out += "\n\n";
@@ -60,23 +56,25 @@ Result<void> decode_message(
     llm::ChatRequest& r
 ) {
     if (auto ok = json::reject_unknown_fields(m, {"role", "content"}); !ok) {
-        return bad("`" + std::string(where) + "`: " + ok.error().message);
+        return invalid("`" + std::string(where) + "`: " + ok.error().message);
     }
     const auto* role = string_field(m, "role");
     if (role == nullptr || (*role != "user" && *role != "assistant")) {
-        return bad("`" + std::string(where) + ".role` must be user or assistant");
+        return invalid("`" + std::string(where) + ".role` must be user or assistant");
     }
     const bool assistant = *role == "assistant";
     const auto* content = m.if_contains("content");
     if (content == nullptr) {
-        return bad("`" + std::string(where) + ".content` is required");
+        return invalid("`" + std::string(where) + ".content` is required");
     }
     if (content->is_string()) {
         r.messages.push_back({std::string(*role), std::string(content->as_string())});
         return {};
     }
     if (!content->is_array()) {
-        return bad("`" + std::string(where) + ".content` must be a string or an array of blocks");
+        return invalid(
+            "`" + std::string(where) + ".content` must be a string or an array of blocks"
+        );
     }
     llm::ChatMessage turn{std::string(*role), ""};
     std::size_t i = 0;
@@ -85,12 +83,12 @@ Result<void> decode_message(
         const auto* b = entry.if_object();
         const auto* type = b != nullptr ? string_field(*b, "type") : nullptr;
         if (type == nullptr) {
-            return bad("`" + at + "` needs a `type`");
+            return invalid("`" + at + "` needs a `type`");
         }
         if (*type == "text") {
             const auto* text = string_field(*b, "text");
             if (text == nullptr) {
-                return bad("`" + at + ".text` must be a string");
+                return invalid("`" + at + ".text` must be a string");
             }
             turn.content += *text;
         } else if (*type == "tool_use" && assistant) {
@@ -98,7 +96,7 @@ Result<void> decode_message(
             const auto* name = string_field(*b, "name");
             const auto* input = b->if_contains("input");
             if (id == nullptr || name == nullptr || input == nullptr || !input->is_object()) {
-                return bad("`" + at + "` needs an `id`, a `name` and an `input` object");
+                return invalid("`" + at + "` needs an `id`, a `name` and an `input` object");
             }
             call_names[std::string(*id)] = std::string(*name);
             llm::ToolCall call;
@@ -109,11 +107,13 @@ Result<void> decode_message(
         } else if (*type == "tool_result" && !assistant) {
             const auto* id = string_field(*b, "tool_use_id");
             if (id == nullptr) {
-                return bad("`" + at + ".tool_use_id` is required");
+                return invalid("`" + at + ".tool_use_id` is required");
             }
             const auto name = call_names.find(std::string(*id));
             if (name == call_names.end()) {
-                return bad("`" + at + ".tool_use_id` answers no tool_use of an earlier message");
+                return invalid(
+                    "`" + at + ".tool_use_id` answers no tool_use of an earlier message"
+                );
             }
             std::string result;
             if (const auto* c = b->if_contains("content"); c != nullptr) {
@@ -130,7 +130,7 @@ Result<void> decode_message(
         } else if ((*type == "thinking" || *type == "redacted_thinking") && assistant) {
             // Earlier reasoning is not sent back: Parley asks without a signed thinking block.
         } else {
-            return bad(
+            return invalid(
                 "content blocks of type `" + std::string(*type) + "` are not supported in " +
                 std::string(*role) + " messages"
             );
@@ -142,45 +142,34 @@ Result<void> decode_message(
     return {};
 }
 
-Result<void> decode_tools(const bj::value& v, llm::ChatRequest& r) {
-    if (!v.is_array()) {
-        return bad("`tools` must be an array");
+// One custom tool: {name, description?, input_schema}.
+Result<llm::ToolSpec> decode_tool(const bj::value& entry, const std::string& where) {
+    const auto* t = entry.if_object();
+    if (t == nullptr) {
+        return invalid("`" + where + "` must be an object");
     }
-    std::size_t i = 0;
-    for (const auto& entry : v.as_array()) {
-        const std::string where = "tools[" + std::to_string(i++) + "]";
-        const auto* t = entry.if_object();
-        if (t == nullptr) {
-            return bad("`" + where + "` must be an object");
-        }
-        if (const auto* type = string_field(*t, "type"); type != nullptr && *type != "custom") {
-            return bad("server tools (`" + std::string(*type) + "`) are not supported");
-        }
-        if (auto ok = json::reject_unknown_fields(
-                *t, {"type", "name", "description", "input_schema", "cache_control"}
-            );
-            !ok) {
-            return bad("`" + where + "`: " + ok.error().message);
-        }
-        if (t->if_contains("input_schema") == nullptr) {
-            return bad("`" + where + ".input_schema` is required");
-        }
-        auto spec = tool_spec(
-            where, t->if_contains("name"), t->if_contains("description"), t->if_contains("input_schema")
+    if (const auto* type = string_field(*t, "type"); type != nullptr && *type != "custom") {
+        return invalid("server tools (`" + std::string(*type) + "`) are not supported");
+    }
+    if (auto ok = json::reject_unknown_fields(
+            *t, {"type", "name", "description", "input_schema", "cache_control"}
         );
-        if (!spec) {
-            return spec.error();
-        }
-        r.tools.push_back(std::move(*spec));
+        !ok) {
+        return invalid("`" + where + "`: " + ok.error().message);
     }
-    return {};
+    if (t->if_contains("input_schema") == nullptr) {
+        return invalid("`" + where + ".input_schema` is required");
+    }
+    return tool_spec(
+        where, t->if_contains("name"), t->if_contains("description"), t->if_contains("input_schema")
+    );
 }
 
 Result<void> decode_thinking(const bj::value& v, const llm::ModelInfo& model, llm::ChatRequest& r) {
     const auto* o = v.if_object();
     const auto* type = o != nullptr ? string_field(*o, "type") : nullptr;
     if (type == nullptr || (*type != "enabled" && *type != "disabled")) {
-        return bad("`thinking.type` must be enabled or disabled");
+        return invalid("`thinking.type` must be enabled or disabled");
     }
     if (*type == "disabled") {
         return {};
@@ -190,7 +179,7 @@ Result<void> decode_thinking(const bj::value& v, const llm::ModelInfo& model, ll
         return budget.error();
     }
     if (!*budget || **budget < kMinThinkingBudget || **budget >= r.max_tokens) {
-        return bad("`thinking.budget_tokens` must be at least 1024 and less than `max_tokens`");
+        return invalid("`thinking.budget_tokens` must be at least 1024 and less than `max_tokens`");
     }
     // A model without visible reasoning answers without it, as the conversation routes do.
     r.thinking = model.thinking;
@@ -225,16 +214,12 @@ Result<DecodedCall> decode_messages_request(
     if (!fields) {
         return fields.error();
     }
-    auto model_id = json::required_string(body, "model");
-    if (!model_id) {
-        return model_id.error();
+    auto decoded = call_to_model(body, router);
+    if (!decoded) {
+        return decoded.error();
     }
-    auto model = find_model(router, *model_id);
-    if (!model) {
-        return model.error();
-    }
-    DecodedCall d;
-    d.call.model = *model;
+    DecodedCall d = std::move(*decoded);
+    const llm::ModelInfo& model = *d.call.model;
     llm::ChatRequest& r = d.call.request;
     if (!count) {
         auto n = json::optional_int(body, "max_tokens");
@@ -242,9 +227,9 @@ Result<DecodedCall> decode_messages_request(
             return n.error();
         }
         if (!*n) {
-            return bad("`max_tokens` is required");
+            return invalid("`max_tokens` is required");
         }
-        auto checked = max_tokens(**n, **model, "max_tokens");
+        auto checked = max_tokens(**n, model, "max_tokens");
         if (!checked) {
             return checked.error();
         }
@@ -259,14 +244,14 @@ Result<DecodedCall> decode_messages_request(
     }
     const auto* list = body.if_contains("messages");
     if (list == nullptr || !list->is_array() || list->as_array().empty()) {
-        return bad("`messages` must be a non-empty array");
+        return invalid("`messages` must be a non-empty array");
     }
     std::map<std::string, std::string> call_names;
     std::size_t i = 0;
     for (const auto& m : list->as_array()) {
         const std::string where = "messages[" + std::to_string(i++) + "]";
         if (!m.is_object()) {
-            return bad("`" + where + "` must be an object");
+            return invalid("`" + where + "` must be an object");
         }
         if (auto ok = decode_message(m.as_object(), where, call_names, r); !ok) {
             return ok.error();
@@ -293,16 +278,16 @@ Result<DecodedCall> decode_messages_request(
     }
     if (const auto* thinking = body.if_contains("thinking"); thinking != nullptr) {
         if (count) {
-            r.max_tokens = (*model)->max_output > kMinThinkingBudget
-                               ? static_cast<int>((*model)->max_output)
+            r.max_tokens = model.max_output > kMinThinkingBudget
+                               ? static_cast<int>(model.max_output)
                                : r.max_tokens;
         }
-        if (auto ok = decode_thinking(*thinking, **model, r); !ok) {
+        if (auto ok = decode_thinking(*thinking, model, r); !ok) {
             return ok.error();
         }
     }
     if (const auto* tools = body.if_contains("tools"); tools != nullptr) {
-        if (auto ok = decode_tools(*tools, r); !ok) {
+        if (auto ok = decode_tool_list(*tools, r, decode_tool); !ok) {
             return ok.error();
         }
     }
@@ -310,7 +295,7 @@ Result<DecodedCall> decode_messages_request(
         const auto* o = choice->if_object();
         const auto* type = o != nullptr ? string_field(*o, "type") : nullptr;
         if (type == nullptr || (*type != "auto" && *type != "none")) {
-            return bad(
+            return invalid(
                 "`tool_choice.type` must be auto or none (forcing a tool is not supported)"
             );
         }
@@ -320,13 +305,13 @@ Result<DecodedCall> decode_messages_request(
     }
     if (const auto* metadata = body.if_contains("metadata"); metadata != nullptr) {
         if (!metadata->is_object()) {
-            return bad("`metadata` must be an object");
+            return invalid("`metadata` must be an object");
         }
         if (auto ok = json::reject_unknown_fields(metadata->as_object(), {"user_id"}); !ok) {
-            return bad("`metadata`: " + ok.error().message);
+            return invalid("`metadata`: " + ok.error().message);
         }
     }
-    if (auto ok = check_tools_supported(r, **model); !ok) {
+    if (auto ok = check_tools_supported(r, model); !ok) {
         return ok.error();
     }
     return d;
@@ -335,8 +320,8 @@ Result<DecodedCall> decode_messages_request(
 bj::object message_json(std::string_view id, std::string_view model, const CollectedAnswer& a) {
     bj::array content;
     if (!a.thinking.empty()) {
-        content.push_back(bj::object{{"type", "thinking"}, {"thinking", a.thinking}, {"signature", ""}}
-        );
+        content.push_back(bj::object{
+            {"type", "thinking"}, {"thinking", a.thinking}, {"signature", ""}});
     }
     if (!a.text.empty() || a.tool_calls.empty()) {
         content.push_back(bj::object{{"type", "text"}, {"text", a.text}});
@@ -356,8 +341,7 @@ bj::object message_json(std::string_view id, std::string_view model, const Colle
         {"role", "assistant"},
         {"model", model},
         {"content", std::move(content)},
-        {"stop_reason",
-         messages::anthropic_stop_reason(a.reply.finish_reason.value_or("stop"))},
+        {"stop_reason", messages::anthropic_stop_reason(a.reply.finish_reason.value_or("stop"))},
         {"stop_sequence", nullptr},
         {"usage",
          {{"input_tokens", a.reply.input_tokens}, {"output_tokens", a.reply.output_tokens}}},

@@ -26,6 +26,8 @@ Result<DecodedCall> decode_messages_request(
 );
 
 // The `message` object for an answer to the call `id`.
-boost::json::object message_json(std::string_view id, std::string_view model, const CollectedAnswer& a);
+boost::json::object message_json(
+    std::string_view id, std::string_view model, const CollectedAnswer& a
+);
 
 }  // namespace parley::compat

@@ -2,15 +2,13 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "common/json.hpp"
+
 namespace parley::compat {
 
 namespace bj = boost::json;
 
 namespace {
-
-Error bad(std::string message) {
-    return make_error(ErrorType::unprocessable, std::move(message));
-}
 
 bool valid_tool_name(std::string_view name) {
     if (name.empty() || name.size() > 64) {
@@ -28,7 +26,12 @@ bool valid_tool_name(std::string_view name) {
 
 }  // namespace
 
-Result<const llm::ModelInfo*> find_model(const llm::ModelRouter& router, std::string_view id) {
+Result<DecodedCall> call_to_model(const bj::object& body, const llm::ModelRouter& router) {
+    auto model_id = json::required_string(body, "model");
+    if (!model_id) {
+        return model_id.error();
+    }
+    const std::string_view id = *model_id;
     const std::string shown(id);
     if (id.empty() || router.catalog().find(id) == nullptr) {
         return make_error(
@@ -45,7 +48,9 @@ Result<const llm::ModelInfo*> find_model(const llm::ModelRouter& router, std::st
             resolved.error().message
         );
     }
-    return *resolved;
+    DecodedCall d;
+    d.call.model = *resolved;
+    return d;
 }
 
 Result<std::vector<std::string>> stop_sequences(
@@ -58,22 +63,22 @@ Result<std::vector<std::string>> stop_sequences(
     }
     if (allow_string && v.is_string()) {
         if (v.as_string().empty()) {
-            return bad("`" + name + "` must not be empty");
+            return invalid("`" + name + "` must not be empty");
         }
         out.emplace_back(v.as_string());
         return out;
     }
     if (!v.is_array()) {
-        return bad(
+        return invalid(
             "`" + name + "` must be " + (allow_string ? "a string or " : "") + "an array of strings"
         );
     }
     if (v.as_array().size() > 4) {
-        return bad("`" + name + "` takes at most 4 sequences");
+        return invalid("`" + name + "` takes at most 4 sequences");
     }
     for (const auto& s : v.as_array()) {
         if (!s.is_string() || s.as_string().empty()) {
-            return bad("`" + name + "` must hold non-empty strings");
+            return invalid("`" + name + "` must hold non-empty strings");
         }
         out.emplace_back(s.as_string());
     }
@@ -88,29 +93,52 @@ Result<llm::ToolSpec> tool_spec(
 ) {
     const std::string f(field);
     if (name == nullptr || !name->is_string() || !valid_tool_name(name->as_string())) {
-        return bad("`" + f + ".name` must be 1 to 64 characters of a-z, A-Z, 0-9, _ and -");
+        return invalid("`" + f + ".name` must be 1 to 64 characters of a-z, A-Z, 0-9, _ and -");
     }
     llm::ToolSpec spec;
     spec.name = std::string(name->as_string());
     if (description != nullptr && !description->is_null()) {
         if (!description->is_string()) {
-            return bad("`" + f + ".description` must be a string");
+            return invalid("`" + f + ".description` must be a string");
         }
         spec.description = std::string(description->as_string());
     }
     if (parameters == nullptr || parameters->is_null()) {
         spec.parameters = R"({"type":"object","properties":{}})";
     } else if (!parameters->is_object()) {
-        return bad("`" + f + "` needs a JSON Schema object for the arguments");
+        return invalid("`" + f + "` needs a JSON Schema object for the arguments");
     } else {
         spec.parameters = bj::serialize(*parameters);
     }
     return spec;
 }
 
+Error invalid(std::string message) {
+    return make_error(ErrorType::unprocessable, std::move(message));
+}
+
+Result<void> decode_tool_list(
+    const bj::value& v,
+    llm::ChatRequest& r,
+    const std::function<Result<llm::ToolSpec>(const bj::value&, const std::string&)>& one
+) {
+    if (!v.is_array()) {
+        return invalid("`tools` must be an array");
+    }
+    std::size_t i = 0;
+    for (const auto& entry : v.as_array()) {
+        auto spec = one(entry, "tools[" + std::to_string(i++) + "]");
+        if (!spec) {
+            return spec.error();
+        }
+        r.tools.push_back(std::move(*spec));
+    }
+    return {};
+}
+
 Result<int> max_tokens(std::int64_t n, const llm::ModelInfo& model, std::string_view field) {
     if (n < 1 || n > model.max_output) {
-        return bad(
+        return invalid(
             "`" + std::string(field) + "` must be from 1 to " + std::to_string(model.max_output) +
             " for " + model.id
         );
@@ -120,12 +148,12 @@ Result<int> max_tokens(std::int64_t n, const llm::ModelInfo& model, std::string_
 
 Result<double> number_in(const bj::value& v, std::string_view field, double low, double high) {
     if (!v.is_number()) {
-        return bad("`" + std::string(field) + "` must be a number");
+        return invalid("`" + std::string(field) + "` must be a number");
     }
     const double d = v.to_number<double>();
     if (d < low || d > high) {
         // The bounds are whole numbers (0 to 1, 0 to 2).
-        return bad(
+        return invalid(
             "`" + std::string(field) + "` must be from " +
             std::to_string(static_cast<long long>(low)) + " to " +
             std::to_string(static_cast<long long>(high))
@@ -136,7 +164,7 @@ Result<double> number_in(const bj::value& v, std::string_view field, double low,
 
 Result<void> check_tools_supported(const llm::ChatRequest& r, const llm::ModelInfo& model) {
     if (!r.tools.empty() && !model.tools) {
-        return bad("the model " + model.id + " does not support tools");
+        return invalid("the model " + model.id + " does not support tools");
     }
     return {};
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,9 +26,10 @@ struct DecodedCall {
     bool include_usage = false;  // OpenAI's stream_options.include_usage
 };
 
-// The catalog model `id` names, if the router can serve it. Errors: not_found naming the model
-// when it is unknown or its provider is not configured.
-Result<const llm::ModelInfo*> find_model(const llm::ModelRouter& router, std::string_view id);
+// A call to the catalog model the body's `model` names, if the router can serve it. Errors:
+// unprocessable without `model`; not_found naming the model when it is unknown or its provider
+// is not configured.
+Result<DecodedCall> call_to_model(const boost::json::object& body, const llm::ModelRouter& router);
 
 // Stop sequences: a string or an array of at most four non-empty strings (`field` names the
 // field in errors; `allow_string` accepts a lone string, as OpenAI's `stop` does).
@@ -43,6 +45,17 @@ Result<llm::ToolSpec> tool_spec(
     const boost::json::value* description,
     const boost::json::value* parameters
 );
+
+// `tools`: an array whose entries `one(entry, "tools[i]")` turns into tool definitions, appended
+// to r.tools in order; the first refusal is the error.
+Result<void> decode_tool_list(
+    const boost::json::value& v,
+    llm::ChatRequest& r,
+    const std::function<Result<llm::ToolSpec>(const boost::json::value&, const std::string&)>& one
+);
+
+// An unprocessable request (400 on the wire) saying `message`.
+Error invalid(std::string message);
 
 // max_tokens from 1 to the model's output limit.
 Result<int> max_tokens(std::int64_t n, const llm::ModelInfo& model, std::string_view field);

@@ -68,7 +68,8 @@ http::Response anthropic_error(const Error& error, const http::Request& req) {
         compat_status(error.type),
         bj::object{
             {"type", "error"},
-            {"error", bj::object{{"type", error_type_name(error.type)}, {"message", error.message}}},
+            {"error",
+             bj::object{{"type", error_type_name(error.type)}, {"message", error.message}}},
             {"request_id", req.request_id()},
         }
     );

@@ -15,10 +15,6 @@ namespace bj = boost::json;
 
 namespace {
 
-Error bad(std::string message) {
-    return make_error(ErrorType::unprocessable, std::move(message));
-}
-
 // A message's `content`: a string, null, or an array of {"type":"text","text"} parts.
 Result<std::string> content_text(const bj::object& m, std::string_view where) {
     const auto* c = m.if_contains("content");
@@ -29,24 +25,26 @@ Result<std::string> content_text(const bj::object& m, std::string_view where) {
         return std::string(c->as_string());
     }
     if (!c->is_array()) {
-        return bad("`" + std::string(where) + ".content` must be a string or an array of parts");
+        return invalid(
+            "`" + std::string(where) + ".content` must be a string or an array of parts"
+        );
     }
     std::string out;
     for (const auto& part : c->as_array()) {
         const auto* p = part.if_object();
         const auto* type = p != nullptr ? p->if_contains("type") : nullptr;
         if (type == nullptr || !type->is_string()) {
-            return bad("`" + std::string(where) + ".content` parts need a `type`");
+            return invalid("`" + std::string(where) + ".content` parts need a `type`");
         }
         if (type->as_string() != "text") {
-            return bad(
+            return invalid(
                 "content parts of type `" + std::string(type->as_string()) +
                 "` are not supported; send text"
             );
         }
         const auto* text = p->if_contains("text");
         if (text == nullptr || !text->is_string()) {
-            return bad("`" + std::string(where) + ".content` text parts need a string `text`");
+            return invalid("`" + std::string(where) + ".content` text parts need a string `text`");
         }
         out += text->as_string();
     }
@@ -60,21 +58,21 @@ Result<std::vector<llm::ToolCall>> decode_tool_calls(const bj::value& v, std::st
         return out;
     }
     if (!v.is_array()) {
-        return bad("`" + std::string(where) + ".tool_calls` must be an array");
+        return invalid("`" + std::string(where) + ".tool_calls` must be an array");
     }
     for (const auto& entry : v.as_array()) {
         const auto* c = entry.if_object();
         const auto* f = c != nullptr ? c->if_contains("function") : nullptr;
         const auto* id = c != nullptr ? c->if_contains("id") : nullptr;
         if (f == nullptr || !f->is_object() || id == nullptr || !id->is_string()) {
-            return bad(
+            return invalid(
                 "`" + std::string(where) + ".tool_calls` entries need an `id` and a `function`"
             );
         }
         const auto* name = f->as_object().if_contains("name");
         const auto* args = f->as_object().if_contains("arguments");
         if (name == nullptr || !name->is_string() || (args != nullptr && !args->is_string())) {
-            return bad(
+            return invalid(
                 "`" + std::string(where) +
                 ".tool_calls[].function` needs a `name` and `arguments` as a string"
             );
@@ -92,7 +90,7 @@ Result<std::vector<llm::ToolCall>> decode_tool_calls(const bj::value& v, std::st
 
 Result<void> decode_messages(const bj::value* v, llm::ChatRequest& r) {
     if (v == nullptr || !v->is_array() || v->as_array().empty()) {
-        return bad("`messages` must be a non-empty array");
+        return invalid("`messages` must be a non-empty array");
     }
     std::map<std::string, std::string> call_names;  // tool call id → tool name
     std::size_t i = 0;
@@ -100,17 +98,17 @@ Result<void> decode_messages(const bj::value* v, llm::ChatRequest& r) {
         const std::string where = "messages[" + std::to_string(i++) + "]";
         const auto* m = entry.if_object();
         if (m == nullptr) {
-            return bad("`" + where + "` must be an object");
+            return invalid("`" + where + "` must be an object");
         }
         if (auto ok = json::reject_unknown_fields(
                 *m, {"role", "content", "name", "tool_calls", "tool_call_id", "refusal"}
             );
             !ok) {
-            return bad("`" + where + "`: " + ok.error().message);
+            return invalid("`" + where + "`: " + ok.error().message);
         }
         const auto* role = m->if_contains("role");
         if (role == nullptr || !role->is_string()) {
-            return bad("`" + where + ".role` is required");
+            return invalid("`" + where + ".role` is required");
         }
         auto text = content_text(*m, where);
         if (!text) {
@@ -140,13 +138,14 @@ Result<void> decode_messages(const bj::value* v, llm::ChatRequest& r) {
         } else if (rn == "tool") {
             const auto* id = m->if_contains("tool_call_id");
             if (id == nullptr || !id->is_string()) {
-                return bad("`" + where + ".tool_call_id` is required for a tool message");
+                return invalid("`" + where + ".tool_call_id` is required for a tool message");
             }
             const auto name = call_names.find(std::string(id->as_string()));
             if (name == call_names.end()) {
-                return bad(
-                    "`" + where + ".tool_call_id` answers no tool call of an earlier assistant "
-                                  "message"
+                return invalid(
+                    "`" + where +
+                    ".tool_call_id` answers no tool call of an earlier assistant "
+                    "message"
                 );
             }
             llm::ChatMessage t{"tool", std::move(*text)};
@@ -154,7 +153,7 @@ Result<void> decode_messages(const bj::value* v, llm::ChatRequest& r) {
             t.tool_name = name->second;
             r.messages.push_back(std::move(t));
         } else {
-            return bad(
+            return invalid(
                 "`" + where + ".role` must be system, developer, user, assistant or tool"
             );
         }
@@ -162,39 +161,26 @@ Result<void> decode_messages(const bj::value* v, llm::ChatRequest& r) {
     return {};
 }
 
-Result<void> decode_tools(const bj::value& v, llm::ChatRequest& r) {
-    if (!v.is_array()) {
-        return bad("`tools` must be an array");
+// One function tool: {"type": "function", "function": {name, description?, parameters?, strict?}}.
+Result<llm::ToolSpec> decode_tool(const bj::value& entry, const std::string& where) {
+    const auto* t = entry.if_object();
+    const auto* type = t != nullptr ? t->if_contains("type") : nullptr;
+    const auto* f = t != nullptr ? t->if_contains("function") : nullptr;
+    if (type == nullptr || !type->is_string() || type->as_string() != "function" || f == nullptr ||
+        !f->is_object()) {
+        return invalid("`" + where + "` must be {\"type\": \"function\", \"function\": {…}}");
     }
-    std::size_t i = 0;
-    for (const auto& entry : v.as_array()) {
-        const std::string where = "tools[" + std::to_string(i++) + "]";
-        const auto* t = entry.if_object();
-        const auto* type = t != nullptr ? t->if_contains("type") : nullptr;
-        const auto* f = t != nullptr ? t->if_contains("function") : nullptr;
-        if (type == nullptr || !type->is_string() || type->as_string() != "function" ||
-            f == nullptr || !f->is_object()) {
-            return bad("`" + where + "` must be {\"type\": \"function\", \"function\": {…}}");
-        }
-        const auto& fo = f->as_object();
-        if (auto ok = json::reject_unknown_fields(
-                fo, {"name", "description", "parameters", "strict"}
-            );
-            !ok) {
-            return bad("`" + where + ".function`: " + ok.error().message);
-        }
-        auto spec = tool_spec(
-            where + ".function",
-            fo.if_contains("name"),
-            fo.if_contains("description"),
-            fo.if_contains("parameters")
-        );
-        if (!spec) {
-            return spec.error();
-        }
-        r.tools.push_back(std::move(*spec));
+    const auto& fo = f->as_object();
+    if (auto ok = json::reject_unknown_fields(fo, {"name", "description", "parameters", "strict"});
+        !ok) {
+        return invalid("`" + where + ".function`: " + ok.error().message);
     }
-    return {};
+    return tool_spec(
+        where + ".function",
+        fo.if_contains("name"),
+        fo.if_contains("description"),
+        fo.if_contains("parameters")
+    );
 }
 
 }  // namespace
@@ -218,16 +204,12 @@ Result<DecodedCall> decode_chat_request(const bj::object& body, const llm::Model
         !ok) {
         return ok.error();
     }
-    auto model_id = json::required_string(body, "model");
-    if (!model_id) {
-        return model_id.error();
+    auto decoded = call_to_model(body, router);
+    if (!decoded) {
+        return decoded.error();
     }
-    auto model = find_model(router, *model_id);
-    if (!model) {
-        return model.error();
-    }
-    DecodedCall d;
-    d.call.model = *model;
+    DecodedCall d = std::move(*decoded);
+    const llm::ModelInfo& model = *d.call.model;
     llm::ChatRequest& r = d.call.request;
     if (auto ok = decode_messages(body.if_contains("messages"), r); !ok) {
         return ok.error();
@@ -239,13 +221,13 @@ Result<DecodedCall> decode_chat_request(const bj::object& body, const llm::Model
     d.stream = stream->value_or(false);
     if (const auto* so = body.if_contains("stream_options"); so != nullptr && !so->is_null()) {
         if (!d.stream) {
-            return bad("`stream_options` is only allowed when `stream` is true");
+            return invalid("`stream_options` is only allowed when `stream` is true");
         }
         if (!so->is_object()) {
-            return bad("`stream_options` must be an object");
+            return invalid("`stream_options` must be an object");
         }
         if (auto ok = json::reject_unknown_fields(so->as_object(), {"include_usage"}); !ok) {
-            return bad("`stream_options`: " + ok.error().message);
+            return invalid("`stream_options`: " + ok.error().message);
         }
         auto usage = json::optional_bool(so->as_object(), "include_usage");
         if (!usage) {
@@ -260,14 +242,14 @@ Result<DecodedCall> decode_chat_request(const bj::object& body, const llm::Model
         }
         r.temperature = *temperature;
     }
-    r.max_tokens = static_cast<int>(std::min<std::int64_t>(1024, (*model)->max_output));
+    r.max_tokens = static_cast<int>(std::min<std::int64_t>(1024, model.max_output));
     for (const std::string_view field : {"max_tokens", "max_completion_tokens"}) {
         auto n = json::optional_int(body, field);
         if (!n) {
             return n.error();
         }
         if (*n) {
-            auto checked = max_tokens(**n, **model, field);
+            auto checked = max_tokens(**n, model, field);
             if (!checked) {
                 return checked.error();
             }
@@ -282,14 +264,15 @@ Result<DecodedCall> decode_chat_request(const bj::object& body, const llm::Model
         r.stop = std::move(*s);
     }
     if (const auto* tools = body.if_contains("tools"); tools != nullptr && !tools->is_null()) {
-        if (auto ok = decode_tools(*tools, r); !ok) {
+        if (auto ok = decode_tool_list(*tools, r, decode_tool); !ok) {
             return ok.error();
         }
     }
-    if (const auto* choice = body.if_contains("tool_choice"); choice != nullptr && !choice->is_null()) {
+    if (const auto* choice = body.if_contains("tool_choice");
+        choice != nullptr && !choice->is_null()) {
         if (!choice->is_string() ||
             (choice->as_string() != "auto" && choice->as_string() != "none")) {
-            return bad(
+            return invalid(
                 "`tool_choice` must be \"auto\" or \"none\" (forcing a tool is not supported)"
             );
         }
@@ -305,9 +288,9 @@ Result<DecodedCall> decode_chat_request(const bj::object& body, const llm::Model
         return n.error();
     }
     if (*n && **n != 1) {
-        return bad("`n` must be 1: one choice per request");
+        return invalid("`n` must be 1: one choice per request");
     }
-    if (auto ok = check_tools_supported(r, **model); !ok) {
+    if (auto ok = check_tools_supported(r, model); !ok) {
         return ok.error();
     }
     return d;
@@ -318,7 +301,8 @@ bj::object chat_completion_json(
 ) {
     bj::object message{
         {"role", "assistant"},
-        {"content", a.text.empty() && !a.tool_calls.empty() ? bj::value(nullptr) : bj::value(a.text)},
+        {"content",
+         a.text.empty() && !a.tool_calls.empty() ? bj::value(nullptr) : bj::value(a.text)},
         {"refusal", nullptr},
     };
     if (!a.thinking.empty()) {

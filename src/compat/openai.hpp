@@ -21,7 +21,9 @@ namespace parley::compat {
 // `tool_choice` ("auto" or "none"), `user`, `n` (1). Errors: unprocessable (400 on the wire)
 // naming the field, for any other field too (OpenAI refuses unrecognized arguments); not_found
 // for the model.
-Result<DecodedCall> decode_chat_request(const boost::json::object& body, const llm::ModelRouter& router);
+Result<DecodedCall> decode_chat_request(
+    const boost::json::object& body, const llm::ModelRouter& router
+);
 
 // What a non-streamed answer produced.
 struct CollectedAnswer {

@@ -31,7 +31,9 @@ asio::awaitable<void> record_spend(
 }  // namespace
 
 CompatService::CompatService(llm::ModelRouter& router, usage::UsageRecorder& recorder, Clock clock)
-    : router_(router), recorder_(recorder), clock_(std::move(clock)) {}
+    : router_(router),
+      recorder_(recorder),
+      clock_(std::move(clock)) {}
 
 void CompatService::stamp(messages::CallRequest& call, std::string_view id_prefix) const {
     call.id = std::string(id_prefix) + new_uuid_v7();

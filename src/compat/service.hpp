@@ -17,7 +17,9 @@ namespace parley::compat {
 
 class CompatService {
 public:
-    CompatService(llm::ModelRouter& router, usage::UsageRecorder& recorder, Clock clock = system_now);
+    CompatService(
+        llm::ModelRouter& router, usage::UsageRecorder& recorder, Clock clock = system_now
+    );
 
     const llm::ModelRouter& router() const noexcept { return router_; }
 

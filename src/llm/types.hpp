@@ -48,7 +48,7 @@ struct ChatRequest {
     int max_tokens = 1024;
     std::optional<double> temperature;
     std::vector<std::string> stop;  // sequences that end the answer where they appear; at most 4
-    bool thinking = false;  // ask for visible reasoning where the model supports it
+    bool thinking = false;          // ask for visible reasoning where the model supports it
     int thinking_budget =
         1024;  // tokens of reasoning allowed (Anthropic ≥ 1024, Gemini thinkingBudget)
 };

@@ -186,24 +186,27 @@ void spawn_turn(
     asio::co_spawn(
         executor,
         std::move(work),
-        asio::bind_cancellation_slot(slot, [state](const std::exception_ptr& e) {
-            if (!e) {
-                return;
+        asio::bind_cancellation_slot(
+            slot,
+            [state](const std::exception_ptr& e) {
+                if (!e) {
+                    return;
+                }
+                std::string what;
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    what = x.what();
+                } catch (...) {
+                    what = "an exception not derived from std::exception";
+                }
+                log::error("answer failed", {{"what", what}});
+                if (state->running) {
+                    // The reader is waiting for an end that the turn can no longer send.
+                    state->fail(make_error(ErrorType::api, "the answer failed", what));
+                }
             }
-            std::string what;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                what = x.what();
-            } catch (...) {
-                what = "an exception not derived from std::exception";
-            }
-            log::error("answer failed", {{"what", what}});
-            if (state->running) {
-                // The reader is waiting for an end that the turn can no longer send.
-                state->fail(make_error(ErrorType::api, "the answer failed", what));
-            }
-        })
+        )
     );
 }
 

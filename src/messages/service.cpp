@@ -759,7 +759,11 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     reply.model = route.model;
     reply.provider = route.provider;
     settle_tokens(
-        reply, answered, route.ok, answer.has_usage ? &answer.usage : nullptr, st->start.input_tokens
+        reply,
+        answered,
+        route.ok,
+        answer.has_usage ? &answer.usage : nullptr,
+        st->start.input_tokens
     );
     reply.latency_ms = std::max<std::int64_t>(
         1, std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count()
@@ -785,8 +789,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     }
     settle_ending(*st, reply, route.ok, answer.finish, answer.error);
     if (cancelled) {
-        metadata["cancelled_by"] =
-            st->cancelled_by == StopCause::shutdown ? "shutdown" : "client";
+        metadata["cancelled_by"] = st->cancelled_by == StopCause::shutdown ? "shutdown" : "client";
     } else if (!route.ok && answer.error) {
         metadata["error"] = std::string(llm::upstream_error_name(answer.error->error));
     }

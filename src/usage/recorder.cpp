@@ -21,7 +21,8 @@ std::string_view call_kind_name(CallKind kind) noexcept {
 }
 
 UsageRecorder::UsageRecorder(store::Store& store, Clock clock)
-    : store_(store), clock_(std::move(clock)) {}
+    : store_(store),
+      clock_(std::move(clock)) {}
 
 asio::awaitable<Result<void>> UsageRecorder::record(Principal who, ModelCall call) {
     if (call.input_tokens == 0 && call.output_tokens == 0 && call.cost_micros == 0) {

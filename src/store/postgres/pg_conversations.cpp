@@ -433,7 +433,8 @@ asio::awaitable<Result<UsageStats>> PgStore::usage_stats(
 
             const auto by_model = co_await c.query(
                 "SELECT u.model, " + kUsageSums + where +
-                    " WHERE u.model IS NOT NULL GROUP BY u.model ORDER BY SUM(u.cost) DESC, u.model",
+                    " WHERE u.model IS NOT NULL GROUP BY u.model ORDER BY SUM(u.cost) DESC, "
+                    "u.model",
                 p
             );
             for (int i = 0; i < by_model.rows(); ++i) {

@@ -2,11 +2,10 @@
 // stateless call they run (messages/call) against the mock provider; the SDKs' view of the whole
 // is tests/integration/compat.test.mjs.
 
-#include <gtest/gtest.h>
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
 
 #include "compat/anthropic.hpp"
 #include "compat/errors.hpp"
@@ -51,7 +50,8 @@ TEST_F(CompatTest, ChatRequestDecodesEveryRoleToTheProviderVocabulary) {
                         {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
                      {"role": "tool", "tool_call_id": "call_1", "content": "18 C"}],
                    "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
-                   "temperature": 0.3, "max_completion_tokens": 99, "stop": "END", "user": "u1", "n": 1})"),
+                   "temperature": 0.3, "max_completion_tokens": 99, "stop": "END", "user": "u1", "n": 1})"
+        ),
         router_
     );
     ASSERT_TRUE(d.has_value()) << d.error().message;
@@ -83,25 +83,70 @@ TEST_F(CompatTest, ChatRequestRefusalsAreClientErrorsNamingTheProblem) {
         EXPECT_NE(d.error().message.find(needle), std::string::npos) << d.error().message;
     };
     const auto ok_messages = R"("messages": [{"role": "user", "content": "x"}])";
-    refused(std::string(R"({"model": "parley-mock", "top_p": 1, )") + ok_messages + "}", ErrorType::unprocessable, "top_p");
+    refused(
+        std::string(R"({"model": "parley-mock", "top_p": 1, )") + ok_messages + "}",
+        ErrorType::unprocessable,
+        "top_p"
+    );
     refused(std::string(R"({"model": "nope", )") + ok_messages + "}", ErrorType::not_found, "nope");
     // In the catalog, but its provider has no key here.
-    refused(std::string(R"({"model": "gpt-4o-mini", )") + ok_messages + "}", ErrorType::not_found, "gpt-4o-mini");
+    refused(
+        std::string(R"({"model": "gpt-4o-mini", )") + ok_messages + "}",
+        ErrorType::not_found,
+        "gpt-4o-mini"
+    );
     refused(R"({"model": "parley-mock", "messages": []})", ErrorType::unprocessable, "messages");
-    refused(std::string(R"({"model": "parley-mock", "max_tokens": 0, )") + ok_messages + "}", ErrorType::unprocessable, "max_tokens");
-    refused(std::string(R"({"model": "parley-mock", "temperature": 2.5, )") + ok_messages + "}", ErrorType::unprocessable, "temperature");
-    refused(std::string(R"({"model": "parley-mock", "n": 2, )") + ok_messages + "}", ErrorType::unprocessable, "n");
-    refused(std::string(R"({"model": "parley-mock", "tool_choice": "required", )") + ok_messages + "}", ErrorType::unprocessable, "tool_choice");
-    refused(std::string(R"({"model": "parley-mock", "stream_options": {"include_usage": true}, )") + ok_messages + "}", ErrorType::unprocessable, "stream_options");
-    refused(R"({"model": "parley-mock", "messages": [{"role": "tool", "tool_call_id": "x", "content": "r"}]})", ErrorType::unprocessable, "tool_call_id");
-    refused(R"({"model": "parley-mock", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", ErrorType::unprocessable, "image_url");
-    refused(std::string(R"({"model": "parley-mock", "tools": [{"type": "function", "function": {"name": "bad name"}}], )") + ok_messages + "}", ErrorType::unprocessable, "name");
+    refused(
+        std::string(R"({"model": "parley-mock", "max_tokens": 0, )") + ok_messages + "}",
+        ErrorType::unprocessable,
+        "max_tokens"
+    );
+    refused(
+        std::string(R"({"model": "parley-mock", "temperature": 2.5, )") + ok_messages + "}",
+        ErrorType::unprocessable,
+        "temperature"
+    );
+    refused(
+        std::string(R"({"model": "parley-mock", "n": 2, )") + ok_messages + "}",
+        ErrorType::unprocessable,
+        "n"
+    );
+    refused(
+        std::string(R"({"model": "parley-mock", "tool_choice": "required", )") + ok_messages + "}",
+        ErrorType::unprocessable,
+        "tool_choice"
+    );
+    refused(
+        std::string(R"({"model": "parley-mock", "stream_options": {"include_usage": true}, )") +
+            ok_messages + "}",
+        ErrorType::unprocessable,
+        "stream_options"
+    );
+    refused(
+        R"({"model": "parley-mock", "messages": [{"role": "tool", "tool_call_id": "x", "content": "r"}]})",
+        ErrorType::unprocessable,
+        "tool_call_id"
+    );
+    refused(
+        R"({"model": "parley-mock", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]})",
+        ErrorType::unprocessable,
+        "image_url"
+    );
+    refused(
+        std::string(
+            R"({"model": "parley-mock", "tools": [{"type": "function", "function": {"name": "bad name"}}], )"
+        ) + ok_messages +
+            "}",
+        ErrorType::unprocessable,
+        "name"
+    );
 }
 
 TEST_F(CompatTest, ToolChoiceNoneOffersNoTools) {
     const auto d = decode_chat_request(
         object(R"({"model": "parley-mock", "messages": [{"role": "user", "content": "x"}],
-                   "tools": [{"type": "function", "function": {"name": "t"}}], "tool_choice": "none"})"),
+                   "tools": [{"type": "function", "function": {"name": "t"}}], "tool_choice": "none"})"
+        ),
         router_
     );
     ASSERT_TRUE(d.has_value()) << d.error().message;
@@ -147,7 +192,8 @@ TEST_F(CompatTest, MessagesRequestMapsBlocksAndThinking) {
 }
 
 TEST_F(CompatTest, MessagesRequestFieldsDependOnTheRoute) {
-    const auto body = object(R"({"model": "parley-mock", "messages": [{"role": "user", "content": "x"}]})");
+    const auto body =
+        object(R"({"model": "parley-mock", "messages": [{"role": "user", "content": "x"}]})");
     const auto message = decode_messages_request(body, router_, AnthropicBody::message);
     ASSERT_FALSE(message.has_value());
     EXPECT_NE(message.error().message.find("max_tokens"), std::string::npos);
@@ -170,7 +216,9 @@ TEST_F(CompatTest, ErrorsTakeEachApisShapeAndA422IsA400) {
     EXPECT_EQ(o.status, 400);
     EXPECT_EQ(
         bj::parse(o.body),
-        bj::parse(R"({"error":{"message":"unknown field `x`","type":"invalid_request_error","param":null,"code":null}})")
+        bj::parse(
+            R"({"error":{"message":"unknown field `x`","type":"invalid_request_error","param":null,"code":null}})"
+        )
     );
     const auto o429 = openai_error(limited, req);
     EXPECT_EQ(o429.status, 429);
@@ -188,19 +236,25 @@ TEST_F(CompatTest, ErrorsTakeEachApisShapeAndA422IsA400) {
     EXPECT_EQ(a.status, 401);
     EXPECT_EQ(
         bj::parse(a.body),
-        bj::parse(R"({"type":"error","error":{"type":"authentication_error","message":"bad key"},"request_id":"req-1"})")
+        bj::parse(
+            R"({"type":"error","error":{"type":"authentication_error","message":"bad key"},"request_id":"req-1"})"
+        )
     );
     EXPECT_EQ(a.header("request-id"), "req-1");
     EXPECT_EQ(anthropic_error(limited, req).header("Retry-After"), "7");
 
-    http::Request anthropic_sdk(http::Method::get, "/v1/models", {{"anthropic-version", "2023-06-01"}}, "");
+    http::Request anthropic_sdk(
+        http::Method::get, "/v1/models", {{"anthropic-version", "2023-06-01"}}, ""
+    );
     EXPECT_EQ(bj::parse(either_error(limited, anthropic_sdk).body).at("type").as_string(), "error");
     EXPECT_TRUE(bj::parse(either_error(limited, req).body).as_object().contains("error"));
 }
 
 TEST_F(CompatTest, AStatelessCallRunsThroughTheRouterAndReportsItsAccountOnce) {
     const auto d = decode_chat_request(
-        object(R"({"model": "parley-mock", "messages": [{"role": "user", "content": "hello big world"}]})"),
+        object(
+            R"({"model": "parley-mock", "messages": [{"role": "user", "content": "hello big world"}]})"
+        ),
         router_
     );
     ASSERT_TRUE(d.has_value());
