@@ -155,6 +155,29 @@ public:
         return inner_.recent_messages(std::move(conversation_id), limit);
     }
 
+    asio::awaitable<Result<std::vector<store::PathMessage>>> message_path(
+        std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+    ) override {
+        return inner_.message_path(std::move(conversation_id), std::move(leaf_id), limit);
+    }
+
+    asio::awaitable<Result<std::optional<std::string>>> branch_leaf(
+        std::string conversation_id, std::string message_id
+    ) override {
+        return inner_.branch_leaf(std::move(conversation_id), std::move(message_id));
+    }
+
+    asio::awaitable<Result<bool>> set_active_leaf(std::string conversation_id, std::string leaf_id)
+        override {
+        return inner_.set_active_leaf(std::move(conversation_id), std::move(leaf_id));
+    }
+
+    asio::awaitable<Result<void>> insert_conversation_tree(
+        store::Conversation c, std::vector<Message> messages
+    ) override {
+        return inner_.insert_conversation_tree(std::move(c), std::move(messages));
+    }
+
     asio::awaitable<Result<std::vector<store::MessageHit>>> search_messages(
         store::MessageSearch search, std::int64_t offset, std::int64_t limit
     ) override {
