@@ -26,6 +26,24 @@ boost::asio::awaitable<http::Response> remove(http::Request& req, ConversationSe
 // POST /api/v1/conversations/{id}/fork {message_id}: 201 with the new conversation and its path
 boost::asio::awaitable<http::Response> fork(http::Request& req, ConversationService& svc);
 
+// POST /api/v1/conversations/{id}/share: 201 {id, token, url, conversation_id, title, created_at}
+boost::asio::awaitable<http::Response> share(http::Request& req, ConversationService& svc);
+// GET /api/v1/shares: the caller's links that are not revoked, newest first
+boost::asio::awaitable<http::Response> list_shares(http::Request& req, ConversationService& svc);
+// DELETE /api/v1/shares/{id}: 204; the link answers 404 from now on
+boost::asio::awaitable<http::Response> revoke_share(http::Request& req, ConversationService& svc);
+// GET /share/{token} (no credentials): the snapshot {title, shared_at, messages}
+boost::asio::awaitable<http::Response> shared(http::Request& req, ConversationService& svc);
+// GET /api/v1/conversations/{id}/export?format=json|markdown
+boost::asio::awaitable<http::Response> export_conversation(
+    http::Request& req, ConversationService& svc
+);
+// POST /api/v1/conversations/import: Parley's JSON export or ChatGPT's conversations.json; 201
+// with the new conversations
+boost::asio::awaitable<http::Response> import_conversations(
+    http::Request& req, ConversationService& svc
+);
+
 // GET /api/v1/conversations/{id}/events: Server-Sent Events of what happens to the conversation
 // (`event: <name>` + `data: <json>`), a heartbeat comment every 15 s, until the client leaves or
 // the conversation is deleted.

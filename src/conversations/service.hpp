@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
 
 #include "common/error.hpp"
 #include "common/principal.hpp"
@@ -133,6 +134,26 @@ public:
     // Errors: as get; not_found when the message is not in the conversation.
     boost::asio::awaitable<Result<Fork>> fork(
         const Principal& who, std::string_view id, std::string message_id
+    );
+
+    // --- share links, export, import (conversations/sharing.cpp, conversations/transfer.hpp)
+    // A new read-only link to a snapshot of the active branch. Errors: as get.
+    boost::asio::awaitable<Result<store::Share>> share(const Principal& who, std::string_view id);
+    // The caller's links that are not revoked, newest first.
+    boost::asio::awaitable<Result<std::vector<store::Share>>> shares(const Principal& who);
+    // Errors: not_found when the caller has no such unrevoked link.
+    boost::asio::awaitable<Result<void>> revoke_share(const Principal& who, std::string id);
+    // The link's snapshot, for anyone holding the token. Errors: not_found (unknown or revoked).
+    boost::asio::awaitable<Result<store::Share>> shared(std::string token);
+    // Every message of the conversation (all branches), oldest first. Errors: as get;
+    // request_too_large past 10,000 messages.
+    boost::asio::awaitable<Result<std::vector<store::Message>>> all_messages(
+        const store::Conversation& c
+    );
+    // Stores the conversations of an export (conversations/transfer.hpp) as the caller's, all or
+    // none. Errors: unprocessable (the document), conflict.
+    boost::asio::awaitable<Result<std::vector<store::Conversation>>> import(
+        const Principal& who, const boost::json::value& document
     );
 
     // Sets the title if the conversation still has none (the background auto-title).

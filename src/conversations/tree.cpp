@@ -92,7 +92,8 @@ asio::awaitable<Result<Fork>> ConversationService::fork(
         out.messages.push_back({std::move(m), 1, 0});  // one branch: no siblings
     }
     c.active_leaf_id = copies.back().id;
-    if (auto stored = co_await store_.insert_conversation_tree(c, std::move(copies)); !stored) {
+    std::vector<store::ConversationTree> trees{{c, std::move(copies)}};
+    if (auto stored = co_await store_.insert_conversation_trees(std::move(trees)); !stored) {
         co_return stored.error();
     }
     co_return out;

@@ -91,6 +91,23 @@ struct PathMessage {
     std::int64_t sibling_index = 0;  // 0-based
 };
 
+// A conversation and all its messages, written together (fork, import).
+struct ConversationTree {
+    Conversation conversation;      // active_leaf_id included
+    std::vector<Message> messages;  // parents before their children
+};
+
+// A read-only public link to a snapshot of a conversation's active branch.
+struct Share {
+    std::string id;
+    std::string token;  // the link's secret part: 256 random bits, base64url
+    std::string user_id;
+    std::string conversation_id;
+    std::string snapshot;  // JSON: what GET /share/{token} shows (no account data)
+    TimePoint created_at;
+    std::optional<TimePoint> revoked_at;
+};
+
 // One entry of a conversation's session event log (seed 004): user_message, ai_token (tokens
 // coalesced), tool_call, tool_result, routing, system_event.
 struct SessionEvent {

@@ -150,11 +150,23 @@ public:
     virtual boost::asio::awaitable<Result<bool>> set_active_leaf(
         std::string conversation_id, std::string leaf_id
     ) = 0;
-    // Creates the conversation (active_leaf_id included) and its messages in one transaction:
+    // Creates the conversations (active_leaf_id included) and their messages in one transaction:
     // everything or, on any error, nothing. Parents must come before their children. Errors:
     // conflict when an id is taken.
-    virtual boost::asio::awaitable<Result<void>> insert_conversation_tree(
-        Conversation c, std::vector<Message> messages
+    virtual boost::asio::awaitable<Result<void>> insert_conversation_trees(
+        std::vector<ConversationTree> trees
+    ) = 0;
+
+    // --- share links
+    // Errors: conflict when the id or token is taken.
+    virtual boost::asio::awaitable<Result<void>> create_share(Share share) = 0;
+    // The link with this token, revoked or not.
+    virtual boost::asio::awaitable<Result<std::optional<Share>>> find_share(std::string token) = 0;
+    // The user's links that are not revoked, newest first.
+    virtual boost::asio::awaitable<Result<std::vector<Share>>> list_shares(std::string user_id) = 0;
+    // Revokes the user's link; false when the user has no such unrevoked link.
+    virtual boost::asio::awaitable<Result<bool>> revoke_share(
+        std::string id, std::string user_id, TimePoint now
     ) = 0;
 
     // --- session event log

@@ -1,6 +1,6 @@
-// The message tree on PostgreSQL, query for query the SQLite store's (sqlite_tree.cpp): a branch
-// read by walking parent_id upwards, the newest leaf below a message, the active leaf, and a
-// whole conversation written in one transaction (fork, import).
+// The message tree and share links on PostgreSQL, query for query the SQLite store's
+// (sqlite_tree.cpp): a branch read by walking parent_id upwards, the newest leaf below a message,
+// the active leaf, and a whole conversation written in one transaction (fork, import).
 #include <algorithm>
 
 #include "store/postgres/pg_store_impl.hpp"
@@ -103,26 +103,114 @@ asio::awaitable<Result<bool>> PgStore::set_active_leaf(
     );
 }
 
-asio::awaitable<Result<void>> PgStore::insert_conversation_tree(
-    Conversation conv, std::vector<Message> messages
+asio::awaitable<Result<void>> PgStore::insert_conversation_trees(std::vector<ConversationTree> trees
 ) {
     co_return co_await run<void>(
-        [](PgConnection& c, const Conversation& v, const std::vector<Message>& all
-        ) -> asio::awaitable<Result<void>> {
+        [](PgConnection& c,
+           const std::vector<ConversationTree>& all) -> asio::awaitable<Result<void>> {
             // A failure throws; run() rolls the open transaction back.
             co_await c.exec("BEGIN");
-            co_await insert_conversation_row(c, v);
             const std::string insert = "INSERT INTO messages(" + kMessageColumns +
                                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
                                        "$12, $13, $14, $15, $16, $17, $18)";
-            for (const auto& m : all) {
-                co_await c.query(insert, message_params(m));
+            for (const auto& tree : all) {
+                co_await insert_conversation_row(c, tree.conversation);
+                for (const auto& m : tree.messages) {
+                    co_await c.query(insert, message_params(m));
+                }
             }
             co_await c.exec("COMMIT");
             co_return Result<void>{};
         },
-        conv,
-        messages
+        trees
+    );
+}
+
+namespace {
+
+const std::string kShareColumns =
+    "id, token, user_id, conversation_id, snapshot, created_at, revoked_at";
+
+Share read_share(const PgResult& r, int row) {
+    Share s;
+    s.id = r.text(row, 0);
+    s.token = r.text(row, 1);
+    s.user_id = r.text(row, 2);
+    s.conversation_id = r.text(row, 3);
+    s.snapshot = r.text(row, 4);
+    s.created_at = r.time(row, 5).value_or(TimePoint{});
+    s.revoked_at = r.time(row, 6);
+    return s;
+}
+
+}  // namespace
+
+asio::awaitable<Result<void>> PgStore::create_share(Share share) {
+    co_return co_await run<void>(
+        [](PgConnection& c, const Share& s) -> asio::awaitable<Result<void>> {
+            Params p;
+            p.text(s.id).text(s.token).text(s.user_id).text(s.conversation_id).text(s.snapshot);
+            p.time(s.created_at).optional_time(s.revoked_at);
+            co_await c.query(
+                "INSERT INTO shares(" + kShareColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7)", p
+            );
+            co_return Result<void>{};
+        },
+        share
+    );
+}
+
+asio::awaitable<Result<std::optional<Share>>> PgStore::find_share(std::string token) {
+    co_return co_await run<std::optional<Share>>(
+        [](PgConnection& c, const std::string& t) -> asio::awaitable<Result<std::optional<Share>>> {
+            const auto r = co_await c.query(
+                "SELECT " + kShareColumns + " FROM shares WHERE token = $1", Params().text(t)
+            );
+            if (r.rows() == 0) {
+                co_return std::optional<Share>{};
+            }
+            co_return std::optional<Share>{read_share(r, 0)};
+        },
+        token
+    );
+}
+
+asio::awaitable<Result<std::vector<Share>>> PgStore::list_shares(std::string user_id) {
+    co_return co_await run<std::vector<Share>>(
+        [](PgConnection& c,
+           const std::string& user) -> asio::awaitable<Result<std::vector<Share>>> {
+            const auto r = co_await c.query(
+                "SELECT " + kShareColumns +
+                    " FROM shares WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at "
+                    "DESC, id DESC",
+                Params().text(user)
+            );
+            std::vector<Share> out;
+            for (int row = 0; row < r.rows(); ++row) {
+                out.push_back(read_share(r, row));
+            }
+            co_return out;
+        },
+        user_id
+    );
+}
+
+asio::awaitable<Result<bool>> PgStore::revoke_share(
+    std::string id, std::string user_id, TimePoint now
+) {
+    co_return co_await run<bool>(
+        [](PgConnection& c, const std::string& share, const std::string& user, const TimePoint& at
+        ) -> asio::awaitable<Result<bool>> {
+            const auto r = co_await c.query(
+                "UPDATE shares SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at "
+                "IS NULL",
+                Params().time(at).text(share).text(user)
+            );
+            co_return r.affected() == 1;
+        },
+        id,
+        user_id,
+        now
     );
 }
 

@@ -77,8 +77,14 @@ public:
     boost::asio::awaitable<Result<bool>> set_active_leaf(
         std::string conversation_id, std::string leaf_id
     ) override;
-    boost::asio::awaitable<Result<void>> insert_conversation_tree(
-        Conversation c, std::vector<Message> messages
+    boost::asio::awaitable<Result<void>> insert_conversation_trees(
+        std::vector<ConversationTree> trees
+    ) override;
+    boost::asio::awaitable<Result<void>> create_share(Share share) override;
+    boost::asio::awaitable<Result<std::optional<Share>>> find_share(std::string token) override;
+    boost::asio::awaitable<Result<std::vector<Share>>> list_shares(std::string user_id) override;
+    boost::asio::awaitable<Result<bool>> revoke_share(
+        std::string id, std::string user_id, TimePoint now
     ) override;
 
     boost::asio::awaitable<Result<void>> insert_session_events(std::vector<SessionEvent> events

@@ -1,6 +1,6 @@
-// The message tree on SQLite: a branch read by walking parent_id upwards (a recursive CTE), the
-// newest leaf below a message, the active leaf, and a whole conversation written at once (fork,
-// import).
+// The message tree and share links on SQLite: a branch read by walking parent_id upwards (a
+// recursive CTE), the newest leaf below a message, the active leaf, and a whole conversation
+// written at once (fork, import).
 #include <algorithm>
 
 #include "store/sqlite/sqlite_store_impl.hpp"
@@ -94,17 +94,97 @@ asio::awaitable<Result<bool>> SqliteStore::set_active_leaf(
     });
 }
 
-asio::awaitable<Result<void>> SqliteStore::insert_conversation_tree(
-    Conversation conv, std::vector<Message> messages
+asio::awaitable<Result<void>> SqliteStore::insert_conversation_trees(
+    std::vector<ConversationTree> trees
 ) {
     co_return co_await run<void>([&](Connection& c) -> Result<void> {
         in_transaction(c, [&] {
-            insert_conversation_row(c, conv);
-            for (const auto& m : messages) {
-                insert_message_row(c, m);
+            for (const auto& tree : trees) {
+                insert_conversation_row(c, tree.conversation);
+                for (const auto& m : tree.messages) {
+                    insert_message_row(c, m);
+                }
             }
         });
         return {};
+    });
+}
+
+namespace {
+
+constexpr std::string_view kShareColumns =
+    "id, token, user_id, conversation_id, snapshot, created_at, revoked_at";
+
+Share read_share(const Statement& st) {
+    Share s;
+    s.id = st.column_text(0);
+    s.token = st.column_text(1);
+    s.user_id = st.column_text(2);
+    s.conversation_id = st.column_text(3);
+    s.snapshot = st.column_text(4);
+    s.created_at = column_time(st, 5).value_or(TimePoint{});
+    s.revoked_at = column_time(st, 6);
+    return s;
+}
+
+}  // namespace
+
+asio::awaitable<Result<void>> SqliteStore::create_share(Share share) {
+    co_return co_await run<void>([&](Connection& c) -> Result<void> {
+        auto st = c.prepare(
+            "INSERT INTO shares(" + std::string(kShareColumns) + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+        );
+        st.bind(1, share.id).bind(2, share.token).bind(3, share.user_id);
+        st.bind(4, share.conversation_id).bind(5, share.snapshot);
+        st.bind(6, to_iso8601(share.created_at));
+        bind_time(st, 7, share.revoked_at);
+        st.step();
+        return {};
+    });
+}
+
+asio::awaitable<Result<std::optional<Share>>> SqliteStore::find_share(std::string token) {
+    co_return co_await run<std::optional<Share>>(
+        [&](Connection& c) -> Result<std::optional<Share>> {
+            auto st =
+                c.prepare("SELECT " + std::string(kShareColumns) + " FROM shares WHERE token = ?");
+            st.bind(1, token);
+            if (!st.step()) {
+                return std::optional<Share>{};
+            }
+            return std::optional<Share>{read_share(st)};
+        }
+    );
+}
+
+asio::awaitable<Result<std::vector<Share>>> SqliteStore::list_shares(std::string user_id) {
+    co_return co_await run<std::vector<Share>>([&](Connection& c) -> Result<std::vector<Share>> {
+        auto st = c.prepare(
+            "SELECT " + std::string(kShareColumns) +
+            " FROM shares WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at DESC, id "
+            "DESC"
+        );
+        st.bind(1, user_id);
+        std::vector<Share> out;
+        while (st.step()) {
+            out.push_back(read_share(st));
+        }
+        return out;
+    });
+}
+
+asio::awaitable<Result<bool>> SqliteStore::revoke_share(
+    std::string id, std::string user_id, TimePoint now
+) {
+    co_return co_await run<bool>([&](Connection& c) -> Result<bool> {
+        c.prepare(
+             "UPDATE shares SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL"
+        )
+            .bind(1, to_iso8601(now))
+            .bind(2, id)
+            .bind(3, user_id)
+            .step();
+        return sqlite3_changes(c.handle()) == 1;
     });
 }
 

@@ -163,24 +163,67 @@ TEST_P(TreeStoreTest, AConversationTreeIsWrittenWholeOrNotAtAll) {
     messages[1].parent_id = messages[0].id;
     messages[2].parent_id = messages[0].id;  // a sibling of the answer
     c.active_leaf_id = messages[1].id;
-    ASSERT_TRUE(run_awaitable(store_->insert_conversation_tree(c, messages)).has_value());
+    ASSERT_TRUE(run_awaitable(store_->insert_conversation_trees({{c, messages}})).has_value());
     const auto p = run_awaitable(store_->message_path(c.id, std::nullopt, 10)).value();
     ASSERT_EQ(p.size(), 2U);
     EXPECT_EQ(p[1].message.content, "copy 1");
     EXPECT_EQ(p[1].sibling_count, 2);
 
-    // A taken message id half way: neither the conversation nor any message is kept.
+    // A taken message id in the second of two trees: nothing of either is kept.
     Conversation d = conversation_;
     d.id = new_uuid_v7();
+    Message fine = messages[0];
+    fine.id = new_uuid_v7();
+    fine.conversation_id = d.id;
+    Conversation e = conversation_;
+    e.id = new_uuid_v7();
     std::vector<Message> clash = {messages[0], messages[1]};
     clash[0].id = new_uuid_v7();
-    clash[0].conversation_id = d.id;
-    clash[1].conversation_id = d.id;  // messages[1].id exists already
-    const auto refused = run_awaitable(store_->insert_conversation_tree(d, clash));
+    clash[0].conversation_id = e.id;
+    clash[1].conversation_id = e.id;  // messages[1].id exists already
+    const auto refused =
+        run_awaitable(store_->insert_conversation_trees({{d, {fine}}, {e, clash}}));
     ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(refused.error().type, ErrorType::conflict);
     EXPECT_FALSE(run_awaitable(store_->find_conversation(d.id)).value());
-    EXPECT_TRUE(run_awaitable(store_->message_path(d.id, clash[0].id, 10)).value().empty());
+    EXPECT_FALSE(run_awaitable(store_->find_conversation(e.id)).value());
+    EXPECT_TRUE(run_awaitable(store_->message_path(d.id, fine.id, 10)).value().empty());
+}
+
+TEST_P(TreeStoreTest, ShareLinksAreFoundListedAndRevoked) {
+    Share s;
+    s.id = new_uuid_v7();
+    s.token = "token-" + new_uuid_v7();
+    s.user_id = conversation_.user_id;
+    s.conversation_id = conversation_.id;
+    s.snapshot = R"({"title":"t","messages":[]})";
+    s.created_at = kBase;
+    ASSERT_TRUE(run_awaitable(store_->create_share(s)).has_value());
+    Share later = s;
+    later.id = new_uuid_v7();
+    later.token = "token-" + new_uuid_v7();
+    later.created_at = kBase + std::chrono::seconds(1);
+    ASSERT_TRUE(run_awaitable(store_->create_share(later)).has_value());
+    const auto found = run_awaitable(store_->find_share(s.token)).value();
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->snapshot, s.snapshot);
+    EXPECT_EQ(found->created_at, s.created_at);
+    EXPECT_FALSE(found->revoked_at);
+    auto listed = run_awaitable(store_->list_shares(s.user_id)).value();
+    ASSERT_EQ(listed.size(), 2U);
+    EXPECT_EQ(listed[0].id, later.id);  // newest first
+    EXPECT_TRUE(run_awaitable(store_->list_shares("someone else")).value().empty());
+    EXPECT_FALSE(run_awaitable(store_->revoke_share(s.id, "someone else", kBase)).value());
+    EXPECT_TRUE(run_awaitable(store_->revoke_share(s.id, s.user_id, kBase)).value());
+    EXPECT_FALSE(run_awaitable(store_->revoke_share(s.id, s.user_id, kBase)).value());
+    EXPECT_EQ(run_awaitable(store_->find_share(s.token)).value()->revoked_at, kBase);
+    listed = run_awaitable(store_->list_shares(s.user_id)).value();
+    ASSERT_EQ(listed.size(), 1U);
+    EXPECT_EQ(listed[0].id, later.id);
+    EXPECT_FALSE(run_awaitable(store_->find_share("no such token")).value());
+    // Links go with their conversation.
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(conversation_.id)).value());
+    EXPECT_FALSE(run_awaitable(store_->find_share(later.token)).value());
 }
 
 // Before 0006 only answers had parents: the migration chains each parentless message to the one

@@ -14,3 +14,16 @@ UPDATE conversations SET active_leaf_id = (
     SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id
     ORDER BY m.created_at DESC, m.id DESC LIMIT 1);
 CREATE INDEX messages_siblings ON messages(conversation_id, parent_id, created_at, id);
+-- Read-only share links: a snapshot of a conversation's active branch at the time of sharing,
+-- reached by an unguessable token; revoked links stay (revoked_at) so the owner's list is honest.
+CREATE TABLE shares (
+    id              TEXT PRIMARY KEY,
+    token           TEXT NOT NULL UNIQUE,
+    user_id         TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    snapshot        TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    revoked_at      TEXT
+);
+CREATE INDEX shares_user ON shares(user_id, created_at, id);
+CREATE INDEX shares_conversation ON shares(conversation_id);
