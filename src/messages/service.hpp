@@ -42,7 +42,7 @@ struct NewMessage {
 };
 
 // The most recent messages that fit `budget` tokens (estimated), oldest first, whole messages
-// only; error messages are skipped. `newest_first` is what Store::recent_messages returns.
+// only; error messages are skipped. `newest_first` is the branch, newest first (Placement).
 // With `with_tools`, an answer's tool calls and results (metadata.tools) are replayed before its
 // text, as the model made them; without, they are left out (a provider refuses tool messages in a
 // request that offers no tools).
