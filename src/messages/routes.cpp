@@ -29,20 +29,27 @@ namespace {
 constexpr std::chrono::seconds kPingEvery{15};
 
 // The body fields of a message: the content (`content`, or `message` in the seed's WebSocket
-// frames) and the per-message options; any other field is 422.
-Result<NewMessage> parse_message(const bj::object& body, std::string_view content_field) {
-    if (auto known = json::reject_unknown_fields(
-            body, {content_field, "thinking", "model", "temperature", "max_tokens"}
-        );
-        !known) {
+// frames; none for a regeneration) and the per-message options; any other field is 422.
+Result<NewMessage> parse_message(
+    const bj::object& body, std::optional<std::string_view> content_field
+) {
+    auto known =
+        content_field
+            ? json::reject_unknown_fields(
+                  body, {*content_field, "thinking", "model", "temperature", "max_tokens"}
+              )
+            : json::reject_unknown_fields(body, {"thinking", "model", "temperature", "max_tokens"});
+    if (!known) {
         return known.error();
     }
     NewMessage message;
-    auto content = json::required_string(body, content_field);
-    if (!content) {
-        return content.error();
+    if (content_field) {
+        auto content = json::required_string(body, *content_field);
+        if (!content) {
+            return content.error();
+        }
+        message.content = std::move(*content);
     }
-    message.content = std::move(*content);
     auto thinking = json::optional_bool(body, "thinking");
     auto model = json::optional_string(body, "model");
     auto temperature = json::optional_number(body, "temperature");
@@ -64,6 +71,19 @@ Result<NewMessage> parse_message(const bj::object& body, std::string_view conten
     message.temperature = *temperature;
     message.max_tokens = *max_tokens;
     return message;
+}
+
+// Where a request on a message route puts its turn: the route's last segments say which.
+Branch branch_of(const http::Request& req, Branch::Kind kind) {
+    return {kind, std::string(req.path_param("message_id"))};
+}
+
+// The content field a turn of `kind` reads: none for a regeneration (the question is stored).
+std::optional<std::string_view> content_field(Branch::Kind kind) {
+    if (kind == Branch::Kind::regenerate) {
+        return std::nullopt;
+    }
+    return "content";
 }
 
 // Sleeps; when cancelled (it loses most `||` races) it returns early without an exception.
@@ -174,13 +194,31 @@ asio::awaitable<void> relay(
 
 }  // namespace
 
-asio::awaitable<http::Response> send(http::Request& req, MessageService& svc) {
+namespace {
+
+// POST …/messages and the edit and regenerate routes: the answer as one JSON document.
+asio::awaitable<http::Response> answer(http::Request& req, MessageService& svc, Branch::Kind kind) {
     const auto body = value_or_throw(http::read_json_object(req));
-    auto message = value_or_throw(parse_message(body, "content"));
-    const auto reply =
-        value_or_throw(co_await svc.send(req.principal(), req.path_param("id"), std::move(message))
-        );
+    auto message = value_or_throw(parse_message(body, content_field(kind)));
+    auto branch = branch_of(req, kind);  // a named local: see MessageService::send
+    const auto reply = value_or_throw(co_await svc.send(
+        req.principal(), req.path_param("id"), std::move(message), std::move(branch)
+    ));
     co_return http::success(conversations::message_json(reply));
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> send(http::Request& req, MessageService& svc) {
+    co_return co_await answer(req, svc, Branch::Kind::append);
+}
+
+asio::awaitable<http::Response> edit(http::Request& req, MessageService& svc) {
+    co_return co_await answer(req, svc, Branch::Kind::edit);
+}
+
+asio::awaitable<http::Response> regenerate(http::Request& req, MessageService& svc) {
+    co_return co_await answer(req, svc, Branch::Kind::regenerate);
 }
 
 asio::awaitable<http::Response> stream_turn(
@@ -217,7 +255,13 @@ constexpr std::size_t kMaxPromptChars = 10'000;
 
 }  // namespace
 
-asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) {
+namespace {
+
+// POST …/messages/stream and the edit and regenerate routes' /stream: the answer as Server-Sent
+// Events.
+asio::awaitable<http::Response> answer_stream(
+    http::Request& req, MessageService& svc, Branch::Kind kind
+) {
     const auto format = req.query_param("format").value_or("anthropic");
     if (format != "anthropic" && format != "openai") {
         throw ErrorException(make_error(
@@ -225,13 +269,28 @@ asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) 
         ));
     }
     const auto body = value_or_throw(http::read_json_object(req));
-    auto message = value_or_throw(parse_message(body, "content"));
-    std::shared_ptr<Turn> turn =
-        value_or_throw(co_await svc.start(req.principal(), req.path_param("id"), std::move(message))
-        );
+    auto message = value_or_throw(parse_message(body, content_field(kind)));
+    auto branch = branch_of(req, kind);  // a named local: see MessageService::send
+    std::shared_ptr<Turn> turn = value_or_throw(co_await svc.start(
+        req.principal(), req.path_param("id"), std::move(message), std::move(branch)
+    ));
     std::shared_ptr<StreamEncoder> encoder =
         format == "openai" ? make_openai_encoder() : make_anthropic_encoder();
     co_return co_await stream_turn(req, std::move(turn), std::move(encoder));
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) {
+    co_return co_await answer_stream(req, svc, Branch::Kind::append);
+}
+
+asio::awaitable<http::Response> edit_stream(http::Request& req, MessageService& svc) {
+    co_return co_await answer_stream(req, svc, Branch::Kind::edit);
+}
+
+asio::awaitable<http::Response> regenerate_stream(http::Request& req, MessageService& svc) {
+    co_return co_await answer_stream(req, svc, Branch::Kind::regenerate);
 }
 
 asio::awaitable<http::Response> prompt_stream(

@@ -30,6 +30,16 @@ boost::asio::awaitable<http::Response> stream(http::Request& req, MessageService
 boost::asio::awaitable<http::Response> stream_turn(
     http::Request& req, std::shared_ptr<Turn> turn, std::shared_ptr<StreamEncoder> encoder
 );
+// POST /api/v1/conversations/{id}/messages/{message_id}/edit {content, …}: a sibling of the user
+// message, answered; the answer as `send`'s.
+boost::asio::awaitable<http::Response> edit(http::Request& req, MessageService& svc);
+// POST /api/v1/conversations/{id}/messages/{message_id}/edit/stream: the same, streamed.
+boost::asio::awaitable<http::Response> edit_stream(http::Request& req, MessageService& svc);
+// POST /api/v1/conversations/{id}/messages/{message_id}/regenerate {model?, …}: a sibling of the
+// answer, to the same question.
+boost::asio::awaitable<http::Response> regenerate(http::Request& req, MessageService& svc);
+// POST /api/v1/conversations/{id}/messages/{message_id}/regenerate/stream: the same, streamed.
+boost::asio::awaitable<http::Response> regenerate_stream(http::Request& req, MessageService& svc);
 
 // POST /stream?stream_format=text|openai|sse, body {"prompt": "…"}: seed 003's route. Each call
 // is a new conversation of the caller holding the prompt and the answer, streamed as plain text,

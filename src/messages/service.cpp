@@ -318,6 +318,7 @@ struct MessageService::Prepared {
     llm::ChatRequest request;
     std::int64_t context_count = 0;
     std::optional<bj::object> routing;  // the response strategy's decision, when routing is on
+    bool store_user = true;  // false when regenerating: the question is stored already
 };
 
 namespace {
@@ -360,15 +361,21 @@ private:
 
 // Stores a turn's user message (beside the model call) and publishes it. Whatever happens, an
 // exception from the store included, it ends with `write->done` set and, unless the message was
-// stored, `write->error` saying why (a store that throws: overloaded, 503). `store` and
+// stored, `write->error` saying why (a store that throws: overloaded, 503); with `needed` false
+// (a regeneration, whose question is stored already) it only ends. `store` and
 // `service` are the MessageService's, which outlive every turn.
 asio::awaitable<void> store_user_message(
     store::Store& store,
     conversations::ConversationService& service,
     std::shared_ptr<UserWrite> write,
-    store::Message user
+    store::Message user,
+    bool needed
 ) {
     const EndWrite end(write);
+    if (!needed) {
+        write->stored = true;  // a regeneration: the question is stored already
+        co_return;
+    }
     try {
         auto stored = co_await store.insert_message(user);
         if (!stored) {
@@ -456,9 +463,9 @@ private:
 }  // namespace
 
 asio::awaitable<Result<store::Message>> MessageService::send(
-    const Principal& who, std::string_view conversation_id, NewMessage message
+    const Principal& who, std::string_view conversation_id, NewMessage message, Branch branch
 ) {
-    auto turn = co_await start(who, conversation_id, std::move(message));
+    auto turn = co_await start(who, conversation_id, std::move(message), std::move(branch));
     if (!turn) {
         co_return turn.error();
     }
@@ -475,20 +482,33 @@ asio::awaitable<Result<store::Message>> MessageService::send(
 }
 
 asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
-    const Principal& who, std::string_view conversation_id, NewMessage message
+    const Principal& who, std::string_view conversation_id, NewMessage message, Branch branch
 ) {
     using namespace asio::experimental::awaitable_operators;  // NOLINT
-    // The conversation (ownership, settings) and its recent messages (the context), read side
-    // by side: two blocking-pool hops in the time of one, before the first token.
-    auto [conversation, recent] = co_await (
+    // The conversation (ownership, settings) and the branch the turn continues (the context: the
+    // path to the active leaf, or to the edited or regenerated message), read side by side: two
+    // blocking-pool hops in the time of one, before the first token.
+    std::optional<std::string> path_end;
+    if (branch.kind != Branch::Kind::append) {
+        path_end = branch.message_id;
+    }
+    auto [conversation, path] = co_await (
         conversations_.get(who, conversation_id) &&
-        store_.recent_messages(std::string(conversation_id), kRecentForContext)
+        store_.message_path(std::string(conversation_id), path_end, kRecentForContext)
     );
     if (!conversation) {
         co_return conversation.error();
     }
-    if (!recent) {
-        co_return recent.error();
+    if (!path) {
+        co_return path.error();
+    }
+    auto placed = place(branch, std::move(*path));
+    if (!placed) {
+        co_return placed.error();
+    }
+    auto* recent = &placed->newest_first;
+    if (placed->question) {
+        message.content = placed->question->content;  // a regeneration answers the stored question
     }
     if (trim(message.content).empty()) {
         co_return make_error(ErrorType::unprocessable, "`content` must not be empty");
@@ -513,7 +533,11 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     std::optional<sessions::RoutingDecision> routing;
     std::optional<sessions::GenerationHints> hints;
     if (settings.routing.value_or(false)) {
-        routing = sessions::route(routing_input(*recent, message.content));
+        auto input = routing_input(*recent, message.content);
+        if (placed->question) {
+            --input.user_message_count;  // a regenerated question is in the context already
+        }
+        routing = sessions::route(input);
         hints = sessions::generation_hints(routing->strategy);
     }
     const std::int64_t max_tokens = message.max_tokens.value_or(settings.max_tokens.value_or(
@@ -550,13 +574,19 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     // the first token); the turn waits for it before it ends, so a provider failure never loses
     // it, and a failed write fails the turn.
     Prepared p;
-    p.user.id = new_uuid_v7();
-    p.user.conversation_id = conversation->id;
-    p.user.role = "user";
-    p.user.content = std::move(message.content);
-    p.user.token_count = user_tokens;
-    p.user.created_at = clock_();
-    recent->insert(recent->begin(), p.user);  // newest first
+    if (placed->question) {
+        p.user = std::move(*placed->question);  // already stored and in the context
+        p.store_user = false;
+    } else {
+        p.user.id = new_uuid_v7();
+        p.user.conversation_id = conversation->id;
+        p.user.parent_id = placed->parent_id;
+        p.user.role = "user";
+        p.user.content = std::move(message.content);
+        p.user.token_count = user_tokens;
+        p.user.created_at = clock_();
+        recent->insert(recent->begin(), p.user);  // newest first
+    }
     p.request.system = system;
     if (tools_ != nullptr && info.tools && settings.tools && !settings.tools->empty()) {
         p.request.tools = tools_->specs(*settings.tools);
@@ -647,7 +677,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     auto user_write = std::make_shared<UserWrite>(executor);
     asio::co_spawn(
         executor,
-        store_user_message(store_, conversations_, user_write, p.user),
+        store_user_message(store_, conversations_, user_write, p.user, p.store_user),
         [](const std::exception_ptr& e) {
             if (e) {
                 try {

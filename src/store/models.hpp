@@ -56,6 +56,10 @@ struct Conversation {
     TimePoint created_at;
     TimePoint updated_at;
     std::optional<TimePoint> summary_updated_at;  // when `summary` was last written
+    // The end of the branch the conversation shows and continues (messages form a tree through
+    // parent_id); absent while it has no messages. Written by insert_message and set_active_leaf,
+    // never by update_conversation.
+    std::optional<std::string> active_leaf_id;
 };
 
 struct Message {
@@ -77,6 +81,31 @@ struct Message {
     std::optional<std::int64_t> ttft_ms;
     std::string metadata = "{}";  // JSON object
     TimePoint created_at;
+};
+
+// A message on a branch, with its place among its siblings (the messages with the same parent,
+// or the roots of the conversation for a root; oldest first).
+struct PathMessage {
+    Message message;
+    std::int64_t sibling_count = 1;  // itself included
+    std::int64_t sibling_index = 0;  // 0-based
+};
+
+// A conversation and all its messages, written together (fork, import).
+struct ConversationTree {
+    Conversation conversation;      // active_leaf_id included
+    std::vector<Message> messages;  // parents before their children
+};
+
+// A read-only public link to a snapshot of a conversation's active branch.
+struct Share {
+    std::string id;
+    std::string token;  // the link's secret part: 256 random bits, base64url
+    std::string user_id;
+    std::string conversation_id;
+    std::string snapshot;  // JSON: what GET /share/{token} shows (no account data)
+    TimePoint created_at;
+    std::optional<TimePoint> revoked_at;
 };
 
 // One entry of a conversation's session event log (seed 004): user_message, ai_token (tokens

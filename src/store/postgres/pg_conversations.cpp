@@ -12,9 +12,9 @@ namespace {
 
 const std::string kConversationColumns =
     "id, user_id, title, model, system_prompt, settings, metadata, is_archived, is_pinned, "
-    "summary, created_at, updated_at, summary_updated_at";
+    "summary, created_at, updated_at, summary_updated_at, active_leaf_id";
 
-constexpr int kConversationColumnCount = 13;
+constexpr int kConversationColumnCount = 14;
 
 // The conversations' one order, newest activity first; keyset cursors compare in it too. Ids are
 // COLLATE "C" columns, so ties break by bytes, as in SQLite.
@@ -35,6 +35,7 @@ Conversation read_conversation(const PgResult& r, int row) {
     c.created_at = r.time(row, 10).value_or(TimePoint{});
     c.updated_at = r.time(row, 11).value_or(TimePoint{});
     c.summary_updated_at = r.time(row, 12);
+    c.active_leaf_id = r.optional_text(row, 13);
     return c;
 }
 
@@ -156,19 +157,35 @@ Message read_message(const PgResult& r, int row, int first) {
     return m;
 }
 
+asio::awaitable<void> insert_conversation_row(PgConnection& c, const Conversation& v) {
+    Params p;
+    p.text(v.id).text(v.user_id).optional_text(v.title).text(v.model);
+    p.optional_text(v.system_prompt).text(v.settings).text(v.metadata);
+    p.boolean(v.is_archived).boolean(v.is_pinned).optional_text(v.summary);
+    p.time(v.created_at).time(v.updated_at).optional_time(v.summary_updated_at);
+    p.optional_text(v.active_leaf_id);
+    co_await c.query(
+        "INSERT INTO conversations(" + kConversationColumns +
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        p
+    );
+}
+
+Params message_params(const Message& msg) {
+    Params p;
+    p.text(msg.id).text(msg.conversation_id).optional_text(msg.parent_id);
+    p.text(msg.role).text(msg.content).optional_text(msg.thinking).text(msg.status);
+    p.optional_text(msg.model).optional_text(msg.provider).optional_text(msg.finish_reason);
+    p.integer(msg.token_count).integer(msg.input_tokens).integer(msg.output_tokens);
+    p.integer(msg.cost_micros).optional_integer(msg.latency_ms).optional_integer(msg.ttft_ms);
+    p.text(msg.metadata).time(msg.created_at);
+    return p;
+}
+
 asio::awaitable<Result<void>> PgStore::create_conversation(Conversation conv) {
     co_return co_await run<void>(
         [](PgConnection& c, const Conversation& v) -> asio::awaitable<Result<void>> {
-            Params p;
-            p.text(v.id).text(v.user_id).optional_text(v.title).text(v.model);
-            p.optional_text(v.system_prompt).text(v.settings).text(v.metadata);
-            p.boolean(v.is_archived).boolean(v.is_pinned).optional_text(v.summary);
-            p.time(v.created_at).time(v.updated_at).optional_time(v.summary_updated_at);
-            co_await c.query(
-                "INSERT INTO conversations(" + kConversationColumns +
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                p
-            );
+            co_await insert_conversation_row(c, v);
             co_return Result<void>{};
         },
         conv
@@ -303,18 +320,11 @@ asio::awaitable<Result<void>> PgStore::insert_message(Message m) {
             // One statement, so one transaction and one round trip: the conversation moves only
             // if the message goes in. The update comes first: no row means no conversation, told
             // apart from a taken message id (which the foreign key would report the same way).
-            Params p;
-            p.text(msg.id).text(msg.conversation_id).optional_text(msg.parent_id);
-            p.text(msg.role).text(msg.content).optional_text(msg.thinking).text(msg.status);
-            p.optional_text(msg.model).optional_text(msg.provider).optional_text(msg.finish_reason);
-            p.integer(msg.token_count).integer(msg.input_tokens).integer(msg.output_tokens);
-            p.integer(msg.cost_micros)
-                .optional_integer(msg.latency_ms)
-                .optional_integer(msg.ttft_ms);
-            p.text(msg.metadata).time(msg.created_at);
+            const auto p = message_params(msg);
             const auto inserted = co_await c.query(
-                "WITH moved AS (UPDATE conversations SET updated_at = $18::timestamptz WHERE id = "
-                "$2::text RETURNING id) INSERT INTO messages(" +
+                "WITH moved AS (UPDATE conversations SET updated_at = $18::timestamptz, "
+                "active_leaf_id = $1::text WHERE id = $2::text RETURNING id) INSERT INTO "
+                "messages(" +
                     kMessageColumns +
                     ") SELECT $1::text, moved.id, $3::text, $4::text, $5::text, $6::text, "
                     "$7::text, $8::text, $9::text, $10::text, $11::bigint, $12::bigint, "

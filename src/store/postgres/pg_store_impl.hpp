@@ -72,6 +72,25 @@ public:
         std::string conversation_id, std::int64_t limit
     ) override;
 
+    boost::asio::awaitable<Result<std::vector<PathMessage>>> message_path(
+        std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::optional<std::string>>> branch_leaf(
+        std::string conversation_id, std::string message_id
+    ) override;
+    boost::asio::awaitable<Result<bool>> set_active_leaf(
+        std::string conversation_id, std::string leaf_id
+    ) override;
+    boost::asio::awaitable<Result<void>> insert_conversation_trees(
+        std::vector<ConversationTree> trees
+    ) override;
+    boost::asio::awaitable<Result<void>> create_share(Share share) override;
+    boost::asio::awaitable<Result<std::optional<Share>>> find_share(std::string token) override;
+    boost::asio::awaitable<Result<std::vector<Share>>> list_shares(std::string user_id) override;
+    boost::asio::awaitable<Result<bool>> revoke_share(
+        std::string id, std::string user_id, TimePoint now
+    ) override;
+
     boost::asio::awaitable<Result<void>> insert_session_events(std::vector<SessionEvent> events
     ) override;
     boost::asio::awaitable<Result<std::vector<SessionEvent>>> list_session_events(
@@ -138,6 +157,12 @@ inline constexpr int kMessageColumnCount = 18;
 
 // A message from kMessageColumns, read from column `first` of `row` on.
 Message read_message(const PgResult& r, int row, int first = 0);
+
+// Insert one conversation row (with its active leaf), for callers' own transactions.
+boost::asio::awaitable<void> insert_conversation_row(PgConnection& c, const Conversation& v);
+
+// A message's kMessageColumns values, $1 to $18 in order.
+Params message_params(const Message& msg);
 
 // The tsquery of a conversation-list `q` (the last plain word a prefix, as SQLite's FTS5 query),
 // as SQL whose parameters are appended to `p`.

@@ -11,7 +11,7 @@ namespace {
 
 constexpr std::string_view kConversationColumns =
     "id, user_id, title, model, system_prompt, settings, metadata, is_archived, is_pinned, "
-    "summary, created_at, updated_at, summary_updated_at";
+    "summary, created_at, updated_at, summary_updated_at, active_leaf_id";
 
 // The conversations' one order, newest activity first; keyset cursors compare in it too.
 constexpr std::string_view kConversationOrder = " ORDER BY updated_at DESC, id DESC";
@@ -61,6 +61,7 @@ Conversation read_conversation(const Statement& st) {
     c.created_at = column_time(st, 10).value_or(TimePoint{});
     c.updated_at = column_time(st, 11).value_or(TimePoint{});
     c.summary_updated_at = column_time(st, 12);
+    c.active_leaf_id = column_optional_text(st, 13);
     return c;
 }
 
@@ -195,25 +196,49 @@ Message read_message(const Statement& st, int first) {
     return m;
 }
 
+void insert_conversation_row(Connection& c, const Conversation& conv) {
+    auto st = c.prepare(
+        "INSERT INTO conversations(" + std::string(kConversationColumns) +
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    );
+    st.bind(1, conv.id).bind(2, conv.user_id);
+    bind_optional(st, 3, conv.title);
+    st.bind(4, conv.model);
+    bind_optional(st, 5, conv.system_prompt);
+    st.bind(6, conv.settings).bind(7, conv.metadata);
+    st.bind(8, std::int64_t{conv.is_archived ? 1 : 0});
+    st.bind(9, std::int64_t{conv.is_pinned ? 1 : 0});
+    bind_optional(st, 10, conv.summary);
+    st.bind(11, to_iso8601(conv.created_at)).bind(12, to_iso8601(conv.updated_at));
+    bind_time(st, 13, conv.summary_updated_at);
+    bind_optional(st, 14, conv.active_leaf_id);
+    st.step();
+}
+
+void insert_message_row(Connection& c, const Message& m) {
+    auto st = c.prepare(
+        "INSERT INTO messages(" + std::string(kMessageColumns) +
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    );
+    st.bind(1, m.id).bind(2, m.conversation_id);
+    bind_optional(st, 3, m.parent_id);
+    st.bind(4, m.role).bind(5, m.content);
+    bind_optional(st, 6, m.thinking);
+    st.bind(7, m.status);
+    bind_optional(st, 8, m.model);
+    bind_optional(st, 9, m.provider);
+    bind_optional(st, 10, m.finish_reason);
+    st.bind(11, m.token_count).bind(12, m.input_tokens).bind(13, m.output_tokens);
+    st.bind(14, m.cost_micros);
+    bind_optional(st, 15, m.latency_ms);
+    bind_optional(st, 16, m.ttft_ms);
+    st.bind(17, m.metadata).bind(18, to_iso8601(m.created_at));
+    st.step();
+}
+
 asio::awaitable<Result<void>> SqliteStore::create_conversation(Conversation conv) {
     co_return co_await run<void>([&conv](Connection& c) -> Result<void> {
-        auto st = c.prepare(
-            "INSERT INTO conversations(id, user_id, title, model, system_prompt, settings, "
-            "metadata, is_archived, is_pinned, summary, created_at, updated_at, "
-            "summary_updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        );
-        st.bind(1, conv.id).bind(2, conv.user_id);
-        bind_optional(st, 3, conv.title);
-        st.bind(4, conv.model);
-        bind_optional(st, 5, conv.system_prompt);
-        st.bind(6, conv.settings).bind(7, conv.metadata);
-        st.bind(8, std::int64_t{conv.is_archived ? 1 : 0});
-        st.bind(9, std::int64_t{conv.is_pinned ? 1 : 0});
-        bind_optional(st, 10, conv.summary);
-        st.bind(11, to_iso8601(conv.created_at)).bind(12, to_iso8601(conv.updated_at));
-        bind_time(st, 13, conv.summary_updated_at);
-        st.step();
+        insert_conversation_row(c, conv);
         return {};
     });
 }
@@ -324,33 +349,15 @@ asio::awaitable<Result<void>> SqliteStore::insert_message(Message m) {
         return in_transaction(c, [&]() -> Result<void> {
             // The update first: it tells a missing conversation apart from a taken message id,
             // which the foreign key would report as the same constraint failure.
-            c.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?")
+            c.prepare("UPDATE conversations SET updated_at = ?, active_leaf_id = ? WHERE id = ?")
                 .bind(1, to_iso8601(m.created_at))
-                .bind(2, m.conversation_id)
+                .bind(2, m.id)
+                .bind(3, m.conversation_id)
                 .step();
             if (sqlite3_changes(c.handle()) != 1) {
                 return make_error(ErrorType::not_found, "conversation not found");
             }
-            auto st = c.prepare(
-                "INSERT INTO messages(" + std::string(kMessageColumns) +
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            );
-            st.bind(1, m.id).bind(2, m.conversation_id);
-            bind_optional(st, 3, m.parent_id);
-            st.bind(4, m.role).bind(5, m.content);
-            bind_optional(st, 6, m.thinking);
-            st.bind(7, m.status);
-            bind_optional(st, 8, m.model);
-            bind_optional(st, 9, m.provider);
-            bind_optional(st, 10, m.finish_reason);
-            st.bind(11, m.token_count)
-                .bind(12, m.input_tokens)
-                .bind(13, m.output_tokens)
-                .bind(14, m.cost_micros);
-            bind_optional(st, 15, m.latency_ms);
-            bind_optional(st, 16, m.ttft_ms);
-            st.bind(17, m.metadata).bind(18, to_iso8601(m.created_at));
-            st.step();
+            insert_message_row(c, m);
             return {};
         });
     });

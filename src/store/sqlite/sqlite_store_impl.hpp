@@ -68,6 +68,25 @@ public:
         std::string conversation_id, std::int64_t limit
     ) override;
 
+    boost::asio::awaitable<Result<std::vector<PathMessage>>> message_path(
+        std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::optional<std::string>>> branch_leaf(
+        std::string conversation_id, std::string message_id
+    ) override;
+    boost::asio::awaitable<Result<bool>> set_active_leaf(
+        std::string conversation_id, std::string leaf_id
+    ) override;
+    boost::asio::awaitable<Result<void>> insert_conversation_trees(
+        std::vector<ConversationTree> trees
+    ) override;
+    boost::asio::awaitable<Result<void>> create_share(Share share) override;
+    boost::asio::awaitable<Result<std::optional<Share>>> find_share(std::string token) override;
+    boost::asio::awaitable<Result<std::vector<Share>>> list_shares(std::string user_id) override;
+    boost::asio::awaitable<Result<bool>> revoke_share(
+        std::string id, std::string user_id, TimePoint now
+    ) override;
+
     boost::asio::awaitable<Result<void>> insert_session_events(std::vector<SessionEvent> events
     ) override;
     boost::asio::awaitable<Result<std::vector<SessionEvent>>> list_session_events(
@@ -123,6 +142,11 @@ inline constexpr std::string_view kMessageColumns =
 
 // A message from kMessageColumns, read from column `first` on.
 Message read_message(const Statement& st, int first = 0);
+
+// Insert one row each (kConversationColumns with the active leaf; kMessageColumns), nothing else;
+// for the callers' own transactions.
+void insert_conversation_row(Connection& c, const Conversation& conv);
+void insert_message_row(Connection& c, const Message& m);
 
 // Runs `fn` in a deferred (read) transaction, so that a page and its total, or a total and its
 // breakdowns, come from one snapshot even while writers commit in between.
