@@ -48,7 +48,9 @@ void refuse(tcp::socket socket) {
     boost::system::error_code ec;
     socket.non_blocking(true, ec);
     std::array<char, 4096> sink{};
-    while (!ec && socket.read_some(asio::buffer(sink), ec) > 0) {
+    std::size_t dropped = 0;  // bounded: this runs on the accepting thread
+    while (!ec && dropped < 64 * 1024) {
+        dropped += socket.read_some(asio::buffer(sink), ec);
     }
     socket.write_some(asio::buffer(bytes), ec);
     socket.shutdown(tcp::socket::shutdown_both, ec);
