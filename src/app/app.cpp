@@ -350,6 +350,7 @@ int App::serve() {
         config_.idle_timeout,
         config_.json_max_depth,
         config_.max_connections,
+        config_.ws_max_message_bytes,
     };
     options.shutdown_timeout = config_.shutdown_timeout;
     options.trusted_proxies = config_.trusted_proxies;

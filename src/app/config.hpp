@@ -72,6 +72,7 @@ struct Config {
     std::chrono::milliseconds idle_timeout{75'000};
     std::size_t json_max_depth = 64;
     std::size_t max_connections = 10'000;
+    std::size_t ws_max_message_bytes = 1024 * 1024;
     std::chrono::milliseconds shutdown_timeout{15'000};
     int hsts_max_age = 0;
     // logging

@@ -1,5 +1,9 @@
 #include "app/routes.hpp"
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "auth/routes.hpp"
 #include "compat/errors.hpp"
 #include "compat/routes.hpp"
@@ -10,6 +14,28 @@
 #include "usage/routes.hpp"
 
 namespace parley::app {
+
+namespace {
+
+std::string_view access_name(http::Access access) {
+    switch (access) {
+        case http::Access::open:
+            return "open";
+        case http::Access::credential:
+            return "credential";
+        case http::Access::read:
+            return "read";
+        case http::Access::write:
+            return "write";
+        case http::Access::admin:
+            return "admin";
+        case http::Access::model:
+            return "model";
+    }
+    return "unknown";
+}
+
+}  // namespace
 
 using http::Access;
 using http::Method;
@@ -81,6 +107,19 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::post, "/v1/messages/count_tokens", Access::read,  [&s](Request& r) { return compat::count_tokens(r, *s.compat); }, compat::anthropic_error},
     };
     // clang-format on
+}
+
+std::string route_table_json() {
+    Services none;
+    boost::json::array out;
+    for (const auto& r : make_routes(none)) {
+        out.push_back(boost::json::object{
+            {"method", http::method_name(r.method)},
+            {"path", r.path},
+            {"access", access_name(r.access)},
+        });
+    }
+    return boost::json::serialize(out);
 }
 
 }  // namespace parley::app

@@ -1,6 +1,7 @@
 // The route table: every route of the API on one screen (method, path template, access, handler).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "auth/gate.hpp"
@@ -32,5 +33,10 @@ struct Services {
 };
 
 std::vector<http::Route> make_routes(Services& s);
+
+// The route table without its handlers, as JSON:
+// [{"method":"GET","path":"/health","access":"open"}, …] in table order. `parley routes` prints it;
+// the access-control matrix test (tests/integration/access_control.test.mjs) is generated from it.
+std::string route_table_json();
 
 }  // namespace parley::app
