@@ -5,8 +5,8 @@
 # SOAK_SAMPLE_S (default 5) seconds. Prints the samples, then a least-squares slope of each over the
 # second half of the run (the first half is warm-up: caches, SQLite's page cache and WAL, allocator
 # arenas) and whether both are flat: RSS growing by less than SOAK_RSS_TOLERANCE_PCT (default 5) % of
-# its mean over the second half, descriptors by fewer than 5. Exit status 1 when either is not flat
-# or any request got a 5xx.
+# its mean over the second half, descriptors by fewer than 5. Exit status 1 when either is not flat,
+# any request got a 5xx, or a sanitizer build reported anything (leaks at exit included).
 #   bench/soak.sh                       # 30 minutes
 #   SOAK_SECONDS=300 bench/soak.sh      # 5 minutes
 #   BENCH_DATABASE=postgres bench/soak.sh
@@ -41,10 +41,22 @@ wait "$load_pid"
 sample $(($(date +%s) - start))
 
 echo "load: $(cat "$load_out")"
+# A sanitizer build (PARLEY_BIN=build/ci/parley) reports leaks when it exits: stop it here to see them.
+stop_parley_keep_log() {
+    kill -TERM "$PARLEY_PID" 2>/dev/null || true
+    wait "$PARLEY_PID" 2>/dev/null || true
+    PARLEY_PID=
+}
+stop_parley_keep_log
+sanitizer=$(grep -cE 'LeakSanitizer|AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$BENCH_DIR/server.log" || true)
+echo "sanitizer reports at exit: $sanitizer"
+if [[ $sanitizer != 0 ]]; then
+    grep -E -A20 'LeakSanitizer|AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$BENCH_DIR/server.log" | head -60
+fi
 db_size=$(du -sh "$BENCH_DIR/data" 2>/dev/null | cut -f1)
 echo "data directory after the run: ${db_size:-?}"
 # The verdict: slopes over the second half, and 5xx from the load.
-awk -v tolerance="$tolerance" -v five_xx="$(grep -o '"5xx":[0-9]*' "$load_out" | cut -d: -f2)" '
+awk -v tolerance="$tolerance" -v sanitizer="$sanitizer" -v five_xx="$(grep -o '"5xx":[0-9]*' "$load_out" | cut -d: -f2)" '
     { t[NR] = $1; r[NR] = $2; f[NR] = $3 }
     function slope(y, from, to,    i, n, sx, sy, sxx, sxy) {
         n = 0; sx = 0; sy = 0; sxx = 0; sxy = 0
@@ -64,5 +76,5 @@ awk -v tolerance="$tolerance" -v five_xx="$(grep -o '"5xx":[0-9]*' "$load_out" |
         printf "second half: open descriptors %d..%d, slope %+.3f fds/min: %s\n",
             f[from], f[NR], fs * 60, fd_flat ? "flat" : "GROWING"
         printf "5xx responses: %d\n", five_xx
-        exit (rss_flat && fd_flat && five_xx == 0) ? 0 : 1
+        exit (rss_flat && fd_flat && five_xx == 0 && sanitizer == 0) ? 0 : 1
     }' "$samples"
