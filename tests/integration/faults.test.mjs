@@ -341,7 +341,8 @@ describe("SQLite: another process holds the write lock", () => {
     before(async () => {
         const dir = makeTempDir("parley-busy-");
         db = path.join(dir, "parley.db");
-        server = await startServer({ env: { ...UNLIMITED, DATABASE_URL: `sqlite://${db}`, MOCK_TOKEN_DELAY_MS: "1" } });
+        // The mock's answer (about 30 words) takes ~3 s: time to take the lock in the middle of one.
+        server = await startServer({ env: { ...UNLIMITED, DATABASE_URL: `sqlite://${db}`, MOCK_TOKEN_DELAY_MS: "100" } });
         server.busyDir = dir;
         base = server.baseUrl;
         token = await register(base);
@@ -402,6 +403,32 @@ describe("SQLite: another process holds the write lock", () => {
         assert.equal(again.res.status, 200, again.text);
         await stored(base, token, id, 2);
         assert.equal(await sqlite(db, "PRAGMA integrity_check;"), "ok");
+    });
+
+    it("the lock is taken mid-answer, so the answer cannot be stored: the stream ends with an overloaded_error event; the user message stays", async () => {
+        const id = await conversation(base, token, undefined);
+        const res = await fetch(`${base}${CONVERSATIONS}/${id}/messages/stream`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify({ content: "a long answer please" }),
+        });
+        assert.equal(res.status, 200);
+        const sse = new SseReader(res);
+        await sse.until((e) => e.event === "content_block_delta");
+        await stored(base, token, id, 1); // the user message is in
+        const lock = await holdWriteLock(db);
+        let events;
+        try {
+            events = (await sse.rest(20_000)).filter((e) => e.event !== "ping");
+        } finally {
+            await lock.release();
+        }
+        const last = events.at(-1);
+        assert.equal(last.event, "error", describeEvents(events));
+        assert.equal(last.json.error.type, "overloaded_error", JSON.stringify(last.json));
+        assert.ok(!events.some((e) => e.event === "message_stop"));
+        const [user] = await stored(base, token, id, 1);
+        assert.equal(user.content, "a long answer please");
     });
 });
 
