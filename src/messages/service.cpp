@@ -832,8 +832,9 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
             {{"message_id", reply.id}, {"detail", stored.error().detail}}
         );
         if (!st->failure) {
+            // The store's own class: a full or locked database is overloaded_error (retry later).
+            end.error_type = std::string(error_type_name(stored.error().type));
             st->failure = stored.error();
-            end.error_type = "api_error";
             end.error_message = "the answer could not be stored";
         }
     } else {

@@ -13,6 +13,11 @@
 
 namespace parley::store::sqlite {
 
+// A SQLite failure as Parley's error: a constraint is `conflict`; a lock held past the busy
+// timeout (another process writing) and a full or failing disk are `overloaded` (503 with
+// Retry-After: the condition passes, the client should retry); anything else is `api`.
+Error to_error(const SqliteError& e);
+
 class SqliteStore final : public Store {
 public:
     SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
@@ -114,7 +119,7 @@ public:
 
 private:
     // Runs `fn(Connection&)` on the blocking pool with a pooled connection; SQLite failures become
-    // api errors (constraint violations: conflict) whose detail is the SQLite message.
+    // errors by to_error (below) whose detail is the SQLite message.
     template <class T, class F>
     boost::asio::awaitable<Result<T>> run(F fn) {
         co_return co_await async::offload(pool_, [this, &fn]() -> Result<T> {
@@ -122,10 +127,7 @@ private:
                 auto lease = connections_.acquire();
                 return fn(*lease);
             } catch (const SqliteError& e) {
-                if ((e.code() & 0xFF) == SQLITE_CONSTRAINT) {
-                    return make_error(ErrorType::conflict, "already exists", e.what());
-                }
-                return make_error(ErrorType::api, "database error", e.what());
+                return to_error(e);
             }
         });
     }
@@ -158,7 +160,7 @@ auto in_read_snapshot(Connection& c, F&& fn) {
         c.exec("COMMIT");
         return out;
     } catch (...) {
-        c.exec("ROLLBACK");
+        c.rollback();
         throw;
     }
 }
