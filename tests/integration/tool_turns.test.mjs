@@ -222,7 +222,8 @@ describe("tool turns through each wire format (fake upstream, TOOL_MAX_ROUNDS=2)
 
             it("the round limit: a model that always calls a tool gets 3 requests, then the turn ends", async () => {
                 const c = await conversation(model);
-                script({ toolCalls: [{ name: "calculator", arguments: { expression: "1 + 1" } }], tokens: ["Thinking."], usage: { input: 5, output: 2 } });
+                const looping = { toolCalls: [{ name: "calculator", arguments: { expression: "1 + 1" } }], tokens: ["Thinking."], usage: { input: 5, output: 2 } };
+                script(looping);
                 const started = Date.now();
                 const answer = await turn(c.id, "Loop forever");
                 assert.ok(Date.now() - started < 10_000, "no hang");
@@ -237,6 +238,19 @@ describe("tool turns through each wire format (fake upstream, TOOL_MAX_ROUNDS=2)
                 assert.equal(answer.metadata.input_tokens, 15, "all three model calls are counted");
                 assert.equal(answer.metadata.output_tokens, 6);
                 assert.equal(upstream.requests[2].toolResults.length, 2, "the last request carries both rounds' results");
+
+                // Streamed, the same turn ends its SSE stream normally.
+                script(looping);
+                const res = await fetch(`${base}${CONVERSATIONS}/${c.id}/messages/stream`, {
+                    method: "POST",
+                    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+                    body: JSON.stringify({ content: "Loop again" }),
+                    signal: AbortSignal.timeout(10_000),
+                });
+                const events = (await res.text()).split("\n\n").filter(Boolean).map((b) => b.split("\n")[0].slice("event: ".length));
+                assert.equal(upstream.requests.length, 3);
+                assert.equal(events.filter((e) => e === "tool_result").length, 2);
+                assert.deepEqual(events.slice(-2), ["message_delta", "message_stop"]);
             });
 
             it("a later turn replays the earlier turn's calls and results; usage counts every model call", async () => {
