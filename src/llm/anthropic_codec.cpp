@@ -192,6 +192,9 @@ bj::array encode_messages(const std::vector<ChatMessage>& history) {
             if (!m.content.empty()) {
                 result["content"] = m.content;
             }
+            if (m.tool_error) {
+                result["is_error"] = true;
+            }
             if (bj::array* blocks = open_user_blocks(messages)) {
                 blocks->push_back(std::move(result));
             } else {

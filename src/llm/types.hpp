@@ -38,6 +38,7 @@ struct ChatMessage {
     std::vector<ToolCall> tool_calls{};  // assistant: the calls it made (content may be empty)
     std::string tool_call_id{};          // tool: the call this message answers
     std::string tool_name{};  // tool: that call's tool (Gemini's functionResponse needs it)
+    bool tool_error = false;  // tool: the result is an error (Anthropic's is_error)
 };
 
 struct ChatRequest {

@@ -100,6 +100,9 @@ std::vector<llm::ChatMessage> replayed_tools(const store::Message& m) {
     }
     llm::ChatMessage asked{"assistant", ""};
     std::vector<llm::ChatMessage> answers;
+    // Each result answers one call: ids can repeat across a turn's rounds (Gemini numbers the
+    // calls of each response from 0), so a result once used is not matched again.
+    std::vector<bool> used(results->as_array().size(), false);
     for (const auto& entry : calls->as_array()) {
         const auto* o = entry.if_object();
         if (o == nullptr || !o->contains("id") || !o->at("id").is_string() ||
@@ -114,12 +117,18 @@ std::vector<llm::ChatMessage> replayed_tools(const store::Message& m) {
             call.signature = std::string(sig->as_string());
         }
         llm::ChatMessage answer{"tool", ""};
-        for (const auto& r : results->as_array()) {
-            const auto* ro = r.if_object();
-            if (ro != nullptr && ro->contains("tool_use_id") && ro->at("tool_use_id").is_string() &&
-                ro->at("tool_use_id").as_string() == call.id) {
-                answer.content = ro->contains("result") ? json_text(ro->at("result")) : "";
+        for (std::size_t i = 0; i < used.size(); ++i) {
+            const auto* ro = results->as_array()[i].if_object();
+            if (used[i] || ro == nullptr || !ro->contains("tool_use_id") ||
+                !ro->at("tool_use_id").is_string() ||
+                ro->at("tool_use_id").as_string() != call.id) {
+                continue;
             }
+            used[i] = true;
+            answer.content = ro->contains("result") ? json_text(ro->at("result")) : "";
+            const auto* is_error = ro->if_contains("is_error");
+            answer.tool_error = is_error != nullptr && is_error->is_bool() && is_error->as_bool();
+            break;
         }
         answer.tool_call_id = call.id;
         answer.tool_name = call.name;
@@ -758,6 +767,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
             llm::ChatMessage answered{"tool", result.content};
             answered.tool_call_id = call.id;
             answered.tool_name = call.name;
+            answered.tool_error = !result.ok;
             p.request.messages.push_back(std::move(answered));
         }
     }

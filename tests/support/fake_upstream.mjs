@@ -1586,3 +1586,18 @@ export async function startBlackhole() {
         },
     };
 }
+
+/**
+ * The settings that point Parley's OpenAI, Anthropic and Gemini providers at `upstream` with
+ * `keys` (the ones the fake was started with), for startServer's `env`.
+ */
+export function parleyEnvFor(upstream, keys = DEFAULT_KEYS) {
+    return {
+        OPENAI_API_KEY: keys.openai,
+        OPENAI_BASE_URL: `${upstream.baseUrl}/v1`,
+        ANTHROPIC_API_KEY: keys.anthropic,
+        ANTHROPIC_BASE_URL: upstream.baseUrl,
+        GOOGLE_AI_API_KEY: keys.gemini,
+        GEMINI_BASE_URL: upstream.baseUrl,
+    };
+}
