@@ -1,5 +1,6 @@
 #include "app/routes.hpp"
 
+#include "admin/routes.hpp"
 #include "auth/routes.hpp"
 #include "conversations/routes.hpp"
 #include "messages/routes.hpp"
@@ -60,6 +61,12 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::get,     "/api/v1/search",                       Access::read,  [&s](Request& r) { return search::search_messages(r, *s.search); }},
         {Method::get,     "/api/v1/models",                       Access::read,  [&s](Request& r) { return usage::models(r, *s.router); }},
         {Method::get,     "/api/v1/usage/stats",                  Access::read,  [&s](Request& r) { return usage::stats(r, *s.store); }},
+
+        // Administration (issue 16): the admin scope, and the service checks the account's role.
+        {Method::get,     "/api/v1/admin/users",       Access::admin, [&s](Request& r) { return admin::list_users(r, *s.admin); }},
+        {Method::patch,   "/api/v1/admin/users/{id}",  Access::admin, [&s](Request& r) { return admin::update_user(r, *s.admin); }},
+        {Method::get,     "/api/v1/admin/usage",       Access::admin, [&s](Request& r) { return admin::usage(r, *s.admin); }},
+        {Method::get,     "/api/v1/admin/audit",       Access::admin, [&s](Request& r) { return admin::audit(r, *s.admin); }},
     };
     // clang-format on
 }

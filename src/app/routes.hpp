@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "admin/service.hpp"
 #include "auth/gate.hpp"
 #include "auth/service.hpp"
 #include "conversations/service.hpp"
@@ -27,6 +28,7 @@ struct Services {
     llm::ModelRouter* router = nullptr;
     store::Store* store = nullptr;
     auth::AuthGate* gate = nullptr;  // per-turn model limits on WebSocket sessions
+    admin::AdminService* admin = nullptr;
 };
 
 std::vector<http::Route> make_routes(Services& s);

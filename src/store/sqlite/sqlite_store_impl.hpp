@@ -9,11 +9,12 @@
 
 #include "async/blocking_pool.hpp"
 #include "store/sqlite/connection.hpp"
+#include "store/admin_store.hpp"
 #include "store/store.hpp"
 
 namespace parley::store::sqlite {
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public AdminStore {
 public:
     SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
         : connections_(path, connections),
@@ -89,6 +90,28 @@ public:
 
     boost::asio::awaitable<Result<UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
+    ) override;
+
+    // AdminStore (admin and audit, issue 16)
+    boost::asio::awaitable<Result<std::optional<UserAccess>>> find_user_access(std::string user_id
+    ) override;
+    boost::asio::awaitable<Result<Page<AdminUser>>> list_users(
+        std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<bool>> update_user_access(UserAccess access) override;
+    boost::asio::awaitable<Result<std::vector<std::string>>> promote_admins(
+        std::vector<std::string> emails
+    ) override;
+    boost::asio::awaitable<Result<std::optional<std::string>>> promote_first_user() override;
+    boost::asio::awaitable<Result<void>> insert_audit_events(std::vector<AuditEvent> events
+    ) override;
+    boost::asio::awaitable<Result<Page<AuditEvent>>> list_audit_events(
+        AuditFilter filter, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::vector<ModelDayUsage>>> usage_by_day_and_model(
+        std::optional<std::string> user_id,
+        std::optional<TimePoint> from,
+        std::optional<TimePoint> to
     ) override;
 
 private:
