@@ -175,6 +175,11 @@ struct AuditLog::Impl {
                     trim();
                 }
             }
+            if (!written) {
+                // Not at once: a database that is down would be hammered in a loop.
+                timer.expires_after(options.pause_after_failure);
+                co_await timer.async_wait(asio::use_awaitable);
+            }
         }
     }
 
