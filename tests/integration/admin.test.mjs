@@ -8,10 +8,12 @@
 //   node --test tests/integration/admin.test.mjs
 
 import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 
 import { assertError, del, get, patch, post, uniqueEmail } from "../support/api.mjs";
-import { startServer, waitUntil } from "../support/server.mjs";
+import { makeTempDir, startServer, testDatabaseServer, waitUntil } from "../support/server.mjs";
+import { createDatabase } from "../support/services.mjs";
 
 const SANITIZER_REPORT = /(LeakSanitizer|AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:)/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -454,5 +456,52 @@ describe("admin: the first account without ADMIN_EMAILS, and disabling across in
             timeoutMs: 3_000, what: "instance B to refuse the disabled account",
         });
         assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
+    });
+});
+
+describe("admin: ADMIN_EMAILS applied at start-up to existing accounts, audit events kept over a restart", () => {
+    let databaseUrl;
+    let tempDir;
+    const env = { ...UNLIMITED, JWT_SECRET: "admin-restart-secret-0123456789abcdefghijk" };
+
+    before(async () => {
+        const pg = testDatabaseServer();
+        if (pg) {
+            databaseUrl = await createDatabase(pg);
+        } else {
+            tempDir = makeTempDir();
+            databaseUrl = `sqlite://${tempDir}/parley.db`;
+        }
+    });
+
+    after(() => {
+        if (tempDir) {
+            rmSync(tempDir, { recursive: true, force: true });
+        }
+    });
+
+    it("promotes an existing account ADMIN_EMAILS names, and a failure event recorded just before shutdown is stored", async () => {
+        const first = await startServer({ env: { ...env, DATABASE_URL: databaseUrl } });
+        const owner = await register(first.baseUrl); // the first account: admin
+        const later = await register(first.baseUrl);
+        assertError(await get(first.baseUrl, USERS, { token: later.token }), 403, "permission_error");
+        // Not waited for by the request: written by the audit log at the latest when the server stops.
+        assert.equal((await login(first.baseUrl, later.email, "WrongPass999")).res.status, 401);
+        await stopCleanly(first);
+
+        const second = await startServer({ env: { ...env, DATABASE_URL: databaseUrl, ADMIN_EMAILS: later.email } });
+        try {
+            ok(await get(second.baseUrl, USERS, { token: later.token }));
+            ok(await get(second.baseUrl, USERS, { token: owner.token })); // the first admin stays one
+            const grants = await auditEvents(second.baseUrl, later.token, "kind=admin_granted");
+            assert.deepEqual(
+                grants.map((e) => [e.user_id, e.detail.reason]),
+                [[later.id, "ADMIN_EMAILS"], [owner.id, "first_account"]]
+            );
+            const failed = await auditEvents(second.baseUrl, later.token, `kind=login_failed&user_id=${later.id}`);
+            assert.equal(failed.length, 1, JSON.stringify(failed));
+        } finally {
+            await stopCleanly(second);
+        }
     });
 });
