@@ -19,4 +19,5 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_time ON audit_log(created_at, id);
 CREATE INDEX audit_log_kind ON audit_log(kind, created_at, id);
 CREATE INDEX audit_log_user ON audit_log(user_id, created_at, id);
+CREATE INDEX audit_log_actor ON audit_log(actor_id, created_at, id);
 CREATE INDEX users_admins ON users(role) WHERE role = 'admin';
