@@ -237,9 +237,6 @@ int App::serve() {
     admin::AdminService admin_service(
         **store, admin_db, access_cache, audit_log, config_.admin_emails
     );
-    if (!establish_admins(admin_service)) {
-        return 1;
-    }
 
     // Scale-out: with REDIS_URL, every instance counts against the same limits and sees the same
     // conversation events; without, both stay in this process.
@@ -295,6 +292,10 @@ int App::serve() {
     );
 
     if (config_.auth_open && !open_auth_mode(config_, auth_service, gate)) {
+        return 1;
+    }
+    // After open mode's local user exists, so that it counts as an account.
+    if (!establish_admins(admin_service)) {
         return 1;
     }
 
