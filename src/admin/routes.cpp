@@ -54,7 +54,9 @@ std::optional<std::string> user_id_param(const http::Request& req) {
 }
 
 // A rate limit in a PATCH body: absent (nullopt), null (back to the default) or an integer.
-std::optional<std::optional<std::int64_t>> limit_field(const bj::object& body, std::string_view key) {
+std::optional<std::optional<std::int64_t>> limit_field(
+    const bj::object& body, std::string_view key
+) {
     if (!body.contains(key)) {
         return std::nullopt;
     }
@@ -87,14 +89,18 @@ asio::awaitable<http::Response> update_user(http::Request& req, AdminService& ad
     if (body.contains("disabled")) {
         const auto* v = body.if_contains("disabled");
         if (!v->is_bool()) {
-            throw ErrorException(make_error(ErrorType::unprocessable, "`disabled` must be a boolean"));
+            throw ErrorException(
+                make_error(ErrorType::unprocessable, "`disabled` must be a boolean")
+            );
         }
         change.disabled = v->get_bool();
     }
     if (body.contains("role")) {
         const auto* v = body.if_contains("role");
         if (!v->is_string()) {
-            throw ErrorException(make_error(ErrorType::unprocessable, "`role` must be admin or user"));
+            throw ErrorException(
+                make_error(ErrorType::unprocessable, "`role` must be admin or user")
+            );
         }
         change.role = std::string(v->get_string());
     }

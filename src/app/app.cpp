@@ -7,11 +7,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "admin/service.hpp"
 #include "app/llm_setup.hpp"
 #include "app/routes.hpp"
 #include "app/secrets.hpp"
 #include "async/blocking_pool.hpp"
-#include "admin/service.hpp"
 #include "auth/gate.hpp"
 #include "auth/service.hpp"
 #include "events/bus.hpp"

@@ -26,7 +26,8 @@ struct Config {
     std::size_t blocking_threads = 4;  // SQLite and password hashing
     std::string environment;           // "development" or "production"
     bool auth_open = false;            // AUTH_MODE=open: no credential means the local user
-    std::vector<std::string> admin_emails;  // ADMIN_EMAILS, normalised; empty: the first account
+    // ADMIN_EMAILS, normalised; empty: the first account is the admin
+    std::vector<std::string> admin_emails;
     // storage
     std::string database_url;
     std::size_t database_pool_size = 10;  // PostgreSQL connections per process

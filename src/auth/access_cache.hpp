@@ -24,9 +24,7 @@ namespace parley::auth {
 class AccessCache {
 public:
     // `ttl` 0 reads the store on every call.
-    AccessCache(
-        store::AdminStore& store, std::chrono::milliseconds ttl, Clock clock = system_now
-    );
+    AccessCache(store::AdminStore& store, std::chrono::milliseconds ttl, Clock clock = system_now);
 
     // The account's access (nullopt: no such account), from the cache when it is younger than
     // the ttl and `fresh` is false, else from the store. Runs on the caller's executor. Errors:

@@ -157,8 +157,7 @@ struct AuditLog::Impl {
             for (auto& p : batch) {
                 if (p.waiter) {
                     finish(
-                        p.waiter,
-                        written ? std::nullopt : std::optional<Error>(written.error())
+                        p.waiter, written ? std::nullopt : std::optional<Error>(written.error())
                     );
                 }
             }

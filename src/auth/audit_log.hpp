@@ -56,7 +56,7 @@ struct AuditRecord {
 
 struct AuditOptions {
     std::size_t max_batch = 500;
-    int attempts = 3;  // per batch, before its waiters get the error
+    int attempts = 3;                       // per batch, before its waiters get the error
     std::chrono::milliseconds backoff{50};  // doubled after each failed attempt
     std::chrono::milliseconds pause_after_failure{1'000};  // before a failed batch is tried again
     std::size_t max_pending = 10'000;

@@ -93,9 +93,9 @@ asio::awaitable<http::Response> login(http::Request& req, AuthService& auth) {
 }
 
 asio::awaitable<http::Response> refresh(http::Request& req, AuthService& auth) {
-    auto session = value_or_throw(
-        co_await auth.refresh(read_refresh_token(req), std::string(req.client_ip()))
-    );
+    auto session =
+        value_or_throw(co_await auth.refresh(read_refresh_token(req), std::string(req.client_ip()))
+        );
     co_return http::success(session_json(session));
 }
 

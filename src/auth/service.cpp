@@ -110,8 +110,9 @@ asio::awaitable<void> AuthService::assign_role(const store::User& user) {
     }
     if (granted) {
         log::info("account made an admin", {{"user_id", user.id}, {"reason", reason}});
-        audit_record({audit_kind::admin_granted, user.id, std::nullopt, std::nullopt,
-                      {{"reason", reason}}});
+        audit_record(
+            {audit_kind::admin_granted, user.id, std::nullopt, std::nullopt, {{"reason", reason}}}
+        );
     }
 }
 
@@ -192,14 +193,23 @@ asio::awaitable<Result<Session>> AuthService::login(
         if (normalized) {
             detail["email"] = *normalized;
         }
-        audit_record({audit_kind::login_failed,
-                      user ? std::optional<std::string>(user->id) : std::nullopt, std::nullopt,
-                      std::move(client_ip), std::move(detail)});
+        audit_record(
+            {audit_kind::login_failed,
+             user ? std::optional<std::string>(user->id) : std::nullopt,
+             std::nullopt,
+             std::move(client_ip),
+             std::move(detail)}
+        );
         co_return invalid_credentials();
     }
     if (auto active = co_await check_active(user->id, /*fresh=*/true); !active) {
-        audit_record({audit_kind::login_failed, user->id, std::nullopt, std::move(client_ip),
-                      {{"reason", "disabled"}, {"email", user->email}}});
+        audit_record(
+            {audit_kind::login_failed,
+             user->id,
+             std::nullopt,
+             std::move(client_ip),
+             {{"reason", "disabled"}, {"email", user->email}}}
+        );
         co_return active.error();
     }
     auto session = co_await start_session(std::move(*user), new_uuid_v7());
@@ -232,8 +242,13 @@ asio::awaitable<Result<Session>> AuthService::refresh(
                 "refresh token reuse detected; family revoked",
                 {{"user_id", token.user_id}, {"family_id", token.family_id}}
             );
-            audit_record({audit_kind::refresh_reuse, token.user_id, std::nullopt, client_ip,
-                          {{"family_id", token.family_id}, {"reason", "rotated_token_presented"}}});
+            audit_record(
+                {audit_kind::refresh_reuse,
+                 token.user_id,
+                 std::nullopt,
+                 client_ip,
+                 {{"family_id", token.family_id}, {"reason", "rotated_token_presented"}}}
+            );
             if (auto revoked = co_await store_.revoke_refresh_family(token.family_id, now);
                 !revoked) {
                 co_return revoked.error();
@@ -269,8 +284,13 @@ asio::awaitable<Result<Session>> AuthService::refresh(
     }
     if (!*rotated) {
         // Another request rotated it first: the same token was presented twice.
-        audit_record({audit_kind::refresh_reuse, token.user_id, std::nullopt, client_ip,
-                      {{"family_id", token.family_id}, {"reason", "concurrent_rotation"}}});
+        audit_record(
+            {audit_kind::refresh_reuse,
+             token.user_id,
+             std::nullopt,
+             client_ip,
+             {{"family_id", token.family_id}, {"reason", "concurrent_rotation"}}}
+        );
         if (auto revoked = co_await store_.revoke_refresh_family(token.family_id, now); !revoked) {
             co_return revoked.error();
         }

@@ -30,6 +30,7 @@ struct UserAccess {
     std::optional<std::int64_t> ai_rate_limit_per_minute{};  // routes that call a model
 
     bool admin() const noexcept { return role == kRoleAdmin; }
+
     bool disabled() const noexcept { return disabled_at.has_value(); }
 };
 

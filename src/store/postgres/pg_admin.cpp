@@ -66,8 +66,8 @@ std::string audit_where(const AuditFilter& f, Params& p) {
 
 asio::awaitable<Result<std::optional<UserAccess>>> PgStore::find_user_access(std::string user_id) {
     co_return co_await run<std::optional<UserAccess>>(
-        [](PgConnection& c, const std::string& id
-        ) -> asio::awaitable<Result<std::optional<UserAccess>>> {
+        [](PgConnection& c,
+           const std::string& id) -> asio::awaitable<Result<std::optional<UserAccess>>> {
             const auto r = co_await c.query(
                 "SELECT " + kAccessColumns + " FROM users WHERE id = $1", Params().text(id)
             );

@@ -6,9 +6,9 @@
 #include <optional>
 #include <string>
 
+#include "store/admin_store.hpp"
 #include "store/postgres/pg_connection.hpp"
 #include "store/postgres/pg_pool.hpp"
-#include "store/admin_store.hpp"
 #include "store/store.hpp"
 
 namespace parley::store::postgres {

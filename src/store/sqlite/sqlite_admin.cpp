@@ -94,14 +94,12 @@ UserAccess read_access(const Statement& st, int first) {
 
 }  // namespace
 
-asio::awaitable<Result<std::optional<UserAccess>>> SqliteStore::find_user_access(
-    std::string user_id
+asio::awaitable<Result<std::optional<UserAccess>>> SqliteStore::find_user_access(std::string user_id
 ) {
     co_return co_await run<std::optional<UserAccess>>(
         [&user_id](Connection& c) -> Result<std::optional<UserAccess>> {
-            auto st = c.prepare(
-                "SELECT " + std::string(kAccessColumns) + " FROM users WHERE id = ?"
-            );
+            auto st =
+                c.prepare("SELECT " + std::string(kAccessColumns) + " FROM users WHERE id = ?");
             st.bind(1, user_id);
             if (!st.step()) {
                 return std::optional<UserAccess>{};
@@ -197,8 +195,8 @@ asio::awaitable<Result<std::optional<std::string>>> SqliteStore::promote_first_u
 
 asio::awaitable<Result<void>> SqliteStore::insert_audit_events(std::vector<AuditEvent> events) {
     co_return co_await run<void>([&events](Connection& c) -> Result<void> {
-        const std::string sql =
-            "INSERT INTO audit_log(" + std::string(kAuditColumns) + ") VALUES (?, ?, ?, ?, ?, ?, ?)";
+        const std::string sql = "INSERT INTO audit_log(" + std::string(kAuditColumns) +
+                                ") VALUES (?, ?, ?, ?, ?, ?, ?)";
         in_transaction(c, [&] {
             for (const auto& e : events) {
                 auto st = c.prepare(sql);  // cached by the connection: prepared once

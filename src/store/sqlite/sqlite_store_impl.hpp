@@ -8,8 +8,8 @@
 #include <sqlite3.h>
 
 #include "async/blocking_pool.hpp"
-#include "store/sqlite/connection.hpp"
 #include "store/admin_store.hpp"
+#include "store/sqlite/connection.hpp"
 #include "store/store.hpp"
 
 namespace parley::store::sqlite {

@@ -131,8 +131,17 @@ TEST_P(AuditLogTest, KeysThatNameASecretNeverReachARow) {
 }
 
 TEST(AuditLogSecrets, SecretKeyNames) {
-    for (const auto* key : {"password", "new_password", "token", "refresh_token", "secret",
-                            "key_hash", "key_sha256", "Authorization", "credential", "key"}) {
+    for (const auto* key :
+         {"password",
+          "new_password",
+          "token",
+          "refresh_token",
+          "secret",
+          "key_hash",
+          "key_sha256",
+          "Authorization",
+          "credential",
+          "key"}) {
         EXPECT_TRUE(AuditLog::secret_key(key)) << key;
     }
     for (const auto* key : {"key_id", "name", "email", "reason", "family_id", "scopes"}) {
@@ -149,35 +158,41 @@ public:
     ) override {
         co_return down();
     }
+
     boost::asio::awaitable<Result<store::Page<store::AdminUser>>> list_users(
         std::int64_t, std::int64_t
     ) override {
         co_return down();
     }
+
     boost::asio::awaitable<Result<bool>> update_user_access(store::UserAccess) override {
         co_return down();
     }
-    boost::asio::awaitable<Result<std::vector<std::string>>> promote_admins(
-        std::vector<std::string>
-    ) override {
+
+    boost::asio::awaitable<Result<std::vector<std::string>>>
+    promote_admins(std::vector<std::string>) override {
         co_return down();
     }
+
     boost::asio::awaitable<Result<std::optional<std::string>>> promote_first_user() override {
         co_return down();
     }
-    boost::asio::awaitable<Result<void>> insert_audit_events(std::vector<store::AuditEvent>
-    ) override {
+
+    boost::asio::awaitable<Result<void>> insert_audit_events(std::vector<store::AuditEvent>)
+        override {
         ++attempts;
         co_return down();
     }
+
     boost::asio::awaitable<Result<store::Page<store::AuditEvent>>> list_audit_events(
         store::AuditFilter, std::int64_t, std::int64_t
     ) override {
         co_return down();
     }
-    boost::asio::awaitable<Result<std::vector<store::ModelDayUsage>>> usage_by_day_and_model(
-        std::optional<std::string>, std::optional<TimePoint>, std::optional<TimePoint>
-    ) override {
+
+    boost::asio::awaitable<Result<std::vector<store::ModelDayUsage>>>
+    usage_by_day_and_model(std::optional<std::string>, std::optional<TimePoint>, std::optional<TimePoint>)
+        override {
         co_return down();
     }
 

@@ -1,13 +1,14 @@
 // Admin and audit (issue 16) on every backend, written only against `AdminStore`: accounts'
 // access (role, disabled, rate limits), promotion of ADMIN_EMAILS and of the first account, the
 // audit log's batches and filters, and usage over all users by day and model.
+#include "store/admin_store.hpp"
+
 #include <chrono>
 
 #include <gtest/gtest.h>
 
 #include "async/blocking_pool.hpp"
 #include "common/ids.hpp"
-#include "store/admin_store.hpp"
 #include "store/store.hpp"
 #include "support/run_awaitable.hpp"
 #include "support/test_database.hpp"
@@ -167,7 +168,8 @@ TEST_P(AdminStoreTest, ListUsersIsOldestFirstPagedWithATotal) {
 TEST_P(AdminStoreTest, PromoteAdminsMatchesEmailsIgnoringCaseAndReportsOnlyChanges) {
     const auto boss = make_user("Boss@Example.com", at(0));
     const auto other = make_user("other@example.com", at(1));
-    auto promoted = run_awaitable(admin_->promote_admins({"boss@example.com", "nobody@example.com"}));
+    auto promoted =
+        run_awaitable(admin_->promote_admins({"boss@example.com", "nobody@example.com"}));
     ASSERT_TRUE(promoted.has_value()) << promoted.error().detail;
     EXPECT_EQ(*promoted, std::vector<std::string>{boss.id});
     EXPECT_TRUE(access_of(boss.id).admin());
@@ -310,7 +312,8 @@ TEST_P(AdminStoreTest, UsageSumsEveryUserByDayAndModel) {
     ASSERT_EQ(only_b->size(), 1U);
     EXPECT_EQ((*only_b)[0].cost_micros, 250);
 
-    const auto second_day = run_awaitable(admin_->usage_by_day_and_model(std::nullopt, at(kDay), {}));
+    const auto second_day =
+        run_awaitable(admin_->usage_by_day_and_model(std::nullopt, at(kDay), {}));
     ASSERT_EQ(second_day->size(), 1U);
     EXPECT_EQ((*second_day)[0].day, "2026-11-26");
     const auto before = run_awaitable(admin_->usage_by_day_and_model(std::nullopt, {}, at(1000)));
