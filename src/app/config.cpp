@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "auth/passwords.hpp"
 #include "common/strings.hpp"
 #include "redis/url.hpp"
 #include "store/store.hpp"
@@ -130,6 +131,22 @@ std::vector<Setting> make_settings() {
                  return "must be required or open";
              }
              c.auth_open = value == "open";
+             return std::nullopt;
+         }},
+        {"ADMIN_EMAILS",
+         "",
+         "Comma-separated emails of the administrator accounts (empty: the first account to "
+         "sign up is the administrator)",
+         false,
+         [](std::string_view v, Config& c) -> std::optional<std::string> {
+             c.admin_emails.clear();
+             for (const auto& e : split_list(v, ',')) {
+                 auto email = auth::normalize_email(e);
+                 if (!email) {
+                     return "must be email addresses, got \"" + e + "\"";
+                 }
+                 c.admin_emails.push_back(std::move(*email));
+             }
              return std::nullopt;
          }},
         {"WORKERS",
@@ -355,6 +372,20 @@ std::vector<Setting> make_settings() {
          "Requests per minute per client IP on register, login and refresh",
          false,
          integer(&Config::rate_limit_auth, 1, 1'000'000)},
+        {"ACCOUNT_CACHE_TTL_MS",
+         "2000",
+         "How long an instance keeps an account's role, disabled state and rate limits before "
+         "reading them again: the longest a disabled account's tokens keep working on another "
+         "instance (0: read on every request)",
+         false,
+         [](std::string_view v, Config& c) -> std::optional<std::string> {
+             const auto n = parse_int(v);
+             if (!n || *n < 0 || *n > 600'000) {
+                 return "must be an integer from 0 to 600000";
+             }
+             c.account_cache_ttl = std::chrono::milliseconds(*n);
+             return std::nullopt;
+         }},
         {"MAX_HEADER_BYTES",
          "16384",
          "Largest request header block (larger: 431)",

@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "admin/routes.hpp"
 #include "auth/routes.hpp"
 #include "compat/errors.hpp"
 #include "compat/routes.hpp"
@@ -105,6 +106,11 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::get,  "/v1/models",                Access::read,  [&s](Request& r) { return compat::list_models(r, *s.compat); }, compat::either_error},
         {Method::post, "/v1/messages",              Access::model, [&s](Request& r) { return compat::create_message(r, *s.compat); }, compat::anthropic_error},
         {Method::post, "/v1/messages/count_tokens", Access::read,  [&s](Request& r) { return compat::count_tokens(r, *s.compat); }, compat::anthropic_error},
+        // Administration (issue 16): the admin scope, and the service checks the account's role.
+        {Method::get,     "/api/v1/admin/users",       Access::admin, [&s](Request& r) { return admin::list_users(r, *s.admin); }},
+        {Method::patch,   "/api/v1/admin/users/{id}",  Access::admin, [&s](Request& r) { return admin::update_user(r, *s.admin); }},
+        {Method::get,     "/api/v1/admin/usage",       Access::admin, [&s](Request& r) { return admin::usage(r, *s.admin); }},
+        {Method::get,     "/api/v1/admin/audit",       Access::admin, [&s](Request& r) { return admin::audit(r, *s.admin); }},
     };
     // clang-format on
 }

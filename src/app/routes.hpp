@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/service.hpp"
 #include "auth/gate.hpp"
 #include "auth/service.hpp"
 #include "compat/service.hpp"
@@ -30,6 +31,7 @@ struct Services {
     store::Store* store = nullptr;
     auth::AuthGate* gate = nullptr;  // per-turn model limits on WebSocket sessions
     compat::CompatService* compat = nullptr;
+    admin::AdminService* admin = nullptr;
 };
 
 std::vector<http::Route> make_routes(Services& s);

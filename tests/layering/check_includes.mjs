@@ -32,6 +32,7 @@ const allowed = {
   search: ["common", "async", "store", "http", "llm", "auth", "events", "conversations"],
   usage: ["common", "async", "store", "http", "llm", "auth"],
   compat: ["common", "async", "store", "http", "llm", "auth", "messages", "usage"],
+  admin: ["common", "async", "store", "http", "auth"],
   app: null, // the composition root may include anything
   "": ["app", "common"], // main.cpp
 };

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "store/admin_store.hpp"
 #include "store/postgres/pg_connection.hpp"
 #include "store/postgres/pg_pool.hpp"
 #include "store/store.hpp"
@@ -17,7 +18,7 @@ namespace parley::store::postgres {
 // anything else is api. The detail carries the server's message.
 Error to_error(const PgError& e);
 
-class PgStore final : public Store {
+class PgStore final : public Store, public AdminStore {
 public:
     PgStore(std::string conninfo, PoolOptions options)
         : conninfo_(conninfo),
@@ -114,6 +115,28 @@ public:
 
     boost::asio::awaitable<Result<UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
+    ) override;
+
+    // AdminStore (admin and audit, issue 16)
+    boost::asio::awaitable<Result<std::optional<UserAccess>>> find_user_access(std::string user_id
+    ) override;
+    boost::asio::awaitable<Result<Page<AdminUser>>> list_users(
+        std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<bool>> update_user_access(UserAccess access) override;
+    boost::asio::awaitable<Result<std::vector<std::string>>> promote_admins(
+        std::vector<std::string> emails
+    ) override;
+    boost::asio::awaitable<Result<std::optional<std::string>>> promote_first_user() override;
+    boost::asio::awaitable<Result<void>> insert_audit_events(std::vector<AuditEvent> events
+    ) override;
+    boost::asio::awaitable<Result<Page<AuditEvent>>> list_audit_events(
+        AuditFilter filter, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::vector<ModelDayUsage>>> usage_by_day_and_model(
+        std::optional<std::string> user_id,
+        std::optional<TimePoint> from,
+        std::optional<TimePoint> to
     ) override;
 
 private:

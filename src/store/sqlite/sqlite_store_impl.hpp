@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "async/blocking_pool.hpp"
+#include "store/admin_store.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/store.hpp"
 
@@ -18,7 +19,7 @@ namespace parley::store::sqlite {
 // Retry-After: the condition passes, the client should retry); anything else is `api`.
 Error to_error(const SqliteError& e);
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public AdminStore {
 public:
     SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
         : connections_(path, connections),
@@ -115,6 +116,28 @@ public:
 
     boost::asio::awaitable<Result<UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
+    ) override;
+
+    // AdminStore (admin and audit, issue 16)
+    boost::asio::awaitable<Result<std::optional<UserAccess>>> find_user_access(std::string user_id
+    ) override;
+    boost::asio::awaitable<Result<Page<AdminUser>>> list_users(
+        std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<bool>> update_user_access(UserAccess access) override;
+    boost::asio::awaitable<Result<std::vector<std::string>>> promote_admins(
+        std::vector<std::string> emails
+    ) override;
+    boost::asio::awaitable<Result<std::optional<std::string>>> promote_first_user() override;
+    boost::asio::awaitable<Result<void>> insert_audit_events(std::vector<AuditEvent> events
+    ) override;
+    boost::asio::awaitable<Result<Page<AuditEvent>>> list_audit_events(
+        AuditFilter filter, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::vector<ModelDayUsage>>> usage_by_day_and_model(
+        std::optional<std::string> user_id,
+        std::optional<TimePoint> from,
+        std::optional<TimePoint> to
     ) override;
 
 private:
