@@ -81,3 +81,20 @@ free_port() {
     echo "bench: no free port found" >&2
     return 1
 }
+
+# usage: start_upstream DIR DELTAS — starts the streaming benchmarks' fake OpenAI upstream
+# ($LOAD_BIN upstream, DELTAS deltas 20 ms apart; it ends by itself when the calling script does,
+# PR_SET_PDEATHSIG) with its log in DIR; sets UPSTREAM_PID and UPORT.
+start_upstream() {
+    "$LOAD_BIN" upstream --port 0 --deltas "$2" --gap-ms 20 >"$1/upstream.log" 2>&1 &
+    UPSTREAM_PID=$!
+    UPORT=
+    for _ in $(seq 1 100); do
+        UPORT=$(awk '/^listening/ {print $2}' "$1/upstream.log")
+        [[ -n $UPORT ]] && return 0
+        sleep 0.05
+    done
+    echo "bench: the fake upstream did not start" >&2
+    cat "$1/upstream.log" >&2
+    exit 1
+}

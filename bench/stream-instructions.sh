@@ -30,14 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$LOAD_BIN" upstream --port 0 --deltas 16 --gap-ms 20 >"$WORK/upstream.log" 2>&1 &
-UPSTREAM_PID=$!
-for _ in $(seq 1 100); do
-    UPORT=$(awk '/^listening/ {print $2}' "$WORK/upstream.log")
-    [[ -n $UPORT ]] && break
-    sleep 0.05
-done
-[[ -n ${UPORT:-} ]] || { echo "bench: the fake upstream did not start" >&2; exit 1; }
+start_upstream "$WORK" 16
 
 PARLEY_WRAPPER="valgrind --tool=callgrind --callgrind-out-file=$WORK/callgrind.out" \
     start_parley WORKERS=1 ACCESS_LOG=false RATE_LIMIT_STANDARD=1000000 RATE_LIMIT_AI=1000000 \

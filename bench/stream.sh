@@ -79,15 +79,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The upstream also ends by itself when this script does (PR_SET_PDEATHSIG).
-"$LOAD_BIN" upstream --port 0 --deltas "$deltas" --gap-ms 20 >"$WORK/upstream.log" 2>&1 &
-UPSTREAM_PID=$!
-for _ in $(seq 1 100); do
-    UPORT=$(awk '/^listening/ {print $2}' "$WORK/upstream.log")
-    [[ -n $UPORT ]] && break
-    sleep 0.05
-done
-[[ -n ${UPORT:-} ]] || { echo "bench: the fake upstream did not start" >&2; cat "$WORK/upstream.log" >&2; exit 1; }
+start_upstream "$WORK" "$deltas"
 set_gap() {
     curl -fs -X POST "http://127.0.0.1:$UPORT/bench/gap-ms" -d "$1" >/dev/null ||
         { echo "bench: the upstream refused gap $1" >&2; exit 1; }
@@ -114,7 +106,8 @@ sample_rss() {
     local out=$1 max=0 v
     shift
     while v=$(rss_kib "$@" 2>/dev/null); do
-        if ((v > max)); then max=$v && echo "$max" >"$out"; fi
+        # (Renamed into place: the sampler may be killed mid-write.)
+        if ((v > max)); then max=$v && echo "$max" >"$out.new" && mv "$out.new" "$out"; fi
         sleep 0.1
     done
 }
