@@ -201,11 +201,7 @@ private:
 
     // Writes `res` in one buffer; false when the connection broke.
     asio::awaitable<bool> write(const Response& res, const WireOptions& options) {
-        const std::string bytes = serialize_response(res, options);
-        stream_.expires_after(shared_.limits.body_timeout);
-        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes), kTuple);
-        stream_.expires_never();
-        co_return !ec;
+        co_return co_await write_bytes(serialize_response(res, options));
     }
 
     // Completes when the client closes or resets the connection, or the server begins to drain.
@@ -230,8 +226,9 @@ private:
                 buffer_.clear();  // a client flooding a stream: its later requests are lost
                 flooded_ = true;
             }
-            // On the socket itself: tcp_stream's timeout belongs to the writes meanwhile.
-            auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(4096), kTuple);
+            // On the socket itself: tcp_stream's timeout belongs to the writes meanwhile. Small
+            // reads: a client seldom sends anything during a stream, and the buffer lives as long.
+            auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(512), kTuple);
             if (ec == asio::error::operation_aborted) {
                 // Cancelled because the stream ended: not a disconnect.
                 throw boost::system::system_error(ec);
@@ -308,6 +305,9 @@ private:
         if (!co_await write_bytes(serialize_stream_head(res, options))) {
             co_return false;
         }
+        if (buffer_.size() == 0) {
+            buffer_.shrink_to_fit();  // the request's read buffer: not needed while streaming
+        }
         SseWriter writer(*this, options.http10);
         co_await (res.body_writer(writer) || writer.watch());
         if (writer.broken() || writer.close_reason() == CloseReason::client_left) {
@@ -319,9 +319,35 @@ private:
         co_return co_await write_bytes(std::string(kLastChunk)) && !flooded_;
     }
 
+    // A stream's writes usually fit in the socket's send buffer: on a real socket each is tried
+    // at once, and only what the socket does not take waits (with the body timeout) for the event
+    // loop. That saves a turn of the loop and a timer per delta. (The in-memory test transport
+    // has no non-blocking mode: every write goes through the loop there.)
     asio::awaitable<bool> write_bytes(std::string bytes) {
+        std::size_t done = 0;
+        if constexpr (requires(Stream& s, boost::system::error_code& e) {
+                          s.socket().non_blocking(true, e);
+                      }) {
+            auto& socket = stream_.socket();
+            boost::system::error_code ec;
+            if (!socket.non_blocking()) {
+                socket.non_blocking(true, ec);  // asynchronous operations are unaffected
+            }
+            done = ec ? 0 : socket.write_some(asio::buffer(bytes), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                ec = {};
+            }
+            if (ec) {
+                co_return false;
+            }
+            if (done == bytes.size()) {
+                co_return true;
+            }
+        }
         stream_.expires_after(shared_.limits.body_timeout);
-        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes), kTuple);
+        auto [ec, n] = co_await asio::async_write(
+            stream_, asio::buffer(bytes.data() + done, bytes.size() - done), kTuple
+        );
         stream_.expires_never();
         co_return !ec;
     }

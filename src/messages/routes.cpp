@@ -86,9 +86,10 @@ std::optional<std::string_view> content_field(Branch::Kind kind) {
     return "content";
 }
 
-// Sleeps; when cancelled (it loses most `||` races) it returns early without an exception.
-asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, d);
+// Sleeps until `t`; when cancelled (it loses most `||` races) it returns early without an
+// exception.
+asio::awaitable<void> sleep_until(std::chrono::steady_clock::time_point t) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, t);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
@@ -97,20 +98,47 @@ StopCause stop_cause(http::CloseReason reason) {
     return reason == http::CloseReason::shutdown ? StopCause::shutdown : StopCause::client_left;
 }
 
-// Relays a turn to a client until the turn ends: deltas as they come (those already queued go
-// out together), a ping after a silence, and the ending. When the client leaves, the turn is
-// cancelled (and stores what it has); when the server drains, the client gets the encoder's
-// error and the turn is stored the same way. `Channel` is http::StreamWriter (SSE: one write for
-// everything pending) or http::WebSocket (one message per piece).
+// What a relay and its watch share.
+struct RelayState {
+    std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+    bool ping = false;  // the watch asks for a ping
+};
+
+// Runs beside a relay until the relay ends: when the client leaves or the server drains, it
+// cancels the turn (whose `end` the relay then reads); after kPingEvery without a write it asks
+// the relay for a ping. Its timer is armed once per ping interval, not once per delta.
 template <class Channel>
-asio::awaitable<void> relay(
+asio::awaitable<void> watch_relay(Turn& turn, Channel& channel, RelayState& state) {
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    for (;;) {
+        auto woke = co_await (channel.closed() || sleep_until(state.last_write + kPingEvery));
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none) {
+            co_return;  // the relay ended
+        }
+        if (woke.index() == 0) {
+            turn.cancel(stop_cause(std::get<0>(woke)));
+            co_await sleep_until(std::chrono::steady_clock::time_point::max());
+            co_return;
+        }
+        if (std::chrono::steady_clock::now() >= state.last_write + kPingEvery) {
+            state.ping = true;
+            turn.wake();
+        }
+    }
+}
+
+// Writes a turn's events to a client until the turn ends: deltas as they come (those already
+// queued go out together), a ping when the watch asks for one, and the ending.
+template <class Channel>
+asio::awaitable<void> relay_events(
     Turn& turn,
     StreamEncoder& encoder,
     Channel& channel,
     std::optional<TurnEvent> first,
-    bool framed
+    bool framed,
+    RelayState& state
 ) {
-    using namespace asio::experimental::awaitable_operators;  // NOLINT
     std::vector<std::string> pending;
     const auto add = [&pending](std::string piece) {
         if (!piece.empty()) {
@@ -118,7 +146,6 @@ asio::awaitable<void> relay(
         }
     };
     bool ended = false;
-    bool closing = false;
     const auto handle = [&](const TurnEvent& e) {
         switch (e.kind) {
             case TurnEvent::Kind::thinking:
@@ -153,6 +180,10 @@ asio::awaitable<void> relay(
             }
             handle(*e);
         }
+        if (state.ping && !ended) {
+            add(encoder.ping());
+        }
+        state.ping = false;
         if (!pending.empty() && channel.close_reason() != http::CloseReason::client_left) {
             if (framed) {
                 for (auto& piece : pending) {
@@ -160,6 +191,8 @@ asio::awaitable<void> relay(
                         break;
                     }
                 }
+            } else if (pending.size() == 1) {
+                co_await channel.send(std::move(pending.front()));
             } else {
                 std::string all;
                 for (const auto& piece : pending) {
@@ -167,29 +200,35 @@ asio::awaitable<void> relay(
                 }
                 co_await channel.send(std::move(all));
             }
+            state.last_write = std::chrono::steady_clock::now();
         }
         pending.clear();
         if (ended) {
             co_return;
         }
-        if (closing) {
-            handle(co_await turn.next());
-            continue;
-        }
-        auto next = co_await (turn.next() || channel.closed() || sleep_for(kPingEvery));
-        switch (next.index()) {
-            case 0:
-                handle(std::get<0>(next));
-                break;
-            case 1:
-                closing = true;
-                turn.cancel(stop_cause(std::get<1>(next)));
-                break;
-            default:
-                add(encoder.ping());
-                break;
-        }
+        co_await turn.wait();
     }
+}
+
+// Relays a turn to a client until the turn ends. When the client leaves, the turn is cancelled
+// (and stores what it has); when the server drains, the client gets the encoder's error and the
+// turn is stored the same way. `Channel` is http::StreamWriter (SSE: one write for everything
+// pending) or http::WebSocket (one message per piece). Per delta this is one wake-up of the
+// relay: the watch for a closed connection and the ping timer run beside it for the whole turn.
+template <class Channel>
+asio::awaitable<void> relay(
+    Turn& turn,
+    StreamEncoder& encoder,
+    Channel& channel,
+    std::optional<TurnEvent> first,
+    bool framed
+) {
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    RelayState state;
+    co_await (
+        relay_events(turn, encoder, channel, std::move(first), framed, state) ||
+        watch_relay(turn, channel, state)
+    );
 }
 
 }  // namespace

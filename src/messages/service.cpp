@@ -296,6 +296,16 @@ std::optional<TurnEvent> Turn::try_next() {
     return e;
 }
 
+asio::awaitable<void> Turn::wait() {
+    if (state_->queue.empty()) {
+        co_await state_->ready.wait();
+    }
+}
+
+void Turn::wake() {
+    state_->ready.notify();
+}
+
 void Turn::cancel(StopCause why) {
     if (!state_->running || state_->cancelled_by != StopCause::none) {
         return;

@@ -98,6 +98,13 @@ public:
     // The next event if one is queued.
     std::optional<TurnEvent> try_next();
 
+    // For a reader that drains with try_next(): completes when an event is queued (at once if
+    // one is) or after wake(); may also return with nothing queued. Cancellable.
+    boost::asio::awaitable<void> wait();
+
+    // Ends the reader's wait() without an event (it has something else to do).
+    void wake();
+
     // Stops the answer: the provider request is aborted and what arrived is stored as
     // `partial` (finish_reason "cancelled"). The turn still ends with an `end` event.
     void cancel(StopCause why);
