@@ -353,6 +353,9 @@ int App::serve() {
     }
 
     usage::UsageRecorder usage_recorder(**store);
+    // Titles and summaries are model calls too: billed in usage like the answers.
+    message_service.set_usage_recorder(&usage_recorder);
+    session_service.set_usage_recorder(&usage_recorder);
     compat::CompatService compat_service(*llm_layer->router, usage_recorder);
 
     Services services{

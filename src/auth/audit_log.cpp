@@ -97,16 +97,23 @@ struct AuditLog::Impl {
                 {{"kind", oldest.event.kind}, {"audit_id", oldest.event.id}}
             );
             if (oldest.waiter) {
-                finish(oldest.waiter, make_error(ErrorType::overloaded, "audit log unavailable"));
+                finish(
+                    std::move(oldest.waiter),
+                    make_error(ErrorType::overloaded, "audit log unavailable")
+                );
             }
             pending.pop_front();
             ++dropped;
         }
     }
 
-    static void finish(const std::shared_ptr<Waiter>& w, std::optional<Error> error) {
+    // Takes the writer's reference away: the waiter (its timer) must be destroyed on its own
+    // executor, never on the writer's thread after the waiter's io_context is gone (start-up runs
+    // commits on a short-lived io_context).
+    static void finish(std::shared_ptr<Waiter>&& w, std::optional<Error> error) {
         w->error = std::move(error);
-        asio::post(w->executor, [w] { w->done.set(); });
+        auto executor = w->executor;
+        asio::post(executor, [w = std::move(w)] { w->done.set(); });
     }
 
     asio::awaitable<void> write_loop() {
@@ -157,7 +164,8 @@ struct AuditLog::Impl {
             for (auto& p : batch) {
                 if (p.waiter) {
                     finish(
-                        p.waiter, written ? std::nullopt : std::optional<Error>(written.error())
+                        std::move(p.waiter),
+                        written ? std::nullopt : std::optional<Error>(written.error())
                     );
                 }
             }

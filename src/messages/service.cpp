@@ -866,7 +866,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     if (!p.conversation.title) {
         asio::co_spawn(
             co_await asio::this_coro::executor,
-            auto_title(p.conversation.id, route.model, p.user.content),
+            auto_title(p.who, p.conversation.id, route.model, p.user.content),
             [](const std::exception_ptr& e) {
                 if (e) {
                     try {
@@ -883,8 +883,50 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     st->push({TurnEvent::Kind::end, {}});
 }
 
+asio::awaitable<BackgroundAnswer> ask_in_background(
+    llm::ModelRouter& router,
+    const llm::ModelInfo& model,
+    llm::ChatRequest request,
+    Principal who,
+    usage::UsageRecorder* recorder,
+    usage::CallKind kind
+) {
+    BackgroundAnswer answer;
+    llm::Usage usage;
+    const auto sink = [&answer, &usage](llm::StreamEvent e) -> asio::awaitable<void> {
+        if (e.kind == llm::StreamEvent::Kind::text_delta) {
+            answer.text += e.text;
+        } else if (e.kind == llm::StreamEvent::Kind::usage) {
+            usage = e.usage;  // cumulative
+        }
+        co_return;
+    };
+    const auto route = co_await router.stream(model, request, sink);
+    answer.ok = route.ok;
+    if (recorder != nullptr) {
+        // Billed as the provider counted it; the model that answered (after any fallback).
+        const llm::ModelInfo* answered = router.catalog().find(route.model);
+        usage::ModelCall call;
+        call.kind = kind;
+        call.model = route.model;
+        call.provider = route.provider;
+        call.input_tokens = usage.input_tokens;
+        call.output_tokens = usage.output_tokens;
+        call.cost_micros =
+            answered != nullptr ? answered->cost_micros(usage.input_tokens, usage.output_tokens) : 0;
+        if (auto recorded = co_await recorder->record(std::move(who), std::move(call)); !recorded) {
+            log::warn(
+                "a background model call was not recorded in usage",
+                {{"kind", std::string(usage::call_kind_name(kind))},
+                 {"detail", recorded.error().detail}}
+            );
+        }
+    }
+    co_return answer;
+}
+
 asio::awaitable<void> MessageService::auto_title(
-    std::string conversation_id, std::string model_id, std::string first_message
+    Principal who, std::string conversation_id, std::string model_id, std::string first_message
 ) {
     std::string title;
     const llm::ModelInfo* model = router_.catalog().find(model_id);
@@ -898,16 +940,11 @@ asio::awaitable<void> MessageService::auto_title(
                  first_message.substr(0, 2000)}
         );
         request.max_tokens = 24;
-        std::string text;
-        const auto sink = [&text](llm::StreamEvent e) -> asio::awaitable<void> {
-            if (e.kind == llm::StreamEvent::Kind::text_delta) {
-                text += e.text;
-            }
-            co_return;
-        };
-        const auto route = co_await router_.stream(*model, request, sink);
-        if (route.ok) {
-            title = clean_title(text);
+        const auto answer = co_await ask_in_background(
+            router_, *model, std::move(request), std::move(who), recorder_, usage::CallKind::title
+        );
+        if (answer.ok) {
+            title = clean_title(answer.text);
         }
     }
     if (title.empty()) {

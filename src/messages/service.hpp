@@ -22,6 +22,7 @@
 #include "messages/tree.hpp"
 #include "store/store.hpp"
 #include "tools/registry.hpp"
+#include "usage/recorder.hpp"
 
 namespace parley::messages {
 
@@ -56,6 +57,22 @@ std::string clean_title(std::string_view answer);
 
 // The first words of a message, at most 60 characters: the title when no model gives one.
 std::string title_from_message(std::string_view content);
+
+// A short answer asked in the background (a title, a summary): the text, and whether the model
+// answered. The call's tokens and cost are recorded for `who` as `kind` through `recorder` (when
+// set; a failure to record is logged), so background calls count in usage like any other.
+struct BackgroundAnswer {
+    std::string text;
+    bool ok = false;
+};
+boost::asio::awaitable<BackgroundAnswer> ask_in_background(
+    llm::ModelRouter& router,
+    const llm::ModelInfo& model,
+    llm::ChatRequest request,
+    Principal who,
+    usage::UsageRecorder* recorder,
+    usage::CallKind kind
+);
 
 // What a turn produces, in order: thinking and text deltas, then one `end`.
 struct TurnEvent {
@@ -134,6 +151,10 @@ public:
         const tools::Registry* tools = nullptr
     );
 
+    // Where the auto-title's model call is recorded (usage_records, kind "title"); none: not
+    // recorded. Call before serving.
+    void set_usage_recorder(usage::UsageRecorder* recorder) noexcept { recorder_ = recorder; }
+
     // Stores the user's message, asks the model and stores its answer, which it returns.
     // Errors: not_found / permission (the conversation), unprocessable (content, model, settings),
     // upstream (502: the provider failed or answered an error), overloaded (503: every model in the
@@ -172,7 +193,7 @@ private:
     boost::asio::awaitable<void> run_turn(std::shared_ptr<Turn::State> state, Prepared prepared);
 
     boost::asio::awaitable<void> auto_title(
-        std::string conversation_id, std::string model_id, std::string first_message
+        Principal who, std::string conversation_id, std::string model_id, std::string first_message
     );
 
     store::Store& store_;
@@ -181,6 +202,7 @@ private:
     MessageOptions options_;
     Clock clock_;
     const tools::Registry* tools_;
+    usage::UsageRecorder* recorder_ = nullptr;
 };
 
 }  // namespace parley::messages

@@ -1,5 +1,7 @@
 #include "messages/sessions.hpp"
 
+#include "messages/service.hpp"
+
 #include <algorithm>
 #include <atomic>
 
@@ -263,18 +265,13 @@ asio::awaitable<Result<store::Conversation>> SessionService::summarize(
             "and what is still open.";
         request.messages.push_back({"user", transcript(page->items, kTranscriptChars)});
         request.max_tokens = 300;
-        std::string text;
-        const auto sink = [&text](llm::StreamEvent e) -> asio::awaitable<void> {
-            if (e.kind == llm::StreamEvent::Kind::text_delta) {
-                text += e.text;
-            }
-            co_return;
-        };
-        const auto route = co_await router_.stream(*model, request, sink);
-        if (!route.ok || text.empty()) {
+        auto answer = co_await ask_in_background(
+            router_, *model, std::move(request), who, recorder_, usage::CallKind::summary
+        );
+        if (!answer.ok || answer.text.empty()) {
             co_return make_error(ErrorType::upstream, "the model could not write a summary");
         }
-        summary = std::move(text);
+        summary = std::move(answer.text);
     } else {
         summary = extractive_summary(page->items);
     }

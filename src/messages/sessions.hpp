@@ -22,6 +22,7 @@
 #include "llm/router.hpp"
 #include "messages/session_log.hpp"
 #include "store/store.hpp"
+#include "usage/recorder.hpp"
 
 namespace parley::messages {
 
@@ -74,6 +75,10 @@ public:
     // have the two interleave their turns).
     boost::asio::awaitable<std::optional<Claim>> claim(const std::string& conversation_id);
 
+    // Where the summaries' model calls are recorded (usage_records, kind "summary"); none: not
+    // recorded. Call before serving.
+    void set_usage_recorder(usage::UsageRecorder* recorder) noexcept { recorder_ = recorder; }
+
     // The event log of a session of `conversation_id`, writing on `executor`.
     std::shared_ptr<SessionLog> open_log(
         const std::string& conversation_id, const boost::asio::any_io_executor& executor
@@ -123,6 +128,7 @@ private:
     llm::ModelRouter& router_;
     Clock clock_;
     events::SessionLocks* locks_ = nullptr;
+    usage::UsageRecorder* recorder_ = nullptr;
     std::chrono::milliseconds lease_ttl_{30'000};
     std::mutex mutex_;
     std::unordered_set<std::string> active_;

@@ -503,7 +503,9 @@ describe("SQLite: the disk fills up", () => {
         console.log(`full disk: ${acked.length} messages acknowledged before the first 503`);
         assertError(refused, 503, "overloaded_error");
         assert.ok(Number(refused.res.headers.get("retry-after")) > 0);
-        const again = await post(base, CONVERSATIONS, { json: { title: "no room" }, token });
+        // Another kind of write, larger than the refused one: a smaller one may still fit in the
+        // WAL frames the rolled-back transaction had already written (SQLite reuses them).
+        const again = await post(base, CONVERSATIONS, { json: { title: "no room", system_prompt: "lorem ipsum dolor sit amet ".repeat(3500) }, token });
         assertError(again, 503, "overloaded_error");
         const read = await get(base, `${CONVERSATIONS}/${id}`, { token });
         assert.equal(read.res.status, 200, read.text);

@@ -154,6 +154,37 @@ describe("routing strategies on real turns (fake OpenAI upstream)", () => {
         assertError(await post(base, "/api/v1/conversations", { json: { routing: 1 }, token }), 422, "invalid_request_error");
     });
 
+    it("titles and summaries are model calls billed in usage (call_count, tokens, cost)", async () => {
+        // A fresh account: its usage is only what this test does.
+        const r = await post(base, "/api/v1/auth/register", { json: { email: uniqueEmail("bill"), password: "SecurePass123" } });
+        const own = r.body.data.access_token;
+        const stats = async () => (await get(base, "/api/v1/usage/stats", { token: own })).body.data;
+        const made = await post(base, "/api/v1/conversations", { json: { model: MODEL }, token: own });
+        assert.equal(made.res.status, 201, made.text);
+        const id = made.body.data.id;
+        const before = upstream.requests.length;
+        const sent = await post(base, `/api/v1/conversations/${id}/messages`, { json: { content: "Plan a trip to Lisbon" }, token: own });
+        assert.equal(sent.res.status, 200, sent.text);
+        // The auto-title runs in the background after the answer.
+        await waitFor(async () => (await stats()).call_count === 1, 5_000).catch(() => assert.fail("the title call was not recorded"));
+        const titleRequest = upstream.requests.slice(before).find(isTitleRequest);
+        assert.ok(titleRequest, "a title was asked of the model");
+        let s = await stats();
+        assert.equal(s.message_count, 2);
+        const answer = sent.body.data;
+        assert.ok(s.total_input_tokens > answer.metadata.input_tokens, JSON.stringify(s));
+        assert.ok(s.total_output_tokens > answer.metadata.output_tokens, JSON.stringify(s));
+
+        const summary = await post(base, `/api/v1/conversations/${id}/summary`, { token: own });
+        assert.equal(summary.res.status, 200, summary.text);
+        assert.ok(upstream.requests.some(isSummaryRequest), "the summary was asked of the model");
+        s = await stats();
+        assert.equal(s.call_count, 2, JSON.stringify(s));
+        assert.ok(s.estimated_cost_usd > 0);
+        const model = s.by_model.find((m) => m.model === MODEL);
+        assert.equal(model.call_count, 2, JSON.stringify(s.by_model));
+    });
+
     it("the seed session path routes by default; the decision is a `routing` session event", async () => {
         const session = `route-${Date.now()}`;
         const ws = new WebSocket(`${base.replace(/^http/, "ws")}/ws/session/${session}`, { headers: { Authorization: `Bearer ${token}` } });

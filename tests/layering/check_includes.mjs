@@ -28,7 +28,7 @@ const allowed = {
   auth: ["common", "async", "store", "http", "ratelimit"],
   system: ["common", "async", "store", "http"],
   conversations: ["common", "async", "store", "http", "llm", "auth", "events"],
-  messages: ["common", "async", "store", "http", "llm", "auth", "events", "conversations", "tools", "sessions"],
+  messages: ["common", "async", "store", "http", "llm", "auth", "events", "conversations", "tools", "sessions", "usage"],
   search: ["common", "async", "store", "http", "llm", "auth", "events", "conversations"],
   usage: ["common", "async", "store", "http", "llm", "auth"],
   compat: ["common", "async", "store", "http", "llm", "auth", "messages", "usage"],
