@@ -213,8 +213,7 @@ awaitable<void> upstream_session(tcp::socket socket, UpstreamOptions& opts) {
             } else if (!co_await write_stream(socket, request_model(req.body()), opts)) {
                 break;
             }
-        } else if (req.method() == http::verb::post &&
-                   (path == "/bench/gap-ms" || path == "/bench/deltas")) {
+        } else if (req.method() == http::verb::post && (path == "/bench/gap-ms" || path == "/bench/deltas")) {
             // Reshapes later answers through the same upstream: the held-streams level of
             // bench/stream.sh (long streams), bench/stream-instructions.sh (two answer lengths).
             const int value = std::atoi(req.body().c_str());

@@ -325,7 +325,8 @@ int App::serve() {
              {"topics", static_cast<std::int64_t>(knowledge->topics().size())},
              {"skipped", static_cast<std::int64_t>(knowledge->warnings().size())}}
         );
-        tool_options.knowledge = std::make_shared<const tools::KnowledgeBase>(std::move(*knowledge));
+        tool_options.knowledge =
+            std::make_shared<const tools::KnowledgeBase>(std::move(*knowledge));
     }
     const tools::Registry tool_registry = tools::make_builtin_registry(std::move(tool_options));
     conversations::ConversationService conversation_service(**store, *llm_layer->router, bus.get());

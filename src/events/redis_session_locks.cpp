@@ -46,8 +46,7 @@ public:
         if (!reply || reply->type != redis::Reply::Type::integer) {
             log::warn(
                 "session lease not checked: Redis did not answer; the session is allowed",
-                {{"session", name},
-                 {"detail", reply ? reply->str : reply.error().message}}
+                {{"session", name}, {"detail", reply ? reply->str : reply.error().message}}
             );
             co_return true;
         }

@@ -325,7 +325,7 @@ private:
     // has no non-blocking mode: every write goes through the loop there.)
     asio::awaitable<bool> write_bytes(std::string bytes) {
         std::size_t done = 0;
-        if constexpr (requires(Stream& s, boost::system::error_code& e) {
+        if constexpr (requires(Stream & s, boost::system::error_code & e) {
                           s.socket().non_blocking(true, e);
                       }) {
             auto& socket = stream_.socket();

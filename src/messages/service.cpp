@@ -337,7 +337,7 @@ struct MessageService::Prepared {
     llm::ChatRequest request;
     std::int64_t context_count = 0;
     std::optional<bj::object> routing;  // the response strategy's decision, when routing is on
-    bool store_user = true;  // false when regenerating: the question is stored already
+    bool store_user = true;             // false when regenerating: the question is stored already
 };
 
 namespace {
@@ -559,9 +559,10 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         routing = sessions::route(input);
         hints = sessions::generation_hints(routing->strategy);
     }
-    const std::int64_t max_tokens = message.max_tokens.value_or(settings.max_tokens.value_or(
-        std::min<std::int64_t>(hints ? hints->max_tokens : options_.default_max_tokens, info.max_output)
-    ));
+    const std::int64_t max_tokens =
+        message.max_tokens.value_or(settings.max_tokens.value_or(std::min<std::int64_t>(
+            hints ? hints->max_tokens : options_.default_max_tokens, info.max_output
+        )));
     if (max_tokens < 1 || max_tokens > info.max_output) {
         co_return make_error(
             ErrorType::unprocessable,
@@ -912,8 +913,9 @@ asio::awaitable<BackgroundAnswer> ask_in_background(
         call.provider = route.provider;
         call.input_tokens = usage.input_tokens;
         call.output_tokens = usage.output_tokens;
-        call.cost_micros =
-            answered != nullptr ? answered->cost_micros(usage.input_tokens, usage.output_tokens) : 0;
+        call.cost_micros = answered != nullptr
+                               ? answered->cost_micros(usage.input_tokens, usage.output_tokens)
+                               : 0;
         if (auto recorded = co_await recorder->record(std::move(who), std::move(call)); !recorded) {
             log::warn(
                 "a background model call was not recorded in usage",

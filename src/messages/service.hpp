@@ -65,6 +65,7 @@ struct BackgroundAnswer {
     std::string text;
     bool ok = false;
 };
+
 boost::asio::awaitable<BackgroundAnswer> ask_in_background(
     llm::ModelRouter& router,
     const llm::ModelInfo& model,

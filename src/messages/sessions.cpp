@@ -1,7 +1,5 @@
 #include "messages/sessions.hpp"
 
-#include "messages/service.hpp"
-
 #include <algorithm>
 #include <atomic>
 
@@ -16,6 +14,7 @@
 #include "auth/tokens.hpp"
 #include "common/ids.hpp"
 #include "common/log.hpp"
+#include "messages/service.hpp"
 
 namespace parley::messages {
 

@@ -1,5 +1,7 @@
 // Session leases in Redis as two Parley instances see them: two clients (one per instance) on the
 // fixture's server, each test on names of its own.
+#include "events/session_locks.hpp"
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -9,7 +11,6 @@
 #include <gtest/gtest.h>
 
 #include "common/ids.hpp"
-#include "events/session_locks.hpp"
 #include "redis/client.hpp"
 #include "support/redis_server.hpp"
 #include "support/run_awaitable.hpp"
@@ -42,7 +43,9 @@ protected:
         b_ = make_redis_session_locks(*b_client_, prefix_);
     }
 
-    bool acquire(SessionLocks& locks, const std::string& owner, std::chrono::milliseconds ttl = 5s) {
+    bool acquire(
+        SessionLocks& locks, const std::string& owner, std::chrono::milliseconds ttl = 5s
+    ) {
         return run_awaitable(ctx_, locks.acquire("conv-1", owner, ttl));
     }
 
