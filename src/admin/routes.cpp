@@ -16,10 +16,6 @@ namespace bj = boost::json;
 
 namespace {
 
-bj::value time_or_null(const std::optional<TimePoint>& t) {
-    return t ? bj::value(to_iso8601(*t)) : bj::value(nullptr);
-}
-
 bj::value int_or_null(const std::optional<std::int64_t>& n) {
     return n ? bj::value(*n) : bj::value(nullptr);
 }
@@ -35,7 +31,7 @@ bj::object user_json(const store::AdminUser& u) {
         {"created_at", to_iso8601(u.created_at)},
         {"role", u.access.role},
         {"disabled", u.access.disabled()},
-        {"disabled_at", time_or_null(u.access.disabled_at)},
+        {"disabled_at", json::time_or_null(u.access.disabled_at)},
         {"rate_limit_per_minute", int_or_null(u.access.rate_limit_per_minute)},
         {"ai_rate_limit_per_minute", int_or_null(u.access.ai_rate_limit_per_minute)},
     };

@@ -15,10 +15,6 @@ namespace bj = boost::json;
 
 namespace {
 
-bj::value time_or_null(const std::optional<TimePoint>& t) {
-    return t ? bj::value(to_iso8601(*t)) : bj::value(nullptr);
-}
-
 bj::object user_json(const store::User& u) {
     return {{"id", u.id}, {"email", u.email}, {"created_at", to_iso8601(u.created_at)}};
 }
@@ -44,8 +40,8 @@ bj::object key_json(const store::ApiKey& k) {
         {"prefix", k.prefix},
         {"scopes", std::move(scopes)},
         {"created_at", to_iso8601(k.created_at)},
-        {"last_used_at", time_or_null(k.last_used_at)},
-        {"expires_at", time_or_null(k.expires_at)},
+        {"last_used_at", json::time_or_null(k.last_used_at)},
+        {"expires_at", json::time_or_null(k.expires_at)},
     };
 }
 

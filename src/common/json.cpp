@@ -304,4 +304,8 @@ void escape_into(std::string& out, std::string_view s) {
     }
 }
 
+boost::json::value time_or_null(const std::optional<TimePoint>& t) {
+    return t ? boost::json::value(to_iso8601(*t)) : boost::json::value(nullptr);
+}
+
 }  // namespace parley::json

@@ -13,6 +13,7 @@
 #include <boost/json/value.hpp>
 
 #include "common/error.hpp"
+#include "common/time.hpp"
 
 namespace parley::json {
 
@@ -51,6 +52,9 @@ Result<std::string> required_string(const boost::json::object& o, std::string_vi
 Result<void> reject_unknown_fields(
     const boost::json::object& o, std::initializer_list<std::string_view> allowed
 );
+
+// An optional time as the API shows it: ISO 8601 (to_iso8601), or null when absent.
+boost::json::value time_or_null(const std::optional<TimePoint>& t);
 
 // Appends `s` to `out` as the body of a JSON string (no quotes), escaping as RFC 8259 requires.
 void escape_into(std::string& out, std::string_view s);

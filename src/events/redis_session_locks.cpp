@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "events/session_locks.hpp"
 #include "redis/client.hpp"
+#include "redis/log_throttle.hpp"
 
 namespace parley::events {
 
@@ -44,10 +45,15 @@ public:
             "EVAL", kAcquire, "1", prefix_ + name, std::move(owner), std::to_string(ttl.count())};
         auto reply = co_await client_.command(std::move(args));
         if (!reply || reply->type != redis::Reply::Type::integer) {
-            log::warn(
-                "session lease not checked: Redis did not answer; the session is allowed",
-                {{"session", name}, {"detail", reply ? reply->str : reply.error().message}}
-            );
+            // Every socket and every renewal would say it while Redis is down: once per interval.
+            if (const auto suppressed = warnings_.allow()) {
+                log::warn(
+                    "session lease not checked: Redis did not answer; the session is allowed",
+                    {{"session", name},
+                     {"detail", reply ? reply->str : reply.error().message},
+                     {"suppressed_since_last", *suppressed}}
+                );
+            }
             co_return true;
         }
         co_return reply->integer == 1;
@@ -60,6 +66,7 @@ public:
 private:
     redis::Client& client_;
     std::string prefix_;
+    redis::LogThrottle warnings_{std::chrono::seconds(10)};
 };
 
 }  // namespace

@@ -11,17 +11,9 @@ import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 
 import { assertError, get, post, uniqueEmail } from "../support/api.mjs";
-import { startServer, waitUntil } from "../support/server.mjs";
+import { startServer, stopCleanly, waitUntil } from "../support/server.mjs";
 
-const SANITIZER_REPORT = /(LeakSanitizer|AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:)/;
 const UNLIMITED = { RATE_LIMIT_AUTH: "100000", RATE_LIMIT_STANDARD: "100000", RATE_LIMIT_AI: "100000" };
-
-async function stopCleanly(server) {
-    const result = await server.stop("SIGTERM");
-    const report = server.lines.filter((l) => SANITIZER_REPORT.test(l));
-    assert.deepEqual(report, [], `sanitizer output at exit:\n${server.lines.join("\n")}`);
-    assert.deepEqual(result, { code: 0, signal: null }, `exit status; output:\n${server.lines.slice(-40).join("\n")}`);
-}
 
 /** Opens a WebSocket; resolves `{ ws, frames, next(type) }` once open, or rejects with the HTTP status. */
 function open(url, options = {}) {

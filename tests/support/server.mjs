@@ -6,6 +6,7 @@
 //
 // The binary is $PARLEY_BIN, or build/ci/parley relative to the repository root.
 
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
@@ -169,6 +170,19 @@ export function runParley(args, { env = {}, cwd, timeoutMs = 15_000 } = {}) {
  * stderr line. `stop(signal, timeoutMs)` signals the process, resolves `{ code, signal }` when it
  * has exited (SIGKILL and reject on timeout) and removes the data directory.
  */
+/** What a sanitizer prints when it finds something (ASan, LSan, UBSan). */
+export const SANITIZER_REPORT = /(LeakSanitizer|AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:)/;
+
+/**
+ * Stops `server` with SIGTERM and asserts it exited 0 with no sanitizer report in its output: the
+ * end of every suite that starts a server.
+ */
+export async function stopCleanly(server) {
+    const result = await server.stop("SIGTERM");
+    assert.deepEqual(server.lines.filter((l) => SANITIZER_REPORT.test(l)), [], `sanitizer output at exit:\n${server.lines.join("\n")}`);
+    assert.deepEqual(result, { code: 0, signal: null }, `exit status; output:\n${server.lines.slice(-40).join("\n")}`);
+}
+
 export async function startServer({ env = {}, args = [] } = {}) {
     // The PostgreSQL run of the integration suite (CTest `integration_pg.*`): every server gets
     // a fresh database on the server named by PARLEY_TEST_DATABASE_URL, unless the test chose
