@@ -18,8 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     if (const auto at = conv::decode_conversation_cursor(text)) {
         const auto again = conv::decode_conversation_cursor(conv::encode_conversation_cursor(*at));
-        check(again && again->updated_at == at->updated_at && again->id == at->id,
-              "a conversation cursor that does not round-trip");
+        check(
+            again && again->updated_at == at->updated_at && again->id == at->id,
+            "a conversation cursor that does not round-trip"
+        );
     }
     if (const auto offset = conv::decode_offset_cursor(text)) {
         check(*offset >= 0, "a negative offset");

@@ -20,9 +20,10 @@ namespace json = parley::json;
 namespace {
 
 void check_refusal(const parley::Error& e) {
-    check(e.type == parley::ErrorType::unprocessable ||
-              e.type == parley::ErrorType::invalid_request,
-          "a body refused with a status other than 400 or 422");
+    check(
+        e.type == parley::ErrorType::unprocessable || e.type == parley::ErrorType::invalid_request,
+        "a body refused with a status other than 400 or 422"
+    );
     check(!e.message.empty(), "a refusal without a message");
 }
 
@@ -57,7 +58,9 @@ void decode(std::uint8_t which, const bj::object& body) {
         }
         case 1: {
             const auto p = conv::conversation_patch_of(body);
-            check(!p.title || !*p.title || (*p.title)->size() <= 200, "a title past 200 characters");
+            check(
+                !p.title || !*p.title || (*p.title)->size() <= 200, "a title past 200 characters"
+            );
             if (p.metadata) {
                 check_metadata(*p.metadata);
             }

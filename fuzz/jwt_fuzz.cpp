@@ -1,11 +1,12 @@
 // JWT verification. Mode 0: any bytes as a token: only one that carries the key's signature is
-// accepted, never a crash. Mode 1: a header and a payload from the input, correctly signed with the key, so that
-// the checks after the signature (header, claims, times) are reached; whatever verify() accepts
-// has a subject and is not expired. Mode 2: issue() then verify() gives the subject back.
-#include <sodium/crypto_auth_hmacsha256.h>
-
+// accepted, never a crash. Mode 1: a header and a payload from the input, correctly signed with the
+// key, so that the checks after the signature (header, claims, times) are reached; whatever
+// verify() accepts has a subject and is not expired. Mode 2: issue() then verify() gives the
+// subject back.
 #include <chrono>
 #include <string>
+
+#include <sodium/crypto_auth_hmacsha256.h>
 
 #include "auth/jwt.hpp"
 #include "auth/tokens.hpp"
@@ -34,14 +35,13 @@ std::string signature(std::string_view input) {
         &st, reinterpret_cast<const unsigned char*>(input.data()), input.size()
     );
     crypto_auth_hmacsha256_final(&st, mac);
-    return parley::auth::base64url_encode(
-        std::string_view(reinterpret_cast<char*>(mac), sizeof mac)
+    return parley::auth::base64url_encode(std::string_view(reinterpret_cast<char*>(mac), sizeof mac)
     );
 }
 
 std::string signed_token(std::string_view header, std::string_view payload) {
-    const std::string input = parley::auth::base64url_encode(header) + "." +
-                              parley::auth::base64url_encode(payload);
+    const std::string input =
+        parley::auth::base64url_encode(header) + "." + parley::auth::base64url_encode(payload);
     return input + "." + signature(input);
 }
 
@@ -57,9 +57,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto token = in.rest();
         if (jwt().verify(token, now)) {
             const auto dot = token.rfind('.');
-            check(dot != std::string_view::npos &&
-                      token.substr(dot + 1) == signature(token.substr(0, dot)),
-                  "a token without the key's signature accepted");
+            check(
+                dot != std::string_view::npos &&
+                    token.substr(dot + 1) == signature(token.substr(0, dot)),
+                "a token without the key's signature accepted"
+            );
         }
     } else if (mode == 1) {
         const auto text = in.rest();
@@ -71,8 +73,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (auto claims = jwt().verify(signed_token(header, payload), now)) {
             check(!claims->sub.empty(), "a token without a subject accepted");
             const auto leeway = config.leeway.count();
-            check(claims->exp > std::chrono::system_clock::to_time_t(now) - leeway,
-                  "an expired token accepted");
+            check(
+                claims->exp > std::chrono::system_clock::to_time_t(now) - leeway,
+                "an expired token accepted"
+            );
         }
     } else {
         const auto subject = in.rest();

@@ -74,9 +74,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto body = parley::http::read_json_object(req);
     if (!body) {
         const auto t = body.error().type;
-        check(t == parley::ErrorType::invalid_request || t == parley::ErrorType::unprocessable ||
-                  t == parley::ErrorType::unsupported_media_type,
-              "a body refused with a status other than 400, 415 or 422");
+        check(
+            t == parley::ErrorType::invalid_request || t == parley::ErrorType::unprocessable ||
+                t == parley::ErrorType::unsupported_media_type,
+            "a body refused with a status other than 400, 415 or 422"
+        );
         return 0;
     }
     const bj::value whole(*body);

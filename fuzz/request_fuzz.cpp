@@ -26,8 +26,8 @@
 namespace asio = boost::asio;
 namespace http = parley::http;
 namespace json = parley::json;
-using parley::fuzz::check;
 using asio::ip::tcp;
+using parley::fuzz::check;
 
 namespace {
 
@@ -35,35 +35,45 @@ namespace {
 // a JSON body decoded strictly, a streamed body.
 std::vector<http::Route> routes() {
     std::vector<http::Route> r;
-    r.push_back({http::Method::get, "/items/{id}", http::Access::open,
-                 [](http::Request& req) -> asio::awaitable<http::Response> {
-                     const auto page = parley::value_or_throw(http::parse_page(req));
-                     const auto from = parley::value_or_throw(http::time_param(req, "from"));
-                     co_return http::success(boost::json::object{
-                         {"id", req.path_param("id")},
-                         {"page", page.page},
-                         {"from", from.has_value()}});
-                 }});
-    r.push_back({http::Method::post, "/items", http::Access::open,
-                 [](http::Request& req) -> asio::awaitable<http::Response> {
-                     const auto body = parley::value_or_throw(http::read_json_object(req));
-                     parley::value_or_throw(json::reject_unknown_fields(body, {"title", "n"}));
-                     auto title = parley::value_or_throw(json::required_string(body, "title"));
-                     const auto n = parley::value_or_throw(json::optional_int(body, "n"));
-                     co_return http::success(
-                         boost::json::object{{"title", std::move(title)}, {"n", n.value_or(0)}}, 201
-                     );
-                 }});
-    r.push_back({http::Method::get, "/stream", http::Access::open,
-                 [](http::Request&) -> asio::awaitable<http::Response> {
-                     http::Response res;
-                     res.content_type = "text/event-stream";
-                     res.body_writer = [](http::StreamWriter& w) -> asio::awaitable<void> {
-                         co_await w.send("data: one\n\n");
-                         co_await w.send("data: two\n\n");
-                     };
-                     co_return res;
-                 }});
+    r.push_back(
+        {http::Method::get,
+         "/items/{id}",
+         http::Access::open,
+         [](http::Request& req) -> asio::awaitable<http::Response> {
+             const auto page = parley::value_or_throw(http::parse_page(req));
+             const auto from = parley::value_or_throw(http::time_param(req, "from"));
+             co_return http::success(boost::json::object{
+                 {"id", req.path_param("id")}, {"page", page.page}, {"from", from.has_value()}});
+         }}
+    );
+    r.push_back(
+        {http::Method::post,
+         "/items",
+         http::Access::open,
+         [](http::Request& req) -> asio::awaitable<http::Response> {
+             const auto body = parley::value_or_throw(http::read_json_object(req));
+             parley::value_or_throw(json::reject_unknown_fields(body, {"title", "n"}));
+             auto title = parley::value_or_throw(json::required_string(body, "title"));
+             const auto n = parley::value_or_throw(json::optional_int(body, "n"));
+             co_return http::success(
+                 boost::json::object{{"title", std::move(title)}, {"n", n.value_or(0)}}, 201
+             );
+         }}
+    );
+    r.push_back(
+        {http::Method::get,
+         "/stream",
+         http::Access::open,
+         [](http::Request&) -> asio::awaitable<http::Response> {
+             http::Response res;
+             res.content_type = "text/event-stream";
+             res.body_writer = [](http::StreamWriter& w) -> asio::awaitable<void> {
+                 co_await w.send("data: one\n\n");
+                 co_await w.send("data: two\n\n");
+             };
+             co_return res;
+         }}
+    );
     return r;
 }
 
@@ -125,8 +135,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string out;
     boost::system::error_code ec;
     asio::read(client, asio::dynamic_buffer(out), ec);
-    check(ec == asio::error::eof || ec == asio::error::connection_reset,
-          "the session did not close the connection");
+    check(
+        ec == asio::error::eof || ec == asio::error::connection_reset,
+        "the session did not close the connection"
+    );
 
     // Every status line: HTTP/1.x and a status below 500. (Bodies here are JSON or the stream's
     // two events, neither of which starts a line with "HTTP/1.".)

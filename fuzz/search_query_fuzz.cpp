@@ -13,7 +13,8 @@ namespace {
 
 std::size_t count(std::string_view s, std::string_view what) {
     std::size_t n = 0;
-    for (auto at = s.find(what); at != std::string_view::npos; at = s.find(what, at + what.size())) {
+    for (auto at = s.find(what); at != std::string_view::npos;
+         at = s.find(what, at + what.size())) {
         ++n;
     }
     return n;
@@ -40,7 +41,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const bool prefix : {false, true}) {
         const auto fts = store::to_fts5(q, prefix);
         check(count(fts, "\"") % 2 == 0, "unbalanced quotes in an FTS5 expression");
-        check(q.has_positive() || fts.empty(), "an FTS5 expression for a query with nothing to find");
+        check(
+            q.has_positive() || fts.empty(), "an FTS5 expression for a query with nothing to find"
+        );
         (void)store::to_websearch(q, prefix);
     }
     if (const auto word = store::prefix_word(q)) {

@@ -37,8 +37,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(whole.comments() == pieces.comments(), "split feed changed the comment count");
     }
     for (const auto& e : expected) {
-        check(e.data.size() <= max && e.event.size() <= max && e.id.size() <= max,
-              "an event past the bound");
+        check(
+            e.data.size() <= max && e.event.size() <= max && e.id.size() <= max,
+            "an event past the bound"
+        );
         check(!e.event.empty(), "an event without a type");
     }
     return 0;

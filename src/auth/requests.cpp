@@ -69,7 +69,9 @@ Result<ApiKeyRequest> api_key_request_of(const boost::json::object& body) {
     if (*expires) {
         out.expires_at = parse_iso8601(**expires);
         if (!out.expires_at) {
-            return make_error(ErrorType::unprocessable, "`expires_at` must be an ISO 8601 date-time");
+            return make_error(
+                ErrorType::unprocessable, "`expires_at` must be an ISO 8601 date-time"
+            );
         }
     }
     return out;

@@ -391,7 +391,8 @@ private:
     std::string client_ip_;
     bool idle_ = false;
     bool flooded_ = false;
-    bool peer_closed_ = false;  // EOF (or reset) seen by the disconnect watch
+    // EOF (or a reset) seen by the disconnect watch: the client will send nothing more.
+    bool peer_closed_ = false;
     async::Event shutdown_;  // set when the server drains while this connection is busy
 };
 

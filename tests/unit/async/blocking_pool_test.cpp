@@ -41,8 +41,8 @@ TEST(BlockingPoolTest, ResultsComeBackToCoroutinesOnSeveralIoThreads) {
     for (int i = 0; i < kTasks; ++i) {
         asio::co_spawn(
             ioc,
-            [](BlockingPool& p, std::vector<int>& out, std::atomic<int>& own, int n)
-                -> asio::awaitable<void> {
+            [](BlockingPool& p, std::vector<int>& out, std::atomic<int>& own, int n
+            ) -> asio::awaitable<void> {
                 auto values = co_await offload(p, [n] { return std::vector<int>{n, n * n}; });
                 const auto ex = co_await asio::this_coro::executor;
                 if (ex.target<asio::io_context::executor_type>()->running_in_this_thread()) {
