@@ -15,6 +15,7 @@
 #include "auth/service.hpp"
 #include "events/bus.hpp"
 #include "events/redis_bus.hpp"
+#include "events/session_locks.hpp"
 #include "http/pipeline.hpp"
 #include "http/server.hpp"
 #include "ratelimit/memory_limiter.hpp"
@@ -22,6 +23,7 @@
 #include "redis/client.hpp"
 #include "store/store.hpp"
 #include "system/health.hpp"
+#include "tools/knowledge_base.hpp"
 #include "tools/registry.hpp"
 
 namespace parley::app {
@@ -213,8 +215,10 @@ int App::serve() {
     }
     std::unique_ptr<ratelimit::Limiter> limiter;
     std::unique_ptr<events::EventBus> bus;
+    std::unique_ptr<events::SessionLocks> session_locks;
     if (*redis_client) {
         redis::Client& redis = **redis_client;
+        session_locks = events::make_redis_session_locks(redis);
         metrics.describe_counter(
             "parley_ratelimit_redis_failures_total",
             "Rate-limit checks that Redis did not answer, allowed without counting (fail open)."
@@ -268,11 +272,30 @@ int App::serve() {
     // The tools a conversation may offer its model (seed sessions offer the seed's two).
     tools::BuiltinOptions tool_options;
     tool_options.store = store->get();
+    if (!config_.knowledge_dir.empty()) {
+        auto knowledge = tools::KnowledgeBase::load(config_.knowledge_dir);
+        if (!knowledge) {
+            log::error(
+                "KNOWLEDGE_DIR cannot be read",
+                {{"dir", config_.knowledge_dir}, {"detail", knowledge.error().message}}
+            );
+            return 2;
+        }
+        log::info(
+            "knowledge base loaded",
+            {{"dir", config_.knowledge_dir},
+             {"topics", static_cast<std::int64_t>(knowledge->topics().size())},
+             {"skipped", static_cast<std::int64_t>(knowledge->warnings().size())}}
+        );
+        tool_options.knowledge = std::make_shared<const tools::KnowledgeBase>(std::move(*knowledge));
+    }
     const tools::Registry tool_registry = tools::make_builtin_registry(std::move(tool_options));
     conversations::ConversationService conversation_service(**store, *llm_layer->router, bus.get());
     conversation_service.set_tool_names(tool_registry.names());
     messages::MessageOptions message_options;
     message_options.max_content_chars = config_.max_message_chars;
+    message_options.tool_timeout = config_.tool_timeout;
+    message_options.tool_max_rounds = config_.tool_max_rounds;
 
     messages::MessageService message_service(
         **store,
@@ -286,6 +309,10 @@ int App::serve() {
     messages::SessionService session_service(
         **store, conversation_service, auth_service, *llm_layer->router
     );
+    if (session_locks) {
+        // One socket per seed session across the instances too.
+        session_service.set_locks(session_locks.get(), std::chrono::seconds(30));
+    }
 
     Services services{
         &health,

@@ -54,6 +54,10 @@ struct Config {
     std::chrono::milliseconds llm_total_timeout{300'000};
     int llm_max_retries = 2;
     std::size_t max_message_chars = 100'000;
+    // Tools (issue 12)
+    std::string knowledge_dir;  // Markdown files added to the built-in knowledge base
+    std::chrono::milliseconds tool_timeout{10'000};
+    int tool_max_rounds = 4;
     // HTTP
     std::vector<std::string> allowed_origins;
     std::vector<std::string> trusted_proxies;

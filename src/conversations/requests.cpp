@@ -81,7 +81,8 @@ NewConversation new_conversation_of(const bj::object& body) {
          "temperature",
          "max_tokens",
          "thinking",
-         "tools"}
+         "tools",
+         "routing"}
     ));
     NewConversation spec;
     spec.title = bounded_text(body, "title", kMaxTitle);
@@ -92,13 +93,15 @@ NewConversation new_conversation_of(const bj::object& body) {
     spec.settings.max_tokens = value_or_throw(json::optional_int(body, "max_tokens"));
     spec.settings.thinking = value_or_throw(json::optional_bool(body, "thinking"));
     spec.settings.tools = tools_of(body);
+    spec.settings.routing = value_or_throw(json::optional_bool(body, "routing"));
     return spec;
 }
 
 ConversationPatch conversation_patch_of(const bj::object& body) {
     // Read-only fields (id, settings, created_at, …) are unknown here too.
     value_or_throw(json::reject_unknown_fields(
-        body, {"title", "system_prompt", "model", "metadata", "is_archived", "is_pinned", "tools"}
+        body,
+        {"title", "system_prompt", "model", "metadata", "is_archived", "is_pinned", "tools", "routing"}
     ));
     ConversationPatch patch;
     for (const auto& [key, value] : body) {
@@ -123,6 +126,8 @@ ConversationPatch conversation_patch_of(const bj::object& body) {
             patch.is_pinned = value_or_throw(json::optional_bool(body, "is_pinned"));
         } else if (k == "tools") {
             patch.tools = tools_of(body).value_or(std::vector<std::string>{});
+        } else if (k == "routing") {
+            patch.routing = value_or_throw(json::optional_bool(body, "routing"));
         }
     }
     return patch;

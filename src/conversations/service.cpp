@@ -38,6 +38,9 @@ std::string settings_json(const Settings& s) {
         }
         o["tools"] = std::move(names);
     }
+    if (s.routing) {
+        o["routing"] = *s.routing;
+    }
     return bj::serialize(o);
 }
 
@@ -67,6 +70,9 @@ Settings parse_settings(std::string_view text) {
             }
         }
         s.tools = std::move(names);
+    }
+    if (auto r = json::optional_bool(o, "routing"); r) {
+        s.routing = *r;
     }
     return s;
 }
@@ -233,6 +239,11 @@ asio::awaitable<Result<store::Conversation>> ConversationService::update(
         settings.tools = std::move(*patch.tools);
         c.settings = settings_json(settings);
     }
+    if (patch.routing) {
+        auto settings = parse_settings(c.settings);
+        settings.routing = *patch.routing;
+        c.settings = settings_json(settings);
+    }
     c.updated_at = clock_();
     auto updated = co_await store_.update_conversation(c);
     if (!updated) {
@@ -310,6 +321,8 @@ asio::awaitable<Result<store::Conversation>> ConversationService::attach_session
         // Seed 004's sessions call its two tools.
         spec.settings.tools =
             std::vector<std::string>{"fetch_internal_knowledge", "lookup_contextual_data"};
+        // …and route each message to a response strategy, as the seed does.
+        spec.settings.routing = true;
         auto created = co_await create(who, std::move(spec));
         if (created) {
             co_return created;

@@ -25,6 +25,10 @@ struct Settings {
     std::optional<bool> thinking;
     // The tools offered to the model in this conversation (registry names); absent: none.
     std::optional<std::vector<std::string>> tools;
+    // Routing strategies (seed 004, sessions/routing.hpp) shape the system prompt and generation
+    // settings of each answer. Absent: off, except in seed 004 sessions, which are created with
+    // it on.
+    std::optional<bool> routing;
 };
 
 struct NewConversation {
@@ -45,6 +49,7 @@ struct ConversationPatch {
     std::optional<bool> is_archived;
     std::optional<bool> is_pinned;
     std::optional<std::vector<std::string>> tools;  // an empty list offers none
+    std::optional<bool> routing;
 };
 
 struct CursorPage {

@@ -235,7 +235,12 @@ public:
         : inner_(std::move(inner)),
           log_(std::move(log)) {}
 
-    std::string start(const StreamStart& s) override { return inner_->start(s); }
+    std::string start(const StreamStart& s) override {
+        if (!s.routing.empty()) {
+            log_->event("routing", s.routing);
+        }
+        return inner_->start(s);
+    }
 
     std::string thinking(std::string_view delta) override { return inner_->thinking(delta); }
 
@@ -327,7 +332,7 @@ asio::awaitable<http::Response> websocket(
                      id = conversation.id,
                      json_max_depth =
                          req.json_max_depth()](http::WebSocket& ws) -> asio::awaitable<void> {
-        auto claim = sessions.claim(id);
+        auto claim = co_await sessions.claim(id);
         if (!claim) {
             // Two sockets on one session would interleave their turns: the second is refused.
             co_await ws.send(error_frame(make_error(

@@ -19,6 +19,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "conversations/json.hpp"
+#include "sessions/routing.hpp"
 
 namespace parley::messages {
 
@@ -132,6 +133,42 @@ std::vector<llm::ChatMessage> replayed_tools(const store::Message& m) {
         out.push_back(std::move(a));
     }
     return out;
+}
+
+// What the routing rules look at (sessions/routing.hpp): the user messages and the tool results
+// among the conversation's `newest_first` messages and `message`, the one being answered.
+sessions::RoutingInput routing_input(
+    const std::vector<store::Message>& newest_first, std::string_view message
+) {
+    sessions::RoutingInput in;
+    in.user_message_count = 1;
+    in.message = std::string(message);
+    for (const auto& m : newest_first) {
+        if (m.role == "user") {
+            ++in.user_message_count;
+        } else if (m.metadata.find("\"tool_results\"") != std::string::npos) {
+            const auto parsed = json::parse(m.metadata, 32);
+            if (parsed && parsed->is_object()) {
+                const auto* results = parsed->as_object().if_contains("tool_results");
+                if (results != nullptr && results->is_array()) {
+                    in.tool_result_count += static_cast<int>(results->as_array().size());
+                }
+            }
+        }
+    }
+    return in;
+}
+
+// A routing decision as stored in metadata.routing and logged as a session event.
+bj::object routing_json(const sessions::RoutingDecision& d) {
+    bj::array reasons;
+    for (const auto& r : d.reasons) {
+        reasons.emplace_back(r);
+    }
+    return bj::object{
+        {"strategy", sessions::strategy_name(d.strategy)},
+        {"verbosity", sessions::verbosity_name(d.verbosity)},
+        {"reasons", std::move(reasons)}};
 }
 
 }  // namespace
@@ -308,6 +345,7 @@ struct MessageService::Prepared {
     const llm::ModelInfo* info = nullptr;
     llm::ChatRequest request;
     std::int64_t context_count = 0;
+    std::optional<bj::object> routing;  // the response strategy's decision, when routing is on
 };
 
 namespace {
@@ -413,6 +451,16 @@ public:
         auto events = co_await store_.list_session_events(conversation_id, std::nullopt, 5000);
         if (events) {
             for (const auto& e : *events) {
+                if (e.type == "routing") {
+                    const auto parsed = json::parse(e.content, 8);
+                    if (parsed && parsed->is_object()) {
+                        if (const auto* s = parsed->as_object().if_contains("strategy");
+                            s != nullptr && s->is_string()) {
+                            info.routing.push_back({std::string(s->as_string()), e.created_at});
+                        }
+                    }
+                    continue;
+                }
                 if (e.type != "tool_call") {
                     continue;
                 }
@@ -500,20 +548,35 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         co_return model.error();
     }
     const llm::ModelInfo& info = **model;
-    const std::int64_t max_tokens = message.max_tokens.value_or(
-        settings.max_tokens.value_or(std::min(options_.default_max_tokens, info.max_output))
-    );
+    // The response strategy (when the conversation routes) adds to the system prompt and
+    // suggests generation settings; the message's and the conversation's own settings win.
+    std::optional<sessions::RoutingDecision> routing;
+    std::optional<sessions::GenerationHints> hints;
+    if (settings.routing.value_or(false)) {
+        routing = sessions::route(routing_input(*recent, message.content));
+        hints = sessions::generation_hints(routing->strategy);
+    }
+    const std::int64_t max_tokens = message.max_tokens.value_or(settings.max_tokens.value_or(
+        std::min<std::int64_t>(hints ? hints->max_tokens : options_.default_max_tokens, info.max_output)
+    ));
     if (max_tokens < 1 || max_tokens > info.max_output) {
         co_return make_error(
             ErrorType::unprocessable,
             "max_tokens must be from 1 to " + std::to_string(info.max_output)
         );
     }
-    const auto temperature = message.temperature ? message.temperature : settings.temperature;
+    auto temperature = message.temperature ? message.temperature : settings.temperature;
+    if (!temperature && hints) {
+        temperature = hints->temperature;
+    }
     if (temperature && (*temperature < 0 || *temperature > 2)) {
         co_return make_error(ErrorType::unprocessable, "temperature must be from 0 to 2");
     }
-    const std::string system = conversation->system_prompt.value_or("");
+    std::string system = conversation->system_prompt.value_or("");
+    if (routing) {
+        system += (system.empty() ? "" : "\n\n");
+        system += sessions::system_prompt_addition(routing->strategy);
+    }
     const std::int64_t budget = info.context_window - max_tokens - options_.context_margin_tokens -
                                 llm::estimate_tokens(system);
     const std::int64_t user_tokens = llm::estimate_tokens(message.content);
@@ -544,6 +607,9 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     p.request.thinking =
         message.thinking.value_or(settings.thinking.value_or(false)) && info.thinking;
     p.context_count = static_cast<std::int64_t>(p.request.messages.size());
+    if (routing) {
+        p.routing = routing_json(*routing);
+    }
     p.info = &info;
     p.who = who;
 
@@ -558,6 +624,9 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         prompt += llm::estimate_tokens(m.content) + 4;
     }
     state->start.input_tokens = prompt;
+    if (p.routing) {
+        state->start.routing = bj::serialize(*p.routing);
+    }
     state->start.created_unix =
         std::chrono::duration_cast<std::chrono::seconds>(clock_().time_since_epoch()).count();
     p.conversation = std::move(*conversation);
@@ -775,6 +844,9 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     }
     bj::object metadata{
         {"fallback_used", route.fallback_used}, {"context_messages", p.context_count}};
+    if (p.routing) {
+        metadata["routing"] = *p.routing;
+    }
     if (!tool_calls.empty()) {
         // The turn's tool calls and results: shown with the message, replayed by fit_context.
         metadata["tool_calls"] = std::move(tool_calls);

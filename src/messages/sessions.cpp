@@ -1,9 +1,15 @@
 #include "messages/sessions.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "auth/tokens.hpp"
 #include "common/ids.hpp"
@@ -101,18 +107,87 @@ SessionService::SessionService(
 
 SessionService::~SessionService() = default;
 
-SessionService::Claim::~Claim() {
-    if (owner_ != nullptr) {
-        owner_->release(id_);
+// A claim's state, shared with the coroutine that renews its lease.
+struct SessionService::Claim::Lease {
+    SessionService* owner = nullptr;
+    std::string id;
+    std::string token;  // this claim's, the lease's owner in `locks`
+    events::SessionLocks* locks = nullptr;
+    std::chrono::milliseconds ttl{};
+    std::atomic<bool> held{true};
+    std::shared_ptr<asio::steady_timer> renewal;  // waits between renewals; on its executor
+};
+
+namespace {
+
+// Renews a claim's lease every ttl/3 until the claim is released.
+asio::awaitable<void> renew(std::shared_ptr<SessionService::Claim::Lease> lease) {
+    while (lease->held) {
+        lease->renewal->expires_after(lease->ttl / 3);
+        boost::system::error_code ec;
+        co_await lease->renewal->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (!lease->held) {
+            break;
+        }
+        if (!co_await lease->locks->acquire(lease->id, lease->token, lease->ttl)) {
+            log::warn(
+                "a session's lease was taken by another instance while its socket was open",
+                {{"conversation_id", lease->id}}
+            );
+        }
+        if (!lease->held) {  // released while renewing: give back what the renewal took
+            lease->locks->release(lease->id, lease->token);
+        }
     }
 }
 
-std::optional<SessionService::Claim> SessionService::claim(const std::string& conversation_id) {
-    const std::lock_guard lock(mutex_);
-    if (!active_.insert(conversation_id).second) {
-        return std::nullopt;
+}  // namespace
+
+SessionService::Claim::~Claim() {
+    if (lease_ == nullptr) {
+        return;
     }
-    return Claim(this, conversation_id);
+    lease_->held = false;
+    lease_->owner->release(lease_->id);
+    if (lease_->locks != nullptr) {
+        lease_->locks->release(lease_->id, lease_->token);
+    }
+    if (lease_->renewal) {
+        // Stop the renewal's wait now (on its executor: timers are not thread-safe), so no
+        // timer outlives the socket and delays a shutdown.
+        asio::post(lease_->renewal->get_executor(), [lease = lease_] { lease->renewal->cancel(); });
+    }
+}
+
+void SessionService::set_locks(events::SessionLocks* locks, std::chrono::milliseconds ttl) {
+    locks_ = locks;
+    lease_ttl_ = ttl;
+}
+
+asio::awaitable<std::optional<SessionService::Claim>> SessionService::claim(
+    const std::string& conversation_id
+) {
+    {
+        const std::lock_guard lock(mutex_);
+        if (!active_.insert(conversation_id).second) {
+            co_return std::nullopt;
+        }
+    }
+    auto lease = std::make_shared<Claim::Lease>();
+    lease->owner = this;
+    lease->id = conversation_id;
+    lease->token = new_uuid_v7();
+    lease->locks = locks_;
+    lease->ttl = lease_ttl_;
+    Claim claim(lease);  // from here on, an early return releases what was taken
+    if (locks_ != nullptr) {
+        if (!co_await locks_->acquire(conversation_id, lease->token, lease_ttl_)) {
+            co_return std::nullopt;
+        }
+        lease->renewal = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+        asio::co_spawn(lease->renewal->get_executor(), renew(lease), asio::detached);
+    }
+    co_return std::optional<Claim>(std::move(claim));
 }
 
 void SessionService::release(const std::string& conversation_id) {

@@ -3,6 +3,7 @@
 // background when a session with a turn ends, or on demand). No HTTP types here.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "common/error.hpp"
 #include "common/principal.hpp"
 #include "conversations/service.hpp"
+#include "events/session_locks.hpp"
 #include "llm/router.hpp"
 #include "messages/session_log.hpp"
 #include "store/store.hpp"
@@ -48,25 +50,29 @@ public:
     // The right to run the one socket of a conversation's session; released when destroyed.
     class Claim {
     public:
-        Claim(SessionService* owner, std::string id) : owner_(owner), id_(std::move(id)) {}
+        struct Lease;
 
-        Claim(Claim&& other) noexcept
-            : owner_(std::exchange(other.owner_, nullptr)),
-              id_(std::move(other.id_)) {}
+        explicit Claim(std::shared_ptr<Lease> lease) : lease_(std::move(lease)) {}
 
+        Claim(Claim&& other) noexcept = default;
         Claim& operator=(Claim&&) = delete;
         Claim(const Claim&) = delete;
         Claim& operator=(const Claim&) = delete;
         ~Claim();
 
     private:
-        SessionService* owner_;
-        std::string id_;
+        std::shared_ptr<Lease> lease_;
     };
 
-    // Claims the conversation for one socket in this process; nullopt while another socket has it
-    // (a second socket on one session is refused rather than have the two cross answers).
-    std::optional<Claim> claim(const std::string& conversation_id);
+    // With instances sharing a database (REDIS_URL), claims are leases in `locks` as well, of
+    // `ttl`, renewed every ttl/3 while held; a crashed instance's lapse after `ttl`. Call before
+    // serving; `locks` must outlive the service and every claim.
+    void set_locks(events::SessionLocks* locks, std::chrono::milliseconds ttl);
+
+    // Claims the conversation for one socket, in this process and (with locks) across instances;
+    // nullopt while another socket has it (a second socket on one session is refused rather than
+    // have the two interleave their turns).
+    boost::asio::awaitable<std::optional<Claim>> claim(const std::string& conversation_id);
 
     // The event log of a session of `conversation_id`, writing on `executor`.
     std::shared_ptr<SessionLog> open_log(
@@ -116,6 +122,8 @@ private:
     auth::AuthService& auth_;
     llm::ModelRouter& router_;
     Clock clock_;
+    events::SessionLocks* locks_ = nullptr;
+    std::chrono::milliseconds lease_ttl_{30'000};
     std::mutex mutex_;
     std::unordered_set<std::string> active_;
 };

@@ -22,6 +22,9 @@ struct StreamStart {
     std::string model;              // the model asked for (a fallback stays invisible here)
     std::int64_t input_tokens = 0;  // estimated prompt tokens
     std::int64_t created_unix = 0;  // seconds since the epoch
+    // The response strategy chosen for this answer (metadata.routing's JSON), when the
+    // conversation routes (sessions/routing.hpp); empty otherwise.
+    std::string routing;
 };
 
 // How the answer ended, once the assistant message is stored.

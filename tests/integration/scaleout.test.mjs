@@ -185,6 +185,48 @@ describe("two instances behind nginx, sharing PostgreSQL and Redis", () => {
         ws.close();
     });
 
+    it("one socket per seed session across instances: a second one on the other instance is refused, and gets in once the first left", async () => {
+        const token = await register(a.baseUrl);
+        const session = `shared-${randomBytes(4).toString("hex")}`;
+        const connect = (server) =>
+            new Promise((resolve, reject) => {
+                const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws/session/${session}?token=${token}`);
+                const frames = [];
+                ws.on("message", (data) => frames.push(JSON.parse(data.toString())));
+                ws.once("open", () => resolve({ ws, frames }));
+                ws.once("error", reject);
+            });
+        const closed = (ws) => new Promise((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once("close", resolve)));
+
+        const first = await connect(a);
+        // The claim is taken before the socket reads: a turn proves it is in place.
+        first.ws.send(JSON.stringify({ message: "hold the session" }));
+        await waitUntil(() => first.frames.some((f) => f.type === "done"), { timeoutMs: 10_000, what: "the first turn" });
+
+        const second = await connect(b);
+        await waitUntil(() => second.frames.length > 0, { timeoutMs: 5_000, what: "the second socket's refusal" });
+        await closed(second.ws);
+        assert.equal(second.frames.length, 1, JSON.stringify(second.frames));
+        assert.equal(second.frames[0].type, "error");
+        assert.match(second.frames[0].content, /already open/);
+
+        first.ws.close();
+        await closed(first.ws);
+        // The lease is released when the socket ends (not after its 30 s time to live).
+        const third = await waitUntil(async () => {
+            const c = await connect(b);
+            c.ws.send(JSON.stringify({ message: "my turn now" }));
+            await waitUntil(() => c.frames.some((f) => f.type === "done" || f.type === "error"), { timeoutMs: 10_000, what: "an answer" });
+            if (c.frames.some((f) => f.type === "done")) {
+                return c;
+            }
+            c.ws.close();
+            return undefined;
+        }, { timeoutMs: 3_000, intervalMs: 100, what: "the session free again" });
+        third.ws.close();
+        await closed(third.ws);
+    });
+
     it("PostgreSQL stops: requests fail with 503 while it is down and succeed after it returns, without a restart", async () => {
         const token = await register(a.baseUrl);
         const id = await createConversation(a.baseUrl, token);
