@@ -1,4 +1,5 @@
-// The session over a loopback connection, for what only the socket shows: how it ends.
+// The session over a loopback connection, for what only the socket shows: how it ends after the
+// client half-closes.
 #include "http/session.hpp"
 
 #include <atomic>
