@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -188,7 +189,8 @@ awaitable<bool> write_stream(tcp::socket& socket, std::string model, UpstreamOpt
     co_return true;
 }
 
-awaitable<void> upstream_session(tcp::socket socket, UpstreamOptions opts) {
+// `opts` is the server's own (one thread): `POST /bench/gap-ms` changes the gap of later streams.
+awaitable<void> upstream_session(tcp::socket socket, UpstreamOptions& opts) {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     socket.non_blocking(true, ignored);
@@ -211,6 +213,21 @@ awaitable<void> upstream_session(tcp::socket socket, UpstreamOptions opts) {
             } else if (!co_await write_stream(socket, request_model(req.body()), opts)) {
                 break;
             }
+        } else if (req.method() == http::verb::post &&
+                   (path == "/bench/gap-ms" || path == "/bench/deltas")) {
+            // Reshapes later answers through the same upstream: the held-streams level of
+            // bench/stream.sh (long streams), bench/stream-instructions.sh (two answer lengths).
+            const int value = std::atoi(req.body().c_str());
+            const bool gap = path == "/bench/gap-ms";
+            const bool ok = gap ? value >= 0 && value <= 60'000 : value >= 1 && value <= 100'000;
+            if (ok) {
+                (gap ? opts.gap_ms : opts.deltas) = value;
+            }
+            const std::string out = ok ? "HTTP/1.1 204 No Content\r\n\r\n"
+                                       : "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+            if (!co_await send(socket, out)) {
+                break;
+            }
         } else {
             static constexpr std::string_view kBody =
                 R"({"error":{"message":"not found","type":"invalid_request_error"}})";
@@ -229,7 +246,7 @@ awaitable<void> upstream_session(tcp::socket socket, UpstreamOptions opts) {
     socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, UpstreamOptions opts) {
+awaitable<void> accept_loop(tcp::acceptor& acceptor, UpstreamOptions& opts) {
     asio::steady_timer backoff(acceptor.get_executor());
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(kTok);
@@ -263,7 +280,7 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, UpstreamOptions opts) {
 
 }  // namespace
 
-int run_upstream(const UpstreamOptions& opts) {
+int run_upstream(UpstreamOptions opts) {
     // Started in the background by a benchmark script: end with it, even when the script is
     // killed or exits through a path that does not stop us.
     const pid_t parent = getppid();

@@ -2,7 +2,10 @@
 // POST …/chat/completions with a chat.completion.chunk stream — a role chunk, `deltas` content
 // deltas `gap_ms` apart (on an absolute schedule), a finish chunk, a usage chunk and
 // `data: [DONE]` — chunked, on keep-alive connections. A non-streaming request gets the same text
-// as one chat.completion at once; other requests a JSON 404. The model field echoes the request's.
+// as one chat.completion at once; `POST /bench/gap-ms` and `POST /bench/deltas` with a number as
+// the body set the gap and the number of deltas of the answers that start after it (204); other
+// requests a JSON 404. The model field echoes the
+// request's.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +20,6 @@ struct UpstreamOptions {
 
 // Listens, prints `listening <port>` on stdout, and serves from one io_context on the calling
 // thread until SIGINT or SIGTERM. Returns the process exit code.
-int run_upstream(const UpstreamOptions& opts);
+int run_upstream(UpstreamOptions opts);
 
 }  // namespace parley::bench

@@ -11,6 +11,7 @@
 #include "app/app.hpp"
 #include "app/chat.hpp"
 #include "app/config.hpp"
+#include "app/routes.hpp"
 #include "common/log.hpp"
 
 namespace {
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
     auto* serve = cli.add_subcommand("serve", "Run the server (the default command)");
     auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and exit");
     auto* version = cli.add_subcommand("version", "Print the version and exit");
+    auto* routes = cli.add_subcommand(
+        "routes", "Print the route table (method, path, access) as JSON and exit"
+    );
     parley::app::ChatCommand chat_command;
     auto* chat = cli.add_subcommand(
         "chat", "Ask a model one question through the provider layer; JSON events on stdout"
@@ -70,6 +74,10 @@ int main(int argc, char** argv) {
 
     if (version->parsed()) {
         std::cout << "parley " << PARLEY_VERSION << "\n";
+        return 0;
+    }
+    if (routes->parsed()) {
+        std::cout << parley::app::route_table_json() << "\n";
         return 0;
     }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "admin/service.hpp"
 #include "app/llm_setup.hpp"
 #include "app/routes.hpp"
 #include "app/secrets.hpp"
@@ -40,6 +41,28 @@ boost::asio::awaitable<void> create_local_user(
     *out = co_await auth->ensure_passwordless_user(
         std::string(kLocalUserId), std::string(kLocalUserEmail)
     );
+}
+
+boost::asio::awaitable<void> run_establish_admins(
+    admin::AdminService* admin, std::optional<Result<void>>* out
+) {
+    *out = co_await admin->establish_admins();
+}
+
+// ADMIN_EMAILS, or the first account: who administers this server, logged at start.
+bool establish_admins(admin::AdminService& admin) {
+    boost::asio::io_context ctx(1);
+    std::optional<Result<void>> done;
+    boost::asio::co_spawn(ctx, run_establish_admins(&admin, &done), boost::asio::detached);
+    ctx.run();
+    if (!done || !*done) {
+        log::error(
+            "cannot establish the administrators",
+            {{"detail", done ? done->error().detail : std::string("no result")}}
+        );
+        return false;
+    }
+    return true;
 }
 
 // AUTH_MODE=open: makes sure the local user exists and lets credential-free requests act as it.
@@ -204,7 +227,18 @@ int App::serve() {
     auth_options.jwt.secret = config_.jwt_secret;
     auth_options.jwt.lifetime = std::chrono::minutes(config_.jwt_access_minutes);
     auth_options.refresh_lifetime = std::chrono::hours(24 * config_.jwt_refresh_days);
-    auth::AuthService auth_service(**store, pool, auth_options);
+    auth_options.admin_emails = config_.admin_emails;
+    // Admin and audit: the gate's view of accounts (disabled, role, own limits) and the log of
+    // security events, written by a thread of its own.
+    store::AdminStore& admin_db = store::admin_store(**store);
+    auth::AccessCache access_cache(admin_db, config_.account_cache_ttl);
+    auth::AuditLog audit_log(admin_db);
+    auth::AuthService auth_service(
+        **store, pool, auth_options, system_now, {&admin_db, &access_cache, &audit_log}
+    );
+    admin::AdminService admin_service(
+        **store, admin_db, access_cache, audit_log, config_.admin_emails
+    );
 
     // Scale-out: with REDIS_URL, every instance counts against the same limits and sees the same
     // conversation events; without, both stay in this process.
@@ -264,6 +298,10 @@ int App::serve() {
     if (config_.auth_open && !open_auth_mode(config_, auth_service, gate)) {
         return 1;
     }
+    // After open mode's local user exists, so that it counts as an account.
+    if (!establish_admins(admin_service)) {
+        return 1;
+    }
 
     // Conversation events for GET …/events subscribers.
     metrics.add_gauge("parley_event_subscribers", "Open conversation event subscriptions.", [&bus] {
@@ -314,6 +352,9 @@ int App::serve() {
         session_service.set_locks(session_locks.get(), std::chrono::seconds(30));
     }
 
+    usage::UsageRecorder usage_recorder(**store);
+    compat::CompatService compat_service(*llm_layer->router, usage_recorder);
+
     Services services{
         &health,
         &metrics,
@@ -325,6 +366,8 @@ int App::serve() {
         llm_layer->router.get(),
         store->get(),
         &gate,
+        &compat_service,
+        &admin_service,
     };
     const http::Router router(make_routes(services));
     http::Pipeline pipeline(
@@ -346,6 +389,7 @@ int App::serve() {
         config_.idle_timeout,
         config_.json_max_depth,
         config_.max_connections,
+        config_.ws_max_message_bytes,
     };
     options.shutdown_timeout = config_.shutdown_timeout;
     options.trusted_proxies = config_.trusted_proxies;
@@ -376,6 +420,8 @@ int App::serve() {
     }
     // Pooled upstream connections belong to the server's io_contexts: close them while those live.
     llm_layer->client->close_idle();
+    // The audit events of failures (not waited for) still queued are written now.
+    audit_log.close();
     pool.stop();
     log::info("stopped");
     return 0;

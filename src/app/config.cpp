@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "auth/passwords.hpp"
 #include "common/strings.hpp"
 #include "redis/url.hpp"
 #include "store/store.hpp"
@@ -130,6 +131,22 @@ std::vector<Setting> make_settings() {
                  return "must be required or open";
              }
              c.auth_open = value == "open";
+             return std::nullopt;
+         }},
+        {"ADMIN_EMAILS",
+         "",
+         "Comma-separated emails of the administrator accounts (empty: the first account to "
+         "sign up is the administrator)",
+         false,
+         [](std::string_view v, Config& c) -> std::optional<std::string> {
+             c.admin_emails.clear();
+             for (const auto& e : split_list(v, ',')) {
+                 auto email = auth::normalize_email(e);
+                 if (!email) {
+                     return "must be email addresses, got \"" + e + "\"";
+                 }
+                 c.admin_emails.push_back(std::move(*email));
+             }
              return std::nullopt;
          }},
         {"WORKERS",
@@ -355,6 +372,20 @@ std::vector<Setting> make_settings() {
          "Requests per minute per client IP on register, login and refresh",
          false,
          integer(&Config::rate_limit_auth, 1, 1'000'000)},
+        {"ACCOUNT_CACHE_TTL_MS",
+         "2000",
+         "How long an instance keeps an account's role, disabled state and rate limits before "
+         "reading them again: the longest a disabled account's tokens keep working on another "
+         "instance (0: read on every request)",
+         false,
+         [](std::string_view v, Config& c) -> std::optional<std::string> {
+             const auto n = parse_int(v);
+             if (!n || *n < 0 || *n > 600'000) {
+                 return "must be an integer from 0 to 600000";
+             }
+             c.account_cache_ttl = std::chrono::milliseconds(*n);
+             return std::nullopt;
+         }},
         {"MAX_HEADER_BYTES",
          "16384",
          "Largest request header block (larger: 431)",
@@ -377,7 +408,7 @@ std::vector<Setting> make_settings() {
          seconds(&Config::header_timeout, 0.1, 3600)},
         {"BODY_TIMEOUT_S",
          "30",
-         "Seconds a client has to send a request's body",
+         "Seconds a client has to send a request's body, and to take each write of a response",
          false,
          seconds(&Config::body_timeout, 0.1, 3600)},
         {"IDLE_TIMEOUT_S",
@@ -395,6 +426,11 @@ std::vector<Setting> make_settings() {
          "Open connections per process (this machine allows ~20000 files)",
          false,
          integer(&Config::max_connections, 1, 1'000'000)},
+        {"WS_MAX_MESSAGE_BYTES",
+         "1048576",
+         "Largest WebSocket message (or frame) from a client (larger: close 1009)",
+         false,
+         integer(&Config::ws_max_message_bytes, 1024, 64 * 1024 * 1024)},
         {"SHUTDOWN_TIMEOUT_S",
          "15",
          "Seconds in-flight requests get to finish after SIGTERM",

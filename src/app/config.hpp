@@ -26,6 +26,8 @@ struct Config {
     std::size_t blocking_threads = 4;  // SQLite and password hashing
     std::string environment;           // "development" or "production"
     bool auth_open = false;            // AUTH_MODE=open: no credential means the local user
+    // ADMIN_EMAILS, normalised; empty: the first account is the admin
+    std::vector<std::string> admin_emails;
     // storage
     std::string database_url;
     std::size_t database_pool_size = 10;  // PostgreSQL connections per process
@@ -64,6 +66,7 @@ struct Config {
     int rate_limit_standard = 60;
     int rate_limit_ai = 10;
     int rate_limit_auth = 20;
+    std::chrono::milliseconds account_cache_ttl{2'000};  // ACCOUNT_CACHE_TTL_MS
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_header_fields = 100;
     std::size_t max_body_bytes = 1024 * 1024;
@@ -72,6 +75,7 @@ struct Config {
     std::chrono::milliseconds idle_timeout{75'000};
     std::size_t json_max_depth = 64;
     std::size_t max_connections = 10'000;
+    std::size_t ws_max_message_bytes = 1024 * 1024;
     std::chrono::milliseconds shutdown_timeout{15'000};
     int hsts_max_age = 0;
     // logging

@@ -1,10 +1,13 @@
 // The route table: every route of the API on one screen (method, path template, access, handler).
 #pragma once
 
+#include <string>
 #include <vector>
 
+#include "admin/service.hpp"
 #include "auth/gate.hpp"
 #include "auth/service.hpp"
+#include "compat/service.hpp"
 #include "conversations/service.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
@@ -27,8 +30,15 @@ struct Services {
     llm::ModelRouter* router = nullptr;
     store::Store* store = nullptr;
     auth::AuthGate* gate = nullptr;  // per-turn model limits on WebSocket sessions
+    compat::CompatService* compat = nullptr;
+    admin::AdminService* admin = nullptr;
 };
 
 std::vector<http::Route> make_routes(Services& s);
+
+// The route table without its handlers, as JSON:
+// [{"method":"GET","path":"/health","access":"open"}, …] in table order. `parley routes` prints it;
+// the access-control matrix test (tests/integration/access_control.test.mjs) is generated from it.
+std::string route_table_json();
 
 }  // namespace parley::app

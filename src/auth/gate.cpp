@@ -59,9 +59,27 @@ AuthGate::AuthGate(AuthService& auth, ratelimit::Limiter& limiter, RateLimits li
       limiter_(limiter),
       limits_(limits) {}
 
+asio::awaitable<Result<int>> AuthGate::per_minute(const std::string& user_id, bool model) {
+    auto access = co_await auth_.access(user_id);
+    if (!access) {
+        co_return access.error();
+    }
+    const int fallback = model ? limits_.model_per_minute : limits_.standard_per_minute;
+    if (!*access) {
+        co_return fallback;
+    }
+    const auto& own =
+        model ? (*access)->ai_rate_limit_per_minute : (*access)->rate_limit_per_minute;
+    co_return own ? static_cast<int>(*own) : fallback;
+}
+
 asio::awaitable<Result<void>> AuthGate::admit_model_call(const Principal& who) {
     Headers ignored;
-    co_return co_await limit("ai:user:" + who.user_id, limits_.model_per_minute, ignored);
+    const auto per_window = co_await per_minute(who.user_id, /*model=*/true);
+    if (!per_window) {
+        co_return per_window.error();
+    }
+    co_return co_await limit("ai:user:" + who.user_id, *per_window, ignored);
 }
 
 asio::awaitable<Result<void>> AuthGate::limit(std::string key, int per_window, Headers& headers) {
@@ -128,13 +146,14 @@ asio::awaitable<Result<void>> AuthGate::admit(
         );
     }
     req.set_principal(std::move(*principal));
-    if (access == http::Access::model) {
-        co_return co_await limit(
-            "ai:user:" + req.principal().user_id, limits_.model_per_minute, headers
-        );
+    // An admin may have given the account limits of its own (PATCH /api/v1/admin/users/{id}).
+    const bool model = access == http::Access::model;
+    const auto per_window = co_await per_minute(req.principal().user_id, model);
+    if (!per_window) {
+        co_return per_window.error();
     }
     co_return co_await limit(
-        "std:user:" + req.principal().user_id, limits_.standard_per_minute, headers
+        (model ? "ai:user:" : "std:user:") + req.principal().user_id, *per_window, headers
     );
 }
 

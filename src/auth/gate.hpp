@@ -26,7 +26,8 @@ public:
         http::Access access, http::Request& req, Headers& headers
     ) override;
 
-    // Counts one model call by `who` against the per-user model limit, for calls that are not
+    // Counts one model call by `who` against the per-user model limit (the account's own when an
+    // admin set one), for calls that are not
     // requests of their own (each turn of a WebSocket session). Error: rate_limit with
     // retry_after_s.
     boost::asio::awaitable<Result<void>> admit_model_call(const Principal& who);
@@ -37,6 +38,8 @@ public:
 
 private:
     boost::asio::awaitable<Result<void>> limit(std::string key, int per_window, Headers& headers);
+    // The account's limit per window: its own when an admin set one, else the server's.
+    boost::asio::awaitable<Result<int>> per_minute(const std::string& user_id, bool model);
 
     AuthService& auth_;
     ratelimit::Limiter& limiter_;

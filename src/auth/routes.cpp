@@ -61,19 +61,24 @@ std::string read_refresh_token(const http::Request& req) {
 
 asio::awaitable<http::Response> register_user(http::Request& req, AuthService& auth) {
     auto [email, password] = read_credentials(req);
-    auto session =
-        value_or_throw(co_await auth.register_user(std::move(email), std::move(password)));
+    auto session = value_or_throw(co_await auth.register_user(
+        std::move(email), std::move(password), std::string(req.client_ip())
+    ));
     co_return http::success(session_json(session), 201);
 }
 
 asio::awaitable<http::Response> login(http::Request& req, AuthService& auth) {
     auto [email, password] = read_credentials(req);
-    auto session = value_or_throw(co_await auth.login(std::move(email), std::move(password)));
+    auto session = value_or_throw(
+        co_await auth.login(std::move(email), std::move(password), std::string(req.client_ip()))
+    );
     co_return http::success(session_json(session));
 }
 
 asio::awaitable<http::Response> refresh(http::Request& req, AuthService& auth) {
-    auto session = value_or_throw(co_await auth.refresh(read_refresh_token(req)));
+    auto session =
+        value_or_throw(co_await auth.refresh(read_refresh_token(req), std::string(req.client_ip()))
+        );
     co_return http::success(session_json(session));
 }
 

@@ -1,5 +1,9 @@
 #include "auth/service.hpp"
 
+#include <algorithm>
+
+#include <boost/json/array.hpp>
+
 #include "auth/passwords.hpp"
 #include "auth/tokens.hpp"
 #include "common/ids.hpp"
@@ -26,13 +30,91 @@ constexpr auto kTouchInterval = std::chrono::minutes(1);
 }  // namespace
 
 AuthService::AuthService(
-    store::Store& store, async::BlockingPool& pool, AuthOptions options, Clock clock
+    store::Store& store,
+    async::BlockingPool& pool,
+    AuthOptions options,
+    Clock clock,
+    AccountControls controls
 )
     : store_(store),
       pool_(pool),
       options_(std::move(options)),
       jwt_(options_.jwt),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      controls_(controls) {}
+
+asio::awaitable<Result<void>> AuthService::audit_commit(AuditRecord r) {
+    if (controls_.audit == nullptr) {
+        co_return Result<void>{};
+    }
+    co_return co_await controls_.audit->commit(std::move(r));
+}
+
+void AuthService::audit_record(AuditRecord r) {
+    if (controls_.audit != nullptr) {
+        controls_.audit->record(std::move(r));
+    }
+}
+
+asio::awaitable<Result<std::optional<store::UserAccess>>> AuthService::access(std::string user_id) {
+    if (controls_.access == nullptr) {
+        co_return std::optional<store::UserAccess>{};
+    }
+    co_return co_await controls_.access->get(std::move(user_id));
+}
+
+asio::awaitable<Result<void>> AuthService::check_active(std::string user_id, bool fresh) {
+    if (controls_.access == nullptr) {
+        co_return Result<void>{};
+    }
+    auto access = co_await controls_.access->get(std::move(user_id), fresh);
+    if (!access) {
+        co_return access.error();
+    }
+    if (!*access) {
+        co_return make_error(ErrorType::authentication, "the account no longer exists");
+    }
+    if ((*access)->disabled()) {
+        co_return make_error(ErrorType::authentication, "this account is disabled");
+    }
+    co_return Result<void>{};
+}
+
+asio::awaitable<void> AuthService::assign_role(const store::User& user) {
+    if (controls_.admin_store == nullptr) {
+        co_return;
+    }
+    std::string_view reason;
+    bool granted = false;
+    if (!options_.admin_emails.empty()) {
+        const auto& named = options_.admin_emails;
+        if (std::find(named.begin(), named.end(), user.email) == named.end()) {
+            co_return;
+        }
+        std::vector<std::string> emails{user.email};
+        auto promoted = co_await controls_.admin_store->promote_admins(std::move(emails));
+        if (!promoted) {
+            log::warn("could not make an ADMIN_EMAILS account an admin", {{"user_id", user.id}});
+            co_return;
+        }
+        granted = !promoted->empty();
+        reason = "ADMIN_EMAILS";
+    } else {
+        auto first = co_await controls_.admin_store->promote_first_user();
+        if (!first) {
+            log::warn("could not make the first account an admin", {{"user_id", user.id}});
+            co_return;
+        }
+        granted = *first && **first == user.id;
+        reason = "first_account";
+    }
+    if (granted) {
+        log::info("account made an admin", {{"user_id", user.id}, {"reason", reason}});
+        audit_record(
+            {audit_kind::admin_granted, user.id, std::nullopt, std::nullopt, {{"reason", reason}}}
+        );
+    }
+}
 
 asio::awaitable<Result<Session>> AuthService::start_session(
     store::User user, std::string family_id
@@ -59,7 +141,7 @@ asio::awaitable<Result<Session>> AuthService::start_session(
 }
 
 asio::awaitable<Result<Session>> AuthService::register_user(
-    std::string email, std::string password
+    std::string email, std::string password, std::string client_ip
 ) {
     auto normalized = normalize_email(email);
     if (!normalized) {
@@ -78,10 +160,19 @@ asio::awaitable<Result<Session>> AuthService::register_user(
         co_return created.error();
     }
     log::info("user registered", {{"user_id", user.id}});
+    co_await assign_role(user);
+    // Arguments of a coroutine called in a co_await are named locals (g++ 12, docs/design.md).
+    AuditRecord signup{
+        audit_kind::signup, user.id, std::nullopt, std::move(client_ip), {{"email", user.email}}};
+    if (auto audited = co_await audit_commit(std::move(signup)); !audited) {
+        co_return audited.error();
+    }
     co_return co_await start_session(std::move(user), new_uuid_v7());
 }
 
-asio::awaitable<Result<Session>> AuthService::login(std::string email, std::string password) {
+asio::awaitable<Result<Session>> AuthService::login(
+    std::string email, std::string password, std::string client_ip
+) {
     auto normalized = normalize_email(email);
     std::optional<store::User> user;
     if (normalized) {
@@ -97,12 +188,44 @@ asio::awaitable<Result<Session>> AuthService::login(std::string email, std::stri
         return verify_password(password, stored);
     });
     if (!user || !match) {
+        // The email as typed only when it is one (a password typed into the email field is not).
+        boost::json::object detail{{"reason", user ? "wrong_password" : "unknown_email"}};
+        if (normalized) {
+            detail["email"] = *normalized;
+        }
+        audit_record(
+            {audit_kind::login_failed,
+             user ? std::optional<std::string>(user->id) : std::nullopt,
+             std::nullopt,
+             std::move(client_ip),
+             std::move(detail)}
+        );
         co_return invalid_credentials();
     }
-    co_return co_await start_session(std::move(*user), new_uuid_v7());
+    if (auto active = co_await check_active(user->id, /*fresh=*/true); !active) {
+        audit_record(
+            {audit_kind::login_failed,
+             user->id,
+             std::nullopt,
+             std::move(client_ip),
+             {{"reason", "disabled"}, {"email", user->email}}}
+        );
+        co_return active.error();
+    }
+    auto session = co_await start_session(std::move(*user), new_uuid_v7());
+    if (!session) {
+        co_return session.error();
+    }
+    AuditRecord signed_in{audit_kind::login, session->user.id, std::nullopt, std::move(client_ip)};
+    if (auto audited = co_await audit_commit(std::move(signed_in)); !audited) {
+        co_return audited.error();
+    }
+    co_return session;
 }
 
-asio::awaitable<Result<Session>> AuthService::refresh(std::string refresh_token) {
+asio::awaitable<Result<Session>> AuthService::refresh(
+    std::string refresh_token, std::string client_ip
+) {
     auto found = co_await store_.find_refresh_token(sha256_hex(refresh_token));
     if (!found) {
         co_return found.error();
@@ -118,6 +241,13 @@ asio::awaitable<Result<Session>> AuthService::refresh(std::string refresh_token)
             log::warn(
                 "refresh token reuse detected; family revoked",
                 {{"user_id", token.user_id}, {"family_id", token.family_id}}
+            );
+            audit_record(
+                {audit_kind::refresh_reuse,
+                 token.user_id,
+                 std::nullopt,
+                 client_ip,
+                 {{"family_id", token.family_id}, {"reason", "rotated_token_presented"}}}
             );
             if (auto revoked = co_await store_.revoke_refresh_family(token.family_id, now);
                 !revoked) {
@@ -136,6 +266,9 @@ asio::awaitable<Result<Session>> AuthService::refresh(std::string refresh_token)
     if (!*user) {
         co_return invalid_refresh_token();
     }
+    if (auto active = co_await check_active(token.user_id, /*fresh=*/true); !active) {
+        co_return active.error();
+    }
 
     const std::string fresh = random_token(32);
     store::RefreshToken replacement;
@@ -151,6 +284,13 @@ asio::awaitable<Result<Session>> AuthService::refresh(std::string refresh_token)
     }
     if (!*rotated) {
         // Another request rotated it first: the same token was presented twice.
+        audit_record(
+            {audit_kind::refresh_reuse,
+             token.user_id,
+             std::nullopt,
+             client_ip,
+             {{"family_id", token.family_id}, {"reason", "concurrent_rotation"}}}
+        );
         if (auto revoked = co_await store_.revoke_refresh_family(token.family_id, now); !revoked) {
             co_return revoked.error();
         }
@@ -220,6 +360,10 @@ asio::awaitable<Result<Principal>> AuthService::authenticate(std::string_view cr
     if (!claims) {
         co_return claims.error();
     }
+    // A JWT is valid without the database; the account behind it may have been disabled since.
+    if (auto active = co_await check_active(claims->sub, /*fresh=*/false); !active) {
+        co_return active.error();
+    }
     co_return Principal{std::move(claims->sub), {}, kAllScopes};
 }
 
@@ -235,6 +379,9 @@ asio::awaitable<Result<Principal>> AuthService::authenticate_api_key(std::string
     const store::ApiKey& k = **found;
     if (k.expires_at && *k.expires_at <= now) {
         co_return make_error(ErrorType::authentication, "API key expired");
+    }
+    if (auto active = co_await check_active(k.user_id, /*fresh=*/false); !active) {
+        co_return active.error();
     }
     if (!k.last_used_at || now - *k.last_used_at >= kTouchInterval) {
         if (auto touched = co_await store_.touch_api_key(k.id, now); !touched) {
@@ -279,6 +426,19 @@ asio::awaitable<Result<CreatedApiKey>> AuthService::create_api_key(
     if (auto created = co_await store_.create_api_key(record); !created) {
         co_return created.error();
     }
+    boost::json::array scope_list;
+    for (auto& scope : scope_names(record.scopes)) {
+        scope_list.emplace_back(scope);
+    }
+    AuditRecord created{
+        audit_kind::api_key_created,
+        record.user_id,
+        std::nullopt,
+        std::nullopt,
+        {{"key_id", record.id}, {"name", record.name}, {"scopes", std::move(scope_list)}}};
+    if (auto audited = co_await audit_commit(std::move(created)); !audited) {
+        co_return audited.error();
+    }
     co_return CreatedApiKey{std::move(record), generated.key};
 }
 
@@ -288,14 +448,16 @@ asio::awaitable<Result<std::vector<store::ApiKey>>> AuthService::list_api_keys(c
 }
 
 asio::awaitable<Result<void>> AuthService::revoke_api_key(const Principal& who, std::string id) {
-    auto revoked = co_await store_.revoke_api_key(std::move(id), who.user_id, clock_());
+    auto revoked = co_await store_.revoke_api_key(id, who.user_id, clock_());
     if (!revoked) {
         co_return revoked.error();
     }
     if (!*revoked) {
         co_return make_error(ErrorType::not_found, "no such API key");
     }
-    co_return Result<void>{};
+    AuditRecord revocation{
+        audit_kind::api_key_revoked, who.user_id, std::nullopt, std::nullopt, {{"key_id", id}}};
+    co_return co_await audit_commit(std::move(revocation));
 }
 
 }  // namespace parley::auth

@@ -42,6 +42,7 @@ bj::object conversation_json(const store::Conversation& c) {
          c.summary_updated_at ? bj::value(to_iso8601(*c.summary_updated_at)) : bj::value(nullptr)},
         {"created_at", to_iso8601(c.created_at)},
         {"updated_at", to_iso8601(c.updated_at)},
+        {"active_leaf_id", text_or_null(c.active_leaf_id)},
     };
 }
 
@@ -53,6 +54,7 @@ bj::object message_json(const store::Message& m) {
     return {
         {"id", m.id},
         {"conversation_id", m.conversation_id},
+        {"parent_id", text_or_null(m.parent_id)},
         {"role", m.role},
         {"content", m.content},
         {"thinking", text_or_null(m.thinking)},
@@ -65,6 +67,13 @@ bj::object message_json(const store::Message& m) {
         {"created_at", to_iso8601(m.created_at)},
         {"metadata", std::move(metadata)},
     };
+}
+
+bj::object path_message_json(const store::PathMessage& p) {
+    auto o = message_json(p.message);
+    o["sibling_count"] = p.sibling_count;
+    o["sibling_index"] = p.sibling_index;
+    return o;
 }
 
 }  // namespace parley::conversations

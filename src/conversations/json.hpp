@@ -9,12 +9,17 @@
 namespace parley::conversations {
 
 // id, user_id, title, model, system_prompt, metadata, settings, is_archived, is_pinned, summary,
-// summary_updated_at, created_at, updated_at.
+// summary_updated_at, created_at, updated_at, active_leaf_id.
 boost::json::object conversation_json(const store::Conversation& c);
 
-// id, conversation_id, role, content, thinking, model, provider, finish_reason, latency_ms,
-// token_count, status, created_at, metadata {input_tokens, output_tokens, cost_usd, …stored}.
+// id, conversation_id, parent_id, role, content, thinking, model, provider, finish_reason,
+// latency_ms, token_count, status, created_at, metadata {input_tokens, output_tokens, cost_usd,
+// …stored}.
 boost::json::object message_json(const store::Message& m);
+
+// message_json plus the message's place among its siblings: sibling_count, sibling_index
+// (0-based, oldest first).
+boost::json::object path_message_json(const store::PathMessage& p);
 
 // Micro-dollars as a JSON number of dollars (cost_usd).
 double to_usd(std::int64_t micros) noexcept;

@@ -101,7 +101,15 @@ ConversationPatch conversation_patch_of(const bj::object& body) {
     // Read-only fields (id, settings, created_at, …) are unknown here too.
     value_or_throw(json::reject_unknown_fields(
         body,
-        {"title", "system_prompt", "model", "metadata", "is_archived", "is_pinned", "tools", "routing"}
+        {"title",
+         "system_prompt",
+         "model",
+         "metadata",
+         "is_archived",
+         "is_pinned",
+         "tools",
+         "routing",
+         "active_leaf"}
     ));
     ConversationPatch patch;
     for (const auto& [key, value] : body) {
@@ -124,6 +132,8 @@ ConversationPatch conversation_patch_of(const bj::object& body) {
             patch.is_archived = value_or_throw(json::optional_bool(body, "is_archived"));
         } else if (k == "is_pinned") {
             patch.is_pinned = value_or_throw(json::optional_bool(body, "is_pinned"));
+        } else if (k == "active_leaf") {
+            patch.active_leaf = value_or_throw(json::required_string(body, "active_leaf"));
         } else if (k == "tools") {
             patch.tools = tools_of(body).value_or(std::vector<std::string>{});
         } else if (k == "routing") {

@@ -16,10 +16,11 @@ namespace parley::conversations {
 [[noreturn]] void unprocessable(std::string message);
 
 // POST /api/v1/conversations: title, model, system_prompt, metadata (an object), temperature,
-// max_tokens, thinking, tools. Throws ErrorException (unprocessable) naming the bad field.
+// max_tokens, thinking, tools, routing. Throws ErrorException (unprocessable) naming the bad field.
 NewConversation new_conversation_of(const boost::json::object& body);
 
-// PATCH /api/v1/conversations/{id}: only the fields present; title and system_prompt may be null.
+// PATCH /api/v1/conversations/{id}: title, system_prompt, model, metadata, is_archived, is_pinned,
+// tools, routing, active_leaf; only the fields present; title and system_prompt may be null.
 // Throws ErrorException (unprocessable) naming the bad field.
 ConversationPatch conversation_patch_of(const boost::json::object& body);
 

@@ -109,11 +109,16 @@ asio::awaitable<http::Response> list(http::Request& req, ConversationService& sv
 
 asio::awaitable<http::Response> get(http::Request& req, ConversationService& svc) {
     const auto c = value_or_throw(co_await svc.get(req.principal(), req.path_param("id")));
-    // The whole conversation, oldest first, bounded so one huge conversation cannot be a DoS.
-    const auto messages = value_or_throw(co_await svc.messages(c, 0, 1000));
+    // The active branch (or the one ?leaf= selects), oldest first, bounded so one huge
+    // conversation cannot be a DoS.
+    auto leaf = req.query_param("leaf");
+    if (leaf && leaf->empty()) {
+        leaf.reset();
+    }
+    const auto messages = value_or_throw(co_await svc.branch(c, std::move(leaf), 1000));
     bj::array items;
-    for (const auto& m : messages.items) {
-        items.push_back(message_json(m));
+    for (const auto& m : messages) {
+        items.push_back(path_message_json(m));
     }
     auto data = conversation_json(c);
     data["messages"] = std::move(items);
@@ -143,6 +148,22 @@ asio::awaitable<http::Response> update(http::Request& req, ConversationService& 
 asio::awaitable<http::Response> remove(http::Request& req, ConversationService& svc) {
     value_or_throw(co_await svc.remove(req.principal(), req.path_param("id")));
     co_return http::no_content();
+}
+
+asio::awaitable<http::Response> fork(http::Request& req, ConversationService& svc) {
+    const auto body = value_or_throw(http::read_json_object(req));
+    value_or_throw(json::reject_unknown_fields(body, {"message_id"}));
+    auto message_id = value_or_throw(json::required_string(body, "message_id"));
+    const auto forked = value_or_throw(
+        co_await svc.fork(req.principal(), req.path_param("id"), std::move(message_id))
+    );
+    bj::array items;
+    for (const auto& m : forked.messages) {
+        items.push_back(path_message_json(m));
+    }
+    auto data = conversation_json(forked.conversation);
+    data["messages"] = std::move(items);
+    co_return http::success(data, 201);
 }
 
 asio::awaitable<http::Response> events(http::Request& req, ConversationService& svc) {

@@ -244,6 +244,12 @@ asio::awaitable<Result<store::Conversation>> ConversationService::update(
         settings.routing = *patch.routing;
         c.settings = settings_json(settings);
     }
+    // Last: every other field is valid, so a refused patch changes nothing.
+    if (patch.active_leaf) {
+        if (auto ok = co_await switch_leaf(c, std::move(*patch.active_leaf)); !ok) {
+            co_return ok.error();
+        }
+    }
     c.updated_at = clock_();
     auto updated = co_await store_.update_conversation(c);
     if (!updated) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
 
 #include "common/error.hpp"
 #include "common/principal.hpp"
@@ -50,6 +51,15 @@ struct ConversationPatch {
     std::optional<bool> is_pinned;
     std::optional<std::vector<std::string>> tools;  // an empty list offers none
     std::optional<bool> routing;
+    // Switch branches: the active leaf becomes the leaf reached from this message (its newest
+    // descendant, following the newest child at each step).
+    std::optional<std::string> active_leaf;
+};
+
+// POST …/fork: the conversation copied up to a message.
+struct Fork {
+    store::Conversation conversation;
+    std::vector<store::PathMessage> messages;  // the copied path, oldest first
 };
 
 struct CursorPage {
@@ -116,6 +126,41 @@ public:
         const store::Conversation& c, std::int64_t offset, std::int64_t limit
     );
 
+    // --- the message tree (conversations/tree.cpp; the rules are in messages/tree.hpp)
+    // The branch the conversation shows, oldest first with siblings: the path to the leaf reached
+    // from `from` (?leaf=; its newest descendant), else to the active leaf; at most `limit`
+    // messages, the newest. Errors: not_found when `from` is no message of the conversation.
+    boost::asio::awaitable<Result<std::vector<store::PathMessage>>> branch(
+        const store::Conversation& c, std::optional<std::string> from, std::int64_t limit
+    );
+
+    // A new conversation of the caller holding a copy of the path up to `message_id` (new ids,
+    // same content, settings and timestamps), its active leaf the copy of that message.
+    // Errors: as get; not_found when the message is not in the conversation.
+    boost::asio::awaitable<Result<Fork>> fork(
+        const Principal& who, std::string_view id, std::string message_id
+    );
+
+    // --- share links, export, import (conversations/sharing.cpp, conversations/transfer.hpp)
+    // A new read-only link to a snapshot of the active branch. Errors: as get.
+    boost::asio::awaitable<Result<store::Share>> share(const Principal& who, std::string_view id);
+    // The caller's links that are not revoked, newest first.
+    boost::asio::awaitable<Result<std::vector<store::Share>>> shares(const Principal& who);
+    // Errors: not_found when the caller has no such unrevoked link.
+    boost::asio::awaitable<Result<void>> revoke_share(const Principal& who, std::string id);
+    // The link's snapshot, for anyone holding the token. Errors: not_found (unknown or revoked).
+    boost::asio::awaitable<Result<store::Share>> shared(std::string token);
+    // Every message of the conversation (all branches), oldest first. Errors: as get;
+    // request_too_large past 10,000 messages.
+    boost::asio::awaitable<Result<std::vector<store::Message>>> all_messages(
+        const store::Conversation& c
+    );
+    // Stores the conversations of an export (conversations/transfer.hpp) as the caller's, all or
+    // none. Errors: unprocessable (the document), conflict.
+    boost::asio::awaitable<Result<std::vector<store::Conversation>>> import(
+        const Principal& who, const boost::json::value& document
+    );
+
     // Sets the title if the conversation still has none (the background auto-title).
     boost::asio::awaitable<Result<bool>> set_title_if_untitled(std::string id, std::string title);
 
@@ -141,6 +186,11 @@ public:
     );
 
 private:
+    // The active leaf becomes the leaf reached from `message_id`. Errors: not_found.
+    boost::asio::awaitable<Result<void>> switch_leaf(
+        store::Conversation& c, std::string message_id
+    );
+
     Result<void> check_settings(const Settings& s, const llm::ModelInfo& model) const;
     Result<void> check_tools(const std::vector<std::string>& names) const;
 

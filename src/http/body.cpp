@@ -5,7 +5,7 @@
 
 namespace parley::http {
 
-Result<boost::json::object> read_json_object(const Request& req) {
+Result<boost::json::value> read_json_value(const Request& req) {
     const auto type = req.header("Content-Type");
     const auto media = type ? to_lower(trim(type->substr(0, type->find(';')))) : std::string{};
     if (media != "application/json") {
@@ -21,7 +21,11 @@ Result<boost::json::object> read_json_object(const Request& req) {
     if (!is_valid_utf8(req.body())) {
         return make_error(ErrorType::invalid_request, "request body is not valid UTF-8");
     }
-    auto value = json::parse(req.body(), req.json_max_depth(), json::DuplicateKeys::refuse);
+    return json::parse(req.body(), req.json_max_depth(), json::DuplicateKeys::refuse);
+}
+
+Result<boost::json::object> read_json_object(const Request& req) {
+    auto value = read_json_value(req);
     if (!value) {
         return value.error();
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "common/error.hpp"
 #include "http/request.hpp"
@@ -15,5 +16,9 @@ namespace parley::http {
 // unprocessable (422) when the JSON is not an object. Which fields the object may have is the
 // route's to check, with json::reject_unknown_fields.
 Result<boost::json::object> read_json_object(const Request& req);
+
+// The body as any JSON value (a document that may be an array), with read_json_object's checks
+// except the last.
+Result<boost::json::value> read_json_value(const Request& req);
 
 }  // namespace parley::http

@@ -50,7 +50,7 @@ Pipeline::Pipeline(const Router& router, Metrics& metrics, PipelineOptions optio
     }
 }
 
-Response Pipeline::dispatch_error(Request& req, const Error& error) {
+Response Pipeline::dispatch_error(Request& req, const Error& error, ErrorShaper shaper) {
     if (!error.detail.empty()) {
         log::warn(
             "request failed",
@@ -58,6 +58,9 @@ Response Pipeline::dispatch_error(Request& req, const Error& error) {
              {"status", error_status(error.type)},
              {"detail", error.detail}}
         );
+    }
+    if (shaper != nullptr) {
+        return shaper(error, req);
     }
     return error_response(error, req.request_id());
 }
@@ -86,6 +89,7 @@ boost::asio::awaitable<Response> Pipeline::handle(Request& req) {
     } else if (auto match = router_.match(req.method(), req.path())) {
         req.set_route(match->route->path);
         req.set_path_params(std::move(match->params));
+        const ErrorShaper shaper = match->route->error_shaper;
         Gate::Headers gate_headers;
         try {
             std::optional<Error> refused;
@@ -106,19 +110,17 @@ boost::asio::awaitable<Response> Pipeline::handle(Request& req) {
                 }
             }
             if (refused) {
-                res = dispatch_error(req, *refused);
+                res = dispatch_error(req, *refused, shaper);
             } else {
                 res = co_await match->route->handler(req);
             }
         } catch (const ErrorException& e) {
-            res = dispatch_error(req, e.error());
+            res = dispatch_error(req, e.error(), shaper);
         } catch (const std::exception& e) {
             log::error(
                 "unhandled exception", {{"request_id", req.request_id()}, {"what", e.what()}}
             );
-            res = error_response(
-                make_error(ErrorType::api, "internal server error"), req.request_id()
-            );
+            res = dispatch_error(req, make_error(ErrorType::api, "internal server error"), shaper);
         }
         for (auto& h : gate_headers) {
             // The error response may already carry one (Retry-After from the rate-limit error).

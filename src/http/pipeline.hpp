@@ -41,7 +41,7 @@ public:
     const Router& router() const noexcept { return router_; }
 
 private:
-    Response dispatch_error(Request& req, const Error& error);
+    Response dispatch_error(Request& req, const Error& error, ErrorShaper shaper = nullptr);
     void finish(Request& req, Response& res, std::chrono::steady_clock::time_point start);
 
     const Router& router_;

@@ -29,11 +29,18 @@ enum class Access {
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
+// Shapes an error of a route whose API has its own error body (the OpenAI- and
+// Anthropic-compatible endpoints), instead of Parley's envelope (http::error_response).
+using ErrorShaper = Response (*)(const Error& error, const Request& req);
+
 struct Route {
     Method method;
     std::string path;  // template, e.g. "/api/v1/conversations/{id}"
     Access access;
     Handler handler;
+    // Every error of this route — the gate's, the handler's, an unexpected exception's — goes
+    // through it; null: Parley's envelope.
+    ErrorShaper error_shaper = nullptr;
 };
 
 class Router {

@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -15,8 +16,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/ids.hpp"
 #include "common/log.hpp"
 #include "http/session.hpp"
+#include "http/wire.hpp"
 
 namespace parley::http {
 
@@ -28,6 +31,31 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// Answers a connection past MAX_CONNECTIONS without holding it: a 503 overloaded_error the client
+// can read, then close. The response fits the new socket's empty send buffer, so one non-blocking
+// write takes it. What the client already sent is read and dropped first, so that the close sends
+// a FIN rather than a reset (which could destroy the 503 before the client reads it).
+void refuse(tcp::socket socket) {
+    Error error = make_error(
+        ErrorType::overloaded, "the server has too many open connections; retry shortly"
+    );
+    error.retry_after_s = 1;
+    const auto request_id = new_request_id();
+    Response res = error_response(error, request_id);
+    res.set_header("X-Request-ID", request_id);
+    const auto bytes = serialize_response(res, WireOptions{false, false, false});
+    boost::system::error_code ec;
+    socket.non_blocking(true, ec);
+    std::array<char, 4096> sink{};
+    std::size_t dropped = 0;  // bounded: this runs on the accepting thread
+    while (!ec && dropped < 64 * 1024) {
+        dropped += socket.read_some(asio::buffer(sink), ec);
+    }
+    socket.write_some(asio::buffer(bytes), ec);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+}
 
 }  // namespace
 
@@ -46,6 +74,10 @@ struct Server::Impl {
             guards.emplace_back(contexts.back()->get_executor());
             hubs.push_back(std::make_unique<ConnectionHub>());
         }
+        metrics.describe_counter(
+            "parley_http_connections_refused_total",
+            "Connections answered 503 and closed at once because MAX_CONNECTIONS were open."
+        );
         metrics.add_gauge("parley_http_connections_active", "Open client connections.", [this] {
             return static_cast<double>(active.load(std::memory_order_relaxed));
         });
@@ -67,8 +99,8 @@ struct Server::Impl {
                 continue;
             }
             if (active.load(std::memory_order_relaxed) >= options.limits.max_connections) {
-                boost::system::error_code ignored;
-                socket.close(ignored);
+                refuse(std::move(socket));
+                metrics.add_counter("parley_http_connections_refused_total", "", 1);
                 continue;
             }
             boost::system::error_code ignored;

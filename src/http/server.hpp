@@ -18,10 +18,12 @@ struct Limits {
     std::size_t max_header_fields = 100;               // more → 431 (Envoy's default)
     std::size_t max_body_bytes = 1024 * 1024;          // larger → 413
     std::chrono::milliseconds header_timeout{10'000};  // first byte to end of headers
-    std::chrono::milliseconds body_timeout{30'000};    // end of headers to end of body
+    std::chrono::milliseconds body_timeout{30'000};    // end of headers to end of body; and
+                                                       // each response write (slow readers)
     std::chrono::milliseconds idle_timeout{75'000};    // keep-alive wait for the next request
     std::size_t json_max_depth = 64;
-    std::size_t max_connections = 10'000;
+    std::size_t max_connections = 10'000;            // more → 503 overloaded_error, closed
+    std::size_t max_ws_message_bytes = 1024 * 1024;  // a larger WebSocket message → close 1009
 };
 
 struct ServerOptions {

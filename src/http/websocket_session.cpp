@@ -20,7 +20,6 @@ namespace ws = boost::beast::websocket;
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kMaxMessageBytes = 1024 * 1024;
 constexpr std::size_t kMaxQueuedMessages = 64;
 
 class Connection final : public WebSocket {
@@ -75,7 +74,7 @@ public:
         timeout.idle_timeout = std::chrono::seconds(60);  // a ping after 30 s of silence
         timeout.keep_alive_pings = true;
         ws_.set_option(timeout);
-        ws_.read_message_max(kMaxMessageBytes);
+        ws_.read_message_max(limits.max_ws_message_bytes);  // a larger one: close 1009
         ws_.set_option(ws::stream_base::decorator([&res](ws::response_type& r) {
             for (const auto& [name, value] : res.headers) {
                 r.set(name, value);

@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
 
 #include "common/json.hpp"
 #include "llm/wire_json.hpp"
@@ -191,6 +192,9 @@ bj::array encode_messages(const std::vector<ChatMessage>& history) {
             if (!m.content.empty()) {
                 result["content"] = m.content;
             }
+            if (m.tool_error) {
+                result["is_error"] = true;
+            }
             if (bj::array* blocks = open_user_blocks(messages)) {
                 blocks->push_back(std::move(result));
             } else {
@@ -267,6 +271,9 @@ std::string build_anthropic_request(const ChatRequest& r, bool stream) {
     body["messages"] = encode_messages(r.messages);
     if (!r.tools.empty()) {
         body["tools"] = encode_tools(r.tools);
+    }
+    if (!r.stop.empty()) {
+        body["stop_sequences"] = bj::value_from(r.stop);
     }
     body["stream"] = stream;
     // With thinking on, the API accepts only temperature 1, its default: leave it out.

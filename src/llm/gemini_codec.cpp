@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
 
 #include "common/json.hpp"
 #include "common/strings.hpp"
@@ -400,6 +401,9 @@ std::string build_gemini_request(const ChatRequest& r, bool /*stream*/) {
     config["maxOutputTokens"] = r.max_tokens;
     if (r.temperature) {
         config["temperature"] = *r.temperature;
+    }
+    if (!r.stop.empty()) {
+        config["stopSequences"] = bj::value_from(r.stop);
     }
     if (r.thinking) {
         config["thinkingConfig"] =

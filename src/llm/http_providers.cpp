@@ -1,11 +1,14 @@
 // The three HTTP providers: one template over a wire codec, which supplies the URL, headers,
 // request body and decoders; the HTTP exchange, SSE framing and error mapping are shared.
+#include <algorithm>
 #include <charconv>
 
+#include "common/strings.hpp"
 #include "llm/anthropic_codec.hpp"
 #include "llm/gemini_codec.hpp"
 #include "llm/openai_codec.hpp"
 #include "llm/provider.hpp"
+#include "llm/wire_json.hpp"
 #include "net/http_client.hpp"
 #include "net/sse_parser.hpp"
 
@@ -30,6 +33,33 @@ std::optional<std::chrono::seconds> retry_after_of(const net::ClientResponse& he
         return std::nullopt;
     }
     return std::chrono::seconds(seconds);
+}
+
+// Whether a 200 answer to a stream request is an event stream. A missing Content-Type is given
+// the benefit of the doubt; anything else (a proxy's or a broken server's JSON error, an HTML
+// page) is not parsed as SSE, where it would read as a stream that ended early.
+bool is_event_stream(const net::ClientResponse& head) {
+    const std::string_view type = head.header("content-type");
+    if (type.empty()) {
+        return true;
+    }
+    constexpr std::string_view kSse = "text/event-stream";
+    return iequals(type.substr(0, std::min(type.size(), kSse.size())), kSse);
+}
+
+// The error a 200 that is not an event stream stands for: the provider's error body when it is
+// one (read as a 502 would be, its own type refining the class), else a malformed answer.
+template <class Wire>
+StreamEvent not_a_stream(const net::ClientResponse& head, std::string_view body) {
+    if (auto parsed = json::parse(body, wire::kMaxDepth);
+        parsed && parsed->is_object() && parsed->as_object().contains("error")) {
+        return Wire::error(502, body, std::nullopt);
+    }
+    return StreamEvent::failure(
+        UpstreamError::malformed,
+        "the provider answered 200 with \"" + std::string(head.header("content-type")) +
+            "\" instead of an event stream"
+    );
 }
 
 struct OpenAiWire {
@@ -126,7 +156,7 @@ public:
         bool finished = false;  // a stop or error event went to the sink
         auto on_body = [&](const net::ClientResponse& head,
                            std::string_view chunk) -> asio::awaitable<bool> {
-            if (head.status != 200) {
+            if (head.status != 200 || !is_event_stream(head)) {
                 if (error_body.size() < 64 * 1024) {
                     error_body.append(chunk);
                 }
@@ -156,6 +186,10 @@ public:
         }
         if (head->status != 200) {
             co_await sink(Wire::error(head->status, error_body, retry_after_of(*head)));
+            co_return;
+        }
+        if (!is_event_stream(*head)) {
+            co_await sink(not_a_stream<Wire>(*head, error_body));
             co_return;
         }
         if (!finished) {

@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
 
 #include "common/json.hpp"
 #include "common/strings.hpp"
@@ -313,6 +314,9 @@ std::string build_openai_request(const ChatRequest& r, bool stream) {
     body["max_tokens"] = r.max_tokens;
     if (r.temperature) {
         body["temperature"] = *r.temperature;
+    }
+    if (!r.stop.empty()) {
+        body["stop"] = bj::value_from(r.stop);
     }
     body["stream"] = stream;
     if (stream) {

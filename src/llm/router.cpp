@@ -58,8 +58,9 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     co_await timer.async_wait(asio::use_awaitable);
 }
 
-// Returns when `state.deadline` passes. The deadline may move either way while it waits: the
-// sink wakes the timer (state.wake) whenever it moves the deadline. Cancellation from the race
+// Returns when `state.deadline` passes. The deadline may move either way while it waits: when
+// the timer fires before the deadline (it moved later), the watchdog waits again; the sink wakes
+// the timer (state.wake) only when it moves the deadline earlier. Cancellation from the race
 // (the provider finished first) ends it at once.
 template <class State>
 asio::awaitable<void> watchdog(State& state) {
@@ -148,9 +149,15 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
             case StreamEvent::Kind::text_delta:
             case StreamEvent::Kind::tool_call:  // visible output: no fallback after it either
                 st.started = true;
-                st.deadline = std::min(Clock::now() + st.between, st.total_deadline);
-                if (st.wake != nullptr) {
-                    st.wake->cancel();  // re-arm at the new deadline
+                {
+                    const auto next = std::min(Clock::now() + st.between, st.total_deadline);
+                    // A later deadline needs no wake-up: the watchdog's timer fires at the old
+                    // one and re-arms itself. Waking it on every token cost a turn of the event
+                    // loop per delta.
+                    if (next < st.deadline && st.wake != nullptr) {
+                        st.wake->cancel();  // re-arm at the earlier deadline
+                    }
+                    st.deadline = next;
                 }
                 co_await (*st.sink)(std::move(e));
                 break;

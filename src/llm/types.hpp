@@ -38,6 +38,7 @@ struct ChatMessage {
     std::vector<ToolCall> tool_calls{};  // assistant: the calls it made (content may be empty)
     std::string tool_call_id{};          // tool: the call this message answers
     std::string tool_name{};  // tool: that call's tool (Gemini's functionResponse needs it)
+    bool tool_error = false;  // tool: the result is an error (Anthropic's is_error)
 };
 
 struct ChatRequest {
@@ -47,7 +48,8 @@ struct ChatRequest {
     std::vector<ToolSpec> tools;  // offered to the model; empty: no tool calling
     int max_tokens = 1024;
     std::optional<double> temperature;
-    bool thinking = false;  // ask for visible reasoning where the model supports it
+    std::vector<std::string> stop;  // sequences that end the answer where they appear; at most 4
+    bool thinking = false;          // ask for visible reasoning where the model supports it
     int thinking_budget =
         1024;  // tokens of reasoning allowed (Anthropic ≥ 1024, Gemini thinkingBudget)
 };

@@ -5,19 +5,26 @@
 
 namespace parley::messages {
 
-Result<NewMessage> new_message_of(const boost::json::object& body, std::string_view content_field) {
-    if (auto known = json::reject_unknown_fields(
-            body, {content_field, "thinking", "model", "temperature", "max_tokens"}
-        );
-        !known) {
+Result<NewMessage> new_message_of(
+    const boost::json::object& body, std::optional<std::string_view> content_field
+) {
+    auto known =
+        content_field
+            ? json::reject_unknown_fields(
+                  body, {*content_field, "thinking", "model", "temperature", "max_tokens"}
+              )
+            : json::reject_unknown_fields(body, {"thinking", "model", "temperature", "max_tokens"});
+    if (!known) {
         return known.error();
     }
     NewMessage message;
-    auto content = json::required_string(body, content_field);
-    if (!content) {
-        return content.error();
+    if (content_field) {
+        auto content = json::required_string(body, *content_field);
+        if (!content) {
+            return content.error();
+        }
+        message.content = std::move(*content);
     }
-    message.content = std::move(*content);
     auto thinking = json::optional_bool(body, "thinking");
     auto model = json::optional_string(body, "model");
     auto temperature = json::optional_number(body, "temperature");
@@ -64,7 +71,9 @@ Result<NewMessage> frame_message_of(std::string text, std::size_t max_depth, boo
             ErrorType::unprocessable, "send the text as `message` or `content`, not both"
         );
     }
-    return new_message_of(object, object.contains("content") ? "content" : "message");
+    return new_message_of(
+        object, std::string_view(object.contains("content") ? "content" : "message")
+    );
 }
 
 Result<std::string> prompt_of(const boost::json::object& body) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,9 +16,12 @@
 namespace parley::messages {
 
 // A message's body: the content (in `content_field`: `content`, or `message` in the seed's
-// WebSocket frames) and the per-message options thinking, model, temperature, max_tokens.
+// WebSocket frames; none for a regeneration, whose question is stored) and the per-message
+// options thinking, model, temperature, max_tokens.
 // Errors: unprocessable for a missing content, a field of the wrong type or an unknown field.
-Result<NewMessage> new_message_of(const boost::json::object& body, std::string_view content_field);
+Result<NewMessage> new_message_of(
+    const boost::json::object& body, std::optional<std::string_view> content_field
+);
 
 // A WebSocket text frame: a JSON object with the text as `message` or `content` (not both) and the
 // options of new_message_of. With `seed` (the seed's protocol), a frame that is not JSON is the

@@ -27,9 +27,23 @@ namespace {
 
 constexpr std::chrono::seconds kPingEvery{15};
 
-// Sleeps; when cancelled (it loses most `||` races) it returns early without an exception.
-asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, d);
+// Where a request on a message route puts its turn: the route's last segments say which.
+Branch branch_of(const http::Request& req, Branch::Kind kind) {
+    return {kind, std::string(req.path_param("message_id"))};
+}
+
+// The content field a turn of `kind` reads: none for a regeneration (the question is stored).
+std::optional<std::string_view> content_field(Branch::Kind kind) {
+    if (kind == Branch::Kind::regenerate) {
+        return std::nullopt;
+    }
+    return "content";
+}
+
+// Sleeps until `t`; when cancelled (it loses most `||` races) it returns early without an
+// exception.
+asio::awaitable<void> sleep_until(std::chrono::steady_clock::time_point t) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, t);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
@@ -38,20 +52,47 @@ StopCause stop_cause(http::CloseReason reason) {
     return reason == http::CloseReason::shutdown ? StopCause::shutdown : StopCause::client_left;
 }
 
-// Relays a turn to a client until the turn ends: deltas as they come (those already queued go
-// out together), a ping after a silence, and the ending. When the client leaves, the turn is
-// cancelled (and stores what it has); when the server drains, the client gets the encoder's
-// error and the turn is stored the same way. `Channel` is http::StreamWriter (SSE: one write for
-// everything pending) or http::WebSocket (one message per piece).
+// What a relay and its watch share.
+struct RelayState {
+    std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+    bool ping = false;  // the watch asks for a ping
+};
+
+// Runs beside a relay until the relay ends: when the client leaves or the server drains, it
+// cancels the turn (whose `end` the relay then reads); after kPingEvery without a write it asks
+// the relay for a ping. Its timer is armed once per ping interval, not once per delta.
 template <class Channel>
-asio::awaitable<void> relay(
+asio::awaitable<void> watch_relay(Turn& turn, Channel& channel, RelayState& state) {
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    for (;;) {
+        auto woke = co_await (channel.closed() || sleep_until(state.last_write + kPingEvery));
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none) {
+            co_return;  // the relay ended
+        }
+        if (woke.index() == 0) {
+            turn.cancel(stop_cause(std::get<0>(woke)));
+            co_await sleep_until(std::chrono::steady_clock::time_point::max());
+            co_return;
+        }
+        if (std::chrono::steady_clock::now() >= state.last_write + kPingEvery) {
+            state.ping = true;
+            turn.wake();
+        }
+    }
+}
+
+// Writes a turn's events to a client until the turn ends: deltas as they come (those already
+// queued go out together), a ping when the watch asks for one, and the ending.
+template <class Channel>
+asio::awaitable<void> relay_events(
     Turn& turn,
     StreamEncoder& encoder,
     Channel& channel,
     std::optional<TurnEvent> first,
-    bool framed
+    bool framed,
+    RelayState& state
 ) {
-    using namespace asio::experimental::awaitable_operators;  // NOLINT
     std::vector<std::string> pending;
     const auto add = [&pending](std::string piece) {
         if (!piece.empty()) {
@@ -59,7 +100,6 @@ asio::awaitable<void> relay(
         }
     };
     bool ended = false;
-    bool closing = false;
     const auto handle = [&](const TurnEvent& e) {
         switch (e.kind) {
             case TurnEvent::Kind::thinking:
@@ -94,6 +134,10 @@ asio::awaitable<void> relay(
             }
             handle(*e);
         }
+        if (state.ping && !ended) {
+            add(encoder.ping());
+        }
+        state.ping = false;
         if (!pending.empty() && channel.close_reason() != http::CloseReason::client_left) {
             if (framed) {
                 for (auto& piece : pending) {
@@ -101,6 +145,8 @@ asio::awaitable<void> relay(
                         break;
                     }
                 }
+            } else if (pending.size() == 1) {
+                co_await channel.send(std::move(pending.front()));
             } else {
                 std::string all;
                 for (const auto& piece : pending) {
@@ -108,47 +154,66 @@ asio::awaitable<void> relay(
                 }
                 co_await channel.send(std::move(all));
             }
+            state.last_write = std::chrono::steady_clock::now();
         }
         pending.clear();
         if (ended) {
             co_return;
         }
-        if (closing) {
-            handle(co_await turn.next());
-            continue;
-        }
-        auto next = co_await (turn.next() || channel.closed() || sleep_for(kPingEvery));
-        switch (next.index()) {
-            case 0:
-                handle(std::get<0>(next));
-                break;
-            case 1:
-                closing = true;
-                turn.cancel(stop_cause(std::get<1>(next)));
-                break;
-            default:
-                add(encoder.ping());
-                break;
-        }
+        co_await turn.wait();
     }
+}
+
+// Relays a turn to a client until the turn ends. When the client leaves, the turn is cancelled
+// (and stores what it has); when the server drains, the client gets the encoder's error and the
+// turn is stored the same way. `Channel` is http::StreamWriter (SSE: one write for everything
+// pending) or http::WebSocket (one message per piece). Per delta this is one wake-up of the
+// relay: the watch for a closed connection and the ping timer run beside it for the whole turn.
+template <class Channel>
+asio::awaitable<void> relay(
+    Turn& turn,
+    StreamEncoder& encoder,
+    Channel& channel,
+    std::optional<TurnEvent> first,
+    bool framed
+) {
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    RelayState state;
+    co_await (
+        relay_events(turn, encoder, channel, std::move(first), framed, state) ||
+        watch_relay(turn, channel, state)
+    );
+}
+
+}  // namespace
+
+namespace {
+
+// POST …/messages and the edit and regenerate routes: the answer as one JSON document.
+asio::awaitable<http::Response> answer(http::Request& req, MessageService& svc, Branch::Kind kind) {
+    const auto body = value_or_throw(http::read_json_object(req));
+    auto message = value_or_throw(new_message_of(body, content_field(kind)));
+    auto branch = branch_of(req, kind);  // a named local: see MessageService::send
+    const auto reply = value_or_throw(co_await svc.send(
+        req.principal(), req.path_param("id"), std::move(message), std::move(branch)
+    ));
+    co_return http::success(conversations::message_json(reply));
 }
 
 }  // namespace
 
 asio::awaitable<http::Response> send(http::Request& req, MessageService& svc) {
-    const auto body = value_or_throw(http::read_json_object(req));
-    auto message = value_or_throw(new_message_of(body, "content"));
-    const auto reply =
-        value_or_throw(co_await svc.send(req.principal(), req.path_param("id"), std::move(message))
-        );
-    co_return http::success(conversations::message_json(reply));
+    co_return co_await answer(req, svc, Branch::Kind::append);
 }
 
-namespace {
+asio::awaitable<http::Response> edit(http::Request& req, MessageService& svc) {
+    co_return co_await answer(req, svc, Branch::Kind::edit);
+}
 
-// Answers a started turn as a stream in `encoder`'s format. Nothing is sent until the first event:
-// a failure before it (every provider down) is an ordinary JSON error with its status, not a 200
-// stream.
+asio::awaitable<http::Response> regenerate(http::Request& req, MessageService& svc) {
+    co_return co_await answer(req, svc, Branch::Kind::regenerate);
+}
+
 asio::awaitable<http::Response> stream_turn(
     http::Request& req, std::shared_ptr<Turn> turn, std::shared_ptr<StreamEncoder> encoder
 ) {
@@ -177,9 +242,13 @@ asio::awaitable<http::Response> stream_turn(
     co_return res;
 }
 
-}  // namespace
+namespace {
 
-asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) {
+// POST …/messages/stream and the edit and regenerate routes' /stream: the answer as Server-Sent
+// Events.
+asio::awaitable<http::Response> answer_stream(
+    http::Request& req, MessageService& svc, Branch::Kind kind
+) {
     const auto format = req.query_param("format").value_or("anthropic");
     if (format != "anthropic" && format != "openai") {
         throw ErrorException(make_error(
@@ -187,13 +256,28 @@ asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) 
         ));
     }
     const auto body = value_or_throw(http::read_json_object(req));
-    auto message = value_or_throw(new_message_of(body, "content"));
-    std::shared_ptr<Turn> turn =
-        value_or_throw(co_await svc.start(req.principal(), req.path_param("id"), std::move(message))
-        );
+    auto message = value_or_throw(new_message_of(body, content_field(kind)));
+    auto branch = branch_of(req, kind);  // a named local: see MessageService::send
+    std::shared_ptr<Turn> turn = value_or_throw(co_await svc.start(
+        req.principal(), req.path_param("id"), std::move(message), std::move(branch)
+    ));
     std::shared_ptr<StreamEncoder> encoder =
         format == "openai" ? make_openai_encoder() : make_anthropic_encoder();
     co_return co_await stream_turn(req, std::move(turn), std::move(encoder));
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) {
+    co_return co_await answer_stream(req, svc, Branch::Kind::append);
+}
+
+asio::awaitable<http::Response> edit_stream(http::Request& req, MessageService& svc) {
+    co_return co_await answer_stream(req, svc, Branch::Kind::edit);
+}
+
+asio::awaitable<http::Response> regenerate_stream(http::Request& req, MessageService& svc) {
+    co_return co_await answer_stream(req, svc, Branch::Kind::regenerate);
 }
 
 asio::awaitable<http::Response> prompt_stream(

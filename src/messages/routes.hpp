@@ -4,6 +4,8 @@
 // (GET …/conversations/{id}/ws and the seed's GET /ws/session/{session_id}).
 #pragma once
 
+#include <memory>
+
 #include <boost/asio/awaitable.hpp>
 
 #include "auth/gate.hpp"
@@ -20,6 +22,24 @@ boost::asio::awaitable<http::Response> send(http::Request& req, MessageService& 
 
 // POST /api/v1/conversations/{id}/messages/stream
 boost::asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc);
+
+// Answers a started turn (a conversation's, or a stateless call's: messages/call.hpp) as a stream
+// in `encoder`'s format: deltas as they come, a ping after a silence, the ending; a client that
+// leaves cancels the turn. Nothing is sent until the first event: a failure before it (every
+// provider down) throws the turn's error (502/503), an ordinary error response, not a 200 stream.
+boost::asio::awaitable<http::Response> stream_turn(
+    http::Request& req, std::shared_ptr<Turn> turn, std::shared_ptr<StreamEncoder> encoder
+);
+// POST /api/v1/conversations/{id}/messages/{message_id}/edit {content, …}: a sibling of the user
+// message, answered; the answer as `send`'s.
+boost::asio::awaitable<http::Response> edit(http::Request& req, MessageService& svc);
+// POST /api/v1/conversations/{id}/messages/{message_id}/edit/stream: the same, streamed.
+boost::asio::awaitable<http::Response> edit_stream(http::Request& req, MessageService& svc);
+// POST /api/v1/conversations/{id}/messages/{message_id}/regenerate {model?, …}: a sibling of the
+// answer, to the same question.
+boost::asio::awaitable<http::Response> regenerate(http::Request& req, MessageService& svc);
+// POST /api/v1/conversations/{id}/messages/{message_id}/regenerate/stream: the same, streamed.
+boost::asio::awaitable<http::Response> regenerate_stream(http::Request& req, MessageService& svc);
 
 // POST /stream?stream_format=text|openai|sse, body {"prompt": "…"}: seed 003's route. Each call
 // is a new conversation of the caller holding the prompt and the answer, streamed as plain text,

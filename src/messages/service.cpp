@@ -19,6 +19,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "conversations/json.hpp"
+#include "messages/turn_state.hpp"
 #include "sessions/routing.hpp"
 
 namespace parley::messages {
@@ -99,6 +100,9 @@ std::vector<llm::ChatMessage> replayed_tools(const store::Message& m) {
     }
     llm::ChatMessage asked{"assistant", ""};
     std::vector<llm::ChatMessage> answers;
+    // Each result answers one call: ids can repeat across a turn's rounds (Gemini numbers the
+    // calls of each response from 0), so a result once used is not matched again.
+    std::vector<bool> used(results->as_array().size(), false);
     for (const auto& entry : calls->as_array()) {
         const auto* o = entry.if_object();
         if (o == nullptr || !o->contains("id") || !o->at("id").is_string() ||
@@ -113,12 +117,18 @@ std::vector<llm::ChatMessage> replayed_tools(const store::Message& m) {
             call.signature = std::string(sig->as_string());
         }
         llm::ChatMessage answer{"tool", ""};
-        for (const auto& r : results->as_array()) {
-            const auto* ro = r.if_object();
-            if (ro != nullptr && ro->contains("tool_use_id") && ro->at("tool_use_id").is_string() &&
-                ro->at("tool_use_id").as_string() == call.id) {
-                answer.content = ro->contains("result") ? json_text(ro->at("result")) : "";
+        for (std::size_t i = 0; i < used.size(); ++i) {
+            const auto* ro = results->as_array()[i].if_object();
+            if (used[i] || ro == nullptr || !ro->contains("tool_use_id") ||
+                !ro->at("tool_use_id").is_string() ||
+                ro->at("tool_use_id").as_string() != call.id) {
+                continue;
             }
+            used[i] = true;
+            answer.content = ro->contains("result") ? json_text(ro->at("result")) : "";
+            const auto* is_error = ro->if_contains("is_error");
+            answer.tool_error = is_error != nullptr && is_error->is_bool() && is_error->as_bool();
+            break;
         }
         answer.tool_call_id = call.id;
         answer.tool_name = call.name;
@@ -258,35 +268,6 @@ MessageService::MessageService(
       clock_(std::move(clock)),
       tools_(tools) {}
 
-struct Turn::State {
-    explicit State(const asio::any_io_executor& ex) : ready(ex) {}
-
-    StreamStart start;
-    std::deque<TurnEvent> queue;
-    async::Notifier ready;
-    asio::cancellation_signal cancel_signal;
-    StopCause cancelled_by = StopCause::none;
-    bool running = true;
-    bool in_model = false;  // the provider request is under way: cancel() aborts it
-    bool started = false;
-    StreamEnd outcome;
-    std::optional<Error> failure;
-
-    void push(TurnEvent e) {
-        queue.push_back(std::move(e));
-        ready.notify();
-    }
-
-    // Ends the turn without an answer: `error` is what the reader gets.
-    void fail(Error error) {
-        outcome.error_type = std::string(error_type_name(error.type));
-        outcome.error_message = error.message;
-        failure = std::move(error);
-        running = false;
-        push({TurnEvent::Kind::end, {}});
-    }
-};
-
 Turn::~Turn() {
     if (state_ && state_->running) {
         cancel(StopCause::client_left);
@@ -313,6 +294,16 @@ std::optional<TurnEvent> Turn::try_next() {
     TurnEvent e = std::move(state_->queue.front());
     state_->queue.pop_front();
     return e;
+}
+
+asio::awaitable<void> Turn::wait() {
+    if (state_->queue.empty()) {
+        co_await state_->ready.wait();
+    }
+}
+
+void Turn::wake() {
+    state_->ready.notify();
 }
 
 void Turn::cancel(StopCause why) {
@@ -346,23 +337,12 @@ struct MessageService::Prepared {
     llm::ChatRequest request;
     std::int64_t context_count = 0;
     std::optional<bj::object> routing;  // the response strategy's decision, when routing is on
+    bool store_user = true;  // false when regenerating: the question is stored already
 };
 
 namespace {
 
 // The in-stream error type (Anthropic's vocabulary) for an upstream failure.
-std::string wire_error_type(llm::UpstreamError e) {
-    switch (e) {
-        case llm::UpstreamError::overloaded:
-        case llm::UpstreamError::rate_limit:
-            return "overloaded_error";
-        case llm::UpstreamError::timeout:
-            return "timeout_error";
-        default:
-            return "api_error";
-    }
-}
-
 // The outcome of storing a turn's user message, shared by the turn and the coroutine that writes
 // it (which may outlive the turn's frame).
 struct UserWrite {
@@ -400,15 +380,21 @@ private:
 
 // Stores a turn's user message (beside the model call) and publishes it. Whatever happens, an
 // exception from the store included, it ends with `write->done` set and, unless the message was
-// stored, `write->error` saying why (a store that throws: overloaded, 503). `store` and
+// stored, `write->error` saying why (a store that throws: overloaded, 503); with `needed` false
+// (a regeneration, whose question is stored already) it only ends. `store` and
 // `service` are the MessageService's, which outlive every turn.
 asio::awaitable<void> store_user_message(
     store::Store& store,
     conversations::ConversationService& service,
     std::shared_ptr<UserWrite> write,
-    store::Message user
+    store::Message user,
+    bool needed
 ) {
     const EndWrite end(write);
+    if (!needed) {
+        write->stored = true;  // a regeneration: the question is stored already
+        co_return;
+    }
     try {
         auto stored = co_await store.insert_message(user);
         if (!stored) {
@@ -496,9 +482,9 @@ private:
 }  // namespace
 
 asio::awaitable<Result<store::Message>> MessageService::send(
-    const Principal& who, std::string_view conversation_id, NewMessage message
+    const Principal& who, std::string_view conversation_id, NewMessage message, Branch branch
 ) {
-    auto turn = co_await start(who, conversation_id, std::move(message));
+    auto turn = co_await start(who, conversation_id, std::move(message), std::move(branch));
     if (!turn) {
         co_return turn.error();
     }
@@ -515,20 +501,33 @@ asio::awaitable<Result<store::Message>> MessageService::send(
 }
 
 asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
-    const Principal& who, std::string_view conversation_id, NewMessage message
+    const Principal& who, std::string_view conversation_id, NewMessage message, Branch branch
 ) {
     using namespace asio::experimental::awaitable_operators;  // NOLINT
-    // The conversation (ownership, settings) and its recent messages (the context), read side
-    // by side: two blocking-pool hops in the time of one, before the first token.
-    auto [conversation, recent] = co_await (
+    // The conversation (ownership, settings) and the branch the turn continues (the context: the
+    // path to the active leaf, or to the edited or regenerated message), read side by side: two
+    // blocking-pool hops in the time of one, before the first token.
+    std::optional<std::string> path_end;
+    if (branch.kind != Branch::Kind::append) {
+        path_end = branch.message_id;
+    }
+    auto [conversation, path] = co_await (
         conversations_.get(who, conversation_id) &&
-        store_.recent_messages(std::string(conversation_id), kRecentForContext)
+        store_.message_path(std::string(conversation_id), path_end, kRecentForContext)
     );
     if (!conversation) {
         co_return conversation.error();
     }
-    if (!recent) {
-        co_return recent.error();
+    if (!path) {
+        co_return path.error();
+    }
+    auto placed = place(branch, std::move(*path));
+    if (!placed) {
+        co_return placed.error();
+    }
+    auto* recent = &placed->newest_first;
+    if (placed->question) {
+        message.content = placed->question->content;  // a regeneration answers the stored question
     }
     if (trim(message.content).empty()) {
         co_return make_error(ErrorType::unprocessable, "`content` must not be empty");
@@ -553,7 +552,11 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     std::optional<sessions::RoutingDecision> routing;
     std::optional<sessions::GenerationHints> hints;
     if (settings.routing.value_or(false)) {
-        routing = sessions::route(routing_input(*recent, message.content));
+        auto input = routing_input(*recent, message.content);
+        if (placed->question) {
+            --input.user_message_count;  // a regenerated question is in the context already
+        }
+        routing = sessions::route(input);
         hints = sessions::generation_hints(routing->strategy);
     }
     const std::int64_t max_tokens = message.max_tokens.value_or(settings.max_tokens.value_or(
@@ -590,13 +593,19 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     // the first token); the turn waits for it before it ends, so a provider failure never loses
     // it, and a failed write fails the turn.
     Prepared p;
-    p.user.id = new_uuid_v7();
-    p.user.conversation_id = conversation->id;
-    p.user.role = "user";
-    p.user.content = std::move(message.content);
-    p.user.token_count = user_tokens;
-    p.user.created_at = clock_();
-    recent->insert(recent->begin(), p.user);  // newest first
+    if (placed->question) {
+        p.user = std::move(*placed->question);  // already stored and in the context
+        p.store_user = false;
+    } else {
+        p.user.id = new_uuid_v7();
+        p.user.conversation_id = conversation->id;
+        p.user.parent_id = placed->parent_id;
+        p.user.role = "user";
+        p.user.content = std::move(message.content);
+        p.user.token_count = user_tokens;
+        p.user.created_at = clock_();
+        recent->insert(recent->begin(), p.user);  // newest first
+    }
     p.request.system = system;
     if (tools_ != nullptr && info.tools && settings.tools && !settings.tools->empty()) {
         p.request.tools = tools_->specs(*settings.tools);
@@ -631,31 +640,7 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         std::chrono::duration_cast<std::chrono::seconds>(clock_().time_since_epoch()).count();
     p.conversation = std::move(*conversation);
 
-    asio::co_spawn(
-        executor,
-        run_turn(state, std::move(p)),
-        asio::bind_cancellation_slot(
-            state->cancel_signal.slot(),
-            [state](const std::exception_ptr& e) {
-                if (!e) {
-                    return;
-                }
-                std::string what;
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& x) {
-                    what = x.what();
-                } catch (...) {
-                    what = "an exception not derived from std::exception";
-                }
-                log::error("answer failed", {{"what", what}});
-                if (state->running) {
-                    // The reader is waiting for an end that the turn can no longer send.
-                    state->fail(make_error(ErrorType::api, "the answer failed", what));
-                }
-            }
-        )
-    );
+    spawn_turn(executor, state, run_turn(state, std::move(p)));
     co_return std::make_unique<Turn>(std::move(state));
 }
 
@@ -711,7 +696,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     auto user_write = std::make_shared<UserWrite>(executor);
     asio::co_spawn(
         executor,
-        store_user_message(store_, conversations_, user_write, p.user),
+        store_user_message(store_, conversations_, user_write, p.user, p.store_user),
         [](const std::exception_ptr& e) {
             if (e) {
                 try {
@@ -792,6 +777,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
             llm::ChatMessage answered{"tool", result.content};
             answered.tool_call_id = call.id;
             answered.tool_name = call.name;
+            answered.tool_error = !result.ok;
             p.request.messages.push_back(std::move(answered));
         }
     }
@@ -822,18 +808,13 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     }
     reply.model = route.model;
     reply.provider = route.provider;
-    reply.input_tokens = answer.has_usage ? answer.usage.input_tokens : st->start.input_tokens;
-    reply.output_tokens =
-        answer.has_usage ? answer.usage.output_tokens : llm::estimate_tokens(answer.text);
-    if (!route.ok && !answer.has_usage) {
-        // Nothing answered (or the answer broke off unreported): estimates are not billed.
-        reply.input_tokens = 0;
-    }
-    reply.token_count = reply.output_tokens;
-    const bool billable = route.ok || answer.has_usage;
-    reply.cost_micros = answered != nullptr && billable
-                            ? answered->cost_micros(reply.input_tokens, reply.output_tokens)
-                            : 0;
+    settle_tokens(
+        reply,
+        answered,
+        route.ok,
+        answer.has_usage ? &answer.usage : nullptr,
+        st->start.input_tokens
+    );
     reply.latency_ms = std::max<std::int64_t>(
         1, std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count()
     );
@@ -856,36 +837,13 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
             metadata["tool_rounds_exhausted"] = true;
         }
     }
-    StreamEnd& end = st->outcome;
+    settle_ending(*st, reply, route.ok, answer.finish, answer.error);
     if (cancelled) {
-        reply.status = "partial";
-        reply.finish_reason = "cancelled";
-        const bool shutdown = st->cancelled_by == StopCause::shutdown;
-        metadata["cancelled_by"] = shutdown ? "shutdown" : "client";
-        end.error_type = shutdown ? "overloaded_error" : "api_error";
-        end.error_message = shutdown ? "the server is shutting down; the answer so far is saved"
-                                     : "the client went away";
-        st->failure = make_error(ErrorType::overloaded, end.error_message);
-    } else if (route.ok) {
-        reply.status = "complete";
-        reply.finish_reason =
-            std::string(llm::finish_reason_name(answer.finish.value_or(llm::FinishReason::stop)));
-    } else {
-        reply.status = answer.text.empty() ? "error" : "partial";
-        reply.finish_reason = "error";
-        if (answer.error) {
-            metadata["error"] = std::string(llm::upstream_error_name(answer.error->error));
-        }
-        const bool all_down = answer.error && answer.error->error == llm::UpstreamError::overloaded;
-        end.error_type = answer.error ? wire_error_type(answer.error->error) : "api_error";
-        end.error_message = all_down ? "every model provider is unavailable; try again shortly"
-                                     : "the model provider failed to answer";
-        st->failure = make_error(
-            all_down ? ErrorType::overloaded : ErrorType::upstream,
-            end.error_message,
-            answer.error ? answer.error->text : std::string{}
-        );
+        metadata["cancelled_by"] = st->cancelled_by == StopCause::shutdown ? "shutdown" : "client";
+    } else if (!route.ok && answer.error) {
+        metadata["error"] = std::string(llm::upstream_error_name(answer.error->error));
     }
+    StreamEnd& end = st->outcome;
     reply.metadata = bj::serialize(metadata);
     reply.created_at = clock_();
     if (auto stored = co_await store_.insert_message(reply); !stored) {
@@ -894,8 +852,9 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
             {{"message_id", reply.id}, {"detail", stored.error().detail}}
         );
         if (!st->failure) {
+            // The store's own class: a full or locked database is overloaded_error (retry later).
+            end.error_type = std::string(error_type_name(stored.error().type));
             st->failure = stored.error();
-            end.error_type = "api_error";
             end.error_message = "the answer could not be stored";
         }
     } else {

@@ -19,6 +19,7 @@
 #include "conversations/service.hpp"
 #include "llm/router.hpp"
 #include "messages/stream_format.hpp"
+#include "messages/tree.hpp"
 #include "store/store.hpp"
 #include "tools/registry.hpp"
 
@@ -41,7 +42,7 @@ struct NewMessage {
 };
 
 // The most recent messages that fit `budget` tokens (estimated), oldest first, whole messages
-// only; error messages are skipped. `newest_first` is what Store::recent_messages returns.
+// only; error messages are skipped. `newest_first` is the branch, newest first (Placement).
 // With `with_tools`, an answer's tool calls and results (metadata.tools) are replayed before its
 // text, as the model made them; without, they are left out (a provider refuses tool messages in a
 // request that offers no tools).
@@ -97,6 +98,13 @@ public:
     // The next event if one is queued.
     std::optional<TurnEvent> try_next();
 
+    // For a reader that drains with try_next(): completes when an event is queued (at once if
+    // one is) or after wake(); may also return with nothing queued. Cancellable.
+    boost::asio::awaitable<void> wait();
+
+    // Ends the reader's wait() without an event (it has something else to do).
+    void wake();
+
     // Stops the answer: the provider request is aborted and what arrived is stored as
     // `partial` (finish_reason "cancelled"). The turn still ends with an `end` event.
     void cancel(StopCause why);
@@ -131,15 +139,33 @@ public:
     // upstream (502: the provider failed or answered an error), overloaded (503: every model in the
     // chain failed) — in both cases the user message stays and an assistant message with status
     // "error" (or "partial", with what arrived) is recorded.
+    // `branch`: where it goes in the tree (messages/tree.hpp): after the active leaf, or as an
+    // edit or a regeneration (then `message.content` is ignored: the question is the stored one);
+    // errors as place()'s too.
+    boost::asio::awaitable<Result<store::Message>> send(
+        const Principal& who, std::string_view conversation_id, NewMessage message, Branch branch
+    );
+
+    // After the active leaf. (Not a default argument: g++ 12 destroys a default argument of a
+    // coroutine called in a co_await expression twice; this plain function builds it instead.)
     boost::asio::awaitable<Result<store::Message>> send(
         const Principal& who, std::string_view conversation_id, NewMessage message
-    );
+    ) {
+        return send(who, conversation_id, std::move(message), Branch{});
+    }
 
     // Validates, stores the user's message and starts the answer. Errors: as send's validation
     // (nothing is stored then). Provider failures arrive through the turn.
     boost::asio::awaitable<Result<std::unique_ptr<Turn>>> start(
-        const Principal& who, std::string_view conversation_id, NewMessage message
+        const Principal& who, std::string_view conversation_id, NewMessage message, Branch branch
     );
+
+    // After the active leaf (a plain function, as send's).
+    boost::asio::awaitable<Result<std::unique_ptr<Turn>>> start(
+        const Principal& who, std::string_view conversation_id, NewMessage message
+    ) {
+        return start(who, conversation_id, std::move(message), Branch{});
+    }
 
 private:
     struct Prepared;

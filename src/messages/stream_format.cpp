@@ -236,20 +236,20 @@ class OpenAiEncoder final : public StreamEncoder {
 public:
     // `ndjson`: one JSON object per line, no [DONE], and the usage folded into the finish chunk
     // (a line-by-line reader expects choices[0] on every line).
-    explicit OpenAiEncoder(bool ndjson) : ndjson_(ndjson) {}
+    // `usage_chunk`: the SSE stream ends with the usage chunk (`choices: []`) before [DONE]; the
+    // compatible endpoint sends it only when stream_options.include_usage asks, as OpenAI does.
+    OpenAiEncoder(bool ndjson, bool usage_chunk) : ndjson_(ndjson), usage_chunk_(usage_chunk) {}
 
     std::string start(const StreamStart& s) override {
         start_ = s;
+        text_ = delta_template("content");
+        thinking_ = delta_template("reasoning");
         return chunk_with_delta({{"role", "assistant"}, {"content", ""}}, nullptr);
     }
 
-    std::string thinking(std::string_view delta) override {
-        return chunk_with_delta({{"reasoning", delta}}, nullptr);
-    }
+    std::string thinking(std::string_view delta) override { return thinking_.with(delta); }
 
-    std::string text(std::string_view delta) override {
-        return chunk_with_delta({{"content", delta}}, nullptr);
-    }
+    std::string text(std::string_view delta) override { return text_.with(delta); }
 
     std::string finish(const StreamEnd& end) override {
         if (end.error_type) {
@@ -276,6 +276,10 @@ public:
         std::string out = chunk_with_delta(
             bj::object(), bj::string(openai_finish_reason(finish_reason_of(end.reply)))
         );
+        if (!usage_chunk_) {
+            out += "data: [DONE]\n\n";
+            return out;
+        }
         bj::object usage_chunk = chunk_head();
         usage_chunk["choices"] = bj::array();
         usage_chunk["usage"] = usage;
@@ -343,8 +347,35 @@ private:
         return data(chunk(std::move(delta), std::move(finish_reason)));
     }
 
+    // A chunk whose delta is {"<field>": text}, cut around the text: the same bytes as building
+    // and serialising the chunk, without the JSON tree (which was most of a delta's cost).
+    struct DeltaTemplate {
+        std::string head;  // up to and including `{"<field>":`
+        std::string tail;  // from the `}` closing the delta
+
+        std::string with(std::string_view text) const {
+            const std::string quoted = bj::serialize(bj::string_view(text.data(), text.size()));
+            std::string out;
+            out.reserve(head.size() + quoted.size() + tail.size());
+            out.append(head).append(quoted).append(tail);
+            return out;
+        }
+    };
+
+    // Serialises the chunk once with an empty string and splits it there. (The marker cannot
+    // occur earlier: quotes inside the id or model are escaped.)
+    DeltaTemplate delta_template(std::string_view field) const {
+        const std::string whole = chunk_with_delta({{field, ""}}, nullptr);
+        const std::string marker = "{\"" + std::string(field) + "\":\"\"}";
+        const auto at = whole.find(marker);
+        return {whole.substr(0, at + marker.size() - 3), whole.substr(at + marker.size() - 1)};
+    }
+
     StreamStart start_;
+    DeltaTemplate text_;
+    DeltaTemplate thinking_;
     bool ndjson_;
+    bool usage_chunk_;
     std::int64_t tool_index_ = 0;
 };
 
@@ -433,12 +464,12 @@ std::unique_ptr<StreamEncoder> make_anthropic_encoder() {
     return std::make_unique<AnthropicEncoder>();
 }
 
-std::unique_ptr<StreamEncoder> make_openai_encoder() {
-    return std::make_unique<OpenAiEncoder>(false);
+std::unique_ptr<StreamEncoder> make_openai_encoder(bool usage_chunk) {
+    return std::make_unique<OpenAiEncoder>(false, usage_chunk);
 }
 
 std::unique_ptr<StreamEncoder> make_openai_ndjson_encoder() {
-    return std::make_unique<OpenAiEncoder>(true);
+    return std::make_unique<OpenAiEncoder>(true, true);
 }
 
 std::unique_ptr<StreamEncoder> make_text_encoder() {

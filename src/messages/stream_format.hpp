@@ -82,8 +82,10 @@ std::unique_ptr<StreamEncoder> make_anthropic_encoder();
 // `created` on every chunk; a role chunk first ({"role":"assistant","content":""}), content
 // deltas (thinking as `delta.reasoning`), a chunk with finish_reason, a usage chunk with
 // `choices: []` (and the `parley` key), then `data: [DONE]`. A failure after start:
-// `data: {"error":{message,type,code}}` and no [DONE]. ping is an SSE comment.
-std::unique_ptr<StreamEncoder> make_openai_encoder();
+// `data: {"error":{message,type,code}}` and no [DONE]. ping is an SSE comment. Without
+// `usage_chunk` (OpenAI's default when stream_options.include_usage is not set) the usage chunk
+// is left out.
+std::unique_ptr<StreamEncoder> make_openai_encoder(bool usage_chunk = true);
 
 // The same chunks as NDJSON (seed 003's `stream_format=openai`, application/x-ndjson): one JSON
 // object per line, no [DONE]; the finish chunk carries finish_reason, `usage` and `parley` (no

@@ -29,6 +29,10 @@ namespace {
 // How long a finished stream's remaining bytes may take before its connection is dropped.
 constexpr std::chrono::milliseconds kDrainTimeout{50};
 
+// The body is read in pieces of kFirstRead bytes, doubled up to kLargestRead while reads fill them.
+constexpr std::size_t kFirstRead = 1024;
+constexpr std::size_t kLargestRead = 16 * 1024;
+
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 struct Target {
@@ -222,7 +226,9 @@ struct HttpClient::Impl {
             head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
         }
 
-        std::array<char, 16 * 1024> chunk{};
+        // Body bytes land here. A stream's events are small, and the buffer lives as long as the
+        // stream: start small and grow only when reads fill it (a large non-streaming body).
+        std::vector<char> chunk(kFirstRead);
         bool draining = false;  // the caller has what it wanted; finish the body for reuse
         while (!parser.is_done()) {
             parser.get().body().data = chunk.data();
@@ -248,6 +254,9 @@ struct HttpClient::Impl {
                     co_return head;
                 }
                 draining = true;
+            }
+            if (got == chunk.size() && chunk.size() < kLargestRead) {
+                chunk.resize(chunk.size() * 2);
             }
         }
         c.lowest().expires_never();

@@ -56,6 +56,10 @@ struct Conversation {
     TimePoint created_at;
     TimePoint updated_at;
     std::optional<TimePoint> summary_updated_at;  // when `summary` was last written
+    // The end of the branch the conversation shows and continues (messages form a tree through
+    // parent_id); absent while it has no messages. Written by insert_message and set_active_leaf,
+    // never by update_conversation.
+    std::optional<std::string> active_leaf_id;
 };
 
 struct Message {
@@ -77,6 +81,31 @@ struct Message {
     std::optional<std::int64_t> ttft_ms;
     std::string metadata = "{}";  // JSON object
     TimePoint created_at;
+};
+
+// A message on a branch, with its place among its siblings (the messages with the same parent,
+// or the roots of the conversation for a root; oldest first).
+struct PathMessage {
+    Message message;
+    std::int64_t sibling_count = 1;  // itself included
+    std::int64_t sibling_index = 0;  // 0-based
+};
+
+// A conversation and all its messages, written together (fork, import).
+struct ConversationTree {
+    Conversation conversation;      // active_leaf_id included
+    std::vector<Message> messages;  // parents before their children
+};
+
+// A read-only public link to a snapshot of a conversation's active branch.
+struct Share {
+    std::string id;
+    std::string token;  // the link's secret part: 256 random bits, base64url
+    std::string user_id;
+    std::string conversation_id;
+    std::string snapshot;  // JSON: what GET /share/{token} shows (no account data)
+    TimePoint created_at;
+    std::optional<TimePoint> revoked_at;
 };
 
 // One entry of a conversation's session event log (seed 004): user_message, ai_token (tokens
@@ -145,9 +174,25 @@ struct Page {
     std::int64_t total = 0;
 };
 
+// A model call that stores no message (table usage_records): the OpenAI- and Anthropic-compatible
+// endpoints, and titles and summaries. Written through usage::UsageRecorder.
+struct UsageRecord {
+    std::string id;
+    std::string user_id;
+    std::optional<std::string> api_key_id;  // the key the call was made with; none: access token
+    std::string kind;                       // "compat_chat", "compat_messages", "title", "summary"
+    std::string model;                      // the model that answered
+    std::string provider;
+    std::int64_t input_tokens = 0;
+    std::int64_t output_tokens = 0;
+    std::int64_t cost_micros = 0;
+    TimePoint created_at;
+};
+
 struct UsageRow {
-    std::string key;  // the model id, or the day (YYYY-MM-DD)
-    std::int64_t message_count = 0;
+    std::string key;  // the model id, the day (YYYY-MM-DD), or the API key id (empty: none)
+    std::int64_t message_count = 0;  // stored messages (both roles)
+    std::int64_t call_count = 0;     // usage records (model calls that store no message)
     std::int64_t input_tokens = 0;
     std::int64_t output_tokens = 0;
     std::int64_t cost_micros = 0;
@@ -156,11 +201,13 @@ struct UsageRow {
 struct UsageStats {
     std::int64_t conversation_count = 0;
     std::int64_t message_count = 0;
+    std::int64_t call_count = 0;
     std::int64_t input_tokens = 0;
     std::int64_t output_tokens = 0;
     std::int64_t cost_micros = 0;
     std::vector<UsageRow> by_model;
     std::vector<UsageRow> by_day;
+    std::vector<UsageRow> by_key;  // ordered by key id, no key first
 };
 
 }  // namespace parley::store

@@ -121,8 +121,8 @@ public:
     virtual boost::asio::awaitable<Result<bool>> delete_conversation(std::string id) = 0;
 
     // --- messages
-    // Inserts the message and moves its conversation's updated_at to the message's created_at, in
-    // one transaction.
+    // Inserts the message, moves its conversation's updated_at to the message's created_at and
+    // makes it the conversation's active leaf, in one transaction.
     virtual boost::asio::awaitable<Result<void>> insert_message(Message m) = 0;
     // Oldest first.
     virtual boost::asio::awaitable<Result<Page<Message>>> list_messages(
@@ -131,6 +131,42 @@ public:
     // The newest `limit` messages, newest first (for building a model's context).
     virtual boost::asio::awaitable<Result<std::vector<Message>>> recent_messages(
         std::string conversation_id, std::int64_t limit
+    ) = 0;
+
+    // --- the message tree (messages/tree.hpp has the rules; migration 0006)
+    // The branch that ends at `leaf_id` (absent: the conversation's active leaf), oldest first: the
+    // leaf and its ancestors, at most `limit` of them (the newest; older ones are left off), each
+    // with its siblings. Empty when the conversation has no such message (or no messages).
+    virtual boost::asio::awaitable<Result<std::vector<PathMessage>>> message_path(
+        std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+    ) = 0;
+    // The leaf reached from `message_id` by following its newest child at each step (itself when
+    // it has no children); nullopt when the conversation has no such message.
+    virtual boost::asio::awaitable<Result<std::optional<std::string>>> branch_leaf(
+        std::string conversation_id, std::string message_id
+    ) = 0;
+    // Makes `leaf_id` (a message of the conversation) its active leaf; false when the conversation
+    // has no such message. updated_at does not move.
+    virtual boost::asio::awaitable<Result<bool>> set_active_leaf(
+        std::string conversation_id, std::string leaf_id
+    ) = 0;
+    // Creates the conversations (active_leaf_id included) and their messages in one transaction:
+    // everything or, on any error, nothing. Parents must come before their children. Errors:
+    // conflict when an id is taken.
+    virtual boost::asio::awaitable<Result<void>> insert_conversation_trees(
+        std::vector<ConversationTree> trees
+    ) = 0;
+
+    // --- share links
+    // Errors: conflict when the id or token is taken.
+    virtual boost::asio::awaitable<Result<void>> create_share(Share share) = 0;
+    // The link with this token, revoked or not.
+    virtual boost::asio::awaitable<Result<std::optional<Share>>> find_share(std::string token) = 0;
+    // The user's links that are not revoked, newest first.
+    virtual boost::asio::awaitable<Result<std::vector<Share>>> list_shares(std::string user_id) = 0;
+    // Revokes the user's link; false when the user has no such unrevoked link.
+    virtual boost::asio::awaitable<Result<bool>> revoke_share(
+        std::string id, std::string user_id, TimePoint now
     ) = 0;
 
     // --- session event log
@@ -168,8 +204,13 @@ public:
     ) = 0;
 
     // --- usage
-    // Totals over the user's messages created in [from, to) (either bound optional), with
-    // breakdowns by model and by UTC day; conversation_count counts the user's conversations.
+    // Records one model call that stores no message (usage_records). Errors: conflict when the
+    // id is taken; a foreign-key failure (unknown user or key) is conflict too.
+    virtual boost::asio::awaitable<Result<void>> insert_usage_record(UsageRecord record) = 0;
+
+    // Totals over the user's messages and usage records created in [from, to) (either bound
+    // optional), with breakdowns by model, by UTC day and by API key (messages count under no
+    // key: they do not record one); conversation_count counts the user's conversations.
     virtual boost::asio::awaitable<Result<UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
     ) = 0;

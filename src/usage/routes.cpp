@@ -20,6 +20,7 @@ bj::object row_json(std::string_view key_name, const store::UsageRow& r) {
     return {
         {key_name, r.key},
         {"message_count", r.message_count},
+        {"call_count", r.call_count},
         {"input_tokens", r.input_tokens},
         {"output_tokens", r.output_tokens},
         {"cost_usd", usd(r.cost_micros)},
@@ -61,14 +62,24 @@ asio::awaitable<http::Response> stats(http::Request& req, store::Store& store) {
     for (const auto& r : s.by_day) {
         by_day.push_back(row_json("date", r));
     }
+    bj::array by_key;
+    for (const auto& r : s.by_key) {
+        auto row = row_json("api_key_id", r);
+        if (r.key.empty()) {
+            row["api_key_id"] = nullptr;  // access tokens, and the conversations' messages
+        }
+        by_key.push_back(std::move(row));
+    }
     co_return http::success(bj::object{
         {"conversation_count", s.conversation_count},
         {"message_count", s.message_count},
+        {"call_count", s.call_count},
         {"total_input_tokens", s.input_tokens},
         {"total_output_tokens", s.output_tokens},
         {"estimated_cost_usd", usd(s.cost_micros)},
         {"by_model", std::move(by_model)},
         {"by_day", std::move(by_day)},
+        {"by_key", std::move(by_key)},
     });
 }
 

@@ -14,7 +14,8 @@ namespace parley::usage {
 // GET /api/v1/models
 boost::asio::awaitable<http::Response> models(http::Request& req, const llm::ModelRouter& router);
 
-// GET /api/v1/usage/stats?from&to
+// GET /api/v1/usage/stats?from&to: messages and the calls that store none (usage_records), by
+// model, by day and by API key.
 boost::asio::awaitable<http::Response> stats(http::Request& req, store::Store& store);
 
 }  // namespace parley::usage

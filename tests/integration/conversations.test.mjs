@@ -40,12 +40,12 @@ const UNLIMITED = { RATE_LIMIT_AUTH: "100000", RATE_LIMIT_STANDARD: "100000", RA
 const FAKE_KEYS = Object.freeze({ groq: "gsk-conversations-test", gemini: "gemini-conversations-test" });
 
 const CONVERSATION_FIELDS = [
-    "created_at", "id", "is_archived", "is_pinned", "metadata", "model", "settings", "summary",
+    "active_leaf_id", "created_at", "id", "is_archived", "is_pinned", "metadata", "model", "settings", "summary",
     "summary_updated_at", "system_prompt", "title", "updated_at", "user_id",
 ];
 const MESSAGE_FIELDS = [
     "content", "conversation_id", "created_at", "finish_reason", "id", "latency_ms", "metadata", "model",
-    "provider", "role", "status", "thinking", "token_count",
+    "parent_id", "provider", "role", "status", "thinking", "token_count",
 ];
 const MODEL_FIELDS = [
     "available", "cost_per_1k_input", "cost_per_1k_output", "id", "is_default", "is_fallback",
@@ -290,7 +290,8 @@ describe("conversations on the mock model (no provider keys)", () => {
             assertTitle(c.title);
             assert.equal(c.messages.length, 2, "GET /{id} includes the messages");
             assert.deepEqual(c.messages.map((m) => m.role), ["user", "assistant"]);
-            assert.deepEqual(c.messages[1], answer);
+            // The branch's messages also say where they stand among their siblings (issue 17).
+            assert.deepEqual(c.messages[1], { ...answer, sibling_count: 1, sibling_index: 0 });
         });
 
         it("another user gets 403 permission_error on every route of the conversation", async () => {

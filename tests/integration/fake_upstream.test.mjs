@@ -5,12 +5,15 @@
 //   node --test tests/integration/fake_upstream.test.mjs
 
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, beforeEach, describe, it } from "node:test";
 
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 
-import { DEFAULT_KEYS, defaultTokens, startFakeUpstream, waitFor } from "../support/fake_upstream.mjs";
+import { DEFAULT_KEYS, defaultTokens, startBlackhole, startFakeUpstream, waitFor } from "../support/fake_upstream.mjs";
 
 const OPENAI_AUTH = { authorization: `Bearer ${DEFAULT_KEYS.openai}` };
 const ANTHROPIC_AUTH = { "x-api-key": DEFAULT_KEYS.anthropic, "anthropic-version": "2023-06-01" };
@@ -708,6 +711,45 @@ describe("fake upstream", () => {
 
             const gem = await readSse(await post(GEMINI_STREAM, geminiBody(), { headers: GEMINI_AUTH }));
             assert.deepEqual(gem.events.at(-1).json.error.code, 503);
+        });
+
+        it("okErrorBody answers 200 with the provider's error body, stream requests included", async () => {
+            up.setScript({ okErrorBody: true, errorStatus: 401, errorMessage: "key revoked" });
+            const oa = await post("/v1/chat/completions", openAiBody({ stream: true }), { headers: OPENAI_AUTH });
+            assert.equal(oa.status, 200);
+            assert.match(oa.headers.get("content-type"), /^application\/json/);
+            const body = await oa.json();
+            assert.equal(body.error.message, "key revoked");
+            assert.equal(body.error.code, "invalid_api_key");
+            const anth = await post("/v1/messages", anthropicBody({ stream: true }), { headers: ANTHROPIC_AUTH });
+            assert.equal(anth.status, 200);
+            assert.deepEqual((await anth.json()).error, { type: "authentication_error", message: "key revoked" });
+        });
+
+        it("garbage answers 200 with the text as the whole body", async () => {
+            up.setScript({ garbage: "<html><body>Sign in to the Wi-Fi</body></html>" });
+            const res = await post(GEMINI_STREAM, geminiBody(), { headers: GEMINI_AUTH });
+            assert.equal(res.status, 200);
+            assert.equal(res.headers.get("content-type"), "text/html");
+            assert.equal(await res.text(), "<html><body>Sign in to the Wi-Fi</body></html>");
+            up.setScript({ garbage: "\u0000\u00ff not json", garbageType: "application/octet-stream" });
+            const oa = await post("/v1/chat/completions", openAiBody({ stream: true }), { headers: OPENAI_AUTH });
+            assert.equal(oa.headers.get("content-type"), "application/octet-stream");
+            assert.equal(await oa.text(), "\u0000\u00ff not json");
+        });
+
+        it("startBlackhole accepts connections and never answers", async () => {
+            const hole = await startBlackhole();
+            try {
+                const socket = net.connect(hole.port, "127.0.0.1");
+                await once(socket, "connect");
+                const got = await Promise.race([once(socket, "data").then(() => "data"), sleep(200).then(() => "silence")]);
+                assert.equal(got, "silence");
+                assert.equal(hole.connections, 1);
+                socket.destroy();
+            } finally {
+                await hole.close();
+            }
         });
 
         it("hang sends nothing; a client abort is recorded as a disconnect", async () => {

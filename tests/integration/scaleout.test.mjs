@@ -2,7 +2,8 @@
 // front of them, all on loopback. What one instance does, the other sees: accounts, conversations,
 // the per-user rate limit, conversation events; streams pass through nginx unbuffered. Then faults:
 // PostgreSQL stops and comes back (503 meanwhile, no restart of Parley), Redis stops and comes back
-// (rate limits fail open, events stay local, both recover).
+// (rate limits fail open, events stay local, both recover), and both restart under a load of sends
+// and streams through nginx (only 2xx or a structured 503, no crash, nothing acknowledged lost).
 //
 //   node --test tests/integration/scaleout.test.mjs
 
@@ -304,5 +305,96 @@ describe("two instances behind nginx, sharing PostgreSQL and Redis", () => {
                 await feed.cancel();
             }
         }, { timeoutMs: 20_000, intervalMs: 100, what: "events to cross instances again" });
+    });
+
+    it("PostgreSQL and Redis restart under a load of sends and streams: 2xx or a structured 503, no crash, nothing acknowledged lost", async () => {
+        const WORKERS = 6;
+        const statuses = new Map();
+        const acked = []; // { token, id, content, reply, text }
+        const problems = []; // anything but 2xx or a structured 503
+        let running = true;
+        const note = (status) => statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        const users = [];
+        for (let w = 0; w < WORKERS; w++) {
+            const token = await register(lb.baseUrl);
+            users.push({ token, id: await createConversation(lb.baseUrl, token) });
+        }
+        // Sends and streams count against RATE_LIMIT_AI only (raised out of the way here).
+        const work = async ({ token, id }, w) => {
+            for (let i = 0; running; i++) {
+                const content = `load ${w}.${i} ${randomBytes(4).toString("hex")}`;
+                if (i % 2 === 0) {
+                    const r = await post(lb.baseUrl, `${CONVERSATIONS}/${id}/messages`, { token, json: { content } });
+                    note(r.res.status);
+                    if (r.res.status === 200) {
+                        acked.push({ token, id, content, reply: r.body.data.id, text: r.body.data.content });
+                    } else if (r.res.status !== 503 || r.body?.error?.type !== "overloaded_error") {
+                        problems.push(`send: ${r.res.status} ${r.text.slice(0, 300)}`);
+                    }
+                    continue;
+                }
+                const res = await openStream(lb.baseUrl, token, id, content);
+                note(res.status);
+                if (res.status !== 200) {
+                    const text = await res.text();
+                    if (res.status !== 503 || !text.includes('"overloaded_error"')) {
+                        problems.push(`stream: ${res.status} ${text.slice(0, 300)}`);
+                    }
+                    continue;
+                }
+                const events = await new SseReader(res).rest();
+                const start = events.find((e) => e.event === "message_start");
+                const last = events.filter((e) => e.event !== "ping").at(-1);
+                if (last?.event === "message_stop") {
+                    const text = events
+                        .filter((e) => e.event === "content_block_delta" && e.json.delta.type === "text_delta")
+                        .map((e) => e.json.delta.text)
+                        .join("");
+                    acked.push({ token, id, content, reply: start.json.message.id, text });
+                } else if (last?.event !== "error" || last.json.error.type !== "overloaded_error") {
+                    problems.push(`stream ended with ${JSON.stringify(last?.json)}`);
+                }
+            }
+        };
+        const load = Promise.all(users.map((u, w) => work(u, w)));
+        const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+        try {
+            await pause(500);
+            await pg.restart();
+            await pause(1_000);
+            await redis.halt();
+            await pause(1_000);
+            await redis.resume();
+            await pause(1_000);
+        } finally {
+            running = false;
+            await load;
+        }
+        const summary = JSON.stringify(Object.fromEntries(statuses));
+        assert.deepEqual(problems, [], `statuses ${summary}`);
+        assert.ok(acked.length > 0, `no request succeeded: ${summary}`);
+        for (const server of [a, b]) {
+            assert.equal(server.proc.exitCode, null, "the instance is still running");
+            assert.equal(server.proc.signalCode, null);
+        }
+        // Everything acknowledged is stored (one listing per conversation: within the standard limit).
+        for (const { token, id } of users) {
+            const stored = [];
+            for (let page = 1; ; page++) {
+                const r = await get(lb.baseUrl, `${CONVERSATIONS}/${id}/messages?per_page=100&page=${page}`, { token });
+                assert.equal(r.res.status, 200, r.text);
+                stored.push(...r.body.data);
+                if (r.body.data.length < 100) {
+                    break;
+                }
+            }
+            for (const t of acked.filter((x) => x.id === id)) {
+                const reply = stored.find((m) => m.id === t.reply);
+                assert.ok(reply, `acknowledged answer ${t.reply} is stored`);
+                assert.equal(reply.content, t.text);
+                assert.ok(stored.some((m) => m.role === "user" && m.content === t.content), `user message of ${t.reply}`);
+            }
+        }
+        console.log(`scale-out restarts under load: statuses ${summary}; acknowledged and verified ${acked.length}`);
     });
 });

@@ -31,6 +31,8 @@ const allowed = {
   messages: ["common", "async", "store", "http", "llm", "auth", "events", "conversations", "tools", "sessions"],
   search: ["common", "async", "store", "http", "llm", "auth", "events", "conversations"],
   usage: ["common", "async", "store", "http", "llm", "auth"],
+  compat: ["common", "async", "store", "http", "llm", "auth", "messages", "usage"],
+  admin: ["common", "async", "store", "http", "auth"],
   app: null, // the composition root may include anything
   "": ["app", "common"], // main.cpp
 };

@@ -39,6 +39,11 @@
 //   finishReason         provider-native finish string (default "stop" / "end_turn" / "STOP")
 //   usage                { input, output, thoughts } overrides
 //   hang                 accept the request and never answer
+//   okErrorBody          answer 200 (application/json) with the provider's error body for
+//                        `errorStatus` (default 500) and `errorMessage`: a proxy or a broken server
+//                        that reports an error with a success status, stream requests included
+//   garbage              answer 200 with this text as the whole body, as `garbageType` (default
+//                        "text/html"), stream requests included: a captive portal, a misrouted URL
 //   toolCalls            [{ id, name, arguments, signature }]: tool calls the model makes, after its
 //                        text (tokens default to none then; finishReason to "tool_calls" /
 //                        "tool_use" / "STOP"). `arguments` is an object, or a string sent as it is
@@ -72,11 +77,14 @@
 // tokensSent, at }. Requests are checked the way the real APIs check tool use: tool definitions,
 // every tool call answered by a result right after it (and no result without its call), Gemini's
 // schema subset and response counts, Anthropic's thinking block before a tool_use in a loop.
-// Other exports: waitFor, defaultTokens, wordCount, errorBody, DEFAULT_KEYS.
+// Other exports: waitFor, defaultTokens, wordCount, errorBody, DEFAULT_KEYS, startBlackhole (a TCP
+// server that accepts and never says a word: a TLS handshake with it never completes, so a client
+// pointed at it with https:// stalls in its connect phase).
 
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import http from "node:http";
+import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** The keys the fake expects when options.keys does not say otherwise. */
@@ -562,6 +570,21 @@ export async function startFakeUpstream(options = {}) {
         }
         if (status !== undefined && status !== null) {
             return fail(status, s.errorMessage, { retryAfter: s.retryAfter });
+        }
+        if (s.okErrorBody) {
+            const errorStatus = s.errorStatus ?? 500;
+            const out = errorBody(provider, errorStatus, s.errorMessage ?? defaultMessage(errorStatus), {
+                requestId: ctx.requestId,
+            });
+            return sendJson(ctx, 200, out);
+        }
+        if (typeof s.garbage === "string") {
+            const text = s.garbage;
+            res.writeHead(200, {
+                ...responseHeaders(ctx, s.garbageType ?? "text/html"),
+                "content-length": Buffer.byteLength(text),
+            });
+            return res.end(text);
         }
         // A chain of rounds: the next request gets the next script (a retried failure does not).
         if (base === script && script !== null && typeof script === "object" && script.next !== undefined) {
@@ -1530,4 +1553,51 @@ function streamResponse(ctx, plan, s, body, query) {
         }
         emit.finish();
     })();
+}
+
+/**
+ * A TCP server on 127.0.0.1 that accepts connections and never sends anything (nor closes them
+ * until close()). Point an https:// base URL at it to stall a client's TLS handshake, i.e. its
+ * connect phase. Returns { port, connections (accepted so far), close }.
+ */
+export async function startBlackhole() {
+    const sockets = new Set();
+    let connections = 0;
+    const server = net.createServer((socket) => {
+        connections += 1;
+        sockets.add(socket);
+        socket.on("error", () => {});
+        socket.on("close", () => sockets.delete(socket));
+    });
+    await new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", resolve);
+    });
+    return {
+        port: server.address().port,
+        get connections() {
+            return connections;
+        },
+        close() {
+            for (const socket of sockets) {
+                socket.destroy();
+            }
+            return new Promise((resolve) => server.close(() => resolve()));
+        },
+    };
+}
+
+/**
+ * The settings that point Parley's OpenAI, Anthropic and Gemini providers at `upstream` with
+ * `keys` (the ones the fake was started with), for startServer's `env`.
+ */
+export function parleyEnvFor(upstream, keys = DEFAULT_KEYS) {
+    return {
+        OPENAI_API_KEY: keys.openai,
+        OPENAI_BASE_URL: `${upstream.baseUrl}/v1`,
+        ANTHROPIC_API_KEY: keys.anthropic,
+        ANTHROPIC_BASE_URL: upstream.baseUrl,
+        GOOGLE_AI_API_KEY: keys.gemini,
+        GEMINI_BASE_URL: upstream.baseUrl,
+    };
 }

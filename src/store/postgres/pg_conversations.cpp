@@ -12,9 +12,9 @@ namespace {
 
 const std::string kConversationColumns =
     "id, user_id, title, model, system_prompt, settings, metadata, is_archived, is_pinned, "
-    "summary, created_at, updated_at, summary_updated_at";
+    "summary, created_at, updated_at, summary_updated_at, active_leaf_id";
 
-constexpr int kConversationColumnCount = 13;
+constexpr int kConversationColumnCount = 14;
 
 // The conversations' one order, newest activity first; keyset cursors compare in it too. Ids are
 // COLLATE "C" columns, so ties break by bytes, as in SQLite.
@@ -35,6 +35,7 @@ Conversation read_conversation(const PgResult& r, int row) {
     c.created_at = r.time(row, 10).value_or(TimePoint{});
     c.updated_at = r.time(row, 11).value_or(TimePoint{});
     c.summary_updated_at = r.time(row, 12);
+    c.active_leaf_id = r.optional_text(row, 13);
     return c;
 }
 
@@ -73,42 +74,57 @@ std::string filter_clause(const ConversationFilter& f, Params& p) {
     return where;
 }
 
-// The messages of one user in [from, to), over messages m joined to conversations c.
+// Every billed row of one user in [from, to) as one row set `u`: the conversations' messages
+// (is_message 1, no key recorded) and the model calls that store no message (usage_records,
+// is_message 0, with the key that made them). The user and period filter each branch, so each
+// is read through its own index.
 std::string usage_clause(
     const std::string& user_id,
     const std::optional<TimePoint>& from,
     const std::optional<TimePoint>& to,
     Params& p
 ) {
-    std::string where =
-        " FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = " +
-        p.next();
-    p.text(user_id);
-    if (from) {
-        where += " AND m.created_at >= " + p.next();
-        p.time(*from);
-    }
-    if (to) {
-        where += " AND m.created_at < " + p.next();
-        p.time(*to);
-    }
-    return where;
+    const auto filter = [&](std::string_view user_column, std::string_view time_column) {
+        std::string out = " WHERE " + std::string(user_column) + " = " + p.next();
+        p.text(user_id);
+        if (from) {
+            out += " AND " + std::string(time_column) + " >= " + p.next();
+            p.time(*from);
+        }
+        if (to) {
+            out += " AND " + std::string(time_column) + " < " + p.next();
+            p.time(*to);
+        }
+        return out;
+    };
+    std::string sql =
+        " FROM (SELECT NULL::TEXT COLLATE \"C\" AS api_key_id, m.model AS model, "
+        "m.input_tokens AS input_tokens, m.output_tokens AS output_tokens, m.cost AS cost, "
+        "m.created_at AS created_at, 1 AS is_message FROM messages m JOIN conversations c ON "
+        "c.id = m.conversation_id";
+    sql += filter("c.user_id", "m.created_at");
+    sql +=
+        " UNION ALL SELECT r.api_key_id, r.model, r.input_tokens, r.output_tokens, r.cost_micros, "
+        "r.created_at, 0 FROM usage_records r";
+    sql += filter("r.user_id", "r.created_at");
+    return sql + ") u";
 }
 
 // SUM of BIGINT is NUMERIC in PostgreSQL; the cast back fails on overflow instead of rounding,
 // as SQLite's integer SUM does, so micro-dollar totals stay exact.
 const std::string kUsageSums =
-    "COUNT(*), COALESCE(SUM(m.input_tokens), 0)::BIGINT, COALESCE(SUM(m.output_tokens), "
-    "0)::BIGINT, "
-    "COALESCE(SUM(m.cost), 0)::BIGINT";
+    "COALESCE(SUM(u.is_message), 0)::BIGINT, COALESCE(SUM(1 - u.is_message), 0)::BIGINT, "
+    "COALESCE(SUM(u.input_tokens), 0)::BIGINT, COALESCE(SUM(u.output_tokens), 0)::BIGINT, "
+    "COALESCE(SUM(u.cost), 0)::BIGINT";
 
-// Reads the four kUsageSums columns starting at `first`.
+// Reads the five kUsageSums columns starting at `first`.
 UsageRow read_usage_row(const PgResult& r, int row, int first) {
     UsageRow out;
     out.message_count = r.integer(row, first);
-    out.input_tokens = r.integer(row, first + 1);
-    out.output_tokens = r.integer(row, first + 2);
-    out.cost_micros = r.integer(row, first + 3);
+    out.call_count = r.integer(row, first + 1);
+    out.input_tokens = r.integer(row, first + 2);
+    out.output_tokens = r.integer(row, first + 3);
+    out.cost_micros = r.integer(row, first + 4);
     return out;
 }
 
@@ -141,19 +157,35 @@ Message read_message(const PgResult& r, int row, int first) {
     return m;
 }
 
+asio::awaitable<void> insert_conversation_row(PgConnection& c, const Conversation& v) {
+    Params p;
+    p.text(v.id).text(v.user_id).optional_text(v.title).text(v.model);
+    p.optional_text(v.system_prompt).text(v.settings).text(v.metadata);
+    p.boolean(v.is_archived).boolean(v.is_pinned).optional_text(v.summary);
+    p.time(v.created_at).time(v.updated_at).optional_time(v.summary_updated_at);
+    p.optional_text(v.active_leaf_id);
+    co_await c.query(
+        "INSERT INTO conversations(" + kConversationColumns +
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        p
+    );
+}
+
+Params message_params(const Message& msg) {
+    Params p;
+    p.text(msg.id).text(msg.conversation_id).optional_text(msg.parent_id);
+    p.text(msg.role).text(msg.content).optional_text(msg.thinking).text(msg.status);
+    p.optional_text(msg.model).optional_text(msg.provider).optional_text(msg.finish_reason);
+    p.integer(msg.token_count).integer(msg.input_tokens).integer(msg.output_tokens);
+    p.integer(msg.cost_micros).optional_integer(msg.latency_ms).optional_integer(msg.ttft_ms);
+    p.text(msg.metadata).time(msg.created_at);
+    return p;
+}
+
 asio::awaitable<Result<void>> PgStore::create_conversation(Conversation conv) {
     co_return co_await run<void>(
         [](PgConnection& c, const Conversation& v) -> asio::awaitable<Result<void>> {
-            Params p;
-            p.text(v.id).text(v.user_id).optional_text(v.title).text(v.model);
-            p.optional_text(v.system_prompt).text(v.settings).text(v.metadata);
-            p.boolean(v.is_archived).boolean(v.is_pinned).optional_text(v.summary);
-            p.time(v.created_at).time(v.updated_at).optional_time(v.summary_updated_at);
-            co_await c.query(
-                "INSERT INTO conversations(" + kConversationColumns +
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                p
-            );
+            co_await insert_conversation_row(c, v);
             co_return Result<void>{};
         },
         conv
@@ -288,18 +320,11 @@ asio::awaitable<Result<void>> PgStore::insert_message(Message m) {
             // One statement, so one transaction and one round trip: the conversation moves only
             // if the message goes in. The update comes first: no row means no conversation, told
             // apart from a taken message id (which the foreign key would report the same way).
-            Params p;
-            p.text(msg.id).text(msg.conversation_id).optional_text(msg.parent_id);
-            p.text(msg.role).text(msg.content).optional_text(msg.thinking).text(msg.status);
-            p.optional_text(msg.model).optional_text(msg.provider).optional_text(msg.finish_reason);
-            p.integer(msg.token_count).integer(msg.input_tokens).integer(msg.output_tokens);
-            p.integer(msg.cost_micros)
-                .optional_integer(msg.latency_ms)
-                .optional_integer(msg.ttft_ms);
-            p.text(msg.metadata).time(msg.created_at);
+            const auto p = message_params(msg);
             const auto inserted = co_await c.query(
-                "WITH moved AS (UPDATE conversations SET updated_at = $18::timestamptz WHERE id = "
-                "$2::text RETURNING id) INSERT INTO messages(" +
+                "WITH moved AS (UPDATE conversations SET updated_at = $18::timestamptz, "
+                "active_leaf_id = $1::text WHERE id = $2::text RETURNING id) INSERT INTO "
+                "messages(" +
                     kMessageColumns +
                     ") SELECT $1::text, moved.id, $3::text, $4::text, $5::text, $6::text, "
                     "$7::text, $8::text, $9::text, $10::text, $11::bigint, $12::bigint, "
@@ -372,6 +397,25 @@ asio::awaitable<Result<std::vector<Message>>> PgStore::recent_messages(
     );
 }
 
+asio::awaitable<Result<void>> PgStore::insert_usage_record(UsageRecord r) {
+    co_return co_await run<void>(
+        [](PgConnection& c, const UsageRecord& rec) -> asio::awaitable<Result<void>> {
+            Params p;
+            p.text(rec.id).text(rec.user_id).optional_text(rec.api_key_id).text(rec.kind);
+            p.text(rec.model).text(rec.provider).integer(rec.input_tokens);
+            p.integer(rec.output_tokens).integer(rec.cost_micros).time(rec.created_at);
+            co_await c.query(
+                "INSERT INTO usage_records(id, user_id, api_key_id, kind, model, provider, "
+                "input_tokens, output_tokens, cost_micros, created_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                p
+            );
+            co_return Result<void>{};
+        },
+        r
+    );
+}
+
 asio::awaitable<Result<UsageStats>> PgStore::usage_stats(
     std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
 ) {
@@ -392,13 +436,15 @@ asio::awaitable<Result<UsageStats>> PgStore::usage_stats(
             const auto totals = co_await c.query("SELECT " + kUsageSums + where, p);
             const auto sums = read_usage_row(totals, 0, 0);
             stats.message_count = sums.message_count;
+            stats.call_count = sums.call_count;
             stats.input_tokens = sums.input_tokens;
             stats.output_tokens = sums.output_tokens;
             stats.cost_micros = sums.cost_micros;
 
             const auto by_model = co_await c.query(
-                "SELECT m.model, " + kUsageSums + where +
-                    " AND m.model IS NOT NULL GROUP BY m.model ORDER BY SUM(m.cost) DESC, m.model",
+                "SELECT u.model, " + kUsageSums + where +
+                    " WHERE u.model IS NOT NULL GROUP BY u.model ORDER BY SUM(u.cost) DESC, "
+                    "u.model",
                 p
             );
             for (int i = 0; i < by_model.rows(); ++i) {
@@ -409,11 +455,23 @@ asio::awaitable<Result<UsageStats>> PgStore::usage_stats(
 
             // The UTC day, as SQLite's first ten characters of the stored ISO 8601 text.
             const auto by_day = co_await c.query(
-                "SELECT to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, " +
+                "SELECT to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, " +
                     kUsageSums + where + " GROUP BY day ORDER BY day",
                 p
             );
+            const auto by_key = co_await c.query(
+                "SELECT u.api_key_id, " + kUsageSums + where +
+                    " GROUP BY u.api_key_id ORDER BY u.api_key_id NULLS FIRST",
+                p
+            );
             co_await c.exec("COMMIT");
+            for (int i = 0; i < by_key.rows(); ++i) {
+                auto row = read_usage_row(by_key, i, 1);
+                if (!by_key.is_null(i, 0)) {
+                    row.key = by_key.text(i, 0);
+                }
+                stats.by_key.push_back(std::move(row));
+            }
             for (int i = 0; i < by_day.rows(); ++i) {
                 auto row = read_usage_row(by_day, i, 1);
                 row.key = by_day.text(i, 0);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "store/admin_store.hpp"
 #include "store/postgres/pg_connection.hpp"
 #include "store/postgres/pg_pool.hpp"
 #include "store/store.hpp"
@@ -17,7 +18,7 @@ namespace parley::store::postgres {
 // anything else is api. The detail carries the server's message.
 Error to_error(const PgError& e);
 
-class PgStore final : public Store {
+class PgStore final : public Store, public AdminStore {
 public:
     PgStore(std::string conninfo, PoolOptions options)
         : conninfo_(conninfo),
@@ -72,6 +73,25 @@ public:
         std::string conversation_id, std::int64_t limit
     ) override;
 
+    boost::asio::awaitable<Result<std::vector<PathMessage>>> message_path(
+        std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::optional<std::string>>> branch_leaf(
+        std::string conversation_id, std::string message_id
+    ) override;
+    boost::asio::awaitable<Result<bool>> set_active_leaf(
+        std::string conversation_id, std::string leaf_id
+    ) override;
+    boost::asio::awaitable<Result<void>> insert_conversation_trees(
+        std::vector<ConversationTree> trees
+    ) override;
+    boost::asio::awaitable<Result<void>> create_share(Share share) override;
+    boost::asio::awaitable<Result<std::optional<Share>>> find_share(std::string token) override;
+    boost::asio::awaitable<Result<std::vector<Share>>> list_shares(std::string user_id) override;
+    boost::asio::awaitable<Result<bool>> revoke_share(
+        std::string id, std::string user_id, TimePoint now
+    ) override;
+
     boost::asio::awaitable<Result<void>> insert_session_events(std::vector<SessionEvent> events
     ) override;
     boost::asio::awaitable<Result<std::vector<SessionEvent>>> list_session_events(
@@ -91,8 +111,32 @@ public:
         std::string conversation_id
     ) override;
 
+    boost::asio::awaitable<Result<void>> insert_usage_record(UsageRecord record) override;
+
     boost::asio::awaitable<Result<UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
+    ) override;
+
+    // AdminStore (admin and audit, issue 16)
+    boost::asio::awaitable<Result<std::optional<UserAccess>>> find_user_access(std::string user_id
+    ) override;
+    boost::asio::awaitable<Result<Page<AdminUser>>> list_users(
+        std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<bool>> update_user_access(UserAccess access) override;
+    boost::asio::awaitable<Result<std::vector<std::string>>> promote_admins(
+        std::vector<std::string> emails
+    ) override;
+    boost::asio::awaitable<Result<std::optional<std::string>>> promote_first_user() override;
+    boost::asio::awaitable<Result<void>> insert_audit_events(std::vector<AuditEvent> events
+    ) override;
+    boost::asio::awaitable<Result<Page<AuditEvent>>> list_audit_events(
+        AuditFilter filter, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::vector<ModelDayUsage>>> usage_by_day_and_model(
+        std::optional<std::string> user_id,
+        std::optional<TimePoint> from,
+        std::optional<TimePoint> to
     ) override;
 
 private:
@@ -136,6 +180,12 @@ inline constexpr int kMessageColumnCount = 18;
 
 // A message from kMessageColumns, read from column `first` of `row` on.
 Message read_message(const PgResult& r, int row, int first = 0);
+
+// Insert one conversation row (with its active leaf), for callers' own transactions.
+boost::asio::awaitable<void> insert_conversation_row(PgConnection& c, const Conversation& v);
+
+// A message's kMessageColumns values, $1 to $18 in order.
+Params message_params(const Message& msg);
 
 // The tsquery of a conversation-list `q` (the last plain word a prefix, as SQLite's FTS5 query),
 // as SQL whose parameters are appended to `p`.

@@ -159,6 +159,12 @@ void Connection::exec(std::string_view sql) {
     }
 }
 
+void Connection::rollback() noexcept {
+    if (sqlite3_get_autocommit(db_) == 0) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+}
+
 ConnectionPool::ConnectionPool(const std::string& path, std::size_t size) {
     for (std::size_t i = 0; i < size; ++i) {
         idle_.push_back(std::make_unique<Connection>(path));

@@ -70,6 +70,12 @@ public:
     // Runs one or more statements that return no rows.
     void exec(std::string_view sql);
 
+    // Rolls back the open transaction, if any, and never throws: it runs while another error is
+    // on its way out. SQLite may already have rolled back by itself (a full disk, a busy
+    // COMMIT), and a ROLLBACK then fails; a failure here would replace the real error and leave
+    // the connection inside a transaction for its next user.
+    void rollback() noexcept;
+
     // A prepared statement for `sql`, from this connection's cache when it has one that is not in
     // use (compiling SQL costs more than running the small queries Parley makes).
     Statement prepare(std::string_view sql);
@@ -144,7 +150,7 @@ auto in_transaction(Connection& c, F&& fn) {
             return out;
         }
     } catch (...) {
-        c.exec("ROLLBACK");
+        c.rollback();
         throw;
     }
 }

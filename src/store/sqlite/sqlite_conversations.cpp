@@ -11,7 +11,7 @@ namespace {
 
 constexpr std::string_view kConversationColumns =
     "id, user_id, title, model, system_prompt, settings, metadata, is_archived, is_pinned, "
-    "summary, created_at, updated_at, summary_updated_at";
+    "summary, created_at, updated_at, summary_updated_at, active_leaf_id";
 
 // The conversations' one order, newest activity first; keyset cursors compare in it too.
 constexpr std::string_view kConversationOrder = " ORDER BY updated_at DESC, id DESC";
@@ -61,6 +61,7 @@ Conversation read_conversation(const Statement& st) {
     c.created_at = column_time(st, 10).value_or(TimePoint{});
     c.updated_at = column_time(st, 11).value_or(TimePoint{});
     c.summary_updated_at = column_time(st, 12);
+    c.active_leaf_id = column_optional_text(st, 13);
     return c;
 }
 
@@ -106,18 +107,32 @@ int bind_filter(Statement& st, const ConversationFilter& f) {
 }
 
 // The messages of one user in [from, to), over messages m joined to conversations c.
+// Every billed row of the user in [from, to) as one row set `u`: the conversations' messages
+// (is_message 1, no key recorded) and the model calls that store no message (usage_records,
+// is_message 0, with the key that made them). The user and period filter each branch, so each
+// is read through its own index.
 std::string usage_clause(const std::optional<TimePoint>& from, const std::optional<TimePoint>& to) {
-    std::string where =
-        " FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = ?";
-    if (from) {
-        where += " AND m.created_at >= ?";
-    }
-    if (to) {
-        where += " AND m.created_at < ?";
-    }
-    return where;
+    const auto period = [&](std::string_view column) {
+        std::string out;
+        if (from) {
+            out += " AND " + std::string(column) + " >= ?";
+        }
+        if (to) {
+            out += " AND " + std::string(column) + " < ?";
+        }
+        return out;
+    };
+    return " FROM (SELECT NULL AS api_key_id, m.model AS model, m.input_tokens AS input_tokens, "
+           "m.output_tokens AS output_tokens, m.cost AS cost, m.created_at AS created_at, "
+           "1 AS is_message FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+           "WHERE c.user_id = ?" +
+           period("m.created_at") +
+           " UNION ALL SELECT r.api_key_id, r.model, r.input_tokens, r.output_tokens, "
+           "r.cost_micros, r.created_at, 0 FROM usage_records r WHERE r.user_id = ?" +
+           period("r.created_at") + ") u";
 }
 
+// Binds usage_clause's parameters: the user and the period, once per branch.
 void bind_usage(
     Statement& st,
     const std::string& user_id,
@@ -125,26 +140,30 @@ void bind_usage(
     const std::optional<TimePoint>& to
 ) {
     int i = 1;
-    st.bind(i++, user_id);
-    if (from) {
-        st.bind(i++, to_iso8601(*from));
-    }
-    if (to) {
-        st.bind(i++, to_iso8601(*to));
+    for (int branch = 0; branch < 2; ++branch) {
+        st.bind(i++, user_id);
+        if (from) {
+            st.bind(i++, to_iso8601(*from));
+        }
+        if (to) {
+            st.bind(i++, to_iso8601(*to));
+        }
     }
 }
 
 constexpr std::string_view kUsageSums =
-    "COUNT(*), COALESCE(SUM(m.input_tokens), 0), COALESCE(SUM(m.output_tokens), 0), "
-    "COALESCE(SUM(m.cost), 0)";
+    "COALESCE(SUM(u.is_message), 0), COALESCE(SUM(1 - u.is_message), 0), "
+    "COALESCE(SUM(u.input_tokens), 0), COALESCE(SUM(u.output_tokens), 0), "
+    "COALESCE(SUM(u.cost), 0)";
 
-// Reads the four kUsageSums columns starting at `first`.
+// Reads the five kUsageSums columns starting at `first`.
 UsageRow read_usage_row(const Statement& st, int first) {
     UsageRow row;
     row.message_count = st.column_int(first);
-    row.input_tokens = st.column_int(first + 1);
-    row.output_tokens = st.column_int(first + 2);
-    row.cost_micros = st.column_int(first + 3);
+    row.call_count = st.column_int(first + 1);
+    row.input_tokens = st.column_int(first + 2);
+    row.output_tokens = st.column_int(first + 3);
+    row.cost_micros = st.column_int(first + 4);
     return row;
 }
 
@@ -177,25 +196,49 @@ Message read_message(const Statement& st, int first) {
     return m;
 }
 
+void insert_conversation_row(Connection& c, const Conversation& conv) {
+    auto st = c.prepare(
+        "INSERT INTO conversations(" + std::string(kConversationColumns) +
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    );
+    st.bind(1, conv.id).bind(2, conv.user_id);
+    bind_optional(st, 3, conv.title);
+    st.bind(4, conv.model);
+    bind_optional(st, 5, conv.system_prompt);
+    st.bind(6, conv.settings).bind(7, conv.metadata);
+    st.bind(8, std::int64_t{conv.is_archived ? 1 : 0});
+    st.bind(9, std::int64_t{conv.is_pinned ? 1 : 0});
+    bind_optional(st, 10, conv.summary);
+    st.bind(11, to_iso8601(conv.created_at)).bind(12, to_iso8601(conv.updated_at));
+    bind_time(st, 13, conv.summary_updated_at);
+    bind_optional(st, 14, conv.active_leaf_id);
+    st.step();
+}
+
+void insert_message_row(Connection& c, const Message& m) {
+    auto st = c.prepare(
+        "INSERT INTO messages(" + std::string(kMessageColumns) +
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    );
+    st.bind(1, m.id).bind(2, m.conversation_id);
+    bind_optional(st, 3, m.parent_id);
+    st.bind(4, m.role).bind(5, m.content);
+    bind_optional(st, 6, m.thinking);
+    st.bind(7, m.status);
+    bind_optional(st, 8, m.model);
+    bind_optional(st, 9, m.provider);
+    bind_optional(st, 10, m.finish_reason);
+    st.bind(11, m.token_count).bind(12, m.input_tokens).bind(13, m.output_tokens);
+    st.bind(14, m.cost_micros);
+    bind_optional(st, 15, m.latency_ms);
+    bind_optional(st, 16, m.ttft_ms);
+    st.bind(17, m.metadata).bind(18, to_iso8601(m.created_at));
+    st.step();
+}
+
 asio::awaitable<Result<void>> SqliteStore::create_conversation(Conversation conv) {
     co_return co_await run<void>([&conv](Connection& c) -> Result<void> {
-        auto st = c.prepare(
-            "INSERT INTO conversations(id, user_id, title, model, system_prompt, settings, "
-            "metadata, is_archived, is_pinned, summary, created_at, updated_at, "
-            "summary_updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        );
-        st.bind(1, conv.id).bind(2, conv.user_id);
-        bind_optional(st, 3, conv.title);
-        st.bind(4, conv.model);
-        bind_optional(st, 5, conv.system_prompt);
-        st.bind(6, conv.settings).bind(7, conv.metadata);
-        st.bind(8, std::int64_t{conv.is_archived ? 1 : 0});
-        st.bind(9, std::int64_t{conv.is_pinned ? 1 : 0});
-        bind_optional(st, 10, conv.summary);
-        st.bind(11, to_iso8601(conv.created_at)).bind(12, to_iso8601(conv.updated_at));
-        bind_time(st, 13, conv.summary_updated_at);
-        st.step();
+        insert_conversation_row(c, conv);
         return {};
     });
 }
@@ -306,33 +349,15 @@ asio::awaitable<Result<void>> SqliteStore::insert_message(Message m) {
         return in_transaction(c, [&]() -> Result<void> {
             // The update first: it tells a missing conversation apart from a taken message id,
             // which the foreign key would report as the same constraint failure.
-            c.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?")
+            c.prepare("UPDATE conversations SET updated_at = ?, active_leaf_id = ? WHERE id = ?")
                 .bind(1, to_iso8601(m.created_at))
-                .bind(2, m.conversation_id)
+                .bind(2, m.id)
+                .bind(3, m.conversation_id)
                 .step();
             if (sqlite3_changes(c.handle()) != 1) {
                 return make_error(ErrorType::not_found, "conversation not found");
             }
-            auto st = c.prepare(
-                "INSERT INTO messages(" + std::string(kMessageColumns) +
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            );
-            st.bind(1, m.id).bind(2, m.conversation_id);
-            bind_optional(st, 3, m.parent_id);
-            st.bind(4, m.role).bind(5, m.content);
-            bind_optional(st, 6, m.thinking);
-            st.bind(7, m.status);
-            bind_optional(st, 8, m.model);
-            bind_optional(st, 9, m.provider);
-            bind_optional(st, 10, m.finish_reason);
-            st.bind(11, m.token_count)
-                .bind(12, m.input_tokens)
-                .bind(13, m.output_tokens)
-                .bind(14, m.cost_micros);
-            bind_optional(st, 15, m.latency_ms);
-            bind_optional(st, 16, m.ttft_ms);
-            st.bind(17, m.metadata).bind(18, to_iso8601(m.created_at));
-            st.step();
+            insert_message_row(c, m);
             return {};
         });
     });
@@ -380,6 +405,27 @@ asio::awaitable<Result<std::vector<Message>>> SqliteStore::recent_messages(
     );
 }
 
+asio::awaitable<Result<void>> SqliteStore::insert_usage_record(UsageRecord r) {
+    co_return co_await run<void>([&r](Connection& c) -> Result<void> {
+        auto st = c.prepare(
+            "INSERT INTO usage_records(id, user_id, api_key_id, kind, model, provider, "
+            "input_tokens, output_tokens, cost_micros, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        st.bind(1, r.id).bind(2, r.user_id);
+        bind_optional(st, 3, r.api_key_id);
+        st.bind(4, r.kind)
+            .bind(5, r.model)
+            .bind(6, r.provider)
+            .bind(7, r.input_tokens)
+            .bind(8, r.output_tokens)
+            .bind(9, r.cost_micros)
+            .bind(10, to_iso8601(r.created_at));
+        st.step();
+        return {};
+    });
+}
+
 asio::awaitable<Result<UsageStats>> SqliteStore::usage_stats(
     std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
 ) {
@@ -398,13 +444,14 @@ asio::awaitable<Result<UsageStats>> SqliteStore::usage_stats(
             totals.step();
             const auto sums = read_usage_row(totals, 0);
             stats.message_count = sums.message_count;
+            stats.call_count = sums.call_count;
             stats.input_tokens = sums.input_tokens;
             stats.output_tokens = sums.output_tokens;
             stats.cost_micros = sums.cost_micros;
 
             auto by_model = c.prepare(
-                "SELECT m.model, " + std::string(kUsageSums) + where +
-                " AND m.model IS NOT NULL GROUP BY m.model ORDER BY SUM(m.cost) DESC, m.model"
+                "SELECT u.model, " + std::string(kUsageSums) + where +
+                " WHERE u.model IS NOT NULL GROUP BY u.model ORDER BY SUM(u.cost) DESC, u.model"
             );
             bind_usage(by_model, user_id, from, to);
             while (by_model.step()) {
@@ -415,7 +462,7 @@ asio::awaitable<Result<UsageStats>> SqliteStore::usage_stats(
 
             // Stored times are UTC ISO 8601, so the first ten characters are the UTC day.
             auto by_day = c.prepare(
-                "SELECT substr(m.created_at, 1, 10) AS day, " + std::string(kUsageSums) + where +
+                "SELECT substr(u.created_at, 1, 10) AS day, " + std::string(kUsageSums) + where +
                 " GROUP BY day ORDER BY day"
             );
             bind_usage(by_day, user_id, from, to);
@@ -423,6 +470,21 @@ asio::awaitable<Result<UsageStats>> SqliteStore::usage_stats(
                 auto row = read_usage_row(by_day, 1);
                 row.key = by_day.column_text(0);
                 stats.by_day.push_back(std::move(row));
+            }
+
+            // NULL (no key) sorts first in SQLite's ascending order, as in PostgreSQL's
+            // NULLS FIRST below.
+            auto by_key = c.prepare(
+                "SELECT u.api_key_id, " + std::string(kUsageSums) + where +
+                " GROUP BY u.api_key_id ORDER BY u.api_key_id"
+            );
+            bind_usage(by_key, user_id, from, to);
+            while (by_key.step()) {
+                auto row = read_usage_row(by_key, 1);
+                if (!by_key.column_is_null(0)) {
+                    row.key = by_key.column_text(0);
+                }
+                stats.by_key.push_back(std::move(row));
             }
             return stats;
         });

@@ -127,6 +127,30 @@ boost::asio::awaitable<Result<void>> SqliteStore::ping() {
     co_return r;
 }
 
+Error to_error(const SqliteError& e) {
+    switch (e.code() & 0xFF) {
+        case SQLITE_CONSTRAINT:
+            return make_error(ErrorType::conflict, "already exists", e.what());
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED: {
+            auto error = make_error(ErrorType::overloaded, "database busy", e.what());
+            error.retry_after_s = 1;
+            return error;
+        }
+        case SQLITE_FULL:
+        case SQLITE_IOERR:
+        case SQLITE_CANTOPEN:
+        case SQLITE_READONLY:
+        case SQLITE_NOMEM: {
+            auto error = make_error(ErrorType::overloaded, "database unavailable", e.what());
+            error.retry_after_s = 5;
+            return error;
+        }
+        default:
+            return make_error(ErrorType::api, "database error", e.what());
+    }
+}
+
 void bind_time(Statement& st, int index, const std::optional<TimePoint>& t) {
     if (t) {
         st.bind(index, to_iso8601(*t));

@@ -8,12 +8,18 @@
 #include <sqlite3.h>
 
 #include "async/blocking_pool.hpp"
+#include "store/admin_store.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/store.hpp"
 
 namespace parley::store::sqlite {
 
-class SqliteStore final : public Store {
+// A SQLite failure as Parley's error: a constraint is `conflict`; a lock held past the busy
+// timeout (another process writing) and a full or failing disk are `overloaded` (503 with
+// Retry-After: the condition passes, the client should retry); anything else is `api`.
+Error to_error(const SqliteError& e);
+
+class SqliteStore final : public Store, public AdminStore {
 public:
     SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
         : connections_(path, connections),
@@ -68,6 +74,25 @@ public:
         std::string conversation_id, std::int64_t limit
     ) override;
 
+    boost::asio::awaitable<Result<std::vector<PathMessage>>> message_path(
+        std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::optional<std::string>>> branch_leaf(
+        std::string conversation_id, std::string message_id
+    ) override;
+    boost::asio::awaitable<Result<bool>> set_active_leaf(
+        std::string conversation_id, std::string leaf_id
+    ) override;
+    boost::asio::awaitable<Result<void>> insert_conversation_trees(
+        std::vector<ConversationTree> trees
+    ) override;
+    boost::asio::awaitable<Result<void>> create_share(Share share) override;
+    boost::asio::awaitable<Result<std::optional<Share>>> find_share(std::string token) override;
+    boost::asio::awaitable<Result<std::vector<Share>>> list_shares(std::string user_id) override;
+    boost::asio::awaitable<Result<bool>> revoke_share(
+        std::string id, std::string user_id, TimePoint now
+    ) override;
+
     boost::asio::awaitable<Result<void>> insert_session_events(std::vector<SessionEvent> events
     ) override;
     boost::asio::awaitable<Result<std::vector<SessionEvent>>> list_session_events(
@@ -87,13 +112,37 @@ public:
         std::string conversation_id
     ) override;
 
+    boost::asio::awaitable<Result<void>> insert_usage_record(UsageRecord record) override;
+
     boost::asio::awaitable<Result<UsageStats>> usage_stats(
         std::string user_id, std::optional<TimePoint> from, std::optional<TimePoint> to
     ) override;
 
+    // AdminStore (admin and audit, issue 16)
+    boost::asio::awaitable<Result<std::optional<UserAccess>>> find_user_access(std::string user_id
+    ) override;
+    boost::asio::awaitable<Result<Page<AdminUser>>> list_users(
+        std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<bool>> update_user_access(UserAccess access) override;
+    boost::asio::awaitable<Result<std::vector<std::string>>> promote_admins(
+        std::vector<std::string> emails
+    ) override;
+    boost::asio::awaitable<Result<std::optional<std::string>>> promote_first_user() override;
+    boost::asio::awaitable<Result<void>> insert_audit_events(std::vector<AuditEvent> events
+    ) override;
+    boost::asio::awaitable<Result<Page<AuditEvent>>> list_audit_events(
+        AuditFilter filter, std::int64_t offset, std::int64_t limit
+    ) override;
+    boost::asio::awaitable<Result<std::vector<ModelDayUsage>>> usage_by_day_and_model(
+        std::optional<std::string> user_id,
+        std::optional<TimePoint> from,
+        std::optional<TimePoint> to
+    ) override;
+
 private:
     // Runs `fn(Connection&)` on the blocking pool with a pooled connection; SQLite failures become
-    // api errors (constraint violations: conflict) whose detail is the SQLite message.
+    // errors by to_error (below) whose detail is the SQLite message.
     template <class T, class F>
     boost::asio::awaitable<Result<T>> run(F fn) {
         co_return co_await async::offload(pool_, [this, &fn]() -> Result<T> {
@@ -101,10 +150,7 @@ private:
                 auto lease = connections_.acquire();
                 return fn(*lease);
             } catch (const SqliteError& e) {
-                if ((e.code() & 0xFF) == SQLITE_CONSTRAINT) {
-                    return make_error(ErrorType::conflict, "already exists", e.what());
-                }
-                return make_error(ErrorType::api, "database error", e.what());
+                return to_error(e);
             }
         });
     }
@@ -122,6 +168,11 @@ inline constexpr std::string_view kMessageColumns =
 // A message from kMessageColumns, read from column `first` on.
 Message read_message(const Statement& st, int first = 0);
 
+// Insert one row each (kConversationColumns with the active leaf; kMessageColumns), nothing else;
+// for the callers' own transactions.
+void insert_conversation_row(Connection& c, const Conversation& conv);
+void insert_message_row(Connection& c, const Message& m);
+
 // Runs `fn` in a deferred (read) transaction, so that a page and its total, or a total and its
 // breakdowns, come from one snapshot even while writers commit in between.
 template <class F>
@@ -132,7 +183,7 @@ auto in_read_snapshot(Connection& c, F&& fn) {
         c.exec("COMMIT");
         return out;
     } catch (...) {
-        c.exec("ROLLBACK");
+        c.rollback();
         throw;
     }
 }

@@ -57,6 +57,31 @@ TEST(RoutesTest, NoDuplicateRoutes) {
     }
 }
 
+// `parley routes` prints this: one entry per route, in table order, with its access class.
+TEST(RoutesTest, RouteTableJsonListsEveryRouteWithItsAccess) {
+    Services services;
+    const auto routes = make_routes(services);
+    const auto printed = boost::json::parse(route_table_json()).as_array();
+    ASSERT_EQ(printed.size(), routes.size());
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+        const auto& entry = printed[i].as_object();
+        EXPECT_EQ(entry.at("method").as_string(), http::method_name(routes[i].method));
+        EXPECT_EQ(entry.at("path").as_string(), routes[i].path);
+    }
+    const auto access_of = [&](std::string_view path) {
+        for (const auto& e : printed) {
+            if (e.at("path").as_string() == path) {
+                return std::string(e.at("access").as_string());
+            }
+        }
+        return std::string();
+    };
+    EXPECT_EQ(access_of("/health"), "open");
+    EXPECT_EQ(access_of("/api/v1/auth/login"), "credential");
+    EXPECT_EQ(access_of("/api/v1/auth/me"), "read");
+    EXPECT_EQ(access_of("/api/v1/conversations/{id}/messages/stream"), "model");
+}
+
 TEST(RoutesTest, DocsPagesAndTheirAssetsAreEmbedded) {
     for (const char* path :
          {"/docs",

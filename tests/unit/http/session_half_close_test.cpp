@@ -78,14 +78,14 @@ Route stream_route() {
 
 // Found by fuzz/request_fuzz.cpp: the disconnect watch beside a stream took the client's EOF, and
 // the session then waited for another request until the idle timeout (75 s) instead of closing.
-TEST(SessionTest, AClientThatHalfClosesDuringAStreamIsClosedAtItsEnd) {
+TEST(SessionHalfCloseTest, AClientThatHalfClosesDuringAStreamIsClosedAtItsEnd) {
     const auto out = exchange({stream_route()}, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_LT(out.took, std::chrono::seconds(5));
     EXPECT_TRUE(out.response.starts_with("HTTP/1.1 200 ")) << out.response;
 }
 
 // What the client sent before its EOF is still served: a request pipelined behind the stream.
-TEST(SessionTest, ARequestPipelinedBehindAStreamIsServedBeforeClosing) {
+TEST(SessionHalfCloseTest, ARequestPipelinedBehindAStreamIsServedBeforeClosing) {
     const auto out = exchange(
         {stream_route()},
         "GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /stream HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -638,6 +638,20 @@ TEST(AnthropicCodecTest, AUserMessageAfterToolResultsJoinsTheirTurn) {
     EXPECT_EQ(last[2], (bj::object{{"type", "text"}, {"text", "Never mind."}}));
 }
 
+TEST(AnthropicCodecTest, AFailedToolResultIsMarkedIsError) {
+    // The model must be told a result is an error (a tool that failed, timed out or was not
+    // offered), not read the error text as the tool's answer.
+    ChatRequest r = tool_request();
+    r.messages.resize(4);
+    r.messages[3].tool_error = true;
+    const bj::array messages =
+        bj::parse(build_anthropic_request(r, false)).as_object().at("messages").as_array();
+    const bj::array& results = messages[2].at("content").as_array();
+    ASSERT_EQ(results.size(), 2U);
+    EXPECT_FALSE(results[0].as_object().contains("is_error"));
+    EXPECT_EQ(results[1].at("is_error"), true);
+}
+
 TEST(AnthropicCodecTest, NoToolsFieldWithoutTools) {
     EXPECT_FALSE(
         bj::parse(build_anthropic_request(sample_request(), true)).as_object().contains("tools")

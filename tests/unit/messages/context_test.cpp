@@ -53,6 +53,33 @@ TEST(FitContextTest, ReplaysToolCallsAndResultsBeforeTheAnswerWhenToolsAreOffere
     }
 }
 
+TEST(FitContextTest, AReplayedErrorResultIsStillMarkedAnError) {
+    const std::string metadata =
+        R"({"tool_calls":[{"id":"c1","name":"calculator","arguments":{"expression":"1/0"}},)"
+        R"({"id":"c2","name":"calculator","arguments":{"expression":"1+1"}}],)"
+        R"("tool_results":[{"tool_use_id":"c1","name":"calculator","result":{"error":"division by zero"},)"
+        R"("is_error":true},{"tool_use_id":"c2","name":"calculator","result":{"result":2},)"
+        R"("is_error":false}]})";
+    const auto fitted = fit_context({message("assistant", "", metadata)}, 10'000, true);
+    ASSERT_EQ(fitted.size(), 3U);
+    EXPECT_TRUE(fitted[1].tool_error);
+    EXPECT_FALSE(fitted[2].tool_error);
+}
+
+TEST(FitContextTest, RepeatedCallIdsEachReplayTheirOwnResult) {
+    // Two rounds of one Gemini turn: the API gave no ids, so both calls are call_0.
+    const std::string metadata =
+        R"({"tool_calls":[{"id":"call_0","name":"calculator","arguments":{"expression":"1+1"}},)"
+        R"({"id":"call_0","name":"calculator","arguments":{"expression":"20*2"}}],)"
+        R"("tool_results":[{"tool_use_id":"call_0","name":"calculator","result":{"result":2},)"
+        R"("is_error":false},{"tool_use_id":"call_0","name":"calculator","result":{"result":40},)"
+        R"("is_error":false}]})";
+    const auto fitted = fit_context({message("assistant", "", metadata)}, 10'000, true);
+    ASSERT_EQ(fitted.size(), 3U);
+    EXPECT_EQ(fitted[1].content, R"({"result":2})");
+    EXPECT_EQ(fitted[2].content, R"({"result":40})");
+}
+
 TEST(FitContextTest, DropsOlderTurnsWholeAndSkipsErrors) {
     auto failed = message("assistant", "broken");
     failed.status = "error";

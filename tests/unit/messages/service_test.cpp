@@ -155,6 +155,46 @@ public:
         return inner_.recent_messages(std::move(conversation_id), limit);
     }
 
+    asio::awaitable<Result<std::vector<store::PathMessage>>> message_path(
+        std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+    ) override {
+        return inner_.message_path(std::move(conversation_id), std::move(leaf_id), limit);
+    }
+
+    asio::awaitable<Result<std::optional<std::string>>> branch_leaf(
+        std::string conversation_id, std::string message_id
+    ) override {
+        return inner_.branch_leaf(std::move(conversation_id), std::move(message_id));
+    }
+
+    asio::awaitable<Result<bool>> set_active_leaf(std::string conversation_id, std::string leaf_id)
+        override {
+        return inner_.set_active_leaf(std::move(conversation_id), std::move(leaf_id));
+    }
+
+    asio::awaitable<Result<void>> insert_conversation_trees(
+        std::vector<store::ConversationTree> trees
+    ) override {
+        return inner_.insert_conversation_trees(std::move(trees));
+    }
+
+    asio::awaitable<Result<void>> create_share(store::Share share) override {
+        return inner_.create_share(std::move(share));
+    }
+
+    asio::awaitable<Result<std::optional<store::Share>>> find_share(std::string token) override {
+        return inner_.find_share(std::move(token));
+    }
+
+    asio::awaitable<Result<std::vector<store::Share>>> list_shares(std::string user_id) override {
+        return inner_.list_shares(std::move(user_id));
+    }
+
+    asio::awaitable<Result<bool>> revoke_share(std::string id, std::string user_id, TimePoint now)
+        override {
+        return inner_.revoke_share(std::move(id), std::move(user_id), now);
+    }
+
     asio::awaitable<Result<std::vector<store::MessageHit>>> search_messages(
         store::MessageSearch search, std::int64_t offset, std::int64_t limit
     ) override {
@@ -188,6 +228,10 @@ public:
         std::string conversation_id, std::optional<std::string> after_id, std::int64_t limit
     ) override {
         return inner_.list_session_events(std::move(conversation_id), std::move(after_id), limit);
+    }
+
+    asio::awaitable<Result<void>> insert_usage_record(store::UsageRecord record) override {
+        return inner_.insert_usage_record(std::move(record));
     }
 
     asio::awaitable<Result<store::UsageStats>> usage_stats(

@@ -880,5 +880,115 @@ TEST_P(ConversationStoreTest, UsageStatsOfAUserWithNothingAreZeros) {
     EXPECT_EQ(unknown.message_count, 0);
 }
 
+// Model calls that store no message (usage_records) count with the messages: in the totals, by
+// model (merged with the messages of the same model), by day, and by key (messages under none).
+TEST_P(ConversationStoreTest, UsageRecordsCountWithMessagesByModelDayAndKey) {
+    const auto user = make_user();
+    const auto other = make_user();
+    ApiKey key;
+    key.id = new_uuid_v7();
+    key.user_id = user;
+    key.name = "sdk";
+    key.prefix = "prly_abcdefg";
+    key.key_sha256 = new_uuid_v7();
+    key.scopes = 3U;
+    key.created_at = kBase;
+    ASSERT_TRUE(run_awaitable(store_->create_api_key(key)).has_value());
+
+    const auto c = create(conversation(user, at(0)));
+    auto m = message(c.id, at(0));
+    m.role = "assistant";
+    m.model = "model-a";
+    m.input_tokens = 10;
+    m.output_tokens = 20;
+    m.cost_micros = 30;
+    insert(m);
+
+    const auto record = [&](const std::string& who,
+                            std::optional<std::string> key_id,
+                            std::string model,
+                            std::int64_t in,
+                            std::int64_t out,
+                            std::int64_t cost,
+                            TimePoint when) {
+        UsageRecord r;
+        r.id = new_uuid_v7();
+        r.user_id = who;
+        r.api_key_id = std::move(key_id);
+        r.kind = "compat_chat";
+        r.model = std::move(model);
+        r.provider = "openai";
+        r.input_tokens = in;
+        r.output_tokens = out;
+        r.cost_micros = cost;
+        r.created_at = when;
+        const auto inserted = run_awaitable(store_->insert_usage_record(r));
+        ASSERT_TRUE(inserted.has_value()) << inserted.error().detail;
+    };
+    record(user, key.id, "model-a", 1, 2, 3, at(1));
+    record(user, key.id, "model-b", 100, 200, 9'007'199'254'740'993, at(86'400'000));
+    record(user, std::nullopt, "model-b", 5, 6, 7, at(2));
+    record(other, std::nullopt, "model-a", 1000, 1000, 1000, at(3));
+
+    const auto s = usage(user);
+    EXPECT_EQ(s.conversation_count, 1);
+    EXPECT_EQ(s.message_count, 1);
+    EXPECT_EQ(s.call_count, 3);
+    EXPECT_EQ(s.input_tokens, 10 + 1 + 100 + 5);
+    EXPECT_EQ(s.output_tokens, 20 + 2 + 200 + 6);
+    EXPECT_EQ(s.cost_micros, 30 + 3 + 9'007'199'254'740'993 + 7);
+
+    ASSERT_EQ(s.by_model.size(), 2U);
+    EXPECT_EQ(s.by_model[0].key, "model-b");  // costliest first
+    EXPECT_EQ(s.by_model[0].message_count, 0);
+    EXPECT_EQ(s.by_model[0].call_count, 2);
+    EXPECT_EQ(s.by_model[0].cost_micros, 9'007'199'254'740'993 + 7);
+    EXPECT_EQ(s.by_model[1].key, "model-a");
+    EXPECT_EQ(s.by_model[1].message_count, 1);
+    EXPECT_EQ(s.by_model[1].call_count, 1);
+    EXPECT_EQ(s.by_model[1].input_tokens, 11);
+
+    ASSERT_EQ(s.by_day.size(), 2U);
+    EXPECT_EQ(s.by_day[0].key, "2026-11-25");
+    EXPECT_EQ(s.by_day[0].call_count, 2);
+    EXPECT_EQ(s.by_day[0].message_count, 1);
+    EXPECT_EQ(s.by_day[1].key, "2026-11-26");
+    EXPECT_EQ(s.by_day[1].call_count, 1);
+
+    ASSERT_EQ(s.by_key.size(), 2U);
+    EXPECT_EQ(s.by_key[0].key, "");  // no key: the message and the access-token call
+    EXPECT_EQ(s.by_key[0].message_count, 1);
+    EXPECT_EQ(s.by_key[0].call_count, 1);
+    EXPECT_EQ(s.by_key[0].cost_micros, 37);
+    EXPECT_EQ(s.by_key[1].key, key.id);
+    EXPECT_EQ(s.by_key[1].call_count, 2);
+    EXPECT_EQ(s.by_key[1].input_tokens, 101);
+
+    // The period applies to the records as to the messages.
+    const auto first_day = usage(user, at(0), at(86'400'000));
+    EXPECT_EQ(first_day.call_count, 2);
+    EXPECT_EQ(first_day.cost_micros, 30 + 3 + 7);
+    const auto second_day = usage(user, at(86'400'000), std::nullopt);
+    EXPECT_EQ(second_day.message_count, 0);
+    EXPECT_EQ(second_day.call_count, 1);
+    ASSERT_EQ(second_day.by_key.size(), 1U);
+    EXPECT_EQ(second_day.by_key[0].key, key.id);
+
+    const auto theirs = usage(other);
+    EXPECT_EQ(theirs.call_count, 1);
+    EXPECT_EQ(theirs.cost_micros, 1000);
+}
+
+TEST_P(ConversationStoreTest, AUsageRecordOfAnUnknownUserIsRefused) {
+    UsageRecord r;
+    r.id = new_uuid_v7();
+    r.user_id = new_uuid_v7();
+    r.kind = "compat_chat";
+    r.model = "m";
+    r.provider = "mock";
+    r.created_at = kBase;
+    EXPECT_FALSE(run_awaitable(store_->insert_usage_record(r)).has_value());
+}
+
 }  // namespace
 }  // namespace parley::store

@@ -77,7 +77,8 @@ TEST_F(PostgresStoreTest, SchemaHasEveryTableOfTheDataModelAndIdsCompareBytewise
     );
     EXPECT_EQ(
         tables,
-        "api_keys,conversations,messages,refresh_tokens,schema_migrations,session_events,users"
+        "api_keys,audit_log,conversations,messages,refresh_tokens,schema_migrations,"
+        "session_events,shares,usage_records,users"
     );
     EXPECT_EQ(
         admin_query(
@@ -115,7 +116,12 @@ TEST_F(PostgresStoreTest, EveryListingIsAnIndexScan) {
           "SELECT * FROM users WHERE lower(email) = lower('a@b.c')",
           "SELECT * FROM refresh_tokens WHERE token_sha256 = 'h'",
           "SELECT * FROM refresh_tokens WHERE family_id = 'f'",
-          "SELECT * FROM api_keys WHERE key_sha256 = 'h'"}) {
+          "SELECT * FROM api_keys WHERE key_sha256 = 'h'",
+          // The audit log's listings (issue 16): all, by kind, by user (about them or by them).
+          "SELECT * FROM audit_log ORDER BY created_at DESC, id DESC LIMIT 20",
+          "SELECT * FROM audit_log WHERE kind = 'login' ORDER BY created_at DESC, id DESC LIMIT 20",
+          "SELECT * FROM audit_log WHERE user_id = 'u' OR actor_id = 'u'",
+          "SELECT id FROM users WHERE role = 'admin'"}) {
         const auto p = plan(sql);
         EXPECT_EQ(p.find("Seq Scan"), std::string::npos) << sql << "\n" << p;
         EXPECT_NE(p.find("Index"), std::string::npos) << sql << "\n" << p;

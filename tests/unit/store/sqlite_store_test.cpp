@@ -5,6 +5,8 @@
 
 #include "async/blocking_pool.hpp"
 #include "store/migrations.hpp"
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/sqlite_store_impl.hpp"
 #include "store/store.hpp"
 #include "support/run_awaitable.hpp"
 
@@ -144,6 +146,48 @@ TEST(DatabaseUrlTest, RejectsOthers) {
     EXPECT_FALSE(parse_database_url("mysql://localhost/db").has_value());
     EXPECT_FALSE(parse_database_url("data/parley.db").has_value());
     EXPECT_FALSE(parse_database_url("").has_value());
+}
+
+// Another writer holding the lock past the busy timeout, and a full or failing disk, pass: 503 with
+// Retry-After. Extended codes count by their primary code.
+TEST(SqliteErrors, BusyAndFullAreOverloadedConstraintsConflictsTheRestApi) {
+    using sqlite::SqliteError;
+    using sqlite::to_error;
+    for (const int code : {SQLITE_BUSY, SQLITE_LOCKED, SQLITE_BUSY_SNAPSHOT}) {
+        const auto e = to_error(SqliteError(code, "database is locked"));
+        EXPECT_EQ(e.type, ErrorType::overloaded) << code;
+        EXPECT_EQ(e.retry_after_s, 1) << code;
+        EXPECT_EQ(e.detail, "database is locked");
+    }
+    for (const int code : {SQLITE_FULL, SQLITE_IOERR, SQLITE_IOERR_WRITE, SQLITE_CANTOPEN}) {
+        const auto e = to_error(SqliteError(code, "database or disk is full"));
+        EXPECT_EQ(e.type, ErrorType::overloaded) << code;
+        EXPECT_EQ(e.retry_after_s, 5) << code;
+    }
+    EXPECT_EQ(to_error(SqliteError(SQLITE_CONSTRAINT_UNIQUE, "UNIQUE")).type, ErrorType::conflict);
+    EXPECT_EQ(to_error(SqliteError(SQLITE_ERROR, "syntax")).type, ErrorType::api);
+}
+
+// After SQLITE_FULL (or a busy COMMIT) SQLite may have rolled the transaction back itself: the
+// clean-up must neither throw (replacing the real error) nor leave the connection in a transaction.
+TEST_F(SqliteStoreTest, ATransactionSqliteAlreadyRolledBackKeepsItsOwnError) {
+    fs::create_directories(dir_);
+    sqlite::Connection c((dir_ / "rollback.db").string());
+    c.exec("CREATE TABLE t(x INTEGER)");
+    int code = 0;
+    try {
+        sqlite::in_transaction(c, [&c] {
+            c.exec("INSERT INTO t VALUES (1)");
+            c.exec("ROLLBACK");  // what SQLite does by itself on some errors
+            throw sqlite::SqliteError(SQLITE_FULL, "database or disk is full");
+        });
+    } catch (const sqlite::SqliteError& e) {
+        code = e.code();
+    }
+    EXPECT_EQ(code, SQLITE_FULL) << "the failing transaction's own error, not the ROLLBACK's";
+    EXPECT_NE(sqlite3_get_autocommit(c.handle()), 0) << "no transaction left open";
+    EXPECT_NO_THROW(c.rollback());
+    EXPECT_NO_THROW(sqlite::in_transaction(c, [&c] { c.exec("INSERT INTO t VALUES (2)"); }));
 }
 
 }  // namespace

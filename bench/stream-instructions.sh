@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Instructions Parley executes per streamed delta and per stream (issue 14), counted by valgrind's
+# callgrind: unlike CPU time, the count does not move with whatever else runs on the machine, so it
+# is the before/after measure of a change to the streaming path. Parley (one I/O thread) streams
+# STREAMS answers over CONCURRENCY connections from the fake upstream of bench/stream.sh (deltas
+# 20 ms apart, POST …/messages/stream?format=openai), once with 16 deltas an answer and once with
+# 64; the counters are zeroed before and dumped after each run. Per delta = the difference over
+# the 48 extra deltas of each stream; per stream = the 16-delta run over STREAMS, less its deltas.
+# Usage: bench/stream-instructions.sh — env: STREAMS (default 24), CONCURRENCY (default 4),
+# KEEP_DUMPS (a directory to keep the two runs' profiles in, for callgrind_annotate).
+# Needs valgrind and a release build (cmake --build --preset release --target parley
+# parley_stream_load).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOAD_BIN=${LOAD_BIN:-$BENCH_ROOT/build/release/bench/parley_stream_load}
+streams=${STREAMS:-24}
+concurrency=${CONCURRENCY:-4}
+body='{"content":"hello","model":"gpt-4o-mini"}'
+command -v valgrind >/dev/null || { echo "bench: valgrind not installed" >&2; exit 1; }
+[[ -x $LOAD_BIN ]] || { echo "bench: $LOAD_BIN not built" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/parley-instr.XXXXXX)
+UPSTREAM_PID=
+cleanup() {
+    stop_parley || true
+    if [[ -n $UPSTREAM_PID ]]; then
+        kill -TERM "$UPSTREAM_PID" 2>/dev/null || true
+        wait "$UPSTREAM_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+start_upstream "$WORK" 16
+
+PARLEY_WRAPPER="valgrind --tool=callgrind --callgrind-out-file=$WORK/callgrind.out" \
+    start_parley WORKERS=1 ACCESS_LOG=false RATE_LIMIT_STANDARD=1000000 RATE_LIMIT_AI=1000000 \
+    OPENAI_BASE_URL="http://127.0.0.1:$UPORT/v1" OPENAI_API_KEY=x DEFAULT_MODEL=gpt-4o-mini \
+    FALLBACK_MODEL= LLM_MAX_RETRIES=0 JWT_ACCESS_TOKEN_EXPIRE_MINUTES=1440
+trap cleanup EXIT
+base="http://127.0.0.1:$PARLEY_PORT/api/v1"
+token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/json' \
+    -d '{"email":"instr-bench@example.com","password":"BenchPass123"}' | jq -r .data.access_token)
+[[ -n $token && $token != null ]] || { echo "bench: registration failed" >&2; exit 1; }
+for i in $(seq 1 "$concurrency"); do
+    curl -fs "$base/conversations" -H "Authorization: Bearer $token" \
+        -H 'Content-Type: application/json' -d '{"title":"b"}' | jq -r .data.id
+done | sed 's|.*|/api/v1/conversations/&/messages/stream?format=openai|' >"$WORK/targets"
+
+# usage: run DELTAS STREAMS — one load run; prints the instructions Parley executed during it.
+run() {
+    curl -fs -X POST "http://127.0.0.1:$UPORT/bench/deltas" -d "$1" >/dev/null
+    callgrind_control -z "$PARLEY_PID" >/dev/null 2>&1
+    "$LOAD_BIN" load --url "http://127.0.0.1:$PARLEY_PORT/" --targets-file "$WORK/targets" \
+        --header "Authorization: Bearer $token" --body "$body" --concurrency "$concurrency" \
+        --streams "$2" --expect-deltas "$1" --stall-ms 100000 --timeout-s 120 >"$WORK/line.$1"
+    jq -e '.errors == 0' "$WORK/line.$1" >/dev/null ||
+        { echo "bench: errors in the $1-delta run: $(cat "$WORK/line.$1")" >&2; exit 1; }
+    rm -f "$WORK"/callgrind.out.*
+    callgrind_control -d "$PARLEY_PID" >/dev/null 2>&1
+    local dump
+    for _ in $(seq 1 100); do
+        dump=$(ls "$WORK"/callgrind.out.* 2>/dev/null | head -1)
+        [[ -n $dump ]] && grep -q '^totals:' "$dump" && break
+        sleep 0.1
+    done
+    awk '/^totals:/ {print $2}' "$dump"
+    if [[ -n ${KEEP_DUMPS:-} ]]; then mkdir -p "$KEEP_DUMPS" && cp "$dump" "$KEEP_DUMPS/callgrind.$1"; fi
+}
+
+run 16 "$concurrency" >/dev/null # warm-up: connections, statements, allocator caches
+ir16=$(run 16 "$streams")
+ir64=$(run 64 "$streams")
+per_delta=$(((ir64 - ir16) / (streams * 48)))
+per_stream=$((ir16 / streams - 16 * per_delta))
+echo "parley instructions (callgrind, $streams streams over $concurrency connections, one I/O thread):"
+printf '  per delta  %12d\n  per stream %12d (without its deltas)\n' "$per_delta" "$per_stream"
+printf '  16-delta run %d, 64-delta run %d\n' "$ir16" "$ir64"

@@ -1,0 +1,88 @@
+#include "compat/service.hpp"
+
+#include "common/ids.hpp"
+#include "common/log.hpp"
+
+namespace parley::compat {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Records a finished call's spend; a failure is logged (the answer has been given).
+asio::awaitable<void> record_spend(
+    usage::UsageRecorder& recorder, Principal who, usage::CallKind kind, store::Message reply
+) {
+    usage::ModelCall call;
+    call.kind = kind;
+    call.model = reply.model.value_or("");
+    call.provider = reply.provider.value_or("");
+    call.input_tokens = reply.input_tokens;
+    call.output_tokens = reply.output_tokens;
+    call.cost_micros = reply.cost_micros;
+    if (auto r = co_await recorder.record(std::move(who), std::move(call)); !r) {
+        log::error(
+            "could not record usage",
+            {{"kind", usage::call_kind_name(kind)}, {"detail", r.error().detail}}
+        );
+    }
+}
+
+}  // namespace
+
+CompatService::CompatService(llm::ModelRouter& router, usage::UsageRecorder& recorder, Clock clock)
+    : router_(router),
+      recorder_(recorder),
+      clock_(std::move(clock)) {}
+
+void CompatService::stamp(messages::CallRequest& call, std::string_view id_prefix) const {
+    call.id = std::string(id_prefix) + new_uuid_v7();
+    call.created_unix = to_unix_seconds(clock_());
+}
+
+asio::awaitable<std::unique_ptr<messages::Turn>> CompatService::start(
+    const Principal& who, usage::CallKind kind, messages::CallRequest call
+) {
+    messages::CallEnded on_end = [recorder = &recorder_, who, kind](store::Message reply) {
+        return record_spend(*recorder, who, kind, std::move(reply));
+    };
+    co_return co_await messages::start_call(router_, std::move(call), std::move(on_end));
+}
+
+asio::awaitable<Result<CollectedAnswer>> CompatService::complete(
+    const Principal& who, usage::CallKind kind, messages::CallRequest call
+) {
+    auto turn = co_await start(who, kind, std::move(call));
+    CollectedAnswer a;
+    for (;;) {
+        auto e = co_await turn->next();
+        if (e.kind == messages::TurnEvent::Kind::end) {
+            break;
+        }
+        switch (e.kind) {
+            case messages::TurnEvent::Kind::thinking:
+                a.thinking += e.text;
+                break;
+            case messages::TurnEvent::Kind::text:
+                a.text += e.text;
+                break;
+            case messages::TurnEvent::Kind::tool_call: {
+                llm::ToolCall made;
+                made.id = std::move(e.tool_id);
+                made.name = std::move(e.tool_name);
+                made.arguments = std::move(e.text);
+                a.tool_calls.push_back(std::move(made));
+                break;
+            }
+            default:
+                break;
+        }
+    }
+    if (turn->failure()) {
+        co_return *turn->failure();
+    }
+    a.reply = turn->outcome().reply;
+    co_return a;
+}
+
+}  // namespace parley::compat

@@ -1,0 +1,454 @@
+// The HTTP/1.1 connection state machine behind run_session(), as a template over its stream so
+// that unit tests can drive it over boost::beast::test::stream (tests/unit/http/session_test.cpp).
+// Internal to http/: included by session.cpp and that test only; Beast is in this header.
+#pragma once
+
+#include <iterator>
+#include <optional>
+#include <type_traits>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include "async/event.hpp"
+#include "common/log.hpp"
+#include "http/session.hpp"
+#include "http/websocket_session.hpp"
+#include "http/wire.hpp"
+
+namespace parley::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+namespace session_detail {
+
+inline constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+inline constexpr std::size_t kMaxBufferedWhileStreaming = 64 * 1024;
+
+// Waits until cancelled.
+inline asio::awaitable<void> forever() {
+    asio::steady_timer timer(
+        co_await asio::this_coro::executor, asio::steady_timer::time_point::max()
+    );
+    co_await timer.async_wait(kTuple);
+}
+
+}  // namespace session_detail
+
+// `Stream` is beast::tcp_stream on a server, or a test transport with the same calls: an
+// AsyncStream with expires_after, expires_never, cancel, and socket() offering the untimed
+// async_read_some, shutdown, close and remote_endpoint.
+template <class Stream>
+class Session final : public IdleClosable {
+    static constexpr auto kTuple = session_detail::kTuple;
+    static constexpr auto kMaxBufferedWhileStreaming = session_detail::kMaxBufferedWhileStreaming;
+
+public:
+    Session(Stream stream, SessionShared& shared, ConnectionHub& hub)
+        : stream_(std::move(stream)),
+          shared_(shared),
+          hub_(hub),
+          shutdown_(stream_.get_executor()) {
+        boost::system::error_code ec;
+        const auto endpoint = stream_.socket().remote_endpoint(ec);
+        if (!ec) {
+            client_ip_ = endpoint.address().to_string();
+        }
+        hub_.add(this);
+    }
+
+    ~Session() { hub_.remove(this); }
+
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    // Called while the server drains: an idle connection closes now; a stream (or a handler
+    // waiting on the client, or a WebSocket) is told to finish.
+    void close_if_idle() override {
+        if (idle_) {
+            stream_.cancel();
+        } else {
+            shutdown_.set();
+        }
+    }
+
+    asio::awaitable<void> run() {
+        const auto& limits = shared_.limits;
+        bool first = true;
+        while (!shared_.draining.load(std::memory_order_relaxed)) {
+            // A new connection has the header timeout from its accept to the end of its first
+            // request's headers. A kept-alive one waits up to the idle timeout for the next
+            // request's first byte, then has the header timeout from that byte.
+            if (first) {
+                stream_.expires_after(limits.header_timeout);
+            }
+            if (buffer_.size() == 0) {
+                if (peer_closed_) {
+                    // The client ended its side while a response was written (the disconnect
+                    // watch read its EOF): no request can follow. Reading again would wait for
+                    // the idle timeout, as the EOF was already taken.
+                    break;
+                }
+                idle_ = true;
+                if (!first) {
+                    stream_.expires_after(limits.idle_timeout);
+                }
+                auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kTuple);
+                idle_ = false;
+                if (ec) {
+                    break;  // EOF, reset, timeout, or closed by a drain
+                }
+                buffer_.commit(n);
+                if (!first) {
+                    stream_.expires_after(limits.header_timeout);
+                }
+            } else if (!first) {
+                stream_.expires_after(limits.header_timeout);  // pipelined: bytes already here
+            }
+            first = false;
+
+            bhttp::request_parser<bhttp::string_body> parser;
+            parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+            parser.body_limit(limits.max_body_bytes);
+            auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTuple);
+            if (hec) {
+                co_await reject_read_error(hec, parser.get());
+                break;
+            }
+            if (auto refused = check_head(parser.get(), parser.chunked())) {
+                co_await reject(*refused, parser.get());
+                break;
+            }
+            if (!parser.is_done()) {
+                const auto& head = parser.get();
+                const auto expect = head[bhttp::field::expect];
+                if (beast::iequals(expect, "100-continue")) {
+                    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+                    auto [cec, cn] = co_await bhttp::async_write(stream_, cont, kTuple);
+                    if (cec) {
+                        break;
+                    }
+                }
+                stream_.expires_after(limits.body_timeout);
+                auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
+                if (bec) {
+                    co_await reject_read_error(bec, parser.get());
+                    break;
+                }
+            }
+            stream_.expires_never();
+
+            auto message = parser.release();
+            WireOptions wire;
+            wire.http10 = message.version() == 10;
+            wire.head_request = message.method() == bhttp::verb::head;
+            Request req = to_request(message.base(), std::move(message.body()));
+            req.set_disconnect_watch([this] { return watch_disconnect(); });
+            Response res = co_await shared_.pipeline.handle(req);
+            wire.keep_alive =
+                message.keep_alive() && !shared_.draining.load(std::memory_order_relaxed);
+            if (res.websocket && res.status == 101) {
+                if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+                    co_await run_websocket(
+                        std::move(stream_), std::move(message), res, shared_.limits, shutdown_
+                    );
+                    co_return;  // the connection was the WebSocket's
+                } else {
+                    break;  // WebSocket sessions run over TCP only
+                }
+            }
+            if (res.body_writer) {
+                if (!co_await stream_body(res, wire) || !wire.keep_alive) {
+                    break;
+                }
+                continue;
+            }
+            if (!co_await write(res, wire) || !wire.keep_alive) {
+                break;
+            }
+        }
+        boost::system::error_code ec;
+        stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+        stream_.socket().close(ec);
+    }
+
+private:
+    // Parley's request from Beast's; `body` is moved from when given.
+    Request to_request(const bhttp::request_header<>& head, std::string body) {
+        std::vector<Request::Header> headers;
+        headers.reserve(8);
+        for (const auto& field : head) {
+            headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+        }
+        Request req(
+            parse_method(head.method_string()),
+            std::string(head.target()),
+            std::move(headers),
+            std::move(body)
+        );
+        if (shared_.trusted_proxies.empty()) {
+            req.set_client_ip(client_ip_);
+        } else {
+            req.set_client_ip(
+                client_address(client_ip_, req.header("X-Forwarded-For"), shared_.trusted_proxies)
+            );
+        }
+        req.set_json_max_depth(shared_.limits.json_max_depth);
+        return req;
+    }
+
+    // Writes `res` in one buffer; false when the connection broke.
+    asio::awaitable<bool> write(const Response& res, const WireOptions& options) {
+        co_return co_await write_bytes(serialize_response(res, options));
+    }
+
+    // Completes when the client closes or resets the connection, or the server begins to drain.
+    // Bytes the client sends meanwhile (a pipelined request) are kept for the next request.
+    asio::awaitable<CloseReason> watch_disconnect() {
+        using namespace asio::experimental::awaitable_operators;  // NOLINT
+        if (shared_.draining.load(std::memory_order_relaxed)) {
+            co_return CloseReason::shutdown;
+        }
+        const auto result = co_await (read_until_eof() || shutdown_.wait());
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none) {
+            // Cancelled because the stream ended: neither a disconnect nor a drain.
+            throw boost::system::system_error(asio::error::operation_aborted);
+        }
+        co_return result.index() == 0 ? CloseReason::client_left : CloseReason::shutdown;
+    }
+
+    asio::awaitable<void> read_until_eof() {
+        for (;;) {
+            if (buffer_.size() >= kMaxBufferedWhileStreaming) {
+                buffer_.clear();  // a client flooding a stream: its later requests are lost
+                flooded_ = true;
+            }
+            // On the socket itself: tcp_stream's timeout belongs to the writes meanwhile. Small
+            // reads: a client seldom sends anything during a stream, and the buffer lives as long.
+            auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(512), kTuple);
+            if (ec == asio::error::operation_aborted) {
+                // Cancelled because the stream ended: not a disconnect.
+                throw boost::system::system_error(ec);
+            }
+            if (ec) {
+                peer_closed_ = true;
+                co_return;
+            }
+            buffer_.commit(n);
+        }
+    }
+
+    class SseWriter final : public StreamWriter {
+    public:
+        SseWriter(Session& session, bool http10)
+            : session_(session),
+              http10_(http10),
+              closed_(session.stream_.get_executor()) {}
+
+        asio::awaitable<bool> send(std::string bytes) override {
+            if (reason_ != CloseReason::none && reason_ != CloseReason::shutdown) {
+                co_return false;
+            }
+            if (broken_) {
+                co_return false;
+            }
+            std::string chunk;
+            chunk.reserve(bytes.size() + 16);
+            append_chunk(chunk, bytes, http10_);
+            if (chunk.empty()) {
+                co_return true;
+            }
+            broken_ = !co_await session_.write_bytes(std::move(chunk));
+            if (broken_) {
+                mark_closed(CloseReason::client_left);
+            }
+            co_return !broken_;
+        }
+
+        asio::awaitable<CloseReason> closed() override {
+            co_await closed_.wait();
+            co_return reason_;
+        }
+
+        CloseReason close_reason() const noexcept override { return reason_; }
+
+        void mark_closed(CloseReason reason) {
+            if (reason_ == CloseReason::none) {
+                reason_ = reason;
+                closed_.set();
+            }
+        }
+
+        bool broken() const noexcept { return broken_; }
+
+        // Runs beside the body writer until it is cancelled: notes when the client leaves or
+        // the server drains.
+        asio::awaitable<void> watch() {
+            mark_closed(co_await session_.watch_disconnect());
+            co_await session_detail::forever();
+        }
+
+    private:
+        Session& session_;
+        bool http10_;
+        bool broken_ = false;
+        CloseReason reason_ = CloseReason::none;
+        async::Event closed_;
+    };
+
+    // Writes the head, runs the body writer beside a disconnect watch, ends the chunked body.
+    // False when the connection cannot be reused.
+    asio::awaitable<bool> stream_body(const Response& res, const WireOptions& options) {
+        using namespace asio::experimental::awaitable_operators;  // NOLINT
+        if (!co_await write_bytes(serialize_stream_head(res, options))) {
+            co_return false;
+        }
+        if (buffer_.size() == 0) {
+            buffer_.shrink_to_fit();  // the request's read buffer: not needed while streaming
+        }
+        SseWriter writer(*this, options.http10);
+        co_await (res.body_writer(writer) || writer.watch());
+        if (writer.broken() || writer.close_reason() == CloseReason::client_left) {
+            co_return false;
+        }
+        if (options.http10) {
+            co_return false;  // the body ends with the connection
+        }
+        co_return co_await write_bytes(std::string(kLastChunk)) && !flooded_;
+    }
+
+    // A stream's writes usually fit in the socket's send buffer: on a real socket each is tried
+    // at once, and only what the socket does not take waits (with the body timeout) for the event
+    // loop. That saves a turn of the loop and a timer per delta. (The in-memory test transport
+    // has no non-blocking mode: every write goes through the loop there.)
+    asio::awaitable<bool> write_bytes(std::string bytes) {
+        std::size_t done = 0;
+        if constexpr (requires(Stream& s, boost::system::error_code& e) {
+                          s.socket().non_blocking(true, e);
+                      }) {
+            auto& socket = stream_.socket();
+            boost::system::error_code ec;
+            if (!socket.non_blocking()) {
+                socket.non_blocking(true, ec);  // asynchronous operations are unaffected
+            }
+            done = ec ? 0 : socket.write_some(asio::buffer(bytes), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                ec = {};
+            }
+            if (ec) {
+                co_return false;
+            }
+            if (done == bytes.size()) {
+                co_return true;
+            }
+        }
+        stream_.expires_after(shared_.limits.body_timeout);
+        auto [ec, n] = co_await asio::async_write(
+            stream_, asio::buffer(bytes.data() + done, bytes.size() - done), kTuple
+        );
+        stream_.expires_never();
+        co_return !ec;
+    }
+
+    // What the parser accepts but Parley does not, once the headers are read: more header
+    // fields than the limit (431; the byte limit alone lets ~4,000 tiny ones through), and a
+    // Transfer-Encoding whose final coding is not chunked (`gzip`, `xchunked`, `chunked, gzip`):
+    // the body's length cannot be known, so RFC 9112 §6.3 requires a 400 and closing the
+    // connection, as a proxy in front may have framed the body differently (request smuggling).
+    std::optional<Error> check_head(const bhttp::request_header<>& head, bool chunked) const {
+        const auto fields = static_cast<std::size_t>(std::distance(head.begin(), head.end()));
+        if (fields > shared_.limits.max_header_fields) {
+            return make_error(
+                ErrorType::headers_too_large,
+                "request has more than " + std::to_string(shared_.limits.max_header_fields) +
+                    " header fields"
+            );
+        }
+        if (head.count(bhttp::field::transfer_encoding) > 0 && !chunked) {
+            return make_error(
+                ErrorType::invalid_request,
+                "Transfer-Encoding must end with chunked; no other transfer coding is accepted"
+            );
+        }
+        return std::nullopt;
+    }
+
+    // `partial` is what the parser read before the error (the request line and headers, when
+    // it got that far), so the rejection is logged and counted under the right method and path.
+    asio::awaitable<void> reject_read_error(
+        boost::system::error_code ec, const bhttp::request_header<>& partial
+    ) {
+        Error error;
+        if (ec == bhttp::error::header_limit) {
+            error =
+                make_error(ErrorType::headers_too_large, "request headers exceed the size limit");
+        } else if (ec == bhttp::error::body_limit) {
+            error = make_error(ErrorType::request_too_large, "request body exceeds the size limit");
+        } else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+            error = make_error(ErrorType::invalid_request, "malformed HTTP request");
+        } else {
+            co_return;
+        }
+        co_await reject(std::move(error), partial);
+    }
+
+    // Answers `error` to a request that will not be read further, then closes (after draining).
+    asio::awaitable<void> reject(Error error, const bhttp::request_header<>& partial) {
+        Request req = to_request(partial, {});
+        const Response res = shared_.pipeline.reject(req, error);
+        if (co_await write(res, WireOptions{false, false, false})) {
+            co_await drain_then_close();
+        }
+    }
+
+    // After an early error response, the client may still be sending its body; closing at once
+    // would reset the connection and could destroy the response before the client reads it. Half-
+    // close, read and discard for a short while, then close.
+    asio::awaitable<void> drain_then_close() {
+        boost::system::error_code ec;
+        stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+        stream_.expires_after(std::chrono::seconds(2));
+        std::size_t total = 0;
+        while (total < 16 * 1024 * 1024) {
+            buffer_.clear();
+            auto [rec, n] = co_await stream_.async_read_some(buffer_.prepare(64 * 1024), kTuple);
+            if (rec) {
+                break;
+            }
+            total += n;
+        }
+    }
+
+    Stream stream_;
+    beast::flat_buffer buffer_;
+    SessionShared& shared_;
+    ConnectionHub& hub_;
+    std::string client_ip_;
+    bool idle_ = false;
+    bool flooded_ = false;
+    // EOF (or a reset) seen by the disconnect watch: the client will send nothing more.
+    bool peer_closed_ = false;
+    async::Event shutdown_;  // set when the server drains while this connection is busy
+};
+
+// Serves one connection over `stream` until it closes. Never throws.
+template <class Stream>
+asio::awaitable<void> serve_connection(Stream stream, SessionShared& shared, ConnectionHub& hub) {
+    try {
+        Session<Stream> session(std::move(stream), shared, hub);
+        co_await session.run();
+    } catch (const std::exception& e) {
+        log::error("session failed", {{"what", e.what()}});
+    }
+}
+
+}  // namespace parley::http

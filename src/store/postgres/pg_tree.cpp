@@ -1,0 +1,217 @@
+// The message tree and share links on PostgreSQL, query for query the SQLite store's
+// (sqlite_tree.cpp): a branch read by walking parent_id upwards, the newest leaf below a message,
+// the active leaf, and a whole conversation written in one transaction (fork, import).
+#include <algorithm>
+
+#include "store/postgres/pg_store_impl.hpp"
+
+namespace parley::store::postgres {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Siblings share the parent (roots: no parent) within one conversation; oldest first, ties by
+// id. `m` is the message whose siblings are counted. (IS NOT DISTINCT FROM would not use the
+// index.)
+const std::string kSiblings =
+    "FROM messages s WHERE s.conversation_id = m.conversation_id AND (s.parent_id = m.parent_id "
+    "OR (s.parent_id IS NULL AND m.parent_id IS NULL))";
+
+}  // namespace
+
+asio::awaitable<Result<std::vector<PathMessage>>> PgStore::message_path(
+    std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+) {
+    co_return co_await run<std::vector<PathMessage>>(
+        [](PgConnection& c,
+           const std::string& conversation,
+           const std::optional<std::string>& leaf,
+           std::int64_t n) -> asio::awaitable<Result<std::vector<PathMessage>>> {
+            const auto r = co_await c.query(
+                "WITH RECURSIVE path(id, depth) AS ("
+                " SELECT id, 0 FROM messages WHERE conversation_id = $1 AND id = COALESCE($2, "
+                "(SELECT active_leaf_id FROM conversations WHERE id = $1))"
+                " UNION ALL SELECT m.parent_id, path.depth + 1 FROM path JOIN messages m ON m.id = "
+                "path.id WHERE m.parent_id IS NOT NULL AND path.depth + 1 < $3) "
+                "SELECT " +
+                    qualified_columns(kMessageColumns, "m") + ", (SELECT COUNT(*) " + kSiblings +
+                    "), (SELECT COUNT(*) " + kSiblings +
+                    " AND (s.created_at, s.id) < (m.created_at, m.id)) FROM path JOIN messages m "
+                    "ON m.id = path.id AND m.conversation_id = $1 ORDER BY path.depth DESC",
+                Params()
+                    .text(conversation)
+                    .optional_text(leaf)
+                    .integer(std::max<std::int64_t>(n, 0))
+            );
+            std::vector<PathMessage> out;
+            for (int row = 0; row < r.rows(); ++row) {
+                PathMessage p;
+                p.message = read_message(r, row);
+                p.sibling_count = r.integer(row, kMessageColumnCount);
+                p.sibling_index = r.integer(row, kMessageColumnCount + 1);
+                out.push_back(std::move(p));
+            }
+            co_return out;
+        },
+        conversation_id,
+        leaf_id,
+        limit
+    );
+}
+
+asio::awaitable<Result<std::optional<std::string>>> PgStore::branch_leaf(
+    std::string conversation_id, std::string message_id
+) {
+    co_return co_await run<std::optional<std::string>>(
+        [](PgConnection& c, const std::string& conversation, const std::string& from
+        ) -> asio::awaitable<Result<std::optional<std::string>>> {
+            const auto r = co_await c.query(
+                "WITH RECURSIVE down(id, depth) AS ("
+                " SELECT id, 0 FROM messages WHERE conversation_id = $1 AND id = $2"
+                " UNION ALL SELECT (SELECT k.id FROM messages k WHERE k.conversation_id = $1 AND "
+                "k.parent_id = down.id ORDER BY k.created_at DESC, k.id DESC LIMIT 1), "
+                "down.depth + 1 FROM down WHERE down.id IS NOT NULL) "
+                "SELECT id FROM down WHERE id IS NOT NULL ORDER BY depth DESC LIMIT 1",
+                Params().text(conversation).text(from)
+            );
+            if (r.rows() == 0) {
+                co_return std::optional<std::string>{};
+            }
+            co_return std::optional<std::string>{r.text(0, 0)};
+        },
+        conversation_id,
+        message_id
+    );
+}
+
+asio::awaitable<Result<bool>> PgStore::set_active_leaf(
+    std::string conversation_id, std::string leaf_id
+) {
+    co_return co_await run<bool>(
+        [](PgConnection& c, const std::string& conversation, const std::string& leaf
+        ) -> asio::awaitable<Result<bool>> {
+            const auto r = co_await c.query(
+                "UPDATE conversations SET active_leaf_id = $2 WHERE id = $1 AND EXISTS (SELECT 1 "
+                "FROM messages WHERE id = $2 AND conversation_id = $1)",
+                Params().text(conversation).text(leaf)
+            );
+            co_return r.affected() == 1;
+        },
+        conversation_id,
+        leaf_id
+    );
+}
+
+asio::awaitable<Result<void>> PgStore::insert_conversation_trees(std::vector<ConversationTree> trees
+) {
+    co_return co_await run<void>(
+        [](PgConnection& c,
+           const std::vector<ConversationTree>& all) -> asio::awaitable<Result<void>> {
+            // A failure throws; run() rolls the open transaction back.
+            co_await c.exec("BEGIN");
+            const std::string insert = "INSERT INTO messages(" + kMessageColumns +
+                                       ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+                                       "$12, $13, $14, $15, $16, $17, $18)";
+            for (const auto& tree : all) {
+                co_await insert_conversation_row(c, tree.conversation);
+                for (const auto& m : tree.messages) {
+                    co_await c.query(insert, message_params(m));
+                }
+            }
+            co_await c.exec("COMMIT");
+            co_return Result<void>{};
+        },
+        trees
+    );
+}
+
+namespace {
+
+const std::string kShareColumns =
+    "id, token, user_id, conversation_id, snapshot, created_at, revoked_at";
+
+Share read_share(const PgResult& r, int row) {
+    Share s;
+    s.id = r.text(row, 0);
+    s.token = r.text(row, 1);
+    s.user_id = r.text(row, 2);
+    s.conversation_id = r.text(row, 3);
+    s.snapshot = r.text(row, 4);
+    s.created_at = r.time(row, 5).value_or(TimePoint{});
+    s.revoked_at = r.time(row, 6);
+    return s;
+}
+
+}  // namespace
+
+asio::awaitable<Result<void>> PgStore::create_share(Share share) {
+    co_return co_await run<void>(
+        [](PgConnection& c, const Share& s) -> asio::awaitable<Result<void>> {
+            Params p;
+            p.text(s.id).text(s.token).text(s.user_id).text(s.conversation_id).text(s.snapshot);
+            p.time(s.created_at).optional_time(s.revoked_at);
+            co_await c.query(
+                "INSERT INTO shares(" + kShareColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7)", p
+            );
+            co_return Result<void>{};
+        },
+        share
+    );
+}
+
+asio::awaitable<Result<std::optional<Share>>> PgStore::find_share(std::string token) {
+    co_return co_await run<std::optional<Share>>(
+        [](PgConnection& c, const std::string& t) -> asio::awaitable<Result<std::optional<Share>>> {
+            const auto r = co_await c.query(
+                "SELECT " + kShareColumns + " FROM shares WHERE token = $1", Params().text(t)
+            );
+            if (r.rows() == 0) {
+                co_return std::optional<Share>{};
+            }
+            co_return std::optional<Share>{read_share(r, 0)};
+        },
+        token
+    );
+}
+
+asio::awaitable<Result<std::vector<Share>>> PgStore::list_shares(std::string user_id) {
+    co_return co_await run<std::vector<Share>>(
+        [](PgConnection& c,
+           const std::string& user) -> asio::awaitable<Result<std::vector<Share>>> {
+            const auto r = co_await c.query(
+                "SELECT " + kShareColumns +
+                    " FROM shares WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at "
+                    "DESC, id DESC",
+                Params().text(user)
+            );
+            std::vector<Share> out;
+            for (int row = 0; row < r.rows(); ++row) {
+                out.push_back(read_share(r, row));
+            }
+            co_return out;
+        },
+        user_id
+    );
+}
+
+asio::awaitable<Result<bool>> PgStore::revoke_share(
+    std::string id, std::string user_id, TimePoint now
+) {
+    co_return co_await run<bool>(
+        [](PgConnection& c, const std::string& share, const std::string& user, const TimePoint& at
+        ) -> asio::awaitable<Result<bool>> {
+            const auto r = co_await c.query(
+                "UPDATE shares SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at "
+                "IS NULL",
+                Params().time(at).text(share).text(user)
+            );
+            co_return r.affected() == 1;
+        },
+        id,
+        user_id,
+        now
+    );
+}
+
+}  // namespace parley::store::postgres

@@ -1,0 +1,191 @@
+// The message tree and share links on SQLite: a branch read by walking parent_id upwards (a
+// recursive CTE), the newest leaf below a message, the active leaf, and a whole conversation
+// written at once (fork, import).
+#include <algorithm>
+
+#include "store/sqlite/sqlite_store_impl.hpp"
+
+namespace parley::store::sqlite {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Siblings share the parent (roots: no parent) within one conversation; they are ordered oldest
+// first, ties by id. `m` is the message whose siblings are counted.
+constexpr std::string_view kSiblings =
+    "FROM messages s WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id";
+
+}  // namespace
+
+asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
+    std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+) {
+    co_return co_await run<std::vector<PathMessage>>(
+        [&](Connection& c) -> Result<std::vector<PathMessage>> {
+            const auto columns = qualified_columns(kMessageColumns, "m");
+            auto st = c.prepare(
+                "WITH RECURSIVE path(id, depth) AS ("
+                " SELECT id, 0 FROM messages WHERE conversation_id = ?1 AND id = COALESCE(?2, "
+                "(SELECT active_leaf_id FROM conversations WHERE id = ?1))"
+                " UNION ALL SELECT m.parent_id, path.depth + 1 FROM path JOIN messages m ON m.id = "
+                "path.id WHERE m.parent_id IS NOT NULL AND path.depth + 1 < ?3) "
+                "SELECT " +
+                columns + ", (SELECT COUNT(*) " + std::string(kSiblings) + "), (SELECT COUNT(*) " +
+                std::string(kSiblings) +
+                " AND (s.created_at < m.created_at OR (s.created_at = m.created_at AND s.id < "
+                "m.id))) FROM path JOIN messages m ON m.id = path.id AND m.conversation_id = ?1 "
+                "ORDER BY path.depth DESC"
+            );
+            st.bind(1, conversation_id);
+            if (leaf_id) {
+                st.bind(2, *leaf_id);
+            } else {
+                st.bind_null(2);
+            }
+            st.bind(3, std::max<std::int64_t>(limit, 0));
+            std::vector<PathMessage> out;
+            while (st.step()) {
+                PathMessage p;
+                p.message = read_message(st);
+                p.sibling_count = st.column_int(18);
+                p.sibling_index = st.column_int(19);
+                out.push_back(std::move(p));
+            }
+            return out;
+        }
+    );
+}
+
+asio::awaitable<Result<std::optional<std::string>>> SqliteStore::branch_leaf(
+    std::string conversation_id, std::string message_id
+) {
+    co_return co_await run<std::optional<std::string>>(
+        [&](Connection& c) -> Result<std::optional<std::string>> {
+            auto st = c.prepare(
+                "WITH RECURSIVE down(id, depth) AS ("
+                " SELECT id, 0 FROM messages WHERE conversation_id = ?1 AND id = ?2"
+                " UNION ALL SELECT (SELECT k.id FROM messages k WHERE k.conversation_id = ?1 AND "
+                "k.parent_id = down.id ORDER BY k.created_at DESC, k.id DESC LIMIT 1), "
+                "down.depth + 1 FROM down WHERE down.id IS NOT NULL) "
+                "SELECT id FROM down WHERE id IS NOT NULL ORDER BY depth DESC LIMIT 1"
+            );
+            st.bind(1, conversation_id).bind(2, message_id);
+            if (!st.step()) {
+                return std::optional<std::string>{};
+            }
+            return std::optional<std::string>{st.column_text(0)};
+        }
+    );
+}
+
+asio::awaitable<Result<bool>> SqliteStore::set_active_leaf(
+    std::string conversation_id, std::string leaf_id
+) {
+    co_return co_await run<bool>([&](Connection& c) -> Result<bool> {
+        c.prepare(
+             "UPDATE conversations SET active_leaf_id = ?2 WHERE id = ?1 AND EXISTS (SELECT 1 "
+             "FROM messages WHERE id = ?2 AND conversation_id = ?1)"
+        )
+            .bind(1, conversation_id)
+            .bind(2, leaf_id)
+            .step();
+        return sqlite3_changes(c.handle()) == 1;
+    });
+}
+
+asio::awaitable<Result<void>> SqliteStore::insert_conversation_trees(
+    std::vector<ConversationTree> trees
+) {
+    co_return co_await run<void>([&](Connection& c) -> Result<void> {
+        in_transaction(c, [&] {
+            for (const auto& tree : trees) {
+                insert_conversation_row(c, tree.conversation);
+                for (const auto& m : tree.messages) {
+                    insert_message_row(c, m);
+                }
+            }
+        });
+        return {};
+    });
+}
+
+namespace {
+
+constexpr std::string_view kShareColumns =
+    "id, token, user_id, conversation_id, snapshot, created_at, revoked_at";
+
+Share read_share(const Statement& st) {
+    Share s;
+    s.id = st.column_text(0);
+    s.token = st.column_text(1);
+    s.user_id = st.column_text(2);
+    s.conversation_id = st.column_text(3);
+    s.snapshot = st.column_text(4);
+    s.created_at = column_time(st, 5).value_or(TimePoint{});
+    s.revoked_at = column_time(st, 6);
+    return s;
+}
+
+}  // namespace
+
+asio::awaitable<Result<void>> SqliteStore::create_share(Share share) {
+    co_return co_await run<void>([&](Connection& c) -> Result<void> {
+        auto st = c.prepare(
+            "INSERT INTO shares(" + std::string(kShareColumns) + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+        );
+        st.bind(1, share.id).bind(2, share.token).bind(3, share.user_id);
+        st.bind(4, share.conversation_id).bind(5, share.snapshot);
+        st.bind(6, to_iso8601(share.created_at));
+        bind_time(st, 7, share.revoked_at);
+        st.step();
+        return {};
+    });
+}
+
+asio::awaitable<Result<std::optional<Share>>> SqliteStore::find_share(std::string token) {
+    co_return co_await run<std::optional<Share>>(
+        [&](Connection& c) -> Result<std::optional<Share>> {
+            auto st =
+                c.prepare("SELECT " + std::string(kShareColumns) + " FROM shares WHERE token = ?");
+            st.bind(1, token);
+            if (!st.step()) {
+                return std::optional<Share>{};
+            }
+            return std::optional<Share>{read_share(st)};
+        }
+    );
+}
+
+asio::awaitable<Result<std::vector<Share>>> SqliteStore::list_shares(std::string user_id) {
+    co_return co_await run<std::vector<Share>>([&](Connection& c) -> Result<std::vector<Share>> {
+        auto st = c.prepare(
+            "SELECT " + std::string(kShareColumns) +
+            " FROM shares WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at DESC, id "
+            "DESC"
+        );
+        st.bind(1, user_id);
+        std::vector<Share> out;
+        while (st.step()) {
+            out.push_back(read_share(st));
+        }
+        return out;
+    });
+}
+
+asio::awaitable<Result<bool>> SqliteStore::revoke_share(
+    std::string id, std::string user_id, TimePoint now
+) {
+    co_return co_await run<bool>([&](Connection& c) -> Result<bool> {
+        c.prepare(
+             "UPDATE shares SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL"
+        )
+            .bind(1, to_iso8601(now))
+            .bind(2, id)
+            .bind(3, user_id)
+            .step();
+        return sqlite3_changes(c.handle()) == 1;
+    });
+}
+
+}  // namespace parley::store::sqlite

@@ -1,0 +1,271 @@
+// The message tree (migration 0006) on every backend: branches read by walking parent_id, sibling
+// counts and positions, the newest leaf below a message, the active leaf, and a conversation
+// written whole or not at all.
+#include <chrono>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "async/blocking_pool.hpp"
+#include "common/ids.hpp"
+#include "store/migrations.hpp"
+#include "store/store.hpp"
+#include "support/run_awaitable.hpp"
+#include "support/test_database.hpp"
+
+namespace parley::store {
+namespace {
+
+using testing::run_awaitable;
+using testing::TestDatabase;
+
+constexpr TimePoint kBase =
+    std::chrono::sys_days{std::chrono::December / 2 / 2026} + std::chrono::hours{9};
+
+class TreeStoreTest : public ::testing::TestWithParam<testing::Backend> {
+protected:
+    void SetUp() override {
+        db_ = std::make_unique<TestDatabase>(GetParam());
+        if (!db_->available()) {
+            GTEST_SKIP() << "no PostgreSQL server configured (PARLEY_TEST_DATABASE_URL)";
+        }
+        store_ = db_->open(pool_);
+        ASSERT_TRUE(store_->migrate().has_value());
+        User u{new_uuid_v7(), new_uuid_v7() + "@example.com", "hash", kBase};
+        ASSERT_TRUE(run_awaitable(store_->create_user(u)).has_value());
+        conversation_.id = new_uuid_v7();
+        conversation_.user_id = u.id;
+        conversation_.model = "mock";
+        conversation_.created_at = kBase;
+        conversation_.updated_at = kBase;
+        ASSERT_TRUE(run_awaitable(store_->create_conversation(conversation_)).has_value());
+    }
+
+    // Inserts a message `ms` milliseconds after the base time; returns its id.
+    std::string add(std::string role, std::optional<std::string> parent, int ms) {
+        Message m;
+        m.id = new_uuid_v7();
+        m.conversation_id = conversation_.id;
+        m.parent_id = std::move(parent);
+        m.role = std::move(role);
+        m.content = "message at " + std::to_string(ms);
+        m.created_at = kBase + std::chrono::milliseconds(ms);
+        EXPECT_TRUE(run_awaitable(store_->insert_message(m)).has_value());
+        return m.id;
+    }
+
+    std::vector<PathMessage> path(std::optional<std::string> leaf, std::int64_t limit = 100) {
+        auto r = run_awaitable(store_->message_path(conversation_.id, std::move(leaf), limit));
+        EXPECT_TRUE(r.has_value()) << r.error().detail;
+        return r ? *r : std::vector<PathMessage>{};
+    }
+
+    static std::vector<std::string> ids(const std::vector<PathMessage>& p) {
+        std::vector<std::string> out;
+        for (const auto& m : p) {
+            out.push_back(m.message.id);
+        }
+        return out;
+    }
+
+    std::optional<std::string> active_leaf() {
+        return run_awaitable(store_->find_conversation(conversation_.id)).value()->active_leaf_id;
+    }
+
+    async::BlockingPool pool_{2};
+    std::unique_ptr<TestDatabase> db_;
+    std::unique_ptr<Store> store_;
+    Conversation conversation_;
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends,
+    TreeStoreTest,
+    ::testing::ValuesIn(testing::all_backends()),
+    testing::backend_param_name
+);
+
+// u1 ─ a1 ─ u2 ─ a2
+//         └─ u2b ─ a2b, a2c   (an edit of u2, and a regeneration of its answer)
+TEST_P(TreeStoreTest, BranchesSiblingsAndTheActiveLeaf) {
+    EXPECT_FALSE(active_leaf());
+    EXPECT_TRUE(path(std::nullopt).empty());
+    const auto u1 = add("user", std::nullopt, 0);
+    const auto a1 = add("assistant", u1, 1);
+    const auto u2 = add("user", a1, 2);
+    const auto a2 = add("assistant", u2, 3);
+    EXPECT_EQ(active_leaf(), a2);
+    const auto u2b = add("user", a1, 4);
+    const auto a2b = add("assistant", u2b, 5);
+    const auto a2c = add("assistant", u2b, 6);
+    EXPECT_EQ(active_leaf(), a2c);  // each new message becomes the active leaf
+
+    const auto active = path(std::nullopt);
+    EXPECT_EQ(ids(active), (std::vector<std::string>{u1, a1, u2b, a2c}));
+    EXPECT_EQ(active[0].sibling_count, 1);
+    EXPECT_EQ(active[2].sibling_count, 2);
+    EXPECT_EQ(active[2].sibling_index, 1);
+    EXPECT_EQ(active[3].sibling_count, 2);
+    EXPECT_EQ(active[3].sibling_index, 1);
+    EXPECT_EQ(active[3].message.content, "message at 6");
+
+    const auto old = path(a2);
+    EXPECT_EQ(ids(old), (std::vector<std::string>{u1, a1, u2, a2}));
+    EXPECT_EQ(old[2].sibling_index, 0);
+    EXPECT_EQ(old[3].sibling_count, 1);
+    // The newest messages of a long branch when it is cut.
+    EXPECT_EQ(ids(path(a2b, 2)), (std::vector<std::string>{u2b, a2b}));
+
+    // The newest leaf below a message; a leaf is its own.
+    EXPECT_EQ(run_awaitable(store_->branch_leaf(conversation_.id, u2)).value(), a2);
+    EXPECT_EQ(run_awaitable(store_->branch_leaf(conversation_.id, u1)).value(), a2c);
+    EXPECT_EQ(run_awaitable(store_->branch_leaf(conversation_.id, a2b)).value(), a2b);
+    EXPECT_FALSE(run_awaitable(store_->branch_leaf(conversation_.id, "nope")).value());
+
+    ASSERT_TRUE(run_awaitable(store_->set_active_leaf(conversation_.id, a2)).value());
+    EXPECT_EQ(active_leaf(), a2);
+    EXPECT_EQ(ids(path(std::nullopt)), (std::vector<std::string>{u1, a1, u2, a2}));
+}
+
+TEST_P(TreeStoreTest, MessagesOfAnotherConversationAreNotFound) {
+    const auto u1 = add("user", std::nullopt, 0);
+    Conversation other = conversation_;
+    other.id = new_uuid_v7();
+    ASSERT_TRUE(run_awaitable(store_->create_conversation(other)).has_value());
+    EXPECT_TRUE(run_awaitable(store_->message_path(other.id, u1, 10)).value().empty());
+    EXPECT_FALSE(run_awaitable(store_->branch_leaf(other.id, u1)).value());
+    EXPECT_FALSE(run_awaitable(store_->set_active_leaf(other.id, u1)).value());
+    EXPECT_FALSE(run_awaitable(store_->find_conversation(other.id)).value()->active_leaf_id);
+}
+
+TEST_P(TreeStoreTest, UpdatingAConversationKeepsItsActiveLeaf) {
+    add("user", std::nullopt, 0);
+    const auto leaf = active_leaf();
+    auto c = *run_awaitable(store_->find_conversation(conversation_.id)).value();
+    c.active_leaf_id.reset();
+    c.title = "renamed";
+    ASSERT_TRUE(run_awaitable(store_->update_conversation(c)).value());
+    EXPECT_EQ(active_leaf(), leaf);
+}
+
+TEST_P(TreeStoreTest, AConversationTreeIsWrittenWholeOrNotAtAll) {
+    Conversation c = conversation_;
+    c.id = new_uuid_v7();
+    std::vector<Message> messages(3);
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        messages[i].id = new_uuid_v7();
+        messages[i].conversation_id = c.id;
+        messages[i].role = i == 1 ? "assistant" : "user";
+        messages[i].content = "copy " + std::to_string(i);
+        messages[i].created_at = kBase + std::chrono::milliseconds(i);
+    }
+    messages[1].parent_id = messages[0].id;
+    messages[2].parent_id = messages[0].id;  // a sibling of the answer
+    c.active_leaf_id = messages[1].id;
+    ASSERT_TRUE(run_awaitable(store_->insert_conversation_trees({{c, messages}})).has_value());
+    const auto p = run_awaitable(store_->message_path(c.id, std::nullopt, 10)).value();
+    ASSERT_EQ(p.size(), 2U);
+    EXPECT_EQ(p[1].message.content, "copy 1");
+    EXPECT_EQ(p[1].sibling_count, 2);
+
+    // A taken message id in the second of two trees: nothing of either is kept.
+    Conversation d = conversation_;
+    d.id = new_uuid_v7();
+    Message fine = messages[0];
+    fine.id = new_uuid_v7();
+    fine.conversation_id = d.id;
+    Conversation e = conversation_;
+    e.id = new_uuid_v7();
+    std::vector<Message> clash = {messages[0], messages[1]};
+    clash[0].id = new_uuid_v7();
+    clash[0].conversation_id = e.id;
+    clash[1].conversation_id = e.id;  // messages[1].id exists already
+    const auto refused =
+        run_awaitable(store_->insert_conversation_trees({{d, {fine}}, {e, clash}}));
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().type, ErrorType::conflict);
+    EXPECT_FALSE(run_awaitable(store_->find_conversation(d.id)).value());
+    EXPECT_FALSE(run_awaitable(store_->find_conversation(e.id)).value());
+    EXPECT_TRUE(run_awaitable(store_->message_path(d.id, fine.id, 10)).value().empty());
+}
+
+TEST_P(TreeStoreTest, ShareLinksAreFoundListedAndRevoked) {
+    Share s;
+    s.id = new_uuid_v7();
+    s.token = "token-" + new_uuid_v7();
+    s.user_id = conversation_.user_id;
+    s.conversation_id = conversation_.id;
+    s.snapshot = R"({"title":"t","messages":[]})";
+    s.created_at = kBase;
+    ASSERT_TRUE(run_awaitable(store_->create_share(s)).has_value());
+    Share later = s;
+    later.id = new_uuid_v7();
+    later.token = "token-" + new_uuid_v7();
+    later.created_at = kBase + std::chrono::seconds(1);
+    ASSERT_TRUE(run_awaitable(store_->create_share(later)).has_value());
+    const auto found = run_awaitable(store_->find_share(s.token)).value();
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->snapshot, s.snapshot);
+    EXPECT_EQ(found->created_at, s.created_at);
+    EXPECT_FALSE(found->revoked_at);
+    auto listed = run_awaitable(store_->list_shares(s.user_id)).value();
+    ASSERT_EQ(listed.size(), 2U);
+    EXPECT_EQ(listed[0].id, later.id);  // newest first
+    EXPECT_TRUE(run_awaitable(store_->list_shares("someone else")).value().empty());
+    EXPECT_FALSE(run_awaitable(store_->revoke_share(s.id, "someone else", kBase)).value());
+    EXPECT_TRUE(run_awaitable(store_->revoke_share(s.id, s.user_id, kBase)).value());
+    EXPECT_FALSE(run_awaitable(store_->revoke_share(s.id, s.user_id, kBase)).value());
+    EXPECT_EQ(run_awaitable(store_->find_share(s.token)).value()->revoked_at, kBase);
+    listed = run_awaitable(store_->list_shares(s.user_id)).value();
+    ASSERT_EQ(listed.size(), 1U);
+    EXPECT_EQ(listed[0].id, later.id);
+    EXPECT_FALSE(run_awaitable(store_->find_share("no such token")).value());
+    // Links go with their conversation.
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(conversation_.id)).value());
+    EXPECT_FALSE(run_awaitable(store_->find_share(later.token)).value());
+}
+
+// Before 0006 only answers had parents: the migration chains each parentless message to the one
+// before it, so an old conversation is one branch whose newest message is the active leaf.
+TEST(TreeMigration, ChainsExistingSqliteMessages) {
+    TestDatabase db(testing::Backend::sqlite);
+    std::filesystem::create_directories(std::filesystem::path(db.url().target).parent_path());
+    {
+        sqlite3* raw = nullptr;
+        ASSERT_EQ(sqlite3_open(db.url().target.c_str(), &raw), SQLITE_OK);
+        std::string sql =
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+            "applied_at TEXT NOT NULL);";
+        sql += sqlite_migrations()[0].sql;  // a database from before the tree (version 1)
+        sql += ";INSERT INTO schema_migrations VALUES (1, 'init', '2026-01-01T00:00:00.000Z');";
+        sql +=
+            "INSERT INTO users VALUES ('u1', 'a@b.co', 'x', '2026-01-01T00:00:00.000Z');"
+            "INSERT INTO conversations(id, user_id, title, model, created_at, updated_at) VALUES "
+            "('c1', 'u1', 'Old', 'm', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');"
+            "INSERT INTO messages(id, conversation_id, parent_id, role, content, created_at) "
+            "VALUES ('m1', 'c1', NULL, 'user', 'q1', '2026-01-01T00:00:01.000Z'),"
+            "('m2', 'c1', 'm1', 'assistant', 'a1', '2026-01-01T00:00:02.000Z'),"
+            "('m3', 'c1', NULL, 'user', 'q2', '2026-01-01T00:00:03.000Z'),"
+            "('m4', 'c1', 'm3', 'assistant', 'a2', '2026-01-01T00:00:04.000Z');";
+        char* error = nullptr;
+        ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
+        sqlite3_close(raw);
+    }
+    async::BlockingPool pool{1};
+    const auto store = db.open(pool);
+    const auto applied = store->migrate();
+    ASSERT_TRUE(applied.has_value()) << applied.error().detail;
+    ASSERT_FALSE(applied->empty());
+    EXPECT_EQ(applied->back(), 6);
+    EXPECT_EQ(run_awaitable(store->find_conversation("c1")).value()->active_leaf_id, "m4");
+    const auto p = run_awaitable(store->message_path("c1", std::nullopt, 10)).value();
+    ASSERT_EQ(p.size(), 4U);
+    EXPECT_EQ(p[0].message.id, "m1");
+    EXPECT_FALSE(p[0].message.parent_id);
+    EXPECT_EQ(p[2].message.parent_id, "m2");
+    EXPECT_EQ(p[3].message.id, "m4");
+}
+
+}  // namespace
+}  // namespace parley::store
