@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "auth/requests.hpp"
 #include "common/ids.hpp"
 #include "common/json.hpp"
 #include "http/body.hpp"
@@ -45,29 +46,12 @@ bj::object key_json(const store::ApiKey& k) {
     };
 }
 
-struct Credentials {
-    std::string email;
-    std::string password;
-};
-
 Credentials read_credentials(const http::Request& req) {
-    const auto body = value_or_throw(http::read_json_object(req));
-    value_or_throw(json::reject_unknown_fields(body, {"email", "password"}));
-    return {
-        value_or_throw(json::required_string(body, "email")),
-        value_or_throw(json::required_string(body, "password"))};
+    return value_or_throw(credentials_of(value_or_throw(http::read_json_object(req))));
 }
 
 std::string read_refresh_token(const http::Request& req) {
-    const auto body = value_or_throw(http::read_json_object(req));
-    value_or_throw(json::reject_unknown_fields(body, {"refresh_token"}));
-    auto token = value_or_throw(json::required_string(body, "refresh_token"));
-    if (token.empty() || token.size() > 512) {
-        throw ErrorException(
-            make_error(ErrorType::unprocessable, "`refresh_token` is not a valid token")
-        );
-    }
-    return token;
+    return value_or_throw(refresh_token_of(value_or_throw(http::read_json_object(req))));
 }
 
 }  // namespace
@@ -109,35 +93,7 @@ asio::awaitable<http::Response> me(http::Request& req, AuthService& auth) {
 
 asio::awaitable<http::Response> create_api_key(http::Request& req, AuthService& auth) {
     const auto body = value_or_throw(http::read_json_object(req));
-    value_or_throw(json::reject_unknown_fields(body, {"name", "scopes", "expires_at"}));
-    auto name = value_or_throw(json::required_string(body, "name"));
-    unsigned scopes = static_cast<unsigned>(Scope::read) | static_cast<unsigned>(Scope::write);
-    if (const auto* v = body.if_contains("scopes"); v != nullptr && !v->is_null()) {
-        if (!v->is_array() || v->as_array().empty()) {
-            throw ErrorException(make_error(
-                ErrorType::unprocessable, "`scopes` must be a non-empty array of read, write, admin"
-            ));
-        }
-        scopes = 0;
-        for (const auto& item : v->as_array()) {
-            Scope s{};
-            if (!item.is_string() || !parse_scope(item.as_string(), s)) {
-                throw ErrorException(make_error(
-                    ErrorType::unprocessable, "`scopes` may contain only read, write, admin"
-                ));
-            }
-            scopes |= static_cast<unsigned>(s);
-        }
-    }
-    std::optional<TimePoint> expires_at;
-    if (auto text = value_or_throw(json::optional_string(body, "expires_at"))) {
-        expires_at = parse_iso8601(*text);
-        if (!expires_at) {
-            throw ErrorException(
-                make_error(ErrorType::unprocessable, "`expires_at` must be an ISO 8601 date-time")
-            );
-        }
-    }
+    auto [name, scopes, expires_at] = value_or_throw(api_key_request_of(body));
     auto created = value_or_throw(
         co_await auth.create_api_key(req.principal(), std::move(name), scopes, expires_at)
     );

@@ -1,6 +1,5 @@
 #include "conversations/routes.hpp"
 
-#include <algorithm>
 #include <charconv>
 #include <chrono>
 
@@ -10,10 +9,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "common/json.hpp"
 #include "conversations/json.hpp"
+#include "conversations/requests.hpp"
 #include "http/body.hpp"
 #include "http/pagination.hpp"
 
@@ -24,39 +23,7 @@ namespace bj = boost::json;
 
 namespace {
 
-constexpr std::size_t kMaxTitle = 200;
-constexpr std::size_t kMaxSystemPrompt = 100'000;
-constexpr std::size_t kMaxMetadataBytes = 16 * 1024;
 constexpr std::size_t kMaxQuery = 500;
-
-[[noreturn]] void reject(std::string message) {
-    throw ErrorException(make_error(ErrorType::unprocessable, std::move(message)));
-}
-
-std::optional<std::string> bounded_text(
-    const bj::object& o, std::string_view key, std::size_t max
-) {
-    auto v = value_or_throw(json::optional_string(o, key));
-    if (v && v->size() > max) {
-        reject("`" + std::string(key) + "` is longer than " + std::to_string(max) + " characters");
-    }
-    return v;
-}
-
-std::optional<std::string> metadata_of(const bj::object& o) {
-    const auto* v = o.if_contains("metadata");
-    if (v == nullptr || v->is_null()) {
-        return std::nullopt;
-    }
-    if (!v->is_object()) {
-        reject("`metadata` must be an object");
-    }
-    auto text = bj::serialize(*v);
-    if (text.size() > kMaxMetadataBytes) {
-        reject("`metadata` is larger than 16 KiB");
-    }
-    return text;
-}
 
 std::optional<bool> bool_query(const http::Request& req, std::string_view name) {
     const auto v = req.query_param(name);
@@ -69,29 +36,7 @@ std::optional<bool> bool_query(const http::Request& req, std::string_view name) 
     if (*v == "false" || *v == "0") {
         return false;
     }
-    reject(std::string(name) + " must be true or false");
-}
-
-// `tools`: the names of the tools the conversation offers its model (null: none).
-std::optional<std::vector<std::string>> tools_of(const bj::object& o) {
-    const auto* v = o.if_contains("tools");
-    if (v == nullptr || v->is_null()) {
-        return std::nullopt;
-    }
-    if (!v->is_array() || v->as_array().size() > 16) {
-        reject("`tools` must be an array of at most 16 tool names");
-    }
-    std::vector<std::string> names;
-    for (const auto& n : v->as_array()) {
-        if (!n.is_string() || n.as_string().empty() || n.as_string().size() > 64) {
-            reject("`tools` must be an array of tool names");
-        }
-        std::string name(n.as_string());
-        if (std::find(names.begin(), names.end(), name) == names.end()) {
-            names.push_back(std::move(name));
-        }
-    }
-    return names;
+    unprocessable(std::string(name) + " must be true or false");
 }
 
 store::ConversationFilter filter_of(const http::Request& req) {
@@ -102,7 +47,7 @@ store::ConversationFilter filter_of(const http::Request& req) {
     }
     if (auto q = req.query_param("q"); q && !q->empty()) {
         if (q->size() > kMaxQuery) {
-            reject("q is longer than " + std::to_string(kMaxQuery) + " characters");
+            unprocessable("q is longer than " + std::to_string(kMaxQuery) + " characters");
         }
         // The full-text index over titles and messages; the last word matches as a prefix.
         f.matching = store::parse_search_query(*q);
@@ -114,28 +59,7 @@ store::ConversationFilter filter_of(const http::Request& req) {
 
 asio::awaitable<http::Response> create(http::Request& req, ConversationService& svc) {
     const auto body = value_or_throw(http::read_json_object(req));
-    value_or_throw(json::reject_unknown_fields(
-        body,
-        {"title",
-         "model",
-         "system_prompt",
-         "metadata",
-         "temperature",
-         "max_tokens",
-         "thinking",
-         "tools",
-         "routing"}
-    ));
-    NewConversation spec;
-    spec.title = bounded_text(body, "title", kMaxTitle);
-    spec.model = value_or_throw(json::optional_string(body, "model"));
-    spec.system_prompt = bounded_text(body, "system_prompt", kMaxSystemPrompt);
-    spec.metadata = metadata_of(body).value_or("{}");
-    spec.settings.temperature = value_or_throw(json::optional_number(body, "temperature"));
-    spec.settings.max_tokens = value_or_throw(json::optional_int(body, "max_tokens"));
-    spec.settings.thinking = value_or_throw(json::optional_bool(body, "thinking"));
-    spec.settings.tools = tools_of(body);
-    spec.settings.routing = value_or_throw(json::optional_bool(body, "routing"));
+    NewConversation spec = new_conversation_of(body);
     const auto created = value_or_throw(co_await svc.create(req.principal(), std::move(spec)));
     co_return http::success(conversation_json(created), 201);
 }
@@ -151,7 +75,7 @@ asio::awaitable<http::Response> list(http::Request& req, ConversationService& sv
                 std::from_chars(limit_text->data(), limit_text->data() + limit_text->size(), limit);
             if (ec != std::errc{} || ptr != limit_text->data() + limit_text->size() || limit < 1 ||
                 limit > 100) {
-                reject("limit must be an integer from 1 to 100");
+                unprocessable("limit must be an integer from 1 to 100");
             }
         }
         const auto page = value_or_throw(
@@ -214,48 +138,7 @@ asio::awaitable<http::Response> list_messages(http::Request& req, ConversationSe
 
 asio::awaitable<http::Response> update(http::Request& req, ConversationService& svc) {
     const auto body = value_or_throw(http::read_json_object(req));
-    // Read-only fields (id, settings, created_at, …) are unknown here too.
-    value_or_throw(json::reject_unknown_fields(
-        body,
-        {"title",
-         "system_prompt",
-         "model",
-         "metadata",
-         "is_archived",
-         "is_pinned",
-         "tools",
-         "routing",
-         "active_leaf"}
-    ));
-    ConversationPatch patch;
-    for (const auto& [key, value] : body) {
-        const std::string_view k = key;
-        if (k == "title") {
-            if (!value.is_null() && !value.is_string()) {
-                reject("`title` must be a string or null");
-            }
-            patch.title = bounded_text(body, "title", kMaxTitle);
-        } else if (k == "system_prompt") {
-            if (!value.is_null() && !value.is_string()) {
-                reject("`system_prompt` must be a string or null");
-            }
-            patch.system_prompt = bounded_text(body, "system_prompt", kMaxSystemPrompt);
-        } else if (k == "model") {
-            patch.model = value_or_throw(json::required_string(body, "model"));
-        } else if (k == "metadata") {
-            patch.metadata = metadata_of(body).value_or("{}");
-        } else if (k == "is_archived") {
-            patch.is_archived = value_or_throw(json::optional_bool(body, "is_archived"));
-        } else if (k == "is_pinned") {
-            patch.is_pinned = value_or_throw(json::optional_bool(body, "is_pinned"));
-        } else if (k == "active_leaf") {
-            patch.active_leaf = value_or_throw(json::required_string(body, "active_leaf"));
-        } else if (k == "tools") {
-            patch.tools = tools_of(body).value_or(std::vector<std::string>{});
-        } else if (k == "routing") {
-            patch.routing = value_or_throw(json::optional_bool(body, "routing"));
-        }
-    }
+    ConversationPatch patch = conversation_patch_of(body);
     const auto updated =
         value_or_throw(co_await svc.update(req.principal(), req.path_param("id"), std::move(patch))
         );

@@ -10,6 +10,7 @@
 #include "auth/tokens.hpp"
 #include "common/ids.hpp"
 #include "common/json.hpp"
+#include "conversations/cursor.hpp"
 #include "conversations/json.hpp"
 
 namespace parley::conversations {
@@ -41,29 +42,6 @@ std::string settings_json(const Settings& s) {
         o["routing"] = *s.routing;
     }
     return bj::serialize(o);
-}
-
-// Cursors are base64url("<updated_at ISO 8601>|<id>"): opaque to clients, checkable here.
-std::string encode_cursor(const store::Conversation& c) {
-    return auth::base64url_encode(to_iso8601(c.updated_at) + "|" + c.id);
-}
-
-std::optional<store::ConversationCursor> decode_cursor(std::string_view text) {
-    const auto raw = auth::base64url_decode(text);
-    if (!raw) {
-        return std::nullopt;
-    }
-    const std::string& decoded = *raw;
-    const auto bar = decoded.find('|');
-    if (bar == std::string::npos) {
-        return std::nullopt;
-    }
-    auto when = parse_iso8601(std::string_view(decoded).substr(0, bar));
-    std::string id = decoded.substr(bar + 1);
-    if (!when || !is_uuid(id)) {
-        return std::nullopt;
-    }
-    return store::ConversationCursor{*when, std::move(id)};
 }
 
 }  // namespace
@@ -184,7 +162,7 @@ asio::awaitable<Result<CursorPage>> ConversationService::list_after(
     filter.user_id = who.user_id;
     std::optional<store::ConversationCursor> after;
     if (cursor && !cursor->empty()) {
-        after = decode_cursor(*cursor);
+        after = decode_conversation_cursor(*cursor);
         if (!after) {
             co_return make_error(ErrorType::unprocessable, "cursor is not one this server issued");
         }
@@ -198,7 +176,8 @@ asio::awaitable<Result<CursorPage>> ConversationService::list_after(
     page.items = std::move(*rows);
     if (static_cast<std::int64_t>(page.items.size()) > limit) {
         page.items.resize(static_cast<std::size_t>(limit));
-        page.next_cursor = encode_cursor(page.items.back());
+        const auto& last = page.items.back();
+        page.next_cursor = encode_conversation_cursor({last.updated_at, last.id});
     }
     co_return page;
 }

@@ -91,6 +91,12 @@ public:
                 stream_.expires_after(limits.header_timeout);
             }
             if (buffer_.size() == 0) {
+                if (peer_closed_) {
+                    // The client ended its side while a response was written (the disconnect
+                    // watch read its EOF): no request can follow. Reading again would wait for
+                    // the idle timeout, as the EOF was already taken.
+                    break;
+                }
                 idle_ = true;
                 if (!first) {
                     stream_.expires_after(limits.idle_timeout);
@@ -234,6 +240,7 @@ private:
                 throw boost::system::system_error(ec);
             }
             if (ec) {
+                peer_closed_ = true;
                 co_return;
             }
             buffer_.commit(n);
@@ -428,6 +435,8 @@ private:
     std::string client_ip_;
     bool idle_ = false;
     bool flooded_ = false;
+    // EOF (or a reset) seen by the disconnect watch: the client will send nothing more.
+    bool peer_closed_ = false;
     async::Event shutdown_;  // set when the server drains while this connection is busy
 };
 

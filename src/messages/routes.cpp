@@ -13,11 +13,10 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/ids.hpp"
-#include "common/json.hpp"
-#include "common/strings.hpp"
 #include "conversations/json.hpp"
 #include "http/body.hpp"
 #include "http/pagination.hpp"
+#include "messages/requests.hpp"
 
 namespace parley::messages {
 
@@ -27,51 +26,6 @@ namespace bj = boost::json;
 namespace {
 
 constexpr std::chrono::seconds kPingEvery{15};
-
-// The body fields of a message: the content (`content`, or `message` in the seed's WebSocket
-// frames; none for a regeneration) and the per-message options; any other field is 422.
-Result<NewMessage> parse_message(
-    const bj::object& body, std::optional<std::string_view> content_field
-) {
-    auto known =
-        content_field
-            ? json::reject_unknown_fields(
-                  body, {*content_field, "thinking", "model", "temperature", "max_tokens"}
-              )
-            : json::reject_unknown_fields(body, {"thinking", "model", "temperature", "max_tokens"});
-    if (!known) {
-        return known.error();
-    }
-    NewMessage message;
-    if (content_field) {
-        auto content = json::required_string(body, *content_field);
-        if (!content) {
-            return content.error();
-        }
-        message.content = std::move(*content);
-    }
-    auto thinking = json::optional_bool(body, "thinking");
-    auto model = json::optional_string(body, "model");
-    auto temperature = json::optional_number(body, "temperature");
-    auto max_tokens = json::optional_int(body, "max_tokens");
-    if (!thinking) {
-        return thinking.error();
-    }
-    if (!model) {
-        return model.error();
-    }
-    if (!temperature) {
-        return temperature.error();
-    }
-    if (!max_tokens) {
-        return max_tokens.error();
-    }
-    message.thinking = *thinking;
-    message.model = std::move(*model);
-    message.temperature = *temperature;
-    message.max_tokens = *max_tokens;
-    return message;
-}
 
 // Where a request on a message route puts its turn: the route's last segments say which.
 Branch branch_of(const http::Request& req, Branch::Kind kind) {
@@ -238,7 +192,7 @@ namespace {
 // POST …/messages and the edit and regenerate routes: the answer as one JSON document.
 asio::awaitable<http::Response> answer(http::Request& req, MessageService& svc, Branch::Kind kind) {
     const auto body = value_or_throw(http::read_json_object(req));
-    auto message = value_or_throw(parse_message(body, content_field(kind)));
+    auto message = value_or_throw(new_message_of(body, content_field(kind)));
     auto branch = branch_of(req, kind);  // a named local: see MessageService::send
     const auto reply = value_or_throw(co_await svc.send(
         req.principal(), req.path_param("id"), std::move(message), std::move(branch)
@@ -290,12 +244,6 @@ asio::awaitable<http::Response> stream_turn(
 
 namespace {
 
-constexpr std::size_t kMaxPromptChars = 10'000;
-
-}  // namespace
-
-namespace {
-
 // POST …/messages/stream and the edit and regenerate routes' /stream: the answer as Server-Sent
 // Events.
 asio::awaitable<http::Response> answer_stream(
@@ -308,7 +256,7 @@ asio::awaitable<http::Response> answer_stream(
         ));
     }
     const auto body = value_or_throw(http::read_json_object(req));
-    auto message = value_or_throw(parse_message(body, content_field(kind)));
+    auto message = value_or_throw(new_message_of(body, content_field(kind)));
     auto branch = branch_of(req, kind);  // a named local: see MessageService::send
     std::shared_ptr<Turn> turn = value_or_throw(co_await svc.start(
         req.principal(), req.path_param("id"), std::move(message), std::move(branch)
@@ -349,15 +297,7 @@ asio::awaitable<http::Response> prompt_stream(
         ));
     }
     const auto body = value_or_throw(http::read_json_object(req));
-    value_or_throw(json::reject_unknown_fields(body, {"prompt"}));
-    auto prompt = value_or_throw(json::required_string(body, "prompt"));
-    const auto chars = utf8_length(prompt);
-    if (chars < 1 || chars > kMaxPromptChars) {
-        throw ErrorException(make_error(
-            ErrorType::unprocessable,
-            "prompt must be 1 to " + std::to_string(kMaxPromptChars) + " characters"
-        ));
-    }
+    auto prompt = value_or_throw(prompt_of(body));
     // Each call is a conversation of its own, titled by its prompt (no title model call).
     conversations::NewConversation spec;
     spec.title = title_from_message(prompt);
@@ -491,30 +431,7 @@ asio::awaitable<http::Response> websocket(
         log->event("system_event", "session started");
         int turns = 0;
         while (auto text = co_await ws.receive()) {
-            Result<NewMessage> message = make_error(ErrorType::invalid_request, "");
-            auto parsed = json::parse(*text, json_max_depth, json::DuplicateKeys::refuse);
-            if (!parsed && seed) {
-                // The seed's protocol: a frame that is not JSON is the message itself.
-                NewMessage plain;
-                plain.content = std::move(*text);
-                message = std::move(plain);
-            } else if (!parsed) {
-                message = make_error(
-                    ErrorType::invalid_request,
-                    parsed.error().message + "; send a JSON object: {\"message\": \"…\"}"
-                );
-            } else if (!parsed->is_object()) {
-                message = make_error(
-                    ErrorType::invalid_request, "send a JSON object: {\"message\": \"…\"}"
-                );
-            } else if (const auto& object = parsed->as_object();
-                       object.contains("content") && object.contains("message")) {
-                message = make_error(
-                    ErrorType::unprocessable, "send the text as `message` or `content`, not both"
-                );
-            } else {
-                message = parse_message(object, object.contains("content") ? "content" : "message");
-            }
+            Result<NewMessage> message = frame_message_of(std::move(*text), json_max_depth, seed);
             Result<std::unique_ptr<Turn>> turn = message.error();
             bool admitted = static_cast<bool>(message);
             if (admitted && gate != nullptr) {

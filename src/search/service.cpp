@@ -1,37 +1,10 @@
 #include "search/service.hpp"
 
-#include <charconv>
-
-#include "auth/tokens.hpp"
+#include "conversations/cursor.hpp"
 
 namespace parley::search {
 
 namespace asio = boost::asio;
-
-namespace {
-
-// A cursor is the offset of the next page, opaque to clients. Relevance has no stable key to
-// continue after (ranks change as messages arrive), so an offset is what a search cursor can be.
-std::string encode_cursor(std::int64_t offset) {
-    return auth::base64url_encode("s|" + std::to_string(offset));
-}
-
-std::optional<std::int64_t> decode_cursor(std::string_view text) {
-    const auto raw = auth::base64url_decode(text);
-    if (!raw || raw->size() < 3 || raw->substr(0, 2) != "s|") {
-        return std::nullopt;
-    }
-    std::int64_t offset = 0;
-    const char* begin = raw->data() + 2;
-    const char* end = raw->data() + raw->size();
-    const auto [ptr, ec] = std::from_chars(begin, end, offset);
-    if (ec != std::errc{} || ptr != end || offset < 0) {
-        return std::nullopt;
-    }
-    return offset;
-}
-
-}  // namespace
 
 SearchService::SearchService(store::Store& store, conversations::ConversationService& conversations)
     : store_(store),
@@ -42,7 +15,7 @@ asio::awaitable<Result<MessageResults>> SearchService::messages(
 ) {
     std::int64_t offset = 0;
     if (q.cursor && !q.cursor->empty()) {
-        const auto decoded = decode_cursor(*q.cursor);
+        const auto decoded = conversations::decode_offset_cursor(*q.cursor);
         if (!decoded) {
             co_return make_error(ErrorType::unprocessable, "cursor is not one this server issued");
         }
@@ -70,7 +43,7 @@ asio::awaitable<Result<MessageResults>> SearchService::messages(
     out.hits = std::move(*hits);
     if (static_cast<std::int64_t>(out.hits.size()) > q.limit) {
         out.hits.resize(static_cast<std::size_t>(q.limit));
-        out.next_cursor = encode_cursor(offset + q.limit);
+        out.next_cursor = conversations::encode_offset_cursor(offset + q.limit);
     }
     co_return out;
 }

@@ -31,9 +31,13 @@ T run_awaitable(boost::asio::io_context& ctx, boost::asio::awaitable<T> work) {
     return std::move(*out);
 }
 
+// On an io_context of the calling thread's own, kept until the thread exits rather than destroyed
+// on return: a client with a thread of its own (Redis) completes by posting to it and then
+// signalling it, which may still be under way when run() has returned here (ThreadSanitizer saw
+// the condition variable destroyed during that signal).
 template <class T>
 T run_awaitable(boost::asio::awaitable<T> work) {
-    boost::asio::io_context ctx;
+    static thread_local boost::asio::io_context ctx;
     return run_awaitable(ctx, std::move(work));
 }
 
