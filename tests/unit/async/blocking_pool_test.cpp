@@ -86,21 +86,26 @@ TEST(BlockingPoolTest, AnExceptionOnThePoolIsRethrownInTheCaller) {
 TEST(BlockingPoolTest, StopWaitsForQueuedWork) {
     BlockingPool pool(1);
     asio::io_context ioc;
-    int done = 0;  // written on the pool's thread, read here after stop(): join orders them
+    int queued = 0;  // on this thread
+    int done = 0;    // written on the pool's thread, read here after stop(): join orders them
     for (int i = 0; i < 20; ++i) {
         asio::co_spawn(
             ioc,
-            [](BlockingPool& p, int& d) -> asio::awaitable<void> {
+            [](BlockingPool& p, int& q, int& d) -> asio::awaitable<void> {
+                ++q;
                 co_await run_blocking(p, [&d] {
                     std::this_thread::sleep_for(std::chrono::milliseconds(1));
                     ++d;
                 });
-            }(pool, done),
+            }(pool, queued, done),
             asio::detached
         );
     }
-    // Start the work, then stop the pool while most of it is still queued.
-    ioc.run_for(std::chrono::milliseconds(2));
+    // Start every coroutine, so that all 20 jobs are queued on the pool (poll() runs the ready
+    // handlers and returns; a timed run could end before a slow — e.g. TSan — build queued them
+    // all), then stop the pool while most of the work is still queued.
+    ioc.poll();
+    ASSERT_EQ(queued, 20);
     pool.stop();
     EXPECT_EQ(done, 20);
 }
