@@ -800,7 +800,10 @@ describe("LLM providers through `parley chat`", () => {
                 assert.equal(textOf(run), "a", describeRun(run));
                 const error = one(run, "error");
                 assert.equal(error.error, "timeout");
-                assert.ok(run.elapsedMs < 2000, `took ${run.elapsedMs} ms`);
+                // Parley left the stalled stream before the second token (due 1 s after the first):
+                // measured at the fake, so a loaded machine's slow process start does not count.
+                await waitFor(() => up.disconnects.some((d) => d.provider === "groq"), 2000);
+                assert.equal(up.disconnects.find((d) => d.provider === "groq").tokensSent, 1);
             })
         );
 
