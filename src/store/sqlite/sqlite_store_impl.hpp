@@ -9,6 +9,7 @@
 
 #include "async/blocking_pool.hpp"
 #include "store/admin_store.hpp"
+#include "store/budget_store.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/store.hpp"
 
@@ -19,7 +20,7 @@ namespace parley::store::sqlite {
 // Retry-After: the condition passes, the client should retry); anything else is `api`.
 Error to_error(const SqliteError& e);
 
-class SqliteStore final : public Store, public AdminStore {
+class SqliteStore final : public Store, public AdminStore, public BudgetStore {
 public:
     SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
         : connections_(path, connections),
@@ -138,6 +139,23 @@ public:
         std::optional<std::string> user_id,
         std::optional<TimePoint> from,
         std::optional<TimePoint> to
+    ) override;
+
+    // BudgetStore (budgets, issue 16)
+    boost::asio::awaitable<Result<std::optional<BudgetLimit>>> find_user_budget(std::string user_id
+    ) override;
+    boost::asio::awaitable<Result<std::optional<BudgetLimit>>> find_key_budget(std::string key_id
+    ) override;
+    boost::asio::awaitable<Result<bool>> set_key_budget(std::string key_id, BudgetLimit limit)
+        override;
+    boost::asio::awaitable<Result<BudgetReservation>> reserve_budget(
+        std::vector<BudgetCharge> charges, TimePoint now
+    ) override;
+    boost::asio::awaitable<Result<std::vector<BudgetSpend>>> settle_budget(
+        std::vector<BudgetCharge> charges, std::int64_t cost
+    ) override;
+    boost::asio::awaitable<Result<BudgetSpend>> budget_spend(
+        std::string subject, TimePoint period_start
     ) override;
 
 private:
