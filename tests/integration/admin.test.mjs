@@ -27,8 +27,8 @@ const ME = "/api/v1/auth/me";
 const KEYS = "/api/v1/api-keys";
 const UNLIMITED = { RATE_LIMIT_AUTH: "100000", RATE_LIMIT_STANDARD: "100000", RATE_LIMIT_AI: "100000" };
 const USER_FIELDS = [
-    "ai_rate_limit_per_minute", "created_at", "disabled", "disabled_at", "email", "id",
-    "rate_limit_per_minute", "role",
+    "ai_rate_limit_per_minute", "budget_period", "created_at", "disabled", "disabled_at", "email", "id",
+    "max_budget_usd", "rate_limit_per_minute", "role", "soft_budget_usd",
 ];
 
 async function stopCleanly(server) {
