@@ -21,6 +21,7 @@ import { after, before, describe, it } from "node:test";
 
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import WebSocket from "ws";
 
 import { assertError, get, patch, post, uniqueEmail } from "../support/api.mjs";
 import { startFakeUpstream } from "../support/fake_upstream.mjs";
@@ -196,6 +197,25 @@ describe("budgets", () => {
             json: { content: "again", max_tokens: MAX_TOKENS },
         });
         assertBudgetError(stream, { resets: true });
+        // A WebSocket session's turn: refused with the session protocol's error frame.
+        const ws = new WebSocket(`${base.replace(/^http/, "ws")}/ws/session/budget-${Date.now()}`, {
+            headers: { Authorization: `Bearer ${u.token}` },
+        });
+        const frames = [];
+        ws.on("message", (d) => frames.push(JSON.parse(String(d))));
+        await new Promise((resolve, reject) => {
+            ws.once("open", resolve);
+            ws.once("error", reject);
+        });
+        const asked = upstream.requests.length;
+        ws.send(JSON.stringify({ message: "over budget?" }));
+        await waitUntil(() => frames.some((f) => f.type === "error" || f.type === "done"), { what: "a frame" });
+        const frame = frames.find((f) => f.type === "error");
+        assert.equal(frame?.error_type, "budget_exceeded_error", JSON.stringify(frames));
+        assert.ok(frame.retry_after > 0, JSON.stringify(frame));
+        assert.equal(upstream.requests.length, asked, "no model asked");
+        ws.close();
+        await new Promise((resolve) => ws.once("close", resolve));
         // Nothing of the refused turns was stored.
         const messages = ok(await get(base, `/api/v1/conversations/${id}/messages`, { token: u.token }));
         assert.equal(messages.length, 2, JSON.stringify(messages));
