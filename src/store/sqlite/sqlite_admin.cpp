@@ -12,28 +12,13 @@ namespace {
 
 constexpr std::string_view kAuditColumns = "id, kind, user_id, actor_id, ip, detail, created_at";
 
-std::optional<std::string> optional_text(const Statement& st, int index) {
-    if (st.column_is_null(index)) {
-        return std::nullopt;
-    }
-    return st.column_text(index);
-}
-
-void bind_optional(Statement& st, int index, const std::optional<std::string>& value) {
-    if (value) {
-        st.bind(index, *value);
-    } else {
-        st.bind_null(index);
-    }
-}
-
 AuditEvent read_audit(const Statement& st) {
     AuditEvent e;
     e.id = st.column_text(0);
     e.kind = st.column_text(1);
-    e.user_id = optional_text(st, 2);
-    e.actor_id = optional_text(st, 3);
-    e.ip = optional_text(st, 4);
+    e.user_id = column_optional_text(st, 2);
+    e.actor_id = column_optional_text(st, 3);
+    e.ip = column_optional_text(st, 4);
     e.detail = st.column_text(5);
     e.created_at = column_time(st, 6).value_or(TimePoint{});
     return e;
@@ -67,31 +52,16 @@ constexpr std::string_view kAccessColumns =
     "id, role, disabled_at, rate_limit_per_minute, ai_rate_limit_per_minute, max_budget_micros, "
     "soft_budget_micros, budget_period";
 
-std::optional<std::int64_t> optional_int(const Statement& st, int index) {
-    if (st.column_is_null(index)) {
-        return std::nullopt;
-    }
-    return st.column_int(index);
-}
-
-void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& value) {
-    if (value) {
-        st.bind(index, *value);
-    } else {
-        st.bind_null(index);
-    }
-}
-
 // A UserAccess from kAccessColumns, read from column `first` on.
 UserAccess read_access(const Statement& st, int first) {
     UserAccess a;
     a.user_id = st.column_text(first);
     a.role = st.column_text(first + 1);
     a.disabled_at = column_time(st, first + 2);
-    a.rate_limit_per_minute = optional_int(st, first + 3);
-    a.ai_rate_limit_per_minute = optional_int(st, first + 4);
-    a.max_budget_micros = optional_int(st, first + 5);
-    a.soft_budget_micros = optional_int(st, first + 6);
+    a.rate_limit_per_minute = column_optional_int(st, first + 3);
+    a.ai_rate_limit_per_minute = column_optional_int(st, first + 4);
+    a.max_budget_micros = column_optional_int(st, first + 5);
+    a.soft_budget_micros = column_optional_int(st, first + 6);
     a.budget_period = st.column_text(first + 7);
     return a;
 }

@@ -11,21 +11,6 @@ namespace {
 
 constexpr std::string_view kLimitColumns = "max_budget_micros, soft_budget_micros, budget_period";
 
-std::optional<std::int64_t> optional_int(const Statement& st, int index) {
-    if (st.column_is_null(index)) {
-        return std::nullopt;
-    }
-    return st.column_int(index);
-}
-
-void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& value) {
-    if (value) {
-        st.bind(index, *value);
-    } else {
-        st.bind_null(index);
-    }
-}
-
 std::optional<BudgetLimit> find_limit(Connection& c, std::string_view table, const std::string& id) {
     auto st =
         c.prepare("SELECT " + std::string(kLimitColumns) + " FROM " + std::string(table) + " WHERE id = ?");
@@ -34,8 +19,8 @@ std::optional<BudgetLimit> find_limit(Connection& c, std::string_view table, con
         return std::nullopt;
     }
     BudgetLimit l;
-    l.max_micros = optional_int(st, 0);
-    l.soft_micros = optional_int(st, 1);
+    l.max_micros = column_optional_int(st, 0);
+    l.soft_micros = column_optional_int(st, 1);
     l.period = st.column_text(2);
     return l;
 }

@@ -3,6 +3,8 @@
 // store/.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include <sqlite3.h>
@@ -203,6 +205,37 @@ auto in_read_snapshot(Connection& c, F&& fn) {
     } catch (...) {
         c.rollback();
         throw;
+    }
+}
+
+// Optional columns and parameters: NULL is nullopt.
+inline std::optional<std::string> column_optional_text(const Statement& st, int index) {
+    if (st.column_is_null(index)) {
+        return std::nullopt;
+    }
+    return st.column_text(index);
+}
+
+inline std::optional<std::int64_t> column_optional_int(const Statement& st, int index) {
+    if (st.column_is_null(index)) {
+        return std::nullopt;
+    }
+    return st.column_int(index);
+}
+
+inline void bind_optional(Statement& st, int index, const std::optional<std::string>& text) {
+    if (text) {
+        st.bind(index, *text);
+    } else {
+        st.bind_null(index);
+    }
+}
+
+inline void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& value) {
+    if (value) {
+        st.bind(index, *value);
+    } else {
+        st.bind_null(index);
     }
 }
 
