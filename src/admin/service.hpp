@@ -1,7 +1,8 @@
-// Administration (issue 16): the accounts (list, disable, role, per-user rate limits, budgets), usage over
-// all users, and the audit log. Every method checks that the caller's account is an admin (read
-// fresh from the store, not from the gate's cache) and returns a permission error otherwise. Admin
-// changes are audited (audit_kind::admin_user_updated) before they are answered. No HTTP here.
+// Administration (issue 16): the accounts (list, disable, role, per-user rate limits, budgets),
+// usage over all users, and the audit log. Every method checks that the caller's account is an
+// admin (read fresh from the store, not from the gate's cache) and returns a permission error
+// otherwise. Admin changes are audited (audit_kind::admin_user_updated) before they are answered.
+// No HTTP here.
 #pragma once
 
 #include <optional>

@@ -98,9 +98,9 @@ Result<BudgetFields> budget_fields_of(const boost::json::object& body) {
     }
     out.soft_budget_micros = *soft;
     if (const auto* v = body.if_contains("budget_period"); v != nullptr) {
-        const bool known = v->is_string() &&
-                           (v->get_string() == "daily" || v->get_string() == "weekly" ||
-                            v->get_string() == "monthly" || v->get_string() == "total");
+        const bool known =
+            v->is_string() && (v->get_string() == "daily" || v->get_string() == "weekly" ||
+                               v->get_string() == "monthly" || v->get_string() == "total");
         if (!known) {
             return make_error(
                 ErrorType::unprocessable,

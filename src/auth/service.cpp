@@ -460,9 +460,8 @@ asio::awaitable<Result<store::BudgetLimit>> AuthService::set_api_key_budget(
     if (!own) {
         co_return own.error();
     }
-    const bool owner = std::any_of(own->begin(), own->end(), [&id](const store::ApiKey& k) {
-        return k.id == id;
-    });
+    const bool owner =
+        std::any_of(own->begin(), own->end(), [&id](const store::ApiKey& k) { return k.id == id; });
     if (!owner) {
         // An admin may change any account's key; anyone else learns nothing of other keys.
         auto caller = co_await access(who.user_id);

@@ -35,9 +35,9 @@ enum class ErrorType {
 
 struct Error {
     ErrorType type = ErrorType::api;
-    std::string message;                 // shown to the client
-    std::string detail;                  // logged only, never sent
-    std::optional<int> retry_after_s{};  // Retry-After, for rate_limit and overloaded
+    std::string message;                    // shown to the client
+    std::string detail;                     // logged only, never sent
+    std::optional<int> retry_after_s{};     // Retry-After, for rate_limit and overloaded
     std::optional<std::string> reset_at{};  // budget_exceeded: when the budget resets (ISO 8601)
 };
 

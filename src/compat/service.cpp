@@ -74,11 +74,10 @@ asio::awaitable<Result<std::unique_ptr<messages::Turn>>> CompatService::start(
         }
         hold = std::make_shared<usage::BudgetHold>(std::move(*reserved));
     }
-    messages::CallEnded on_end = [recorder = &recorder_, budgets = budgets_, hold, who, kind](
-                                     store::Message reply
-                                 ) {
-        return settle_and_record(*recorder, budgets, hold, who, kind, std::move(reply));
-    };
+    messages::CallEnded on_end =
+        [recorder = &recorder_, budgets = budgets_, hold, who, kind](store::Message reply) {
+            return settle_and_record(*recorder, budgets, hold, who, kind, std::move(reply));
+        };
     co_return co_await messages::start_call(router_, std::move(call), std::move(on_end));
 }
 

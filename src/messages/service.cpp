@@ -949,8 +949,7 @@ asio::awaitable<BackgroundAnswer> ask_in_background(
     if (hold) {
         co_await budgets->settle(
             std::move(*hold),
-            answered != nullptr ? answered->cost_micros(usage.input_tokens, usage.output_tokens)
-                                : 0
+            answered != nullptr ? answered->cost_micros(usage.input_tokens, usage.output_tokens) : 0
         );
     }
     if (recorder != nullptr) {

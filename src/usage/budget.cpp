@@ -205,7 +205,8 @@ asio::awaitable<Result<BudgetHold>> Budgets::reserve(Principal who, std::int64_t
             hold.charges_.clear();
             co_return make_error(ErrorType::not_found, "the API key no longer exists");
         }
-        hold.charges_.push_back(charge_for(kKeyPrefix, who.api_key_id, **key, now, estimate_micros));
+        hold.charges_.push_back(charge_for(kKeyPrefix, who.api_key_id, **key, now, estimate_micros)
+        );
         hold.soft_.push_back((*key)->soft_micros);
         periods.push_back(period_of(**key));
     }
@@ -228,7 +229,8 @@ asio::awaitable<Result<BudgetHold>> Budgets::reserve(Principal who, std::int64_t
                               micros_to_usd_text(charge.limit.value_or(0)) + " USD is used up (" +
                               micros_to_usd_text(reserved->spend.spent) + " USD spent";
         if (reserved->spend.reserved > 0) {
-            message += ", " + micros_to_usd_text(reserved->spend.reserved) + " USD held by calls "
+            message += ", " + micros_to_usd_text(reserved->spend.reserved) +
+                       " USD held by calls "
                        "in progress";
         }
         message += ")";
@@ -312,8 +314,11 @@ void Budgets::audit_refusal(
         detail["api_key_id"] = who.api_key_id;
     }
     audit_->record(auth::AuditRecord{
-        auth::audit_kind::budget_exceeded, who.user_id, std::nullopt, std::nullopt, std::move(detail)
-    });
+        auth::audit_kind::budget_exceeded,
+        who.user_id,
+        std::nullopt,
+        std::nullopt,
+        std::move(detail)});
 }
 
 asio::awaitable<Result<std::vector<BudgetView>>> Budgets::status(Principal who) {

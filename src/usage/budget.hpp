@@ -115,7 +115,9 @@ private:
         std::int64_t cost_micros
     );
     void audit_refusal(
-        const Principal& who, const store::BudgetCharge& charge, const store::BudgetSpend& spend,
+        const Principal& who,
+        const store::BudgetCharge& charge,
+        const store::BudgetSpend& spend,
         BudgetPeriod period
     );
 

@@ -34,9 +34,8 @@ bj::object row_json(std::string_view key_name, const store::UsageRow& r) {
 bj::object budget_json(const BudgetView& v) {
     bj::value remaining = nullptr;
     if (v.limit.max_micros) {
-        remaining = usd(std::max<std::int64_t>(
-            *v.limit.max_micros - v.spend.spent - v.spend.reserved, 0
-        ));
+        remaining =
+            usd(std::max<std::int64_t>(*v.limit.max_micros - v.spend.spent - v.spend.reserved, 0));
     }
     return {
         {"max_budget_usd", json::usd_or_null(v.limit.max_micros)},

@@ -34,8 +34,8 @@ asio::awaitable<BudgetSpend> read_spend(
 ) {
     const auto r = co_await c.query(
         std::string("SELECT spent, reserved FROM budget_spend WHERE subject = $1 AND "
-                    "period_start = $2") +
-            (lock ? " FOR UPDATE" : ""),
+                    "period_start = $2"
+        ) + (lock ? " FOR UPDATE" : ""),
         Params().text(subject).time(period_start)
     );
     BudgetSpend s;
@@ -58,9 +58,11 @@ asio::awaitable<Result<bool>> set_limit(
 ) {
     const auto r = co_await c.query(
         sql,
-        Params().optional_integer(l.max_micros).optional_integer(l.soft_micros).text(l.period).text(
-            id
-        )
+        Params()
+            .optional_integer(l.max_micros)
+            .optional_integer(l.soft_micros)
+            .text(l.period)
+            .text(id)
     );
     co_return r.affected() == 1;
 }
@@ -115,7 +117,8 @@ asio::awaitable<Result<BudgetReservation>> PgStore::reserve_budget(
             for (std::size_t i = 0; i < list.size(); ++i) {
                 const auto& charge = list[i];
                 co_await ensure_row(c, charge);
-                const auto spend = co_await read_spend(c, charge.subject, charge.period_start, true);
+                const auto spend =
+                    co_await read_spend(c, charge.subject, charge.period_start, true);
                 if (charge.limit && spend.spent + spend.reserved + charge.amount > *charge.limit) {
                     out.refused = i;
                     out.spend = spend;

@@ -11,9 +11,12 @@ namespace {
 
 constexpr std::string_view kLimitColumns = "max_budget_micros, soft_budget_micros, budget_period";
 
-std::optional<BudgetLimit> find_limit(Connection& c, std::string_view table, const std::string& id) {
-    auto st =
-        c.prepare("SELECT " + std::string(kLimitColumns) + " FROM " + std::string(table) + " WHERE id = ?");
+std::optional<BudgetLimit> find_limit(
+    Connection& c, std::string_view table, const std::string& id
+) {
+    auto st = c.prepare(
+        "SELECT " + std::string(kLimitColumns) + " FROM " + std::string(table) + " WHERE id = ?"
+    );
     st.bind(1, id);
     if (!st.step()) {
         return std::nullopt;
@@ -28,7 +31,8 @@ std::optional<BudgetLimit> find_limit(Connection& c, std::string_view table, con
 // The subject's counts in the period (zeros when it has no row yet).
 BudgetSpend read_spend(Connection& c, const std::string& subject, TimePoint period_start) {
     auto st =
-        c.prepare("SELECT spent, reserved FROM budget_spend WHERE subject = ? AND period_start = ?");
+        c.prepare("SELECT spent, reserved FROM budget_spend WHERE subject = ? AND period_start = ?"
+        );
     st.bind(1, subject).bind(2, to_iso8601(period_start));
     BudgetSpend s;
     if (st.step()) {
@@ -48,7 +52,8 @@ void ensure_row(Connection& c, const BudgetCharge& charge) {
 
 }  // namespace
 
-asio::awaitable<Result<std::optional<BudgetLimit>>> SqliteStore::find_user_budget(std::string user_id
+asio::awaitable<Result<std::optional<BudgetLimit>>> SqliteStore::find_user_budget(
+    std::string user_id
 ) {
     co_return co_await run<std::optional<BudgetLimit>>(
         [&user_id](Connection& c) -> Result<std::optional<BudgetLimit>> {

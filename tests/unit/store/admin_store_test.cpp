@@ -366,7 +366,8 @@ TEST_P(AdminStoreTest, UsageCountsTheCallsThatStoreNoMessageBesideTheMessages) {
     ASSERT_EQ(only_b->size(), 2U);
     EXPECT_EQ((*only_b)[0].cost_micros, 30);
     EXPECT_EQ((*only_b)[0].message_count, 0);
-    const auto window = run_awaitable(admin_->usage_by_day_and_model(std::nullopt, at(550), at(kDay)));
+    const auto window =
+        run_awaitable(admin_->usage_by_day_and_model(std::nullopt, at(550), at(kDay)));
     ASSERT_EQ(window->size(), 1U);
     EXPECT_EQ((*window)[0].model, "model-z");
     EXPECT_EQ((*window)[0].cost_micros, 4);

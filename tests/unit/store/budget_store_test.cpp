@@ -125,8 +125,10 @@ TEST_P(BudgetStoreTest, AccountCapIsPartOfItsAccessAndKeyCapsAreSetApart) {
     EXPECT_EQ((*user)->period, "monthly");
 
     const auto key = make_key();
-    ASSERT_TRUE(run_awaitable(budgets_->set_key_budget(key.id, BudgetLimit{7, std::nullopt, "daily"}))
-                    .value());
+    ASSERT_TRUE(
+        run_awaitable(budgets_->set_key_budget(key.id, BudgetLimit{7, std::nullopt, "daily"}))
+            .value()
+    );
     const auto found = run_awaitable(budgets_->find_key_budget(key.id));
     EXPECT_EQ((*found)->max_micros, 7);
     EXPECT_EQ((*found)->period, "daily");
@@ -214,9 +216,8 @@ TEST_P(BudgetStoreTest, ConcurrentReservationsFromSeveralConnectionsAdmitExactly
             auto other = db_->open(pool_);
             auto& budgets = budget_store(*other);
             for (int i = 0; i < kEach; ++i) {
-                auto r = run_awaitable(
-                    budgets.reserve_budget({BudgetCharge{s, kDay1, kCap, 1}}, kDay1)
-                );
+                auto r =
+                    run_awaitable(budgets.reserve_budget({BudgetCharge{s, kDay1, kCap, 1}}, kDay1));
                 if (!r) {
                     ++failed;
                 } else if (!r->refused) {

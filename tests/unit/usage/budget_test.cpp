@@ -48,7 +48,9 @@ TEST(BudgetPeriods, CalendarUtcStartsAndResets) {
     EXPECT_FALSE(period_reset(BudgetPeriod::total, now));
     // A Sunday belongs to the week that started six days before; a Monday starts its own.
     const auto sunday = utc(chr::year{2026} / chr::December / 6, 23, 59);
-    EXPECT_EQ(period_start(BudgetPeriod::weekly, sunday), utc(chr::year{2026} / chr::November / 30));
+    EXPECT_EQ(
+        period_start(BudgetPeriod::weekly, sunday), utc(chr::year{2026} / chr::November / 30)
+    );
     const auto monday = utc(chr::year{2026} / chr::December / 7);
     EXPECT_EQ(period_start(BudgetPeriod::weekly, monday), monday);
     // The end of February in a leap year.
@@ -70,9 +72,10 @@ protected:
         ASSERT_TRUE(run_awaitable(store_->create_user(user_)).has_value());
         audit_ = std::make_unique<auth::AuditLog>(store::admin_store(*store_));
         budgets_ = std::make_unique<Budgets>(
-            store::budget_store(*store_), audit_.get(), [this] { ++soft_warnings_; }, [this] {
-                return now_;
-            }
+            store::budget_store(*store_),
+            audit_.get(),
+            [this] { ++soft_warnings_; },
+            [this] { return now_; }
         );
     }
 
@@ -83,7 +86,9 @@ protected:
         db_.reset();
     }
 
-    void set_user_budget(std::optional<std::int64_t> max, std::optional<std::int64_t> soft, std::string period) {
+    void set_user_budget(
+        std::optional<std::int64_t> max, std::optional<std::int64_t> soft, std::string period
+    ) {
         auto& admin = store::admin_store(*store_);
         auto access = run_awaitable(admin.find_user_access(user_.id));
         ASSERT_TRUE(access.has_value() && access->has_value());
@@ -98,15 +103,17 @@ protected:
 
     // Reserves `estimate` and settles it with `cost` at once.
     Result<void> spend(std::int64_t estimate, std::int64_t cost) {
-        return run_awaitable([](Budgets& b, Principal p, std::int64_t e, std::int64_t c)
-                                 -> boost::asio::awaitable<Result<void>> {
-            auto hold = co_await b.reserve(std::move(p), e);
-            if (!hold) {
-                co_return hold.error();
-            }
-            co_await b.settle(std::move(*hold), c);
-            co_return Result<void>{};
-        }(*budgets_, who(), estimate, cost));
+        return run_awaitable(
+            [](Budgets& b, Principal p, std::int64_t e, std::int64_t c
+            ) -> boost::asio::awaitable<Result<void>> {
+                auto hold = co_await b.reserve(std::move(p), e);
+                if (!hold) {
+                    co_return hold.error();
+                }
+                co_await b.settle(std::move(*hold), c);
+                co_return Result<void>{};
+            }(*budgets_, who(), estimate, cost)
+        );
     }
 
     store::BudgetSpend counts() {
@@ -236,8 +243,7 @@ TEST_F(BudgetsTest, TheFirstRefusalOfAPeriodIsAuditedOnce) {
     audit_->close();
     store::AuditFilter filter;
     filter.kind = std::string(auth::audit_kind::budget_exceeded);
-    const auto events =
-        run_awaitable(store::admin_store(*store_).list_audit_events(filter, 0, 10));
+    const auto events = run_awaitable(store::admin_store(*store_).list_audit_events(filter, 0, 10));
     ASSERT_TRUE(events.has_value());
     ASSERT_EQ(events->total, 2);  // one per day
     EXPECT_EQ(events->items[0].user_id, user_.id);
