@@ -34,6 +34,9 @@ bj::object user_json(const store::AdminUser& u) {
         {"disabled_at", json::time_or_null(u.access.disabled_at)},
         {"rate_limit_per_minute", int_or_null(u.access.rate_limit_per_minute)},
         {"ai_rate_limit_per_minute", int_or_null(u.access.ai_rate_limit_per_minute)},
+        {"max_budget_usd", json::usd_or_null(u.access.max_budget_micros)},
+        {"soft_budget_usd", json::usd_or_null(u.access.soft_budget_micros)},
+        {"budget_period", u.access.budget_period},
     };
 }
 
@@ -79,7 +82,14 @@ asio::awaitable<http::Response> update_user(http::Request& req, AdminService& ad
     }
     const auto body = value_or_throw(http::read_json_object(req));
     value_or_throw(json::reject_unknown_fields(
-        body, {"disabled", "role", "rate_limit_per_minute", "ai_rate_limit_per_minute"}
+        body,
+        {"disabled",
+         "role",
+         "rate_limit_per_minute",
+         "ai_rate_limit_per_minute",
+         "max_budget_usd",
+         "soft_budget_usd",
+         "budget_period"}
     ));
     UserChange change;
     if (body.contains("disabled")) {
@@ -102,6 +112,7 @@ asio::awaitable<http::Response> update_user(http::Request& req, AdminService& ad
     }
     change.rate_limit_per_minute = limit_field(body, "rate_limit_per_minute");
     change.ai_rate_limit_per_minute = limit_field(body, "ai_rate_limit_per_minute");
+    change.budget = value_or_throw(auth::budget_fields_of(body));
     const auto user = value_or_throw(
         co_await admin.update_user(req.principal(), std::string(id), std::move(change))
     );
@@ -115,6 +126,7 @@ asio::awaitable<http::Response> usage(http::Request& req, AdminService& admin) {
         value_or_throw(co_await admin.usage(req.principal(), user_id_param(req), from, to));
     bj::array data;
     std::int64_t messages = 0;
+    std::int64_t calls = 0;
     std::int64_t input = 0;
     std::int64_t output = 0;
     std::int64_t cost = 0;
@@ -124,18 +136,21 @@ asio::awaitable<http::Response> usage(http::Request& req, AdminService& admin) {
             {"model", r.model},
             {"user_count", r.user_count},
             {"message_count", r.message_count},
+            {"call_count", r.call_count},
             {"input_tokens", r.input_tokens},
             {"output_tokens", r.output_tokens},
             {"cost_usd", static_cast<double>(r.cost_micros) / 1'000'000.0},
             {"cost_micros", r.cost_micros},
         });
         messages += r.message_count;
+        calls += r.call_count;
         input += r.input_tokens;
         output += r.output_tokens;
         cost += r.cost_micros;
     }
     co_return http::success(bj::object{
         {"message_count", messages},
+        {"call_count", calls},
         {"total_input_tokens", input},
         {"total_output_tokens", output},
         {"cost_usd", static_cast<double>(cost) / 1'000'000.0},

@@ -125,10 +125,11 @@ asio::awaitable<Result<store::AdminUser>> AdminService::update_user(
         co_return ok.error();
     }
     if (!change.disabled && !change.role && !change.rate_limit_per_minute &&
-        !change.ai_rate_limit_per_minute) {
+        !change.ai_rate_limit_per_minute && !change.budget.any()) {
         co_return make_error(
             ErrorType::unprocessable,
-            "give at least one of disabled, role, rate_limit_per_minute, ai_rate_limit_per_minute"
+            "give at least one of disabled, role, rate_limit_per_minute, ai_rate_limit_per_minute, "
+            "max_budget_usd, soft_budget_usd, budget_period"
         );
     }
     if (change.role && *change.role != store::kRoleAdmin && *change.role != store::kRoleUser) {
@@ -185,6 +186,18 @@ asio::awaitable<Result<store::AdminUser>> AdminService::update_user(
     if (change.ai_rate_limit_per_minute) {
         next.ai_rate_limit_per_minute = *change.ai_rate_limit_per_minute;
         changes["ai_rate_limit_per_minute"] = limit_json(*change.ai_rate_limit_per_minute);
+    }
+    if (change.budget.any()) {
+        change.budget.apply_to(next.max_budget_micros, next.soft_budget_micros, next.budget_period);
+        if (change.budget.max_budget_micros) {
+            changes["max_budget_micros"] = limit_json(*change.budget.max_budget_micros);
+        }
+        if (change.budget.soft_budget_micros) {
+            changes["soft_budget_micros"] = limit_json(*change.budget.soft_budget_micros);
+        }
+        if (change.budget.budget_period) {
+            changes["budget_period"] = *change.budget.budget_period;
+        }
     }
     auto updated = co_await store_.update_user_access(next);
     if (!updated) {

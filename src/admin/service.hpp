@@ -1,7 +1,8 @@
-// Administration (issue 16): the accounts (list, disable, role, per-user rate limits), usage over
-// all users, and the audit log. Every method checks that the caller's account is an admin (read
-// fresh from the store, not from the gate's cache) and returns a permission error otherwise. Admin
-// changes are audited (audit_kind::admin_user_updated) before they are answered. No HTTP here.
+// Administration (issue 16): the accounts (list, disable, role, per-user rate limits, budgets),
+// usage over all users, and the audit log. Every method checks that the caller's account is an
+// admin (read fresh from the store, not from the gate's cache) and returns a permission error
+// otherwise. Admin changes are audited (audit_kind::admin_user_updated) before they are answered.
+// No HTTP here.
 #pragma once
 
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include "auth/access_cache.hpp"
 #include "auth/audit_log.hpp"
+#include "auth/requests.hpp"
 #include "common/error.hpp"
 #include "common/principal.hpp"
 #include "common/time.hpp"
@@ -27,6 +29,7 @@ struct UserChange {
     std::optional<std::string> role;
     std::optional<std::optional<std::int64_t>> rate_limit_per_minute;
     std::optional<std::optional<std::int64_t>> ai_rate_limit_per_minute;
+    auth::BudgetFields budget{};  // max_budget_usd, soft_budget_usd, budget_period
 };
 
 // The bounds of a per-user rate limit (requests per window).

@@ -358,6 +358,18 @@ int App::serve() {
     message_service.set_usage_recorder(&usage_recorder);
     session_service.set_usage_recorder(&usage_recorder);
     compat::CompatService compat_service(*llm_layer->router, usage_recorder);
+    // Budgets: every model call reserves its most possible cost first, in the database.
+    metrics.describe_counter(
+        "parley_budget_soft_limit_crossed_total",
+        "Times an account's or API key's spend crossed its soft budget."
+    );
+    metrics.add_counter("parley_budget_soft_limit_crossed_total", "", 0);
+    usage::Budgets budgets(store::budget_store(**store), &audit_log, [&metrics] {
+        metrics.add_counter("parley_budget_soft_limit_crossed_total", "", 1);
+    });
+    message_service.set_budgets(&budgets);
+    session_service.set_budgets(&budgets);
+    compat_service.set_budgets(&budgets);
 
     Services services{
         &health,
@@ -372,6 +384,7 @@ int App::serve() {
         &gate,
         &compat_service,
         &admin_service,
+        &budgets,
     };
     const http::Router router(make_routes(services));
     http::Pipeline pipeline(

@@ -71,6 +71,7 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::post,    "/api/v1/api-keys",        Access::admin,      [&s](Request& r) { return auth::create_api_key(r, *s.auth); }},
         {Method::get,     "/api/v1/api-keys",        Access::read,       [&s](Request& r) { return auth::list_api_keys(r, *s.auth); }},
         {Method::delete_, "/api/v1/api-keys/{id}",   Access::admin,      [&s](Request& r) { return auth::delete_api_key(r, *s.auth); }},
+        {Method::patch,   "/api/v1/api-keys/{id}/budget", Access::admin, [&s](Request& r) { return auth::update_api_key_budget(r, *s.auth); }},
 
         {Method::post,    "/api/v1/conversations",                Access::write, [&s](Request& r) { return conversations::create(r, *s.conversations); }},
         {Method::get,     "/api/v1/conversations",                Access::read,  [&s](Request& r) { return conversations::list(r, *s.conversations); }},
@@ -100,6 +101,7 @@ std::vector<http::Route> make_routes(Services& s) {
         {Method::get,     "/api/v1/search",                       Access::read,  [&s](Request& r) { return search::search_messages(r, *s.search); }},
         {Method::get,     "/api/v1/models",                       Access::read,  [&s](Request& r) { return usage::models(r, *s.router); }},
         {Method::get,     "/api/v1/usage/stats",                  Access::read,  [&s](Request& r) { return usage::stats(r, *s.store); }},
+        {Method::get,     "/api/v1/usage/budget",                 Access::read,  [&s](Request& r) { return usage::budget(r, *s.budgets); }},
 
         // OpenAI- and Anthropic-compatible endpoints: stateless, errors in each API's own shape.
         {Method::post, "/v1/chat/completions",      Access::model, [&s](Request& r) { return compat::chat_completions(r, *s.compat); }, compat::openai_error},

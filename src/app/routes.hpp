@@ -32,6 +32,7 @@ struct Services {
     auth::AuthGate* gate = nullptr;  // per-turn model limits on WebSocket sessions
     compat::CompatService* compat = nullptr;
     admin::AdminService* admin = nullptr;
+    usage::Budgets* budgets = nullptr;
 };
 
 std::vector<http::Route> make_routes(Services& s);

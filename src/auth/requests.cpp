@@ -1,5 +1,7 @@
 #include "auth/requests.hpp"
 
+#include <cmath>
+
 #include "common/json.hpp"
 #include "common/principal.hpp"
 
@@ -34,8 +36,88 @@ Result<std::string> refresh_token_of(const boost::json::object& body) {
     return token;
 }
 
+namespace {
+
+// A USD amount field: absent, null, or a number from 0 to a billion, in micro-dollars.
+Result<std::optional<std::optional<std::int64_t>>> usd_field(
+    const boost::json::object& body, std::string_view key
+) {
+    const auto* v = body.if_contains(key);
+    if (v == nullptr) {
+        return std::optional<std::optional<std::int64_t>>{};
+    }
+    if (v->is_null()) {
+        return std::optional<std::optional<std::int64_t>>{std::optional<std::int64_t>{}};
+    }
+    double usd = -1;
+    if (v->is_double()) {
+        usd = v->get_double();
+    } else if (v->is_int64()) {
+        usd = static_cast<double>(v->get_int64());
+    } else if (v->is_uint64()) {
+        usd = static_cast<double>(v->get_uint64());
+    }
+    if (!std::isfinite(usd) || usd < 0 || usd > 1e9) {
+        return make_error(
+            ErrorType::unprocessable,
+            "`" + std::string(key) + "` must be a number of US dollars from 0 to 1e9, or null"
+        );
+    }
+    return std::optional<std::optional<std::int64_t>>{
+        std::optional<std::int64_t>{static_cast<std::int64_t>(std::llround(usd * 1e6))}};
+}
+
+}  // namespace
+
+void BudgetFields::apply_to(
+    std::optional<std::int64_t>& max_micros,
+    std::optional<std::int64_t>& soft_micros,
+    std::string& period
+) const {
+    if (max_budget_micros) {
+        max_micros = *max_budget_micros;
+    }
+    if (soft_budget_micros) {
+        soft_micros = *soft_budget_micros;
+    }
+    if (budget_period) {
+        period = *budget_period;
+    }
+}
+
+Result<BudgetFields> budget_fields_of(const boost::json::object& body) {
+    BudgetFields out;
+    auto max = usd_field(body, "max_budget_usd");
+    if (!max) {
+        return max.error();
+    }
+    out.max_budget_micros = *max;
+    auto soft = usd_field(body, "soft_budget_usd");
+    if (!soft) {
+        return soft.error();
+    }
+    out.soft_budget_micros = *soft;
+    if (const auto* v = body.if_contains("budget_period"); v != nullptr) {
+        const bool known =
+            v->is_string() && (v->get_string() == "daily" || v->get_string() == "weekly" ||
+                               v->get_string() == "monthly" || v->get_string() == "total");
+        if (!known) {
+            return make_error(
+                ErrorType::unprocessable,
+                "`budget_period` must be one of daily, weekly, monthly, total"
+            );
+        }
+        out.budget_period = std::string(v->get_string());
+    }
+    return out;
+}
+
 Result<ApiKeyRequest> api_key_request_of(const boost::json::object& body) {
-    if (auto known = json::reject_unknown_fields(body, {"name", "scopes", "expires_at"}); !known) {
+    if (auto known = json::reject_unknown_fields(
+            body,
+            {"name", "scopes", "expires_at", "max_budget_usd", "soft_budget_usd", "budget_period"}
+        );
+        !known) {
         return known.error();
     }
     auto name = json::required_string(body, "name");
@@ -62,6 +144,11 @@ Result<ApiKeyRequest> api_key_request_of(const boost::json::object& body) {
             out.scopes |= static_cast<unsigned>(s);
         }
     }
+    auto budget = budget_fields_of(body);
+    if (!budget) {
+        return budget.error();
+    }
+    out.budget = std::move(*budget);
     auto expires = json::optional_string(body, "expires_at");
     if (!expires) {
         return expires.error();

@@ -3,8 +3,10 @@
 // the routes that call it; fuzzed on its own (fuzz/dto_fuzz.cpp).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/json/object.hpp>
 
@@ -18,10 +20,32 @@ struct Credentials {
     std::string password;
 };
 
+// The budget fields of a body (PATCH /api/v1/admin/users/{id}, creating or changing an API
+// key's budget): each absent (nullopt: unchanged), or null (removed) or a value.
+struct BudgetFields {
+    std::optional<std::optional<std::int64_t>> max_budget_micros;   // max_budget_usd
+    std::optional<std::optional<std::int64_t>> soft_budget_micros;  // soft_budget_usd
+    std::optional<std::string> budget_period;  // "daily", "weekly", "monthly" or "total"
+
+    bool any() const noexcept { return max_budget_micros || soft_budget_micros || budget_period; }
+
+    // Applies the fields present to a cap.
+    void apply_to(
+        std::optional<std::int64_t>& max_micros,
+        std::optional<std::int64_t>& soft_micros,
+        std::string& period
+    ) const;
+};
+
+// max_budget_usd and soft_budget_usd (a number of US dollars from 0 to 1e9, or null), and
+// budget_period; other fields are not looked at. Errors: unprocessable naming the bad field.
+Result<BudgetFields> budget_fields_of(const boost::json::object& body);
+
 struct ApiKeyRequest {
     std::string name;
     unsigned scopes = 0;  // Scope bits; read and write when the body names none
     std::optional<TimePoint> expires_at;
+    BudgetFields budget{};
 };
 
 // register and login: {"email", "password"}, both strings (checked further by AuthService).
@@ -32,8 +56,8 @@ Result<Credentials> credentials_of(const boost::json::object& body);
 // Errors: unprocessable for anything else.
 Result<std::string> refresh_token_of(const boost::json::object& body);
 
-// POST /api/v1/auth/api-keys: name, scopes (a non-empty array of read, write, admin), expires_at
-// (ISO 8601). Errors: unprocessable naming the bad field.
+// POST /api/v1/api-keys: name, scopes (a non-empty array of read, write, admin), expires_at
+// (ISO 8601), and the budget fields. Errors: unprocessable naming the bad field.
 Result<ApiKeyRequest> api_key_request_of(const boost::json::object& body);
 
 }  // namespace parley::auth

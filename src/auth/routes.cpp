@@ -46,6 +46,15 @@ bj::object key_json(const store::ApiKey& k) {
     };
 }
 
+// A key's cap (its spend: GET /api/v1/usage/budget).
+bj::object budget_limit_json(const store::BudgetLimit& l) {
+    return {
+        {"max_budget_usd", json::usd_or_null(l.max_micros)},
+        {"soft_budget_usd", json::usd_or_null(l.soft_micros)},
+        {"budget_period", l.period},
+    };
+}
+
 Credentials read_credentials(const http::Request& req) {
     return value_or_throw(credentials_of(value_or_throw(http::read_json_object(req))));
 }
@@ -93,12 +102,19 @@ asio::awaitable<http::Response> me(http::Request& req, AuthService& auth) {
 
 asio::awaitable<http::Response> create_api_key(http::Request& req, AuthService& auth) {
     const auto body = value_or_throw(http::read_json_object(req));
-    auto [name, scopes, expires_at] = value_or_throw(api_key_request_of(body));
+    auto [name, scopes, expires_at, budget] = value_or_throw(api_key_request_of(body));
     auto created = value_or_throw(
         co_await auth.create_api_key(req.principal(), std::move(name), scopes, expires_at)
     );
     auto data = key_json(created.record);
     data["key"] = created.key;
+    if (budget.any()) {
+        // Validated with the body above; what can fail here is the database.
+        const auto limit = value_or_throw(
+            co_await auth.set_api_key_budget(req.principal(), created.record.id, std::move(budget))
+        );
+        data["budget"] = budget_limit_json(limit);
+    }
     co_return http::success(data, 201);
 }
 
@@ -111,6 +127,24 @@ asio::awaitable<http::Response> list_api_keys(http::Request& req, AuthService& a
         data.push_back(key_json(keys[static_cast<std::size_t>(i)]));
     }
     co_return http::success_list(std::move(data), page.page, page.per_page, total);
+}
+
+asio::awaitable<http::Response> update_api_key_budget(http::Request& req, AuthService& auth) {
+    const auto id = req.path_param("id");
+    if (!is_uuid(id)) {
+        throw ErrorException(make_error(ErrorType::not_found, "no such API key"));
+    }
+    const auto body = value_or_throw(http::read_json_object(req));
+    value_or_throw(
+        json::reject_unknown_fields(body, {"max_budget_usd", "soft_budget_usd", "budget_period"})
+    );
+    auto fields = value_or_throw(budget_fields_of(body));
+    const auto limit = value_or_throw(
+        co_await auth.set_api_key_budget(req.principal(), std::string(id), std::move(fields))
+    );
+    auto data = budget_limit_json(limit);
+    data["id"] = std::string(id);
+    co_return http::success(std::move(data));
 }
 
 asio::awaitable<http::Response> delete_api_key(http::Request& req, AuthService& auth) {

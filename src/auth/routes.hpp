@@ -24,6 +24,8 @@ boost::asio::awaitable<http::Response> me(http::Request& req, AuthService& auth)
 boost::asio::awaitable<http::Response> create_api_key(http::Request& req, AuthService& auth);
 // GET /api/v1/api-keys
 boost::asio::awaitable<http::Response> list_api_keys(http::Request& req, AuthService& auth);
+// PATCH /api/v1/api-keys/{id}/budget (the key's owner, or an admin)
+boost::asio::awaitable<http::Response> update_api_key_budget(http::Request& req, AuthService& auth);
 // DELETE /api/v1/api-keys/{id}
 boost::asio::awaitable<http::Response> delete_api_key(http::Request& req, AuthService& auth);
 

@@ -447,6 +447,51 @@ asio::awaitable<Result<std::vector<store::ApiKey>>> AuthService::list_api_keys(c
     co_return co_await store_.list_api_keys(who.user_id);
 }
 
+asio::awaitable<Result<store::BudgetLimit>> AuthService::set_api_key_budget(
+    const Principal& who, std::string id, BudgetFields fields
+) {
+    if (!fields.any()) {
+        co_return make_error(
+            ErrorType::unprocessable,
+            "give at least one of max_budget_usd, soft_budget_usd, budget_period"
+        );
+    }
+    auto own = co_await store_.list_api_keys(who.user_id);
+    if (!own) {
+        co_return own.error();
+    }
+    const bool owner =
+        std::any_of(own->begin(), own->end(), [&id](const store::ApiKey& k) { return k.id == id; });
+    if (!owner) {
+        // An admin may change any account's key; anyone else learns nothing of other keys.
+        auto caller = co_await access(who.user_id);
+        if (!caller) {
+            co_return caller.error();
+        }
+        if (!*caller || !(*caller)->admin() || (*caller)->disabled()) {
+            co_return make_error(ErrorType::not_found, "no such API key");
+        }
+    }
+    auto& budgets = store::budget_store(store_);
+    auto current = co_await budgets.find_key_budget(id);
+    if (!current) {
+        co_return current.error();
+    }
+    if (!*current) {
+        co_return make_error(ErrorType::not_found, "no such API key");
+    }
+    store::BudgetLimit next = **current;
+    fields.apply_to(next.max_micros, next.soft_micros, next.period);
+    auto set = co_await budgets.set_key_budget(id, next);
+    if (!set) {
+        co_return set.error();
+    }
+    if (!*set) {
+        co_return make_error(ErrorType::not_found, "no such API key");
+    }
+    co_return next;
+}
+
 asio::awaitable<Result<void>> AuthService::revoke_api_key(const Principal& who, std::string id) {
     auto revoked = co_await store_.revoke_api_key(id, who.user_id, clock_());
     if (!revoked) {

@@ -14,10 +14,12 @@
 #include "auth/access_cache.hpp"
 #include "auth/audit_log.hpp"
 #include "auth/jwt.hpp"
+#include "auth/requests.hpp"
 #include "common/error.hpp"
 #include "common/principal.hpp"
 #include "common/time.hpp"
 #include "store/admin_store.hpp"
+#include "store/budget_store.hpp"
 #include "store/store.hpp"
 
 namespace parley::auth {
@@ -118,6 +120,13 @@ public:
     // Revokes one of `who`'s keys. Audited (api_key_revoked). Errors: not_found (no such key of
     // theirs).
     boost::asio::awaitable<Result<void>> revoke_api_key(const Principal& who, std::string id);
+
+    // Sets the budget fields present on API key `id` and returns its cap after. The key must be
+    // `who`'s, or `who` an admin. Errors: not_found (no such unrevoked key, or another account's
+    // while `who` is no admin), unprocessable (no budget field given).
+    boost::asio::awaitable<Result<store::BudgetLimit>> set_api_key_budget(
+        const Principal& who, std::string id, BudgetFields fields
+    );
 
     const AuthOptions& options() const noexcept { return options_; }
 

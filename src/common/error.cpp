@@ -25,6 +25,7 @@ int error_status(ErrorType type) noexcept {
         case ErrorType::headers_too_large:
             return 431;
         case ErrorType::rate_limit:
+        case ErrorType::budget_exceeded:
             return 429;
         case ErrorType::api:
             return 500;
@@ -56,6 +57,8 @@ std::string_view error_type_name(ErrorType type) noexcept {
             return "request_too_large";
         case ErrorType::rate_limit:
             return "rate_limit_error";
+        case ErrorType::budget_exceeded:
+            return "budget_exceeded_error";
         case ErrorType::api:
         case ErrorType::upstream:
             return "api_error";

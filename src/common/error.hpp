@@ -27,6 +27,7 @@ enum class ErrorType {
     request_too_large,       // 413 request_too_large
     headers_too_large,       // 431 request_too_large
     rate_limit,              // 429 rate_limit_error
+    budget_exceeded,         // 429 budget_exceeded_error (a spending cap is reached)
     api,                     // 500 api_error
     upstream,                // 502 api_error (a provider answered badly)
     overloaded,              // 503 overloaded_error
@@ -34,9 +35,10 @@ enum class ErrorType {
 
 struct Error {
     ErrorType type = ErrorType::api;
-    std::string message;                 // shown to the client
-    std::string detail;                  // logged only, never sent
-    std::optional<int> retry_after_s{};  // Retry-After, for rate_limit and overloaded
+    std::string message;                    // shown to the client
+    std::string detail;                     // logged only, never sent
+    std::optional<int> retry_after_s{};     // Retry-After, for rate_limit and overloaded
+    std::optional<std::string> reset_at{};  // budget_exceeded: when the budget resets (ISO 8601)
 };
 
 // The HTTP status for an error type.

@@ -308,4 +308,9 @@ boost::json::value time_or_null(const std::optional<TimePoint>& t) {
     return t ? boost::json::value(to_iso8601(*t)) : boost::json::value(nullptr);
 }
 
+boost::json::value usd_or_null(const std::optional<std::int64_t>& micros) {
+    return micros ? boost::json::value(static_cast<double>(*micros) / 1e6)
+                  : boost::json::value(nullptr);
+}
+
 }  // namespace parley::json

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -55,6 +56,9 @@ Result<void> reject_unknown_fields(
 
 // An optional time as the API shows it: ISO 8601 (to_iso8601), or null when absent.
 boost::json::value time_or_null(const std::optional<TimePoint>& t);
+
+// An optional amount of micro-dollars as the API shows money: US dollars (a number), or null.
+boost::json::value usd_or_null(const std::optional<std::int64_t>& micros);
 
 // Appends `s` to `out` as the body of a JSON string (no quotes), escaping as RFC 8259 requires.
 void escape_into(std::string& out, std::string_view s);

@@ -26,6 +26,8 @@ std::pair<std::string_view, std::string_view> openai_type(ErrorType type) noexce
             return {"invalid_request_error", "model_not_found"};
         case ErrorType::rate_limit:
             return {"requests", "rate_limit_exceeded"};
+        case ErrorType::budget_exceeded:
+            return {"budget_exceeded", "budget_exceeded"};
         case ErrorType::api:
         case ErrorType::upstream:
         case ErrorType::overloaded:

@@ -17,8 +17,9 @@ asio::awaitable<http::Response> chat_completions(http::Request& req, CompatServi
     svc.stamp(d.call, "");
     const std::string model = d.call.model->id;
     if (d.stream) {
-        auto turn =
-            co_await svc.start(req.principal(), usage::CallKind::compat_chat, std::move(d.call));
+        auto turn = value_or_throw(
+            co_await svc.start(req.principal(), usage::CallKind::compat_chat, std::move(d.call))
+        );
         co_return co_await messages::stream_turn(
             req, std::move(turn), messages::make_openai_encoder(d.include_usage)
         );
@@ -37,8 +38,8 @@ asio::awaitable<http::Response> create_message(http::Request& req, CompatService
     svc.stamp(d.call, "msg_");
     const std::string model = d.call.model->id;
     if (d.stream) {
-        auto turn = co_await svc.start(
-            req.principal(), usage::CallKind::compat_messages, std::move(d.call)
+        auto turn = value_or_throw(
+            co_await svc.start(req.principal(), usage::CallKind::compat_messages, std::move(d.call))
         );
         co_return co_await messages::stream_turn(
             req, std::move(turn), messages::make_anthropic_encoder()

@@ -28,6 +28,22 @@ asio::awaitable<void> record_spend(
     }
 }
 
+// Settles the call's budget reservation (when it holds one) with its exact cost, then records
+// its spend.
+asio::awaitable<void> settle_and_record(
+    usage::UsageRecorder& recorder,
+    usage::Budgets* budgets,
+    std::shared_ptr<usage::BudgetHold> hold,
+    Principal who,
+    usage::CallKind kind,
+    store::Message reply
+) {
+    if (budgets != nullptr && hold) {
+        co_await budgets->settle(std::move(*hold), reply.cost_micros);
+    }
+    co_await record_spend(recorder, std::move(who), kind, std::move(reply));
+}
+
 }  // namespace
 
 CompatService::CompatService(llm::ModelRouter& router, usage::UsageRecorder& recorder, Clock clock)
@@ -40,19 +56,39 @@ void CompatService::stamp(messages::CallRequest& call, std::string_view id_prefi
     call.created_unix = to_unix_seconds(clock_());
 }
 
-asio::awaitable<std::unique_ptr<messages::Turn>> CompatService::start(
+asio::awaitable<Result<std::unique_ptr<messages::Turn>>> CompatService::start(
     const Principal& who, usage::CallKind kind, messages::CallRequest call
 ) {
-    messages::CallEnded on_end = [recorder = &recorder_, who, kind](store::Message reply) {
-        return record_spend(*recorder, who, kind, std::move(reply));
-    };
+    // Shared: CallEnded is a std::function (copyable); the hold settles once, when the call ends.
+    std::shared_ptr<usage::BudgetHold> hold;
+    if (budgets_ != nullptr) {
+        // The most this call can cost: the prompt as estimated and every output token allowed.
+        auto reserved = co_await budgets_->reserve(
+            who,
+            call.model->cost_micros(
+                messages::estimate_prompt_tokens(call.request), call.request.max_tokens
+            )
+        );
+        if (!reserved) {
+            co_return reserved.error();
+        }
+        hold = std::make_shared<usage::BudgetHold>(std::move(*reserved));
+    }
+    messages::CallEnded on_end =
+        [recorder = &recorder_, budgets = budgets_, hold, who, kind](store::Message reply) {
+            return settle_and_record(*recorder, budgets, hold, who, kind, std::move(reply));
+        };
     co_return co_await messages::start_call(router_, std::move(call), std::move(on_end));
 }
 
 asio::awaitable<Result<CollectedAnswer>> CompatService::complete(
     const Principal& who, usage::CallKind kind, messages::CallRequest call
 ) {
-    auto turn = co_await start(who, kind, std::move(call));
+    auto started = co_await start(who, kind, std::move(call));
+    if (!started) {
+        co_return started.error();
+    }
+    auto turn = std::move(*started);
     CollectedAnswer a;
     for (;;) {
         auto e = co_await turn->next();

@@ -11,6 +11,7 @@
 #include "compat/openai.hpp"
 #include "llm/router.hpp"
 #include "messages/call.hpp"
+#include "usage/budget.hpp"
 #include "usage/recorder.hpp"
 
 namespace parley::compat {
@@ -23,14 +24,20 @@ public:
 
     const llm::ModelRouter& router() const noexcept { return router_; }
 
+    // Where every call's spend is reserved and settled (budgets); none: no budgets. Call before
+    // serving.
+    void set_budgets(usage::Budgets* budgets) noexcept { budgets_ = budgets; }
+
     // Starts `call` for `who`, to be streamed (messages::stream_turn). The spend is recorded as
-    // `kind` when the answer ends, whether or not the client still reads.
-    boost::asio::awaitable<std::unique_ptr<messages::Turn>> start(
+    // `kind` when the answer ends, whether or not the client still reads. Errors:
+    // budget_exceeded (429: a budget of the account or key is spent; no model is asked).
+    boost::asio::awaitable<Result<std::unique_ptr<messages::Turn>>> start(
         const Principal& who, usage::CallKind kind, messages::CallRequest call
     );
 
-    // Runs `call` to its end and returns the whole answer. Errors: upstream (502: the provider
-    // failed or answered an error), overloaded (503: every model in the chain failed).
+    // Runs `call` to its end and returns the whole answer. Errors: budget_exceeded (as start's),
+    // upstream (502: the provider failed or answered an error), overloaded (503: every model in
+    // the chain failed).
     boost::asio::awaitable<Result<CollectedAnswer>> complete(
         const Principal& who, usage::CallKind kind, messages::CallRequest call
     );
@@ -41,6 +48,7 @@ public:
 private:
     llm::ModelRouter& router_;
     usage::UsageRecorder& recorder_;
+    usage::Budgets* budgets_ = nullptr;
     Clock clock_;
 };
 

@@ -52,17 +52,16 @@ Response no_content() {
 }
 
 Response error_response(const Error& error, std::string_view request_id) {
+    bj::object body{
+        {"type", error_type_name(error.type)},
+        {"message", error.message},
+        {"request_id", request_id},
+    };
+    if (error.reset_at) {
+        body["reset_at"] = *error.reset_at;
+    }
     Response r = json_response(
-        error_status(error.type),
-        bj::object{
-            {"status", "error"},
-            {"error",
-             bj::object{
-                 {"type", error_type_name(error.type)},
-                 {"message", error.message},
-                 {"request_id", request_id},
-             }},
-        }
+        error_status(error.type), bj::object{{"status", "error"}, {"error", std::move(body)}}
     );
     if (error.retry_after_s) {
         r.set_header("Retry-After", std::to_string(*error.retry_after_s));

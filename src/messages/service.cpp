@@ -19,6 +19,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "conversations/json.hpp"
+#include "messages/call.hpp"
 #include "messages/turn_state.hpp"
 #include "sessions/routing.hpp"
 
@@ -338,6 +339,7 @@ struct MessageService::Prepared {
     std::int64_t context_count = 0;
     std::optional<bj::object> routing;  // the response strategy's decision, when routing is on
     bool store_user = true;             // false when regenerating: the question is stored already
+    usage::BudgetHold budget;           // the turn's reservation, settled when it ends
 };
 
 namespace {
@@ -639,6 +641,14 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     }
     state->start.created_unix =
         std::chrono::duration_cast<std::chrono::seconds>(clock_().time_since_epoch()).count();
+    if (budgets_ != nullptr) {
+        // The most this call can cost: the prompt as estimated and every output token allowed.
+        auto hold = co_await budgets_->reserve(who, info.cost_micros(prompt, max_tokens));
+        if (!hold) {
+            co_return hold.error();
+        }
+        p.budget = std::move(*hold);
+    }
     p.conversation = std::move(*conversation);
 
     spawn_turn(executor, state, run_turn(state, std::move(p)));
@@ -789,6 +799,19 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
         route.ok = false;
     }
     co_await user_write->done.wait();
+    if (budgets_ != nullptr) {
+        // The turn's exact cost (every tool round included), as the stored answer bills it.
+        store::Message billed;
+        billed.content = answer.text;  // what settle_tokens estimates from without a usage report
+        settle_tokens(
+            billed,
+            router_.catalog().find(route.model),
+            route.ok,
+            answer.has_usage ? &answer.usage : nullptr,
+            st->start.input_tokens
+        );
+        co_await budgets_->settle(std::move(p.budget), billed.cost_micros);
+    }
     if (user_write->error) {
         // Without the user's message there is no turn to attach an answer to.
         log::error("could not store the user message", {{"detail", user_write->error->detail}});
@@ -890,9 +913,26 @@ asio::awaitable<BackgroundAnswer> ask_in_background(
     llm::ChatRequest request,
     Principal who,
     usage::UsageRecorder* recorder,
-    usage::CallKind kind
+    usage::CallKind kind,
+    usage::Budgets* budgets
 ) {
     BackgroundAnswer answer;
+    std::optional<usage::BudgetHold> hold;
+    if (budgets != nullptr) {
+        auto reserved = co_await budgets->reserve(
+            who, model.cost_micros(estimate_prompt_tokens(request), request.max_tokens)
+        );
+        if (!reserved) {
+            log::info(
+                "a background model call was skipped",
+                {{"kind", std::string(usage::call_kind_name(kind))},
+                 {"reason", reserved.error().message}}
+            );
+            answer.skipped = true;
+            co_return answer;
+        }
+        hold = std::move(*reserved);
+    }
     llm::Usage usage;
     const auto sink = [&answer, &usage](llm::StreamEvent e) -> asio::awaitable<void> {
         if (e.kind == llm::StreamEvent::Kind::text_delta) {
@@ -904,9 +944,15 @@ asio::awaitable<BackgroundAnswer> ask_in_background(
     };
     const auto route = co_await router.stream(model, request, sink);
     answer.ok = route.ok;
+    // Billed as the provider counted it; the model that answered (after any fallback).
+    const llm::ModelInfo* answered = router.catalog().find(route.model);
+    if (hold) {
+        co_await budgets->settle(
+            std::move(*hold),
+            answered != nullptr ? answered->cost_micros(usage.input_tokens, usage.output_tokens) : 0
+        );
+    }
     if (recorder != nullptr) {
-        // Billed as the provider counted it; the model that answered (after any fallback).
-        const llm::ModelInfo* answered = router.catalog().find(route.model);
         usage::ModelCall call;
         call.kind = kind;
         call.model = route.model;
@@ -943,7 +989,13 @@ asio::awaitable<void> MessageService::auto_title(
         );
         request.max_tokens = 24;
         const auto answer = co_await ask_in_background(
-            router_, *model, std::move(request), std::move(who), recorder_, usage::CallKind::title
+            router_,
+            *model,
+            std::move(request),
+            std::move(who),
+            recorder_,
+            usage::CallKind::title,
+            budgets_
         );
         if (answer.ok) {
             title = clean_title(answer.text);

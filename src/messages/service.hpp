@@ -22,6 +22,7 @@
 #include "messages/tree.hpp"
 #include "store/store.hpp"
 #include "tools/registry.hpp"
+#include "usage/budget.hpp"
 #include "usage/recorder.hpp"
 
 namespace parley::messages {
@@ -60,10 +61,13 @@ std::string title_from_message(std::string_view content);
 
 // A short answer asked in the background (a title, a summary): the text, and whether the model
 // answered. The call's tokens and cost are recorded for `who` as `kind` through `recorder` (when
-// set; a failure to record is logged), so background calls count in usage like any other.
+// set; a failure to record is logged), so background calls count in usage like any other. With
+// `budgets`, the call counts toward `who`'s budgets and is skipped (ok false, no model asked)
+// when one is spent: a background call never fails a request.
 struct BackgroundAnswer {
     std::string text;
     bool ok = false;
+    bool skipped = false;  // not asked: a budget of `who` is spent (or could not be checked)
 };
 
 boost::asio::awaitable<BackgroundAnswer> ask_in_background(
@@ -72,7 +76,8 @@ boost::asio::awaitable<BackgroundAnswer> ask_in_background(
     llm::ChatRequest request,
     Principal who,
     usage::UsageRecorder* recorder,
-    usage::CallKind kind
+    usage::CallKind kind,
+    usage::Budgets* budgets
 );
 
 // What a turn produces, in order: thinking and text deltas, then one `end`.
@@ -156,8 +161,13 @@ public:
     // recorded. Call before serving.
     void set_usage_recorder(usage::UsageRecorder* recorder) noexcept { recorder_ = recorder; }
 
+    // Where every model call's spend is reserved and settled (budgets); none: no budgets. Call
+    // before serving.
+    void set_budgets(usage::Budgets* budgets) noexcept { budgets_ = budgets; }
+
     // Stores the user's message, asks the model and stores its answer, which it returns.
     // Errors: not_found / permission (the conversation), unprocessable (content, model, settings),
+    // budget_exceeded (429: a budget of the account or key is spent; nothing is stored),
     // upstream (502: the provider failed or answered an error), overloaded (503: every model in the
     // chain failed) — in both cases the user message stays and an assistant message with status
     // "error" (or "partial", with what arrived) is recorded.
@@ -204,6 +214,7 @@ private:
     Clock clock_;
     const tools::Registry* tools_;
     usage::UsageRecorder* recorder_ = nullptr;
+    usage::Budgets* budgets_ = nullptr;
 };
 
 }  // namespace parley::messages

@@ -265,12 +265,15 @@ asio::awaitable<Result<store::Conversation>> SessionService::summarize(
         request.messages.push_back({"user", transcript(page->items, kTranscriptChars)});
         request.max_tokens = 300;
         auto answer = co_await ask_in_background(
-            router_, *model, std::move(request), who, recorder_, usage::CallKind::summary
+            router_, *model, std::move(request), who, recorder_, usage::CallKind::summary, budgets_
         );
-        if (!answer.ok || answer.text.empty()) {
+        if (answer.skipped) {
+            summary = extractive_summary(page->items);  // a spent budget: no model, not an error
+        } else if (!answer.ok || answer.text.empty()) {
             co_return make_error(ErrorType::upstream, "the model could not write a summary");
+        } else {
+            summary = std::move(answer.text);
         }
-        summary = std::move(answer.text);
     } else {
         summary = extractive_summary(page->items);
     }

@@ -22,6 +22,7 @@
 #include "llm/router.hpp"
 #include "messages/session_log.hpp"
 #include "store/store.hpp"
+#include "usage/budget.hpp"
 #include "usage/recorder.hpp"
 
 namespace parley::messages {
@@ -79,6 +80,10 @@ public:
     // recorded. Call before serving.
     void set_usage_recorder(usage::UsageRecorder* recorder) noexcept { recorder_ = recorder; }
 
+    // Where the summary's model call counts toward budgets (skipped, with the extractive summary
+    // instead, when one is spent); none: no budgets.
+    void set_budgets(usage::Budgets* budgets) noexcept { budgets_ = budgets; }
+
     // The event log of a session of `conversation_id`, writing on `executor`.
     std::shared_ptr<SessionLog> open_log(
         const std::string& conversation_id, const boost::asio::any_io_executor& executor
@@ -129,6 +134,7 @@ private:
     Clock clock_;
     events::SessionLocks* locks_ = nullptr;
     usage::UsageRecorder* recorder_ = nullptr;
+    usage::Budgets* budgets_ = nullptr;
     std::chrono::milliseconds lease_ttl_{30'000};
     std::mutex mutex_;
     std::unordered_set<std::string> active_;

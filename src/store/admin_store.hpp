@@ -28,6 +28,11 @@ struct UserAccess {
     std::optional<TimePoint> disabled_at{};
     std::optional<std::int64_t> rate_limit_per_minute{};     // standard routes; none: the default
     std::optional<std::int64_t> ai_rate_limit_per_minute{};  // routes that call a model
+    // Budget (migration 0007): the cap in micro-dollars (none: no cap), the soft cap that only
+    // warns, and the period ("daily", "weekly", "monthly", "total").
+    std::optional<std::int64_t> max_budget_micros{};
+    std::optional<std::int64_t> soft_budget_micros{};
+    std::string budget_period{"total"};
 
     bool admin() const noexcept { return role == kRoleAdmin; }
 
@@ -65,7 +70,8 @@ struct ModelDayUsage {
     std::string day;  // YYYY-MM-DD
     std::string model;
     std::int64_t user_count = 0;
-    std::int64_t message_count = 0;
+    std::int64_t message_count = 0;  // stored messages
+    std::int64_t call_count = 0;     // usage records: calls that store no message
     std::int64_t input_tokens = 0;
     std::int64_t output_tokens = 0;
     std::int64_t cost_micros = 0;
@@ -87,8 +93,8 @@ public:
         std::int64_t offset, std::int64_t limit
     ) = 0;
 
-    // Replaces the role, disabled_at and rate limits of `access.user_id`; false when there is no
-    // such account.
+    // Replaces the role, disabled_at, rate limits and budget of `access.user_id`; false when there
+    // is no such account.
     virtual boost::asio::awaitable<Result<bool>> update_user_access(UserAccess access) = 0;
 
     // Makes the accounts with these emails (compared case-insensitively) admins; returns the ids
@@ -111,8 +117,8 @@ public:
         AuditFilter filter, std::int64_t offset, std::int64_t limit
     ) = 0;
 
-    // Messages with a model created in [from, to), of one user or all, summed by UTC day and
-    // model, ordered by day then model.
+    // Messages with a model and usage records (compatible endpoints, titles, summaries) created
+    // in [from, to), of one user or all, summed by UTC day and model, ordered by day then model.
     virtual boost::asio::awaitable<Result<std::vector<ModelDayUsage>>> usage_by_day_and_model(
         std::optional<std::string> user_id,
         std::optional<TimePoint> from,

@@ -1,8 +1,11 @@
 #include "usage/routes.hpp"
 
+#include <algorithm>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "common/json.hpp"
 #include "http/pagination.hpp"
 
 namespace parley::usage {
@@ -24,6 +27,27 @@ bj::object row_json(std::string_view key_name, const store::UsageRow& r) {
         {"input_tokens", r.input_tokens},
         {"output_tokens", r.output_tokens},
         {"cost_usd", usd(r.cost_micros)},
+    };
+}
+
+// A budget as GET /api/v1/usage/budget shows it.
+bj::object budget_json(const BudgetView& v) {
+    bj::value remaining = nullptr;
+    if (v.limit.max_micros) {
+        remaining =
+            usd(std::max<std::int64_t>(*v.limit.max_micros - v.spend.spent - v.spend.reserved, 0));
+    }
+    return {
+        {"max_budget_usd", json::usd_or_null(v.limit.max_micros)},
+        {"soft_budget_usd", json::usd_or_null(v.limit.soft_micros)},
+        {"budget_period", budget_period_name(v.period)},
+        {"spent_usd", usd(v.spend.spent)},
+        {"reserved_usd", usd(v.spend.reserved)},
+        {"remaining_usd", std::move(remaining)},
+        {"spent_micros", v.spend.spent},
+        {"reserved_micros", v.spend.reserved},
+        {"period_start", to_iso8601(v.period_start)},
+        {"reset_at", v.reset_at ? bj::value(to_iso8601(*v.reset_at)) : bj::value(nullptr)},
     };
 }
 
@@ -81,6 +105,17 @@ asio::awaitable<http::Response> stats(http::Request& req, store::Store& store) {
         {"by_day", std::move(by_day)},
         {"by_key", std::move(by_key)},
     });
+}
+
+asio::awaitable<http::Response> budget(http::Request& req, Budgets& budgets) {
+    const auto views = value_or_throw(co_await budgets.status(req.principal()));
+    bj::object data{{"user", nullptr}, {"api_key", nullptr}};
+    for (const auto& v : views) {
+        auto j = budget_json(v);
+        j["id"] = v.id;
+        data[v.scope] = std::move(j);
+    }
+    co_return http::success(std::move(data));
 }
 
 }  // namespace parley::usage

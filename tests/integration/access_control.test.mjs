@@ -77,6 +77,7 @@ const EXPECTATIONS = {
     "POST /api/v1/api-keys": { access: "admin", body: { name: "matrix", scopes: ["read"] } },
     "GET /api/v1/api-keys": { access: "read" },
     "DELETE /api/v1/api-keys/{id}": { access: "admin", params: { id: "apiKey" }, other: 404 },
+    "PATCH /api/v1/api-keys/{id}/budget": { access: "admin", params: { id: "apiKey" }, other: 404, body: { max_budget_usd: 5 } },
 
     "POST /api/v1/conversations": { access: "write", body: { title: "matrix" } },
     "GET /api/v1/conversations": { access: "read" },
@@ -109,6 +110,7 @@ const EXPECTATIONS = {
     "GET /api/v1/search": { access: "read", query: "?q=hello" },
     "GET /api/v1/models": { access: "read" },
     "GET /api/v1/usage/stats": { access: "read" },
+    "GET /api/v1/usage/budget": { access: "read" },
 
     // The OpenAI- and Anthropic-compatible routes: stateless (they name no one's resource).
     // GET /v1/models answers in OpenAI's shape unless the request has `anthropic-version`.

@@ -27,8 +27,8 @@ const ME = "/api/v1/auth/me";
 const KEYS = "/api/v1/api-keys";
 const UNLIMITED = { RATE_LIMIT_AUTH: "100000", RATE_LIMIT_STANDARD: "100000", RATE_LIMIT_AI: "100000" };
 const USER_FIELDS = [
-    "ai_rate_limit_per_minute", "created_at", "disabled", "disabled_at", "email", "id",
-    "rate_limit_per_minute", "role",
+    "ai_rate_limit_per_minute", "budget_period", "created_at", "disabled", "disabled_at", "email", "id",
+    "max_budget_usd", "rate_limit_per_minute", "role", "soft_budget_usd",
 ];
 
 async function stopCleanly(server) {
@@ -161,6 +161,7 @@ describe("admin and audit (ADMIN_EMAILS)", () => {
             assert.deepEqual(users[0], {
                 id: alice.id, email: alice.email, created_at: users[0].created_at, role: "user",
                 disabled: false, disabled_at: null, rate_limit_per_minute: null, ai_rate_limit_per_minute: null,
+                max_budget_usd: null, soft_budget_usd: null, budget_period: "total",
             });
             assert.ok(!r.text.includes("argon2"), "no password hash in the list");
         });
@@ -192,7 +193,8 @@ describe("admin and audit (ADMIN_EMAILS)", () => {
                 [{ rate_limit_per_minute: 0 }, 422, /rate_limit_per_minute/],
                 [{ ai_rate_limit_per_minute: 1_000_001 }, 422, /ai_rate_limit_per_minute/],
                 [{ rate_limit_per_minute: "5" }, 422, /rate_limit_per_minute/],
-                [{ max_budget_usd: 10 }, 422, /max_budget_usd/], // budgets are not part of this route yet
+                [{ max_budget_usd: -1 }, 422, /max_budget_usd/],
+                [{ budget_period: "hourly" }, 422, /budget_period/],
                 [{}, 422, /at least one/],
             ];
             for (const [json, status, message] of cases) {

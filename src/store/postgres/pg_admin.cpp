@@ -11,7 +11,8 @@ namespace asio = boost::asio;
 namespace {
 
 const std::string kAccessColumns =
-    "id, role, disabled_at, rate_limit_per_minute, ai_rate_limit_per_minute";
+    "id, role, disabled_at, rate_limit_per_minute, ai_rate_limit_per_minute, max_budget_micros, "
+    "soft_budget_micros, budget_period";
 
 // A UserAccess from kAccessColumns, read from column `first` of `row` on.
 UserAccess read_access(const PgResult& r, int row, int first) {
@@ -21,6 +22,9 @@ UserAccess read_access(const PgResult& r, int row, int first) {
     a.disabled_at = r.time(row, first + 2);
     a.rate_limit_per_minute = r.optional_integer(row, first + 3);
     a.ai_rate_limit_per_minute = r.optional_integer(row, first + 4);
+    a.max_budget_micros = r.optional_integer(row, first + 5);
+    a.soft_budget_micros = r.optional_integer(row, first + 6);
+    a.budget_period = r.text(row, first + 7);
     return a;
 }
 
@@ -118,12 +122,16 @@ asio::awaitable<Result<bool>> PgStore::update_user_access(UserAccess access) {
         [](PgConnection& c, const UserAccess& a) -> asio::awaitable<Result<bool>> {
             const auto r = co_await c.query(
                 "UPDATE users SET role = $1, disabled_at = $2, rate_limit_per_minute = $3, "
-                "ai_rate_limit_per_minute = $4 WHERE id = $5",
+                "ai_rate_limit_per_minute = $4, max_budget_micros = $5, soft_budget_micros = $6, "
+                "budget_period = $7 WHERE id = $8",
                 Params()
                     .text(a.role)
                     .optional_time(a.disabled_at)
                     .optional_integer(a.rate_limit_per_minute)
                     .optional_integer(a.ai_rate_limit_per_minute)
+                    .optional_integer(a.max_budget_micros)
+                    .optional_integer(a.soft_budget_micros)
+                    .text(a.budget_period)
                     .text(a.user_id)
             );
             co_return r.affected() == 1;
@@ -240,27 +248,36 @@ asio::awaitable<Result<std::vector<ModelDayUsage>>> PgStore::usage_by_day_and_mo
            const std::optional<TimePoint>& since,
            const std::optional<TimePoint>& until
         ) -> asio::awaitable<Result<std::vector<ModelDayUsage>>> {
+            // The same filter over each source: messages (their user through the conversation)
+            // and usage records, unioned, then summed. Parameters are shared by both.
             Params p;
-            std::string where = " WHERE m.model IS NOT NULL";
+            std::string where;
             if (user) {
-                where += " AND c.user_id = " + p.next();
+                where += " AND user_id = " + p.next();
                 p.text(*user);
             }
             if (since) {
-                where += " AND m.created_at >= " + p.next();
+                where += " AND created_at >= " + p.next();
                 p.time(*since);
             }
             if (until) {
-                where += " AND m.created_at < " + p.next();
+                where += " AND created_at < " + p.next();
                 p.time(*until);
             }
             // SUM of BIGINT is NUMERIC; the cast back fails on overflow rather than rounding.
             const auto r = co_await c.query(
-                "SELECT to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, m.model, "
-                "COUNT(DISTINCT c.user_id), COUNT(*), COALESCE(SUM(m.input_tokens), 0)::BIGINT, "
-                "COALESCE(SUM(m.output_tokens), 0)::BIGINT, COALESCE(SUM(m.cost), 0)::BIGINT "
-                "FROM messages m JOIN conversations c ON c.id = m.conversation_id" +
-                    where + " GROUP BY day, m.model ORDER BY day, m.model",
+                "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, model, "
+                "COUNT(DISTINCT user_id), SUM(is_message)::BIGINT, SUM(1 - is_message)::BIGINT, "
+                "COALESCE(SUM(input_tokens), 0)::BIGINT, COALESCE(SUM(output_tokens), 0)::BIGINT, "
+                "COALESCE(SUM(cost), 0)::BIGINT FROM (SELECT * FROM (SELECT c.user_id AS user_id, "
+                "m.model AS model, m.created_at AS created_at, m.input_tokens AS input_tokens, "
+                "m.output_tokens AS output_tokens, m.cost AS cost, 1 AS is_message FROM messages m "
+                "JOIN conversations c ON c.id = m.conversation_id WHERE m.model IS NOT NULL) AS mm "
+                "WHERE TRUE" +
+                    where +
+                    " UNION ALL SELECT user_id, model, created_at, input_tokens, output_tokens, "
+                    "cost_micros, 0 FROM usage_records WHERE TRUE" +
+                    where + ") AS u GROUP BY day, model ORDER BY day, model",
                 p
             );
             std::vector<ModelDayUsage> rows;
@@ -270,9 +287,10 @@ asio::awaitable<Result<std::vector<ModelDayUsage>>> PgStore::usage_by_day_and_mo
                 u.model = r.text(row, 1);
                 u.user_count = r.integer(row, 2);
                 u.message_count = r.integer(row, 3);
-                u.input_tokens = r.integer(row, 4);
-                u.output_tokens = r.integer(row, 5);
-                u.cost_micros = r.integer(row, 6);
+                u.call_count = r.integer(row, 4);
+                u.input_tokens = r.integer(row, 5);
+                u.output_tokens = r.integer(row, 6);
+                u.cost_micros = r.integer(row, 7);
                 rows.push_back(std::move(u));
             }
             co_return rows;

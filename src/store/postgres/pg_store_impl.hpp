@@ -7,6 +7,7 @@
 #include <string>
 
 #include "store/admin_store.hpp"
+#include "store/budget_store.hpp"
 #include "store/postgres/pg_connection.hpp"
 #include "store/postgres/pg_pool.hpp"
 #include "store/store.hpp"
@@ -18,7 +19,7 @@ namespace parley::store::postgres {
 // anything else is api. The detail carries the server's message.
 Error to_error(const PgError& e);
 
-class PgStore final : public Store, public AdminStore {
+class PgStore final : public Store, public AdminStore, public BudgetStore {
 public:
     PgStore(std::string conninfo, PoolOptions options)
         : conninfo_(conninfo),
@@ -137,6 +138,23 @@ public:
         std::optional<std::string> user_id,
         std::optional<TimePoint> from,
         std::optional<TimePoint> to
+    ) override;
+
+    // BudgetStore (budgets, issue 16)
+    boost::asio::awaitable<Result<std::optional<BudgetLimit>>> find_user_budget(std::string user_id
+    ) override;
+    boost::asio::awaitable<Result<std::optional<BudgetLimit>>> find_key_budget(std::string key_id
+    ) override;
+    boost::asio::awaitable<Result<bool>> set_key_budget(std::string key_id, BudgetLimit limit)
+        override;
+    boost::asio::awaitable<Result<BudgetReservation>> reserve_budget(
+        std::vector<BudgetCharge> charges, TimePoint now
+    ) override;
+    boost::asio::awaitable<Result<std::vector<BudgetSpend>>> settle_budget(
+        std::vector<BudgetCharge> charges, std::int64_t cost
+    ) override;
+    boost::asio::awaitable<Result<BudgetSpend>> budget_spend(
+        std::string subject, TimePoint period_start
     ) override;
 
 private:

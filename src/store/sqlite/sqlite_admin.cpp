@@ -12,28 +12,13 @@ namespace {
 
 constexpr std::string_view kAuditColumns = "id, kind, user_id, actor_id, ip, detail, created_at";
 
-std::optional<std::string> optional_text(const Statement& st, int index) {
-    if (st.column_is_null(index)) {
-        return std::nullopt;
-    }
-    return st.column_text(index);
-}
-
-void bind_optional(Statement& st, int index, const std::optional<std::string>& value) {
-    if (value) {
-        st.bind(index, *value);
-    } else {
-        st.bind_null(index);
-    }
-}
-
 AuditEvent read_audit(const Statement& st) {
     AuditEvent e;
     e.id = st.column_text(0);
     e.kind = st.column_text(1);
-    e.user_id = optional_text(st, 2);
-    e.actor_id = optional_text(st, 3);
-    e.ip = optional_text(st, 4);
+    e.user_id = column_optional_text(st, 2);
+    e.actor_id = column_optional_text(st, 3);
+    e.ip = column_optional_text(st, 4);
     e.detail = st.column_text(5);
     e.created_at = column_time(st, 6).value_or(TimePoint{});
     return e;
@@ -64,22 +49,8 @@ std::string audit_where(const AuditFilter& f, std::vector<std::string>& values) 
 }
 
 constexpr std::string_view kAccessColumns =
-    "id, role, disabled_at, rate_limit_per_minute, ai_rate_limit_per_minute";
-
-std::optional<std::int64_t> optional_int(const Statement& st, int index) {
-    if (st.column_is_null(index)) {
-        return std::nullopt;
-    }
-    return st.column_int(index);
-}
-
-void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& value) {
-    if (value) {
-        st.bind(index, *value);
-    } else {
-        st.bind_null(index);
-    }
-}
+    "id, role, disabled_at, rate_limit_per_minute, ai_rate_limit_per_minute, max_budget_micros, "
+    "soft_budget_micros, budget_period";
 
 // A UserAccess from kAccessColumns, read from column `first` on.
 UserAccess read_access(const Statement& st, int first) {
@@ -87,8 +58,11 @@ UserAccess read_access(const Statement& st, int first) {
     a.user_id = st.column_text(first);
     a.role = st.column_text(first + 1);
     a.disabled_at = column_time(st, first + 2);
-    a.rate_limit_per_minute = optional_int(st, first + 3);
-    a.ai_rate_limit_per_minute = optional_int(st, first + 4);
+    a.rate_limit_per_minute = column_optional_int(st, first + 3);
+    a.ai_rate_limit_per_minute = column_optional_int(st, first + 4);
+    a.max_budget_micros = column_optional_int(st, first + 5);
+    a.soft_budget_micros = column_optional_int(st, first + 6);
+    a.budget_period = st.column_text(first + 7);
     return a;
 }
 
@@ -140,13 +114,16 @@ asio::awaitable<Result<bool>> SqliteStore::update_user_access(UserAccess access)
     co_return co_await run<bool>([&access](Connection& c) -> Result<bool> {
         auto st = c.prepare(
             "UPDATE users SET role = ?, disabled_at = ?, rate_limit_per_minute = ?, "
-            "ai_rate_limit_per_minute = ? WHERE id = ?"
+            "ai_rate_limit_per_minute = ?, max_budget_micros = ?, soft_budget_micros = ?, "
+            "budget_period = ? WHERE id = ?"
         );
         st.bind(1, access.role);
         bind_time(st, 2, access.disabled_at);
         bind_optional(st, 3, access.rate_limit_per_minute);
         bind_optional(st, 4, access.ai_rate_limit_per_minute);
-        st.bind(5, access.user_id);
+        bind_optional(st, 5, access.max_budget_micros);
+        bind_optional(st, 6, access.soft_budget_micros);
+        st.bind(7, access.budget_period).bind(8, access.user_id);
         st.step();
         return sqlite3_changes(c.handle()) == 1;
     });
@@ -250,27 +227,43 @@ asio::awaitable<Result<std::vector<ModelDayUsage>>> SqliteStore::usage_by_day_an
 ) {
     co_return co_await run<std::vector<ModelDayUsage>>(
         [&](Connection& c) -> Result<std::vector<ModelDayUsage>> {
+            // The same filter over each source: messages (their user through the conversation)
+            // and usage records, unioned, then summed.
             std::vector<std::string> values;
-            std::string where = " WHERE m.model IS NOT NULL";
+            std::string where;
             if (user_id) {
-                where += " AND c.user_id = ?";
-                values.push_back(*user_id);
+                where += " AND user_id = ?";
             }
             if (from) {
-                where += " AND m.created_at >= ?";
-                values.push_back(to_iso8601(*from));
+                where += " AND created_at >= ?";
             }
             if (to) {
-                where += " AND m.created_at < ?";
-                values.push_back(to_iso8601(*to));
+                where += " AND created_at < ?";
+            }
+            for (int source = 0; source < 2; ++source) {
+                if (user_id) {
+                    values.push_back(*user_id);
+                }
+                if (from) {
+                    values.push_back(to_iso8601(*from));
+                }
+                if (to) {
+                    values.push_back(to_iso8601(*to));
+                }
             }
             // The UTC day is the stored ISO 8601 text's first ten characters.
             auto st = c.prepare(
-                "SELECT substr(m.created_at, 1, 10) AS day, m.model, COUNT(DISTINCT c.user_id), "
-                "COUNT(*), COALESCE(SUM(m.input_tokens), 0), COALESCE(SUM(m.output_tokens), 0), "
-                "COALESCE(SUM(m.cost), 0) FROM messages m JOIN conversations c ON c.id = "
-                "m.conversation_id" +
-                where + " GROUP BY day, m.model ORDER BY day, m.model"
+                "SELECT substr(created_at, 1, 10) AS day, model, COUNT(DISTINCT user_id), "
+                "SUM(is_message), SUM(1 - is_message), COALESCE(SUM(input_tokens), 0), "
+                "COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost), 0) FROM (SELECT * FROM ("
+                "SELECT c.user_id AS user_id, m.model AS model, m.created_at AS created_at, "
+                "m.input_tokens AS input_tokens, m.output_tokens AS output_tokens, m.cost AS cost, "
+                "1 AS is_message FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+                "WHERE m.model IS NOT NULL) WHERE 1 = 1" +
+                where +
+                " UNION ALL SELECT user_id, model, created_at, input_tokens, output_tokens, "
+                "cost_micros, 0 FROM usage_records WHERE 1 = 1" +
+                where + ") GROUP BY day, model ORDER BY day, model"
             );
             int i = 1;
             for (const auto& v : values) {
@@ -283,9 +276,10 @@ asio::awaitable<Result<std::vector<ModelDayUsage>>> SqliteStore::usage_by_day_an
                 r.model = st.column_text(1);
                 r.user_count = st.column_int(2);
                 r.message_count = st.column_int(3);
-                r.input_tokens = st.column_int(4);
-                r.output_tokens = st.column_int(5);
-                r.cost_micros = st.column_int(6);
+                r.call_count = st.column_int(4);
+                r.input_tokens = st.column_int(5);
+                r.output_tokens = st.column_int(6);
+                r.cost_micros = st.column_int(7);
                 rows.push_back(std::move(r));
             }
             return rows;

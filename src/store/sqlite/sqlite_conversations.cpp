@@ -16,36 +16,6 @@ constexpr std::string_view kConversationColumns =
 // The conversations' one order, newest activity first; keyset cursors compare in it too.
 constexpr std::string_view kConversationOrder = " ORDER BY updated_at DESC, id DESC";
 
-std::optional<std::string> column_optional_text(const Statement& st, int index) {
-    if (st.column_is_null(index)) {
-        return std::nullopt;
-    }
-    return st.column_text(index);
-}
-
-std::optional<std::int64_t> column_optional_int(const Statement& st, int index) {
-    if (st.column_is_null(index)) {
-        return std::nullopt;
-    }
-    return st.column_int(index);
-}
-
-void bind_optional(Statement& st, int index, const std::optional<std::string>& text) {
-    if (text) {
-        st.bind(index, *text);
-    } else {
-        st.bind_null(index);
-    }
-}
-
-void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& value) {
-    if (value) {
-        st.bind(index, *value);
-    } else {
-        st.bind_null(index);
-    }
-}
-
 Conversation read_conversation(const Statement& st) {
     Conversation c;
     c.id = st.column_text(0);

@@ -3,12 +3,15 @@
 // store/.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include <sqlite3.h>
 
 #include "async/blocking_pool.hpp"
 #include "store/admin_store.hpp"
+#include "store/budget_store.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/store.hpp"
 
@@ -19,7 +22,7 @@ namespace parley::store::sqlite {
 // Retry-After: the condition passes, the client should retry); anything else is `api`.
 Error to_error(const SqliteError& e);
 
-class SqliteStore final : public Store, public AdminStore {
+class SqliteStore final : public Store, public AdminStore, public BudgetStore {
 public:
     SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
         : connections_(path, connections),
@@ -140,6 +143,23 @@ public:
         std::optional<TimePoint> to
     ) override;
 
+    // BudgetStore (budgets, issue 16)
+    boost::asio::awaitable<Result<std::optional<BudgetLimit>>> find_user_budget(std::string user_id
+    ) override;
+    boost::asio::awaitable<Result<std::optional<BudgetLimit>>> find_key_budget(std::string key_id
+    ) override;
+    boost::asio::awaitable<Result<bool>> set_key_budget(std::string key_id, BudgetLimit limit)
+        override;
+    boost::asio::awaitable<Result<BudgetReservation>> reserve_budget(
+        std::vector<BudgetCharge> charges, TimePoint now
+    ) override;
+    boost::asio::awaitable<Result<std::vector<BudgetSpend>>> settle_budget(
+        std::vector<BudgetCharge> charges, std::int64_t cost
+    ) override;
+    boost::asio::awaitable<Result<BudgetSpend>> budget_spend(
+        std::string subject, TimePoint period_start
+    ) override;
+
 private:
     // Runs `fn(Connection&)` on the blocking pool with a pooled connection; SQLite failures become
     // errors by to_error (below) whose detail is the SQLite message.
@@ -185,6 +205,37 @@ auto in_read_snapshot(Connection& c, F&& fn) {
     } catch (...) {
         c.rollback();
         throw;
+    }
+}
+
+// Optional columns and parameters: NULL is nullopt.
+inline std::optional<std::string> column_optional_text(const Statement& st, int index) {
+    if (st.column_is_null(index)) {
+        return std::nullopt;
+    }
+    return st.column_text(index);
+}
+
+inline std::optional<std::int64_t> column_optional_int(const Statement& st, int index) {
+    if (st.column_is_null(index)) {
+        return std::nullopt;
+    }
+    return st.column_int(index);
+}
+
+inline void bind_optional(Statement& st, int index, const std::optional<std::string>& text) {
+    if (text) {
+        st.bind(index, *text);
+    } else {
+        st.bind_null(index);
+    }
+}
+
+inline void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& value) {
+    if (value) {
+        st.bind(index, *value);
+    } else {
+        st.bind_null(index);
     }
 }
 

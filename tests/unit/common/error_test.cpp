@@ -24,6 +24,7 @@ TEST(ErrorTest, EveryTypeMapsToItsStatusAndWireName) {
         {ErrorType::request_too_large, 413, "request_too_large"},
         {ErrorType::headers_too_large, 431, "request_too_large"},
         {ErrorType::rate_limit, 429, "rate_limit_error"},
+        {ErrorType::budget_exceeded, 429, "budget_exceeded_error"},
         {ErrorType::api, 500, "api_error"},
         {ErrorType::upstream, 502, "api_error"},
         {ErrorType::overloaded, 503, "overloaded_error"},

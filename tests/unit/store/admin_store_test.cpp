@@ -321,5 +321,57 @@ TEST_P(AdminStoreTest, UsageSumsEveryUserByDayAndModel) {
     EXPECT_EQ((*before)[0].cost_micros, 100);
 }
 
+TEST_P(AdminStoreTest, UsageCountsTheCallsThatStoreNoMessageBesideTheMessages) {
+    const auto a = make_user("a@example.com", at(0));
+    const auto b = make_user("b@example.com", at(0));
+    message(a, "model-x", at(0), 100);
+    // Usage records (compatible endpoints, titles, summaries): the same model and day, and a
+    // model only they used.
+    const auto record = [&](const User& u, std::string model, TimePoint when, std::int64_t cost) {
+        UsageRecord r;
+        r.id = new_uuid_v7();
+        r.user_id = u.id;
+        r.kind = "compat_chat";
+        r.model = std::move(model);
+        r.provider = "openai";
+        r.input_tokens = 3;
+        r.output_tokens = 5;
+        r.cost_micros = cost;
+        r.created_at = when;
+        ASSERT_TRUE(run_awaitable(store_->insert_usage_record(r)).has_value());
+    };
+    record(b, "model-x", at(500), 30);
+    record(b, "model-z", at(600), 4);
+    record(a, "model-z", at(kDay), 9);
+
+    const auto rows = run_awaitable(admin_->usage_by_day_and_model(std::nullopt, {}, {}));
+    ASSERT_TRUE(rows.has_value()) << rows.error().detail;
+    ASSERT_EQ(rows->size(), 3U);
+    const auto& x = (*rows)[0];
+    EXPECT_EQ(x.model, "model-x");
+    EXPECT_EQ(x.user_count, 2);
+    EXPECT_EQ(x.message_count, 1);
+    EXPECT_EQ(x.call_count, 1);
+    EXPECT_EQ(x.input_tokens, 13);
+    EXPECT_EQ(x.output_tokens, 25);
+    EXPECT_EQ(x.cost_micros, 130);
+    EXPECT_EQ((*rows)[1].model, "model-z");
+    EXPECT_EQ((*rows)[1].message_count, 0);
+    EXPECT_EQ((*rows)[1].call_count, 1);
+    EXPECT_EQ((*rows)[2].day, "2026-11-26");
+    EXPECT_EQ((*rows)[2].cost_micros, 9);
+
+    // The filters apply to both sources.
+    const auto only_b = run_awaitable(admin_->usage_by_day_and_model(b.id, {}, {}));
+    ASSERT_EQ(only_b->size(), 2U);
+    EXPECT_EQ((*only_b)[0].cost_micros, 30);
+    EXPECT_EQ((*only_b)[0].message_count, 0);
+    const auto window =
+        run_awaitable(admin_->usage_by_day_and_model(std::nullopt, at(550), at(kDay)));
+    ASSERT_EQ(window->size(), 1U);
+    EXPECT_EQ((*window)[0].model, "model-z");
+    EXPECT_EQ((*window)[0].cost_micros, 4);
+}
+
 }  // namespace
 }  // namespace parley::store
