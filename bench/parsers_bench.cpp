@@ -91,12 +91,12 @@ void ndjson_ollama(benchmark::State& state) {
 
 // SSE framing plus the provider's chunk decoding into StreamEvents, one recorded response at a
 // time (a decoder serves one response), as a provider sees it.
-template <class Decoder>
-void run_decode(benchmark::State& state, const std::string& recording) {
+template <class Decoder, class... Options>
+void run_decode(benchmark::State& state, const std::string& recording, Options... options) {
     std::int64_t events = 0;
     for (auto _ : state) {
         parley::net::SseParser parser;
-        Decoder decoder;
+        Decoder decoder(options...);
         for (auto& e : parser.feed(recording)) {
             auto out = decoder.decode(e.event, e.data);
             events += static_cast<std::int64_t>(out.size());
@@ -114,6 +114,39 @@ void decode_openai(benchmark::State& state) {
     run_decode<parley::llm::OpenAiStreamDecoder>(state, std::string(kOpenAi));
 }
 
+// An answer of 64 text deltas as OpenAI streams it (the first chunk with the role, 64 chunks of
+// text, the finish chunk, the usage chunk, `[DONE]`): the decoder's per-delta cost, with the
+// plain-chunk scan (the default) and with every chunk parsed in full.
+std::string openai_answer() {
+    const std::string head =
+        R"(data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,)"
+        R"("model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,)";
+    const std::string tail = R"(,"logprobs":null,"finish_reason":null}],"usage":null})"
+                             "\n\n";
+    std::string out = head + R"("delta":{"role":"assistant","content":""})" + tail;
+    for (int k = 1; k <= 64; ++k) {
+        out += head + R"("delta":{"content":" token)" + std::to_string(k) + "\"}" + tail;
+    }
+    out += head + R"("delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null})"
+                  "\n\n";
+    out += R"(data: {"id":"chatcmpl-123","object":"chat.completion.chunk","choices":[],)"
+           R"("usage":{"prompt_tokens":9,"completion_tokens":64,"total_tokens":73}})"
+           "\n\ndata: [DONE]\n\n";
+    return out;
+}
+
+void decode_openai_answer64(benchmark::State& state) {
+    static const std::string answer = openai_answer();
+    run_decode<parley::llm::OpenAiStreamDecoder>(state, answer);
+}
+
+void decode_openai_answer64_full_parse(benchmark::State& state) {
+    static const std::string answer = openai_answer();
+    run_decode<parley::llm::OpenAiStreamDecoder>(
+        state, answer, parley::llm::OpenAiStreamDecoder::ChunkScan::off
+    );
+}
+
 void decode_anthropic(benchmark::State& state) {
     run_decode<parley::llm::AnthropicStreamDecoder>(state, std::string(kAnthropic));
 }
@@ -123,6 +156,8 @@ void decode_gemini(benchmark::State& state) {
 }
 
 BENCHMARK(decode_openai);
+BENCHMARK(decode_openai_answer64);
+BENCHMARK(decode_openai_answer64_full_parse);
 BENCHMARK(decode_anthropic);
 BENCHMARK(decode_gemini);
 BENCHMARK(sse_openai)->Arg(1024)->Arg(16384);

@@ -41,13 +41,20 @@ base="http://127.0.0.1:$PARLEY_PORT/api/v1"
 token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/json' \
     -d '{"email":"instr-bench@example.com","password":"BenchPass123"}' | jq -r .data.access_token)
 [[ -n $token && $token != null ]] || { echo "bench: registration failed" >&2; exit 1; }
-for i in $(seq 1 "$concurrency"); do
-    curl -fs "$base/conversations" -H "Authorization: Bearer $token" \
-        -H 'Content-Type: application/json' -d '{"title":"b"}' | jq -r .data.id
-done | sed 's|.*|/api/v1/conversations/&/messages/stream?format=openai|' >"$WORK/targets"
+# Fresh conversations (one per connection) for every run, created before the counters are zeroed:
+# each run's streams then find the same history (none, then their own connection's earlier
+# answers), so the per-stream work (the path read, the request sent upstream) is the same in the
+# 16- and 64-delta runs and their difference is the deltas' alone.
+new_targets() {
+    for _ in $(seq 1 "$concurrency"); do
+        curl -fs "$base/conversations" -H "Authorization: Bearer $token" \
+            -H 'Content-Type: application/json' -d '{"title":"b"}' | jq -r .data.id
+    done | sed 's|.*|/api/v1/conversations/&/messages/stream?format=openai|' >"$WORK/targets"
+}
 
 # usage: run DELTAS STREAMS — one load run; prints the instructions Parley executed during it.
 run() {
+    new_targets
     curl -fs -X POST "http://127.0.0.1:$UPORT/bench/deltas" -d "$1" >/dev/null
     callgrind_control -z "$PARLEY_PID" >/dev/null 2>&1
     "$LOAD_BIN" load --url "http://127.0.0.1:$PARLEY_PORT/" --targets-file "$WORK/targets" \

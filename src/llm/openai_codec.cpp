@@ -11,6 +11,7 @@
 
 #include "common/json.hpp"
 #include "common/strings.hpp"
+#include "llm/openai_chunk_scan.hpp"
 #include "llm/wire_json.hpp"
 
 namespace parley::llm {
@@ -343,6 +344,17 @@ std::vector<StreamEvent> OpenAiStreamDecoder::decode(
     if (trimmed.empty() && event != "error") {
         return out;  // keep-alive
     }
+    // Nearly every chunk is a piece of text: read it without building a JSON tree. An `error`
+    // event fails whatever its data, so it takes the full path.
+    if (scan_ == ChunkScan::on && event != "error") {
+        const PlainChunk shape = scan_plain_chunk(data, content_);
+        if (shape == PlainChunk::content) {
+            on_content(content_, out);
+        }
+        if (shape != PlainChunk::other) {
+            return out;
+        }
+    }
     try {
         const bj::value value = parse_or_throw(data);
         const bj::object* chunk = value.if_object();
@@ -441,6 +453,10 @@ std::vector<StreamEvent> OpenAiStreamDecoder::finish() {
 // to `</think>` is reasoning, and whitespace right after `</think>` is dropped. A fragment that may
 // be the beginning of a tag is held back in pending_ until the next one decides.
 void OpenAiStreamDecoder::on_content(std::string_view fragment, std::vector<StreamEvent>& out) {
+    if (think_ == ThinkState::text) {
+        push_text(out, fragment);  // past the leading tag, nothing is held back: pending_ is empty
+        return;
+    }
     const std::string joined = pending_ + std::string(fragment);
     pending_.clear();
     std::string_view rest = joined;

@@ -41,6 +41,13 @@ std::string build_openai_request(const ChatRequest& r, bool stream);
 // event; after it, and after `[DONE]`, further input is ignored. Not thread-safe.
 class OpenAiStreamDecoder {
 public:
+    // Whether decode() first scans a chunk for the plain text shape (llm/openai_chunk_scan.hpp)
+    // and parses it in full only when it is not; off parses every chunk in full. The events are
+    // the same either way (the tests and the fuzz target compare the two); the scan is cheaper.
+    enum class ChunkScan { on, off };
+
+    explicit OpenAiStreamDecoder(ChunkScan scan = ChunkScan::on) : scan_(scan) {}
+
     // One SSE event (its `event:` name, possibly empty, and its data) → the StreamEvents it
     // implies, in order. Never throws on bad input: that becomes an error event.
     std::vector<StreamEvent> decode(std::string_view event, std::string_view data);
@@ -63,6 +70,8 @@ private:
     FinishReason final_reason() const noexcept;
     void fail(std::vector<StreamEvent>& out, StreamEvent failure);
 
+    ChunkScan scan_;
+    std::string content_;  // the scanned chunk's content; kept to reuse its capacity
     ThinkState think_ = ThinkState::start;
     std::string pending_;  // content held back: it may be the start of `<think>` or `</think>`
     wire::ToolCallAssembler calls_;  // tool calls still arriving, by `index`

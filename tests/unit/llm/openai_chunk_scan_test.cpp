@@ -1,0 +1,163 @@
+#include "llm/openai_chunk_scan.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "llm/openai_codec.hpp"
+#include "unit/llm/codec_test_support.hpp"
+
+namespace parley::llm {
+namespace {
+
+using testing::render;
+
+// A chunk of the plain shape as OpenAI sends it with `include_usage`, its delta as given.
+std::string plain(std::string_view delta) {
+    return R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m",)"
+           R"("system_fingerprint":"fp_1","choices":[{"index":0,"delta":)" +
+           std::string(delta) + R"(,"logprobs":null,"finish_reason":null}],"usage":null})";
+}
+
+struct Case {
+    std::string data;
+    PlainChunk shape;
+    std::string content;  // when shape is content
+};
+
+// Chunks of every shape the scan must tell apart, with what it must say of each.
+std::vector<Case> cases() {
+    return {
+        {plain(R"({"content":"Hello"})"), PlainChunk::content, "Hello"},
+        {plain(R"({"role":"assistant","content":"","refusal":null})"), PlainChunk::content, ""},
+        {plain(R"({"content":"a\"b\\c\u00e9\n\ud83d\ude00"})"),
+         PlainChunk::content,
+         "a\"b\\c\xc3\xa9\n\xf0\x9f\x98\x80"},
+        {plain(R"({"content":"<think>why"})"), PlainChunk::content, "<think>why"},
+        {plain(R"({"content":null})"), PlainChunk::no_content, ""},
+        {plain("{}"), PlainChunk::no_content, ""},
+        {plain("null"), PlainChunk::no_content, ""},
+        {R"({"choices":[]})", PlainChunk::no_content, ""},
+        {R"({"choices":null})", PlainChunk::no_content, ""},
+        {"{}", PlainChunk::no_content, ""},
+        {R"({"choices":[{"delta":{"content":"x"}}]})", PlainChunk::content, "x"},
+        {R"({"choices":[{"index":null,"delta":{"content":"x"}}]})", PlainChunk::content, "x"},
+        // Fields the decoder ignores are skipped whole, whatever they hold: a `content` inside
+        // `logprobs`, or a `choices` inside an unknown object, is not the delta's.
+        {R"({"choices":[{"index":0,"delta":{"content":"x","extra":{"content":"no"}},)"
+         R"("logprobs":{"content":[{"token":"x","logprob":-0.1,"top_logprobs":[]}]}}],)"
+         R"("meta":{"choices":[1,2],"a":[[{"b":true}]]},"a_key_longer_than_the_scan_buffer":1})",
+         PlainChunk::content,
+         "x"},
+        {R"({"x_groq":null,"error":null,"choices":[{"index":0,"delta":{"content":"x",)"
+         R"("reasoning":null,"reasoning_content":null,"tool_calls":null}}]})",
+         PlainChunk::content,
+         "x"},
+        {" \n" + plain(R"({"content":"x"})") + " \n", PlainChunk::content, "x"},
+        // Everything else is for the full decoder.
+        {plain(R"({"reasoning_content":"hmm"})"), PlainChunk::other, ""},
+        {plain(R"({"reasoning":"hmm","content":"x"})"), PlainChunk::other, ""},
+        {plain(R"({"refusal":"no"})"), PlainChunk::other, ""},
+        {plain(R"({"tool_calls":[{"index":0,"id":"c","function":{"name":"f"}}]})"),
+         PlainChunk::other,
+         ""},
+        {plain(R"({"content":1})"), PlainChunk::other, ""},
+        {plain(R"({"content":"a","content":"b"})"), PlainChunk::other, ""},
+        {plain(R"("text")"), PlainChunk::other, ""},
+        {R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null})",
+         PlainChunk::other,
+         ""},
+        {R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}})",
+         PlainChunk::other,
+         ""},
+        {R"({"choices":[{"index":1,"delta":{"content":"x"}}]})", PlainChunk::other, ""},
+        {R"({"choices":[{"index":0.0,"delta":{"content":"x"}}]})", PlainChunk::other, ""},
+        {R"({"choices":[{"index":0,"delta":{"content":"x"}},{"index":1,"delta":{}}]})",
+         PlainChunk::other,
+         ""},
+        {R"({"choices":[{"delta":{"content":"x"},"delta":null}]})", PlainChunk::other, ""},
+        {R"({"choices":[{"delta":{"content":"x"}}],"choices":null})", PlainChunk::other, ""},
+        {R"({"choices":[null]})", PlainChunk::other, ""},
+        {R"({"choices":{"index":0}})", PlainChunk::other, ""},
+        {R"({"error":{"message":"overloaded","type":"server_error"}})", PlainChunk::other, ""},
+        {R"({"error":"boom","choices":[]})", PlainChunk::other, ""},
+        {R"({"object":"error","message":"bad"})", PlainChunk::other, ""},
+        {R"({"object":"err","choices":[]})", PlainChunk::no_content, ""},
+        {R"({"object":"errors","choices":[]})", PlainChunk::no_content, ""},
+        {R"({"x_groq":{"id":"req_1"},"choices":[]})", PlainChunk::other, ""},
+        {R"([{"choices":[]}])", PlainChunk::other, ""},
+        {R"("chunk")", PlainChunk::other, ""},
+        {"42", PlainChunk::other, ""},
+        {"null", PlainChunk::other, ""},
+        {"", PlainChunk::other, ""},
+        {R"({"choices":[{"delta":{"content":"x"}}]} {})", PlainChunk::other, ""},
+        {R"({"choices":[{"delta":{"content":"x"}}])", PlainChunk::other, ""},
+        {R"({"choices":[{"delta":{"content":"x",}}]})", PlainChunk::other, ""},
+        {"{\"choices\":[{\"delta\":{\"content\":\"\xff\"}}]}", PlainChunk::other, ""},
+        {std::string(70, '[') + std::string(70, ']'), PlainChunk::other, ""},
+        {R"({"deep":)" + std::string(70, '[') + std::string(70, ']') + "}", PlainChunk::other, ""},
+    };
+}
+
+TEST(OpenAiChunkScanTest, TellsThePlainShapeFromEverythingElse) {
+    for (const Case& c : cases()) {
+        std::string content = "stale";
+        const PlainChunk shape = scan_plain_chunk(c.data, content);
+        EXPECT_EQ(shape, c.shape) << c.data;
+        if (c.shape == PlainChunk::content) {
+            EXPECT_EQ(content, c.content) << c.data;
+        }
+    }
+}
+
+// The decoder with the scan gives exactly the events of the decoder without it, chunk by chunk,
+// whatever the chunk: the scan is only a shortcut.
+TEST(OpenAiChunkScanTest, DecoderGivesTheSameEventsWithAndWithoutTheScan) {
+    std::vector<std::string> stream;
+    for (const Case& c : cases()) {
+        OpenAiStreamDecoder fast;
+        OpenAiStreamDecoder full(OpenAiStreamDecoder::ChunkScan::off);
+        EXPECT_EQ(render(fast.decode("", c.data)), render(full.decode("", c.data))) << c.data;
+        EXPECT_EQ(render(fast.finish()), render(full.finish())) << c.data;
+    }
+    // Whole streams: a held-back `<think>` prefix and the state between chunks.
+    const std::vector<std::vector<std::string>> streams = {
+        {plain(R"({"content":" <th"})"),
+         plain(R"({"content":"ink>r"})"),
+         plain(R"({"content":"</thi"})"),
+         plain(R"({"content":"nk>\n answer"})"),
+         R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})",
+         "[DONE]"},
+        {plain(R"({"role":"assistant","content":""})"),
+         plain(R"({"content":"Hi"})"),
+         plain(R"({"reasoning_content":"and"})"),
+         plain(R"({"content":" there"})"),
+         R"({"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}})",
+         "[DONE]",
+         plain(R"({"content":"after done"})")},
+        {plain(R"({"content":"x"})"),
+         R"({"error":{"message":"overloaded"}})",
+         plain(R"({"content":"after the error"})")},
+    };
+    for (const auto& chunks : streams) {
+        OpenAiStreamDecoder fast;
+        OpenAiStreamDecoder full(OpenAiStreamDecoder::ChunkScan::off);
+        for (const std::string& data : chunks) {
+            EXPECT_EQ(render(fast.decode("", data)), render(full.decode("", data))) << data;
+        }
+        EXPECT_EQ(render(fast.finish()), render(full.finish()));
+    }
+}
+
+// An `error` event name fails the stream even when its data looks like a plain chunk.
+TEST(OpenAiChunkScanTest, ErrorEventNameIsNotScanned) {
+    OpenAiStreamDecoder decoder;
+    EXPECT_EQ(
+        render(decoder.decode("error", plain(R"({"content":"x"})"))), testing::Lines{"error:server"}
+    );
+}
+
+}  // namespace
+}  // namespace parley::llm
