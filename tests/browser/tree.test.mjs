@@ -17,6 +17,7 @@ import {
     launchBrowser,
     newPage,
     sendMessage,
+    signIn,
     signUp,
     startAppServer,
     waitForAnswer,
@@ -86,6 +87,14 @@ describe("web client: message tree, sharing, export and import", { skip }, () =>
         assert.equal(await page.locator(".edit-form").count(), 0);
         assert.deepEqual(await userTexts(page), ["first question alpha", "second question beta"]);
 
+        // A second tab on the conversation, fed live.
+        const other = await newPage(browser);
+        await signIn(other.page, base, email);
+        await other.page.evaluate((cid) => {
+            location.hash = `#/c/${cid}`;
+        }, id);
+        await other.page.locator(".msg-user .msg-body", { hasText: "second question beta" }).waitFor();
+
         await second.locator(".msg-edit").click();
         await page.locator(".edit-input").fill("second question gamma");
         await page.locator(".edit-save").click();
@@ -100,6 +109,12 @@ describe("web client: message tree, sharing, export and import", { skip }, () =>
         assert.equal((await nav.locator(".sib-pos").textContent()).trim(), "2 / 2");
         assert.equal(await nav.getAttribute("aria-label"), "version 2 of 2");
         assert.equal(await page.locator(".msg-user").first().locator(".sibling-nav").count(), 0, "no arrows on a message without siblings");
+        // The other tab got the edit's messages on its feed as they were stored (before the
+        // answer streamed here), and did not append them under the branch it shows.
+        assert.deepEqual(await userTexts(other.page), ["first question alpha", "second question beta"]);
+        assert.equal(await other.page.locator(".msg-assistant").count(), 2);
+        assert.deepEqual(other.problems, []);
+        await other.context.close();
 
         // What the page shows is the server's active branch.
         let shown = await conversation(base, token, id);
@@ -254,6 +269,14 @@ describe("web client: message tree, sharing, export and import", { skip }, () =>
             const [download] = await Promise.all([page.waitForEvent("download"), page.locator(button).click()]);
             return { name: download.suggestedFilename(), path: await download.path() };
         };
+        // The menu opens and closes from the keyboard.
+        await page.locator("#export-menu summary").focus();
+        await page.keyboard.press("Enter");
+        await page.locator("#export-json").waitFor({ state: "visible" });
+        await page.keyboard.press("Escape");
+        await page.locator("#export-json").waitFor({ state: "hidden" });
+        assert.equal(await page.evaluate(() => document.activeElement?.parentElement?.id), "export-menu");
+
         const json = await exportAs("#export-json");
         assert.equal(json.name, "conversation.json");
         const doc = JSON.parse(readFileSync(json.path, "utf8"));
@@ -312,6 +335,26 @@ describe("web client: message tree, sharing, export and import", { skip }, () =>
         await chooser4.setFiles({ name: "notjson.json", mimeType: "application/json", buffer: Buffer.from("{this is not json") });
         await page.locator("#import-status.error", { hasText: "notjson.json was not imported" }).waitFor();
         assert.equal((await call(base, token, "GET", "/api/v1/conversations?limit=100")).body.data.length, before);
+        assert.deepEqual(problems, []);
+        await context.close();
+    });
+
+    it("an edit the server refuses shows its error in place, with Retry, and stores nothing", async () => {
+        const { page, problems, context } = await newPage(browser);
+        const email = await signUp(page, base);
+        const token = await apiToken(base, email);
+        await sendMessage(page, "a question to edit badly");
+        await waitForAnswer(page);
+        const id = await currentConversationId(page);
+        await page.locator(".msg-user .msg-edit").click();
+        await page.locator(".edit-input").fill("x".repeat(100_001));  // over the 100,000 limit: 422
+        await page.locator(".edit-save").click();
+        const failed = page.locator('.msg-assistant[data-status="error"]');
+        await failed.waitFor();
+        assert.match(await failed.locator(".status-text").textContent(), /100000|100,000|long|content/i);
+        assert.ok(await failed.locator("button.retry").isVisible());
+        assert.equal(await page.locator("#send-button").isVisible(), true, "the composer is usable again");
+        assert.equal((await everyMessage(base, token, id)).length, 2, "nothing stored");
         assert.deepEqual(problems, []);
         await context.close();
     });

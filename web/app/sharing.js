@@ -116,6 +116,20 @@ export function wireSharing({ conversation, imported }) {
         await listShares();
     });
     $("share-create").addEventListener("click", createShare);
+    // The Export menu closes on a click elsewhere and on Esc (which then stops nothing else).
+    const menu = $("export-menu");
+    document.addEventListener("click", (ev) => {
+        if (menu.open && !menu.contains(ev.target)) {
+            menu.open = false;
+        }
+    });
+    menu.addEventListener("keydown", (ev) => {
+        if (ev.key === "Escape" && menu.open) {
+            ev.stopPropagation();
+            menu.open = false;
+            menu.querySelector("summary").focus();
+        }
+    });
     $("export-json").addEventListener("click", () => download("json"));
     $("export-markdown").addEventListener("click", () => download("markdown"));
 
