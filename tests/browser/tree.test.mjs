@@ -375,6 +375,10 @@ describe("web client: message tree, sharing, export and import", { skip }, () =>
         }
         assert.equal(await page.getByRole("button", { name: "Fork: a new conversation up to this message" }).count(), 2);
         await assertNoHorizontalOverflow(page, "a branch at 360 px");
+        await page.locator("#export-menu summary").click();
+        const box = await page.locator("#export-menu .menu").boundingBox();
+        assert.ok(box.x >= 0 && box.x + box.width <= 360, `the Export menu is on screen: ${JSON.stringify(box)}`);
+        await page.keyboard.press("Escape");
         await page.locator("#share-button").click();
         await page.locator("#share-dialog[open]").waitFor();
         await assertNoHorizontalOverflow(page, "the share dialog at 360 px");
