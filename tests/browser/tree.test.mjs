@@ -134,6 +134,7 @@ describe("web client: message tree, sharing, export and import", { skip }, () =>
         assert.equal(shown.messages[2].content, "second question beta");
         assert.equal(shown.active_leaf_id, shown.messages[3].id);
         assert.notEqual(shown.active_leaf_id, gammaLeaf);
+        const beta = shown.messages[2].id;
 
         // A reload shows the branch chosen (it is stored server-side).
         await page.reload();
@@ -148,6 +149,12 @@ describe("web client: message tree, sharing, export and import", { skip }, () =>
         await page.locator(".msg-user .msg-body", { hasText: "second question gamma" }).waitFor();
         assert.equal(await page.evaluate(() => document.activeElement?.className), "sib-prev");
         assert.equal((await conversation(base, token, id)).active_leaf_id, gammaLeaf);
+
+        // Another device switches back to the first version: the page follows without a reload.
+        const patched = await call(base, token, "PATCH", `/api/v1/conversations/${id}`, { active_leaf: beta });
+        assert.equal(patched.status, 200);
+        await page.locator(".msg-user .msg-body", { hasText: "second question beta" }).waitFor();
+        assert.equal((await page.locator(".msg-user").nth(1).locator(".sib-pos").textContent()).trim(), "1 / 2");
         assert.deepEqual(problems, []);
         await context.close();
     });

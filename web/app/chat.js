@@ -706,6 +706,7 @@ export class Chat {
         const convId = this.conv.id;
         const position = this.views.indexOf(view);
         this.notice(null);
+        this.switching = true;
         try {
             const target = await switchToSibling(convId, { id: view.id, parent_id: view.parentId, sibling_index: view.siblingIndex }, delta);
             if (!target || this.conv?.id !== convId) {
@@ -725,6 +726,28 @@ export class Chat {
             }
         } catch (err) {
             this.notice(`Could not switch to that branch: ${err.message}`);
+        } finally {
+            this.switching = false;
+        }
+    }
+
+    /**
+     * The conversation's active leaf changed elsewhere (another tab or device switched branches):
+     * shows the branch now active, unless this tab is busy with its own turn, switch or edit.
+     */
+    async followLeaf(leaf) {
+        const last = this.views[this.views.length - 1];
+        if (!leaf || !last?.id || last.id === leaf || this.streaming || this.switching || this.views.some((v) => v.editor)) {
+            return;
+        }
+        const convId = this.conv.id;
+        try {
+            const conv = (await api.json("GET", `/api/v1/conversations/${convId}`)).data;
+            if (this.conv?.id === convId && !this.streaming && !this.switching && !this.views.some((v) => v.editor)) {
+                this.showBranch(conv);
+            }
+        } catch {
+            // the page keeps the branch it shows; the next change or a reload brings the new one
         }
     }
 
@@ -980,6 +1003,7 @@ export class Chat {
                 if (current) {
                     this.conv = { ...this.conv, ...d };
                     this.setTitle();
+                    this.followLeaf(d.active_leaf_id);
                 }
                 this.events({ type: "updated", conversation: d });
                 break;
