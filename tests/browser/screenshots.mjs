@@ -44,6 +44,19 @@ try {
     await first.page.locator(".msg-assistant .thinking summary").last().click();
     await shot(first.page, "chat");
 
+    // A second version of the question (the arrows under it), and the Share dialog with a link.
+    await first.page.locator(".msg-user .msg-edit").last().click();
+    await first.page.fill(".edit-input", "How do I list files in **Python**, recursively?");
+    await first.page.click(".edit-save");
+    await waitForAnswer(first.page);
+    await first.page.locator(".msg-user .sibling-nav").last().waitFor();
+    await shot(first.page, "branches");
+    await first.page.click("#share-button");
+    await first.page.click("#share-create");
+    await first.page.locator("#share-list li.current").waitFor();
+    await shot(first.page, "share");
+    await first.page.click("#share-close");
+
     // The same in dark mode, mid-answer with the Stop button.
     const dark = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "dark" });
     const darkPage = await dark.newPage();

@@ -181,12 +181,15 @@ export class Api {
         }
     }
 
-    /** A JSON call: resolves the parsed body (null for 204), throws ApiError otherwise. */
-    async json(method, path, body) {
+    /**
+     * A JSON call: resolves the parsed body (null for 204), throws ApiError otherwise. `body` is
+     * serialised, unless `raw` says it is JSON text already (a file being imported, sent as read).
+     */
+    async json(method, path, body, { raw = false } = {}) {
         const init = { method, headers: { accept: "application/json" } };
         if (body !== undefined) {
             init.headers["content-type"] = "application/json";
-            init.body = JSON.stringify(body);
+            init.body = raw ? body : JSON.stringify(body);
         }
         const res = await this.fetch(path, init);
         if (!res.ok) {

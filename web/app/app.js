@@ -1,10 +1,12 @@
 // Parley's browser client: start-up (open mode, a stored session, or the sign-in page), the hash
-// routes (#/ new chat, #/c/ID, #/c/ID/m/MESSAGE, #/usage, #/keys), the pages, and keyboard
-// shortcuts. Plain ES modules, no framework, no build step; served by the binary at /app/.
+// routes (#/ new chat, #/c/ID, #/c/ID/m/MESSAGE, #/usage, #/keys, and #/share/TOKEN: a shared
+// snapshot, open to anyone), the pages, and keyboard shortcuts. Plain ES modules, no framework,
+// no build step; served by the binary at /app/.
 import { api, ApiError } from "./api.js";
 import { Chat } from "./chat.js";
 import { $ } from "./dom.js";
 import { showKeys } from "./keys.js";
+import { showShared, wireSharing } from "./sharing.js";
 import { Sidebar } from "./sidebar.js";
 import { showUsage } from "./usage.js";
 
@@ -31,6 +33,17 @@ async function showApp(user) {
     if (!sidebar) {
         sidebar = new Sidebar();
         chat = new Chat(onChatEvent);
+        wireSharing({
+            conversation: () => chat.conv,
+            imported: (list) => {
+                for (const c of list) {
+                    sidebar.upsert(c);
+                }
+                if (list.length > 0) {
+                    location.hash = `#/c/${list[0].id}`;
+                }
+            },
+        });
     }
     await chat.loadModels();
     await sidebar.reset();
@@ -178,7 +191,16 @@ function wire() {
         }
     });
     $("sidebar-backdrop").addEventListener("click", closeSidebar);
-    window.addEventListener("hashchange", () => route());
+    window.addEventListener("hashchange", () => {
+        const shared = sharedToken();
+        if (shared) {
+            showShared(shared);
+        } else if (!$("shared-view").hidden) {
+            location.reload();  // back from a snapshot to the application: start it properly
+        } else {
+            route();
+        }
+    });
     document.addEventListener("keydown", (ev) => {
         if (ev.key === "Escape") {
             if (chat?.streaming) {
@@ -202,8 +224,19 @@ function wire() {
     };
 }
 
+/** The token of a #/share/TOKEN address, or null. */
+function sharedToken() {
+    const m = /^#\/share\/([^/]+)$/.exec(location.hash);
+    return m ? decodeURIComponent(m[1]) : null;
+}
+
 async function start() {
     wire();
+    const shared = sharedToken();
+    if (shared) {
+        await showShared(shared);
+        return;
+    }
     const openUser = await api.probeOpenMode();
     if (openUser) {
         await showApp(openUser);

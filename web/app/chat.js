@@ -1,11 +1,14 @@
 // The chat page: a conversation's messages, the composer, the model picker and system prompt,
 // answers streamed token by token (POST …/messages/stream, Anthropic's SSE events), Stop, retry,
 // thinking and tool cards, and the conversation's live feed (GET …/events) so that another tab's
-// messages and titles appear here without a reload.
+// messages and titles appear here without a reload. The page shows one branch of the message
+// tree: a user message can be edited and an answer regenerated (both streamed, each a new
+// sibling), "‹ 2 / 3 ›" steps between siblings, and any message can start a fork.
 import { api, errorOf } from "./api.js";
 import { $, h } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { readSse } from "./sse.js";
+import { switchToSibling } from "./tree.js";
 
 // What the server needs to make a provider's models available, to say why one is disabled.
 const PROVIDER_SETTING = {
@@ -33,11 +36,18 @@ function prettyJson(value) {
     return JSON.stringify(value ?? {}, null, 2);
 }
 
-/** One message on screen: its role, thinking block, tool cards, body and status line. */
-class MessageView {
-    constructor(role, { id = null, model = null } = {}) {
+/**
+ * One message on screen: its role, thinking block, tool cards, body, status line and (when
+ * `actions` is given: the Chat) its tree actions.
+ */
+export class MessageView {
+    constructor(role, { id = null, model = null, actions = null } = {}) {
         this.role = role;
         this.id = null;
+        this.actions = actions;
+        this.parentId = null;
+        this.siblingCount = 1;
+        this.siblingIndex = 0;
         this.text = "";
         this.thinking = "";
         this.tools = new Map();
@@ -48,13 +58,15 @@ class MessageView {
         this.toolsEl = h("div", { class: "tool-cards" });
         this.body = h("div", { class: role === "user" ? "msg-body plain" : "msg-body markdown" });
         this.statusEl = h("div", { class: "msg-status", hidden: true });
+        this.actionsEl = h("div", { class: "msg-actions" });
         this.el = h(
             "article",
             { class: `msg msg-${role}`, "aria-label": role === "user" ? "Your message" : "Assistant's answer", tabindex: "-1" },
             this.head,
             this.toolsEl,
             this.body,
-            this.statusEl
+            this.statusEl,
+            this.actionsEl
         );
         this.el.dataset.role = role;
         if (id) {
@@ -70,6 +82,103 @@ class MessageView {
 
     setModel(model) {
         this.modelEl.textContent = model ?? "";
+    }
+
+    /** Where the message sits in the tree (from the API, or known after a turn). */
+    setPlace(parentId, siblingCount, siblingIndex) {
+        this.parentId = parentId ?? null;
+        this.siblingCount = Math.max(1, Number(siblingCount ?? 1));
+        this.siblingIndex = Math.max(0, Number(siblingIndex ?? 0));
+        this.renderActions();
+    }
+
+    /**
+     * The tree actions under a stored message: "‹ i / n ›" among its siblings, Edit (a question)
+     * or Regenerate (an answer), and Fork. None while it streams or before its id is known.
+     */
+    renderActions() {
+        const chat = this.actions;
+        if (!chat || !this.id || this.streaming || this.editor) {
+            this.actionsEl.replaceChildren();
+            return;
+        }
+        const what = this.role === "user" ? "version" : "answer";
+        const parts = [];
+        if (this.siblingCount > 1) {
+            const n = this.siblingCount;
+            const i = this.siblingIndex;
+            parts.push(
+                h(
+                    "span",
+                    { class: "sibling-nav", role: "group", "aria-label": `${what} ${i + 1} of ${n}` },
+                    h("button", { type: "button", class: "sib-prev", "aria-label": `Previous ${what}`, disabled: i === 0, onclick: () => chat.switchSibling(this, -1) }, "‹"),
+                    h("span", { class: "sib-pos", "aria-hidden": "true" }, `${i + 1} / ${n}`),
+                    h("button", { type: "button", class: "sib-next", "aria-label": `Next ${what}`, disabled: i + 1 >= n, onclick: () => chat.switchSibling(this, 1) }, "›")
+                )
+            );
+        }
+        if (this.role === "user") {
+            parts.push(h("button", { type: "button", class: "msg-edit", "aria-label": "Edit this message", onclick: () => this.startEdit() }, "Edit"));
+        } else if (this.role === "assistant") {
+            parts.push(h("button", { type: "button", class: "msg-regenerate", "aria-label": "Regenerate this answer with the selected model", onclick: () => chat.regenerate(this) }, "Regenerate"));
+        }
+        parts.push(h("button", { type: "button", class: "msg-fork", "aria-label": "Fork: a new conversation up to this message", onclick: () => chat.fork(this) }, "Fork"));
+        this.actionsEl.replaceChildren(...parts);
+    }
+
+    /** The inline editor of a question: Save & submit sends it as an edit, Cancel (Esc) leaves. */
+    startEdit() {
+        if (this.editor || this.actions?.streaming) {
+            return;
+        }
+        const input = h("textarea", { class: "edit-input", rows: "3", "aria-label": "Edit your message" });
+        input.value = this.text;
+        const form = h(
+            "form",
+            { class: "edit-form" },
+            input,
+            h(
+                "div",
+                { class: "row" },
+                h("button", { type: "submit", class: "primary edit-save" }, "Save & submit"),
+                h("button", { type: "button", class: "edit-cancel", onclick: () => this.endEdit() }, "Cancel")
+            )
+        );
+        form.addEventListener("submit", (ev) => {
+            ev.preventDefault();
+            const text = input.value;
+            if (!text.trim() || this.actions.streaming) {
+                return;
+            }
+            this.endEdit();
+            this.actions.edit(this, text);
+        });
+        input.addEventListener("keydown", (ev) => {
+            if (ev.key === "Escape") {
+                ev.preventDefault();
+                ev.stopPropagation();
+                this.endEdit();
+            } else if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+                ev.preventDefault();
+                form.requestSubmit();
+            }
+        });
+        this.editor = form;
+        this.body.hidden = true;
+        this.body.after(form);
+        this.renderActions();
+        input.focus();
+    }
+
+    endEdit() {
+        if (!this.editor) {
+            return;
+        }
+        this.editor.remove();
+        this.editor = null;
+        this.body.hidden = false;
+        this.renderActions();
+        this.actionsEl.querySelector(".msg-edit")?.focus();
     }
 
     setText(text) {
@@ -165,6 +274,7 @@ class MessageView {
         if (!on && this.thinkingSummary) {
             this.thinkingSummary.textContent = "Thinking";
         }
+        this.renderActions();
     }
 
     /** The status line: "partial" (stopped or cut), "error" (with a retry), or none. */
@@ -209,6 +319,12 @@ class MessageView {
     update(m) {
         if (m.id && !this.id) {
             this.setId(m.id);
+        }
+        if (m.sibling_count !== undefined) {
+            this.setPlace(m.parent_id, m.sibling_count, m.sibling_index);
+        } else {
+            this.parentId = m.parent_id ?? this.parentId;
+            this.renderActions();
         }
         this.setModel(m.role === "assistant" ? m.model : "");
         this.setThinking(m.thinking);
@@ -300,6 +416,8 @@ export class Chat {
             systemPanel: $("system-panel"),
             systemInput: $("system-input"),
             systemStatus: $("system-status"),
+            notice: $("chat-notice"),
+            convActions: $("conv-actions"),
         };
         this.wire();
     }
@@ -404,7 +522,14 @@ export class Chat {
         }
     }
 
+    /** A problem with a tree action (switching, forking), shown above the messages. */
+    notice(text) {
+        this.els.notice.textContent = text ?? "";
+        this.els.notice.hidden = !text;
+    }
+
     setTitle() {
+        this.els.convActions.hidden = !this.conv;
         this.els.title.textContent = this.conv ? this.conv.title ?? "Untitled" : "New chat";
         document.title = this.conv?.title ? `${this.conv.title} · Parley` : "Parley";
     }
@@ -416,6 +541,7 @@ export class Chat {
         this.views = [];
         this.els.messages.replaceChildren(this.els.empty);
         this.els.empty.hidden = false;
+        this.notice(null);
     }
 
     /** An empty conversation, created on the first message. */
@@ -455,17 +581,13 @@ export class Chat {
         } catch (err) {
             this.conv = null;
             this.clearMessages();
+            this.els.convActions.hidden = true;
             this.els.title.textContent = err.status === 404 ? "Conversation not found" : err.status === 403 ? "Not your conversation" : "Could not load the conversation";
             this.els.messages.append(h("p", { class: "error", role: "alert" }, err.message));
             return;
         }
         const conv = body.data;
-        this.conv = conv;
-        this.clearMessages();
-        for (const m of conv.messages ?? []) {
-            this.addView(m);
-        }
-        this.setTitle();
+        this.showBranch(conv);
         if (conv.model && this.models.some((m) => m.id === conv.model)) {
             this.els.model.value = conv.model;
         }
@@ -476,6 +598,17 @@ export class Chat {
         } else {
             this.scrollToEnd();
         }
+    }
+
+    /** Shows `conv` (a GET …/conversations/{id} body) and the branch of messages it carries. */
+    showBranch(conv) {
+        const { messages, ...rest } = conv;
+        this.conv = rest;
+        this.clearMessages();
+        for (const m of messages ?? []) {
+            this.addView(m);
+        }
+        this.setTitle();
     }
 
     highlight(messageId) {
@@ -500,7 +633,7 @@ export class Chat {
     }
 
     addView(m) {
-        const view = new MessageView(m.role, { id: m.id, model: m.model });
+        const view = new MessageView(m.role, { id: m.id, model: m.model, actions: this });
         view.update(m);
         this.append(view);
         return view;
@@ -529,7 +662,117 @@ export class Chat {
     }
 
     /** Sends `content` and streams the answer into the page. */
-    async send(content) {
+    send(content) {
+        return this.turn({ content, route: "messages/stream", retry: () => this.send(content) });
+    }
+
+    /**
+     * Edits the question `view` shows: the branch from it down leaves the page, the new question
+     * (a sibling) and its answer stream in on the edit route.
+     */
+    edit(view, content) {
+        if (this.streaming || !view.id) {
+            return;
+        }
+        const place = { count: view.siblingCount + 1 };
+        this.dropFrom(view);
+        return this.turn({ content, route: `messages/${view.id}/edit/stream`, place });
+    }
+
+    /** Answers the question before `view` (an answer) again, with the picker's model: a sibling. */
+    regenerate(view) {
+        if (this.streaming || !view.id) {
+            return;
+        }
+        const place = { count: view.siblingCount + 1 };
+        this.dropFrom(view);
+        return this.turn({ content: null, route: `messages/${view.id}/regenerate/stream`, place });
+    }
+
+    /** Removes `view` and every view after it (the branch being replaced). */
+    dropFrom(view) {
+        const at = this.views.indexOf(view);
+        for (const v of this.views.splice(at === -1 ? this.views.length : at)) {
+            clearInterval(v.countdown);
+            v.el.remove();
+        }
+    }
+
+    /** Steps `view`'s message to its previous (-1) or next (+1) sibling and shows that branch. */
+    async switchSibling(view, delta) {
+        if (this.streaming || !this.conv || !view.id) {
+            return;
+        }
+        const convId = this.conv.id;
+        const position = this.views.indexOf(view);
+        this.notice(null);
+        this.switching = true;
+        try {
+            const target = await switchToSibling(convId, { id: view.id, parent_id: view.parentId, sibling_index: view.siblingIndex }, delta);
+            if (!target || this.conv?.id !== convId) {
+                return;
+            }
+            const conv = (await api.json("GET", `/api/v1/conversations/${convId}`)).data;
+            if (this.conv?.id !== convId || this.streaming) {
+                return;
+            }
+            this.showBranch(conv);
+            // Keep the reader where they were: the message in the same place, its arrow focused.
+            const same = this.views[position];
+            if (same) {
+                same.el.scrollIntoView({ block: "nearest" });
+                const arrow = same.el.querySelector(delta < 0 ? ".sib-prev" : ".sib-next");
+                (arrow && !arrow.disabled ? arrow : same.el.querySelector(".sib-prev:not(:disabled), .sib-next:not(:disabled)"))?.focus();
+            }
+        } catch (err) {
+            this.notice(`Could not switch to that branch: ${err.message}`);
+        } finally {
+            this.switching = false;
+        }
+    }
+
+    /**
+     * The conversation's active leaf changed elsewhere (another tab or device switched branches):
+     * shows the branch now active, unless this tab is busy with its own turn, switch or edit.
+     */
+    async followLeaf(leaf) {
+        const last = this.views[this.views.length - 1];
+        if (!leaf || !last?.id || last.id === leaf || this.streaming || this.switching || this.views.some((v) => v.editor)) {
+            return;
+        }
+        const convId = this.conv.id;
+        try {
+            const conv = (await api.json("GET", `/api/v1/conversations/${convId}`)).data;
+            if (this.conv?.id === convId && !this.streaming && !this.switching && !this.views.some((v) => v.editor)) {
+                this.showBranch(conv);
+            }
+        } catch {
+            // the page keeps the branch it shows; the next change or a reload brings the new one
+        }
+    }
+
+    /** A new conversation holding the path up to `view`'s message, added to the list and opened. */
+    async fork(view) {
+        if (!this.conv || !view.id) {
+            return;
+        }
+        this.notice(null);
+        try {
+            const { messages, ...conv } = (await api.json("POST", `/api/v1/conversations/${this.conv.id}/fork`, { message_id: view.id })).data;
+            this.events({ type: "updated", conversation: conv });
+            location.hash = `#/c/${conv.id}`;
+        } catch (err) {
+            this.notice(`Could not fork: ${err.message}`);
+        }
+    }
+
+    /**
+     * One streamed turn on `route` (under the conversation): `content` is the new question (null
+     * when regenerating: no question is stored), `place.count` the new message's sibling count
+     * for an edit or a regeneration (it is the newest sibling). `retry` defaults to answering
+     * the stored question again.
+     */
+    async turn({ content, route, place = null, retry = null }) {
         if (this.streaming) {
             return;
         }
@@ -538,14 +781,20 @@ export class Chat {
         const controller = new AbortController();
         this.streaming = { controller };
         this.setBusy(true);
-        const user = new MessageView("user");
-        user.setText(content);
-        this.append(user);
-        const bot = new MessageView("assistant", { model });
+        const before = this.views[this.views.length - 1] ?? null;
+        let user = null;
+        if (content !== null) {
+            user = new MessageView("user", { actions: this });
+            user.setText(content);
+            this.append(user);
+        }
+        const bot = new MessageView("assistant", { model, actions: this });
         bot.setStreaming(true);
         this.append(bot);
         this.streaming = { controller, user, bot };
-        const retry = () => this.send(content);
+        if (!retry) {
+            retry = () => (bot.id ? this.regenerate(bot) : this.turn({ content, route, place }));
+        }
         bot.retry = retry;
         try {
             if (!this.conv) {
@@ -558,16 +807,16 @@ export class Chat {
                 this.startFeed(this.conv.id);
             }
             const convId = this.conv.id;
-            const res = await api.fetch(`/api/v1/conversations/${convId}/messages/stream`, {
+            const res = await api.fetch(`/api/v1/conversations/${convId}/${route}`, {
                 method: "POST",
                 headers: { "content-type": "application/json", accept: "text/event-stream" },
-                body: JSON.stringify({ content, model, thinking }),
+                body: JSON.stringify(content !== null ? { content, model, thinking } : { model, thinking }),
                 signal: controller.signal,
             });
             if (!res.ok) {
                 const err = await errorOf(res);
                 bot.setStatus("error", describeError(err), { retry, retryAfter: err.retryAfter });
-                if (err.status === 429 || err.status === 401 || err.status === 403) {
+                if (user && (err.status === 429 || err.status === 401 || err.status === 403)) {
                     user.el.classList.add("not-sent");
                 }
                 return;
@@ -580,6 +829,14 @@ export class Chat {
                 bot.setStatus("error", describeError(err), { retry, retryAfter: err.retryAfter });
             }
         } finally {
+            // The new messages' places: the question follows what was last on the page, the
+            // answer its question; an edited question or a regenerated answer is the newest of
+            // its siblings.
+            const question = user ?? before;
+            if (user) {
+                user.setPlace(before?.id, place?.count ?? 1, (place?.count ?? 1) - 1);
+            }
+            bot.setPlace(question?.id, user ? 1 : place?.count ?? 1, user ? 0 : (place?.count ?? 1) - 1);
             bot.setStreaming(false);
             this.streaming = null;
             this.setBusy(false);
@@ -602,7 +859,7 @@ export class Chat {
             switch (e.type) {
                 case "message_start": {
                     const p = e.message?.parley ?? {};
-                    if (p.user_message_id && !user.id) {
+                    if (p.user_message_id && user && !user.id) {
                         user.setId(p.user_message_id);
                     }
                     if (p.message_id && !bot.id) {
@@ -746,6 +1003,7 @@ export class Chat {
                 if (current) {
                     this.conv = { ...this.conv, ...d };
                     this.setTitle();
+                    this.followLeaf(d.active_leaf_id);
                 }
                 this.events({ type: "updated", conversation: d });
                 break;
@@ -775,6 +1033,11 @@ export class Chat {
             if (!view.streaming) {
                 view.update(m);
             }
+            return;
+        }
+        // Another branch's message (an edit or regeneration made elsewhere) is not on this page.
+        const last = this.views[this.views.length - 1];
+        if (last?.id && m.parent_id !== undefined && (m.parent_id ?? null) !== last.id) {
             return;
         }
         this.addView(m);

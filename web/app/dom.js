@@ -86,3 +86,21 @@ export function confirmDialog(text, okLabel = "Delete") {
         $("confirm-cancel").focus();
     });
 }
+
+/**
+ * Copies `text` to the clipboard and says so on `button`; without the permission (or outside a
+ * secure context) selects `el`'s text instead, for Ctrl+C.
+ */
+export async function copyText(text, el, button) {
+    try {
+        await navigator.clipboard.writeText(text);
+        button.textContent = "Copied";
+    } catch {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        const sel = getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        button.textContent = "Selected: press Ctrl+C";
+    }
+}

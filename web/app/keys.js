@@ -1,7 +1,7 @@
 // The API-keys page: the caller's keys, a form to create one (name, scopes, expiry) whose secret
 // is shown once with a copy button, and revoke (with confirmation).
 import { api } from "./api.js";
-import { $, confirmDialog, fmtTime, h } from "./dom.js";
+import { $, confirmDialog, copyText, fmtTime, h } from "./dom.js";
 
 let wired = false;
 
@@ -44,21 +44,7 @@ function wire() {
             error.hidden = false;
         }
     });
-    $("key-copy").addEventListener("click", async () => {
-        const secret = $("key-secret-value").textContent;
-        try {
-            await navigator.clipboard.writeText(secret);
-            $("key-copy").textContent = "Copied";
-        } catch {
-            // No clipboard permission (or not a secure context): select it for Ctrl+C.
-            const range = document.createRange();
-            range.selectNodeContents($("key-secret-value"));
-            const sel = getSelection();
-            sel.removeAllRanges();
-            sel.addRange(range);
-            $("key-copy").textContent = "Selected: press Ctrl+C";
-        }
-    });
+    $("key-copy").addEventListener("click", () => copyText($("key-secret-value").textContent, $("key-secret-value"), $("key-copy")));
     $("key-secret-close").addEventListener("click", () => {
         $("key-secret-value").textContent = "";
         $("key-secret").hidden = true;
