@@ -359,6 +359,11 @@ int App::serve() {
     session_service.set_usage_recorder(&usage_recorder);
     compat::CompatService compat_service(*llm_layer->router, usage_recorder);
 
+    messages::StreamHubOptions stream_options;
+    stream_options.window = config_.stream_resume_window;
+    // With Redis, an answer's events are shared so that another instance serves a resume.
+    messages::StreamHub stream_hub(std::move(stream_options), redis_client->get());
+
     Services services{
         &health,
         &metrics,
@@ -372,6 +377,7 @@ int App::serve() {
         &gate,
         &compat_service,
         &admin_service,
+        &stream_hub,
     };
     const http::Router router(make_routes(services));
     http::Pipeline pipeline(

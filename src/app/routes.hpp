@@ -11,6 +11,7 @@
 #include "conversations/service.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
+#include "messages/resume.hpp"
 #include "messages/service.hpp"
 #include "messages/sessions.hpp"
 #include "search/service.hpp"
@@ -32,6 +33,7 @@ struct Services {
     auth::AuthGate* gate = nullptr;  // per-turn model limits on WebSocket sessions
     compat::CompatService* compat = nullptr;
     admin::AdminService* admin = nullptr;
+    messages::StreamHub* streams = nullptr;  // resumable answer streams
 };
 
 std::vector<http::Route> make_routes(Services& s);
