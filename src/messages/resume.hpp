@@ -58,8 +58,12 @@ public:
     // The events after `after`, oldest first; nullopt when some of them were dropped already.
     std::optional<std::vector<NumberedEvent>> after(std::uint64_t after) const;
 
-    std::uint64_t last_id() const noexcept { return events_.empty() ? dropped_to_ : events_.back().id; }
+    std::uint64_t last_id() const noexcept {
+        return events_.empty() ? dropped_to_ : events_.back().id;
+    }
+
     std::size_t bytes() const noexcept { return bytes_; }
+
     std::size_t size() const noexcept { return events_.size(); }
 
 private:
@@ -144,6 +148,7 @@ public:
           redis_(redis) {}
 
     const StreamHubOptions& options() const noexcept { return options_; }
+
     bool shared() const noexcept { return redis_ != nullptr; }
 
     // A new stream, found by `find` from now on until `window` after it finished.

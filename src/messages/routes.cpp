@@ -14,10 +14,10 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/ids.hpp"
+#include "common/json.hpp"
 #include "conversations/json.hpp"
 #include "http/body.hpp"
 #include "http/pagination.hpp"
-#include "common/json.hpp"
 #include "messages/requests.hpp"
 
 namespace parley::messages {
@@ -145,7 +145,9 @@ asio::awaitable<void> relay_events(
     };
     // An event of the answer: numbered and kept when the stream is resumable.
     const auto add = [&add_raw, &state](std::string piece) {
-        add_raw(state.live != nullptr && !piece.empty() ? state.live->append(piece) : std::move(piece));
+        add_raw(
+            state.live != nullptr && !piece.empty() ? state.live->append(piece) : std::move(piece)
+        );
     };
     bool ended = false;
     const auto handle = [&](const TurnEvent& e) {
@@ -364,9 +366,7 @@ asio::awaitable<http::Response> answer_stream(
 
 }  // namespace
 
-asio::awaitable<http::Response> stream(
-    http::Request& req, MessageService& svc, StreamHub& hub
-) {
+asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc, StreamHub& hub) {
     co_return co_await answer_stream(req, svc, hub, Branch::Kind::append);
 }
 
@@ -386,7 +386,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kLocalPoll{20};    // a reader of this instance's stream
 constexpr std::chrono::milliseconds kRemotePoll{100};  // of another's, through Redis
-constexpr int kTouchEvery = 5;                          // remote polls between reader renewals
+constexpr int kTouchEvery = 5;                         // remote polls between reader renewals
 
 std::unique_ptr<StreamEncoder> sse_encoder(std::string_view format) {
     return format == "openai" ? make_openai_encoder() : make_anthropic_encoder();
@@ -474,7 +474,8 @@ asio::awaitable<void> replay(
             }
             last_write = std::chrono::steady_clock::now();
         }
-        auto woke = co_await (writer.closed() || sleep_until(std::chrono::steady_clock::now() + poll));
+        auto woke =
+            co_await (writer.closed() || sleep_until(std::chrono::steady_clock::now() + poll));
         if (woke.index() == 0) {
             co_return;
         }
@@ -539,11 +540,18 @@ asio::awaitable<http::Response> resume_stream(
             res.body_writer = [live, first, after](http::StreamWriter& writer
                               ) -> asio::awaitable<void> {
                 live->attach();
-                const ReadAfter read = [live](std::uint64_t a) -> asio::awaitable<Result<StreamRead>> {
+                const ReadAfter read = [live](std::uint64_t a
+                                       ) -> asio::awaitable<Result<StreamRead>> {
                     co_return live->read_after(a);
                 };
                 co_await replay(
-                    writer, first, after, read, kLocalPoll, sse_encoder(live->info().format)->ping(), {}
+                    writer,
+                    first,
+                    after,
+                    read,
+                    kLocalPoll,
+                    sse_encoder(live->info().format)->ping(),
+                    {}
                 );
                 live->detach();
             };
@@ -567,7 +575,10 @@ asio::awaitable<http::Response> resume_stream(
             } else if (!first->gap) {
                 hub.touch_remote_reader(message_id);
                 http::Response res = event_stream_head();
-                res.body_writer = [&hub, message_id, first = std::move(*first), after,
+                res.body_writer = [&hub,
+                                   message_id,
+                                   first = std::move(*first),
+                                   after,
                                    ping = sse_encoder((*info)->format)->ping()](
                                       http::StreamWriter& writer
                                   ) -> asio::awaitable<void> {
@@ -588,8 +599,7 @@ asio::awaitable<http::Response> resume_stream(
     }
 
     // The stream is gone (or never was here): the whole stored answer.
-    auto path =
-        value_or_throw(co_await store.message_path(conversation_id, message_id, 1));
+    auto path = value_or_throw(co_await store.message_path(conversation_id, message_id, 1));
     if (path.empty() || path.back().message.id != message_id ||
         path.back().message.role != "assistant") {
         if (unreadable) {

@@ -70,7 +70,10 @@ TEST(EventBuffer, DropsTheOldestPastItsBytesAndSaysSo) {
 TEST(LiveStream, AppendsNumberedEventsAndReadsFromAnId) {
     StreamHub hub;
     auto s = hub.open({"m1", "c1", "anthropic", true});
-    EXPECT_EQ(s->append(event("a", "1") + event("b", "2")), "id: 1\nevent: a\ndata: 1\n\nid: 2\nevent: b\ndata: 2\n\n");
+    EXPECT_EQ(
+        s->append(event("a", "1") + event("b", "2")),
+        "id: 1\nevent: a\ndata: 1\n\nid: 2\nevent: b\ndata: 2\n\n"
+    );
     auto r = s->read_after(1);
     EXPECT_FALSE(r.finished);
     EXPECT_FALSE(r.gap);
