@@ -209,20 +209,34 @@ std::shared_ptr<LiveStream> StreamHub::find(std::string_view message_id) {
     const std::lock_guard lock(mutex_);
     sweep();
     const auto it = streams_.find(message_id);
-    return it == streams_.end() ? nullptr : it->second;
+    if (it == streams_.end() || expired(*it->second, std::chrono::steady_clock::now())) {
+        return nullptr;
+    }
+    return it->second;
 }
 
 std::size_t StreamHub::size() {
     const std::lock_guard lock(mutex_);
+    next_sweep_ = {};
     sweep();
     return streams_.size();
 }
 
+bool StreamHub::expired(const LiveStream& s, std::chrono::steady_clock::time_point now) const {
+    return s.finished() && now - s.finished_at() >= options_.window && !s.read();
+}
+
 void StreamHub::sweep() {
+    // At most every half window (and every second): open() and find() do not walk every stream.
     const auto now = std::chrono::steady_clock::now();
+    if (now < next_sweep_) {
+        return;
+    }
+    next_sweep_ =
+        now +
+        std::min<std::chrono::steady_clock::duration>(options_.window / 2, std::chrono::seconds(1));
     for (auto it = streams_.begin(); it != streams_.end();) {
-        const auto& s = *it->second;
-        if (s.finished() && now - s.finished_at() >= options_.window && !s.read()) {
+        if (expired(*it->second, now)) {
             it = streams_.erase(it);
         } else {
             ++it;

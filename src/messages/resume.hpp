@@ -174,7 +174,7 @@ public:
     // when Redis does not answer).
     boost::asio::awaitable<bool> remote_reader(std::string message_id);
 
-    // Streams kept now (for tests and /metrics).
+    // Streams kept now (for tests and /metrics); sweeps the expired ones first.
     std::size_t size();
 
 private:
@@ -182,11 +182,14 @@ private:
     void publish(const StreamInfo& info, const std::vector<NumberedEvent>& events);
     void publish_end(const StreamInfo& info, std::uint64_t last_id);
     void sweep();  // under mutex_
+    // A finished stream past its window that nobody reads.
+    bool expired(const LiveStream& s, std::chrono::steady_clock::time_point now) const;
 
     StreamHubOptions options_;
     redis::Client* redis_;
     std::mutex mutex_;
     std::map<std::string, std::shared_ptr<LiveStream>, std::less<>> streams_;
+    std::chrono::steady_clock::time_point next_sweep_{};
 };
 
 // Parses a Last-Event-ID (a decimal event id). Errors: invalid_request.
