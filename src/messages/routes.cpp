@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -68,8 +69,12 @@ struct RelayState {
 constexpr std::chrono::milliseconds kReaderCheckEvery{250};
 
 // A resumable answer whose reader left: it goes on while someone reads it again (here or, with
-// Redis, on another instance) and stops once nobody has for the window.
-asio::awaitable<void> keep_for_readers(Turn& turn, LiveStream& live, StreamHub& hub) {
+// Redis, on another instance) and stops once nobody has for the window, or when the server
+// drains (then it is stored as a shutdown stops it, before the server's loops stop).
+asio::awaitable<void> keep_for_readers(
+    Turn& turn, LiveStream& live, StreamHub& hub, http::StreamWriter& channel
+) {
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
     auto anchor = live.last_left();
     for (;;) {
         const auto now = std::chrono::steady_clock::now();
@@ -84,10 +89,17 @@ asio::awaitable<void> keep_for_readers(Turn& turn, LiveStream& live, StreamHub& 
                 co_return;
             }
         }
-        co_await sleep_until(std::min(anchor + hub.options().window, now + kReaderCheckEvery));
+        auto woke = co_await (
+            channel.draining() ||
+            sleep_until(std::min(anchor + hub.options().window, now + kReaderCheckEvery))
+        );
         const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none) {
             co_return;  // the answer ended
+        }
+        if (woke.index() == 0) {
+            turn.cancel(StopCause::shutdown);
+            co_return;
         }
     }
 }
@@ -110,10 +122,16 @@ asio::awaitable<void> watch_relay(Turn& turn, Channel& channel, RelayState& stat
                 state.live->detach();
                 state.detached = true;
             }
-            if (state.live != nullptr && state.live->info().resumable &&
-                why == http::CloseReason::client_left) {
-                co_await keep_for_readers(turn, *state.live, *state.hub);
-            } else {
+            bool kept = false;
+            if constexpr (std::is_base_of_v<http::StreamWriter, Channel>) {
+                // (Only SSE streams are kept.)
+                if (state.live != nullptr && state.live->info().resumable &&
+                    why == http::CloseReason::client_left) {
+                    kept = true;
+                    co_await keep_for_readers(turn, *state.live, *state.hub, channel);
+                }
+            }
+            if (!kept) {
                 turn.cancel(stop_cause(why));
             }
             co_await sleep_until(std::chrono::steady_clock::time_point::max());

@@ -12,11 +12,13 @@
 // through Redis is tests/integration/resume_scaleout.test.mjs.)
 
 import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
 import { after, before, beforeEach, describe, it } from "node:test";
 
 import { assertError, get, post, uniqueEmail } from "../support/api.mjs";
 import { startFakeUpstream, waitFor } from "../support/fake_upstream.mjs";
-import { SANITIZER_REPORT, startServer } from "../support/server.mjs";
+import { makeTempDir, SANITIZER_REPORT, startServer, testDatabaseServer } from "../support/server.mjs";
+import { createDatabase } from "../support/services.mjs";
 import { SseReader } from "../support/sse.mjs";
 
 const CONVERSATIONS = "/api/v1/conversations";
@@ -273,6 +275,59 @@ describe("resumable streams (fake upstream)", () => {
         const chunks = await o.sse.rest();
         assert.equal(chunks.at(-1).data, "[DONE]");
         assert.equal(textOf(chunks), TOKENS.slice(0, 3).join(""));
+    });
+
+    it("a shutdown while a resumable answer runs without its client stores it partial (cancelled_by shutdown) and exits at once", async () => {
+        // A server of its own, stopped by the test, on a database a second server reads after it;
+        // a long window so that only the drain stops the answer.
+        const pg = testDatabaseServer();
+        const dir = pg ? undefined : makeTempDir();
+        const shared = {
+            ...UNLIMITED,
+            DATABASE_URL: pg ? await createDatabase(pg) : `sqlite://${dir}/parley.db`,
+            JWT_SECRET: "resume-drain-secret-0123456789abcdefghijklmn",
+        };
+        const own = await startServer({
+            env: {
+                ...shared,
+                ANTHROPIC_API_KEY: KEYS.anthropic,
+                ANTHROPIC_BASE_URL: upstream.baseUrl,
+                DEFAULT_MODEL: CLAUDE,
+                LLM_MAX_RETRIES: "0",
+                STREAM_RESUME_WINDOW_S: "60",
+            },
+        });
+        const token = ok(
+            await post(own.baseUrl, "/api/v1/auth/register", { json: { email: uniqueEmail("resume-drain"), password: "SecurePass123" } }),
+            201
+        ).access_token;
+        upstream.setScript({ tokens: TOKENS, stallAfterTokens: 2 });
+        const c = ok(await post(own.baseUrl, CONVERSATIONS, { json: { title: "drain" }, token }), 201);
+        const s = await openPost(own.baseUrl, token, `${CONVERSATIONS}/${c.id}/messages/stream`, { content: "Count", resumable: true });
+        await readDeltas(s.sse, 2);
+        s.abort();
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(upstream.disconnects.length, 0, "still generating without its client");
+        const stoppedAt = Date.now();
+        const result = await own.stop("SIGTERM");
+        assert.deepEqual(result, { code: 0, signal: null });
+        assert.ok(Date.now() - stoppedAt < 5_000, `the drain took ${Date.now() - stoppedAt} ms`);
+        assert.deepEqual(own.lines.filter((l) => SANITIZER_REPORT.test(l)), []);
+        assert.equal(upstream.disconnects.length, 1);
+        // Stored before the server stopped: read back from the same database by a new server.
+        const again = await startServer({ env: shared });
+        try {
+            const stored = ok(await get(again.baseUrl, `${CONVERSATIONS}/${c.id}/messages?per_page=100`, { token }));
+            const answer = stored.find((m) => m.role === "assistant");
+            assert.equal(answer?.status, "partial", JSON.stringify(stored));
+            assert.equal(answer.content, "One two");
+            assert.equal(answer.metadata.cancelled_by, "shutdown");
+        } finally {
+            await again.stop("SIGTERM");
+            if (dir) {
+                rmSync(dir, { recursive: true, force: true });
+            }
+        }
     });
 
     it("errors: another user's answer 404, unknown ids 404, a bad Last-Event-ID 400, a bad format 400", async () => {
