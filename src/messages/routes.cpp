@@ -405,6 +405,9 @@ namespace {
 constexpr std::chrono::milliseconds kLocalPoll{20};    // a reader of this instance's stream
 constexpr std::chrono::milliseconds kRemotePoll{100};  // of another's, through Redis
 constexpr int kTouchEvery = 5;                         // remote polls between reader renewals
+// A remote stream without a new event for this long is given up (its instance may have died with
+// it): longer than an answer may take (LLM_TOTAL_TIMEOUT_S, 300 s by default).
+constexpr std::chrono::seconds kRemoteSilence{330};
 
 std::unique_ptr<StreamEncoder> sse_encoder(std::string_view format) {
     return format == "openai" ? make_openai_encoder() : make_anthropic_encoder();
@@ -457,22 +460,25 @@ http::Response event_stream_head() {
 using ReadAfter = std::function<asio::awaitable<Result<StreamRead>>(std::uint64_t)>;
 
 // Writes `first` and then what `read` finds after it, every `poll`, until the stream's end, a
-// gap, a failed read (the client may resume again) or the client leaving; `on_poll` runs at each
-// poll.
+// gap, a failed read (the client may resume again), `silence` without a new event, or the client
+// leaving; `on_poll` runs at each poll.
 asio::awaitable<void> replay(
     http::StreamWriter& writer,
     StreamRead first,
     std::uint64_t after,
     ReadAfter read,
     std::chrono::milliseconds poll,
+    std::chrono::steady_clock::duration silence,
     std::string ping,
     std::function<void()> on_poll
 ) {
     using namespace asio::experimental::awaitable_operators;  // NOLINT
     StreamRead r = std::move(first);
     auto last_write = std::chrono::steady_clock::now();
+    auto last_event = last_write;
     for (;;) {
         if (!r.events.empty()) {
+            last_event = std::chrono::steady_clock::now();
             std::string all;
             for (const auto& e : r.events) {
                 all += e.bytes;
@@ -483,7 +489,7 @@ asio::awaitable<void> replay(
             }
             last_write = std::chrono::steady_clock::now();
         }
-        if (r.finished || r.gap) {
+        if (r.finished || r.gap || std::chrono::steady_clock::now() >= last_event + silence) {
             co_return;
         }
         if (std::chrono::steady_clock::now() >= last_write + kPingEvery) {
@@ -568,6 +574,7 @@ asio::awaitable<http::Response> resume_stream(
                     after,
                     read,
                     kLocalPoll,
+                    std::chrono::steady_clock::duration::max() / 2,  // a local turn always ends
                     sse_encoder(live->info().format)->ping(),
                     {}
                 );
@@ -609,7 +616,9 @@ asio::awaitable<http::Response> resume_stream(
                             hub.touch_remote_reader(message_id);
                         }
                     };
-                    co_await replay(writer, first, after, read, kRemotePoll, ping, touch);
+                    co_await replay(
+                        writer, first, after, read, kRemotePoll, kRemoteSilence, ping, touch
+                    );
                 };
                 co_return res;
             }
