@@ -133,10 +133,10 @@ private:
 };
 
 struct StreamHubOptions {
-    std::chrono::milliseconds window{30'000};   // STREAM_RESUME_WINDOW_S
-    std::size_t max_bytes = 1024 * 1024;        // per answer, in memory and (about) in Redis
-    std::size_t max_redis_events = 20'000;      // XADD MAXLEN ~
-    std::string key_prefix = "parley:stream:";  // + message id
+    std::chrono::milliseconds window{30'000};          // STREAM_RESUME_WINDOW_S
+    std::size_t max_bytes = std::size_t{1024} * 1024;  // per answer, in memory and (about) in Redis
+    std::size_t max_redis_events = 20'000;             // XADD MAXLEN ~
+    std::string key_prefix = "parley:stream:";         // + message id
 };
 
 // The streams of this instance's answers, each kept until `window` after its end; and, with a

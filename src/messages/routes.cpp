@@ -78,9 +78,11 @@ asio::awaitable<void> keep_for_readers(
     auto anchor = live.last_left();
     for (;;) {
         const auto now = std::chrono::steady_clock::now();
-        if (live.read()) {
-            anchor = now;
-        } else if (hub.shared() && co_await hub.remote_reader(live.info().message_id)) {
+        bool reading = live.read();
+        if (!reading && hub.shared()) {
+            reading = co_await hub.remote_reader(live.info().message_id);
+        }
+        if (reading) {
             anchor = now;
         } else {
             anchor = std::max(anchor, live.last_left());
@@ -352,17 +354,23 @@ asio::awaitable<http::Response> stream_turn(
 
 namespace {
 
+// The ?format= of a conversation SSE stream, if given. Errors: invalid_request.
+std::optional<std::string> sse_format_of(const http::Request& req) {
+    auto format = req.query_param("format");
+    if (format && *format != "anthropic" && *format != "openai") {
+        throw ErrorException(make_error(
+            ErrorType::invalid_request, R"(format must be "anthropic" (the default) or "openai")"
+        ));
+    }
+    return format;
+}
+
 // POST …/messages/stream and the edit and regenerate routes' /stream: the answer as Server-Sent
 // Events.
 asio::awaitable<http::Response> answer_stream(
     http::Request& req, MessageService& svc, StreamHub& hub, Branch::Kind kind
 ) {
-    const auto format = req.query_param("format").value_or("anthropic");
-    if (format != "anthropic" && format != "openai") {
-        throw ErrorException(make_error(
-            ErrorType::invalid_request, "format must be \"anthropic\" (the default) or \"openai\""
-        ));
-    }
+    const auto format = sse_format_of(req).value_or("anthropic");
     auto body = value_or_throw(http::read_json_object(req));
     // `resumable` is the stream's, not the message's: taken out before the message is read.
     const bool resumable = value_or_throw(json::optional_bool(body, "resumable")).value_or(false);
@@ -538,12 +546,7 @@ asio::awaitable<http::Response> resume_stream(
     if (last) {
         after = value_or_throw(parse_last_event_id(*last));
     }
-    const auto format = req.query_param("format");
-    if (format && *format != "anthropic" && *format != "openai") {
-        throw ErrorException(make_error(
-            ErrorType::invalid_request, "format must be \"anthropic\" (the default) or \"openai\""
-        ));
-    }
+    const auto format = sse_format_of(req);
     if (!is_uuid(message_id)) {
         throw ErrorException(make_error(ErrorType::not_found, "message not found"));
     }

@@ -30,6 +30,7 @@ TEST(EventNumberer, NumbersEachEventOfAPieceAndSkipsComments) {
 
 std::vector<std::uint64_t> ids(const std::vector<NumberedEvent>& events) {
     std::vector<std::uint64_t> out;
+    out.reserve(events.size());
     for (const auto& e : events) {
         out.push_back(e.id);
     }
