@@ -371,6 +371,11 @@ int App::serve() {
     session_service.set_budgets(&budgets);
     compat_service.set_budgets(&budgets);
 
+    messages::StreamHubOptions stream_options;
+    stream_options.window = config_.stream_resume_window;
+    // With Redis, an answer's events are shared so that another instance serves a resume.
+    messages::StreamHub stream_hub(std::move(stream_options), redis_client->get());
+
     Services services{
         &health,
         &metrics,
@@ -385,6 +390,7 @@ int App::serve() {
         &compat_service,
         &admin_service,
         &budgets,
+        &stream_hub,
     };
     const http::Router router(make_routes(services));
     http::Pipeline pipeline(

@@ -323,6 +323,12 @@ std::vector<Setting> make_settings() {
          "there (metadata.tool_rounds_exhausted)",
          false,
          integer(&Config::tool_max_rounds, 0, 32)},
+        {"STREAM_RESUME_WINDOW_S",
+         "30",
+         "Seconds a resumable answer goes on after its last reader left, and its events are kept "
+         "after it ended (GET …/messages/{message_id}/stream)",
+         false,
+         seconds(&Config::stream_resume_window, 0.1, 3600)},
         {"ALLOWED_ORIGINS",
          "",
          "Comma-separated browser origins allowed by CORS (exact match; empty: none)",

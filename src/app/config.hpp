@@ -60,6 +60,8 @@ struct Config {
     std::string knowledge_dir;  // Markdown files added to the built-in knowledge base
     std::chrono::milliseconds tool_timeout{10'000};
     int tool_max_rounds = 4;
+    // Resumable streams (issue 17)
+    std::chrono::milliseconds stream_resume_window{30'000};
     // HTTP
     std::vector<std::string> allowed_origins;
     std::vector<std::string> trusted_proxies;

@@ -11,6 +11,7 @@
 #include "conversations/service.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
+#include "messages/resume.hpp"
 #include "messages/service.hpp"
 #include "messages/sessions.hpp"
 #include "search/service.hpp"
@@ -33,6 +34,7 @@ struct Services {
     compat::CompatService* compat = nullptr;
     admin::AdminService* admin = nullptr;
     usage::Budgets* budgets = nullptr;
+    messages::StreamHub* streams = nullptr;  // resumable answer streams
 };
 
 std::vector<http::Route> make_routes(Services& s);

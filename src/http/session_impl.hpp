@@ -281,6 +281,12 @@ private:
 
         CloseReason close_reason() const noexcept override { return reason_; }
 
+        asio::awaitable<void> draining() override {
+            if (!session_.shared_.draining.load(std::memory_order_relaxed)) {
+                co_await session_.shutdown_.wait();
+            }
+        }
+
         void mark_closed(CloseReason reason) {
             if (reason_ == CloseReason::none) {
                 reason_ = reason;

@@ -30,6 +30,11 @@ public:
 
     virtual CloseReason close_reason() const noexcept = 0;
 
+    // Completes when the server begins to drain, even after the client left (closed() reports
+    // only the first of the two): for a body writer that goes on without its client. At once
+    // when the server drains already; returns early, without an exception, when cancelled.
+    virtual boost::asio::awaitable<void> draining() = 0;
+
 protected:
     ~StreamWriter() = default;
 };

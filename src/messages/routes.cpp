@@ -1,6 +1,8 @@
 #include "messages/routes.hpp"
 
 #include <chrono>
+#include <functional>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -13,6 +15,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/ids.hpp"
+#include "common/json.hpp"
 #include "conversations/json.hpp"
 #include "http/body.hpp"
 #include "http/pagination.hpp"
@@ -53,10 +56,55 @@ StopCause stop_cause(http::CloseReason reason) {
 }
 
 // What a relay and its watch share.
+// `live`: the answer's resumable stream (conversation SSE streams), which numbers and keeps the
+// events; none for the other streams.
 struct RelayState {
     std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
     bool ping = false;  // the watch asks for a ping
+    LiveStream* live = nullptr;
+    StreamHub* hub = nullptr;
+    bool detached = false;  // the reader left `live`
 };
+
+constexpr std::chrono::milliseconds kReaderCheckEvery{250};
+
+// A resumable answer whose reader left: it goes on while someone reads it again (here or, with
+// Redis, on another instance) and stops once nobody has for the window, or when the server
+// drains (then it is stored as a shutdown stops it, before the server's loops stop).
+asio::awaitable<void> keep_for_readers(
+    Turn& turn, LiveStream& live, StreamHub& hub, http::StreamWriter& channel
+) {
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    auto anchor = live.last_left();
+    for (;;) {
+        const auto now = std::chrono::steady_clock::now();
+        bool reading = live.read();
+        if (!reading && hub.shared()) {
+            reading = co_await hub.remote_reader(live.info().message_id);
+        }
+        if (reading) {
+            anchor = now;
+        } else {
+            anchor = std::max(anchor, live.last_left());
+            if (now >= anchor + hub.options().window) {
+                turn.cancel(StopCause::client_left);
+                co_return;
+            }
+        }
+        auto woke = co_await (
+            channel.draining() ||
+            sleep_until(std::min(anchor + hub.options().window, now + kReaderCheckEvery))
+        );
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none) {
+            co_return;  // the answer ended
+        }
+        if (woke.index() == 0) {
+            turn.cancel(StopCause::shutdown);
+            co_return;
+        }
+    }
+}
 
 // Runs beside a relay until the relay ends: when the client leaves or the server drains, it
 // cancels the turn (whose `end` the relay then reads); after kPingEvery without a write it asks
@@ -71,7 +119,23 @@ asio::awaitable<void> watch_relay(Turn& turn, Channel& channel, RelayState& stat
             co_return;  // the relay ended
         }
         if (woke.index() == 0) {
-            turn.cancel(stop_cause(std::get<0>(woke)));
+            const auto why = std::get<0>(woke);
+            if (state.live != nullptr) {
+                state.live->detach();
+                state.detached = true;
+            }
+            bool kept = false;
+            if constexpr (std::is_base_of_v<http::StreamWriter, Channel>) {
+                // (Only SSE streams are kept.)
+                if (state.live != nullptr && state.live->info().resumable &&
+                    why == http::CloseReason::client_left) {
+                    kept = true;
+                    co_await keep_for_readers(turn, *state.live, *state.hub, channel);
+                }
+            }
+            if (!kept) {
+                turn.cancel(stop_cause(why));
+            }
             co_await sleep_until(std::chrono::steady_clock::time_point::max());
             co_return;
         }
@@ -94,10 +158,16 @@ asio::awaitable<void> relay_events(
     RelayState& state
 ) {
     std::vector<std::string> pending;
-    const auto add = [&pending](std::string piece) {
+    const auto add_raw = [&pending](std::string piece) {
         if (!piece.empty()) {
             pending.push_back(std::move(piece));
         }
+    };
+    // An event of the answer: numbered and kept when the stream is resumable.
+    const auto add = [&add_raw, &state](std::string piece) {
+        add_raw(
+            state.live != nullptr && !piece.empty() ? state.live->append(piece) : std::move(piece)
+        );
     };
     bool ended = false;
     const auto handle = [&](const TurnEvent& e) {
@@ -116,8 +186,13 @@ asio::awaitable<void> relay_events(
                 break;
             case TurnEvent::Kind::end:
                 ended = true;
-                if (channel.close_reason() != http::CloseReason::client_left) {
+                // A kept stream gets its ending even when its first reader is gone.
+                if (channel.close_reason() != http::CloseReason::client_left ||
+                    state.live != nullptr) {
                     add(encoder.finish(turn.outcome()));
+                }
+                if (state.live != nullptr) {
+                    state.live->finish();
                 }
                 break;
         }
@@ -135,7 +210,7 @@ asio::awaitable<void> relay_events(
             handle(*e);
         }
         if (state.ping && !ended) {
-            add(encoder.ping());
+            add_raw(encoder.ping());  // not an event of the answer: not numbered
         }
         state.ping = false;
         if (!pending.empty() && channel.close_reason() != http::CloseReason::client_left) {
@@ -175,14 +250,24 @@ asio::awaitable<void> relay(
     StreamEncoder& encoder,
     Channel& channel,
     std::optional<TurnEvent> first,
-    bool framed
+    bool framed,
+    LiveStream* live,
+    StreamHub* hub
 ) {
     using namespace asio::experimental::awaitable_operators;  // NOLINT
     RelayState state;
+    state.live = live;
+    state.hub = hub;
+    if (live != nullptr) {
+        live->attach();
+    }
     co_await (
         relay_events(turn, encoder, channel, std::move(first), framed, state) ||
         watch_relay(turn, channel, state)
     );
+    if (live != nullptr && !state.detached) {
+        live->detach();
+    }
 }
 
 }  // namespace
@@ -214,8 +299,17 @@ asio::awaitable<http::Response> regenerate(http::Request& req, MessageService& s
     co_return co_await answer(req, svc, Branch::Kind::regenerate);
 }
 
-asio::awaitable<http::Response> stream_turn(
-    http::Request& req, std::shared_ptr<Turn> turn, std::shared_ptr<StreamEncoder> encoder
+namespace {
+
+// stream_turn, and with `kept` (conversation SSE streams) the answer's events numbered and kept in
+// `hub` for GET …/messages/{message_id}/stream. The stream is opened when the first event is
+// there (a turn that fails before it has no stream).
+asio::awaitable<http::Response> stream_turn_in(
+    http::Request& req,
+    std::shared_ptr<Turn> turn,
+    std::shared_ptr<StreamEncoder> encoder,
+    std::optional<StreamInfo> kept,
+    StreamHub* hub
 ) {
     using namespace asio::experimental::awaitable_operators;  // NOLINT
     auto first = co_await (turn->next() || req.disconnected());
@@ -229,33 +323,58 @@ asio::awaitable<http::Response> stream_turn(
     if (opening.kind == TurnEvent::Kind::end && turn->failure()) {
         throw ErrorException(*turn->failure());
     }
+    std::shared_ptr<LiveStream> live;
+    if (kept && hub != nullptr) {
+        kept->message_id = turn->start().message_id;
+        kept->conversation_id = turn->start().conversation_id;
+        live = hub->open(std::move(*kept));
+    }
     http::Response res;
     res.status = 200;
     res.content_type = std::string(encoder->content_type());
     res.cacheable = true;  // not no-store: streams want no-cache, set here
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
-    res.body_writer = [turn, encoder, opening](http::StreamWriter& writer
+    res.body_writer = [turn, encoder, opening, live, hub](http::StreamWriter& writer
                       ) -> asio::awaitable<void> {
-        co_await relay(*turn, *encoder, writer, opening, false);
+        co_await relay(*turn, *encoder, writer, opening, false, live.get(), hub);
     };
     co_return res;
 }
 
+}  // namespace
+
+asio::awaitable<http::Response> stream_turn(
+    http::Request& req, std::shared_ptr<Turn> turn, std::shared_ptr<StreamEncoder> encoder
+) {
+    co_return co_await stream_turn_in(
+        req, std::move(turn), std::move(encoder), std::nullopt, nullptr
+    );
+}
+
 namespace {
+
+// The ?format= of a conversation SSE stream, if given. Errors: invalid_request.
+std::optional<std::string> sse_format_of(const http::Request& req) {
+    auto format = req.query_param("format");
+    if (format && *format != "anthropic" && *format != "openai") {
+        throw ErrorException(make_error(
+            ErrorType::invalid_request, R"(format must be "anthropic" (the default) or "openai")"
+        ));
+    }
+    return format;
+}
 
 // POST …/messages/stream and the edit and regenerate routes' /stream: the answer as Server-Sent
 // Events.
 asio::awaitable<http::Response> answer_stream(
-    http::Request& req, MessageService& svc, Branch::Kind kind
+    http::Request& req, MessageService& svc, StreamHub& hub, Branch::Kind kind
 ) {
-    const auto format = req.query_param("format").value_or("anthropic");
-    if (format != "anthropic" && format != "openai") {
-        throw ErrorException(make_error(
-            ErrorType::invalid_request, "format must be \"anthropic\" (the default) or \"openai\""
-        ));
-    }
-    const auto body = value_or_throw(http::read_json_object(req));
+    const auto format = sse_format_of(req).value_or("anthropic");
+    auto body = value_or_throw(http::read_json_object(req));
+    // `resumable` is the stream's, not the message's: taken out before the message is read.
+    const bool resumable = value_or_throw(json::optional_bool(body, "resumable")).value_or(false);
+    body.erase("resumable");
     auto message = value_or_throw(new_message_of(body, content_field(kind)));
     auto branch = branch_of(req, kind);  // a named local: see MessageService::send
     std::shared_ptr<Turn> turn = value_or_throw(co_await svc.start(
@@ -263,21 +382,269 @@ asio::awaitable<http::Response> answer_stream(
     ));
     std::shared_ptr<StreamEncoder> encoder =
         format == "openai" ? make_openai_encoder() : make_anthropic_encoder();
-    co_return co_await stream_turn(req, std::move(turn), std::move(encoder));
+    StreamInfo kept;
+    kept.format = std::string(format);
+    kept.resumable = resumable;
+    co_return co_await stream_turn_in(
+        req, std::move(turn), std::move(encoder), std::move(kept), &hub
+    );
 }
 
 }  // namespace
 
-asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc) {
-    co_return co_await answer_stream(req, svc, Branch::Kind::append);
+asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc, StreamHub& hub) {
+    co_return co_await answer_stream(req, svc, hub, Branch::Kind::append);
 }
 
-asio::awaitable<http::Response> edit_stream(http::Request& req, MessageService& svc) {
-    co_return co_await answer_stream(req, svc, Branch::Kind::edit);
+asio::awaitable<http::Response> edit_stream(
+    http::Request& req, MessageService& svc, StreamHub& hub
+) {
+    co_return co_await answer_stream(req, svc, hub, Branch::Kind::edit);
 }
 
-asio::awaitable<http::Response> regenerate_stream(http::Request& req, MessageService& svc) {
-    co_return co_await answer_stream(req, svc, Branch::Kind::regenerate);
+asio::awaitable<http::Response> regenerate_stream(
+    http::Request& req, MessageService& svc, StreamHub& hub
+) {
+    co_return co_await answer_stream(req, svc, hub, Branch::Kind::regenerate);
+}
+
+namespace {
+
+constexpr std::chrono::milliseconds kLocalPoll{20};    // a reader of this instance's stream
+constexpr std::chrono::milliseconds kRemotePoll{100};  // of another's, through Redis
+constexpr int kTouchEvery = 5;                         // remote polls between reader renewals
+// A remote stream without a new event for this long is given up (its instance may have died with
+// it): longer than an answer may take (LLM_TOTAL_TIMEOUT_S, 300 s by default).
+constexpr std::chrono::seconds kRemoteSilence{330};
+
+std::unique_ptr<StreamEncoder> sse_encoder(std::string_view format) {
+    return format == "openai" ? make_openai_encoder() : make_anthropic_encoder();
+}
+
+// A stored answer as the events of `format`, numbered from 1: the start, its thinking, its text
+// and its ending, each in one delta.
+std::string stored_events(const store::Message& m, std::string_view format) {
+    auto encoder = sse_encoder(format);
+    StreamStart start;
+    start.message_id = m.id;
+    start.conversation_id = m.conversation_id;
+    start.user_message_id = m.parent_id.value_or("");
+    start.model = m.model.value_or("");
+    start.input_tokens = m.input_tokens;
+    start.created_unix =
+        std::chrono::duration_cast<std::chrono::seconds>(m.created_at.time_since_epoch()).count();
+    std::string all = encoder->start(start);
+    if (m.thinking && !m.thinking->empty()) {
+        all += encoder->thinking(*m.thinking);
+    }
+    if (!m.content.empty()) {
+        all += encoder->text(m.content);
+    }
+    StreamEnd end;
+    end.reply = m;
+    if (m.status == "error") {
+        end.error_type = "api_error";
+        end.error_message = "the answer failed";
+    }
+    all += encoder->finish(end);
+    std::string out;
+    EventNumberer numberer;
+    for (auto& e : numberer.number(all)) {
+        out += e.bytes;
+    }
+    return out;
+}
+
+http::Response event_stream_head() {
+    http::Response res;
+    res.status = 200;
+    res.content_type = "text/event-stream; charset=utf-8";
+    res.cacheable = true;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    return res;
+}
+
+using ReadAfter = std::function<asio::awaitable<Result<StreamRead>>(std::uint64_t)>;
+
+// Writes `first` and then what `read` finds after it, every `poll`, until the stream's end, a
+// gap, a failed read (the client may resume again), `silence` without a new event, or the client
+// leaving; `on_poll` runs at each poll.
+asio::awaitable<void> replay(
+    http::StreamWriter& writer,
+    StreamRead first,
+    std::uint64_t after,
+    ReadAfter read,
+    std::chrono::milliseconds poll,
+    std::chrono::steady_clock::duration silence,
+    std::string ping,
+    std::function<void()> on_poll
+) {
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    StreamRead r = std::move(first);
+    auto last_write = std::chrono::steady_clock::now();
+    auto last_event = last_write;
+    for (;;) {
+        if (!r.events.empty()) {
+            last_event = std::chrono::steady_clock::now();
+            std::string all;
+            for (const auto& e : r.events) {
+                all += e.bytes;
+            }
+            after = r.events.back().id;
+            if (!co_await writer.send(std::move(all))) {
+                co_return;
+            }
+            last_write = std::chrono::steady_clock::now();
+        }
+        if (r.finished || r.gap || std::chrono::steady_clock::now() >= last_event + silence) {
+            co_return;
+        }
+        if (std::chrono::steady_clock::now() >= last_write + kPingEvery) {
+            if (!co_await writer.send(ping)) {
+                co_return;
+            }
+            last_write = std::chrono::steady_clock::now();
+        }
+        auto woke =
+            co_await (writer.closed() || sleep_until(std::chrono::steady_clock::now() + poll));
+        if (woke.index() == 0) {
+            co_return;
+        }
+        if (on_poll) {
+            on_poll();
+        }
+        auto next = co_await read(after);
+        if (!next) {
+            co_return;
+        }
+        r = std::move(*next);
+    }
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> resume_stream(
+    http::Request& req,
+    conversations::ConversationService& conversations,
+    store::Store& store,
+    StreamHub& hub
+) {
+    auto conversation = co_await conversations.get(req.principal(), req.path_param("id"));
+    if (!conversation && conversation.error().type == ErrorType::permission) {
+        // Owner only, and without saying whose it is.
+        throw ErrorException(make_error(ErrorType::not_found, "conversation not found"));
+    }
+    const std::string conversation_id = value_or_throw(std::move(conversation)).id;
+    const std::string message_id(req.path_param("message_id"));
+    std::uint64_t after = 0;
+    auto last = req.header("Last-Event-ID");
+    const auto query_last = req.query_param("last_event_id");
+    if (!last && query_last) {
+        last = *query_last;
+    }
+    if (last) {
+        after = value_or_throw(parse_last_event_id(*last));
+    }
+    const auto format = sse_format_of(req);
+    if (!is_uuid(message_id)) {
+        throw ErrorException(make_error(ErrorType::not_found, "message not found"));
+    }
+    const auto gone = [&] {
+        return make_error(
+            ErrorType::conflict,
+            "the events after " + std::to_string(after) +
+                " are no longer kept (the answer is long); read it again once it has ended"
+        );
+    };
+
+    // This instance's stream.
+    std::shared_ptr<LiveStream> live = hub.find(message_id);
+    if (live && live->info().conversation_id == conversation_id) {
+        StreamRead first = live->read_after(after);
+        if (!first.gap) {
+            http::Response res = event_stream_head();
+            res.body_writer = [live, first, after](http::StreamWriter& writer
+                              ) -> asio::awaitable<void> {
+                live->attach();
+                const ReadAfter read = [live](std::uint64_t a
+                                       ) -> asio::awaitable<Result<StreamRead>> {
+                    co_return live->read_after(a);
+                };
+                co_await replay(
+                    writer,
+                    first,
+                    after,
+                    read,
+                    kLocalPoll,
+                    std::chrono::steady_clock::duration::max() / 2,  // a local turn always ends
+                    sse_encoder(live->info().format)->ping(),
+                    {}
+                );
+                live->detach();
+            };
+            co_return res;
+        }
+        if (!first.finished) {
+            throw ErrorException(gone());
+        }
+    }
+
+    // Another instance's, through Redis.
+    bool unreadable = false;  // Redis did not answer
+    if (!live && hub.shared()) {
+        auto info = co_await hub.remote_info(message_id);
+        if (!info) {
+            unreadable = true;
+        } else if (*info && (*info)->conversation_id == conversation_id) {
+            auto first = co_await hub.remote_read(message_id, after);
+            if (!first) {
+                unreadable = true;
+            } else if (!first->gap) {
+                hub.touch_remote_reader(message_id);
+                http::Response res = event_stream_head();
+                res.body_writer = [&hub,
+                                   message_id,
+                                   first = std::move(*first),
+                                   after,
+                                   ping = sse_encoder((*info)->format)->ping()](
+                                      http::StreamWriter& writer
+                                  ) -> asio::awaitable<void> {
+                    const ReadAfter read = [&hub, message_id](std::uint64_t a) {
+                        return hub.remote_read(message_id, a);
+                    };
+                    int polls = 0;
+                    const auto touch = [&hub, &message_id, &polls] {
+                        if (++polls % kTouchEvery == 0) {
+                            hub.touch_remote_reader(message_id);
+                        }
+                    };
+                    co_await replay(
+                        writer, first, after, read, kRemotePoll, kRemoteSilence, ping, touch
+                    );
+                };
+                co_return res;
+            }
+        }
+    }
+
+    // The stream is gone (or never was here): the whole stored answer.
+    auto path = value_or_throw(co_await store.message_path(conversation_id, message_id, 1));
+    if (path.empty() || path.back().message.id != message_id ||
+        path.back().message.role != "assistant") {
+        if (unreadable) {
+            throw ErrorException(make_error(
+                ErrorType::overloaded,
+                "the answer's stream cannot be read now (its store does not answer); retry"
+            ));
+        }
+        throw ErrorException(make_error(ErrorType::not_found, "no answer with this id here"));
+    }
+    http::Response res = event_stream_head();
+    res.body = stored_events(
+        path.back().message, live ? live->info().format : std::string(format.value_or("anthropic"))
+    );
+    co_return res;
 }
 
 asio::awaitable<http::Response> prompt_stream(
@@ -453,7 +820,7 @@ asio::awaitable<http::Response> websocket(
             }
             ++turns;
             LoggingEncoder encoder(make_websocket_encoder(), log);
-            co_await relay(**turn, encoder, ws, std::nullopt, true);
+            co_await relay(**turn, encoder, ws, std::nullopt, true, nullptr, nullptr);
             co_await log->flush();
             if (ws.close_reason() != http::CloseReason::none) {
                 break;

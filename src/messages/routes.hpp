@@ -12,6 +12,7 @@
 #include "conversations/service.hpp"
 #include "http/request.hpp"
 #include "http/response.hpp"
+#include "messages/resume.hpp"
 #include "messages/service.hpp"
 #include "messages/sessions.hpp"
 
@@ -20,8 +21,12 @@ namespace parley::messages {
 // POST /api/v1/conversations/{id}/messages
 boost::asio::awaitable<http::Response> send(http::Request& req, MessageService& svc);
 
-// POST /api/v1/conversations/{id}/messages/stream
-boost::asio::awaitable<http::Response> stream(http::Request& req, MessageService& svc);
+// POST /api/v1/conversations/{id}/messages/stream. Every event carries an `id:` (1, 2, … per
+// answer) and is kept in `hub` for resume_stream; with `"resumable": true` in the body the answer
+// goes on for the hub's window after the reader left (else the reader leaving stops it).
+boost::asio::awaitable<http::Response> stream(
+    http::Request& req, MessageService& svc, StreamHub& hub
+);
 
 // Answers a started turn (a conversation's, or a stateless call's: messages/call.hpp) as a stream
 // in `encoder`'s format: deltas as they come, a ping after a silence, the ending; a client that
@@ -34,12 +39,29 @@ boost::asio::awaitable<http::Response> stream_turn(
 // message, answered; the answer as `send`'s.
 boost::asio::awaitable<http::Response> edit(http::Request& req, MessageService& svc);
 // POST /api/v1/conversations/{id}/messages/{message_id}/edit/stream: the same, streamed.
-boost::asio::awaitable<http::Response> edit_stream(http::Request& req, MessageService& svc);
+boost::asio::awaitable<http::Response> edit_stream(
+    http::Request& req, MessageService& svc, StreamHub& hub
+);
 // POST /api/v1/conversations/{id}/messages/{message_id}/regenerate {model?, …}: a sibling of the
 // answer, to the same question.
 boost::asio::awaitable<http::Response> regenerate(http::Request& req, MessageService& svc);
 // POST /api/v1/conversations/{id}/messages/{message_id}/regenerate/stream: the same, streamed.
-boost::asio::awaitable<http::Response> regenerate_stream(http::Request& req, MessageService& svc);
+
+// GET /api/v1/conversations/{id}/messages/{message_id}/stream with Last-Event-ID (header, or
+// ?last_event_id=): the answer's events after that id, then the live rest, in the format it was
+// asked in; from this instance's hub, another instance's through Redis, or, once the stream is
+// gone, the whole stored answer (?format= then, default anthropic). Owner only (404 otherwise);
+// 400 for a Last-Event-ID that is not an event id; 503 when Redis does not answer and the
+// answer is not stored.
+boost::asio::awaitable<http::Response> resume_stream(
+    http::Request& req,
+    conversations::ConversationService& conversations,
+    store::Store& store,
+    StreamHub& hub
+);
+boost::asio::awaitable<http::Response> regenerate_stream(
+    http::Request& req, MessageService& svc, StreamHub& hub
+);
 
 // POST /stream?stream_format=text|openai|sse, body {"prompt": "…"}: seed 003's route. Each call
 // is a new conversation of the caller holding the prompt and the answer, streamed as plain text,

@@ -91,6 +91,7 @@ const EXPECTATIONS = {
     "POST /api/v1/conversations/{id}/messages/{message_id}/edit/stream": { access: "model", params: { id: "conversation", message_id: "userMessage" }, other: 403, body: CONTENT, sse: true },
     "POST /api/v1/conversations/{id}/messages/{message_id}/regenerate": { access: "model", params: { id: "conversation", message_id: "assistantMessage" }, other: 403, body: {} },
     "POST /api/v1/conversations/{id}/messages/{message_id}/regenerate/stream": { access: "model", params: { id: "conversation", message_id: "assistantMessage" }, other: 403, body: {}, sse: true },
+    "GET /api/v1/conversations/{id}/messages/{message_id}/stream": { access: "read", params: { id: "conversation", message_id: "assistantMessage" }, other: 404, sse: true },
     "POST /api/v1/conversations/{id}/fork": { access: "write", params: { id: "conversation" }, other: 403, body: (f) => ({ message_id: f.userMessage }) },
     "POST /api/v1/conversations/{id}/share": { access: "write", params: { id: "conversation" }, other: 403 },
     "GET /api/v1/shares": { access: "read" },

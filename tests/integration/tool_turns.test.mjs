@@ -247,7 +247,7 @@ describe("tool turns through each wire format (fake upstream, TOOL_MAX_ROUNDS=2)
                     body: JSON.stringify({ content: "Loop again" }),
                     signal: AbortSignal.timeout(10_000),
                 });
-                const events = (await res.text()).split("\n\n").filter(Boolean).map((b) => b.split("\n")[0].slice("event: ".length));
+                const events = (await res.text()).split("\n\n").filter(Boolean).map((b) => b.split("\n").find((l) => l.startsWith("event: ")).slice("event: ".length)); // after the `id:` line
                 assert.equal(upstream.requests.length, 3);
                 assert.equal(events.filter((e) => e === "tool_result").length, 2);
                 assert.deepEqual(events.slice(-2), ["message_delta", "message_stop"]);

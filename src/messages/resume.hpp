@@ -1,0 +1,198 @@
+// Resumable streams (issue 17): every SSE event of a conversation's answer stream is numbered
+// (`id: <seq>`, from 1, per answer) and kept, encoded, in a bounded per-answer buffer, so that a
+// client that lost its connection can ask GET …/messages/{message_id}/stream with Last-Event-ID
+// and get the events it missed, then the live rest. With REDIS_URL the generating instance also
+// appends each event to a Redis stream keyed by the message id (XADD, capped, expiring with the
+// window), from which any other instance serves the same request. No Beast or Asio types here
+// beyond awaitable.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "common/error.hpp"
+
+namespace parley::redis {
+class Client;
+}
+
+namespace parley::messages {
+
+// One numbered SSE event as the client got it (the `id:` line included).
+struct NumberedEvent {
+    std::uint64_t id = 0;
+    std::string bytes;
+};
+
+// Numbers the SSE events of one answer: each event of an encoded piece (events end with a blank
+// line) gets an `id: <seq>` line in front; comments (`: ping`) are left as they are and not
+// numbered. Returns the numbered events in order.
+class EventNumberer {
+public:
+    std::vector<NumberedEvent> number(std::string_view piece);
+
+    std::uint64_t last_id() const noexcept { return last_; }
+
+private:
+    std::uint64_t last_ = 0;
+};
+
+// The encoded events of one answer, the oldest dropped once they hold more than `max_bytes`
+// (the newest event is always kept).
+class EventBuffer {
+public:
+    explicit EventBuffer(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+
+    void append(NumberedEvent e);
+
+    // The events after `after`, oldest first; nullopt when some of them were dropped already.
+    std::optional<std::vector<NumberedEvent>> after(std::uint64_t after) const;
+
+    std::uint64_t last_id() const noexcept {
+        return events_.empty() ? dropped_to_ : events_.back().id;
+    }
+
+    std::size_t bytes() const noexcept { return bytes_; }
+
+    std::size_t size() const noexcept { return events_.size(); }
+
+private:
+    std::size_t max_bytes_;
+    std::size_t bytes_ = 0;
+    std::uint64_t dropped_to_ = 0;  // the id of the newest event dropped
+    std::deque<NumberedEvent> events_;
+};
+
+// What GET …/stream needs to know about an answer's stream.
+struct StreamInfo {
+    std::string message_id;
+    std::string conversation_id;
+    std::string format;  // "anthropic" or "openai": what the answer was asked in
+    bool resumable = false;
+};
+
+// What a reader gets from a stream at one time.
+struct StreamRead {
+    std::vector<NumberedEvent> events;  // after the reader's id
+    bool finished = false;              // the last event is among them (or was read before)
+    bool gap = false;                   // events after the reader's id were dropped already
+};
+
+class StreamHub;
+
+// The stream of one answer on the generating instance. Thread-safe: written by the relay on its
+// executor, read by GET …/stream on any.
+class LiveStream {
+public:
+    LiveStream(StreamInfo info, std::size_t max_bytes, StreamHub& hub)
+        : info_(std::move(info)),
+          buffer_(max_bytes),
+          hub_(hub) {}
+
+    const StreamInfo& info() const noexcept { return info_; }
+
+    // Numbers the events of `piece`, keeps them (and sends them to Redis when configured) and
+    // returns the bytes for the original client.
+    std::string append(std::string_view piece);
+
+    // The answer ended: its last event was appended.
+    void finish();
+
+    StreamRead read_after(std::uint64_t after) const;
+
+    // Readers of the stream (the request that started it counts as one until it leaves).
+    void attach();
+    void detach();
+    // Whether someone reads, and when the last reader left.
+    bool read() const;
+    std::chrono::steady_clock::time_point last_left() const;
+
+    bool finished() const;
+    std::chrono::steady_clock::time_point finished_at() const;
+
+private:
+    StreamInfo info_;
+    mutable std::mutex mutex_;
+    EventNumberer numberer_;
+    EventBuffer buffer_;
+    bool finished_ = false;
+    int readers_ = 0;
+    std::chrono::steady_clock::time_point last_left_ = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point finished_at_{};
+    StreamHub& hub_;
+};
+
+struct StreamHubOptions {
+    std::chrono::milliseconds window{30'000};          // STREAM_RESUME_WINDOW_S
+    std::size_t max_bytes = std::size_t{1024} * 1024;  // per answer, in memory and (about) in Redis
+    std::size_t max_redis_events = 20'000;             // XADD MAXLEN ~
+    std::string key_prefix = "parley:stream:";         // + message id
+};
+
+// The streams of this instance's answers, each kept until `window` after its end; and, with a
+// Redis client, the shared copy of them for the other instances.
+class StreamHub {
+public:
+    explicit StreamHub(StreamHubOptions options = {}, redis::Client* redis = nullptr)
+        : options_(std::move(options)),
+          redis_(redis) {}
+
+    const StreamHubOptions& options() const noexcept { return options_; }
+
+    bool shared() const noexcept { return redis_ != nullptr; }
+
+    // A new stream, found by `find` from now on until `window` after it finished.
+    std::shared_ptr<LiveStream> open(StreamInfo info);
+
+    // This instance's stream of `message_id`, if it has one.
+    std::shared_ptr<LiveStream> find(std::string_view message_id);
+
+    // Another instance's stream, through Redis: its info (nullopt: no such stream there), or an
+    // error (overloaded) when Redis does not answer.
+    boost::asio::awaitable<Result<std::optional<StreamInfo>>> remote_info(std::string message_id);
+
+    // The events of another instance's stream after `after`. Errors: overloaded (Redis).
+    boost::asio::awaitable<Result<StreamRead>> remote_read(
+        std::string message_id, std::uint64_t after
+    );
+
+    // A reader of another instance's stream is attached here: refreshed while it reads, so that
+    // the generating instance keeps a resumable answer going.
+    void touch_remote_reader(const std::string& message_id);
+
+    // Whether a reader on another instance is attached to `message_id` (false without Redis or
+    // when Redis does not answer).
+    boost::asio::awaitable<bool> remote_reader(std::string message_id);
+
+    // Streams kept now (for tests and /metrics); sweeps the expired ones first.
+    std::size_t size();
+
+private:
+    friend class LiveStream;
+    void publish(const StreamInfo& info, const std::vector<NumberedEvent>& events);
+    void publish_end(const StreamInfo& info, std::uint64_t last_id);
+    void sweep();  // under mutex_
+    // A finished stream past its window that nobody reads.
+    bool expired(const LiveStream& s, std::chrono::steady_clock::time_point now) const;
+
+    StreamHubOptions options_;
+    redis::Client* redis_;
+    std::mutex mutex_;
+    std::map<std::string, std::shared_ptr<LiveStream>, std::less<>> streams_;
+    std::chrono::steady_clock::time_point next_sweep_{};
+};
+
+// Parses a Last-Event-ID (a decimal event id). Errors: invalid_request.
+Result<std::uint64_t> parse_last_event_id(std::string_view text);
+
+}  // namespace parley::messages

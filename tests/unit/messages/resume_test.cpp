@@ -1,0 +1,144 @@
+// Resumable streams (messages/resume.hpp): numbering SSE events, the bounded per-answer buffer,
+// replay from an id, the hub's lifetime of finished streams, and Last-Event-ID parsing.
+#include "messages/resume.hpp"
+
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace parley::messages {
+namespace {
+
+std::string event(const std::string& name, const std::string& data) {
+    return "event: " + name + "\ndata: " + data + "\n\n";
+}
+
+TEST(EventNumberer, NumbersEachEventOfAPieceAndSkipsComments) {
+    EventNumberer n;
+    const auto first = n.number(event("a", "1") + event("b", "2"));
+    ASSERT_EQ(first.size(), 2U);
+    EXPECT_EQ(first[0].id, 1U);
+    EXPECT_EQ(first[0].bytes, "id: 1\nevent: a\ndata: 1\n\n");
+    EXPECT_EQ(first[1].bytes, "id: 2\nevent: b\ndata: 2\n\n");
+    // An OpenAI keep-alive comment is not an event of the answer; [DONE] is.
+    const auto second = n.number(": ping\n\ndata: [DONE]\n\n");
+    ASSERT_EQ(second.size(), 1U);
+    EXPECT_EQ(second[0].bytes, "id: 3\ndata: [DONE]\n\n");
+    EXPECT_EQ(n.last_id(), 3U);
+    EXPECT_TRUE(n.number("").empty());
+}
+
+std::vector<std::uint64_t> ids(const std::vector<NumberedEvent>& events) {
+    std::vector<std::uint64_t> out;
+    out.reserve(events.size());
+    for (const auto& e : events) {
+        out.push_back(e.id);
+    }
+    return out;
+}
+
+TEST(EventBuffer, ReplaysTheEventsAfterAnId) {
+    EventBuffer b(1 << 20);
+    for (std::uint64_t i = 1; i <= 5; ++i) {
+        b.append({i, "id: " + std::to_string(i) + "\n\n"});
+    }
+    EXPECT_EQ(ids(*b.after(0)), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(ids(*b.after(3)), (std::vector<std::uint64_t>{4, 5}));
+    EXPECT_TRUE(b.after(5)->empty());
+    EXPECT_TRUE(b.after(99)->empty());
+    EXPECT_EQ((*b.after(1))[0].bytes, "id: 2\n\n");
+    EXPECT_EQ(b.last_id(), 5U);
+}
+
+TEST(EventBuffer, DropsTheOldestPastItsBytesAndSaysSo) {
+    EventBuffer b(30);  // three 10-byte events
+    for (std::uint64_t i = 1; i <= 5; ++i) {
+        b.append({i, std::string(10, static_cast<char>('a' + i))});
+        EXPECT_LE(b.bytes(), 30U);
+    }
+    EXPECT_EQ(b.size(), 3U);
+    EXPECT_EQ(b.bytes(), 30U);
+    EXPECT_FALSE(b.after(0).has_value());  // 1 and 2 are gone
+    EXPECT_FALSE(b.after(1).has_value());
+    EXPECT_EQ(ids(*b.after(2)), (std::vector<std::uint64_t>{3, 4, 5}));
+    // One event larger than the cap is still kept: the newest always is.
+    b.append({6, std::string(100, 'x')});
+    EXPECT_EQ(b.size(), 1U);
+    EXPECT_EQ(ids(*b.after(5)), (std::vector<std::uint64_t>{6}));
+    EXPECT_EQ(b.last_id(), 6U);
+}
+
+TEST(LiveStream, AppendsNumberedEventsAndReadsFromAnId) {
+    StreamHub hub;
+    auto s = hub.open({"m1", "c1", "anthropic", true});
+    EXPECT_EQ(
+        s->append(event("a", "1") + event("b", "2")),
+        "id: 1\nevent: a\ndata: 1\n\nid: 2\nevent: b\ndata: 2\n\n"
+    );
+    auto r = s->read_after(1);
+    EXPECT_FALSE(r.finished);
+    EXPECT_FALSE(r.gap);
+    EXPECT_EQ(ids(r.events), (std::vector<std::uint64_t>{2}));
+    s->append(event("c", "3"));
+    s->finish();
+    r = s->read_after(0);
+    EXPECT_TRUE(r.finished);
+    EXPECT_EQ(ids(r.events), (std::vector<std::uint64_t>{1, 2, 3}));
+    EXPECT_EQ(hub.find("m1"), s);
+    EXPECT_EQ(hub.find("m2"), nullptr);
+}
+
+TEST(LiveStream, ReportsAGapWhenTheBufferDroppedTheReadersEvents) {
+    StreamHubOptions o;
+    o.max_bytes = 64;
+    StreamHub hub(o);
+    auto s = hub.open({"m1", "c1", "openai", false});
+    for (int i = 0; i < 10; ++i) {
+        s->append("data: " + std::string(20, 'x') + "\n\n");
+    }
+    EXPECT_TRUE(s->read_after(0).gap);
+    const auto tail = s->read_after(9);
+    EXPECT_FALSE(tail.gap);
+    EXPECT_EQ(ids(tail.events), (std::vector<std::uint64_t>{10}));
+}
+
+TEST(LiveStream, CountsReaders) {
+    StreamHub hub;
+    auto s = hub.open({"m1", "c1", "anthropic", true});
+    EXPECT_FALSE(s->read());
+    s->attach();
+    s->attach();
+    s->detach();
+    EXPECT_TRUE(s->read());
+    const auto before = std::chrono::steady_clock::now();
+    s->detach();
+    EXPECT_FALSE(s->read());
+    EXPECT_GE(s->last_left(), before);
+}
+
+TEST(StreamHub, KeepsAFinishedStreamForTheWindowOnly) {
+    StreamHubOptions o;
+    o.window = std::chrono::milliseconds(50);
+    StreamHub hub(o);
+    auto running = hub.open({"live", "c1", "anthropic", false});
+    auto done = hub.open({"done", "c1", "anthropic", false});
+    done->finish();
+    EXPECT_EQ(hub.size(), 2U);
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    EXPECT_EQ(hub.find("done"), nullptr);  // past the window after its end
+    EXPECT_EQ(hub.find("live"), running);  // still generating: kept whatever its age
+    EXPECT_EQ(hub.size(), 1U);
+}
+
+TEST(ParseLastEventId, AcceptsDecimalIdsOnly) {
+    EXPECT_EQ(*parse_last_event_id("0"), 0U);
+    EXPECT_EQ(*parse_last_event_id("42"), 42U);
+    for (const char* bad : {"", "-1", "abc", "1.5", " 3", "3 ", "99999999999999999999999"}) {
+        const auto r = parse_last_event_id(bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().type, ErrorType::invalid_request);
+    }
+}
+
+}  // namespace
+}  // namespace parley::messages
