@@ -14,6 +14,7 @@
 #include "async/blocking_pool.hpp"
 #include "auth/gate.hpp"
 #include "auth/service.hpp"
+#include "events/answer_streams.hpp"
 #include "events/bus.hpp"
 #include "events/redis_bus.hpp"
 #include "events/session_locks.hpp"
@@ -374,7 +375,15 @@ int App::serve() {
     messages::StreamHubOptions stream_options;
     stream_options.window = config_.stream_resume_window;
     // With Redis, an answer's events are shared so that another instance serves a resume.
-    messages::StreamHub stream_hub(std::move(stream_options), redis_client->get());
+    std::optional<events::AnswerStreams> shared_streams;
+    if (*redis_client) {
+        events::AnswerStreamsOptions shared_options;
+        shared_options.window = config_.stream_resume_window;
+        shared_streams.emplace(**redis_client, std::move(shared_options));
+    }
+    messages::StreamHub stream_hub(
+        std::move(stream_options), shared_streams ? &*shared_streams : nullptr
+    );
 
     Services services{
         &health,

@@ -8,56 +8,10 @@
 
 #include "common/json.hpp"
 #include "common/log.hpp"
-#include "redis/client.hpp"
 
 namespace parley::messages {
 
 namespace bj = boost::json;
-
-namespace {
-
-// A stream's Redis key lives this long while its answer is generated (renewed by nothing: an
-// answer longer than this loses its shared copy, not its local one).
-constexpr std::chrono::seconds kLiveTtl{3600};
-// How long a reader on another instance counts as attached after its last poll.
-constexpr std::chrono::milliseconds kRemoteReaderTtl{2'000};
-
-std::string seconds_text(std::chrono::milliseconds ms) {
-    return std::to_string(std::max<std::int64_t>(1, (ms.count() + 999) / 1000));
-}
-
-std::string meta_key(const StreamHubOptions& o, std::string_view id) {
-    return o.key_prefix + std::string(id) + ":meta";
-}
-
-std::string events_key(const StreamHubOptions& o, std::string_view id) {
-    return o.key_prefix + std::string(id);
-}
-
-std::string reader_key(const StreamHubOptions& o, std::string_view id) {
-    return o.key_prefix + std::string(id) + ":reader";
-}
-
-// The sequence number of a stream entry id "<seq>-<n>".
-std::optional<std::uint64_t> entry_seq(std::string_view entry_id, bool& is_end) {
-    const auto dash = entry_id.find('-');
-    if (dash == std::string_view::npos) {
-        return std::nullopt;
-    }
-    std::uint64_t seq = 0;
-    const auto* first = entry_id.data();
-    if (std::from_chars(first, first + dash, seq).ec != std::errc()) {
-        return std::nullopt;
-    }
-    is_end = entry_id.substr(dash + 1) != "0";
-    return seq;
-}
-
-Error bad_reply() {
-    return make_error(ErrorType::overloaded, "the stream store answered badly");
-}
-
-}  // namespace
 
 // --- numbering ----------------------------------------------------------------------------------
 
@@ -184,19 +138,13 @@ std::chrono::steady_clock::time_point LiveStream::finished_at() const {
 // --- the hub ------------------------------------------------------------------------------------
 
 std::shared_ptr<LiveStream> StreamHub::open(StreamInfo info) {
-    if (redis_ != nullptr) {
+    if (shared_ != nullptr) {
         const bj::object meta{
             {"conversation_id", info.conversation_id},
             {"format", info.format},
             {"resumable", info.resumable},
         };
-        redis_->send(
-            {"SET",
-             meta_key(options_, info.message_id),
-             bj::serialize(meta),
-             "EX",
-             std::to_string(kLiveTtl.count())}
-        );
+        shared_->open(info.message_id, bj::serialize(meta));
     }
     auto stream = std::make_shared<LiveStream>(info, options_.max_bytes, *this);
     const std::lock_guard lock(mutex_);
@@ -245,60 +193,35 @@ void StreamHub::sweep() {
 }
 
 void StreamHub::publish(const StreamInfo& info, const std::vector<NumberedEvent>& events) {
-    if (redis_ == nullptr) {
-        return;
-    }
-    const auto key = events_key(options_, info.message_id);
-    for (const auto& e : events) {
-        // Sent in order from the relay's thread, so Redis sees the ids ascending.
-        redis_->send(
-            {"XADD",
-             key,
-             "MAXLEN",
-             "~",
-             std::to_string(options_.max_redis_events),
-             std::to_string(e.id) + "-0",
-             "e",
-             e.bytes}
-        );
-        if (e.id == 1) {
-            redis_->send({"EXPIRE", key, std::to_string(kLiveTtl.count())});
+    if (shared_ != nullptr) {
+        for (const auto& e : events) {
+            shared_->append(info.message_id, e);
         }
     }
 }
 
 void StreamHub::publish_end(const StreamInfo& info, std::uint64_t last_id) {
-    if (redis_ == nullptr) {
-        return;
+    if (shared_ != nullptr) {
+        shared_->finish(info.message_id, last_id);
     }
-    const auto key = events_key(options_, info.message_id);
-    // The end marker: after the last event, not an event itself.
-    redis_->send({"XADD", key, std::to_string(last_id) + "-1", "end", "1"});
-    redis_->send({"EXPIRE", key, seconds_text(options_.window)});
-    redis_->send({"EXPIRE", meta_key(options_, info.message_id), seconds_text(options_.window)});
 }
 
 boost::asio::awaitable<Result<std::optional<StreamInfo>>> StreamHub::remote_info(
     std::string message_id
 ) {
-    if (redis_ == nullptr) {
+    if (shared_ == nullptr) {
         co_return std::optional<StreamInfo>();
     }
-    // (Arguments in a named vector: g++ 12 miscompiles a braced list in a co_await.)
-    std::vector<std::string> args{"GET", meta_key(options_, message_id)};
-    auto reply = co_await redis_->command(std::move(args));
-    if (!reply) {
-        co_return reply.error();
+    auto meta = co_await shared_->meta(message_id);
+    if (!meta) {
+        co_return meta.error();
     }
-    if (reply->type == redis::Reply::Type::nil) {
+    if (!*meta) {
         co_return std::optional<StreamInfo>();
     }
-    if (reply->type != redis::Reply::Type::string) {
-        co_return bad_reply();
-    }
-    const auto parsed = json::parse(reply->str, 4);
+    const auto parsed = json::parse(**meta, 4);
     if (!parsed || !parsed->is_object()) {
-        co_return bad_reply();
+        co_return make_error(ErrorType::overloaded, "the stream store answered badly");
     }
     const auto& o = parsed->as_object();
     StreamInfo info;
@@ -318,68 +241,23 @@ boost::asio::awaitable<Result<std::optional<StreamInfo>>> StreamHub::remote_info
 boost::asio::awaitable<Result<StreamRead>> StreamHub::remote_read(
     std::string message_id, std::uint64_t after
 ) {
-    StreamRead r;
-    if (redis_ == nullptr) {
-        co_return r;
+    if (shared_ == nullptr) {
+        co_return StreamRead{};
     }
-    std::vector<std::string> args{
-        "XRANGE",
-        events_key(options_, message_id),
-        "(" + std::to_string(after) + "-0",
-        "+",
-        "COUNT",
-        "512"};
-    auto reply = co_await redis_->command(std::move(args));
-    if (!reply) {
-        co_return reply.error();
-    }
-    if (reply->type != redis::Reply::Type::array) {
-        co_return bad_reply();
-    }
-    std::uint64_t expected = after + 1;
-    for (const auto& entry : reply->elements) {
-        if (entry.elements.size() != 2 || entry.elements[1].elements.size() < 2) {
-            continue;
-        }
-        bool is_end = false;
-        const auto seq = entry_seq(entry.elements[0].str, is_end);
-        if (!seq) {
-            continue;
-        }
-        if (is_end) {
-            r.finished = true;
-            break;
-        }
-        if (*seq != expected) {
-            r.gap = true;  // trimmed (MAXLEN) before this reader got there
-            break;
-        }
-        const auto& fields = entry.elements[1].elements;
-        r.events.push_back({*seq, fields[1].str});
-        ++expected;
-    }
-    co_return r;
+    co_return co_await shared_->read(std::move(message_id), after);
 }
 
 void StreamHub::touch_remote_reader(const std::string& message_id) {
-    if (redis_ != nullptr) {
-        redis_->send(
-            {"SET",
-             reader_key(options_, message_id),
-             "1",
-             "PX",
-             std::to_string(kRemoteReaderTtl.count())}
-        );
+    if (shared_ != nullptr) {
+        shared_->touch_reader(message_id);
     }
 }
 
 boost::asio::awaitable<bool> StreamHub::remote_reader(std::string message_id) {
-    if (redis_ == nullptr) {
+    if (shared_ == nullptr) {
         co_return false;
     }
-    std::vector<std::string> args{"EXISTS", reader_key(options_, message_id)};
-    auto reply = co_await redis_->command(std::move(args));
-    co_return reply && reply->type == redis::Reply::Type::integer && reply->integer == 1;
+    co_return co_await shared_->has_reader(std::move(message_id));
 }
 
 Result<std::uint64_t> parse_last_event_id(std::string_view text) {

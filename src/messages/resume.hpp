@@ -21,18 +21,12 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "common/error.hpp"
-
-namespace parley::redis {
-class Client;
-}
+#include "events/answer_streams.hpp"
 
 namespace parley::messages {
 
 // One numbered SSE event as the client got it (the `id:` line included).
-struct NumberedEvent {
-    std::uint64_t id = 0;
-    std::string bytes;
-};
+using NumberedEvent = events::StoredEvent;
 
 // Numbers the SSE events of one answer: each event of an encoded piece (events end with a blank
 // line) gets an `id: <seq>` line in front; comments (`: ping`) are left as they are and not
@@ -81,12 +75,9 @@ struct StreamInfo {
     bool resumable = false;
 };
 
-// What a reader gets from a stream at one time.
-struct StreamRead {
-    std::vector<NumberedEvent> events;  // after the reader's id
-    bool finished = false;              // the last event is among them (or was read before)
-    bool gap = false;                   // events after the reader's id were dropped already
-};
+// What a reader gets from a stream at one time: the events after its id; whether the last event
+// is among them (or was read before); whether events after its id were dropped already.
+using StreamRead = events::StoredRead;
 
 class StreamHub;
 
@@ -134,22 +125,20 @@ private:
 
 struct StreamHubOptions {
     std::chrono::milliseconds window{30'000};          // STREAM_RESUME_WINDOW_S
-    std::size_t max_bytes = std::size_t{1024} * 1024;  // per answer, in memory and (about) in Redis
-    std::size_t max_redis_events = 20'000;             // XADD MAXLEN ~
-    std::string key_prefix = "parley:stream:";         // + message id
+    std::size_t max_bytes = std::size_t{1024} * 1024;  // per answer, in memory
 };
 
 // The streams of this instance's answers, each kept until `window` after its end; and, with a
 // Redis client, the shared copy of them for the other instances.
 class StreamHub {
 public:
-    explicit StreamHub(StreamHubOptions options = {}, redis::Client* redis = nullptr)
+    explicit StreamHub(StreamHubOptions options = {}, events::AnswerStreams* shared = nullptr)
         : options_(std::move(options)),
-          redis_(redis) {}
+          shared_(shared) {}
 
     const StreamHubOptions& options() const noexcept { return options_; }
 
-    bool shared() const noexcept { return redis_ != nullptr; }
+    bool shared() const noexcept { return shared_ != nullptr; }
 
     // A new stream, found by `find` from now on until `window` after it finished.
     std::shared_ptr<LiveStream> open(StreamInfo info);
@@ -186,7 +175,7 @@ private:
     bool expired(const LiveStream& s, std::chrono::steady_clock::time_point now) const;
 
     StreamHubOptions options_;
-    redis::Client* redis_;
+    events::AnswerStreams* shared_;
     std::mutex mutex_;
     std::map<std::string, std::shared_ptr<LiveStream>, std::less<>> streams_;
     std::chrono::steady_clock::time_point next_sweep_{};

@@ -210,6 +210,20 @@ asio::awaitable<Result<BudgetHold>> Budgets::reserve(Principal who, std::int64_t
         hold.soft_.push_back((*key)->soft_micros);
         periods.push_back(period_of(**key));
     }
+    // Nothing capped (the usual case): nothing can be refused, so nothing is reserved and the call
+    // costs no transaction before it starts; settle() still counts its spend afterwards.
+    const bool capped = std::any_of(hold.charges_.begin(), hold.charges_.end(), [](const auto& c) {
+        return c.limit.has_value();
+    });
+    if (!capped) {
+        for (auto& charge : hold.charges_) {
+            charge.amount = 0;
+        }
+        hold.budgets_ = this;
+        hold.executor_ = co_await asio::this_coro::executor;
+        hold.who_ = std::move(who);
+        co_return std::move(hold);
+    }
     auto reserved = co_await store_.reserve_budget(hold.charges_, now);
     if (!reserved || reserved->refused) {
         std::vector<store::BudgetCharge> charges = std::move(hold.charges_);

@@ -280,7 +280,9 @@ describe("session event log and summaries", () => {
         const text = await res.text();
         const events = text.split("\n\n").filter(Boolean).map((block) => {
             const lines = block.split("\n");
-            return { event: lines[0].slice(7), data: JSON.parse(lines[1].slice(6)) };
+            const field = (name) => lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+            assert.match(field("id") ?? "", /^\d+$/, block); // numbered for resumption (issue 17)
+            return { event: field("event"), data: JSON.parse(field("data")) };
         });
         const start = events.find((e) => e.event === "content_block_start" && e.data.content_block.type === "tool_use");
         assert.ok(start, text.slice(0, 500));
@@ -299,7 +301,11 @@ describe("session event log and summaries", () => {
             headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
             body: JSON.stringify({ content: "Tell me about llm" }),
         });
-        const chunks = (await openai.text()).split("\n\n").filter((l) => l.startsWith("data: {")).map((l) => JSON.parse(l.slice(6)));
+        const chunks = (await openai.text())
+            .split("\n\n")
+            .map((block) => block.split("\n").find((l) => l.startsWith("data: {")))
+            .filter(Boolean)
+            .map((l) => JSON.parse(l.slice(6)));
         const calls = chunks.flatMap((c) => c.choices?.[0]?.delta?.tool_calls ?? []);
         assert.equal(calls.length, 1);
         assert.equal(calls[0].function.name, "fetch_internal_knowledge");

@@ -35,12 +35,16 @@ protected:
         b_client_ = std::make_unique<redis::Client>(options);
         ASSERT_TRUE(a_client_->wait_connected(5s));
         ASSERT_TRUE(b_client_->wait_connected(5s));
+        events::AnswerStreamsOptions shared;
+        shared.key_prefix = "parley:test:stream:" + new_uuid_v7() + ":";
+        shared.window = 2s;
+        shared.max_events = max_redis_events_;
+        a_shared_ = std::make_unique<events::AnswerStreams>(*a_client_, shared);
+        b_shared_ = std::make_unique<events::AnswerStreams>(*b_client_, shared);
         StreamHubOptions o;
-        o.key_prefix = "parley:test:stream:" + new_uuid_v7() + ":";
         o.window = 2s;
-        o.max_redis_events = max_redis_events_;
-        a_ = std::make_unique<StreamHub>(o, a_client_.get());
-        b_ = std::make_unique<StreamHub>(o, b_client_.get());
+        a_ = std::make_unique<StreamHub>(o, a_shared_.get());
+        b_ = std::make_unique<StreamHub>(o, b_shared_.get());
     }
 
     // What B reads after `after`, once A's sends (which do not wait) have landed.
@@ -64,6 +68,8 @@ protected:
     asio::io_context ctx_;
     std::unique_ptr<redis::Client> a_client_;
     std::unique_ptr<redis::Client> b_client_;
+    std::unique_ptr<events::AnswerStreams> a_shared_;
+    std::unique_ptr<events::AnswerStreams> b_shared_;
     std::unique_ptr<StreamHub> a_;
     std::unique_ptr<StreamHub> b_;
 };

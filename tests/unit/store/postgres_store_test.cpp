@@ -77,7 +77,7 @@ TEST_F(PostgresStoreTest, SchemaHasEveryTableOfTheDataModelAndIdsCompareBytewise
     );
     EXPECT_EQ(
         tables,
-        "api_keys,audit_log,conversations,messages,refresh_tokens,schema_migrations,"
+        "api_keys,audit_log,budget_spend,conversations,messages,refresh_tokens,schema_migrations,"
         "session_events,shares,usage_records,users"
     );
     EXPECT_EQ(

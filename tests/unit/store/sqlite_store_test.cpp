@@ -87,6 +87,7 @@ TEST_F(SqliteStoreTest, SchemaHasEveryTableOfTheDataModel) {
     const auto t = tables();
     for (const char* name :
          {"api_keys",
+          "budget_spend",
           "conversations",
           "messages",
           "refresh_tokens",

@@ -1,6 +1,7 @@
 // The message tree (migration 0006) on every backend: branches read by walking parent_id, sibling
 // counts and positions, the newest leaf below a message, the active leaf, and a conversation
 // written whole or not at all.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -257,7 +258,7 @@ TEST(TreeMigration, ChainsExistingSqliteMessages) {
     const auto applied = store->migrate();
     ASSERT_TRUE(applied.has_value()) << applied.error().detail;
     ASSERT_FALSE(applied->empty());
-    EXPECT_EQ(applied->back(), 6);
+    EXPECT_NE(std::find(applied->begin(), applied->end(), 6), applied->end());  // the tree's ran
     EXPECT_EQ(run_awaitable(store->find_conversation("c1")).value()->active_leaf_id, "m4");
     const auto p = run_awaitable(store->message_path("c1", std::nullopt, 10)).value();
     ASSERT_EQ(p.size(), 4U);
