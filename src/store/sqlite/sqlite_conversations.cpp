@@ -245,7 +245,7 @@ asio::awaitable<Result<void>> SqliteStore::create_conversation(Conversation conv
 
 asio::awaitable<Result<std::optional<Conversation>>> SqliteStore::find_conversation(std::string id
 ) {
-    co_return co_await run<std::optional<Conversation>>(
+    co_return read<std::optional<Conversation>>(
         [&id](Connection& c) -> Result<std::optional<Conversation>> {
             auto st = c.prepare(
                 "SELECT " + std::string(kConversationColumns) + " FROM conversations WHERE id = ?"
@@ -262,7 +262,7 @@ asio::awaitable<Result<std::optional<Conversation>>> SqliteStore::find_conversat
 asio::awaitable<Result<Page<Conversation>>> SqliteStore::list_conversations(
     ConversationFilter filter, std::int64_t offset, std::int64_t limit
 ) {
-    co_return co_await run<Page<Conversation>>([&](Connection& c) -> Result<Page<Conversation>> {
+    co_return read<Page<Conversation>>([&](Connection& c) -> Result<Page<Conversation>> {
         const auto where = filter_clause(filter);
         return in_read_snapshot(c, [&] {
             Page<Conversation> page;
@@ -288,7 +288,7 @@ asio::awaitable<Result<Page<Conversation>>> SqliteStore::list_conversations(
 asio::awaitable<Result<std::vector<Conversation>>> SqliteStore::list_conversations_after(
     ConversationFilter filter, std::optional<ConversationCursor> after, std::int64_t limit
 ) {
-    co_return co_await run<std::vector<Conversation>>(
+    co_return read<std::vector<Conversation>>(
         [&](Connection& c) -> Result<std::vector<Conversation>> {
             auto where = filter_clause(filter);
             if (after) {
@@ -366,7 +366,7 @@ asio::awaitable<Result<void>> SqliteStore::insert_message(Message m) {
 asio::awaitable<Result<Page<Message>>> SqliteStore::list_messages(
     std::string conversation_id, std::int64_t offset, std::int64_t limit
 ) {
-    co_return co_await run<Page<Message>>([&](Connection& c) -> Result<Page<Message>> {
+    co_return read<Page<Message>>([&](Connection& c) -> Result<Page<Message>> {
         return in_read_snapshot(c, [&] {
             Page<Message> page;
             auto count = c.prepare("SELECT COUNT(*) FROM messages WHERE conversation_id = ?");
@@ -389,20 +389,18 @@ asio::awaitable<Result<Page<Message>>> SqliteStore::list_messages(
 asio::awaitable<Result<std::vector<Message>>> SqliteStore::recent_messages(
     std::string conversation_id, std::int64_t limit
 ) {
-    co_return co_await run<std::vector<Message>>(
-        [&](Connection& c) -> Result<std::vector<Message>> {
-            auto st = c.prepare(
-                "SELECT " + std::string(kMessageColumns) +
-                " FROM messages WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
-            );
-            st.bind(1, conversation_id).bind(2, non_negative(limit));
-            std::vector<Message> out;
-            while (st.step()) {
-                out.push_back(read_message(st));
-            }
-            return out;
+    co_return read<std::vector<Message>>([&](Connection& c) -> Result<std::vector<Message>> {
+        auto st = c.prepare(
+            "SELECT " + std::string(kMessageColumns) +
+            " FROM messages WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+        );
+        st.bind(1, conversation_id).bind(2, non_negative(limit));
+        std::vector<Message> out;
+        while (st.step()) {
+            out.push_back(read_message(st));
         }
-    );
+        return out;
+    });
 }
 
 asio::awaitable<Result<void>> SqliteStore::insert_usage_record(UsageRecord r) {
