@@ -154,6 +154,79 @@ TEST_F(AuthServiceTest, RevokedKeyStopsWorkingAndOnlyItsOwnerCanRevokeIt) {
     EXPECT_TRUE(run_awaitable(service_->list_api_keys(owner))->empty());
 }
 
+// The server's configuration: keys and accounts through the access cache (issue 14). The clock
+// stands still unless a test moves it, so the cache's copies stay fresh throughout.
+class CachedAuthServiceTest : public AuthServiceTest {
+protected:
+    void SetUp() override {
+        AuthServiceTest::SetUp();
+        cache_ = std::make_unique<AccessCache>(*store_, std::chrono::seconds(2), [this] {
+            return now_;
+        });
+        service_ = std::make_unique<AuthService>(
+            *store_,
+            pool_,
+            service_->options(),
+            [this] { return now_; },
+            AccountControls{nullptr, cache_.get(), nullptr}
+        );
+    }
+
+    void TearDown() override {
+        service_.reset();
+        cache_.reset();
+        AuthServiceTest::TearDown();
+    }
+
+    std::unique_ptr<AccessCache> cache_;
+};
+
+TEST_F(CachedAuthServiceTest, AKeyRevokedOnThisInstanceIsRefusedAtOnce) {
+    const auto s = register_user("cached-revoke@example.com");
+    const Principal owner{s.user.id, {}, kAllScopes};
+    const auto created =
+        run_awaitable(service_->create_api_key(owner, "ci", kAllScopes, std::nullopt));
+    ASSERT_TRUE(created.has_value());
+    ASSERT_TRUE(run_awaitable(service_->authenticate(created->key)).has_value());
+    ASSERT_TRUE(run_awaitable(service_->revoke_api_key(owner, created->record.id)).has_value());
+    const auto refused = run_awaitable(service_->authenticate(created->key));
+    ASSERT_FALSE(refused.has_value()) << "the cached copy must be dropped by the revocation";
+    EXPECT_EQ(refused.error().type, ErrorType::authentication);
+}
+
+TEST_F(CachedAuthServiceTest, ACachedKeyRecordsItsUseOncePerMinute) {
+    const auto s = register_user("cached-touch@example.com");
+    const Principal owner{s.user.id, {}, kAllScopes};
+    const auto created =
+        run_awaitable(service_->create_api_key(owner, "ci", kAllScopes, std::nullopt));
+    ASSERT_TRUE(created.has_value());
+    const auto first_use = now_;
+    ASSERT_TRUE(run_awaitable(service_->authenticate(created->key)).has_value());
+    now_ += std::chrono::milliseconds(10);  // the key's cached copy is still fresh
+    ASSERT_TRUE(run_awaitable(service_->authenticate(created->key)).has_value());
+    const auto listed = run_awaitable(service_->list_api_keys(owner));
+    ASSERT_TRUE(listed.has_value());
+    ASSERT_EQ(listed->size(), 1U);
+    EXPECT_EQ((*listed)[0].last_used_at, first_use) << "written once, not again from the cache";
+}
+
+TEST_F(CachedAuthServiceTest, ADisabledAccountsKeyIsRefusedOnceTheAccountIsReadAgain) {
+    const auto s = register_user("cached-disabled@example.com");
+    const Principal owner{s.user.id, {}, kAllScopes};
+    const auto created =
+        run_awaitable(service_->create_api_key(owner, "ci", kAllScopes, std::nullopt));
+    ASSERT_TRUE(created.has_value());
+    ASSERT_TRUE(run_awaitable(service_->authenticate(created->key)).has_value());
+    auto& admin = store::admin_store(*store_);
+    auto access = run_awaitable(admin.find_user_access(s.user.id));
+    ASSERT_TRUE(access.has_value() && access->has_value());
+    (*access)->disabled_at = now_;
+    ASSERT_TRUE(run_awaitable(admin.update_user_access(**access)).has_value());
+    cache_->invalidate(s.user.id);  // what the admin service does on this instance
+    EXPECT_FALSE(run_awaitable(service_->authenticate(created->key)).has_value());
+    EXPECT_FALSE(run_awaitable(service_->authenticate(s.access_token)).has_value());
+}
+
 TEST_F(AuthServiceTest, StoresOnlyHashes) {
     const auto s = register_user("hashes@example.com");
     auto created = run_awaitable(
