@@ -122,7 +122,7 @@ asio::awaitable<http::Response> get(http::Request& req, ConversationService& svc
     }
     auto data = conversation_json(c);
     data["messages"] = std::move(items);
-    co_return http::success(data);
+    co_return http::success(std::move(data));
 }
 
 asio::awaitable<http::Response> list_messages(http::Request& req, ConversationService& svc) {
@@ -163,7 +163,7 @@ asio::awaitable<http::Response> fork(http::Request& req, ConversationService& sv
     }
     auto data = conversation_json(forked.conversation);
     data["messages"] = std::move(items);
-    co_return http::success(data, 201);
+    co_return http::success(std::move(data), 201);
 }
 
 asio::awaitable<http::Response> events(http::Request& req, ConversationService& svc) {

@@ -26,8 +26,12 @@ Response json_response(int status, const bj::value& body) {
     return r;
 }
 
-Response success(const bj::value& data, int status) {
-    return json_response(status, bj::object{{"status", "success"}, {"data", data}});
+Response success(bj::value data, int status) {
+    bj::object body;
+    body.reserve(2);
+    body.emplace("status", "success");
+    body.emplace("data", std::move(data));
+    return json_response(status, body);
 }
 
 Response success_list(

@@ -42,8 +42,9 @@ struct Response {
 // Any JSON value with a status.
 Response json_response(int status, const boost::json::value& body);
 
-// `{"status":"success","data":data}`.
-Response success(const boost::json::value& data, int status = 200);
+// `{"status":"success","data":data}`. `data` is moved into the body: pass an rvalue, and a
+// conversation with its messages is not copied on the way (issue 14).
+Response success(boost::json::value data, int status = 200);
 
 // `{"status":"success","data":[…],"page":…,"per_page":…,"total":…}`.
 Response success_list(
