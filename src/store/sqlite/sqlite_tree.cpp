@@ -21,7 +21,7 @@ constexpr std::string_view kSiblings =
 asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
     std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
 ) {
-    co_return read<std::vector<PathMessage>>(
+    co_return co_await run<std::vector<PathMessage>>(
         [&](Connection& c) -> Result<std::vector<PathMessage>> {
             const auto columns = qualified_columns(kMessageColumns, "m");
             auto st = c.prepare(
