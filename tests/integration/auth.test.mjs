@@ -12,7 +12,7 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 
 import { assertError, del, get, post, uniqueEmail } from "../support/api.mjs";
-import { parseResponses, rawRequest, startServer, waitUntil } from "../support/server.mjs";
+import { parseResponses, rawRequest, startServer, startTwoInstances, waitUntil } from "../support/server.mjs";
 
 const SANITIZER_REPORT = /(LeakSanitizer|AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:)/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -1191,10 +1191,7 @@ describe("API keys revoked on another instance (issue 14: keys are cached for at
     before(async () => {
         // Two instances on one database with the same JWT secret, as behind a load balancer; the
         // account cache at its default (2 s): keys are kept for at most 1 s whatever it is.
-        const env = { ...UNLIMITED, JWT_SECRET: "keys-test-secret-0123456789abcdefghijklmnop" };
-        a = await startServer({ env });
-        const shared = a.databaseUrl ?? `sqlite://${a.dataDir}/parley.db`;
-        b = await startServer({ env: { ...env, DATABASE_URL: shared } });
+        [a, b] = await startTwoInstances({ ...UNLIMITED, JWT_SECRET: "keys-test-secret-0123456789abcdefghijklmnop" });
     });
 
     after(async () => {
