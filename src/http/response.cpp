@@ -36,7 +36,7 @@ Response success(bj::value data, int status) {
     body.reserve(2);
     body.emplace("status", "success");
     body.emplace("data", std::move(data));
-    return json_response(status, body);
+    return json_response(status, std::move(body));
 }
 
 Response success_list(
@@ -49,7 +49,7 @@ Response success_list(
     body.emplace("page", page);
     body.emplace("per_page", per_page);
     body.emplace("total", total);
-    return json_response(200, body);
+    return json_response(200, std::move(body));
 }
 
 Response no_content() {
