@@ -25,3 +25,4 @@ for i in $(seq 1 "$runs"); do
     wrk_summary "GET /auth/me API key run $i" -t1 -c64 -d"$duration" -H "X-API-Key: $key" \
         "$base/api/v1/auth/me"
 done
+print_ratios

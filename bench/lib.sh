@@ -52,18 +52,55 @@ stop_parley() {
 wrk_summary() {
     local label=$1
     shift
-    local out
+    local out cpu_before cpu_after
+    cpu_before=$(server_cpu_ticks)
     out=$(wrk --latency "$@")
-    local rps p50 p99
+    cpu_after=$(server_cpu_ticks)
+    local rps p50 p99 requests cpu=
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    # The server's CPU time per request (user + system, all its threads): unlike req/s it does not
+    # fall when other processes take the cores, so it compares runs on a busy machine.
+    if [[ -n $cpu_before && -n $cpu_after && ${requests:-0} -gt 0 ]]; then
+        cpu=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+            'BEGIN { printf "   cpu %6.1f us/req", t * 1e6 / hz / n }')
+    fi
     local errors
     errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
-    printf '%-28s %10s req/s   p50 %8s   p99 %8s\n' "$label" "$rps" "$p50" "$p99"
+    printf '%-28s %10s req/s   p50 %8s   p99 %8s%s\n' "$label" "$rps" "$p50" "$p99" "$cpu"
+    WRK_LABELS+=("$label")
+    WRK_RPS+=("$rps")
     if [[ -n $errors ]]; then
         echo "  !! $errors"
     fi
+}
+
+# usage: server_cpu_ticks — user + system clock ticks the server ($PARLEY_PID) has used so far;
+# nothing when there is no server.
+server_cpu_ticks() {
+    [[ -n ${PARLEY_PID:-} && -r /proc/$PARLEY_PID/stat ]] || return 0
+    # Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    sed -E 's/^.*\) //' "/proc/$PARLEY_PID/stat" | awk '{print $12 + $13}'
+}
+
+WRK_LABELS=()
+WRK_RPS=()
+
+# usage: print_ratios — each wrk_summary figure as a ratio to the GET /health figure measured
+# before it (labels starting "GET /health"); nothing when no /health was measured.
+print_ratios() {
+    local health= i
+    echo "as a ratio to /health measured in the same run:"
+    for i in "${!WRK_LABELS[@]}"; do
+        if [[ ${WRK_LABELS[$i]} == "GET /health"* ]]; then
+            health=${WRK_RPS[$i]}
+        elif [[ -n $health ]]; then
+            awk -v l="${WRK_LABELS[$i]}" -v r="${WRK_RPS[$i]}" -v h="$health" \
+                'BEGIN { printf "  %-28s %5.2f\n", l, r / h }'
+        fi
+    done
 }
 
 # usage: free_port — a loopback port nothing listens on, below the kernel's ephemeral range (so no
@@ -97,4 +134,18 @@ start_upstream() {
     echo "bench: the fake upstream did not start" >&2
     cat "$1/upstream.log" >&2
     exit 1
+}
+
+# usage: callgrind_dump_total DIR — asks the server (under callgrind, --callgrind-out-file=DIR/
+# callgrind.out) for a dump and prints its total instructions; the dump is left as the one
+# DIR/callgrind.out.* file (older ones are removed first). Sets CALLGRIND_DUMP to its path.
+callgrind_dump_total() {
+    rm -f "$1"/callgrind.out.*
+    callgrind_control -d "$PARLEY_PID" >/dev/null 2>&1
+    for _ in $(seq 1 100); do
+        CALLGRIND_DUMP=$(ls "$1"/callgrind.out.* 2>/dev/null | head -1)
+        [[ -n $CALLGRIND_DUMP ]] && grep -q '^totals:' "$CALLGRIND_DUMP" && break
+        sleep 0.1
+    done
+    awk '/^totals:/ {print $2}' "$CALLGRIND_DUMP"
 }

@@ -232,7 +232,7 @@ int App::serve() {
     // Admin and audit: the gate's view of accounts (disabled, role, own limits) and the log of
     // security events, written by a thread of its own.
     store::AdminStore& admin_db = store::admin_store(**store);
-    auth::AccessCache access_cache(admin_db, config_.account_cache_ttl);
+    auth::AccessCache access_cache(**store, config_.account_cache_ttl);
     auth::AuditLog audit_log(admin_db);
     auth::AuthService auth_service(
         **store, pool, auth_options, system_now, {&admin_db, &access_cache, &audit_log}

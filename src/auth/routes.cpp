@@ -97,7 +97,7 @@ asio::awaitable<http::Response> me(http::Request& req, AuthService& auth) {
     const auto user = value_or_throw(co_await auth.current_user(req.principal()));
     auto data = user_json(user);
     data["auth"] = req.principal().api_key_id.empty() ? "jwt" : "api_key";
-    co_return http::success(data);
+    co_return http::success(std::move(data));
 }
 
 asio::awaitable<http::Response> create_api_key(http::Request& req, AuthService& auth) {
@@ -115,7 +115,7 @@ asio::awaitable<http::Response> create_api_key(http::Request& req, AuthService& 
         );
         data["budget"] = budget_limit_json(limit);
     }
-    co_return http::success(data, 201);
+    co_return http::success(std::move(data), 201);
 }
 
 asio::awaitable<http::Response> list_api_keys(http::Request& req, AuthService& auth) {

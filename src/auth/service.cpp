@@ -368,7 +368,15 @@ asio::awaitable<Result<Principal>> AuthService::authenticate(std::string_view cr
 }
 
 asio::awaitable<Result<Principal>> AuthService::authenticate_api_key(std::string_view key) {
-    auto found = co_await store_.find_api_key(sha256_hex(key));
+    // Through the access cache when there is one (the server): a key is read from the store at
+    // most once a second per instance, and a revocation here is seen at once.
+    const std::string sha256 = sha256_hex(key);
+    Result<std::optional<store::ApiKey>> found = std::optional<store::ApiKey>{};
+    if (controls_.access != nullptr) {
+        found = co_await controls_.access->api_key(sha256);
+    } else {
+        found = co_await store_.find_api_key(sha256);
+    }
     if (!found) {
         co_return found.error();
     }
@@ -389,6 +397,8 @@ asio::awaitable<Result<Principal>> AuthService::authenticate_api_key(std::string
                 "could not record API key use",
                 {{"key_id", k.id}, {"detail", touched.error().detail}}
             );
+        } else if (controls_.access != nullptr) {
+            controls_.access->api_key_used(sha256, now);
         }
     }
     co_return Principal{k.user_id, k.id, k.scopes};
@@ -499,6 +509,9 @@ asio::awaitable<Result<void>> AuthService::revoke_api_key(const Principal& who, 
     }
     if (!*revoked) {
         co_return make_error(ErrorType::not_found, "no such API key");
+    }
+    if (controls_.access != nullptr) {
+        controls_.access->forget_api_key(id);  // refused here at once, elsewhere within 1 s
     }
     AuditRecord revocation{
         audit_kind::api_key_revoked, who.user_id, std::nullopt, std::nullopt, {{"key_id", id}}};

@@ -7,21 +7,48 @@
 
 namespace parley {
 
+namespace {
+
+// Writes `value` as exactly `digits` decimal digits at `out`.
+void put_digits(char* out, unsigned value, int digits) noexcept {
+    for (int i = digits - 1; i >= 0; --i) {
+        out[i] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+}
+
+}  // namespace
+
 std::string to_iso8601(TimePoint t) {
     const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t);
     const auto days = std::chrono::floor<std::chrono::days>(ms);
     const std::chrono::year_month_day ymd{days};
     const std::chrono::hh_mm_ss hms{ms - days};
-    return fmt::format(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        static_cast<int>(ymd.year()),
-        static_cast<unsigned>(ymd.month()),
-        static_cast<unsigned>(ymd.day()),
-        hms.hours().count(),
-        hms.minutes().count(),
-        hms.seconds().count(),
-        hms.subseconds().count()
-    );
+    const int year = static_cast<int>(ymd.year());
+    if (year < 0 || year > 9999) {
+        return fmt::format(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            year,
+            static_cast<unsigned>(ymd.month()),
+            static_cast<unsigned>(ymd.day()),
+            hms.hours().count(),
+            hms.minutes().count(),
+            hms.seconds().count(),
+            hms.subseconds().count()
+        );
+    }
+    // Every timestamp of every row a response carries comes through here: written digit by
+    // digit, not through fmt's format-string parser, which was 18% of the instructions of a page
+    // of 20 conversations (issue 14).
+    std::string out = "0000-00-00T00:00:00.000Z";
+    put_digits(out.data(), static_cast<unsigned>(year), 4);
+    put_digits(out.data() + 5, static_cast<unsigned>(ymd.month()), 2);
+    put_digits(out.data() + 8, static_cast<unsigned>(ymd.day()), 2);
+    put_digits(out.data() + 11, static_cast<unsigned>(hms.hours().count()), 2);
+    put_digits(out.data() + 14, static_cast<unsigned>(hms.minutes().count()), 2);
+    put_digits(out.data() + 17, static_cast<unsigned>(hms.seconds().count()), 2);
+    put_digits(out.data() + 20, static_cast<unsigned>(hms.subseconds().count()), 3);
+    return out;
 }
 
 namespace {

@@ -100,9 +100,11 @@ asio::awaitable<http::Response> list(http::Request& req, ConversationService& sv
     const auto rows = value_or_throw(
         co_await svc.list(req.principal(), std::move(filter), page.offset(), page.per_page)
     );
-    bj::array data;
+    const auto arena = http::json_arena();
+    bj::array data(arena);
+    data.reserve(rows.items.size());
     for (const auto& c : rows.items) {
-        data.push_back(conversation_json(c));
+        data.push_back(conversation_json(c, arena));
     }
     co_return http::success_list(std::move(data), page.page, page.per_page, rows.total);
 }
@@ -116,22 +118,26 @@ asio::awaitable<http::Response> get(http::Request& req, ConversationService& svc
         leaf.reset();
     }
     const auto messages = value_or_throw(co_await svc.branch(c, std::move(leaf), 1000));
-    bj::array items;
+    const auto arena = http::json_arena();
+    bj::array items(arena);
+    items.reserve(messages.size());
     for (const auto& m : messages) {
-        items.push_back(path_message_json(m));
+        items.push_back(path_message_json(m, arena));
     }
-    auto data = conversation_json(c);
+    auto data = conversation_json(c, arena);
     data["messages"] = std::move(items);
-    co_return http::success(data);
+    co_return http::success(std::move(data));
 }
 
 asio::awaitable<http::Response> list_messages(http::Request& req, ConversationService& svc) {
     const auto page = value_or_throw(http::parse_page(req));
     const auto c = value_or_throw(co_await svc.get(req.principal(), req.path_param("id")));
     const auto rows = value_or_throw(co_await svc.messages(c, page.offset(), page.per_page));
-    bj::array data;
+    const auto arena = http::json_arena();
+    bj::array data(arena);
+    data.reserve(rows.items.size());
     for (const auto& m : rows.items) {
-        data.push_back(message_json(m));
+        data.push_back(message_json(m, arena));
     }
     co_return http::success_list(std::move(data), page.page, page.per_page, rows.total);
 }
@@ -163,7 +169,7 @@ asio::awaitable<http::Response> fork(http::Request& req, ConversationService& sv
     }
     auto data = conversation_json(forked.conversation);
     data["messages"] = std::move(items);
-    co_return http::success(data, 201);
+    co_return http::success(std::move(data), 201);
 }
 
 asio::awaitable<http::Response> events(http::Request& req, ConversationService& svc) {

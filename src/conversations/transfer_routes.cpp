@@ -46,7 +46,7 @@ asio::awaitable<http::Response> list_shares(http::Request& req, ConversationServ
     for (const auto& s : all) {
         data.push_back(share_json(s));
     }
-    co_return http::success(data);
+    co_return http::success(std::move(data));
 }
 
 asio::awaitable<http::Response> revoke_share(http::Request& req, ConversationService& svc) {
@@ -92,7 +92,7 @@ asio::awaitable<http::Response> import_conversations(http::Request& req, Convers
     for (const auto& c : created) {
         data.push_back(conversation_json(c));
     }
-    co_return http::success(data, 201);
+    co_return http::success(std::move(data), 201);
 }
 
 }  // namespace parley::conversations

@@ -1,5 +1,6 @@
 #include "http/response.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -26,23 +27,29 @@ Response json_response(int status, const bj::value& body) {
     return r;
 }
 
-Response success(const bj::value& data, int status) {
-    return json_response(status, bj::object{{"status", "success"}, {"data", data}});
+bj::storage_ptr json_arena() {
+    return bj::make_shared_resource<bj::monotonic_resource>();
+}
+
+Response success(bj::value data, int status) {
+    bj::object body(data.storage());
+    body.reserve(2);
+    body.emplace("status", "success");
+    body.emplace("data", std::move(data));
+    return json_response(status, std::move(body));
 }
 
 Response success_list(
     bj::array data, std::int64_t page, std::int64_t per_page, std::int64_t total
 ) {
-    return json_response(
-        200,
-        bj::object{
-            {"status", "success"},
-            {"data", std::move(data)},
-            {"page", page},
-            {"per_page", per_page},
-            {"total", total},
-        }
-    );
+    bj::object body(data.storage());
+    body.reserve(5);
+    body.emplace("status", "success");
+    body.emplace("data", std::move(data));
+    body.emplace("page", page);
+    body.emplace("per_page", per_page);
+    body.emplace("total", total);
+    return json_response(200, std::move(body));
 }
 
 Response no_content() {

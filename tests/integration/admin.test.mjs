@@ -12,7 +12,7 @@ import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 
 import { assertError, del, get, patch, post, uniqueEmail } from "../support/api.mjs";
-import { makeTempDir, startServer, testDatabaseServer, waitUntil } from "../support/server.mjs";
+import { makeTempDir, startServer, startTwoInstances, testDatabaseServer, waitUntil } from "../support/server.mjs";
 import { createDatabase } from "../support/services.mjs";
 
 const SANITIZER_REPORT = /(LeakSanitizer|AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:)/;
@@ -427,9 +427,7 @@ describe("admin: the first account without ADMIN_EMAILS, and disabling across in
         // Two instances on one database (a SQLite file, or the PostgreSQL database of the run).
         // The same JWT secret, as instances behind one load balancer have.
         const env = { ...UNLIMITED, ACCOUNT_CACHE_TTL_MS: "300", JWT_SECRET: "admin-test-secret-0123456789abcdefghijklmn" };
-        a = await startServer({ env });
-        const shared = a.databaseUrl ?? `sqlite://${a.dataDir}/parley.db`;
-        b = await startServer({ env: { ...env, DATABASE_URL: shared } });
+        [a, b] = await startTwoInstances(env);
     });
 
     after(async () => {

@@ -12,7 +12,7 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 
 import { assertError, del, get, post, uniqueEmail } from "../support/api.mjs";
-import { parseResponses, rawRequest, startServer } from "../support/server.mjs";
+import { parseResponses, rawRequest, startServer, startTwoInstances, waitUntil } from "../support/server.mjs";
 
 const SANITIZER_REPORT = /(LeakSanitizer|AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:)/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -1181,5 +1181,41 @@ describe("rate limits", () => {
             );
             assertRateLimited(await callFrom(ip, server.port, "POST", LOGIN, credentials), 3);
         });
+    });
+});
+
+describe("API keys revoked on another instance (issue 14: keys are cached for at most 1 s)", () => {
+    let a;
+    let b;
+
+    before(async () => {
+        // Two instances on one database with the same JWT secret, as behind a load balancer; the
+        // account cache at its default (2 s): keys are kept for at most 1 s whatever it is.
+        [a, b] = await startTwoInstances({ ...UNLIMITED, JWT_SECRET: "keys-test-secret-0123456789abcdefghijklmnop" });
+    });
+
+    after(async () => {
+        await stopCleanly(b);
+        await stopCleanly(a);
+    });
+
+    it("refused at once where it was revoked and within a second on the other instance", async () => {
+        const owner = await register(a.baseUrl, uniqueEmail("keys-2i"));
+        const key = await createKey(a.baseUrl, owner.access_token, { name: "shared" });
+        // Both instances have the key cached now.
+        assert.equal((await get(a.baseUrl, ME, { apiKey: key.key })).res.status, 200);
+        assert.equal((await get(b.baseUrl, ME, { apiKey: key.key })).res.status, 200);
+        assert.equal((await get(b.baseUrl, ME, { token: key.key })).res.status, 200);
+
+        const revoked = await del(a.baseUrl, `${KEYS}/${key.id}`, { token: owner.access_token });
+        assert.equal(revoked.res.status, 204);
+        const started = Date.now();
+        assertError(await get(a.baseUrl, ME, { apiKey: key.key }), 401, "authentication_error");
+        await waitUntil(async () => (await get(b.baseUrl, ME, { apiKey: key.key })).res.status === 401, {
+            timeoutMs: 3_000, intervalMs: 10, what: "instance B to refuse the revoked key",
+        });
+        const elapsed = Date.now() - started;
+        assert.ok(elapsed < 1_500, `instance B accepted the revoked key for ${elapsed} ms`);
+        assertError(await get(b.baseUrl, ME, { token: key.key }), 401, "authentication_error");
     });
 });

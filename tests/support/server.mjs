@@ -184,6 +184,17 @@ export async function stopCleanly(server) {
     assert.deepEqual(result, { code: 0, signal: null }, `exit status; output:\n${server.lines.slice(-40).join("\n")}`);
 }
 
+/**
+ * Two instances on one database (a SQLite file, or the PostgreSQL database of the run) with the
+ * same environment, as behind a load balancer: `[a, b]`. Give them one JWT_SECRET in `env`.
+ */
+export async function startTwoInstances(env) {
+    const a = await startServer({ env });
+    const shared = a.databaseUrl ?? `sqlite://${a.dataDir}/parley.db`;
+    const b = await startServer({ env: { ...env, DATABASE_URL: shared } });
+    return [a, b];
+}
+
 export async function startServer({ env = {}, args = [] } = {}) {
     // The PostgreSQL run of the integration suite (CTest `integration_pg.*`): every server gets
     // a fresh database on the server named by PARLEY_TEST_DATABASE_URL, unless the test chose

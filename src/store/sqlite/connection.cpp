@@ -98,7 +98,7 @@ bool Statement::column_is_null(int index) const {
     return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
 }
 
-Connection::Connection(const std::string& path) {
+Connection::Connection(const std::string& path, bool read_only) {
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
@@ -112,6 +112,9 @@ Connection::Connection(const std::string& path) {
     }
     sqlite3_busy_timeout(db_, 5000);
     exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    if (read_only) {
+        exec("PRAGMA query_only=ON;");
+    }
 }
 
 Connection::~Connection() {
@@ -185,6 +188,15 @@ void ConnectionPool::release(std::unique_ptr<Connection> c) {
         idle_.push_back(std::move(c));
     }
     available_.notify_one();
+}
+
+Connection& ThreadConnections::local() {
+    const std::lock_guard lock(mutex_);
+    auto& connection = connections_[std::this_thread::get_id()];
+    if (!connection) {
+        connection = std::make_unique<Connection>(path_, /*read_only=*/true);
+    }
+    return *connection;
 }
 
 }  // namespace parley::store::sqlite

@@ -70,7 +70,7 @@ UserAccess read_access(const Statement& st, int first) {
 
 asio::awaitable<Result<std::optional<UserAccess>>> SqliteStore::find_user_access(std::string user_id
 ) {
-    co_return co_await run<std::optional<UserAccess>>(
+    co_return read<std::optional<UserAccess>>(
         [&user_id](Connection& c) -> Result<std::optional<UserAccess>> {
             auto st =
                 c.prepare("SELECT " + std::string(kAccessColumns) + " FROM users WHERE id = ?");

@@ -104,16 +104,14 @@ asio::awaitable<Result<std::optional<User>>> SqliteStore::find_user_by_email(std
 }
 
 asio::awaitable<Result<std::optional<User>>> SqliteStore::find_user(std::string id) {
-    co_return co_await run<std::optional<User>>(
-        [&id](Connection& c) -> Result<std::optional<User>> {
-            auto st = c.prepare("SELECT " + std::string(kUserColumns) + " FROM users WHERE id = ?");
-            st.bind(1, id);
-            if (!st.step()) {
-                return std::optional<User>{};
-            }
-            return std::optional<User>{read_user(st)};
+    co_return read<std::optional<User>>([&id](Connection& c) -> Result<std::optional<User>> {
+        auto st = c.prepare("SELECT " + std::string(kUserColumns) + " FROM users WHERE id = ?");
+        st.bind(1, id);
+        if (!st.step()) {
+            return std::optional<User>{};
         }
-    );
+        return std::optional<User>{read_user(st)};
+    });
 }
 
 asio::awaitable<Result<void>> SqliteStore::insert_refresh_token(RefreshToken token) {
@@ -215,7 +213,7 @@ asio::awaitable<Result<std::vector<ApiKey>>> SqliteStore::list_api_keys(std::str
 }
 
 asio::awaitable<Result<std::optional<ApiKey>>> SqliteStore::find_api_key(std::string sha256) {
-    co_return co_await run<std::optional<ApiKey>>(
+    co_return read<std::optional<ApiKey>>(
         [&sha256](Connection& c) -> Result<std::optional<ApiKey>> {
             auto st = c.prepare(
                 "SELECT " + std::string(kKeyColumns) + " FROM api_keys WHERE key_sha256 = ?"

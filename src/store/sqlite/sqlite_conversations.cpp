@@ -215,7 +215,7 @@ asio::awaitable<Result<void>> SqliteStore::create_conversation(Conversation conv
 
 asio::awaitable<Result<std::optional<Conversation>>> SqliteStore::find_conversation(std::string id
 ) {
-    co_return co_await run<std::optional<Conversation>>(
+    co_return read<std::optional<Conversation>>(
         [&id](Connection& c) -> Result<std::optional<Conversation>> {
             auto st = c.prepare(
                 "SELECT " + std::string(kConversationColumns) + " FROM conversations WHERE id = ?"
@@ -232,7 +232,7 @@ asio::awaitable<Result<std::optional<Conversation>>> SqliteStore::find_conversat
 asio::awaitable<Result<Page<Conversation>>> SqliteStore::list_conversations(
     ConversationFilter filter, std::int64_t offset, std::int64_t limit
 ) {
-    co_return co_await run<Page<Conversation>>([&](Connection& c) -> Result<Page<Conversation>> {
+    co_return read<Page<Conversation>>([&](Connection& c) -> Result<Page<Conversation>> {
         const auto where = filter_clause(filter);
         return in_read_snapshot(c, [&] {
             Page<Conversation> page;
@@ -258,7 +258,7 @@ asio::awaitable<Result<Page<Conversation>>> SqliteStore::list_conversations(
 asio::awaitable<Result<std::vector<Conversation>>> SqliteStore::list_conversations_after(
     ConversationFilter filter, std::optional<ConversationCursor> after, std::int64_t limit
 ) {
-    co_return co_await run<std::vector<Conversation>>(
+    co_return read<std::vector<Conversation>>(
         [&](Connection& c) -> Result<std::vector<Conversation>> {
             auto where = filter_clause(filter);
             if (after) {
@@ -336,7 +336,7 @@ asio::awaitable<Result<void>> SqliteStore::insert_message(Message m) {
 asio::awaitable<Result<Page<Message>>> SqliteStore::list_messages(
     std::string conversation_id, std::int64_t offset, std::int64_t limit
 ) {
-    co_return co_await run<Page<Message>>([&](Connection& c) -> Result<Page<Message>> {
+    co_return read<Page<Message>>([&](Connection& c) -> Result<Page<Message>> {
         return in_read_snapshot(c, [&] {
             Page<Message> page;
             auto count = c.prepare("SELECT COUNT(*) FROM messages WHERE conversation_id = ?");

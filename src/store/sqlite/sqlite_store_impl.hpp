@@ -26,6 +26,7 @@ class SqliteStore final : public Store, public AdminStore, public BudgetStore {
 public:
     SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
         : connections_(path, connections),
+          readers_(path),
           pool_(pool) {}
 
     std::string_view backend() const noexcept override { return "sqlite"; }
@@ -175,7 +176,21 @@ private:
         });
     }
 
+    // Runs `fn(Connection&)` at once on the calling thread (an I/O thread) with that thread's
+    // read-only connection (issue 14). For the short, bounded reads of the request path: a row by
+    // key, a page, a conversation's path, a context window. Searches, exports and every write go
+    // through run().
+    template <class T, class F>
+    Result<T> read(F fn) {
+        try {
+            return fn(readers_.local());
+        } catch (const SqliteError& e) {
+            return to_error(e);
+        }
+    }
+
     ConnectionPool connections_;
+    ThreadConnections readers_;
     async::BlockingPool& pool_;
 };
 

@@ -154,6 +154,85 @@ TEST_F(AuthServiceTest, RevokedKeyStopsWorkingAndOnlyItsOwnerCanRevokeIt) {
     EXPECT_TRUE(run_awaitable(service_->list_api_keys(owner))->empty());
 }
 
+// The server's configuration: keys and accounts through the access cache (issue 14). The clock
+// stands still unless a test moves it, so the cache's copies stay fresh throughout.
+class CachedAuthServiceTest : public AuthServiceTest {
+protected:
+    void SetUp() override {
+        AuthServiceTest::SetUp();
+        cache_ = std::make_unique<AccessCache>(*store_, std::chrono::seconds(2), [this] {
+            return now_;
+        });
+        service_ = std::make_unique<AuthService>(
+            *store_,
+            pool_,
+            service_->options(),
+            [this] { return now_; },
+            AccountControls{nullptr, cache_.get(), nullptr}
+        );
+    }
+
+    void TearDown() override {
+        service_.reset();
+        cache_.reset();
+        AuthServiceTest::TearDown();
+    }
+
+    // A new account with a key of every scope, used once (so the cache holds the key).
+    struct Keyed {
+        Session session;
+        Principal owner;
+        CreatedApiKey created;
+    };
+
+    Keyed keyed_account(const std::string& email) {
+        Keyed k{register_user(email), {}, {}};
+        k.owner = Principal{k.session.user.id, {}, kAllScopes};
+        auto created =
+            run_awaitable(service_->create_api_key(k.owner, "ci", kAllScopes, std::nullopt));
+        EXPECT_TRUE(created.has_value());
+        if (created) {
+            k.created = std::move(*created);
+            EXPECT_TRUE(run_awaitable(service_->authenticate(k.created.key)).has_value());
+        }
+        return k;
+    }
+
+    std::unique_ptr<AccessCache> cache_;
+};
+
+TEST_F(CachedAuthServiceTest, AKeyRevokedOnThisInstanceIsRefusedAtOnce) {
+    const auto k = keyed_account("cached-revoke@example.com");
+    ASSERT_TRUE(run_awaitable(service_->revoke_api_key(k.owner, k.created.record.id)).has_value());
+    const auto refused = run_awaitable(service_->authenticate(k.created.key));
+    ASSERT_FALSE(refused.has_value()) << "the cached copy must be dropped by the revocation";
+    EXPECT_EQ(refused.error().type, ErrorType::authentication);
+}
+
+TEST_F(CachedAuthServiceTest, ACachedKeyRecordsItsUseOncePerMinute) {
+    const auto first_use = now_;
+    const auto k = keyed_account("cached-touch@example.com");  // first use: recorded
+    now_ += std::chrono::milliseconds(10);  // the key's cached copy is still fresh
+    ASSERT_TRUE(run_awaitable(service_->authenticate(k.created.key)).has_value());
+    const auto listed = run_awaitable(service_->list_api_keys(k.owner));
+    ASSERT_TRUE(listed.has_value());
+    ASSERT_EQ(listed->size(), 1U);
+    EXPECT_EQ((*listed)[0].last_used_at, first_use) << "written once, not again from the cache";
+}
+
+TEST_F(CachedAuthServiceTest, ADisabledAccountsKeyIsRefusedOnceTheAccountIsReadAgain) {
+    const auto k = keyed_account("cached-disabled@example.com");
+    const auto& s = k.session;
+    auto& admin = store::admin_store(*store_);
+    auto access = run_awaitable(admin.find_user_access(s.user.id));
+    ASSERT_TRUE(access.has_value() && access->has_value());
+    (*access)->disabled_at = now_;
+    ASSERT_TRUE(run_awaitable(admin.update_user_access(**access)).has_value());
+    cache_->invalidate(s.user.id);  // what the admin service does on this instance
+    EXPECT_FALSE(run_awaitable(service_->authenticate(k.created.key)).has_value());
+    EXPECT_FALSE(run_awaitable(service_->authenticate(s.access_token)).has_value());
+}
+
 TEST_F(AuthServiceTest, StoresOnlyHashes) {
     const auto s = register_user("hashes@example.com");
     auto created = run_awaitable(

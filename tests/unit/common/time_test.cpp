@@ -12,6 +12,17 @@ TEST(TimeTest, RoundTripsWithMilliseconds) {
     EXPECT_EQ(to_unix_seconds(*parse_iso8601("1970-01-01T00:00:00Z")), 0);
 }
 
+TEST(TimeTest, FormatsEveryFieldWithItsWidth) {
+    using namespace std::chrono;
+    const TimePoint early =
+        sys_days{January / 2 / 1970} + hours(3) + minutes(4) + seconds(5) + milliseconds(6);
+    EXPECT_EQ(to_iso8601(early), "1970-01-02T03:04:05.006Z");
+    const TimePoint late = sys_days{December / 31 / 2199} + hours(23) + minutes(59) + seconds(59) +
+                           milliseconds(999) + microseconds(999);
+    EXPECT_EQ(to_iso8601(late), "2199-12-31T23:59:59.999Z") << "sub-millisecond part truncated";
+    EXPECT_EQ(to_iso8601(TimePoint{}), "1970-01-01T00:00:00.000Z");
+}
+
 TEST(TimeTest, AppliesOffsets) {
     EXPECT_EQ(to_iso8601(*parse_iso8601("2026-11-25T14:00:00+02:00")), "2026-11-25T12:00:00.000Z");
     EXPECT_EQ(to_iso8601(*parse_iso8601("2026-11-25T10:30:00-01:30")), "2026-11-25T12:00:00.000Z");
