@@ -62,16 +62,8 @@ run() {
         --streams "$2" --expect-deltas "$1" --stall-ms 100000 --timeout-s 120 >"$WORK/line.$1"
     jq -e '.errors == 0' "$WORK/line.$1" >/dev/null ||
         { echo "bench: errors in the $1-delta run: $(cat "$WORK/line.$1")" >&2; exit 1; }
-    rm -f "$WORK"/callgrind.out.*
-    callgrind_control -d "$PARLEY_PID" >/dev/null 2>&1
-    local dump
-    for _ in $(seq 1 100); do
-        dump=$(ls "$WORK"/callgrind.out.* 2>/dev/null | head -1)
-        [[ -n $dump ]] && grep -q '^totals:' "$dump" && break
-        sleep 0.1
-    done
-    awk '/^totals:/ {print $2}' "$dump"
-    if [[ -n ${KEEP_DUMPS:-} ]]; then mkdir -p "$KEEP_DUMPS" && cp "$dump" "$KEEP_DUMPS/callgrind.$1"; fi
+    callgrind_dump_total "$WORK"
+    if [[ -n ${KEEP_DUMPS:-} ]]; then mkdir -p "$KEEP_DUMPS" && cp "$CALLGRIND_DUMP" "$KEEP_DUMPS/callgrind.$1"; fi
 }
 
 run 16 "$concurrency" >/dev/null # warm-up: connections, statements, allocator caches
