@@ -128,10 +128,6 @@ public:
     virtual boost::asio::awaitable<Result<Page<Message>>> list_messages(
         std::string conversation_id, std::int64_t offset, std::int64_t limit
     ) = 0;
-    // The newest `limit` messages, newest first (for building a model's context).
-    virtual boost::asio::awaitable<Result<std::vector<Message>>> recent_messages(
-        std::string conversation_id, std::int64_t limit
-    ) = 0;
 
     // --- the message tree (messages/tree.hpp has the rules; migration 0006)
     // The branch that ends at `leaf_id` (absent: the conversation's active leaf), oldest first: the

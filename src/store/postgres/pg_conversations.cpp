@@ -376,27 +376,6 @@ asio::awaitable<Result<Page<Message>>> PgStore::list_messages(
     );
 }
 
-asio::awaitable<Result<std::vector<Message>>> PgStore::recent_messages(
-    std::string conversation_id, std::int64_t limit
-) {
-    co_return co_await run<std::vector<Message>>(
-        [](PgConnection& c, const std::string& conversation, std::int64_t n
-        ) -> asio::awaitable<Result<std::vector<Message>>> {
-            const auto r = co_await c.query(
-                "SELECT " + kMessageColumns +
-                    " FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC "
-                    "LIMIT $2",
-                Params().text(conversation).integer(non_negative(n))
-            );
-            co_return all_rows<Message>(r, [](const PgResult& res, int row) {
-                return read_message(res, row);
-            });
-        },
-        conversation_id,
-        limit
-    );
-}
-
 asio::awaitable<Result<void>> PgStore::insert_usage_record(UsageRecord r) {
     co_return co_await run<void>(
         [](PgConnection& c, const UsageRecord& rec) -> asio::awaitable<Result<void>> {

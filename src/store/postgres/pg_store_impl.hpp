@@ -70,9 +70,6 @@ public:
     boost::asio::awaitable<Result<Page<Message>>> list_messages(
         std::string conversation_id, std::int64_t offset, std::int64_t limit
     ) override;
-    boost::asio::awaitable<Result<std::vector<Message>>> recent_messages(
-        std::string conversation_id, std::int64_t limit
-    ) override;
 
     boost::asio::awaitable<Result<std::vector<PathMessage>>> message_path(
         std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit

@@ -356,25 +356,6 @@ asio::awaitable<Result<Page<Message>>> SqliteStore::list_messages(
     });
 }
 
-asio::awaitable<Result<std::vector<Message>>> SqliteStore::recent_messages(
-    std::string conversation_id, std::int64_t limit
-) {
-    co_return co_await run<std::vector<Message>>(
-        [&](Connection& c) -> Result<std::vector<Message>> {
-            auto st = c.prepare(
-                "SELECT " + std::string(kMessageColumns) +
-                " FROM messages WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
-            );
-            st.bind(1, conversation_id).bind(2, non_negative(limit));
-            std::vector<Message> out;
-            while (st.step()) {
-                out.push_back(read_message(st));
-            }
-            return out;
-        }
-    );
-}
-
 asio::awaitable<Result<void>> SqliteStore::insert_usage_record(UsageRecord r) {
     co_return co_await run<void>([&r](Connection& c) -> Result<void> {
         auto st = c.prepare(

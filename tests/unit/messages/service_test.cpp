@@ -149,12 +149,6 @@ public:
         return inner_.list_messages(std::move(conversation_id), offset, limit);
     }
 
-    asio::awaitable<Result<std::vector<Message>>> recent_messages(
-        std::string conversation_id, std::int64_t limit
-    ) override {
-        return inner_.recent_messages(std::move(conversation_id), limit);
-    }
-
     asio::awaitable<Result<std::vector<store::PathMessage>>> message_path(
         std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
     ) override {

@@ -213,12 +213,6 @@ protected:
         return r && *r;
     }
 
-    std::vector<Message> recent(const std::string& conversation_id, std::int64_t n) {
-        auto r = run_awaitable(store_->recent_messages(conversation_id, n));
-        EXPECT_TRUE(r.has_value()) << r.error().detail;
-        return r ? *r : std::vector<Message>{};
-    }
-
     Page<Message> messages(const std::string& conversation_id, std::int64_t off, std::int64_t n) {
         auto r = run_awaitable(store_->list_messages(conversation_id, off, n));
         EXPECT_TRUE(r.has_value()) << r.error().detail;
@@ -575,7 +569,6 @@ TEST_P(ConversationStoreTest, DeleteCascadesToMessagesAndIsFalseTheSecondTime) {
     const auto gone = messages(doomed.id, 0, 10);
     EXPECT_EQ(gone.total, 0);
     EXPECT_TRUE(gone.items.empty());
-    EXPECT_TRUE(recent(doomed.id, 10).empty());
 
     const auto after = usage(user);
     EXPECT_EQ(after.message_count, 3) << "the deleted conversation's messages are gone";
@@ -682,22 +675,6 @@ TEST_P(ConversationStoreTest, ListMessagesIsOldestFirstWithTotalAndPages) {
     EXPECT_EQ(past_end.total, 12);
     EXPECT_TRUE(past_end.items.empty());
     EXPECT_EQ(messages(new_uuid_v7(), 0, 5).total, 0);
-}
-
-TEST_P(ConversationStoreTest, RecentMessagesAreTheNewestNewestFirst) {
-    const auto user = make_user();
-    const auto c = create(conversation(user, at(0)));
-    std::vector<Message> all;
-    for (const int slot : {3, 1, 4, 1, 5, 9, 2, 6}) {
-        all.push_back(insert(message(c.id, at(std::int64_t{slot} * 10))));
-    }
-    std::sort(all.begin(), all.end(), oldest_first);
-    auto newest = ids(all);
-    std::reverse(newest.begin(), newest.end());
-
-    EXPECT_EQ(ids(recent(c.id, 5)), std::vector(newest.begin(), newest.begin() + 5));
-    EXPECT_EQ(ids(recent(c.id, 100)), newest);
-    EXPECT_TRUE(recent(c.id, 0).empty());
 }
 
 // --- usage
