@@ -515,7 +515,9 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     }
     auto [conversation, path] = co_await (
         conversations_.get(who, conversation_id) &&
-        store_.message_path(std::string(conversation_id), path_end, kRecentForContext)
+        store_.message_path(
+            std::string(conversation_id), path_end, kRecentForContext, store::Siblings::skipped
+        )
     );
     if (!conversation) {
         co_return conversation.error();

@@ -91,6 +91,10 @@ struct PathMessage {
     std::int64_t sibling_index = 0;  // 0-based
 };
 
+// Whether a path read counts each message's siblings (two subqueries a message: what a client
+// shows as "‹ 2 / 3 ›") or leaves them at 1 and 0 (a model's context needs only the messages).
+enum class Siblings { counted, skipped };
+
 // A conversation and all its messages, written together (fork, import).
 struct ConversationTree {
     Conversation conversation;      // active_leaf_id included

@@ -132,9 +132,13 @@ public:
     // --- the message tree (messages/tree.hpp has the rules; migration 0006)
     // The branch that ends at `leaf_id` (absent: the conversation's active leaf), oldest first: the
     // leaf and its ancestors, at most `limit` of them (the newest; older ones are left off), each
-    // with its siblings. Empty when the conversation has no such message (or no messages).
+    // with its siblings when `siblings` is counted. Empty when the conversation has no such
+    // message (or no messages).
     virtual boost::asio::awaitable<Result<std::vector<PathMessage>>> message_path(
-        std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+        std::string conversation_id,
+        std::optional<std::string> leaf_id,
+        std::int64_t limit,
+        Siblings siblings = Siblings::counted
     ) = 0;
     // The leaf reached from `message_id` by following its newest child at each step (itself when
     // it has no children); nullopt when the conversation has no such message.

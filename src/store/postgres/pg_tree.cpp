@@ -21,13 +21,24 @@ const std::string kSiblings =
 }  // namespace
 
 asio::awaitable<Result<std::vector<PathMessage>>> PgStore::message_path(
-    std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+    std::string conversation_id,
+    std::optional<std::string> leaf_id,
+    std::int64_t limit,
+    Siblings siblings
 ) {
+    bool count_siblings = siblings == Siblings::counted;
     co_return co_await run<std::vector<PathMessage>>(
         [](PgConnection& c,
            const std::string& conversation,
            const std::optional<std::string>& leaf,
-           std::int64_t n) -> asio::awaitable<Result<std::vector<PathMessage>>> {
+           std::int64_t n,
+           bool counted) -> asio::awaitable<Result<std::vector<PathMessage>>> {
+            // The sibling columns chosen before the co_await (g++ 12 miscompiles `?:` inside one).
+            std::string sibling_columns = "1, 0";
+            if (counted) {
+                sibling_columns = "(SELECT COUNT(*) " + kSiblings + "), (SELECT COUNT(*) " +
+                                  kSiblings + " AND (s.created_at, s.id) < (m.created_at, m.id))";
+            }
             const auto r = co_await c.query(
                 "WITH RECURSIVE path(id, depth) AS ("
                 " SELECT id, 0 FROM messages WHERE conversation_id = $1 AND id = COALESCE($2, "
@@ -35,10 +46,9 @@ asio::awaitable<Result<std::vector<PathMessage>>> PgStore::message_path(
                 " UNION ALL SELECT m.parent_id, path.depth + 1 FROM path JOIN messages m ON m.id = "
                 "path.id WHERE m.parent_id IS NOT NULL AND path.depth + 1 < $3) "
                 "SELECT " +
-                    qualified_columns(kMessageColumns, "m") + ", (SELECT COUNT(*) " + kSiblings +
-                    "), (SELECT COUNT(*) " + kSiblings +
-                    " AND (s.created_at, s.id) < (m.created_at, m.id)) FROM path JOIN messages m "
-                    "ON m.id = path.id AND m.conversation_id = $1 ORDER BY path.depth DESC",
+                    qualified_columns(kMessageColumns, "m") + ", " + sibling_columns +
+                    " FROM path JOIN messages m ON m.id = path.id AND m.conversation_id = $1 "
+                    "ORDER BY path.depth DESC",
                 Params()
                     .text(conversation)
                     .optional_text(leaf)
@@ -56,7 +66,8 @@ asio::awaitable<Result<std::vector<PathMessage>>> PgStore::message_path(
         },
         conversation_id,
         leaf_id,
-        limit
+        limit,
+        count_siblings
     );
 }
 

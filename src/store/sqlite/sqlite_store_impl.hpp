@@ -76,7 +76,10 @@ public:
     ) override;
 
     boost::asio::awaitable<Result<std::vector<PathMessage>>> message_path(
-        std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+        std::string conversation_id,
+        std::optional<std::string> leaf_id,
+        std::int64_t limit,
+        Siblings siblings
     ) override;
     boost::asio::awaitable<Result<std::optional<std::string>>> branch_leaf(
         std::string conversation_id, std::string message_id

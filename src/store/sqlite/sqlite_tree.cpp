@@ -19,7 +19,10 @@ constexpr std::string_view kSiblings =
 }  // namespace
 
 asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
-    std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+    std::string conversation_id,
+    std::optional<std::string> leaf_id,
+    std::int64_t limit,
+    Siblings siblings
 ) {
     co_return co_await run<std::vector<PathMessage>>(
         [&](Connection& c) -> Result<std::vector<PathMessage>> {
@@ -31,10 +34,14 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
                 " UNION ALL SELECT m.parent_id, path.depth + 1 FROM path JOIN messages m ON m.id = "
                 "path.id WHERE m.parent_id IS NOT NULL AND path.depth + 1 < ?3) "
                 "SELECT " +
-                columns + ", (SELECT COUNT(*) " + std::string(kSiblings) + "), (SELECT COUNT(*) " +
-                std::string(kSiblings) +
-                " AND (s.created_at < m.created_at OR (s.created_at = m.created_at AND s.id < "
-                "m.id))) FROM path JOIN messages m ON m.id = path.id AND m.conversation_id = ?1 "
+                columns + ", " +
+                (siblings == Siblings::skipped
+                     ? std::string("1, 0")
+                     : "(SELECT COUNT(*) " + std::string(kSiblings) + "), (SELECT COUNT(*) " +
+                           std::string(kSiblings) +
+                           " AND (s.created_at < m.created_at OR (s.created_at = m.created_at "
+                           "AND s.id < m.id)))") +
+                " FROM path JOIN messages m ON m.id = path.id AND m.conversation_id = ?1 "
                 "ORDER BY path.depth DESC"
             );
             st.bind(1, conversation_id);

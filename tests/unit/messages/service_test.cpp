@@ -150,9 +150,12 @@ public:
     }
 
     asio::awaitable<Result<std::vector<store::PathMessage>>> message_path(
-        std::string conversation_id, std::optional<std::string> leaf_id, std::int64_t limit
+        std::string conversation_id,
+        std::optional<std::string> leaf_id,
+        std::int64_t limit,
+        store::Siblings siblings
     ) override {
-        return inner_.message_path(std::move(conversation_id), std::move(leaf_id), limit);
+        return inner_.message_path(std::move(conversation_id), std::move(leaf_id), limit, siblings);
     }
 
     asio::awaitable<Result<std::optional<std::string>>> branch_leaf(

@@ -129,6 +129,30 @@ TEST_P(TreeStoreTest, BranchesSiblingsAndTheActiveLeaf) {
     EXPECT_EQ(ids(path(std::nullopt)), (std::vector<std::string>{u1, a1, u2, a2}));
 }
 
+// A model's context reads the same branch without the two sibling subqueries a message.
+TEST_P(TreeStoreTest, APathReadWithoutSiblingsHasTheSameMessages) {
+    const auto u1 = add("user", std::nullopt, 0);
+    const auto a1 = add("assistant", u1, 1);
+    const auto a1b = add("assistant", u1, 2);  // a regeneration: a1's sibling, now the leaf
+    const auto counted = path(a1b);
+    ASSERT_EQ(ids(counted), (std::vector<std::string>{u1, a1b}));
+    EXPECT_EQ(counted[1].sibling_count, 2);
+    EXPECT_EQ(counted[1].sibling_index, 1);
+    for (const std::optional<std::string>& leaf :
+         {std::optional<std::string>(), std::optional(a1)}) {
+        const auto with = path(leaf);
+        const auto without =
+            run_awaitable(store_->message_path(conversation_.id, leaf, 100, Siblings::skipped))
+                .value();
+        ASSERT_EQ(ids(without), ids(with));
+        for (std::size_t i = 0; i < without.size(); ++i) {
+            EXPECT_EQ(without[i].message.content, with[i].message.content);
+            EXPECT_EQ(without[i].sibling_count, 1);
+            EXPECT_EQ(without[i].sibling_index, 0);
+        }
+    }
+}
+
 TEST_P(TreeStoreTest, MessagesOfAnotherConversationAreNotFound) {
     const auto u1 = add("user", std::nullopt, 0);
     Conversation other = conversation_;
