@@ -1,7 +1,5 @@
 // The session over a loopback connection, for what only the socket shows: how it ends after the
 // client half-closes.
-#include "http/session.hpp"
-
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -14,6 +12,8 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
+
+#include "http/session.hpp"
 
 namespace parley::http {
 namespace {
