@@ -1,11 +1,14 @@
 #include "net/http_client.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -32,6 +35,9 @@ constexpr std::chrono::milliseconds kDrainTimeout{50};
 // The body is read in pieces of kFirstRead bytes, doubled up to kLargestRead while reads fill them.
 constexpr std::size_t kFirstRead = 1024;
 constexpr std::size_t kLargestRead = 16 * 1024;
+
+// The most one socket read asks for (what http::async_read_some asks for).
+constexpr std::size_t kReadLimit = 64 * 1024;
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
@@ -90,11 +96,95 @@ std::string_view ClientResponse::header(std::string_view name) const noexcept {
     return {};
 }
 
+// The body reads' timeout. tcp_stream's own timeout is re-armed before every read (a timer
+// scheduled and cancelled, a handler run, per streamed delta); this one keeps a single timer
+// waiting. Pushing the deadline later only stores it: when the timer fires before the deadline it
+// waits again until it. Only a deadline moved earlier re-arms the timer. As with tcp_stream, only
+// the time a read is pending counts (not the caller's time between reads), and when the deadline
+// passes the socket is closed, so the pending read fails at once.
+class ReadDeadline {
+public:
+    ReadDeadline(const asio::any_io_executor& ex, tcp::socket& socket)
+        : state_(std::make_shared<State>(ex, socket)) {}
+
+    ~ReadDeadline() { stop(); }
+
+    ReadDeadline(const ReadDeadline&) = delete;
+    ReadDeadline& operator=(const ReadDeadline&) = delete;
+
+    // A read starts: the socket is closed if it is still pending `d` from now.
+    void start(std::chrono::steady_clock::duration d) {
+        State& s = *state_;
+        s.deadline = std::chrono::steady_clock::now() + d;
+        s.reading = true;
+        if (!s.waiting || s.deadline < s.timer.expiry()) {
+            arm(state_);
+        }
+    }
+
+    // The read completed: the time until the next start() does not count.
+    void pause() noexcept { state_->reading = false; }
+
+    // No deadline any more (the exchange is over); the connection may be pooled.
+    void stop() {
+        State& s = *state_;
+        s.reading = false;
+        if (s.waiting) {
+            s.waiting = false;
+            ++s.generation;  // the pending wait's handler, whatever it is told, does nothing
+            s.timer.cancel();
+        }
+    }
+
+    // Whether the deadline passed and closed the socket.
+    bool expired() const noexcept { return state_->expired; }
+
+private:
+    struct State {
+        State(const asio::any_io_executor& ex, tcp::socket& s) : timer(ex), socket(s) {}
+
+        asio::steady_timer timer;
+        tcp::socket& socket;  // outlives the state's waits: ~ReadDeadline stops them first
+        std::chrono::steady_clock::time_point deadline;
+        std::uint64_t generation = 0;
+        bool reading = false;
+        bool waiting = false;
+        bool expired = false;
+    };
+
+    static void arm(const std::shared_ptr<State>& state) {
+        State& s = *state;
+        const std::uint64_t generation = ++s.generation;
+        s.waiting = true;
+        s.timer.expires_at(s.deadline);  // a wait pending at an older expiry is cancelled
+        s.timer.async_wait([state, generation](const boost::system::error_code& ec) {
+            if (ec || state->generation != generation) {
+                return;  // cancelled, or replaced by a later arm() or stop()
+            }
+            if (!state->reading) {
+                state->waiting = false;  // between reads: the next start() arms it again
+                return;
+            }
+            if (std::chrono::steady_clock::now() < state->deadline) {
+                arm(state);  // the deadline moved later meanwhile
+                return;
+            }
+            state->waiting = false;
+            state->expired = true;
+            boost::system::error_code ignored;
+            state->socket.close(ignored);
+        });
+    }
+
+    std::shared_ptr<State> state_;
+};
+
 struct Connection {
     std::string key;
     asio::any_io_executor executor;
     std::unique_ptr<beast::tcp_stream> plain;
     std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+    std::unique_ptr<ReadDeadline> deadline;  // the body reads' timeout (declared after the socket)
     beast::flat_buffer buffer;
 
     beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
@@ -230,27 +320,50 @@ struct HttpClient::Impl {
         // stream: start small and grow only when reads fill it (a large non-streaming body).
         std::vector<char> chunk(kFirstRead);
         bool draining = false;  // the caller has what it wanted; finish the body for reuse
+        c.lowest().expires_never();
+        if (!c.deadline) {
+            c.deadline = std::make_unique<ReadDeadline>(c.executor, c.lowest().socket());
+        }
+        // The body is parsed here rather than by http::async_read_some, which returns once per
+        // chunk header and once per chunk body (two reads, one of them posted, per streamed
+        // event) and re-arms tcp_stream's timer each time: what one socket read brings is parsed
+        // whole and its body goes to on_body in one piece.
         while (!parser.is_done()) {
-            parser.get().body().data = chunk.data();
-            parser.get().body().size = chunk.size();
-            c.lowest().expires_after(draining ? kDrainTimeout : options.read_timeout);
-            auto [rec, rn] = co_await bhttp::async_read_some(stream, c.buffer, parser, kTuple);
-            if (rec == bhttp::error::need_buffer) {
-                rec = {};
+            std::size_t got = 0;
+            std::size_t used = 0;
+            boost::system::error_code pec;
+            while (c.buffer.size() > 0 && !parser.is_done() && got < chunk.size()) {
+                parser.get().body().data = chunk.data() + got;
+                parser.get().body().size = chunk.size() - got;
+                const std::size_t n = parser.put(c.buffer.data(), pec);
+                c.buffer.consume(n);
+                used += n;
+                got = chunk.size() - parser.get().body().size;
+                if (pec || n == 0) {
+                    break;
+                }
             }
-            if (rec && draining) {
-                co_return head;  // the rest did not come at once: the connection is not reused
+            // need_more: the buffer ends inside a chunk header (or holds nothing); need_buffer:
+            // `chunk` is full and is handed over before parsing goes on.
+            const bool starved =
+                pec == bhttp::error::need_more || c.buffer.size() == 0 || (used == 0 && got == 0);
+            if (pec == bhttp::error::need_more || pec == bhttp::error::need_buffer) {
+                pec = {};
             }
-            if (rec) {
-                co_return failure("read from " + t.key, rec);
+            if (pec) {
+                c.deadline->stop();
+                if (draining) {
+                    co_return head;  // the connection is not reused
+                }
+                co_return failure("read from " + t.key, pec);
             }
-            const std::size_t got = chunk.size() - parser.get().body().size;
             if (!draining && got > 0 &&
                 !co_await on_body(head, std::string_view(chunk.data(), got))) {
                 // The caller stopped reading (a stream's last event). A well-behaved server ends
                 // the body right after it ([DONE], the last chunk): read that much, briefly, so
                 // the connection can serve the next request instead of a new connect.
                 if (!parser.get().keep_alive()) {
+                    c.deadline->stop();
                     co_return head;
                 }
                 draining = true;
@@ -258,8 +371,39 @@ struct HttpClient::Impl {
             if (got == chunk.size() && chunk.size() < kLargestRead) {
                 chunk.resize(chunk.size() * 2);
             }
+            if (parser.is_done() || !starved) {
+                continue;
+            }
+            c.deadline->start(draining ? kDrainTimeout : options.read_timeout);
+            const auto space = c.buffer.prepare(beast::read_size(c.buffer, kReadLimit));
+            boost::system::error_code rec;
+            std::size_t rn = 0;
+            if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+                auto [e, n] = co_await c.lowest().socket().async_read_some(space, kTuple);
+                rec = e;
+                rn = n;
+            } else {
+                auto [e, n] = co_await stream.async_read_some(space, kTuple);
+                rec = e;
+                rn = n;
+            }
+            c.deadline->pause();
+            c.buffer.commit(rn);
+            if (rec == asio::error::eof) {
+                rec = {};
+                parser.put_eof(rec);  // ends a close-delimited body; else a partial message
+            } else if (rec && c.deadline->expired()) {
+                rec = beast::error::timeout;
+            }
+            if (rec) {
+                c.deadline->stop();
+                if (draining) {
+                    co_return head;  // the rest did not come at once: the connection is not reused
+                }
+                co_return failure("read from " + t.key, rec);
+            }
         }
-        c.lowest().expires_never();
+        c.deadline->stop();
         reusable = parser.get().keep_alive();
         co_return head;
     }

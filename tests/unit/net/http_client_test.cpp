@@ -1,5 +1,6 @@
-// HttpClient against small in-process servers on loopback: incremental chunked bodies, keep-alive
-// reuse, a stale pooled connection, cancellation, connection failures and TLS verification.
+// HttpClient against small in-process servers on loopback: incremental chunked bodies, bodies split
+// anywhere, keep-alive reuse, a stale pooled connection, cancellation, read timeouts, connection
+// failures and TLS verification.
 #include "net/http_client.hpp"
 
 #include <atomic>
@@ -112,6 +113,20 @@ ClientRequest get(std::string url) {
     r.method = "GET";
     r.url = std::move(url);
     return r;
+}
+
+// GETs `url`, appending the body's pieces to `body` as they arrive.
+asio::awaitable<Result<ClientResponse>> get_into(
+    HttpClient& client, std::string url, std::string& body
+) {
+    auto req = get(std::move(url));
+    co_return co_await client.send(
+        std::move(req),
+        [&body](const ClientResponse&, std::string_view c) -> asio::awaitable<bool> {
+            body += c;
+            co_return true;
+        }
+    );
 }
 
 template <class F>
@@ -251,6 +266,161 @@ TEST(HttpClientTest, CancellingTheCallerClosesTheConnection) {
         std::chrono::milliseconds(100) + std::chrono::milliseconds(500)
     );
     EXPECT_EQ(client.idle_connections(), 0U);
+}
+
+// The body is parsed from whatever each socket read brings: chunk headers split across reads,
+// several chunks in one read, a Content-Length body and a body that ends with the connection.
+TEST(HttpClientTest, ParsesBodiesSplitAnywhere) {
+    asio::io_context ctx;
+    TestServer server(ctx, [](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        for (const char* piece :
+             {"1",
+              "0\r\nsixteen byte",
+              "s...\r",
+              "\n3;ext=1\r\nab",
+              "c\r\n",
+              "2\r\nde\r\n2\r\nfg\r\n0\r\n",
+              "\r\n"}) {
+            co_await write(s, piece);
+            co_await pause(std::chrono::milliseconds(20));
+        }
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234");
+        co_await pause(std::chrono::milliseconds(20));
+        co_await write(s, "56789");
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil ");
+        co_await pause(std::chrono::milliseconds(20));
+        co_await write(s, "the end");
+        boost::system::error_code ec;
+        s.shutdown(tcp::socket::shutdown_send, ec);
+    });
+    HttpClient client;
+    run(ctx, [&]() -> asio::awaitable<void> {
+        for (const char* expected : {"sixteen bytes...abcdefg", "0123456789", "until the end"}) {
+            std::string body;
+            auto res = co_await get_into(client, server.url(), body);
+            EXPECT_TRUE(res.has_value()) << (res ? "" : res.error().detail);
+            EXPECT_EQ(body, expected);
+        }
+    });
+    EXPECT_EQ(server.accepted(), 1);
+    EXPECT_EQ(client.idle_connections(), 0U) << "a close-delimited body leaves nothing to reuse";
+}
+
+// read_timeout bounds the silence between response bytes, not the whole body: a body that keeps
+// coming more slowly than that in all is read to its end; one that stops is cut off, its
+// connection closed.
+TEST(HttpClientTest, ReadTimeoutIsTheLongestSilence) {
+    asio::io_context ctx;
+    TestServer server(ctx, [](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        for (int i = 0; i < 8; ++i) {
+            co_await write(s, "1\r\nx\r\n");
+            co_await pause(std::chrono::milliseconds(60));
+        }
+        co_await write(s, "0\r\n\r\n");
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\ny\r\n");
+        // … then silence.
+    });
+    ClientOptions options;
+    options.read_timeout = std::chrono::milliseconds(200);
+    HttpClient client(options);
+    std::chrono::steady_clock::duration stalled_for{};
+    run(ctx, [&]() -> asio::awaitable<void> {
+        std::string body;
+        auto slow_res = co_await get_into(client, server.url(), body);
+        EXPECT_TRUE(slow_res.has_value()) << (slow_res ? "" : slow_res.error().detail);
+        EXPECT_EQ(body, "xxxxxxxx") << "480 ms in all, never 200 ms without a byte";
+        body.clear();
+        const auto started = std::chrono::steady_clock::now();
+        auto stalled_res = co_await get_into(client, server.url(), body);
+        stalled_for = std::chrono::steady_clock::now() - started;
+        EXPECT_FALSE(stalled_res.has_value());
+        if (!stalled_res) {
+            EXPECT_EQ(stalled_res.error().type, ErrorType::upstream);
+            EXPECT_NE(stalled_res.error().detail.find("read from"), std::string::npos);
+            EXPECT_NE(stalled_res.error().detail.find("timeout"), std::string::npos)
+                << stalled_res.error().detail;
+        }
+        EXPECT_EQ(body, "y");
+        for (int i = 0; i < 100 && server.closed_by_peer == 0; ++i) {
+            co_await pause(std::chrono::milliseconds(5));
+        }
+    });
+    EXPECT_GE(stalled_for, std::chrono::milliseconds(190));
+    EXPECT_LT(stalled_for, std::chrono::milliseconds(1500));
+    EXPECT_EQ(server.closed_by_peer.load(), 1) << "the timed-out connection is closed";
+    EXPECT_EQ(client.idle_connections(), 0U);
+}
+
+// Only the time a read waits counts: a caller slower than read_timeout to take a piece (a slow
+// client downstream) does not make the next read time out.
+TEST(HttpClientTest, ReadTimeoutDoesNotCountTheCallersTime) {
+    asio::io_context ctx;
+    TestServer server(ctx, [](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        co_await pause(std::chrono::milliseconds(20));
+        co_await write(s, "1\r\na\r\n");  // read while the deadline runs, then 250 ms away
+        co_await pause(std::chrono::milliseconds(20));
+        co_await write(s, "1\r\nb\r\n0\r\n\r\n");
+    });
+    ClientOptions options;
+    options.read_timeout = std::chrono::milliseconds(100);
+    HttpClient client(options);
+    run(ctx, [&]() -> asio::awaitable<void> {
+        std::string body;
+        auto req = get(server.url());
+        auto res = co_await client.send(
+            std::move(req),
+            [&](const ClientResponse&, std::string_view c) -> asio::awaitable<bool> {
+                body += c;
+                co_await pause(std::chrono::milliseconds(250));
+                co_return true;
+            }
+        );
+        EXPECT_TRUE(res.has_value()) << (res ? "" : res.error().detail);
+        EXPECT_EQ(body, "ab");
+    });
+    EXPECT_EQ(client.idle_connections(), 1U);
+}
+
+// When the caller stops reading, the rest of the body gets a short deadline (earlier than the
+// read timeout): a server that never ends it costs the connection, not the caller's time.
+TEST(HttpClientTest, StoppingEarlyWaitsBrieflyForTheRest) {
+    asio::io_context ctx;
+    TestServer server(ctx, [](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nlast\r\n");
+        // … and never the last chunk.
+    });
+    ClientOptions options;
+    options.read_timeout = std::chrono::seconds(10);
+    HttpClient client(options);
+    std::chrono::steady_clock::duration took{};
+    run(ctx, [&]() -> asio::awaitable<void> {
+        auto req = get(server.url());
+        const auto started = std::chrono::steady_clock::now();
+        auto res = co_await client.send(
+            std::move(req),
+            [](const ClientResponse&, std::string_view) -> asio::awaitable<bool> {
+                co_return false;
+            }
+        );
+        took = std::chrono::steady_clock::now() - started;
+        EXPECT_TRUE(res.has_value()) << "the caller had what it wanted";
+    });
+    EXPECT_LT(took, std::chrono::seconds(2));
+    EXPECT_EQ(client.idle_connections(), 0U) << "an unfinished body's connection is not reused";
 }
 
 TEST(HttpClientTest, ConnectionRefusedIsAnUpstreamError) {
