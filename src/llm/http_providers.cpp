@@ -153,16 +153,20 @@ public:
         typename Wire::Decoder decoder;
         net::SseParser parser;
         std::string error_body;
-        bool finished = false;  // a stop or error event went to the sink
+        bool finished = false;       // a stop or error event went to the sink
+        std::optional<bool> events;  // whether the body is an event stream, known from the head
         auto on_body = [&](const net::ClientResponse& head,
                            std::string_view chunk) -> asio::awaitable<bool> {
-            if (head.status != 200 || !is_event_stream(head)) {
+            if (!events) {
+                events = head.status == 200 && is_event_stream(head);
+            }
+            if (!*events) {
                 if (error_body.size() < 64 * 1024) {
                     error_body.append(chunk);
                 }
                 co_return true;
             }
-            for (auto& e : parser.feed(chunk)) {
+            for (const auto& e : parser.next(chunk)) {
                 for (auto& out : decoder.decode(e.event, e.data)) {
                     finished = finished || out.kind == StreamEvent::Kind::stop ||
                                out.kind == StreamEvent::Kind::error;

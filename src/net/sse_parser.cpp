@@ -128,9 +128,17 @@ std::optional<int> parse_retry(std::string_view value) noexcept {
 SseParser::SseParser(std::size_t max_size) : max_size_(max_size) {}
 
 std::vector<SseEvent> SseParser::feed(std::string_view bytes) {
-    std::vector<SseEvent> out;
+    const std::span<const SseEvent> events = next(bytes);
+    return {events.begin(), events.end()};
+}
+
+std::span<const SseEvent> SseParser::next(std::string_view bytes) {
+    for (std::size_t i = 0; i < ready_; ++i) {
+        release_if_large(events_[i].data);
+    }
+    ready_ = 0;
     if (failed()) {
-        return out;
+        return {};
     }
     if (at_start_) {
         // The decoder drops one BOM at the very start; it may arrive a byte at a time.
@@ -143,18 +151,18 @@ std::vector<SseEvent> SseParser::feed(std::string_view bytes) {
             bytes.remove_prefix(1);
         }
         if (bom_matched_ < kBom.size() && bytes.empty()) {
-            return out;
+            return {};
         }
         at_start_ = false;
         if (bom_matched_ < kBom.size()) {
-            consume(kBom.substr(0, bom_matched_), out);
+            consume(kBom.substr(0, bom_matched_));
         }
     }
-    consume(bytes, out);
-    return out;
+    consume(bytes);
+    return {events_.data(), ready_};
 }
 
-void SseParser::consume(std::string_view bytes, std::vector<SseEvent>& out) {
+void SseParser::consume(std::string_view bytes) {
     const char* base = bytes.data();
     const std::size_t n = bytes.size();
     std::size_t pos = 0;
@@ -201,7 +209,7 @@ void SseParser::consume(std::string_view bytes, std::vector<SseEvent>& out) {
             line_.append(line);
             line = line_;
         }
-        process_line(line, out);
+        process_line(line);
         if (failed()) {
             return;
         }
@@ -220,9 +228,9 @@ void SseParser::consume(std::string_view bytes, std::vector<SseEvent>& out) {
     }
 }
 
-void SseParser::process_line(std::string_view line, std::vector<SseEvent>& out) {
+void SseParser::process_line(std::string_view line) {
     if (line.empty()) {
-        dispatch(out);
+        dispatch();
         return;
     }
     if (line.front() == ':') {
@@ -279,7 +287,7 @@ void SseParser::process_field(std::string_view field, std::string_view value) {
     release_if_large(scratch_);
 }
 
-void SseParser::dispatch(std::vector<SseEvent>& out) {
+void SseParser::dispatch() {
     fields_pending_ = false;
     if (id_dirty_) {
         last_event_id_ = id_buffer_;
@@ -289,7 +297,10 @@ void SseParser::dispatch(std::vector<SseEvent>& out) {
         event_type_.clear();
         return;
     }
-    SseEvent& event = out.emplace_back();
+    if (ready_ == events_.size()) {
+        events_.emplace_back();
+    }
+    SseEvent& event = events_[ready_++];
     event.named = !event_type_.empty();
     if (event.named) {
         event.event = event_type_;

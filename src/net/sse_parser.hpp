@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,11 @@ public:
     // failure (see failed()) returns the events completed before it, then nothing for any input.
     std::vector<SseEvent> feed(std::string_view bytes);
 
+    // The same events as feed(), in storage the parser keeps and reuses from call to call (their
+    // strings keep their capacity), so a stream of small events allocates nothing once warm. The
+    // span is valid until the next call to next(), feed() or finish().
+    std::span<const SseEvent> next(std::string_view bytes);
+
     // Ends the stream (the connection closed). Per the spec an event without its final blank line
     // is discarded, never dispatched; returns whether input was pending (see has_partial()). The
     // parser may then be fed a new stream (a reconnection): last_event_id(), retry_ms() and
@@ -65,10 +71,10 @@ public:
     std::string_view error() const noexcept { return error_; }
 
 private:
-    void consume(std::string_view bytes, std::vector<SseEvent>& out);
-    void process_line(std::string_view line, std::vector<SseEvent>& out);
+    void consume(std::string_view bytes);
+    void process_line(std::string_view line);
     void process_field(std::string_view field, std::string_view value);
-    void dispatch(std::vector<SseEvent>& out);
+    void dispatch();
     void fail(std::string message);
 
     std::size_t max_size_;
@@ -86,6 +92,8 @@ private:
     bool fields_pending_ = false;  // a field line was seen since the last dispatch
     bool id_dirty_ = false;        // id_buffer_ changed since the last dispatch
     std::string error_;
+    std::vector<SseEvent> events_;  // next()'s storage: the first ready_ are this call's events
+    std::size_t ready_ = 0;
 };
 
 }  // namespace parley::net

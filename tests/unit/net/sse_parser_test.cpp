@@ -546,6 +546,38 @@ TEST(SseParserTest, EventsBeforeTheFailureAreReturned) {
     EXPECT_TRUE(parser.failed());
 }
 
+// next() hands out the events in storage it reuses: the same events as feed() call after call,
+// each field of a reused slot overwritten (a named event after an unnamed one, ids, data of
+// another length), and a large event's buffer not kept for the small ones after it.
+TEST(SseParserTest, NextReusesItsStorage) {
+    SseParser parser;
+    const auto first =
+        parser.next("id: 1\nevent: a\ndata: long enough to leave the small buffer\n\ndata: b\n\n");
+    ASSERT_EQ(first.size(), 2U);
+    EXPECT_EQ(first[0], named("a", "long enough to leave the small buffer", "1"));
+    EXPECT_EQ(first[1], message("b", "1"));
+    const SseEvent* slots = first.data();
+    const auto second = parser.next("data: x\n\ndata: y\nid: 2\n\n");
+    ASSERT_EQ(second.size(), 2U);
+    EXPECT_EQ(second.data(), slots) << "the same slots, not new ones";
+    EXPECT_EQ(second[0], message("x", "1"));
+    EXPECT_EQ(second[1], message("y", "2"));
+    EXPECT_TRUE(parser.next("data: no blank line yet").empty());
+    const std::string big(std::size_t{100} << 10, 'b');
+    const auto third = parser.next("\n\ndata: " + big + "\n\n");
+    ASSERT_EQ(third.size(), 2U);
+    EXPECT_EQ(third.data(), slots);
+    EXPECT_EQ(third[0], message("no blank line yet", "2"));
+    EXPECT_EQ(third[1].data, big);
+    const auto fourth = parser.next("event: c\ndata: z\n\n");
+    ASSERT_EQ(fourth.size(), 1U);
+    EXPECT_EQ(fourth[0], named("c", "z", "2"));
+    const auto fifth = parser.next("data: w\n\ndata: v\n\n");
+    ASSERT_EQ(fifth.size(), 2U);
+    EXPECT_EQ(fifth[1], message("v", "2"));
+    EXPECT_LT(fifth[1].data.capacity(), big.size()) << "the slot that held 100 KiB gave it back";
+}
+
 TEST(SseParserTest, RandomGarbageNeverCrashesAndStaysBounded) {
     // Random bytes hold line ends, colons and the odd "data" often enough to exercise every path;
     // whatever comes out must respect the bound.
