@@ -166,6 +166,14 @@ public:
                 }
             }
             if (res.body_writer) {
+                // Nothing reads the request while its body streams: its headers, target and
+                // body go now rather than at the stream's end (issue 14: memory per open stream).
+                // (Moved into a local that ends here: assigning an empty one would keep the
+                // strings' capacity.)
+                {
+                    const Request done = std::move(req);
+                    const auto head = std::move(message);
+                }
                 if (!co_await stream_body(res, wire) || !wire.keep_alive) {
                     break;
                 }
@@ -313,11 +321,15 @@ private:
 
     // Writes the head, runs the body writer beside a disconnect watch, ends the chunked body.
     // False when the connection cannot be reused.
-    asio::awaitable<bool> stream_body(const Response& res, const WireOptions& options) {
+    asio::awaitable<bool> stream_body(Response& res, const WireOptions& options) {
         using namespace asio::experimental::awaitable_operators;  // NOLINT
         if (!co_await write_bytes(serialize_stream_head(res, options))) {
             co_return false;
         }
+        // The head is out: its headers are not needed while the body writer runs. (Swapped out:
+        // assigning an empty one would keep the capacity.)
+        decltype(res.headers)().swap(res.headers);
+        std::string().swap(res.content_type);
         if (buffer_.size() == 0) {
             buffer_.shrink_to_fit();  // the request's read buffer: not needed while streaming
         }
