@@ -150,6 +150,11 @@ public:
     asio::awaitable<void> stream(ChatRequest request, EventSink sink) override {
         net::ClientRequest req = make_request(request, true);
         req.headers.emplace_back("accept", "text/event-stream");
+        // The request is in `req`'s body now: the context goes rather than lasting as long as the
+        // answer (issue 14: memory per open stream).
+        {
+            const ChatRequest sent = std::move(request);  // (assigning would keep capacities)
+        }
         typename Wire::Decoder decoder;
         net::SseParser parser;
         std::string error_body;
