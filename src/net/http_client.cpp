@@ -188,7 +188,7 @@ struct HttpClient::Impl {
         Stream& stream,
         Connection& c,
         const Target& t,
-        const ClientRequest& req,
+        ClientRequest& req,
         const BodyHandler& on_body,
         bool& reusable,
         bool& nothing_received
@@ -212,6 +212,11 @@ struct HttpClient::Impl {
         if (wec) {
             co_return failure("write to " + t.key, wec);
         }
+        // Sent: its copy of the body goes now, not when the response ends (issue 14: a stream's
+        // request would otherwise be held for the answer's whole length).
+        {
+            const auto sent = std::move(out);  // (assigning an empty one would keep the capacity)
+        }
 
         bhttp::response_parser<bhttp::buffer_body> parser;
         parser.body_limit(options.max_response_bytes);
@@ -220,6 +225,7 @@ struct HttpClient::Impl {
             co_return failure("read from " + t.key, hec);
         }
         nothing_received = false;
+        std::string().swap(req.body);  // a response began: the request is not sent again (send)
         ClientResponse head;
         head.status = static_cast<int>(parser.get().result_int());
         for (const auto& field : parser.get()) {
