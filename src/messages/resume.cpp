@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <utility>
 
 #include <boost/json/object.hpp>
@@ -39,6 +40,41 @@ std::vector<NumberedEvent> EventNumberer::number(std::string_view piece) {
 
 namespace {
 
+// How many bytes `a` and `b` share in front, and then at the end (at most `most` there), compared
+// eight at a time: an event is ~200 bytes, compared on the relay's path once per event.
+std::size_t common_prefix(std::string_view a, std::string_view b) {
+    const std::size_t n = std::min(a.size(), b.size());
+    std::size_t i = 0;
+    for (std::uint64_t x = 0, y = 0; i + 8 <= n; i += 8) {
+        std::memcpy(&x, a.data() + i, 8);
+        std::memcpy(&y, b.data() + i, 8);
+        if (x != y) {
+            break;
+        }
+    }
+    while (i < n && a[i] == b[i]) {
+        ++i;
+    }
+    return i;
+}
+
+std::size_t common_suffix(std::string_view a, std::string_view b, std::size_t most) {
+    const char* ae = a.data() + a.size();
+    const char* be = b.data() + b.size();
+    std::size_t i = 0;
+    for (std::uint64_t x = 0, y = 0; i + 8 <= most; i += 8) {
+        std::memcpy(&x, ae - i - 8, 8);
+        std::memcpy(&y, be - i - 8, 8);
+        if (x != y) {
+            break;
+        }
+    }
+    while (i < most && a[a.size() - 1 - i] == b[b.size() - 1 - i]) {
+        ++i;
+    }
+    return i;
+}
+
 // The length of `bytes`' first line, its newline included (all of it when there is none).
 std::size_t first_line(std::string_view bytes) {
     const auto nl = bytes.find('\n');
@@ -55,14 +91,8 @@ void EventBuffer::append(const NumberedEvent& e) {
     std::size_t suffix = 0;
     if (!events_.empty()) {
         const std::string_view last = last_rest_;
-        const std::size_t most = std::min(last.size(), rest.size());
-        while (prefix < most && last[prefix] == rest[prefix]) {
-            ++prefix;
-        }
-        while (suffix < most - prefix &&
-               last[last.size() - 1 - suffix] == rest[rest.size() - 1 - suffix]) {
-            ++suffix;
-        }
+        prefix = common_prefix(last, rest);
+        suffix = common_suffix(last, rest, std::min(last.size(), rest.size()) - prefix);
     }
     Entry entry;
     entry.id = e.id;
