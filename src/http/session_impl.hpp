@@ -18,6 +18,7 @@
 
 #include "async/event.hpp"
 #include "common/log.hpp"
+#include "common/release.hpp"
 #include "http/session.hpp"
 #include "http/websocket_session.hpp"
 #include "http/wire.hpp"
@@ -168,12 +169,8 @@ public:
             if (res.body_writer) {
                 // Nothing reads the request while its body streams: its headers, target and
                 // body go now rather than at the stream's end (issue 14: memory per open stream).
-                // (Moved into a local that ends here: assigning an empty one would keep the
-                // strings' capacity.)
-                {
-                    const Request done = std::move(req);
-                    const auto head = std::move(message);
-                }
+                release(req);
+                release(message);
                 if (!co_await stream_body(res, wire) || !wire.keep_alive) {
                     break;
                 }
@@ -326,10 +323,9 @@ private:
         if (!co_await write_bytes(serialize_stream_head(res, options))) {
             co_return false;
         }
-        // The head is out: its headers are not needed while the body writer runs. (Swapped out:
-        // assigning an empty one would keep the capacity.)
-        decltype(res.headers)().swap(res.headers);
-        std::string().swap(res.content_type);
+        // The head is out: its headers are not needed while the body writer runs.
+        release(res.headers);
+        release(res.content_type);
         if (buffer_.size() == 0) {
             buffer_.shrink_to_fit();  // the request's read buffer: not needed while streaming
         }

@@ -14,6 +14,7 @@
 #include <boost/url/parse.hpp>
 #include <openssl/ssl.h>
 
+#include "common/release.hpp"
 #include "common/strings.hpp"
 
 namespace parley::net {
@@ -214,9 +215,7 @@ struct HttpClient::Impl {
         }
         // Sent: its copy of the body goes now, not when the response ends (issue 14: a stream's
         // request would otherwise be held for the answer's whole length).
-        {
-            const auto sent = std::move(out);  // (assigning an empty one would keep the capacity)
-        }
+        release(out);
 
         bhttp::response_parser<bhttp::buffer_body> parser;
         parser.body_limit(options.max_response_bytes);
@@ -225,7 +224,7 @@ struct HttpClient::Impl {
             co_return failure("read from " + t.key, hec);
         }
         nothing_received = false;
-        std::string().swap(req.body);  // a response began: the request is not sent again (send)
+        release(req.body);  // a response began: the request is not sent again (see send)
         ClientResponse head;
         head.status = static_cast<int>(parser.get().result_int());
         for (const auto& field : parser.get()) {
