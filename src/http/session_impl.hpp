@@ -18,6 +18,7 @@
 
 #include "async/event.hpp"
 #include "common/log.hpp"
+#include "common/release.hpp"
 #include "http/session.hpp"
 #include "http/websocket_session.hpp"
 #include "http/wire.hpp"
@@ -166,6 +167,10 @@ public:
                 }
             }
             if (res.body_writer) {
+                // Nothing reads the request while its body streams: its headers, target and
+                // body go now rather than at the stream's end (issue 14: memory per open stream).
+                release(req);
+                release(message);
                 if (!co_await stream_body(res, wire) || !wire.keep_alive) {
                     break;
                 }
@@ -313,11 +318,14 @@ private:
 
     // Writes the head, runs the body writer beside a disconnect watch, ends the chunked body.
     // False when the connection cannot be reused.
-    asio::awaitable<bool> stream_body(const Response& res, const WireOptions& options) {
+    asio::awaitable<bool> stream_body(Response& res, const WireOptions& options) {
         using namespace asio::experimental::awaitable_operators;  // NOLINT
         if (!co_await write_bytes(serialize_stream_head(res, options))) {
             co_return false;
         }
+        // The head is out: its headers are not needed while the body writer runs.
+        release(res.headers);
+        release(res.content_type);
         if (buffer_.size() == 0) {
             buffer_.shrink_to_fit();  // the request's read buffer: not needed while streaming
         }

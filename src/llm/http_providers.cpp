@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/release.hpp"
 #include "common/strings.hpp"
 #include "llm/anthropic_codec.hpp"
 #include "llm/gemini_codec.hpp"
@@ -150,6 +151,9 @@ public:
     asio::awaitable<void> stream(ChatRequest request, EventSink sink) override {
         net::ClientRequest req = make_request(request, true);
         req.headers.emplace_back("accept", "text/event-stream");
+        // The request is in `req`'s body now: the context goes rather than lasting as long as the
+        // answer (issue 14: memory per open stream).
+        release(request);
         typename Wire::Decoder decoder;
         net::SseParser parser;
         std::string error_body;

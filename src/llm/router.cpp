@@ -203,7 +203,7 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
 }
 
 asio::awaitable<RouteResult> ModelRouter::stream(
-    const ModelInfo& model, ChatRequest request, EventSink sink
+    const ModelInfo& model, const ChatRequest& request, EventSink sink
 ) {
     std::vector<const ModelInfo*> chain{&model};
     if (const ModelInfo* fallback = catalog_.find(options_.fallback_model);

@@ -65,8 +65,10 @@ public:
     // while nothing has been forwarded. The sink gets thinking and text deltas, usage, then one
     // stop or one error event (after every model failed: overloaded; after a failure mid-answer:
     // the upstream's error). Cancelling the awaiting coroutine cancels the provider's request.
+    // `request` is the caller's, which awaits at once: a by-value copy would hold the whole
+    // context for the answer's length (issue 14).
     boost::asio::awaitable<RouteResult> stream(
-        const ModelInfo& model, ChatRequest request, EventSink sink
+        const ModelInfo& model, const ChatRequest& request, EventSink sink
     );
 
 private:

@@ -1,6 +1,8 @@
 #include "messages/resume.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <utility>
 
 #include <boost/json/object.hpp>
@@ -36,14 +38,95 @@ std::vector<NumberedEvent> EventNumberer::number(std::string_view piece) {
 
 // --- buffer -------------------------------------------------------------------------------------
 
-void EventBuffer::append(NumberedEvent e) {
-    bytes_ += e.bytes.size();
-    events_.push_back(std::move(e));
-    while (bytes_ > max_bytes_ && events_.size() > 1) {
-        bytes_ -= events_.front().bytes.size();
-        dropped_to_ = events_.front().id;
-        events_.pop_front();
+namespace {
+
+// How many bytes `a` and `b` share in front, and then at the end (at most `most` there), compared
+// eight at a time: an event is ~200 bytes, compared on the relay's path once per event.
+std::size_t common_prefix(std::string_view a, std::string_view b) {
+    const std::size_t n = std::min(a.size(), b.size());
+    std::size_t i = 0;
+    for (std::uint64_t x = 0, y = 0; i + 8 <= n; i += 8) {
+        std::memcpy(&x, a.data() + i, 8);
+        std::memcpy(&y, b.data() + i, 8);
+        if (x != y) {
+            break;
+        }
     }
+    while (i < n && a[i] == b[i]) {
+        ++i;
+    }
+    return i;
+}
+
+std::size_t common_suffix(std::string_view a, std::string_view b, std::size_t most) {
+    const char* ae = a.data() + a.size();
+    const char* be = b.data() + b.size();
+    std::size_t i = 0;
+    for (std::uint64_t x = 0, y = 0; i + 8 <= most; i += 8) {
+        std::memcpy(&x, ae - i - 8, 8);
+        std::memcpy(&y, be - i - 8, 8);
+        if (x != y) {
+            break;
+        }
+    }
+    while (i < most && a[a.size() - 1 - i] == b[b.size() - 1 - i]) {
+        ++i;
+    }
+    return i;
+}
+
+// The length of `bytes`' first line, its newline included (all of it when there is none).
+std::size_t first_line(std::string_view bytes) {
+    const auto nl = bytes.find('\n');
+    return nl == std::string_view::npos ? bytes.size() : nl + 1;
+}
+
+}  // namespace
+
+void EventBuffer::append(const NumberedEvent& e) {
+    const std::string_view bytes = e.bytes;
+    const std::size_t head = first_line(bytes);
+    const std::string_view rest = bytes.substr(head);
+    std::size_t prefix = 0;
+    std::size_t suffix = 0;
+    if (!events_.empty()) {
+        const std::string_view last = last_rest_;
+        prefix = common_prefix(last, rest);
+        suffix = common_suffix(last, rest, std::min(last.size(), rest.size()) - prefix);
+    }
+    Entry entry;
+    entry.id = e.id;
+    entry.size = static_cast<std::uint32_t>(bytes.size());
+    entry.head = static_cast<std::uint32_t>(head);
+    entry.prefix = static_cast<std::uint32_t>(prefix);
+    entry.suffix = static_cast<std::uint32_t>(suffix);
+    entry.own.reserve(head + rest.size() - prefix - suffix);
+    entry.own.append(bytes.substr(0, head));
+    entry.own.append(rest.substr(prefix, rest.size() - prefix - suffix));
+    last_rest_.assign(rest);
+    bytes_ += bytes.size();
+    events_.push_back(std::move(entry));
+    while (bytes_ > max_bytes_ && events_.size() > 1) {
+        drop_oldest();
+    }
+}
+
+void EventBuffer::drop_oldest() {
+    // The next event becomes the oldest: it is rebuilt whole from the one dropped (kept whole).
+    const Entry& oldest = events_[0];
+    const std::string_view rest = std::string_view(oldest.own).substr(oldest.head);
+    Entry& next = events_[1];
+    std::string own = next.own.substr(0, next.head);
+    own.reserve(next.size);
+    own.append(rest.substr(0, next.prefix));
+    own.append(next.own, next.head);
+    own.append(rest.substr(rest.size() - next.suffix));
+    next.own = std::move(own);
+    next.prefix = 0;
+    next.suffix = 0;
+    bytes_ -= oldest.size;
+    dropped_to_ = oldest.id;
+    events_.pop_front();
 }
 
 std::optional<std::vector<NumberedEvent>> EventBuffer::after(std::uint64_t after) const {
@@ -51,10 +134,22 @@ std::optional<std::vector<NumberedEvent>> EventBuffer::after(std::uint64_t after
         return std::nullopt;
     }
     std::vector<NumberedEvent> out;
+    std::string last;  // the previous event's rest
     for (const auto& e : events_) {
+        std::string rest;
+        rest.reserve(e.size - e.head);
+        rest.append(last, 0, e.prefix);
+        rest.append(e.own, e.head);
+        rest.append(last, last.size() - e.suffix, e.suffix);
         if (e.id > after) {
-            out.push_back(e);
+            NumberedEvent full;
+            full.id = e.id;
+            full.bytes.reserve(e.size);
+            full.bytes.append(e.own, 0, e.head);
+            full.bytes += rest;
+            out.push_back(std::move(full));
         }
+        last = std::move(rest);
     }
     return out;
 }

@@ -42,12 +42,17 @@ private:
 };
 
 // The encoded events of one answer, the oldest dropped once they hold more than `max_bytes`
-// (the newest event is always kept).
+// (the newest event is always kept; `max_bytes` counts the events' whole bytes).
+// Each event is kept as what differs from the event before it: its first line (the `id:` line)
+// and the middle of the rest, between the prefix and the suffix that rest shares with the
+// previous event's. An answer's deltas differ in their text only, so a ~200-byte OpenAI chunk is
+// kept in a dozen bytes (issue 14: the buffer was ~17 KiB of an open stream's ~75 KiB). Reading
+// rebuilds the events from the oldest, which is always kept whole.
 class EventBuffer {
 public:
     explicit EventBuffer(std::size_t max_bytes) : max_bytes_(max_bytes) {}
 
-    void append(NumberedEvent e);
+    void append(const NumberedEvent& e);
 
     // The events after `after`, oldest first; nullopt when some of them were dropped already.
     std::optional<std::vector<NumberedEvent>> after(std::uint64_t after) const;
@@ -61,10 +66,22 @@ public:
     std::size_t size() const noexcept { return events_.size(); }
 
 private:
+    struct Entry {
+        std::uint64_t id = 0;
+        std::uint32_t size = 0;    // the event's whole bytes
+        std::uint32_t head = 0;    // the bytes of `own` that are the event's first line
+        std::uint32_t prefix = 0;  // the bytes of the previous event's rest shared in front…
+        std::uint32_t suffix = 0;  // …and at the end (both 0 for the oldest event)
+        std::string own;           // the first line, then the rest's middle
+    };
+
+    void drop_oldest();
+
     std::size_t max_bytes_;
     std::size_t bytes_ = 0;
     std::uint64_t dropped_to_ = 0;  // the id of the newest event dropped
-    std::deque<NumberedEvent> events_;
+    std::deque<Entry> events_;
+    std::string last_rest_;  // the newest event past its first line, for the next one's diff
 };
 
 // What GET …/stream needs to know about an answer's stream.

@@ -47,8 +47,10 @@ std::string cut_words(std::string_view text, std::size_t max) {
     return std::string(trim(s));
 }
 
+}  // namespace
+
 // Everything the model produced, gathered from its events.
-struct Answer {
+struct MessageService::Answer {
     std::string text;
     std::string thinking;
     std::vector<llm::ToolCall> calls;  // of the current model call
@@ -60,7 +62,13 @@ struct Answer {
     std::optional<std::chrono::steady_clock::time_point> first_token_at;
 };
 
-}  // namespace
+// The tool calls of a turn, for its stored message.
+struct MessageService::ToolLog {
+    bj::array calls;    // every call of the turn…
+    bj::array results;  // …and what each gave back
+    int rounds = 0;
+    bool exhausted = false;  // calls past TOOL_MAX_ROUNDS were not run
+};
 
 namespace {
 
@@ -724,10 +732,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     route.model = p.info->id;
     route.provider = p.info->provider;
     bool aborted = false;
-    bj::array tool_calls;    // every call of the turn, for the stored message…
-    bj::array tool_results;  // …and what each gave back
-    bool tool_rounds_exhausted = false;
-    int rounds = 0;
+    ToolLog tool_log;
     while (st->cancelled_by == StopCause::none) {
         const std::size_t text_before = answer.text.size();
         answer.calls.clear();
@@ -747,52 +752,13 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
             st->cancelled_by != StopCause::none) {
             break;
         }
-        if (rounds == options_.tool_max_rounds) {
-            tool_rounds_exhausted = true;
+        if (tool_log.rounds == options_.tool_max_rounds) {
+            tool_log.exhausted = true;
             break;
         }
-        ++rounds;
+        ++tool_log.rounds;
         answer.usage_before = answer.usage;
-        llm::ChatMessage asked{"assistant", answer.text.substr(text_before)};
-        asked.tool_calls = answer.calls;
-        p.request.messages.push_back(std::move(asked));
-        StoreSessionInfo session_info(store_);
-        const tools::ToolContext context{p.who, p.conversation.id, &session_info};
-        for (const auto& call : answer.calls) {
-            const bool offered = std::any_of(
-                p.request.tools.begin(),
-                p.request.tools.end(),
-                [&call](const llm::ToolSpec& t) { return t.name == call.name; }
-            );
-            tools::ToolResult result;
-            if (!offered) {
-                result =
-                    tools::ToolResult::failure("the tool " + call.name + " is not offered here");
-            } else {
-                result = co_await tools_->run(call, context, options_.tool_timeout);
-            }
-            st->push({TurnEvent::Kind::tool_result, result.content, call.id, call.name, result.ok});
-            bj::object stored_call{
-                {"id", call.id},
-                {"name", call.name},
-                {"arguments", json_value(call.arguments)},
-            };
-            if (!call.signature.empty()) {
-                stored_call["signature"] = call.signature;  // Gemini's, needed to replay the call
-            }
-            tool_calls.push_back(std::move(stored_call));
-            tool_results.push_back(bj::object{
-                {"tool_use_id", call.id},
-                {"name", call.name},
-                {"result", json_value(result.content)},
-                {"is_error", !result.ok},
-            });
-            llm::ChatMessage answered{"tool", result.content};
-            answered.tool_call_id = call.id;
-            answered.tool_name = call.name;
-            answered.tool_error = !result.ok;
-            p.request.messages.push_back(std::move(answered));
-        }
+        co_await run_tools(*st, p, answer, text_before, tool_log);
     }
     const bool cancelled = st->cancelled_by != StopCause::none;
     if (cancelled || aborted) {
@@ -801,6 +767,63 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
         route.ok = false;
     }
     co_await user_write->done.wait();
+    co_await store_answer(st, p, answer, route, tool_log, cancelled, started, user_write->error);
+}
+
+asio::awaitable<void> MessageService::run_tools(
+    Turn::State& st, Prepared& p, Answer& answer, std::size_t text_before, ToolLog& tool_log
+) {
+    llm::ChatMessage asked{"assistant", answer.text.substr(text_before)};
+    asked.tool_calls = answer.calls;
+    p.request.messages.push_back(std::move(asked));
+    StoreSessionInfo session_info(store_);
+    const tools::ToolContext context{p.who, p.conversation.id, &session_info};
+    for (const auto& call : answer.calls) {
+        const bool offered = std::any_of(
+            p.request.tools.begin(),
+            p.request.tools.end(),
+            [&call](const llm::ToolSpec& t) { return t.name == call.name; }
+        );
+        tools::ToolResult result;
+        if (!offered) {
+            result = tools::ToolResult::failure("the tool " + call.name + " is not offered here");
+        } else {
+            result = co_await tools_->run(call, context, options_.tool_timeout);
+        }
+        st.push({TurnEvent::Kind::tool_result, result.content, call.id, call.name, result.ok});
+        bj::object stored_call{
+            {"id", call.id},
+            {"name", call.name},
+            {"arguments", json_value(call.arguments)},
+        };
+        if (!call.signature.empty()) {
+            stored_call["signature"] = call.signature;  // Gemini's, needed to replay the call
+        }
+        tool_log.calls.push_back(std::move(stored_call));
+        tool_log.results.push_back(bj::object{
+            {"tool_use_id", call.id},
+            {"name", call.name},
+            {"result", json_value(result.content)},
+            {"is_error", !result.ok},
+        });
+        llm::ChatMessage answered{"tool", result.content};
+        answered.tool_call_id = call.id;
+        answered.tool_name = call.name;
+        answered.tool_error = !result.ok;
+        p.request.messages.push_back(std::move(answered));
+    }
+}
+
+asio::awaitable<void> MessageService::store_answer(
+    std::shared_ptr<Turn::State> st,
+    Prepared& p,
+    Answer& answer,
+    const llm::RouteResult& route,
+    ToolLog& tool_log,
+    bool cancelled,
+    std::chrono::steady_clock::time_point started,
+    const std::optional<Error>& write_error
+) {
     if (budgets_ != nullptr) {
         // The turn's exact cost (every tool round included), as the stored answer bills it.
         store::Message billed;
@@ -814,10 +837,10 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
         );
         co_await budgets_->settle(std::move(p.budget), billed.cost_micros);
     }
-    if (user_write->error) {
+    if (write_error) {
         // Without the user's message there is no turn to attach an answer to.
-        log::error("could not store the user message", {{"detail", user_write->error->detail}});
-        st->fail(*user_write->error);
+        log::error("could not store the user message", {{"detail", write_error->detail}});
+        st->fail(*write_error);
         co_return;
     }
     const auto finished = std::chrono::steady_clock::now();
@@ -854,12 +877,12 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     if (p.routing) {
         metadata["routing"] = *p.routing;
     }
-    if (!tool_calls.empty()) {
+    if (!tool_log.calls.empty()) {
         // The turn's tool calls and results: shown with the message, replayed by fit_context.
-        metadata["tool_calls"] = std::move(tool_calls);
-        metadata["tool_results"] = std::move(tool_results);
-        metadata["tool_rounds"] = rounds;
-        if (tool_rounds_exhausted) {
+        metadata["tool_calls"] = std::move(tool_log.calls);
+        metadata["tool_results"] = std::move(tool_log.results);
+        metadata["tool_rounds"] = tool_log.rounds;
+        if (tool_log.exhausted) {
             metadata["tool_rounds_exhausted"] = true;
         }
     }

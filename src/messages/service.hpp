@@ -201,7 +201,32 @@ public:
 
 private:
     struct Prepared;
+    struct Answer;
+    struct ToolLog;
+    // The answer, from the model call to the stored message. Its frame lasts as long as the
+    // answer: what only a tool round or the ending needs is in the two coroutines below, whose
+    // frames exist while they run (issue 14: memory per open stream).
     boost::asio::awaitable<void> run_turn(std::shared_ptr<Turn::State> state, Prepared prepared);
+
+    // One round of the tool loop: runs the calls of `answer` and adds them and their results to
+    // the request for the next model call and to `tool_log`.
+    boost::asio::awaitable<void> run_tools(
+        Turn::State& st, Prepared& p, Answer& answer, std::size_t text_before, ToolLog& tool_log
+    );
+
+    // Settles the budget and stores the answer (or fails the turn when the user's message could
+    // not be stored: `write_error`), publishes it and ends the turn. Runs with the cancellation
+    // state reset.
+    boost::asio::awaitable<void> store_answer(
+        std::shared_ptr<Turn::State> st,
+        Prepared& p,
+        Answer& answer,
+        const llm::RouteResult& route,
+        ToolLog& tool_log,
+        bool cancelled,
+        std::chrono::steady_clock::time_point started,
+        const std::optional<Error>& write_error
+    );
 
     boost::asio::awaitable<void> auto_title(
         Principal who, std::string conversation_id, std::string model_id, std::string first_message

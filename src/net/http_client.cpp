@@ -17,6 +17,7 @@
 #include <boost/url/parse.hpp>
 #include <openssl/ssl.h>
 
+#include "common/release.hpp"
 #include "common/strings.hpp"
 
 namespace parley::net {
@@ -278,7 +279,7 @@ struct HttpClient::Impl {
         Stream& stream,
         Connection& c,
         const Target& t,
-        const ClientRequest& req,
+        ClientRequest& req,
         const BodyHandler& on_body,
         bool& reusable,
         bool& nothing_received
@@ -302,6 +303,9 @@ struct HttpClient::Impl {
         if (wec) {
             co_return failure("write to " + t.key, wec);
         }
+        // Sent: its copy of the body goes now, not when the response ends (issue 14: a stream's
+        // request would otherwise be held for the answer's whole length).
+        release(out);
 
         bhttp::response_parser<bhttp::buffer_body> parser;
         parser.body_limit(options.max_response_bytes);
@@ -310,6 +314,7 @@ struct HttpClient::Impl {
             co_return failure("read from " + t.key, hec);
         }
         nothing_received = false;
+        release(req.body);  // a response began: the request is not sent again (see send)
         ClientResponse head;
         head.status = static_cast<int>(parser.get().result_int());
         for (const auto& field : parser.get()) {

@@ -2,6 +2,7 @@
 // replay from an id, the hub's lifetime of finished streams, and Last-Event-ID parsing.
 #include "messages/resume.hpp"
 
+#include <deque>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -66,6 +67,88 @@ TEST(EventBuffer, DropsTheOldestPastItsBytesAndSaysSo) {
     EXPECT_EQ(b.size(), 1U);
     EXPECT_EQ(ids(*b.after(5)), (std::vector<std::uint64_t>{6}));
     EXPECT_EQ(b.last_id(), 6U);
+}
+
+// Events are kept as what differs from the event before them: every read must give back the
+// bytes appended, byte for byte, whatever they share (prefixes, suffixes, both, overlapping).
+TEST(EventBuffer, RebuildsEventsKeptAsDifferencesByteForByte) {
+    EventBuffer b(1 << 20);
+    const std::vector<std::string> bytes{
+        "id: 1\ndata: {\"choices\":[{\"delta\":{\"content\":\"Hello\"}}]}\n\n",
+        "id: 2\ndata: {\"choices\":[{\"delta\":{\"content\":\" world\"}}]}\n\n",
+        "id: 3\ndata: {\"choices\":[{\"delta\":{\"content\":\" world\"}}]}\n\n",  // the same
+        "id: 4\ndata: {\"choices\":[{\"delta\":{\"content\":\"\"}}]}\n\n",
+        "id: 5\naaaa",
+        "id: 6\naaa",  // shorter: prefix and suffix would overlap
+        "id: 7\naaaaaaa",
+        "id: 8",  // no newline: all of it is the first line
+        "id: 9\n",
+        "id: 10\ndata: [DONE]\n\n",
+    };
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        b.append({i + 1, bytes[i]});
+    }
+    for (std::uint64_t after = 0; after <= bytes.size(); ++after) {
+        const auto got = b.after(after);
+        ASSERT_TRUE(got.has_value());
+        ASSERT_EQ(got->size(), bytes.size() - after);
+        for (std::size_t i = 0; i < got->size(); ++i) {
+            EXPECT_EQ((*got)[i].id, after + i + 1);
+            EXPECT_EQ((*got)[i].bytes, bytes[after + i]) << "after " << after;
+        }
+    }
+}
+
+// The same against a plain list of whole events, over random events and caps: the events kept,
+// their bytes and the byte count are what a buffer of whole strings gives.
+TEST(EventBuffer, MatchesABufferOfWholeEvents) {
+    std::uint32_t seed = 12345;
+    const auto next = [&seed](std::uint32_t n) {
+        seed = seed * 1664525U + 1013904223U;
+        return (seed >> 8) % n;
+    };
+    for (int round = 0; round < 200; ++round) {
+        const std::size_t cap = 20 + next(400);
+        EventBuffer b(cap);
+        std::deque<NumberedEvent> model;
+        std::size_t model_bytes = 0;
+        std::uint64_t dropped = 0;
+        const std::string words[] = {"data: {\"t\":\"", "\"}\n\n", "ab", "b", "", "\n", "xyz"};
+        for (std::uint64_t id = 1; id <= 40; ++id) {
+            std::string e = "id: " + std::to_string(id) + "\n";
+            for (std::uint32_t k = next(6); k > 0; --k) {
+                e += words[next(7)];
+            }
+            b.append({id, e});
+            model.push_back({id, e});
+            model_bytes += e.size();
+            while (model_bytes > cap && model.size() > 1) {
+                model_bytes -= model.front().bytes.size();
+                dropped = model.front().id;
+                model.pop_front();
+            }
+            ASSERT_EQ(b.bytes(), model_bytes);
+            ASSERT_EQ(b.size(), model.size());
+            ASSERT_EQ(b.last_id(), id);
+            const std::uint64_t from = next(static_cast<std::uint32_t>(id + 1));
+            const auto got = b.after(from);
+            ASSERT_EQ(got.has_value(), from >= dropped);
+            if (!got) {
+                continue;
+            }
+            std::vector<NumberedEvent> want;
+            for (const auto& m : model) {
+                if (m.id > from) {
+                    want.push_back(m);
+                }
+            }
+            ASSERT_EQ(got->size(), want.size());
+            for (std::size_t i = 0; i < want.size(); ++i) {
+                ASSERT_EQ((*got)[i].id, want[i].id);
+                ASSERT_EQ((*got)[i].bytes, want[i].bytes) << "round " << round << " id " << id;
+            }
+        }
+    }
 }
 
 TEST(LiveStream, AppendsNumberedEventsAndReadsFromAnId) {

@@ -238,6 +238,55 @@ TEST(HttpClientTest, RetriesOnceWhenAPooledConnectionWentStale) {
     EXPECT_EQ(server.accepted(), 2);
 }
 
+// The client lets go of a request's body once a response begins (issue 14): a retry on a new
+// connection, which happens only before that, still sends the body whole.
+TEST(HttpClientTest, ResendsTheBodyWhenAPooledConnectionWentStale) {
+    asio::io_context ctx;
+    std::vector<std::string> bodies;
+    TestServer server(ctx, [&bodies](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        auto [ec, n] = co_await asio::async_read_until(s, buf, "\r\n\r\n", kTuple);
+        const std::string head(
+            asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + static_cast<long>(n)
+        );
+        buf.consume(n);
+        const auto cl = head.find("Content-Length: ");
+        const auto len = cl == std::string::npos
+                             ? 0
+                             : static_cast<std::size_t>(std::atoi(head.c_str() + cl + 16));
+        if (buf.size() < len) {
+            co_await asio::async_read(s, buf, asio::transfer_exactly(len - buf.size()), kTuple);
+        }
+        bodies.emplace_back(
+            asio::buffers_begin(buf.data()),
+            asio::buffers_begin(buf.data()) + static_cast<long>(len)
+        );
+        co_await write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        boost::system::error_code close_ec;
+        s.shutdown(tcp::socket::shutdown_both, close_ec);  // keep-alive promised, then closed
+        s.close(close_ec);
+    });
+    HttpClient client;
+    run(ctx, [&]() -> asio::awaitable<void> {
+        const auto ignore = [](const ClientResponse&, std::string_view) -> asio::awaitable<bool> {
+            co_return true;
+        };
+        ClientRequest first;
+        first.url = server.url();
+        first.body = "first body";
+        auto first_res = co_await client.send(std::move(first), ignore);
+        EXPECT_TRUE(first_res.has_value());
+        co_await pause(std::chrono::milliseconds(50));
+        ClientRequest second;
+        second.url = server.url();
+        second.body = "second body";
+        auto second_res = co_await client.send(std::move(second), ignore);
+        EXPECT_TRUE(second_res.has_value());
+    });
+    EXPECT_EQ(server.accepted(), 2);
+    EXPECT_EQ(bodies, (std::vector<std::string>{"first body", "second body"}));
+}
+
 TEST(HttpClientTest, CancellingTheCallerClosesTheConnection) {
     asio::io_context ctx;
     TestServer server(ctx, [](tcp::socket& s) -> asio::awaitable<void> {
