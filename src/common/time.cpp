@@ -1,9 +1,12 @@
 #include "common/time.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+
+#include "common/iso8601.hpp"
 
 namespace parley {
 
@@ -19,36 +22,50 @@ void put_digits(char* out, unsigned value, int digits) noexcept {
 
 }  // namespace
 
-std::string to_iso8601(TimePoint t) {
+bool write_iso8601(TimePoint t, char (&out)[kIso8601Size]) noexcept {
     const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t);
     const auto days = std::chrono::floor<std::chrono::days>(ms);
     const std::chrono::year_month_day ymd{days};
     const std::chrono::hh_mm_ss hms{ms - days};
     const int year = static_cast<int>(ymd.year());
     if (year < 0 || year > 9999) {
-        return fmt::format(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            year,
-            static_cast<unsigned>(ymd.month()),
-            static_cast<unsigned>(ymd.day()),
-            hms.hours().count(),
-            hms.minutes().count(),
-            hms.seconds().count(),
-            hms.subseconds().count()
-        );
+        return false;
     }
     // Every timestamp of every row a response carries comes through here: written digit by
     // digit, not through fmt's format-string parser, which was 18% of the instructions of a page
     // of 20 conversations (issue 14).
-    std::string out = "0000-00-00T00:00:00.000Z";
-    put_digits(out.data(), static_cast<unsigned>(year), 4);
-    put_digits(out.data() + 5, static_cast<unsigned>(ymd.month()), 2);
-    put_digits(out.data() + 8, static_cast<unsigned>(ymd.day()), 2);
-    put_digits(out.data() + 11, static_cast<unsigned>(hms.hours().count()), 2);
-    put_digits(out.data() + 14, static_cast<unsigned>(hms.minutes().count()), 2);
-    put_digits(out.data() + 17, static_cast<unsigned>(hms.seconds().count()), 2);
-    put_digits(out.data() + 20, static_cast<unsigned>(hms.subseconds().count()), 3);
-    return out;
+    constexpr std::string_view kTemplate = "0000-00-00T00:00:00.000Z";
+    static_assert(kTemplate.size() == kIso8601Size);
+    std::copy(kTemplate.begin(), kTemplate.end(), out);
+    put_digits(out, static_cast<unsigned>(year), 4);
+    put_digits(out + 5, static_cast<unsigned>(ymd.month()), 2);
+    put_digits(out + 8, static_cast<unsigned>(ymd.day()), 2);
+    put_digits(out + 11, static_cast<unsigned>(hms.hours().count()), 2);
+    put_digits(out + 14, static_cast<unsigned>(hms.minutes().count()), 2);
+    put_digits(out + 17, static_cast<unsigned>(hms.seconds().count()), 2);
+    put_digits(out + 20, static_cast<unsigned>(hms.subseconds().count()), 3);
+    return true;
+}
+
+std::string to_iso8601(TimePoint t) {
+    char out[kIso8601Size];
+    if (write_iso8601(t, out)) {
+        return std::string(out, kIso8601Size);
+    }
+    const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t);
+    const auto days = std::chrono::floor<std::chrono::days>(ms);
+    const std::chrono::year_month_day ymd{days};
+    const std::chrono::hh_mm_ss hms{ms - days};
+    return fmt::format(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        static_cast<int>(ymd.year()),
+        static_cast<unsigned>(ymd.month()),
+        static_cast<unsigned>(ymd.day()),
+        hms.hours().count(),
+        hms.minutes().count(),
+        hms.seconds().count(),
+        hms.subseconds().count()
+    );
 }
 
 namespace {
