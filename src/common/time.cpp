@@ -1,9 +1,12 @@
 #include "common/time.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+
+#include "common/iso8601.hpp"
 
 namespace parley {
 
@@ -19,36 +22,50 @@ void put_digits(char* out, unsigned value, int digits) noexcept {
 
 }  // namespace
 
-std::string to_iso8601(TimePoint t) {
+bool write_iso8601(TimePoint t, char (&out)[kIso8601Size]) noexcept {
     const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t);
     const auto days = std::chrono::floor<std::chrono::days>(ms);
     const std::chrono::year_month_day ymd{days};
     const std::chrono::hh_mm_ss hms{ms - days};
     const int year = static_cast<int>(ymd.year());
     if (year < 0 || year > 9999) {
-        return fmt::format(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            year,
-            static_cast<unsigned>(ymd.month()),
-            static_cast<unsigned>(ymd.day()),
-            hms.hours().count(),
-            hms.minutes().count(),
-            hms.seconds().count(),
-            hms.subseconds().count()
-        );
+        return false;
     }
     // Every timestamp of every row a response carries comes through here: written digit by
     // digit, not through fmt's format-string parser, which was 18% of the instructions of a page
     // of 20 conversations (issue 14).
-    std::string out = "0000-00-00T00:00:00.000Z";
-    put_digits(out.data(), static_cast<unsigned>(year), 4);
-    put_digits(out.data() + 5, static_cast<unsigned>(ymd.month()), 2);
-    put_digits(out.data() + 8, static_cast<unsigned>(ymd.day()), 2);
-    put_digits(out.data() + 11, static_cast<unsigned>(hms.hours().count()), 2);
-    put_digits(out.data() + 14, static_cast<unsigned>(hms.minutes().count()), 2);
-    put_digits(out.data() + 17, static_cast<unsigned>(hms.seconds().count()), 2);
-    put_digits(out.data() + 20, static_cast<unsigned>(hms.subseconds().count()), 3);
-    return out;
+    constexpr std::string_view kTemplate = "0000-00-00T00:00:00.000Z";
+    static_assert(kTemplate.size() == kIso8601Size);
+    std::copy(kTemplate.begin(), kTemplate.end(), out);
+    put_digits(out, static_cast<unsigned>(year), 4);
+    put_digits(out + 5, static_cast<unsigned>(ymd.month()), 2);
+    put_digits(out + 8, static_cast<unsigned>(ymd.day()), 2);
+    put_digits(out + 11, static_cast<unsigned>(hms.hours().count()), 2);
+    put_digits(out + 14, static_cast<unsigned>(hms.minutes().count()), 2);
+    put_digits(out + 17, static_cast<unsigned>(hms.seconds().count()), 2);
+    put_digits(out + 20, static_cast<unsigned>(hms.subseconds().count()), 3);
+    return true;
+}
+
+std::string to_iso8601(TimePoint t) {
+    char out[kIso8601Size];
+    if (write_iso8601(t, out)) {
+        return std::string(out, kIso8601Size);
+    }
+    const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t);
+    const auto days = std::chrono::floor<std::chrono::days>(ms);
+    const std::chrono::year_month_day ymd{days};
+    const std::chrono::hh_mm_ss hms{ms - days};
+    return fmt::format(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        static_cast<int>(ymd.year()),
+        static_cast<unsigned>(ymd.month()),
+        static_cast<unsigned>(ymd.day()),
+        hms.hours().count(),
+        hms.minutes().count(),
+        hms.seconds().count(),
+        hms.subseconds().count()
+    );
 }
 
 namespace {
@@ -75,9 +92,69 @@ bool expect(std::string_view& s, char c) {
     return true;
 }
 
+// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's days_from_civil,
+// what std::chrono::sys_days computes, without its calendar types).
+std::int64_t days_from_civil(int y, unsigned m, unsigned d) noexcept {
+    y -= m <= 2 ? 1 : 0;
+    const int era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return static_cast<std::int64_t>(era) * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool is_leap(int y) noexcept {
+    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+}
+
+// The form Parley itself stores, "YYYY-MM-DDTHH:MM:SS.mmmZ" (every timestamp a row holds): read
+// with fixed offsets, no parsing state (issue 14: a page of conversations parses 40 of them).
+// nullopt when `s` is not exactly that form; the general parser then decides.
+std::optional<TimePoint> parse_stored_form(std::string_view s) noexcept {
+    constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (s.size() != kShape.size()) {
+        return std::nullopt;
+    }
+    for (std::size_t i = 0; i < kShape.size(); ++i) {
+        const bool digit = s[i] >= '0' && s[i] <= '9';
+        if (kShape[i] == 'd' ? !digit : s[i] != kShape[i]) {
+            return std::nullopt;
+        }
+    }
+    const auto num = [&](std::size_t at, std::size_t n) {
+        int v = 0;
+        for (std::size_t i = at; i < at + n; ++i) {
+            v = v * 10 + (s[i] - '0');
+        }
+        return v;
+    };
+    const int y = num(0, 4);
+    const int mo = num(5, 2);
+    const int d = num(8, 2);
+    const int h = num(11, 2);
+    const int mi = num(14, 2);
+    const int sec = num(17, 2);
+    const int ms = num(20, 3);
+    constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    // The same bounds as the general parser (including its leap second, sec 60).
+    if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 ||
+        d > kDays[mo - 1] + (mo == 2 && is_leap(y) ? 1 : 0) || h > 23 || mi > 59 || sec > 60) {
+        return std::nullopt;
+    }
+    const std::int64_t days =
+        days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+    const std::int64_t total_ms =
+        ((days * 24 + h) * 60 + mi) * 60'000 + static_cast<std::int64_t>(sec) * 1000 + ms;
+    return TimePoint{} +
+           std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(total_ms));
+}
+
 }  // namespace
 
 std::optional<TimePoint> parse_iso8601(std::string_view s) {
+    if (auto stored = parse_stored_form(s)) {
+        return stored;
+    }
     int y = 0;
     int mo = 0;
     int d = 0;

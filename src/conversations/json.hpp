@@ -3,10 +3,16 @@
 // heap), so that a response's whole tree can live in one arena (http::json_arena).
 #pragma once
 
+#include <vector>
+
 #include <boost/json/object.hpp>
 #include <boost/json/storage_ptr.hpp>
 
 #include "store/models.hpp"
+
+namespace parley::json {
+class Writer;
+}
 
 namespace parley::conversations {
 
@@ -26,6 +32,18 @@ boost::json::object message_json(const store::Message& m, const boost::json::sto
 boost::json::object path_message_json(
     const store::PathMessage& p, const boost::json::storage_ptr& sp = {}
 );
+
+// The same shapes written straight into a response body (json::Writer), byte for byte what
+// serialising the objects above gives (tests/unit/conversations/json_test.cpp): the list and the
+// conversation routes use these, which build no tree (issue 14).
+void write_conversation(json::Writer& w, const store::Conversation& c);
+void write_message(json::Writer& w, const store::Message& m);
+// conversation_json with `messages` (path_message_json each) as its last field: GET
+// /conversations/{id}.
+void write_conversation_with_messages(
+    json::Writer& w, const store::Conversation& c, const std::vector<store::PathMessage>& messages
+);
+void write_path_message(json::Writer& w, const store::PathMessage& p);
 
 // Micro-dollars as a JSON number of dollars (cost_usd).
 double to_usd(std::int64_t micros) noexcept;

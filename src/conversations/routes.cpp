@@ -11,6 +11,7 @@
 #include <boost/json/array.hpp>
 
 #include "common/json.hpp"
+#include "common/json_writer.hpp"
 #include "conversations/json.hpp"
 #include "conversations/requests.hpp"
 #include "http/body.hpp"
@@ -55,6 +56,41 @@ store::ConversationFilter filter_of(const http::Request& req) {
     return f;
 }
 
+// A body written with json::Writer (issue 14: no Boost.JSON tree for the large responses).
+http::Response json_text(int status, std::string body) {
+    http::Response r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = std::move(body);
+    return r;
+}
+
+// http::success()'s envelope, `write_data(w)` writing the data: the same bytes.
+template <class WriteData>
+http::Response success_written(WriteData&& write_data) {
+    std::string body;
+    json::Writer w(body);
+    w.begin_object().key("status").string("success").key("data");
+    std::forward<WriteData>(write_data)(w);
+    w.end_object();
+    return json_text(200, std::move(body));
+}
+
+// http::success_list()'s envelope, `write_items(w)` writing the array's elements: the same bytes.
+template <class WriteItems>
+http::Response success_list_written(
+    WriteItems&& write_items, std::int64_t page, std::int64_t per_page, std::int64_t total
+) {
+    std::string body;
+    json::Writer w(body);
+    w.begin_object().key("status").string("success").key("data").begin_array();
+    std::forward<WriteItems>(write_items)(w);
+    w.end_array();
+    w.key("page").integer(page).key("per_page").integer(per_page).key("total").integer(total);
+    w.end_object();
+    return json_text(200, std::move(body));
+}
+
 }  // namespace
 
 asio::awaitable<http::Response> create(http::Request& req, ConversationService& svc) {
@@ -81,32 +117,35 @@ asio::awaitable<http::Response> list(http::Request& req, ConversationService& sv
         const auto page = value_or_throw(
             co_await svc.list_after(req.principal(), std::move(filter), cursor, limit)
         );
-        bj::array data;
+        std::string body;
+        json::Writer w(body);
+        w.begin_object().key("status").string("success").key("data").begin_array();
         for (const auto& c : page.items) {
-            data.push_back(conversation_json(c));
+            write_conversation(w, c);
         }
-        co_return http::json_response(
-            200,
-            bj::object{
-                {"status", "success"},
-                {"data", std::move(data)},
-                {"next_cursor",
-                 page.next_cursor ? bj::value(*page.next_cursor) : bj::value(nullptr)},
-                {"has_more", page.next_cursor.has_value()},
-            }
-        );
+        w.end_array();
+        w.key("next_cursor").string_or_null(page.next_cursor);
+        w.key("has_more").boolean(page.next_cursor.has_value());
+        w.end_object();
+        auto res = json_text(200, std::move(body));
+        co_return res;
     }
     const auto page = value_or_throw(http::parse_page(req));
     const auto rows = value_or_throw(
         co_await svc.list(req.principal(), std::move(filter), page.offset(), page.per_page)
     );
-    const auto arena = http::json_arena();
-    bj::array data(arena);
-    data.reserve(rows.items.size());
-    for (const auto& c : rows.items) {
-        data.push_back(conversation_json(c, arena));
-    }
-    co_return http::success_list(std::move(data), page.page, page.per_page, rows.total);
+    // Built into a local, not inside the co_return (g++ 12 and temporaries in coroutines).
+    auto res = success_list_written(
+        [&](json::Writer& w) {
+            for (const auto& c : rows.items) {
+                write_conversation(w, c);
+            }
+        },
+        page.page,
+        page.per_page,
+        rows.total
+    );
+    co_return res;
 }
 
 asio::awaitable<http::Response> get(http::Request& req, ConversationService& svc) {
@@ -118,28 +157,26 @@ asio::awaitable<http::Response> get(http::Request& req, ConversationService& svc
         leaf.reset();
     }
     const auto messages = value_or_throw(co_await svc.branch(c, std::move(leaf), 1000));
-    const auto arena = http::json_arena();
-    bj::array items(arena);
-    items.reserve(messages.size());
-    for (const auto& m : messages) {
-        items.push_back(path_message_json(m, arena));
-    }
-    auto data = conversation_json(c, arena);
-    data["messages"] = std::move(items);
-    co_return http::success(std::move(data));
+    auto res =
+        success_written([&](json::Writer& w) { write_conversation_with_messages(w, c, messages); });
+    co_return res;
 }
 
 asio::awaitable<http::Response> list_messages(http::Request& req, ConversationService& svc) {
     const auto page = value_or_throw(http::parse_page(req));
     const auto c = value_or_throw(co_await svc.get(req.principal(), req.path_param("id")));
     const auto rows = value_or_throw(co_await svc.messages(c, page.offset(), page.per_page));
-    const auto arena = http::json_arena();
-    bj::array data(arena);
-    data.reserve(rows.items.size());
-    for (const auto& m : rows.items) {
-        data.push_back(message_json(m, arena));
-    }
-    co_return http::success_list(std::move(data), page.page, page.per_page, rows.total);
+    auto res = success_list_written(
+        [&](json::Writer& w) {
+            for (const auto& m : rows.items) {
+                write_message(w, m);
+            }
+        },
+        page.page,
+        page.per_page,
+        rows.total
+    );
+    co_return res;
 }
 
 asio::awaitable<http::Response> update(http::Request& req, ConversationService& svc) {

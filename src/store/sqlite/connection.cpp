@@ -86,6 +86,10 @@ double Statement::column_double(int index) const {
 }
 
 std::string Statement::column_text(int index) const {
+    return std::string(column_view(index));
+}
+
+std::string_view Statement::column_view(int index) const {
     const auto* text = sqlite3_column_text(stmt_, index);
     const int size = sqlite3_column_bytes(stmt_, index);
     if (text == nullptr) {

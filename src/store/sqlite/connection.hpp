@@ -53,6 +53,9 @@ public:
     std::int64_t column_int(int index) const;
     double column_double(int index) const;
     std::string column_text(int index) const;
+    // The column's text in SQLite's own buffer, valid until the next step or column call on
+    // this statement: for values read at once (timestamps), without a copy.
+    std::string_view column_view(int index) const;
     bool column_is_null(int index) const;
 
 private:

@@ -163,7 +163,7 @@ std::optional<TimePoint> column_time(const Statement& st, int index) {
     if (st.column_is_null(index)) {
         return std::nullopt;
     }
-    return parse_iso8601(st.column_text(index));
+    return parse_iso8601(st.column_view(index));  // no copy (issue 14)
 }
 
 Result<std::unique_ptr<Store>> open_sqlite_store(

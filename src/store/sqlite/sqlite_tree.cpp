@@ -12,7 +12,8 @@ namespace asio = boost::asio;
 namespace {
 
 // Siblings share the parent (roots: no parent) within one conversation; they are ordered oldest
-// first, ties by id. `m` is the message whose siblings are counted.
+// first, ties by id. `m` is the message whose siblings are counted (itself included, so the
+// count is at least 1 and the SUM of its index never NULL).
 constexpr std::string_view kSiblings =
     "FROM messages s WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id";
 
@@ -36,11 +37,10 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
                 "SELECT " +
                 columns + ", " +
                 (siblings == Siblings::skipped
-                     ? std::string("1, 0")
-                     : "(SELECT COUNT(*) " + std::string(kSiblings) + "), (SELECT COUNT(*) " +
-                           std::string(kSiblings) +
-                           " AND (s.created_at < m.created_at OR (s.created_at = m.created_at "
-                           "AND s.id < m.id)))") +
+                     ? std::string("4294967296")
+                     : "(SELECT COUNT(*) * 4294967296 + SUM(s.created_at < m.created_at OR "
+                       "(s.created_at = m.created_at AND s.id < m.id)) " +
+                           std::string(kSiblings) + ")") +
                 " FROM path JOIN messages m ON m.id = path.id AND m.conversation_id = ?1 "
                 "ORDER BY path.depth DESC"
             );
@@ -55,8 +55,11 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
             while (st.step()) {
                 PathMessage p;
                 p.message = read_message(st);
-                p.sibling_count = st.column_int(18);
-                p.sibling_index = st.column_int(19);
+                // Count and index in one subquery (one index search a message, not two):
+                // count × 2^32 + index.
+                const std::int64_t siblings_packed = st.column_int(18);
+                p.sibling_count = siblings_packed >> 32;
+                p.sibling_index = siblings_packed & 0xffff'ffff;
                 out.push_back(std::move(p));
             }
             return out;
