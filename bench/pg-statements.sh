@@ -74,12 +74,7 @@ measure "POST …/messages/stream" -N "${send[@]}" "$base/conversations/$send_ci
 if [[ -n ${LOAD:-} ]]; then
     load_cid=$(curl -fs -X POST "$base/conversations" "${auth[@]}" \
         -H 'Content-Type: application/json' -d '{}' | jq -r .data.id)
-    cat >"$BENCH_DIR/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"content":"What is a REST API? Explain in 2 sentences."}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-LUA
+    send_script "$BENCH_DIR/post.lua" "$token"
     before=$(wc -l <"$log")
     wrk_summary "POST message, -c64 $LOAD" -t1 -c64 -d"$LOAD" -s "$BENCH_DIR/post.lua" \
         "$base/conversations/$load_cid/messages"
