@@ -26,12 +26,7 @@ for i in $(seq 1 25); do
         -d "{\"content\":\"Question number $i about REST APIs\"}" >/dev/null
 done
 post_script=$(mktemp /tmp/parley-bench-post.XXXXXX.lua)
-cat >"$post_script" <<LUA
-wrk.method = "POST"
-wrk.body = '{"content":"What is a REST API? Explain in 2 sentences."}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-LUA
+send_script "$post_script" "$token"
 
 echo "parley $("$PARLEY_BIN" version | awk '{print $2}') on $(nproc) cores; wrk -t1 -c64 -d$duration; ${BENCH_DATABASE:-sqlite}"
 health="http://127.0.0.1:$PARLEY_PORT/health"

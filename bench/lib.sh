@@ -85,6 +85,17 @@ server_cpu_ticks() {
     sed -E 's/^.*\) //' "/proc/$PARLEY_PID/stat" | awk '{print $12 + $13}'
 }
 
+# usage: send_script FILE TOKEN — writes a wrk script that POSTs the send benchmarks' question
+# with TOKEN as its bearer token.
+send_script() {
+    cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.body = '{"content":"What is a REST API? Explain in 2 sentences."}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $2"
+LUA
+}
+
 WRK_LABELS=()
 WRK_RPS=()
 

@@ -153,13 +153,21 @@ asio::awaitable<Result<std::vector<BudgetSpend>>> PgStore::settle_budget(
     co_return co_await run<std::vector<BudgetSpend>>(
         [](PgConnection& c, const std::vector<BudgetCharge>& list, const std::int64_t& amount
         ) -> asio::awaitable<Result<std::vector<BudgetSpend>>> {
+            // One upsert per charge: the row made (reserved 0, spent 0) or found, then settled, in
+            // one statement. A single charge (the usual one: an account, or a key without an
+            // account cap) is then one round trip with no BEGIN/COMMIT; several stay one
+            // transaction, their rows locked in the charges' order, as reserve_budget locks them.
+            const bool several = list.size() > 1;
             std::vector<BudgetSpend> after;
-            co_await c.exec("BEGIN");
+            if (several) {
+                co_await c.exec("BEGIN");
+            }
             for (const auto& charge : list) {
-                co_await ensure_row(c, charge);
                 const auto r = co_await c.query(
-                    "UPDATE budget_spend SET reserved = GREATEST(reserved - $1, 0), spent = spent "
-                    "+ $2 WHERE subject = $3 AND period_start = $4 RETURNING spent, reserved",
+                    "INSERT INTO budget_spend AS b(subject, period_start, spent, reserved) VALUES "
+                    "($3, $4, $2, GREATEST(0 - $1::bigint, 0)) ON CONFLICT (subject, period_start) "
+                    "DO UPDATE SET reserved = GREATEST(b.reserved - $1, 0), spent = b.spent + $2 "
+                    "RETURNING spent, reserved",
                     Params()
                         .integer(charge.amount)
                         .integer(amount)
@@ -168,7 +176,9 @@ asio::awaitable<Result<std::vector<BudgetSpend>>> PgStore::settle_budget(
                 );
                 after.push_back(BudgetSpend{r.integer(0, 0), r.integer(0, 1)});
             }
-            co_await c.exec("COMMIT");
+            if (several) {
+                co_await c.exec("COMMIT");
+            }
             co_return after;
         },
         charges,

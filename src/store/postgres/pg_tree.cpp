@@ -11,12 +11,17 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Siblings share the parent (roots: no parent) within one conversation; oldest first, ties by
-// id. `m` is the message whose siblings are counted. (IS NOT DISTINCT FROM would not use the
-// index.)
-const std::string kSiblings =
-    "FROM messages s WHERE s.conversation_id = m.conversation_id AND (s.parent_id = m.parent_id "
-    "OR (s.parent_id IS NULL AND m.parent_id IS NULL))";
+// The sibling count and index of each message `m` on a path: siblings share the parent (roots:
+// no parent) within one conversation, oldest first, ties by id. One lateral subquery per message
+// whose two arms are each an index range on messages_siblings (conversation, parent); the arm
+// for roots runs only for a root. (An OR of the two conditions, or IS NOT DISTINCT FROM, is not
+// an index condition: each message's counts then scanned the whole conversation, twice.)
+const std::string kSiblingCounts =
+    " CROSS JOIN LATERAL (SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE (s.created_at, s.id) < "
+    "(m.created_at, m.id)) AS i FROM (SELECT s.created_at, s.id FROM messages s WHERE "
+    "s.conversation_id = m.conversation_id AND s.parent_id = m.parent_id UNION ALL SELECT "
+    "s.created_at, s.id FROM messages s WHERE s.conversation_id = m.conversation_id AND "
+    "s.parent_id IS NULL AND m.parent_id IS NULL) s) siblings";
 
 }  // namespace
 
@@ -35,20 +40,27 @@ asio::awaitable<Result<std::vector<PathMessage>>> PgStore::message_path(
            bool counted) -> asio::awaitable<Result<std::vector<PathMessage>>> {
             // The sibling columns chosen before the co_await (g++ 12 miscompiles `?:` inside one).
             std::string sibling_columns = "1, 0";
+            std::string sibling_join;
             if (counted) {
-                sibling_columns = "(SELECT COUNT(*) " + kSiblings + "), (SELECT COUNT(*) " +
-                                  kSiblings + " AND (s.created_at, s.id) < (m.created_at, m.id))";
+                sibling_columns = "siblings.n, siblings.i";
+                sibling_join = kSiblingCounts;
             }
+            // The walk carries each message's columns, and finds each parent through a LATERAL
+            // subquery with LIMIT 1: the planner cannot turn that into a hash join over the whole
+            // table, which a prepared statement planned while the table was small (a generic plan,
+            // kept until the next ANALYZE) did for a join, once per step: a 500-message context
+            // read cost 50 ms after a few thousand inserts. The index on id serves every step.
             const auto r = co_await c.query(
-                "WITH RECURSIVE path(id, depth) AS ("
-                " SELECT id, 0 FROM messages WHERE conversation_id = $1 AND id = COALESCE($2, "
-                "(SELECT active_leaf_id FROM conversations WHERE id = $1))"
-                " UNION ALL SELECT m.parent_id, path.depth + 1 FROM path JOIN messages m ON m.id = "
-                "path.id WHERE m.parent_id IS NOT NULL AND path.depth + 1 < $3) "
-                "SELECT " +
+                "WITH RECURSIVE path AS (SELECT " + kMessageColumns +
+                    ", 0 AS depth FROM messages WHERE conversation_id = $1 AND id = COALESCE($2, "
+                    "(SELECT active_leaf_id FROM conversations WHERE id = $1)) UNION ALL SELECT " +
+                    qualified_columns(kMessageColumns, "p") +
+                    ", path.depth + 1 FROM path CROSS JOIN LATERAL (SELECT " + kMessageColumns +
+                    " FROM messages WHERE id = path.parent_id LIMIT 1) p WHERE path.depth + 1 < "
+                    "$3) SELECT " +
                     qualified_columns(kMessageColumns, "m") + ", " + sibling_columns +
-                    " FROM path JOIN messages m ON m.id = path.id AND m.conversation_id = $1 "
-                    "ORDER BY path.depth DESC",
+                    " FROM path m" + sibling_join +
+                    " WHERE m.conversation_id = $1 ORDER BY m.depth DESC",
                 Params()
                     .text(conversation)
                     .optional_text(leaf)

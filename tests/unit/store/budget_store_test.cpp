@@ -164,6 +164,33 @@ TEST_P(BudgetStoreTest, ReservationsStopAtTheCapAndSettleWithTheExactCost) {
     EXPECT_TRUE(reserve({charge(s, kDay1, 100, 1)}).refused);
 }
 
+// Settling needs no reservation before it (spend is counted without a cap): the row is made
+// on the way, alone or beside a subject that has one.
+TEST_P(BudgetStoreTest, SettlingCreatesTheSpendRowsItNeeds) {
+    const std::string u = "user:" + user_.id;
+    const std::string k = "key:" + new_uuid_v7();
+    auto after = run_awaitable(budgets_->settle_budget({charge(u, kDay1, std::nullopt, 0)}, 7));
+    ASSERT_TRUE(after.has_value());
+    ASSERT_EQ(after->size(), 1U);
+    EXPECT_EQ((*after)[0].spent, 7);
+    EXPECT_EQ((*after)[0].reserved, 0);
+    EXPECT_EQ(spend(u, kDay1).spent, 7);
+
+    ASSERT_FALSE(reserve({charge(u, kDay1, 100, 30)}).refused);
+    after = run_awaitable(
+        budgets_->settle_budget({charge(u, kDay1, 100, 30), charge(k, kDay1, 50, 30)}, 12)
+    );
+    ASSERT_TRUE(after.has_value());
+    ASSERT_EQ(after->size(), 2U);
+    EXPECT_EQ((*after)[0].spent, 19);
+    EXPECT_EQ((*after)[0].reserved, 0);
+    EXPECT_EQ((*after)[1].spent, 12);
+    EXPECT_EQ((*after)[1].reserved, 0);  // released more than was reserved: never below zero
+    EXPECT_EQ(spend(u, kDay1).spent, 19);
+    EXPECT_EQ(spend(k, kDay1).spent, 12);
+    EXPECT_EQ(spend(k, kDay2).spent, 0);
+}
+
 TEST_P(BudgetStoreTest, AReservationOverTwoSubjectsIsAllOrNone) {
     const std::string u = "user:" + user_.id;
     const std::string k = "key:" + new_uuid_v7();

@@ -153,6 +153,67 @@ TEST_P(TreeStoreTest, APathReadWithoutSiblingsHasTheSameMessages) {
     }
 }
 
+// Roots are each other's siblings (another conversation's roots are not); equal times are
+// ordered by id (bytes); a branch cut short still counts the siblings of its first message.
+TEST_P(TreeStoreTest, SiblingCountsOfRootsTiesAndACutBranch) {
+    Conversation other = conversation_;
+    other.id = new_uuid_v7();
+    ASSERT_TRUE(run_awaitable(store_->create_conversation(other)).has_value());
+    const auto insert = [&](const std::string& id,
+                            const std::string& conversation,
+                            std::optional<std::string> parent,
+                            int ms) {
+        Message m;
+        m.id = id;
+        m.conversation_id = conversation;
+        m.parent_id = std::move(parent);
+        m.role = "user";
+        m.content = "message " + id;
+        m.created_at = kBase + std::chrono::milliseconds(ms);
+        ASSERT_TRUE(run_awaitable(store_->insert_message(m)).has_value());
+    };
+    const auto base = new_uuid_v7();
+    const auto r1 = base + "-r1";
+    const auto r2a = base + "-r2-a";
+    const auto r2b = base + "-r2-b";
+    const auto c1 = base + "-c1";
+    const auto c2a = base + "-c2-a";
+    const auto c2b = base + "-c2-b";
+    const auto d = base + "-d";
+    insert(r1, conversation_.id, std::nullopt, 0);
+    insert(base + "-other-root", other.id, std::nullopt, 1);
+    insert(r2b, conversation_.id, std::nullopt, 5);  // the same time as r2a, inserted first
+    insert(r2a, conversation_.id, std::nullopt, 5);
+    insert(c1, conversation_.id, r2b, 6);
+    insert(c2b, conversation_.id, c1, 7);
+    insert(c2a, conversation_.id, c1, 7);
+    insert(d, conversation_.id, c2b, 8);
+
+    const auto full = path(d);
+    ASSERT_EQ(ids(full), (std::vector<std::string>{r2b, c1, c2b, d}));
+    const std::vector<std::pair<std::int64_t, std::int64_t>> expected{
+        {3, 2}, {1, 0}, {2, 1}, {1, 0}};
+    for (std::size_t i = 0; i < full.size(); ++i) {
+        EXPECT_EQ(full[i].sibling_count, expected[i].first) << full[i].message.id;
+        EXPECT_EQ(full[i].sibling_index, expected[i].second) << full[i].message.id;
+    }
+    const auto cut = path(d, 2);
+    ASSERT_EQ(ids(cut), (std::vector<std::string>{c2b, d}));
+    EXPECT_EQ(cut[0].sibling_count, 2);
+    EXPECT_EQ(cut[0].sibling_index, 1);
+    const auto roots = path(r2a);
+    ASSERT_EQ(ids(roots), (std::vector<std::string>{r2a}));
+    EXPECT_EQ(roots[0].sibling_count, 3);
+    EXPECT_EQ(roots[0].sibling_index, 1);
+    const auto first = path(r1);
+    ASSERT_EQ(ids(first), (std::vector<std::string>{r1}));
+    EXPECT_EQ(first[0].sibling_count, 3);
+    EXPECT_EQ(first[0].sibling_index, 0);
+    const auto elsewhere = run_awaitable(store_->message_path(other.id, std::nullopt, 10)).value();
+    ASSERT_EQ(elsewhere.size(), 1U);
+    EXPECT_EQ(elsewhere[0].sibling_count, 1);
+}
+
 TEST_P(TreeStoreTest, MessagesOfAnotherConversationAreNotFound) {
     const auto u1 = add("user", std::nullopt, 0);
     Conversation other = conversation_;
