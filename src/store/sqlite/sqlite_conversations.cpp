@@ -232,6 +232,12 @@ asio::awaitable<Result<std::optional<Conversation>>> SqliteStore::find_conversat
 asio::awaitable<Result<Page<Conversation>>> SqliteStore::list_conversations(
     ConversationFilter filter, std::int64_t offset, std::int64_t limit
 ) {
+    if (filter.matching && filter.matching->has_positive()) {
+        auto indexed = co_await index_pending_search();
+        if (!indexed) {
+            co_return indexed.error();
+        }
+    }
     co_return read<Page<Conversation>>([&](Connection& c) -> Result<Page<Conversation>> {
         const auto where = filter_clause(filter);
         return in_read_snapshot(c, [&] {
@@ -258,6 +264,12 @@ asio::awaitable<Result<Page<Conversation>>> SqliteStore::list_conversations(
 asio::awaitable<Result<std::vector<Conversation>>> SqliteStore::list_conversations_after(
     ConversationFilter filter, std::optional<ConversationCursor> after, std::int64_t limit
 ) {
+    if (filter.matching && filter.matching->has_positive()) {
+        auto indexed = co_await index_pending_search();
+        if (!indexed) {
+            co_return indexed.error();
+        }
+    }
     co_return read<std::vector<Conversation>>(
         [&](Connection& c) -> Result<std::vector<Conversation>> {
             auto where = filter_clause(filter);

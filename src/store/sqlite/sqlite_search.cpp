@@ -49,6 +49,40 @@ constexpr std::string_view kBestPerConversation =
 
 }  // namespace
 
+bool index_waiting_rows(Connection& c) {
+    {
+        auto waiting = c.prepare(
+            "SELECT EXISTS (SELECT 1 FROM messages_fts_pending) OR "
+            "EXISTS (SELECT 1 FROM conversations_fts_pending)"
+        );
+        if (!waiting.step() || waiting.column_int(0) == 0) {
+            return false;
+        }
+    }
+    in_transaction(c, [&c] {
+        // The same statements as the *_fts_index triggers of migration 0008.
+        c.prepare(
+             "INSERT INTO messages_fts(rowid, content) SELECT m.seq, m.content FROM "
+             "messages_fts_pending p JOIN messages m ON m.seq = p.seq ORDER BY p.seq"
+        )
+            .step();
+        c.prepare("DELETE FROM messages_fts_pending").step();
+        c.prepare(
+             "INSERT INTO conversations_fts(rowid, title) SELECT cv.seq, cv.title FROM "
+             "conversations_fts_pending p JOIN conversations cv ON cv.seq = p.seq ORDER BY p.seq"
+        )
+            .step();
+        c.prepare("DELETE FROM conversations_fts_pending").step();
+    });
+    return true;
+}
+
+asio::awaitable<Result<bool>> SqliteStore::index_pending_search() {
+    co_return co_await run<bool>([](Connection& c) -> Result<bool> {
+        return index_waiting_rows(c);
+    });
+}
+
 asio::awaitable<Result<std::vector<MessageHit>>> SqliteStore::search_messages(
     MessageSearch search, std::int64_t offset, std::int64_t limit
 ) {
@@ -58,6 +92,7 @@ asio::awaitable<Result<std::vector<MessageHit>>> SqliteStore::search_messages(
             if (!search.query.has_positive()) {
                 return out;
             }
+            index_waiting_rows(c);
             const auto columns = qualified_columns(kMessageColumns, "m");
             std::string sql = "SELECT " + columns + ", c.title, " + std::string(kScore) +
                               " AS score, " + std::string(kSnippet) +
@@ -122,6 +157,7 @@ asio::awaitable<Result<Page<ExchangeHit>>> SqliteStore::search_exchanges(
             return page;
         }
         const auto match = to_fts5(query);
+        index_waiting_rows(c);
         return in_read_snapshot(c, [&] {
             auto count = c.prepare(std::string(kBestPerConversation) + "SELECT COUNT(*) FROM best");
             count.bind(1, match).bind(2, user_id).step();

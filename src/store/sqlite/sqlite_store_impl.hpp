@@ -162,6 +162,10 @@ public:
     ) override;
 
 private:
+    // Indexes the rows that wait for the full-text indexes (migration 0008) before a search
+    // reads them; true when there were any.
+    boost::asio::awaitable<Result<bool>> index_pending_search();
+
     // Runs `fn(Connection&)` on the blocking pool with a pooled connection; SQLite failures become
     // errors by to_error (below) whose detail is the SQLite message.
     template <class T, class F>
@@ -207,6 +211,11 @@ Message read_message(const Statement& st, int first = 0);
 // for the callers' own transactions.
 void insert_conversation_row(Connection& c, const Conversation& conv);
 void insert_message_row(Connection& c, const Message& m);
+
+// Indexes every row waiting in messages_fts_pending and conversations_fts_pending (migration
+// 0008: inserts are indexed 64 at a time) in one write transaction, so that a search that follows
+// sees every committed row; false (and no transaction) when none waits.
+bool index_waiting_rows(Connection& c);
 
 // Runs `fn` in a deferred (read) transaction, so that a page and its total, or a total and its
 // breakdowns, come from one snapshot even while writers commit in between.

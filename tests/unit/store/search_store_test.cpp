@@ -277,6 +277,74 @@ TEST_P(SearchStoreTest, ExchangesArePromptAndResponseNewestFirst) {
     EXPECT_TRUE(past->items.empty());
 }
 
+// SQLite indexes inserted rows 64 at a time (migration 0008) and a search indexes the rest before
+// it reads: every search sees every committed row, deletes take rows out whether they were indexed
+// or still waiting, and a renamed conversation is found by its new title only.
+TEST_P(SearchStoreTest, BatchedIndexingMissesNothing) {
+    const auto user = make_user();
+    auto a = conversation(user, "Quokka diary");
+    const auto b = conversation(user, "Wombat diary");
+    for (int i = 0; i < 100; ++i) {  // 64 indexed by the insert trigger, 36 waiting
+        say(a, "user", "zebra note " + std::to_string(i));
+    }
+    for (int i = 0; i < 10; ++i) {
+        say(b, "user", "zebra wombat " + std::to_string(i));
+    }
+    MessageSearch s;
+    s.user_id = user;
+    s.query = parse_search_query("zebra");
+    EXPECT_EQ(search(s, 0, 500).size(), 110U);  // indexes the 46 waiting
+    for (int i = 10; i < 40; ++i) {             // waiting again
+        say(b, "user", "zebra wombat " + std::to_string(i));
+    }
+    const auto last = say(a, "assistant", "a capybara arrived");
+    EXPECT_EQ(message_ids(search(user, "capybara")), std::vector{last.id});
+
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(b.id)).value());  // 10 indexed, 30 not
+    EXPECT_EQ(search(s, 0, 500).size(), 100U);
+    EXPECT_TRUE(search(user, "wombat").empty());
+
+    ConversationFilter f;
+    f.user_id = user;
+    for (const char* title : {"Platypus log", "Echidna log"}) {  // indexed, then waiting
+        a.title = title;
+        a.updated_at = at(++tick_ * 10);
+        ASSERT_TRUE(run_awaitable(store_->update_conversation(a)).value());
+    }
+    for (const auto& [q, n] : {std::pair{"echidna", 1}, {"platypus", 0}, {"quokka", 0}}) {
+        f.matching = parse_search_query(q);
+        EXPECT_EQ(run_awaitable(store_->list_conversations(f, 0, 10))->total, n) << q;
+        EXPECT_EQ(run_awaitable(store_->list_conversations_after(f, {}, 10))->size(), n) << q;
+    }
+    const auto more = say(a, "user", "a narwhal question");  // waiting; the list indexes it
+    f.matching = parse_search_query("narwhal");
+    EXPECT_EQ(run_awaitable(store_->list_conversations(f, 0, 10))->total, 1);
+    const auto exchanges =
+        run_awaitable(store_->search_exchanges(user, parse_search_query("narwhal"), 0, 10));
+    ASSERT_TRUE(exchanges.has_value()) << exchanges.error().detail;
+    EXPECT_EQ(exchanges->total, 1);
+    EXPECT_EQ(message_ids(search(user, "narwhal")), std::vector{more.id});
+
+    if (GetParam() == testing::Backend::sqlite) {
+        sqlite3* raw = nullptr;
+        ASSERT_EQ(sqlite3_open(db_->url().target.c_str(), &raw), SQLITE_OK);
+        char* error = nullptr;
+        EXPECT_EQ(
+            sqlite3_exec(
+                raw,
+                "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"
+                "INSERT INTO conversations_fts(conversations_fts) VALUES ('integrity-check');",
+                nullptr,
+                nullptr,
+                &error
+            ),
+            SQLITE_OK
+        ) << error;
+        sqlite3_free(error);
+        sqlite3_close(raw);
+    }
+}
+
 // Migration 0002 indexes the messages that were there before it (SQLite: the FTS5 rebuild after
 // the tables are rebuilt; PostgreSQL computes generated columns for existing rows by itself).
 TEST(SearchMigration, IndexesExistingSqliteMessages) {
