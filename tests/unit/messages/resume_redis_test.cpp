@@ -79,7 +79,12 @@ TEST_F(SharedStreamTest, AnotherInstanceReadsTheEventsFromAnIdAndTheEnd) {
     s->append("data: one\n\ndata: two\n\n");
     s->append("data: three\n\n");
 
-    const auto info = run_awaitable(ctx_, b_->remote_info("m1"));
+    // A's writes reach Redis from its client's thread: wait (up to 2 s) until B sees the answer.
+    auto info = run_awaitable(ctx_, b_->remote_info("m1"));
+    for (int i = 0; i < 100 && info.has_value() && !info->has_value(); ++i) {
+        std::this_thread::sleep_for(20ms);
+        info = run_awaitable(ctx_, b_->remote_info("m1"));
+    }
     ASSERT_TRUE(info.has_value());
     ASSERT_TRUE(info->has_value());
     EXPECT_EQ((*info)->conversation_id, "c1");
