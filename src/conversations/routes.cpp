@@ -56,41 +56,6 @@ store::ConversationFilter filter_of(const http::Request& req) {
     return f;
 }
 
-// A body written with json::Writer (issue 14: no Boost.JSON tree for the large responses).
-http::Response json_text(int status, std::string body) {
-    http::Response r;
-    r.status = status;
-    r.content_type = "application/json";
-    r.body = std::move(body);
-    return r;
-}
-
-// http::success()'s envelope, `write_data(w)` writing the data: the same bytes.
-template <class WriteData>
-http::Response success_written(WriteData&& write_data) {
-    std::string body;
-    json::Writer w(body);
-    w.begin_object().key("status").string("success").key("data");
-    std::forward<WriteData>(write_data)(w);
-    w.end_object();
-    return json_text(200, std::move(body));
-}
-
-// http::success_list()'s envelope, `write_items(w)` writing the array's elements: the same bytes.
-template <class WriteItems>
-http::Response success_list_written(
-    WriteItems&& write_items, std::int64_t page, std::int64_t per_page, std::int64_t total
-) {
-    std::string body;
-    json::Writer w(body);
-    w.begin_object().key("status").string("success").key("data").begin_array();
-    std::forward<WriteItems>(write_items)(w);
-    w.end_array();
-    w.key("page").integer(page).key("per_page").integer(per_page).key("total").integer(total);
-    w.end_object();
-    return json_text(200, std::move(body));
-}
-
 }  // namespace
 
 asio::awaitable<http::Response> create(http::Request& req, ConversationService& svc) {
@@ -117,17 +82,19 @@ asio::awaitable<http::Response> list(http::Request& req, ConversationService& sv
         const auto page = value_or_throw(
             co_await svc.list_after(req.principal(), std::move(filter), cursor, limit)
         );
-        std::string body;
-        json::Writer w(body);
-        w.begin_object().key("status").string("success").key("data").begin_array();
-        for (const auto& c : page.items) {
-            write_conversation(w, c);
-        }
-        w.end_array();
-        w.key("next_cursor").string_or_null(page.next_cursor);
-        w.key("has_more").boolean(page.next_cursor.has_value());
-        w.end_object();
-        auto res = json_text(200, std::move(body));
+        auto res = http::success_written(
+            [&](json::Writer& w) {
+                w.begin_array();
+                for (const auto& c : page.items) {
+                    write_conversation(w, c);
+                }
+                w.end_array();
+            },
+            [&](json::Writer& w) {
+                w.key("next_cursor").string_or_null(page.next_cursor);
+                w.key("has_more").boolean(page.next_cursor.has_value());
+            }
+        );
         co_return res;
     }
     const auto page = value_or_throw(http::parse_page(req));
@@ -135,7 +102,7 @@ asio::awaitable<http::Response> list(http::Request& req, ConversationService& sv
         co_await svc.list(req.principal(), std::move(filter), page.offset(), page.per_page)
     );
     // Built into a local, not inside the co_return (g++ 12 and temporaries in coroutines).
-    auto res = success_list_written(
+    auto res = http::success_list_written(
         [&](json::Writer& w) {
             for (const auto& c : rows.items) {
                 write_conversation(w, c);
@@ -157,8 +124,9 @@ asio::awaitable<http::Response> get(http::Request& req, ConversationService& svc
         leaf.reset();
     }
     const auto messages = value_or_throw(co_await svc.branch(c, std::move(leaf), 1000));
-    auto res =
-        success_written([&](json::Writer& w) { write_conversation_with_messages(w, c, messages); });
+    auto res = http::success_written([&](json::Writer& w) {
+        write_conversation_with_messages(w, c, messages);
+    });
     co_return res;
 }
 
@@ -166,7 +134,7 @@ asio::awaitable<http::Response> list_messages(http::Request& req, ConversationSe
     const auto page = value_or_throw(http::parse_page(req));
     const auto c = value_or_throw(co_await svc.get(req.principal(), req.path_param("id")));
     const auto rows = value_or_throw(co_await svc.messages(c, page.offset(), page.per_page));
-    auto res = success_list_written(
+    auto res = http::success_list_written(
         [&](json::Writer& w) {
             for (const auto& m : rows.items) {
                 write_message(w, m);

@@ -20,10 +20,14 @@ std::string_view Response::header(std::string_view name) const noexcept {
 }
 
 Response json_response(int status, const bj::value& body) {
+    return json_text(status, bj::serialize(body));
+}
+
+Response json_text(int status, std::string body) {
     Response r;
     r.status = status;
     r.content_type = "application/json";
-    r.body = bj::serialize(body);
+    r.body = std::move(body);
     return r;
 }
 

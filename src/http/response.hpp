@@ -13,6 +13,7 @@
 #include <boost/json/value.hpp>
 
 #include "common/error.hpp"
+#include "common/json_writer.hpp"
 #include "http/stream.hpp"
 
 namespace parley::http {
@@ -42,6 +43,9 @@ struct Response {
 // Any JSON value with a status.
 Response json_response(int status, const boost::json::value& body);
 
+// A body already written as JSON (json::Writer), with a status.
+Response json_text(int status, std::string body);
+
 // A storage for the JSON of one large response: a monotonic arena, released at once when the last
 // value using it is destroyed. Build the data on it and pass it to success() / success_list(),
 // whose envelopes take their data's storage (issue 14: allocating and freeing every node of a
@@ -56,6 +60,38 @@ Response success(boost::json::value data, int status = 200);
 Response success_list(
     boost::json::array data, std::int64_t page, std::int64_t per_page, std::int64_t total
 );
+
+// The same envelopes written with json::Writer, no tree (issue 14: the large responses, a page of
+// conversations or a conversation with its messages), status 200: `write_data(w)` writes the
+// data, then each of `write_after(w)` more members of the envelope; success_list_written's
+// `write_items(w)` writes the list's elements. The same bytes as success() and success_list().
+template <class WriteData, class... WriteAfter>
+Response success_written(WriteData&& write_data, WriteAfter&&... write_after) {
+    std::string body;
+    json::Writer w(body);
+    w.begin_object().key("status").string("success").key("data");
+    std::forward<WriteData>(write_data)(w);
+    (std::forward<WriteAfter>(write_after)(w), ...);
+    w.end_object();
+    return json_text(200, std::move(body));
+}
+
+template <class WriteItems>
+Response success_list_written(
+    WriteItems&& write_items, std::int64_t page, std::int64_t per_page, std::int64_t total
+) {
+    return success_written(
+        [&](json::Writer& w) {
+            w.begin_array();
+            std::forward<WriteItems>(write_items)(w);
+            w.end_array();
+        },
+        [&](json::Writer& w) {
+            w.key("page").integer(page).key("per_page").integer(per_page);
+            w.key("total").integer(total);
+        }
+    );
+}
 
 // 204 No Content.
 Response no_content();
