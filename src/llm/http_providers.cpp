@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <charconv>
 
+#include <boost/asio/this_coro.hpp>
+#include <boost/system/system_error.hpp>
+
 #include "common/release.hpp"
 #include "common/strings.hpp"
 #include "llm/anthropic_codec.hpp"
@@ -174,35 +177,39 @@ public:
                 for (auto& out : decoder.decode(e.event, e.data)) {
                     finished = finished || out.kind == StreamEvent::Kind::stop ||
                                out.kind == StreamEvent::Kind::error;
-                    co_await sink(std::move(out));
+                    sink(std::move(out));
                 }
             }
             if (parser.failed()) {
-                co_await sink(
-                    StreamEvent::failure(UpstreamError::malformed, std::string(parser.error()))
-                );
+                sink(StreamEvent::failure(UpstreamError::malformed, std::string(parser.error())));
                 finished = true;
             }
             co_return !finished;
         };
         auto head = co_await client_.send(std::move(req), on_body);
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none) {
+            // Cancelled (the client left, or the router's watchdog fired): the broken request is
+            // no event of the answer; the cancellation goes on up.
+            throw boost::system::system_error(asio::error::operation_aborted);
+        }
         if (!head) {
             if (!finished) {
-                co_await sink(StreamEvent::failure(UpstreamError::connection, head.error().detail));
+                sink(StreamEvent::failure(UpstreamError::connection, head.error().detail));
             }
             co_return;
         }
         if (head->status != 200) {
-            co_await sink(Wire::error(head->status, error_body, retry_after_of(*head)));
+            sink(Wire::error(head->status, error_body, retry_after_of(*head)));
             co_return;
         }
         if (!is_event_stream(*head)) {
-            co_await sink(not_a_stream<Wire>(*head, error_body));
+            sink(not_a_stream<Wire>(*head, error_body));
             co_return;
         }
         if (!finished) {
             for (auto& out : decoder.finish()) {
-                co_await sink(std::move(out));
+                sink(std::move(out));
             }
         }
     }

@@ -25,6 +25,7 @@ struct ModelRouter::Attempt {
     asio::steady_timer* wake = nullptr;  // the watchdog's timer, to re-arm when the deadline moves
     bool started = false;                // a delta reached the caller: no fallback from here on
     bool finished = false;               // a stop or an error reached the caller
+    bool expired = false;  // the watchdog fired: what the cancelled provider says now is ignored
     bool ok = false;
     std::optional<StreamEvent> usage;    // held until the answer starts or stops
     std::optional<StreamEvent> failure;  // an error before anything was forwarded
@@ -70,8 +71,15 @@ asio::awaitable<void> watchdog(State& state) {
         timer.expires_at(state.deadline);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none || Clock::now() >= state.deadline) {
+        if (cs.cancelled() != asio::cancellation_type::none) {
             state.wake = nullptr;
+            co_return;
+        }
+        if (Clock::now() >= state.deadline) {
+            state.wake = nullptr;
+            // The provider, cancelled next, may still call the sink (its connection's error):
+            // the timeout is what the caller gets.
+            state.expired = true;
             co_return;
         }
     }
@@ -80,7 +88,6 @@ asio::awaitable<void> watchdog(State& state) {
 // The provider's stream, with an unexpected exception turned into an error event so that the
 // race against the watchdog ends when the provider does.
 asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink sink) {
-    bool failed = false;
     try {
         co_await provider.stream(std::move(request), sink);
     } catch (const boost::system::system_error& e) {
@@ -88,13 +95,10 @@ asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink
             throw;  // cancelled from outside: let the cancellation through
         }
         log::error("provider failed", {{"provider", provider.name()}, {"what", e.what()}});
-        failed = true;
+        sink(StreamEvent::failure(UpstreamError::server, "provider failed"));
     } catch (const std::exception& e) {
         log::error("provider failed", {{"provider", provider.name()}, {"what", e.what()}});
-        failed = true;
-    }
-    if (failed) {  // (no co_await inside a handler)
-        co_await sink(StreamEvent::failure(UpstreamError::server, "provider failed"));
+        sink(StreamEvent::failure(UpstreamError::server, "provider failed"));
     }
 }
 
@@ -140,9 +144,9 @@ Result<const ModelInfo*> ModelRouter::resolve(std::string_view model_id) const {
 asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest request, Attempt& st) {
     using namespace asio::experimental::
         awaitable_operators;  // NOLINT(google-build-using-namespace)
-    EventSink wrapped = [&st](StreamEvent e) -> asio::awaitable<void> {
-        if (st.finished) {
-            co_return;
+    EventSink wrapped = [&st](StreamEvent e) {
+        if (st.finished || st.expired) {
+            return;
         }
         switch (e.kind) {
             case StreamEvent::Kind::thinking_delta:
@@ -159,24 +163,24 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
                     }
                     st.deadline = next;
                 }
-                co_await (*st.sink)(std::move(e));
+                (*st.sink)(std::move(e));
                 break;
             case StreamEvent::Kind::usage:
                 st.usage = std::move(e);
                 break;
             case StreamEvent::Kind::stop:
                 if (st.usage) {
-                    co_await (*st.sink)(std::move(*st.usage));
+                    (*st.sink)(std::move(*st.usage));
                     st.usage.reset();
                 }
                 st.finished = true;
                 st.ok = true;
-                co_await (*st.sink)(std::move(e));
+                (*st.sink)(std::move(e));
                 break;
             case StreamEvent::Kind::error:
                 if (st.started) {
                     st.finished = true;
-                    co_await (*st.sink)(std::move(e));
+                    (*st.sink)(std::move(e));
                 } else {
                     st.failure = std::move(e);
                 }
@@ -184,6 +188,12 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
         }
     };
     const auto outcome = co_await (guarded(provider, std::move(request), wrapped) || watchdog(st));
+    const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) {
+        // The caller was cancelled: the watchdog, cancelled too, may have ended the race first.
+        // No timeout, no fallback: the cancellation goes on up.
+        throw boost::system::system_error(asio::error::operation_aborted);
+    }
     if (outcome.index() == 1 && !st.finished) {
         auto timeout = StreamEvent::failure(
             UpstreamError::timeout,
@@ -191,7 +201,7 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
         );
         if (st.started) {
             st.finished = true;
-            co_await (*st.sink)(std::move(timeout));
+            (*st.sink)(std::move(timeout));
         } else {
             st.failure = std::move(timeout);
         }
@@ -244,8 +254,7 @@ asio::awaitable<RouteResult> ModelRouter::stream(
                  {"detail", failure.text}}
             );
             if (failure.error == UpstreamError::invalid_request) {
-                co_await sink(std::move(failure)
-                );  // our request is wrong: no other model will do better
+                sink(std::move(failure));  // our request is wrong: no other model will do better
                 co_return result;
             }
             const bool may_retry =
@@ -278,7 +287,7 @@ asio::awaitable<RouteResult> ModelRouter::stream(
     if (last_failure) {
         final_error.http_status = last_failure->http_status;
     }
-    co_await sink(std::move(final_error));
+    sink(std::move(final_error));
     co_return result;
 }
 
