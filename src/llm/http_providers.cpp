@@ -162,8 +162,7 @@ public:
         std::string error_body;
         bool finished = false;       // a stop or error event went to the sink
         std::optional<bool> events;  // whether the body is an event stream, known from the head
-        auto on_body = [&](const net::ClientResponse& head,
-                           std::string_view chunk) -> asio::awaitable<bool> {
+        auto on_body = [&](const net::ClientResponse& head, std::string_view chunk) -> bool {
             if (!events) {
                 events = head.status == 200 && is_event_stream(head);
             }
@@ -171,7 +170,7 @@ public:
                 if (error_body.size() < 64 * 1024) {
                     error_body.append(chunk);
                 }
-                co_return true;
+                return true;
             }
             for (const auto& e : parser.next(chunk)) {
                 for (auto& out : decoder.decode(e.event, e.data)) {
@@ -184,7 +183,7 @@ public:
                 sink(StreamEvent::failure(UpstreamError::malformed, std::string(parser.error())));
                 finished = true;
             }
-            co_return !finished;
+            return !finished;
         };
         auto head = co_await client_.send(std::move(req), on_body);
         const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
@@ -217,10 +216,9 @@ public:
     asio::awaitable<std::vector<StreamEvent>> complete(ChatRequest request) override {
         net::ClientRequest req = make_request(request, false);
         std::string body;
-        auto on_body =
-            [&body](const net::ClientResponse&, std::string_view chunk) -> asio::awaitable<bool> {
+        auto on_body = [&body](const net::ClientResponse&, std::string_view chunk) -> bool {
             body.append(chunk);
-            co_return true;
+            return true;
         };
         auto head = co_await client_.send(std::move(req), on_body);
         if (!head) {
