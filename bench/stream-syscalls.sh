@@ -87,6 +87,12 @@ report() {
         <(awk 'NF == 2 && $1 ~ /^[0-9]+$/ && $2 != "total" {print $2, $1}' "$WORK/$name.64.strace" | sort) |
         awk -v n="$extra" '{d = ($3 - $2) / n; t += d; if (d >= 0.01 || d <= -0.01) printf "  %-16s %7.2f\n", $1, d}
             END {printf "  %-16s %7.2f\n", "total", t}' | sort -k2 -n -r
+    echo "  system calls per stream besides its deltas (16-delta run less its deltas, over $streams streams):"
+    join -a1 -a2 -e 0 -o 0,1.2,2.2 \
+        <(awk 'NF == 2 && $1 ~ /^[0-9]+$/ && $2 != "total" {print $2, $1}' "$WORK/$name.16.strace" | sort) \
+        <(awk 'NF == 2 && $1 ~ /^[0-9]+$/ && $2 != "total" {print $2, $1}' "$WORK/$name.64.strace" | sort) |
+        awk -v s="$streams" '{d = ($2 - ($3 - $2) / 3) / s; t += d; if (d >= 0.5) printf "    %-14s %7.1f\n", $1, d}
+            END {printf "    %-14s %7.1f\n", "total", t}' | sort -k2 -n -r
     echo "$2 $3" | awk -v n="$extra" -v s="$streams" '{
         printf "  CPU per delta (perf stat, no strace): %.1f µs, %.2f context switches\n", ($3 - $1) * 1e3 / n, ($4 - $2) / n
         printf "  CPU per stream besides its deltas: %.0f µs\n", ($1 - ($3 - $1) / 3) * 1e3 / s }'
