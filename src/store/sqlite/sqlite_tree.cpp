@@ -2,6 +2,8 @@
 // recursive CTE), the newest leaf below a message, the active leaf, and a whole conversation
 // written at once (fork, import).
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 
 #include "store/sqlite/sqlite_store_impl.hpp"
 
@@ -17,6 +19,124 @@ namespace {
 constexpr std::string_view kSiblings =
     "FROM messages s WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id";
 
+// A conversation of at most this many messages (and at most kWalkPerLimit × the branch's limit)
+// has its branch found in memory from one scan of its messages_siblings index (issue 14): each
+// step of the recursive walk costs an index search by text id (≈ 9k instructions), a row of the
+// covering scan ≈ 2k. Beyond it (a conversation with many branches, or a short read of a long
+// one) the walk reads only the branch.
+constexpr std::int64_t kWalkInMemory = 256;
+constexpr std::int64_t kWalkPerLimit = 4;
+
+// One message of the scan, in the index's order: parent, then created_at, then id.
+struct Node {
+    std::int64_t seq = 0;
+    std::string id;
+    std::optional<std::string> parent;
+};
+
+// The branch ending at `leaf` (absent: the conversation's active leaf), found in memory from the
+// whole conversation's (parent, created_at, id) order, then its rows read by seq; siblings are
+// the runs of one parent in that order. Same rows, order and sibling figures as the recursive
+// query (tests/unit/store/tree_store_test.cpp holds them together). Runs inside a read snapshot.
+std::vector<PathMessage> path_in_memory(
+    Connection& c,
+    const std::string& conversation_id,
+    const std::optional<std::string>& leaf_id,
+    std::int64_t limit,
+    Siblings siblings
+) {
+    std::optional<std::string> leaf = leaf_id;
+    if (!leaf) {
+        auto st = c.prepare("SELECT active_leaf_id FROM conversations WHERE id = ?");
+        st.bind(1, conversation_id);
+        if (!st.step() || st.column_is_null(0)) {
+            return {};
+        }
+        leaf = st.column_text(0);
+    }
+    std::vector<Node> nodes;
+    std::vector<std::int64_t> group_start;  // each node's first sibling (index into nodes)
+    {
+        auto st = c.prepare(
+            "SELECT seq, id, parent_id FROM messages WHERE conversation_id = ? "
+            "ORDER BY parent_id, created_at, id"
+        );
+        st.bind(1, conversation_id);
+        while (st.step()) {
+            Node n;
+            n.seq = st.column_int(0);
+            n.id = st.column_text(1);
+            if (!st.column_is_null(2)) {
+                n.parent = st.column_text(2);
+            }
+            const bool same_parent = !nodes.empty() && nodes.back().parent == n.parent;
+            group_start.push_back(
+                same_parent ? group_start.back() : static_cast<std::int64_t>(nodes.size())
+            );
+            nodes.push_back(std::move(n));
+        }
+    }
+    std::unordered_map<std::string_view, std::size_t> by_id;
+    by_id.reserve(nodes.size());
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        by_id.emplace(nodes[i].id, i);
+    }
+    // Leaf first, as the walk finds them.
+    std::vector<std::size_t> branch;
+    auto at = by_id.find(*leaf);
+    while (at != by_id.end()) {
+        branch.push_back(at->second);
+        const auto& parent = nodes[at->second].parent;
+        if (!parent || static_cast<std::int64_t>(branch.size()) >= limit) {
+            break;
+        }
+        at = by_id.find(*parent);
+    }
+    std::vector<PathMessage> out(branch.size());
+    if (branch.empty()) {
+        return out;
+    }
+    // Oldest first: the branch reversed. seq → position, for the rows read in seq order.
+    std::vector<std::pair<std::int64_t, std::size_t>> positions;
+    positions.reserve(branch.size());
+    std::string seqs = "[";
+    for (std::size_t k = 0; k < branch.size(); ++k) {
+        const std::size_t i = branch[branch.size() - 1 - k];
+        positions.emplace_back(nodes[i].seq, k);
+        if (siblings == Siblings::counted) {
+            std::size_t end = i + 1;
+            while (end < nodes.size() && group_start[end] == group_start[i]) {
+                ++end;
+            }
+            out[k].sibling_count = static_cast<std::int64_t>(end) - group_start[i];
+            out[k].sibling_index = static_cast<std::int64_t>(i) - group_start[i];
+        }
+        if (k > 0) {
+            seqs += ',';
+        }
+        seqs += std::to_string(nodes[i].seq);
+    }
+    seqs += ']';
+    std::sort(positions.begin(), positions.end());
+    auto st = c.prepare(
+        "SELECT " + std::string(kMessageColumns) +
+        ", seq FROM messages WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
+    );
+    st.bind(1, seqs);
+    std::size_t row = 0;
+    while (st.step() && row < positions.size()) {
+        const std::int64_t seq = st.column_int(18);
+        while (row < positions.size() && positions[row].first < seq) {
+            ++row;  // not expected: the row went away inside the snapshot
+        }
+        if (row < positions.size() && positions[row].first == seq) {
+            out[positions[row].second].message = read_message(st);
+            ++row;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
@@ -27,42 +147,70 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
 ) {
     co_return co_await run<std::vector<PathMessage>>(
         [&](Connection& c) -> Result<std::vector<PathMessage>> {
-            const auto columns = qualified_columns(kMessageColumns, "m");
-            auto st = c.prepare(
-                "WITH RECURSIVE path(id, depth) AS ("
-                " SELECT id, 0 FROM messages WHERE conversation_id = ?1 AND id = COALESCE(?2, "
-                "(SELECT active_leaf_id FROM conversations WHERE id = ?1))"
-                " UNION ALL SELECT m.parent_id, path.depth + 1 FROM path JOIN messages m ON m.id = "
-                "path.id WHERE m.parent_id IS NOT NULL AND path.depth + 1 < ?3) "
-                "SELECT " +
-                columns + ", " +
-                (siblings == Siblings::skipped
-                     ? std::string("4294967296")
-                     : "(SELECT COUNT(*) * 4294967296 + SUM(s.created_at < m.created_at OR "
-                       "(s.created_at = m.created_at AND s.id < m.id)) " +
-                           std::string(kSiblings) + ")") +
-                " FROM path JOIN messages m ON m.id = path.id AND m.conversation_id = ?1 "
-                "ORDER BY path.depth DESC"
-            );
-            st.bind(1, conversation_id);
-            if (leaf_id) {
-                st.bind(2, *leaf_id);
-            } else {
-                st.bind_null(2);
-            }
-            st.bind(3, std::max<std::int64_t>(limit, 0));
-            std::vector<PathMessage> out;
-            while (st.step()) {
-                PathMessage p;
-                p.message = read_message(st);
-                // Count and index in one subquery (one index search a message, not two):
-                // count × 2^32 + index.
-                const std::int64_t siblings_packed = st.column_int(18);
-                p.sibling_count = siblings_packed >> 32;
-                p.sibling_index = siblings_packed & 0xffff'ffff;
-                out.push_back(std::move(p));
-            }
-            return out;
+            limit = std::max<std::int64_t>(limit, 0);
+            return in_read_snapshot(c, [&] {
+                const std::int64_t most =
+                    std::min(kWalkInMemory, kWalkPerLimit * std::max<std::int64_t>(limit, 1));
+                auto count = c.prepare(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE conversation_id = ? "
+                    "LIMIT ?)"
+                );
+                count.bind(1, conversation_id).bind(2, most + 1);
+                if (count.step() && count.column_int(0) <= most) {
+                    return path_in_memory(c, conversation_id, leaf_id, limit, siblings);
+                }
+                // The walk carries each message's rowid (one search by id a step, none after)
+                // and yields the leaf first, so no sort: the branch is reversed here.
+                const auto columns = qualified_columns(kMessageColumns, "m");
+                auto st = c.prepare(
+                    "WITH RECURSIVE path(seq, parent_id, depth) AS ("
+                    " SELECT seq, parent_id, 0 FROM messages WHERE conversation_id = ?1 AND id = "
+                    "COALESCE(?2, (SELECT active_leaf_id FROM conversations WHERE id = ?1))"
+                    " UNION ALL SELECT m.seq, m.parent_id, path.depth + 1 FROM path JOIN "
+                    "messages m ON m.id = path.parent_id WHERE path.depth + 1 < ?3 AND "
+                    "m.conversation_id = ?1) "
+                    "SELECT " +
+                    columns + ", " +
+                    (siblings == Siblings::skipped
+                         ? std::string("4294967296")
+                         : "(SELECT COUNT(*) * 4294967296 + SUM(s.created_at < m.created_at OR "
+                           "(s.created_at = m.created_at AND s.id < m.id)) " +
+                               std::string(kSiblings) + ")") +
+                    ", path.depth FROM path JOIN messages m ON m.seq = path.seq"
+                );
+                st.bind(1, conversation_id);
+                if (leaf_id) {
+                    st.bind(2, *leaf_id);
+                } else {
+                    st.bind_null(2);
+                }
+                st.bind(3, limit);
+                std::vector<std::pair<std::int64_t, PathMessage>> found;
+                while (st.step()) {
+                    PathMessage p;
+                    p.message = read_message(st);
+                    // Count and index in one subquery (one index search a message, not two):
+                    // count × 2^32 + index.
+                    const std::int64_t siblings_packed = st.column_int(18);
+                    p.sibling_count = siblings_packed >> 32;
+                    p.sibling_index = siblings_packed & 0xffff'ffff;
+                    found.emplace_back(st.column_int(19), std::move(p));
+                }
+                // The queue yields depth 0, 1, 2, …; sorted anyway, since SQL promises no order.
+                if (!std::is_sorted(found.begin(), found.end(), [](const auto& a, const auto& b) {
+                        return a.first < b.first;
+                    })) {
+                    std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+                        return a.first < b.first;
+                    });
+                }
+                std::vector<PathMessage> out;
+                out.reserve(found.size());
+                for (auto it = found.rbegin(); it != found.rend(); ++it) {
+                    out.push_back(std::move(it->second));
+                }
+                return out;
+            });
         }
     );
 }
