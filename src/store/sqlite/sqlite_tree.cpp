@@ -1,11 +1,10 @@
 // The message tree and share links on SQLite: a branch read by walking parent_id upwards (a
-// recursive CTE), the newest leaf below a message, the active leaf, and a whole conversation
-// written at once (fork, import).
+// recursive CTE; in memory for a small conversation), the newest leaf below a message, the active
+// leaf, and a whole conversation written at once (fork, import).
 #include <algorithm>
-#include <string_view>
-#include <unordered_map>
 
 #include "store/sqlite/sqlite_store_impl.hpp"
+#include "store/tree_walk.hpp"
 
 namespace parley::store::sqlite {
 
@@ -19,25 +18,10 @@ namespace {
 constexpr std::string_view kSiblings =
     "FROM messages s WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id";
 
-// A conversation of at most this many messages (and at most kWalkPerLimit × the branch's limit)
-// has its branch found in memory from one scan of its messages_siblings index (issue 14): each
-// step of the recursive walk costs an index search by text id (≈ 9k instructions), a row of the
-// covering scan ≈ 2k. Beyond it (a conversation with many branches, or a short read of a long
-// one) the walk reads only the branch.
-constexpr std::int64_t kWalkInMemory = 256;
-constexpr std::int64_t kWalkPerLimit = 4;
-
-// One message of the scan, in the index's order: parent, then created_at, then id.
-struct Node {
-    std::int64_t seq = 0;
-    std::string id;
-    std::optional<std::string> parent;
-};
-
-// The branch ending at `leaf` (absent: the conversation's active leaf), found in memory from the
-// whole conversation's (parent, created_at, id) order, then its rows read by seq; siblings are
-// the runs of one parent in that order. Same rows, order and sibling figures as the recursive
-// query (tests/unit/store/tree_store_test.cpp holds them together). Runs inside a read snapshot.
+// The branch ending at `leaf` (absent: the conversation's active leaf) of a small conversation,
+// found in memory (store/tree_walk.hpp) from one scan of its covering messages_siblings index,
+// then its rows read by seq. Same rows, order and sibling figures as the recursive query
+// (tests/unit/store/tree_store_test.cpp holds them together). Runs inside a read snapshot.
 std::vector<PathMessage> path_in_memory(
     Connection& c,
     const std::string& conversation_id,
@@ -54,8 +38,8 @@ std::vector<PathMessage> path_in_memory(
         }
         leaf = st.column_text(0);
     }
-    std::vector<Node> nodes;
-    std::vector<std::int64_t> group_start;  // each node's first sibling (index into nodes)
+    std::vector<TreeNode> nodes;
+    std::vector<std::int64_t> seqs;
     {
         auto st = c.prepare(
             "SELECT seq, id, parent_id FROM messages WHERE conversation_id = ? "
@@ -63,71 +47,42 @@ std::vector<PathMessage> path_in_memory(
         );
         st.bind(1, conversation_id);
         while (st.step()) {
-            Node n;
-            n.seq = st.column_int(0);
-            n.id = st.column_text(1);
-            if (!st.column_is_null(2)) {
-                n.parent = st.column_text(2);
-            }
-            const bool same_parent = !nodes.empty() && nodes.back().parent == n.parent;
-            group_start.push_back(
-                same_parent ? group_start.back() : static_cast<std::int64_t>(nodes.size())
-            );
-            nodes.push_back(std::move(n));
+            seqs.push_back(st.column_int(0));
+            nodes.push_back(TreeNode{st.column_text(1), column_optional_text(st, 2)});
         }
     }
-    std::unordered_map<std::string_view, std::size_t> by_id;
-    by_id.reserve(nodes.size());
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-        by_id.emplace(nodes[i].id, i);
-    }
-    // Leaf first, as the walk finds them.
-    std::vector<std::size_t> branch;
-    auto at = by_id.find(*leaf);
-    while (at != by_id.end()) {
-        branch.push_back(at->second);
-        const auto& parent = nodes[at->second].parent;
-        if (!parent || static_cast<std::int64_t>(branch.size()) >= limit) {
-            break;
-        }
-        at = by_id.find(*parent);
-    }
+    const auto branch = walk_branch(nodes, *leaf, limit);
     std::vector<PathMessage> out(branch.size());
     if (branch.empty()) {
         return out;
     }
-    // Oldest first: the branch reversed. seq → position, for the rows read in seq order.
+    // The rows by seq (json_each: one statement), placed by seq → position.
     std::vector<std::pair<std::int64_t, std::size_t>> positions;
     positions.reserve(branch.size());
-    std::string seqs = "[";
+    std::string list = "[";
     for (std::size_t k = 0; k < branch.size(); ++k) {
-        const std::size_t i = branch[branch.size() - 1 - k];
-        positions.emplace_back(nodes[i].seq, k);
+        positions.emplace_back(seqs[branch[k].node], k);
         if (siblings == Siblings::counted) {
-            std::size_t end = i + 1;
-            while (end < nodes.size() && group_start[end] == group_start[i]) {
-                ++end;
-            }
-            out[k].sibling_count = static_cast<std::int64_t>(end) - group_start[i];
-            out[k].sibling_index = static_cast<std::int64_t>(i) - group_start[i];
+            out[k].sibling_count = branch[k].sibling_count;
+            out[k].sibling_index = branch[k].sibling_index;
         }
         if (k > 0) {
-            seqs += ',';
+            list += ',';
         }
-        seqs += std::to_string(nodes[i].seq);
+        list += std::to_string(seqs[branch[k].node]);
     }
-    seqs += ']';
+    list += ']';
     std::sort(positions.begin(), positions.end());
     auto st = c.prepare(
         "SELECT " + std::string(kMessageColumns) +
         ", seq FROM messages WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
     );
-    st.bind(1, seqs);
+    st.bind(1, list);
     std::size_t row = 0;
     while (st.step() && row < positions.size()) {
         const std::int64_t seq = st.column_int(18);
         while (row < positions.size() && positions[row].first < seq) {
-            ++row;  // not expected: the row went away inside the snapshot
+            ++row;
         }
         if (row < positions.size() && positions[row].first == seq) {
             out[positions[row].second].message = read_message(st);
@@ -149,8 +104,7 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
         [&](Connection& c) -> Result<std::vector<PathMessage>> {
             limit = std::max<std::int64_t>(limit, 0);
             return in_read_snapshot(c, [&] {
-                const std::int64_t most =
-                    std::min(kWalkInMemory, kWalkPerLimit * std::max<std::int64_t>(limit, 1));
+                const std::int64_t most = walk_in_memory_at_most(limit);
                 auto count = c.prepare(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE conversation_id = ? "
                     "LIMIT ?)"
