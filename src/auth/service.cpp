@@ -356,9 +356,16 @@ asio::awaitable<Result<Principal>> AuthService::authenticate(std::string_view cr
     if (looks_like_api_key(credential)) {
         co_return co_await authenticate_api_key(credential);
     }
-    auto claims = jwt_.verify(credential, clock_());
+    // A token verified a moment ago is only checked against the clock again (VerifiedTokens).
+    const auto now = clock_();
+    std::optional<Claims> claims = verified_.find(credential, now, jwt_.config().leeway);
     if (!claims) {
-        co_return claims.error();
+        auto verified = jwt_.verify(credential, now);
+        if (!verified) {
+            co_return verified.error();
+        }
+        verified_.remember(credential, *verified, now);
+        claims = std::move(*verified);
     }
     // A JWT is valid without the database; the account behind it may have been disabled since.
     if (auto active = co_await check_active(claims->sub, /*fresh=*/false); !active) {

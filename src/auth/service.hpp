@@ -15,6 +15,7 @@
 #include "auth/audit_log.hpp"
 #include "auth/jwt.hpp"
 #include "auth/requests.hpp"
+#include "auth/verified_tokens.hpp"
 #include "common/error.hpp"
 #include "common/principal.hpp"
 #include "common/time.hpp"
@@ -145,6 +146,7 @@ private:
     async::BlockingPool& pool_;
     AuthOptions options_;
     Jwt jwt_;
+    VerifiedTokens verified_;
     Clock clock_;
     AccountControls controls_;
 };

@@ -269,7 +269,11 @@ asio::awaitable<Result<BudgetHold>> Budgets::reserve(Principal who, std::int64_t
 asio::awaitable<void> Budgets::settle(BudgetHold hold, std::int64_t cost_micros) {
     auto charges = std::move(hold.charges_);
     hold.charges_.clear();
-    if (charges.empty()) {
+    // Nothing held (no cap applied) and nothing to bill (a free model): settling would change no
+    // count and cross no soft cap, so it costs no write transaction (issue 14).
+    const bool held =
+        std::any_of(charges.begin(), charges.end(), [](const auto& c) { return c.amount != 0; });
+    if (charges.empty() || (!held && cost_micros == 0)) {
         co_return;
     }
     co_await settle_charges(

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "store/postgres/pg_store_impl.hpp"
+#include "store/tree_walk.hpp"
 
 namespace parley::store::postgres {
 
@@ -38,6 +39,44 @@ asio::awaitable<Result<std::vector<PathMessage>>> PgStore::message_path(
            const std::optional<std::string>& leaf,
            std::int64_t n,
            bool counted) -> asio::awaitable<Result<std::vector<PathMessage>>> {
+            n = std::max<std::int64_t>(n, 0);
+            // With sibling counts (a conversation shown whole), a small conversation is read
+            // whole in one statement and walked in memory (store/tree_walk.hpp): the lateral
+            // sibling counts were most of the branch query's time. The statement returns one row
+            // with the count and no message when the conversation is larger than that.
+            if (counted) {
+                const std::int64_t most = walk_in_memory_at_most(n);
+                const auto whole = co_await c.query(
+                    "WITH counted AS (SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages WHERE "
+                    "conversation_id = $1 LIMIT $2) x) SELECT " +
+                        qualified_columns(kMessageColumns, "m") +
+                        ", counted.n, (SELECT active_leaf_id FROM conversations WHERE id = $1) "
+                        "FROM counted LEFT JOIN LATERAL (SELECT " +
+                        kMessageColumns +
+                        " FROM messages WHERE conversation_id = $1 AND counted.n <= $3) m ON true "
+                        "ORDER BY m.parent_id, m.created_at, m.id",
+                    Params().text(conversation).integer(most + 1).integer(most)
+                );
+                if (whole.rows() > 0 && whole.integer(0, kMessageColumnCount) <= most) {
+                    const auto end = leaf ? leaf : whole.optional_text(0, kMessageColumnCount + 1);
+                    std::vector<TreeNode> nodes;
+                    for (int row = 0; row < whole.rows() && !whole.is_null(row, 0); ++row) {
+                        nodes.push_back(TreeNode{whole.text(row, 0), whole.optional_text(row, 2)});
+                    }
+                    std::vector<PathMessage> out;
+                    if (!end) {
+                        co_return out;
+                    }
+                    for (const auto& step : walk_branch(nodes, *end, n)) {
+                        PathMessage p;
+                        p.message = read_message(whole, static_cast<int>(step.node));
+                        p.sibling_count = step.sibling_count;
+                        p.sibling_index = step.sibling_index;
+                        out.push_back(std::move(p));
+                    }
+                    co_return out;
+                }
+            }
             // The sibling columns chosen before the co_await (g++ 12 miscompiles `?:` inside one).
             std::string sibling_columns = "1, 0";
             std::string sibling_join;
@@ -61,10 +100,7 @@ asio::awaitable<Result<std::vector<PathMessage>>> PgStore::message_path(
                     qualified_columns(kMessageColumns, "m") + ", " + sibling_columns +
                     " FROM path m" + sibling_join +
                     " WHERE m.conversation_id = $1 ORDER BY m.depth DESC",
-                Params()
-                    .text(conversation)
-                    .optional_text(leaf)
-                    .integer(std::max<std::int64_t>(n, 0))
+                Params().text(conversation).optional_text(leaf).integer(n)
             );
             std::vector<PathMessage> out;
             for (int row = 0; row < r.rows(); ++row) {

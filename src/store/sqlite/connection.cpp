@@ -129,8 +129,7 @@ Connection::~Connection() {
 }
 
 Statement Connection::prepare(std::string_view sql) {
-    const std::string key(sql);
-    if (const auto it = cache_.find(key); it != cache_.end()) {
+    if (const auto it = cache_.find(sql); it != cache_.end()) {
         if (!it->second->in_use) {
             return Statement(db_, it->second->stmt, &it->second->in_use);
         }
@@ -151,7 +150,7 @@ Statement Connection::prepare(std::string_view sql) {
     if (rc != SQLITE_OK) {
         fail(db_, rc, "prepare");
     }
-    auto* entry = cache_.emplace(key, std::move(cached)).first->second.get();
+    auto* entry = cache_.emplace(std::string(sql), std::move(cached)).first->second.get();
     return Statement(db_, entry->stmt, &entry->in_use);
 }
 

@@ -55,7 +55,8 @@ void ensure_row(Connection& c, const BudgetCharge& charge) {
 asio::awaitable<Result<std::optional<BudgetLimit>>> SqliteStore::find_user_budget(
     std::string user_id
 ) {
-    co_return co_await run<std::optional<BudgetLimit>>(
+    // A row by key, read at once on the calling thread (issue 14: asked before every model call).
+    co_return read<std::optional<BudgetLimit>>(
         [&user_id](Connection& c) -> Result<std::optional<BudgetLimit>> {
             return find_limit(c, "users", user_id);
         }
@@ -64,7 +65,7 @@ asio::awaitable<Result<std::optional<BudgetLimit>>> SqliteStore::find_user_budge
 
 asio::awaitable<Result<std::optional<BudgetLimit>>> SqliteStore::find_key_budget(std::string key_id
 ) {
-    co_return co_await run<std::optional<BudgetLimit>>(
+    co_return read<std::optional<BudgetLimit>>(
         [&key_id](Connection& c) -> Result<std::optional<BudgetLimit>> {
             return find_limit(c, "api_keys", key_id);
         }

@@ -141,6 +141,12 @@ std::int64_t non_negative(std::int64_t n) {
     return std::max<std::int64_t>(n, 0);
 }
 
+// Room for a page's rows up front: growing a vector of conversations moved each row again at
+// every doubling (issue 14). Pages hold at most 100.
+std::size_t reserved_rows(std::int64_t limit) {
+    return static_cast<std::size_t>(std::clamp<std::int64_t>(limit, 0, 100));
+}
+
 }  // namespace
 
 Message read_message(const Statement& st, int first) {
@@ -253,6 +259,7 @@ asio::awaitable<Result<Page<Conversation>>> SqliteStore::list_conversations(
             );
             const int next = bind_filter(st, filter);
             st.bind(next, non_negative(limit)).bind(next + 1, non_negative(offset));
+            page.items.reserve(reserved_rows(limit));
             while (st.step()) {
                 page.items.push_back(read_conversation(st));
             }
@@ -288,6 +295,7 @@ asio::awaitable<Result<std::vector<Conversation>>> SqliteStore::list_conversatio
             }
             st.bind(next, non_negative(limit));
             std::vector<Conversation> out;
+            out.reserve(reserved_rows(limit));
             while (st.step()) {
                 out.push_back(read_conversation(st));
             }

@@ -221,10 +221,10 @@ bool index_waiting_rows(Connection& c);
 // breakdowns, come from one snapshot even while writers commit in between.
 template <class F>
 auto in_read_snapshot(Connection& c, F&& fn) {
-    c.exec("BEGIN");
+    c.run_cached("BEGIN");
     try {
         auto out = fn();
-        c.exec("COMMIT");
+        c.run_cached("COMMIT");
         return out;
     } catch (...) {
         c.rollback();

@@ -1,9 +1,10 @@
 // The message tree and share links on SQLite: a branch read by walking parent_id upwards (a
-// recursive CTE), the newest leaf below a message, the active leaf, and a whole conversation
-// written at once (fork, import).
+// recursive CTE; in memory for a small conversation), the newest leaf below a message, the active
+// leaf, and a whole conversation written at once (fork, import).
 #include <algorithm>
 
 #include "store/sqlite/sqlite_store_impl.hpp"
+#include "store/tree_walk.hpp"
 
 namespace parley::store::sqlite {
 
@@ -17,6 +18,80 @@ namespace {
 constexpr std::string_view kSiblings =
     "FROM messages s WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id";
 
+// The branch ending at `leaf` (absent: the conversation's active leaf) of a small conversation,
+// found in memory (store/tree_walk.hpp) from one scan of its covering messages_siblings index,
+// then its rows read by seq. Same rows, order and sibling figures as the recursive query
+// (tests/unit/store/tree_store_test.cpp holds them together). Runs inside a read snapshot.
+std::vector<PathMessage> path_in_memory(
+    Connection& c,
+    const std::string& conversation_id,
+    const std::optional<std::string>& leaf_id,
+    std::int64_t limit,
+    Siblings siblings
+) {
+    std::optional<std::string> leaf = leaf_id;
+    if (!leaf) {
+        auto st = c.prepare("SELECT active_leaf_id FROM conversations WHERE id = ?");
+        st.bind(1, conversation_id);
+        if (!st.step() || st.column_is_null(0)) {
+            return {};
+        }
+        leaf = st.column_text(0);
+    }
+    std::vector<TreeNode> nodes;
+    std::vector<std::int64_t> seqs;
+    {
+        auto st = c.prepare(
+            "SELECT seq, id, parent_id FROM messages WHERE conversation_id = ? "
+            "ORDER BY parent_id, created_at, id"
+        );
+        st.bind(1, conversation_id);
+        while (st.step()) {
+            seqs.push_back(st.column_int(0));
+            nodes.push_back(TreeNode{st.column_text(1), column_optional_text(st, 2)});
+        }
+    }
+    const auto branch = walk_branch(nodes, *leaf, limit);
+    std::vector<PathMessage> out(branch.size());
+    if (branch.empty()) {
+        return out;
+    }
+    // The rows by seq (json_each: one statement), placed by seq → position.
+    std::vector<std::pair<std::int64_t, std::size_t>> positions;
+    positions.reserve(branch.size());
+    std::string list = "[";
+    for (std::size_t k = 0; k < branch.size(); ++k) {
+        positions.emplace_back(seqs[branch[k].node], k);
+        if (siblings == Siblings::counted) {
+            out[k].sibling_count = branch[k].sibling_count;
+            out[k].sibling_index = branch[k].sibling_index;
+        }
+        if (k > 0) {
+            list += ',';
+        }
+        list += std::to_string(seqs[branch[k].node]);
+    }
+    list += ']';
+    std::sort(positions.begin(), positions.end());
+    auto st = c.prepare(
+        "SELECT " + std::string(kMessageColumns) +
+        ", seq FROM messages WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
+    );
+    st.bind(1, list);
+    std::size_t row = 0;
+    while (st.step() && row < positions.size()) {
+        const std::int64_t seq = st.column_int(18);
+        while (row < positions.size() && positions[row].first < seq) {
+            ++row;
+        }
+        if (row < positions.size() && positions[row].first == seq) {
+            out[positions[row].second].message = read_message(st);
+            ++row;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
@@ -27,42 +102,69 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
 ) {
     co_return co_await run<std::vector<PathMessage>>(
         [&](Connection& c) -> Result<std::vector<PathMessage>> {
-            const auto columns = qualified_columns(kMessageColumns, "m");
-            auto st = c.prepare(
-                "WITH RECURSIVE path(id, depth) AS ("
-                " SELECT id, 0 FROM messages WHERE conversation_id = ?1 AND id = COALESCE(?2, "
-                "(SELECT active_leaf_id FROM conversations WHERE id = ?1))"
-                " UNION ALL SELECT m.parent_id, path.depth + 1 FROM path JOIN messages m ON m.id = "
-                "path.id WHERE m.parent_id IS NOT NULL AND path.depth + 1 < ?3) "
-                "SELECT " +
-                columns + ", " +
-                (siblings == Siblings::skipped
-                     ? std::string("4294967296")
-                     : "(SELECT COUNT(*) * 4294967296 + SUM(s.created_at < m.created_at OR "
-                       "(s.created_at = m.created_at AND s.id < m.id)) " +
-                           std::string(kSiblings) + ")") +
-                " FROM path JOIN messages m ON m.id = path.id AND m.conversation_id = ?1 "
-                "ORDER BY path.depth DESC"
-            );
-            st.bind(1, conversation_id);
-            if (leaf_id) {
-                st.bind(2, *leaf_id);
-            } else {
-                st.bind_null(2);
-            }
-            st.bind(3, std::max<std::int64_t>(limit, 0));
-            std::vector<PathMessage> out;
-            while (st.step()) {
-                PathMessage p;
-                p.message = read_message(st);
-                // Count and index in one subquery (one index search a message, not two):
-                // count × 2^32 + index.
-                const std::int64_t siblings_packed = st.column_int(18);
-                p.sibling_count = siblings_packed >> 32;
-                p.sibling_index = siblings_packed & 0xffff'ffff;
-                out.push_back(std::move(p));
-            }
-            return out;
+            limit = std::max<std::int64_t>(limit, 0);
+            return in_read_snapshot(c, [&] {
+                const std::int64_t most = walk_in_memory_at_most(limit);
+                auto count = c.prepare(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE conversation_id = ? "
+                    "LIMIT ?)"
+                );
+                count.bind(1, conversation_id).bind(2, most + 1);
+                if (count.step() && count.column_int(0) <= most) {
+                    return path_in_memory(c, conversation_id, leaf_id, limit, siblings);
+                }
+                // The walk carries each message's rowid (one search by id a step, none after)
+                // and yields the leaf first, so no sort: the branch is reversed here.
+                const auto columns = qualified_columns(kMessageColumns, "m");
+                auto st = c.prepare(
+                    "WITH RECURSIVE path(seq, parent_id, depth) AS ("
+                    " SELECT seq, parent_id, 0 FROM messages WHERE conversation_id = ?1 AND id = "
+                    "COALESCE(?2, (SELECT active_leaf_id FROM conversations WHERE id = ?1))"
+                    " UNION ALL SELECT m.seq, m.parent_id, path.depth + 1 FROM path JOIN "
+                    "messages m ON m.id = path.parent_id WHERE path.depth + 1 < ?3 AND "
+                    "m.conversation_id = ?1) "
+                    "SELECT " +
+                    columns + ", " +
+                    (siblings == Siblings::skipped
+                         ? std::string("4294967296")
+                         : "(SELECT COUNT(*) * 4294967296 + SUM(s.created_at < m.created_at OR "
+                           "(s.created_at = m.created_at AND s.id < m.id)) " +
+                               std::string(kSiblings) + ")") +
+                    ", path.depth FROM path JOIN messages m ON m.seq = path.seq"
+                );
+                st.bind(1, conversation_id);
+                if (leaf_id) {
+                    st.bind(2, *leaf_id);
+                } else {
+                    st.bind_null(2);
+                }
+                st.bind(3, limit);
+                std::vector<std::pair<std::int64_t, PathMessage>> found;
+                while (st.step()) {
+                    PathMessage p;
+                    p.message = read_message(st);
+                    // Count and index in one subquery (one index search a message, not two):
+                    // count × 2^32 + index.
+                    const std::int64_t siblings_packed = st.column_int(18);
+                    p.sibling_count = siblings_packed >> 32;
+                    p.sibling_index = siblings_packed & 0xffff'ffff;
+                    found.emplace_back(st.column_int(19), std::move(p));
+                }
+                // The queue yields depth 0, 1, 2, …; sorted anyway, since SQL promises no order.
+                if (!std::is_sorted(found.begin(), found.end(), [](const auto& a, const auto& b) {
+                        return a.first < b.first;
+                    })) {
+                    std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+                        return a.first < b.first;
+                    });
+                }
+                std::vector<PathMessage> out;
+                out.reserve(found.size());
+                for (auto it = found.rbegin(); it != found.rend(); ++it) {
+                    out.push_back(std::move(it->second));
+                }
+                return out;
+            });
         }
     );
 }

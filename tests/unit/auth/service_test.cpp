@@ -73,6 +73,24 @@ TEST_F(AuthServiceTest, AccessTokenExpiresAfterItsLifetime) {
     EXPECT_EQ(late.error().type, ErrorType::authentication);
 }
 
+// Verified tokens are remembered (VerifiedTokens): a token that differs by one character is
+// still refused after the genuine one was accepted, and a clock set back before the token's iat
+// (beyond the leeway) refuses it as a fresh verification does.
+TEST_F(AuthServiceTest, ARememberedTokenIsStillCheckedLikeAFreshOne) {
+    const auto s = register_user("remembered@example.com");
+    ASSERT_TRUE(run_awaitable(service_->authenticate(s.access_token)).has_value());
+    EXPECT_TRUE(run_awaitable(service_->authenticate(s.access_token)).has_value());
+    std::string forged = s.access_token;
+    forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(run_awaitable(service_->authenticate(forged)).has_value());
+    now_ -= std::chrono::minutes(5);
+    const auto early = run_awaitable(service_->authenticate(s.access_token));
+    ASSERT_FALSE(early.has_value());
+    EXPECT_EQ(early.error().type, ErrorType::authentication);
+    now_ += std::chrono::minutes(5) + std::chrono::seconds(10);
+    EXPECT_TRUE(run_awaitable(service_->authenticate(s.access_token)).has_value());
+}
+
 TEST_F(AuthServiceTest, ReuseOfARotatedTokenRevokesTheFamily) {
     const auto s = register_user("reuse@example.com");
     const auto second = run_awaitable(service_->refresh(s.refresh_token));

@@ -2,8 +2,13 @@
 // counts and positions, the newest leaf below a message, the active leaf, and a conversation
 // written whole or not at all.
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <map>
+#include <random>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -212,6 +217,95 @@ TEST_P(TreeStoreTest, SiblingCountsOfRootsTiesAndACutBranch) {
     const auto elsewhere = run_awaitable(store_->message_path(other.id, std::nullopt, 10)).value();
     ASSERT_EQ(elsewhere.size(), 1U);
     EXPECT_EQ(elsewhere[0].sibling_count, 1);
+}
+
+// Random trees, small (the SQLite store finds the branch in memory from one scan) and large
+// (past kWalkInMemory: the recursive walk), against a model of the rules: the leaf and its
+// ancestors, the newest `limit` of them, oldest first; siblings share a parent (roots: none) and
+// are ordered by created_at, then id. Many equal timestamps, ids not in insertion order.
+TEST_P(TreeStoreTest, BranchesOfSmallAndLargeTreesMatchTheRules) {
+    std::mt19937 random(14);
+    for (const int size : {40, 300}) {
+        Conversation c = conversation_;
+        c.id = new_uuid_v7();
+        std::vector<Message> messages(static_cast<std::size_t>(size));
+        for (int i = 0; i < size; ++i) {
+            auto& m = messages[static_cast<std::size_t>(i)];
+            // Fixed width, so that a locale's collation orders them as bytes do.
+            std::array<char, 16> id{};
+            std::snprintf(
+                id.data(), id.size(), "%08x-%04d", static_cast<unsigned>(random() % 4096), i
+            );
+            m.id = id.data();
+            m.conversation_id = c.id;
+            m.role = i % 2 == 0 ? "user" : "assistant";
+            m.content = "message " + std::to_string(i);
+            m.created_at = kBase + std::chrono::milliseconds(i / 4);  // ties
+            const auto pick = random() % 10;
+            if (i > 0 && pick < 6) {
+                m.parent_id = messages[static_cast<std::size_t>(i - 1)].id;  // a chain
+            } else if (i > 0 && pick < 9) {
+                m.parent_id = messages[random() % static_cast<std::size_t>(i)].id;  // a branch
+            }                                                                       // else a root
+        }
+        c.active_leaf_id = messages[static_cast<std::size_t>(size / 2)].id;
+        ASSERT_TRUE(run_awaitable(store_->insert_conversation_trees({{c, messages}})).has_value());
+        std::map<std::string, const Message*> by_id;
+        for (const auto& m : messages) {
+            by_id[m.id] = &m;
+        }
+        const auto expected = [&](const std::string& leaf, std::int64_t limit) {
+            std::vector<PathMessage> out;
+            for (const Message* m = by_id.at(leaf); m != nullptr;) {
+                PathMessage p;
+                p.message = *m;
+                std::vector<const Message*> siblings;
+                for (const auto& s : messages) {
+                    if (s.parent_id == m->parent_id) {
+                        siblings.push_back(&s);
+                    }
+                }
+                std::sort(siblings.begin(), siblings.end(), [](const auto* a, const auto* b) {
+                    return std::tie(a->created_at, a->id) < std::tie(b->created_at, b->id);
+                });
+                p.sibling_count = static_cast<std::int64_t>(siblings.size());
+                p.sibling_index = std::find(siblings.begin(), siblings.end(), m) - siblings.begin();
+                out.insert(out.begin(), p);
+                if (!m->parent_id || static_cast<std::int64_t>(out.size()) >= limit) {
+                    break;
+                }
+                m = by_id.at(*m->parent_id);
+            }
+            return out;
+        };
+        std::vector<std::optional<std::string>> leaves{std::nullopt};
+        for (int k = 0; k < 8; ++k) {
+            leaves.emplace_back(messages[random() % messages.size()].id);
+        }
+        for (const auto& leaf : leaves) {
+            for (const std::int64_t limit : {1, 3, 100, 1000}) {
+                const auto want = expected(leaf.value_or(*c.active_leaf_id), limit);
+                const auto got = run_awaitable(store_->message_path(c.id, leaf, limit)).value();
+                const auto bare =
+                    run_awaitable(store_->message_path(c.id, leaf, limit, Siblings::skipped))
+                        .value();
+                ASSERT_EQ(got.size(), want.size()) << size << " " << limit;
+                ASSERT_EQ(bare.size(), want.size()) << size << " " << limit;
+                for (std::size_t i = 0; i < want.size(); ++i) {
+                    EXPECT_EQ(got[i].message.id, want[i].message.id) << size << " " << limit;
+                    EXPECT_EQ(got[i].message.content, want[i].message.content);
+                    EXPECT_EQ(got[i].message.parent_id, want[i].message.parent_id);
+                    EXPECT_EQ(got[i].message.created_at, want[i].message.created_at);
+                    EXPECT_EQ(got[i].sibling_count, want[i].sibling_count) << want[i].message.id;
+                    EXPECT_EQ(got[i].sibling_index, want[i].sibling_index) << want[i].message.id;
+                    EXPECT_EQ(bare[i].message.id, want[i].message.id);
+                    EXPECT_EQ(bare[i].sibling_count, 1);
+                    EXPECT_EQ(bare[i].sibling_index, 0);
+                }
+            }
+        }
+        EXPECT_TRUE(run_awaitable(store_->message_path(c.id, "no such id", 100)).value().empty());
+    }
 }
 
 TEST_P(TreeStoreTest, MessagesOfAnotherConversationAreNotFound) {

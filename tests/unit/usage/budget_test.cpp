@@ -132,6 +132,70 @@ protected:
     int soft_warnings_ = 0;
 };
 
+// Counts the settlements that reach the store (issue 14: a free call without a cap writes none).
+class CountingBudgetStore final : public store::BudgetStore {
+public:
+    explicit CountingBudgetStore(store::BudgetStore& inner) : inner_(inner) {}
+
+    boost::asio::awaitable<Result<std::optional<store::BudgetLimit>>> find_user_budget(
+        std::string user_id
+    ) override {
+        return inner_.find_user_budget(std::move(user_id));
+    }
+
+    boost::asio::awaitable<Result<std::optional<store::BudgetLimit>>> find_key_budget(
+        std::string key_id
+    ) override {
+        return inner_.find_key_budget(std::move(key_id));
+    }
+
+    boost::asio::awaitable<Result<bool>> set_key_budget(
+        std::string key_id, store::BudgetLimit limit
+    ) override {
+        return inner_.set_key_budget(std::move(key_id), std::move(limit));
+    }
+
+    boost::asio::awaitable<Result<store::BudgetReservation>> reserve_budget(
+        std::vector<store::BudgetCharge> charges, TimePoint now
+    ) override {
+        return inner_.reserve_budget(std::move(charges), now);
+    }
+
+    boost::asio::awaitable<Result<std::vector<store::BudgetSpend>>> settle_budget(
+        std::vector<store::BudgetCharge> charges, std::int64_t cost
+    ) override {
+        ++settlements;
+        return inner_.settle_budget(std::move(charges), cost);
+    }
+
+    boost::asio::awaitable<Result<store::BudgetSpend>> budget_spend(
+        std::string subject, TimePoint period_start
+    ) override {
+        return inner_.budget_spend(std::move(subject), period_start);
+    }
+
+    int settlements = 0;
+
+private:
+    store::BudgetStore& inner_;
+};
+
+TEST_F(BudgetsTest, AFreeCallWithoutACapSettlesNothingAndAPricedOneIsCounted) {
+    CountingBudgetStore counting(store::budget_store(*store_));
+    budgets_ = std::make_unique<Budgets>(counting, nullptr, nullptr, [this] { return now_; });
+    ASSERT_TRUE(spend(500, 0).has_value());  // uncapped: nothing held; free: nothing billed
+    EXPECT_EQ(counting.settlements, 0);
+    ASSERT_TRUE(spend(500, 7).has_value());
+    EXPECT_EQ(counting.settlements, 1);
+    EXPECT_EQ(counts().spent, 7);
+    set_user_budget(1'000, std::nullopt, "daily");
+    ASSERT_TRUE(spend(500, 0).has_value());  // capped: the hold must be released
+    EXPECT_EQ(counting.settlements, 2);
+    EXPECT_EQ(counts().reserved, 0);
+    EXPECT_EQ(counts().spent, 0);  // the daily period's: the free call billed nothing
+    budgets_.reset();              // before `counting` goes
+}
+
 TEST_F(BudgetsTest, ADailyCapRefusesWith429UntilTheNextDay) {
     set_user_budget(1'000, std::nullopt, "daily");
     ASSERT_TRUE(spend(600, 600).has_value());
