@@ -4,12 +4,15 @@
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_state.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "async/deadline.hpp"
 #include "common/log.hpp"
 
 namespace parley::llm {
@@ -21,10 +24,10 @@ struct ModelRouter::Attempt {
     EventSink* sink = nullptr;
     std::chrono::milliseconds between{};
     Clock::time_point total_deadline;
-    Clock::time_point deadline;          // first token, then next token, never past total_deadline
-    asio::steady_timer* wake = nullptr;  // the watchdog's timer, to re-arm when the deadline moves
-    bool started = false;                // a delta reached the caller: no fallback from here on
-    bool finished = false;               // a stop or an error reached the caller
+    Clock::time_point deadline;           // first token, then next token, never past total_deadline
+    async::Deadline* watchdog = nullptr;  // the attempt's, while the provider streams
+    bool started = false;                 // a delta reached the caller: no fallback from here on
+    bool finished = false;                // a stop or an error reached the caller
     bool ok = false;
     std::optional<StreamEvent> usage;    // held until the answer starts or stops
     std::optional<StreamEvent> failure;  // an error before anything was forwarded
@@ -58,27 +61,8 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     co_await timer.async_wait(asio::use_awaitable);
 }
 
-// Returns when `state.deadline` passes. The deadline may move either way while it waits: when
-// the timer fires before the deadline (it moved later), the watchdog waits again; the sink wakes
-// the timer (state.wake) only when it moves the deadline earlier. Cancellation from the race
-// (the provider finished first) ends it at once.
-template <class State>
-asio::awaitable<void> watchdog(State& state) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    state.wake = &timer;
-    for (;;) {
-        timer.expires_at(state.deadline);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none || Clock::now() >= state.deadline) {
-            state.wake = nullptr;
-            co_return;
-        }
-    }
-}
-
 // The provider's stream, with an unexpected exception turned into an error event so that the
-// race against the watchdog ends when the provider does.
+// attempt ends when the provider does.
 asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink sink) {
     bool failed = false;
     try {
@@ -97,6 +81,29 @@ asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink
         co_await sink(StreamEvent::failure(UpstreamError::server, "provider failed"));
     }
 }
+
+// Forwards the cancellation of the coroutine that owns it (the turn's: its client left) to
+// `signal`, for as long as it lives.
+class Forward {
+public:
+    Forward(asio::cancellation_slot slot, asio::cancellation_signal& signal) : slot_(slot) {
+        if (slot_.is_connected()) {
+            slot_.assign([&signal](asio::cancellation_type type) { signal.emit(type); });
+        }
+    }
+
+    ~Forward() {
+        if (slot_.is_connected()) {
+            slot_.clear();
+        }
+    }
+
+    Forward(const Forward&) = delete;
+    Forward& operator=(const Forward&) = delete;
+
+private:
+    asio::cancellation_slot slot_;
+};
 
 }  // namespace
 
@@ -138,8 +145,6 @@ Result<const ModelInfo*> ModelRouter::resolve(std::string_view model_id) const {
 }
 
 asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest request, Attempt& st) {
-    using namespace asio::experimental::
-        awaitable_operators;  // NOLINT(google-build-using-namespace)
     EventSink wrapped = [&st](StreamEvent e) -> asio::awaitable<void> {
         if (st.finished) {
             co_return;
@@ -149,15 +154,12 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
             case StreamEvent::Kind::text_delta:
             case StreamEvent::Kind::tool_call:  // visible output: no fallback after it either
                 st.started = true;
-                {
-                    const auto next = std::min(Clock::now() + st.between, st.total_deadline);
-                    // A later deadline needs no wake-up: the watchdog's timer fires at the old
-                    // one and re-arms itself. Waking it on every token cost a turn of the event
-                    // loop per delta.
-                    if (next < st.deadline && st.wake != nullptr) {
-                        st.wake->cancel();  // re-arm at the earlier deadline
-                    }
-                    st.deadline = next;
+                // A later deadline needs no wake-up: the watchdog's timer fires at the old one
+                // and re-arms itself (waking it on every token cost a turn of the event loop
+                // per delta); only an earlier one re-arms it.
+                st.deadline = std::min(Clock::now() + st.between, st.total_deadline);
+                if (st.watchdog != nullptr) {
+                    st.watchdog->expires_at(st.deadline);
                 }
                 co_await (*st.sink)(std::move(e));
                 break;
@@ -183,8 +185,30 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
                 break;
         }
     };
-    const auto outcome = co_await (guarded(provider, std::move(request), wrapped) || watchdog(st));
-    if (outcome.index() == 1 && !st.finished) {
+    // The watchdog is a timer whose handler stops the provider's call through `stop`, which also
+    // carries the turn's own cancellation to it; the call runs as its own coroutine only to take
+    // that signal. (A `||` with a watchdog coroutine held both sides co_spawned, their shared
+    // state and the watchdog's frame for the whole answer: issue 14, memory per open stream.)
+    const auto executor = co_await asio::this_coro::executor;
+    asio::cancellation_signal stop;
+    bool timed_out = false;
+    async::Deadline watchdog(executor, [&stop, &timed_out] {
+        timed_out = true;
+        stop.emit(asio::cancellation_type::terminal);
+    });
+    watchdog.expires_at(st.deadline);
+    st.watchdog = &watchdog;
+    const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    const Forward forward(cs.slot(), stop);
+    auto call = guarded(provider, std::move(request), wrapped);
+    auto token = asio::bind_cancellation_slot(stop.slot(), asio::as_tuple(asio::use_awaitable));
+    auto [thrown] = co_await asio::co_spawn(executor, std::move(call), std::move(token));
+    st.watchdog = nullptr;
+    watchdog.stop();
+    if (thrown && !timed_out) {
+        std::rethrow_exception(thrown);  // cancelled from outside (or the guard itself failed)
+    }
+    if (timed_out && !st.finished) {
         auto timeout = StreamEvent::failure(
             UpstreamError::timeout,
             st.started ? "the model stopped sending tokens" : "no first token in time"
