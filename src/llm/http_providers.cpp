@@ -186,25 +186,7 @@ public:
             co_return !finished;
         };
         auto head = co_await client_.send(std::move(req), on_body);
-        if (!head) {
-            if (!finished) {
-                co_await sink(StreamEvent::failure(UpstreamError::connection, head.error().detail));
-            }
-            co_return;
-        }
-        if (head->status != 200) {
-            co_await sink(Wire::error(head->status, error_body, retry_after_of(*head)));
-            co_return;
-        }
-        if (!is_event_stream(*head)) {
-            co_await sink(not_a_stream<Wire>(*head, error_body));
-            co_return;
-        }
-        if (!finished) {
-            for (auto& out : decoder.finish()) {
-                co_await sink(std::move(out));
-            }
-        }
+        co_await end_stream(head, error_body, decoder, finished, sink);
     }
 
     asio::awaitable<std::vector<StreamEvent>> complete(ChatRequest request) override {
@@ -233,6 +215,37 @@ public:
     }
 
 private:
+    // After the response of stream(): its error, or the decoder's last events. A coroutine of its
+    // own: the events built here would otherwise each hold a slot of stream()'s frame, which
+    // lasts the whole answer (g++ 12 keeps every co_awaited temporary there; issue 14).
+    static asio::awaitable<void> end_stream(
+        const Result<net::ClientResponse>& head,
+        const std::string& error_body,
+        typename Wire::Decoder& decoder,
+        bool finished,
+        const EventSink& sink
+    ) {
+        if (!head) {
+            if (!finished) {
+                co_await sink(StreamEvent::failure(UpstreamError::connection, head.error().detail));
+            }
+            co_return;
+        }
+        if (head->status != 200) {
+            co_await sink(Wire::error(head->status, error_body, retry_after_of(*head)));
+            co_return;
+        }
+        if (!is_event_stream(*head)) {
+            co_await sink(not_a_stream<Wire>(*head, error_body));
+            co_return;
+        }
+        if (!finished) {
+            for (auto& out : decoder.finish()) {
+                co_await sink(std::move(out));
+            }
+        }
+    }
+
     net::ClientRequest make_request(const ChatRequest& request, bool stream) const {
         net::ClientRequest req;
         req.method = "POST";

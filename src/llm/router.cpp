@@ -82,6 +82,37 @@ asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink
     }
 }
 
+// Hands `e` to `sink`. A coroutine of its own so that the event passed by value lives in this
+// short frame rather than in the caller's, which lasts the whole answer (g++ 12 gives every
+// temporary of a co_await expression a slot of the coroutine's frame: issue 14).
+asio::awaitable<void> deliver(const EventSink& sink, StreamEvent& e) {
+    co_await sink(std::move(e));
+}
+
+// The error an attempt that timed out ends with.
+StreamEvent timeout_event(bool started) {
+    return StreamEvent::failure(
+        UpstreamError::timeout,
+        started ? "the model stopped sending tokens" : "no first token in time"
+    );
+}
+
+// The error the caller gets when every model of the chain failed. Transient failures everywhere:
+// the providers are overloaded. A permanent one (a bad key) keeps its own class, so the caller
+// can tell a configuration problem from an outage.
+StreamEvent chain_failure(const std::optional<StreamEvent>& last) {
+    const bool permanent = last && (last->error == UpstreamError::authentication ||
+                                    last->error == UpstreamError::malformed);
+    auto error = StreamEvent::failure(
+        permanent ? last->error : UpstreamError::overloaded,
+        "every model in the chain failed" + (last ? "; last: " + last->text : std::string{})
+    );
+    if (last) {
+        error.http_status = last->http_status;
+    }
+    return error;
+}
+
 // Forwards the cancellation of the coroutine that owns it (the turn's: its client left) to
 // `signal`, for as long as it lives.
 class Forward {
@@ -209,15 +240,10 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
         std::rethrow_exception(thrown);  // cancelled from outside (or the guard itself failed)
     }
     if (timed_out && !st.finished) {
-        auto timeout = StreamEvent::failure(
-            UpstreamError::timeout,
-            st.started ? "the model stopped sending tokens" : "no first token in time"
-        );
+        st.failure = timeout_event(st.started);
         if (st.started) {
-            st.finished = true;
-            co_await (*st.sink)(std::move(timeout));
-        } else {
-            st.failure = std::move(timeout);
+            st.finished = true;  // (the failure is not read once finished)
+            co_await deliver(*st.sink, *st.failure);
         }
     }
     if (!st.finished && !st.failure) {
@@ -258,7 +284,8 @@ asio::awaitable<RouteResult> ModelRouter::stream(
                 result.ok = st.ok;
                 co_return result;
             }
-            StreamEvent failure = std::move(*st.failure);
+            // (A reference: the failure stays in `st`, not in a slot of this long-lived frame.)
+            StreamEvent& failure = *st.failure;
             log::warn(
                 "model attempt failed",
                 {{"provider", provider.name()},
@@ -268,8 +295,8 @@ asio::awaitable<RouteResult> ModelRouter::stream(
                  {"detail", failure.text}}
             );
             if (failure.error == UpstreamError::invalid_request) {
-                co_await sink(std::move(failure)
-                );  // our request is wrong: no other model will do better
+                // Our request is wrong: no other model will do better.
+                co_await deliver(sink, failure);
                 co_return result;
             }
             const bool may_retry =
@@ -290,19 +317,8 @@ asio::awaitable<RouteResult> ModelRouter::stream(
             co_await sleep_for(delay);
         }
     }
-    // Transient failures everywhere: the providers are overloaded. A permanent one (a bad key)
-    // keeps its own class, so the caller can tell a configuration problem from an outage.
-    const bool permanent = last_failure && (last_failure->error == UpstreamError::authentication ||
-                                            last_failure->error == UpstreamError::malformed);
-    auto final_error = StreamEvent::failure(
-        permanent ? last_failure->error : UpstreamError::overloaded,
-        "every model in the chain failed" +
-            (last_failure ? "; last: " + last_failure->text : std::string{})
-    );
-    if (last_failure) {
-        final_error.http_status = last_failure->http_status;
-    }
-    co_await sink(std::move(final_error));
+    last_failure = chain_failure(last_failure);
+    co_await deliver(sink, *last_failure);
     co_return result;
 }
 
