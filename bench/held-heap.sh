@@ -23,13 +23,7 @@ body='{"content":"hello","model":"gpt-4o-mini"}'
 if ((use_heaptrack)); then
     command -v heaptrack >/dev/null || { echo "bench: heaptrack not installed" >&2; exit 1; }
 fi
-hard=$(ulimit -Hn)
-if [[ $hard == unlimited ]]; then hard=65536; fi
-ulimit -n "$hard"
-if (($(ulimit -n) < 2 * n + 256)); then
-    echo "bench: ulimit -n is $(ulimit -n); $((2 * n + 256)) needed for $n streams" >&2
-    exit 1
-fi
+raise_fd_limit "$n"
 
 WORK=$(mktemp -d /tmp/parley-heldheap.XXXXXX)
 UPSTREAM_PID=
@@ -39,10 +33,7 @@ cleanup() {
     if [[ -n $SAMPLER_PID ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
     if [[ -n $SERVER_PID ]]; then kill -TERM "$SERVER_PID" 2>/dev/null || true; fi
     stop_parley || true
-    if [[ -n $UPSTREAM_PID ]]; then
-        kill -TERM "$UPSTREAM_PID" 2>/dev/null || true
-        wait "$UPSTREAM_PID" 2>/dev/null || true
-    fi
+    stop_upstream
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -71,23 +62,7 @@ base="http://127.0.0.1:$PARLEY_PORT/api/v1"
 token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/json' \
     -d '{"email":"held-bench@example.com","password":"BenchPass123"}' | jq -r .data.access_token)
 [[ -n $token && $token != null ]] || { echo "bench: registration failed" >&2; exit 1; }
-# One titled conversation per stream (no auto-title request), over one keep-alive connection.
-for i in $(seq 1 "$n"); do
-    if ((i > 1)); then echo next; fi
-    cat <<CFG
-url = "$base/conversations"
-header = "Authorization: Bearer $token"
-header = "Content-Type: application/json"
-data = "{\"title\":\"b\"}"
-write-out = "\n"
-CFG
-done >"$WORK/create.cfg"
-curl -fs -K "$WORK/create.cfg" | jq -r .data.id |
-    sed 's|.*|/api/v1/conversations/&/messages/stream?format=openai|' >"$WORK/targets"
-if (($(grep -c . "$WORK/targets") != n)) || grep -q null "$WORK/targets"; then
-    echo "bench: could not create $n conversations" >&2
-    exit 1
-fi
+create_stream_targets "$base" "$token" "$n" "$WORK/targets"
 
 rss_of() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
 sleep 1
