@@ -41,7 +41,6 @@ if ((use_nginx)) && ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/ngin
     echo "bench: nginx not installed (scripts/install-deps); NGINX=0 skips it" >&2
     exit 1
 fi
-NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 
 max_level=0
 for n in "${levels[@]}" "${held[@]}"; do
@@ -176,39 +175,7 @@ done
 
 # --- nginx ---------------------------------------------------------------------------------------
 if ((use_nginx)); then
-    NGINX_PREFIX=$WORK/nginx
-    mkdir -p "$NGINX_PREFIX"
-    chmod 755 "$WORK" "$NGINX_PREFIX" # nginx's workers drop root privileges
-    for d in client_body proxy fastcgi uwsgi scgi; do mkdir -m 777 -p "$NGINX_PREFIX/$d"; done
-    # A port taken between free_port and nginx's bind: try another.
-    nginx_workers=()
-    for _ in 1 2 3 4 5; do
-        NPORT=$(free_port)
-        sed -e "s|@PREFIX@|$NGINX_PREFIX|g" -e "s|@LISTEN@|127.0.0.1:$NPORT|g" \
-            -e "s|@UPSTREAM@|127.0.0.1:$UPORT|g" -e "s|@WORKERS@|$(nproc)|g" \
-            "$BENCH_ROOT/bench/nginx-stream.conf" >"$NGINX_PREFIX/nginx.conf"
-        "$NGINX_BIN" -p "$NGINX_PREFIX" -c "$NGINX_PREFIX/nginx.conf" -g 'daemon off;' \
-            >"$NGINX_PREFIX/stdout.log" 2>&1 &
-        NGINX_PID=$!
-        for _ in $(seq 1 100); do
-            if curl -s -o /dev/null "http://127.0.0.1:$NPORT/" || ! kill -0 "$NGINX_PID" 2>/dev/null; then
-                break
-            fi
-            sleep 0.05
-        done
-        if kill -0 "$NGINX_PID" 2>/dev/null; then
-            sleep 0.2
-            read -ra nginx_workers <<<"$(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
-            break
-        fi
-        wait "$NGINX_PID" 2>/dev/null || true
-        NGINX_PID=
-    done
-    if ((${#nginx_workers[@]} == 0)); then
-        echo "bench: nginx did not start:" >&2
-        cat "$NGINX_PREFIX/stdout.log" "$NGINX_PREFIX/error.log" >&2 2>/dev/null
-        exit 1
-    fi
+    start_nginx "$WORK"
     MEASURED=("$NGINX_PID" "${nginx_workers[@]}")
     nginx_idle=$(rss_kib "${MEASURED[@]}")
     for n in "${levels[@]}"; do

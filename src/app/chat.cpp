@@ -63,9 +63,8 @@ asio::awaitable<void> wait_signal(asio::signal_set& signals) {
 asio::awaitable<int> converse(
     llm::ModelRouter& router, const llm::ModelInfo& model, llm::ChatRequest request
 ) {
-    const auto sink = [](llm::StreamEvent e) -> asio::awaitable<void> {
+    const auto sink = [](llm::StreamEvent e) {
         print(event_json(e));
-        co_return;
     };
     const auto result = co_await router.stream(model, std::move(request), sink);
     print(

@@ -1,6 +1,10 @@
 #include "async/blocking_pool.hpp"
 
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -29,21 +33,35 @@ void BlockingPool::stop() {
     }
 }
 
-namespace {
-
-asio::awaitable<void> invoke(std::function<void()> fn) {
-    fn();
-    co_return;
-}
-
-}  // namespace
-
 asio::awaitable<void> run_blocking(BlockingPool& pool, std::function<void()> fn) {
-    // co_spawn on the pool's executor; completion (and any exception) is delivered back on the
-    // awaiting coroutine's executor.
-    co_await asio::co_spawn(
-        pool.impl().pool.get_executor(), invoke(std::move(fn)), asio::use_awaitable
+    // One post to the pool and one back to the awaiting coroutine's executor (which the handler
+    // carries). A co_spawn on the pool did the same with a coroutine frame, its entry point and
+    // more handlers queued on the pool, each of which could wake another pool thread (issue 14:
+    // five of these a streamed answer).
+    std::exception_ptr error;
+    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+        [&pool, &fn, &error](auto handler) {
+            // Keeps the caller's io_context running while `fn` does.
+            auto home = asio::prefer(
+                asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked
+            );
+            asio::post(
+                pool.impl().pool,
+                [&fn, &error, home = std::move(home), handler = std::move(handler)]() mutable {
+                    try {
+                        fn();
+                    } catch (...) {
+                        error = std::current_exception();
+                    }
+                    asio::post(home, std::move(handler));
+                }
+            );
+        },
+        asio::use_awaitable
     );
+    if (error) {
+        std::rethrow_exception(error);
+    }
 }
 
 }  // namespace parley::async

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -108,15 +109,22 @@ std::string_view Request::path_param(std::string_view name) const noexcept {
     return {};
 }
 
-boost::asio::awaitable<CloseReason> Request::disconnected() const {
-    if (disconnect_watch_) {
-        co_return co_await disconnect_watch_();
-    }
+namespace {
+
+// A request without a connection: waits until cancelled.
+boost::asio::awaitable<CloseReason> never_disconnected() {
     boost::asio::steady_timer never(
         co_await boost::asio::this_coro::executor, boost::asio::steady_timer::time_point::max()
     );
-    co_await never.async_wait(boost::asio::use_awaitable);
+    co_await never.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     co_return CloseReason::none;
+}
+
+}  // namespace
+
+// Not a coroutine: the session's watch is awaited directly, without a frame around it.
+boost::asio::awaitable<CloseReason> Request::disconnected() const {
+    return disconnect_watch_ ? disconnect_watch_() : never_disconnected();
 }
 
 bool Request::is_websocket_upgrade() const noexcept {

@@ -97,7 +97,8 @@ public:
 
     // Completes when the client disconnects (or the server begins to drain) while the handler
     // runs: for handlers that wait a long time before answering (the first token of a stream).
-    // Never completes for a request without a connection (unit tests). The session provides it.
+    // Cancelled (the loser of a `||`), it returns CloseReason::none without throwing. Never
+    // completes for a request without a connection (unit tests). The session provides it.
     boost::asio::awaitable<CloseReason> disconnected() const;
 
     using DisconnectWatch = std::function<boost::asio::awaitable<CloseReason>()>;

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <charconv>
 
+#include <boost/asio/this_coro.hpp>
+#include <boost/system/system_error.hpp>
+
 #include "common/release.hpp"
 #include "common/strings.hpp"
 #include "llm/anthropic_codec.hpp"
@@ -159,8 +162,7 @@ public:
         std::string error_body;
         bool finished = false;       // a stop or error event went to the sink
         std::optional<bool> events;  // whether the body is an event stream, known from the head
-        auto on_body = [&](const net::ClientResponse& head,
-                           std::string_view chunk) -> asio::awaitable<bool> {
+        auto on_body = [&](const net::ClientResponse& head, std::string_view chunk) -> bool {
             if (!events) {
                 events = head.status == 200 && is_event_stream(head);
             }
@@ -168,34 +170,55 @@ public:
                 if (error_body.size() < 64 * 1024) {
                     error_body.append(chunk);
                 }
-                co_return true;
+                return true;
             }
             for (const auto& e : parser.next(chunk)) {
                 for (auto& out : decoder.decode(e.event, e.data)) {
                     finished = finished || out.kind == StreamEvent::Kind::stop ||
                                out.kind == StreamEvent::Kind::error;
-                    co_await sink(std::move(out));
+                    sink(std::move(out));
                 }
             }
             if (parser.failed()) {
-                co_await sink(
-                    StreamEvent::failure(UpstreamError::malformed, std::string(parser.error()))
-                );
+                sink(StreamEvent::failure(UpstreamError::malformed, std::string(parser.error())));
                 finished = true;
             }
-            co_return !finished;
+            return !finished;
         };
         auto head = co_await client_.send(std::move(req), on_body);
-        co_await end_stream(head, error_body, decoder, finished, sink);
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none) {
+            // Cancelled (the client left, or the router's watchdog fired): the broken request is
+            // no event of the answer; the cancellation goes on up.
+            throw boost::system::system_error(asio::error::operation_aborted);
+        }
+        if (!head) {
+            if (!finished) {
+                sink(StreamEvent::failure(UpstreamError::connection, head.error().detail));
+            }
+            co_return;
+        }
+        if (head->status != 200) {
+            sink(Wire::error(head->status, error_body, retry_after_of(*head)));
+            co_return;
+        }
+        if (!is_event_stream(*head)) {
+            sink(not_a_stream<Wire>(*head, error_body));
+            co_return;
+        }
+        if (!finished) {
+            for (auto& out : decoder.finish()) {
+                sink(std::move(out));
+            }
+        }
     }
 
     asio::awaitable<std::vector<StreamEvent>> complete(ChatRequest request) override {
         net::ClientRequest req = make_request(request, false);
         std::string body;
-        auto on_body =
-            [&body](const net::ClientResponse&, std::string_view chunk) -> asio::awaitable<bool> {
+        auto on_body = [&body](const net::ClientResponse&, std::string_view chunk) -> bool {
             body.append(chunk);
-            co_return true;
+            return true;
         };
         auto head = co_await client_.send(std::move(req), on_body);
         if (!head) {
@@ -215,37 +238,6 @@ public:
     }
 
 private:
-    // After the response of stream(): its error, or the decoder's last events. A coroutine of its
-    // own: the events built here would otherwise each hold a slot of stream()'s frame, which
-    // lasts the whole answer (g++ 12 keeps every co_awaited temporary there; issue 14).
-    static asio::awaitable<void> end_stream(
-        const Result<net::ClientResponse>& head,
-        const std::string& error_body,
-        typename Wire::Decoder& decoder,
-        bool finished,
-        const EventSink& sink
-    ) {
-        if (!head) {
-            if (!finished) {
-                co_await sink(StreamEvent::failure(UpstreamError::connection, head.error().detail));
-            }
-            co_return;
-        }
-        if (head->status != 200) {
-            co_await sink(Wire::error(head->status, error_body, retry_after_of(*head)));
-            co_return;
-        }
-        if (!is_event_stream(*head)) {
-            co_await sink(not_a_stream<Wire>(*head, error_body));
-            co_return;
-        }
-        if (!finished) {
-            for (auto& out : decoder.finish()) {
-                co_await sink(std::move(out));
-            }
-        }
-    }
-
     net::ClientRequest make_request(const ChatRequest& request, bool stream) const {
         net::ClientRequest req;
         req.method = "POST";

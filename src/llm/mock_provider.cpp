@@ -179,21 +179,21 @@ public:
         std::int64_t produced = 0;
         for (const auto& piece : pieces_of(a.thinking)) {
             co_await pause(timer);
-            co_await sink(StreamEvent::thinking_delta(piece));
+            sink(StreamEvent::thinking_delta(piece));
             ++produced;
         }
         for (const auto& piece : pieces_of(a.reply)) {
             co_await pause(timer);
-            co_await sink(StreamEvent::text_delta(piece));
+            sink(StreamEvent::text_delta(piece));
             ++produced;
         }
         if (a.call) {
             co_await pause(timer);
             produced += estimate_tokens(a.call->arguments);
-            co_await sink(StreamEvent::tool_call_event(std::move(*a.call)));
+            sink(StreamEvent::tool_call_event(std::move(*a.call)));
         }
-        co_await sink(StreamEvent::usage_event({prompt_tokens(request), produced}));
-        co_await sink(StreamEvent::stop(a.finish));
+        sink(StreamEvent::usage_event({prompt_tokens(request), produced}));
+        sink(StreamEvent::stop(a.finish));
     }
 
     asio::awaitable<std::vector<StreamEvent>> complete(ChatRequest request) override {

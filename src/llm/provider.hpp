@@ -19,8 +19,12 @@ class HttpClient;
 
 namespace parley::llm {
 
-// Receives a provider's events in order; co_awaited, so a slow consumer slows the read.
-using EventSink = std::function<boost::asio::awaitable<void>(StreamEvent)>;
+// Receives a provider's events in order, called on the provider's executor. It must not wait:
+// the consumers take the event (a turn queues it for its relay) and return. A plain call, not a
+// coroutine: an awaitable sink cost a coroutine frame at each level (the router's, the turn's)
+// for every delta (issue 14). A cancelled provider sends nothing more (its broken request is not
+// an event of the answer).
+using EventSink = std::function<void(StreamEvent)>;
 
 class Provider {
 public:

@@ -28,6 +28,7 @@ struct ModelRouter::Attempt {
     async::Deadline* watchdog = nullptr;  // the attempt's, while the provider streams
     bool started = false;                 // a delta reached the caller: no fallback from here on
     bool finished = false;                // a stop or an error reached the caller
+    bool expired = false;  // the watchdog fired: what the cancelled provider says now is ignored
     bool ok = false;
     std::optional<StreamEvent> usage;    // held until the answer starts or stops
     std::optional<StreamEvent> failure;  // an error before anything was forwarded
@@ -64,7 +65,6 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 // The provider's stream, with an unexpected exception turned into an error event so that the
 // attempt ends when the provider does.
 asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink sink) {
-    bool failed = false;
     try {
         co_await provider.stream(std::move(request), sink);
     } catch (const boost::system::system_error& e) {
@@ -72,21 +72,11 @@ asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink
             throw;  // cancelled from outside: let the cancellation through
         }
         log::error("provider failed", {{"provider", provider.name()}, {"what", e.what()}});
-        failed = true;
+        sink(StreamEvent::failure(UpstreamError::server, "provider failed"));
     } catch (const std::exception& e) {
         log::error("provider failed", {{"provider", provider.name()}, {"what", e.what()}});
-        failed = true;
+        sink(StreamEvent::failure(UpstreamError::server, "provider failed"));
     }
-    if (failed) {  // (no co_await inside a handler)
-        co_await sink(StreamEvent::failure(UpstreamError::server, "provider failed"));
-    }
-}
-
-// Hands `e` to `sink`. A coroutine of its own so that the event passed by value lives in this
-// short frame rather than in the caller's, which lasts the whole answer (g++ 12 gives every
-// temporary of a co_await expression a slot of the coroutine's frame: issue 14).
-asio::awaitable<void> deliver(const EventSink& sink, StreamEvent& e) {
-    co_await sink(std::move(e));
 }
 
 // The error an attempt that timed out ends with.
@@ -176,9 +166,9 @@ Result<const ModelInfo*> ModelRouter::resolve(std::string_view model_id) const {
 }
 
 asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest request, Attempt& st) {
-    EventSink wrapped = [&st](StreamEvent e) -> asio::awaitable<void> {
-        if (st.finished) {
-            co_return;
+    EventSink wrapped = [&st](StreamEvent e) {
+        if (st.finished || st.expired) {
+            return;
         }
         switch (e.kind) {
             case StreamEvent::Kind::thinking_delta:
@@ -192,24 +182,24 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
                 if (st.watchdog != nullptr) {
                     st.watchdog->expires_at(st.deadline);
                 }
-                co_await (*st.sink)(std::move(e));
+                (*st.sink)(std::move(e));
                 break;
             case StreamEvent::Kind::usage:
                 st.usage = std::move(e);
                 break;
             case StreamEvent::Kind::stop:
                 if (st.usage) {
-                    co_await (*st.sink)(std::move(*st.usage));
+                    (*st.sink)(std::move(*st.usage));
                     st.usage.reset();
                 }
                 st.finished = true;
                 st.ok = true;
-                co_await (*st.sink)(std::move(e));
+                (*st.sink)(std::move(e));
                 break;
             case StreamEvent::Kind::error:
                 if (st.started) {
                     st.finished = true;
-                    co_await (*st.sink)(std::move(e));
+                    (*st.sink)(std::move(e));
                 } else {
                     st.failure = std::move(e);
                 }
@@ -222,28 +212,36 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
     // state and the watchdog's frame for the whole answer: issue 14, memory per open stream.)
     const auto executor = co_await asio::this_coro::executor;
     asio::cancellation_signal stop;
-    bool timed_out = false;
-    async::Deadline watchdog(executor, [&stop, &timed_out] {
-        timed_out = true;
+    async::Deadline watchdog(executor, [&stop, &st] {
+        // The provider, cancelled next, may still call the sink (its connection's error): the
+        // timeout is what the caller gets.
+        st.expired = true;
         stop.emit(asio::cancellation_type::terminal);
     });
     watchdog.expires_at(st.deadline);
     st.watchdog = &watchdog;
-    const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-    const Forward forward(cs.slot(), stop);
-    auto call = guarded(provider, std::move(request), wrapped);
-    auto token = asio::bind_cancellation_slot(stop.slot(), asio::as_tuple(asio::use_awaitable));
-    auto [thrown] = co_await asio::co_spawn(executor, std::move(call), std::move(token));
-    st.watchdog = nullptr;
-    watchdog.stop();
-    if (thrown && !timed_out) {
-        std::rethrow_exception(thrown);  // cancelled from outside (or the guard itself failed)
+    {
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        const Forward forward(cs.slot(), stop);
+        auto call = guarded(provider, std::move(request), wrapped);
+        auto token = asio::bind_cancellation_slot(stop.slot(), asio::as_tuple(asio::use_awaitable));
+        auto [thrown] = co_await asio::co_spawn(executor, std::move(call), std::move(token));
+        st.watchdog = nullptr;
+        watchdog.stop();
+        if (cs.cancelled() != asio::cancellation_type::none) {
+            // The caller was cancelled (the watchdog may have fired too). No timeout, no
+            // fallback: the cancellation goes on up.
+            throw boost::system::system_error(asio::error::operation_aborted);
+        }
+        if (thrown && !st.expired) {
+            std::rethrow_exception(thrown);  // the guard itself failed
+        }
     }
-    if (timed_out && !st.finished) {
+    if (st.expired && !st.finished) {
         st.failure = timeout_event(st.started);
         if (st.started) {
             st.finished = true;  // (the failure is not read once finished)
-            co_await deliver(*st.sink, *st.failure);
+            (*st.sink)(std::move(*st.failure));
         }
     }
     if (!st.finished && !st.failure) {
@@ -295,8 +293,7 @@ asio::awaitable<RouteResult> ModelRouter::stream(
                  {"detail", failure.text}}
             );
             if (failure.error == UpstreamError::invalid_request) {
-                // Our request is wrong: no other model will do better.
-                co_await deliver(sink, failure);
+                sink(std::move(failure));  // our request is wrong: no other model will do better
                 co_return result;
             }
             const bool may_retry =
@@ -318,7 +315,7 @@ asio::awaitable<RouteResult> ModelRouter::stream(
         }
     }
     last_failure = chain_failure(last_failure);
-    co_await deliver(sink, *last_failure);
+    sink(std::move(*last_failure));
     co_return result;
 }
 

@@ -39,7 +39,7 @@ asio::awaitable<void> run_call(
     std::optional<llm::Usage> usage;
     std::optional<llm::FinishReason> finish;
     std::optional<llm::StreamEvent> error;
-    const auto sink = [&](llm::StreamEvent e) -> asio::awaitable<void> {
+    const auto sink = [&](llm::StreamEvent e) {
         switch (e.kind) {
             case llm::StreamEvent::Kind::thinking_delta:
                 thinking += e.text;
@@ -71,7 +71,6 @@ asio::awaitable<void> run_call(
                 error = std::move(e);
                 break;
         }
-        co_return;
     };
     llm::RouteResult route;
     route.model = call.model->id;

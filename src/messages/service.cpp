@@ -665,7 +665,7 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
 asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, Prepared p) {
     Answer answer;
     const auto started = std::chrono::steady_clock::now();
-    const auto sink = [&answer, &st](llm::StreamEvent e) -> asio::awaitable<void> {
+    const auto sink = [&answer, &st](llm::StreamEvent e) {
         switch (e.kind) {
             case llm::StreamEvent::Kind::thinking_delta:
                 answer.thinking += e.text;
@@ -705,7 +705,6 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
                 answer.error = std::move(e);
                 break;
         }
-        co_return;
     };
     // The user's message goes to the store beside the model call, in its own coroutine so that a
     // cancelled answer never interrupts the write. It shares the outcome rather than pointing into
@@ -956,13 +955,12 @@ asio::awaitable<BackgroundAnswer> ask_in_background(
         hold = std::move(*reserved);
     }
     llm::Usage usage;
-    const auto sink = [&answer, &usage](llm::StreamEvent e) -> asio::awaitable<void> {
+    const auto sink = [&answer, &usage](llm::StreamEvent e) {
         if (e.kind == llm::StreamEvent::Kind::text_delta) {
             answer.text += e.text;
         } else if (e.kind == llm::StreamEvent::Kind::usage) {
             usage = e.usage;  // cumulative
         }
-        co_return;
     };
     const auto route = co_await router.stream(model, request, sink);
     answer.ok = route.ok;

@@ -1,5 +1,6 @@
 #include "messages/stream_format.hpp"
 
+#include <optional>
 #include <utility>
 
 #include <boost/json/array.hpp>
@@ -9,6 +10,7 @@
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 
+#include "common/json_writer.hpp"
 #include "conversations/json.hpp"
 
 namespace parley::messages {
@@ -85,23 +87,13 @@ public:
 
     std::string thinking(std::string_view delta) override {
         std::string out = enter(Block::thinking);
-        out += event(
-            "content_block_delta",
-            {{"type", "content_block_delta"},
-             {"index", index_},
-             {"delta", {{"type", "thinking_delta"}, {"thinking", delta}}}}
-        );
+        block_delta(out, "thinking_delta", "thinking", delta);
         return out;
     }
 
     std::string text(std::string_view delta) override {
         std::string out = enter(Block::text);
-        out += event(
-            "content_block_delta",
-            {{"type", "content_block_delta"},
-             {"index", index_},
-             {"delta", {{"type", "text_delta"}, {"text", delta}}}}
-        );
+        block_delta(out, "text_delta", "text", delta);
         return out;
     }
 
@@ -180,6 +172,30 @@ public:
 private:
     enum class Block { none, thinking, text };
 
+    // A content_block_delta event, written straight into `out` (issue 14: the same bytes as
+    // event() with its JSON tree, which was most of a delta's cost).
+    void block_delta(
+        std::string& out, std::string_view type, std::string_view field, std::string_view delta
+    ) const {
+        out.reserve(out.size() + delta.size() + 112);
+        out += "event: content_block_delta\ndata: ";
+        json::Writer w(out);
+        w.begin_object()
+            .key("type")
+            .string("content_block_delta")
+            .key("index")
+            .integer(index_)
+            .key("delta")
+            .begin_object()
+            .key("type")
+            .string(type)
+            .key(field)
+            .string(delta)
+            .end_object()
+            .end_object();
+        out += "\n\n";
+    }
+
     static std::string event(std::string_view name, const bj::object& data) {
         std::string out = "event: ";
         out += name;
@@ -243,11 +259,15 @@ public:
     std::string start(const StreamStart& s) override {
         start_ = s;
         text_ = delta_template("content");
-        thinking_ = delta_template("reasoning");
         return chunk_with_delta({{"role", "assistant"}, {"content", ""}}, nullptr);
     }
 
-    std::string thinking(std::string_view delta) override { return thinking_.with(delta); }
+    std::string thinking(std::string_view delta) override {
+        if (!thinking_) {
+            thinking_ = delta_template("reasoning");  // most answers have no thinking
+        }
+        return thinking_->with(delta);
+    }
 
     std::string text(std::string_view delta) override { return text_.with(delta); }
 
@@ -354,10 +374,11 @@ private:
         std::string tail;  // from the `}` closing the delta
 
         std::string with(std::string_view text) const {
-            const std::string quoted = bj::serialize(bj::string_view(text.data(), text.size()));
             std::string out;
-            out.reserve(head.size() + quoted.size() + tail.size());
-            out.append(head).append(quoted).append(tail);
+            out.reserve(head.size() + text.size() + tail.size() + 8);
+            out.append(head);
+            json::append_quoted(out, text);
+            out.append(tail);
             return out;
         }
     };
@@ -373,7 +394,7 @@ private:
 
     StreamStart start_;
     DeltaTemplate text_;
-    DeltaTemplate thinking_;
+    std::optional<DeltaTemplate> thinking_;
     bool ndjson_;
     bool usage_chunk_;
     std::int64_t tool_index_ = 0;

@@ -310,8 +310,7 @@ struct HttpClient::Impl {
                 }
                 co_return failure("read from " + t.key, pec);
             }
-            if (!draining && got > 0 &&
-                !co_await on_body(head, std::string_view(chunk.data(), got))) {
+            if (!draining && got > 0 && !on_body(head, std::string_view(chunk.data(), got))) {
                 // The caller stopped reading (a stream's last event). A well-behaved server ends
                 // the body right after it ([DONE], the last chunk): read that much, briefly, so
                 // the connection can serve the next request instead of a new connect.

@@ -45,9 +45,9 @@ struct ClientOptions {
 };
 
 // Called with the response head and each piece of the body as it arrives; return false to stop
-// reading (the connection is then closed, not reused).
-using BodyHandler =
-    std::function<boost::asio::awaitable<bool>(const ClientResponse&, std::string_view)>;
+// reading (the connection is then closed, not reused). A plain call, not a coroutine (issue 14:
+// a frame per socket read); it must not block: a slow consumer keeps what it is given.
+using BodyHandler = std::function<bool(const ClientResponse&, std::string_view)>;
 
 class HttpClient {
 public:

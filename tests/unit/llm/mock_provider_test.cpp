@@ -24,13 +24,7 @@ std::vector<StreamEvent> stream(Provider& provider, const ChatRequest& r) {
     asio::io_context ctx;
     asio::co_spawn(
         ctx,
-        provider.stream(
-            r,
-            [&out](StreamEvent e) -> asio::awaitable<void> {
-                out.push_back(std::move(e));
-                co_return;
-            }
-        ),
+        provider.stream(r, [&out](StreamEvent e) { out.push_back(std::move(e)); }),
         [](std::exception_ptr e) {
             if (e) {
                 std::rethrow_exception(e);

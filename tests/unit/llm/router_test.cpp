@@ -3,11 +3,14 @@
 // resolution, cancellation. Plus the mock provider.
 #include "llm/router.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -35,6 +38,9 @@ struct Script {
     std::optional<StreamEvent> error;  // sent after the tokens instead of stop
     bool hang = false;                 // silence before the first token
     bool hang_after = false;           // silence after the tokens
+    // Cancelled, the provider reports its broken connection before it ends (as the HTTP
+    // providers do: the client's read fails when the request is cancelled).
+    bool error_when_cancelled = false;
 };
 
 class ScriptedProvider final : public Provider {
@@ -49,31 +55,43 @@ public:
         calls.push_back({request.model, Clock::now()});
         last_thinking = request.thinking;
         const Script s = scripts_[std::min(calls.size() - 1, scripts_.size() - 1)];
+        bool was_cancelled = false;
         try {
             if (s.hang) {
                 co_await sleep_ms(60'000);
             }
             for (const auto& t : s.tokens) {
                 co_await sleep_ms(s.delay_ms);
-                co_await sink(StreamEvent::text_delta(t));
+                sink(StreamEvent::text_delta(t));
             }
             for (const auto& c : s.calls) {
                 co_await sleep_ms(s.delay_ms);
-                co_await sink(StreamEvent::tool_call_event(c));
+                sink(StreamEvent::tool_call_event(c));
             }
             if (s.hang_after) {
                 co_await sleep_ms(60'000);
             }
         } catch (const boost::system::system_error&) {
             cancelled = true;
-            throw;
+            was_cancelled = true;
+        }
+        if (was_cancelled) {
+            if (s.error_when_cancelled) {
+                // As an HTTP provider's failed read: a turn of the event loop later (after the
+                // router's watchdog has seen its own cancellation), then the error.
+                co_await asio::this_coro::reset_cancellation_state();
+                const auto ex = co_await asio::this_coro::executor;
+                co_await asio::post(ex, asio::use_awaitable);
+                sink(StreamEvent::failure(UpstreamError::connection, "the request was cancelled"));
+            }
+            throw boost::system::system_error(asio::error::operation_aborted);
         }
         if (s.error) {
-            co_await sink(*s.error);
+            sink(*s.error);
             co_return;
         }
-        co_await sink(StreamEvent::usage_event({7, static_cast<std::int64_t>(s.tokens.size())}));
-        co_await sink(StreamEvent::stop(s.finish));
+        sink(StreamEvent::usage_event({7, static_cast<std::int64_t>(s.tokens.size())}));
+        sink(StreamEvent::stop(s.finish));
     }
 
     asio::awaitable<std::vector<StreamEvent>> complete(ChatRequest) override {
@@ -129,7 +147,9 @@ struct Fixture {
         std::vector<Script> primary,
         std::vector<Script> fallback = {answer({"fallback answer"})},
         milliseconds first_token = milliseconds(300),
-        milliseconds between_tokens = milliseconds(300)
+        milliseconds between_tokens = milliseconds(300),
+        int max_retries = 2,
+        std::string fallback_model = "fallback-model"
     ) {
         auto a = std::make_unique<ScriptedProvider>("alpha", std::move(primary));
         auto b = std::make_unique<ScriptedProvider>("beta", std::move(fallback));
@@ -140,11 +160,11 @@ struct Fixture {
         providers.emplace("beta", std::move(b));
         RouterOptions o;
         o.default_model = "primary-model";
-        o.fallback_model = "fallback-model";
+        o.fallback_model = std::move(fallback_model);
         o.first_token_timeout = first_token;
         o.between_tokens_timeout = between_tokens;
         o.total_timeout = milliseconds(5000);
-        o.max_retries = 2;
+        o.max_retries = max_retries;
         o.backoff_base = milliseconds(10);
         o.backoff_max = milliseconds(40);
         o.max_retry_after = milliseconds(3000);
@@ -166,11 +186,9 @@ struct Fixture {
                 const auto* model = router->resolve("").value();
                 ChatRequest r;
                 r.messages.push_back({"user", "hi"});
-                co_return co_await router
-                    ->stream(*model, r, [this](StreamEvent e) -> asio::awaitable<void> {
-                        seen.push_back(std::move(e));
-                        co_return;
-                    });
+                co_return co_await router->stream(*model, r, [this](StreamEvent e) {
+                    seen.push_back(std::move(e));
+                });
             },
             [&](std::exception_ptr e, RouteResult r) {
                 if (e) {
@@ -303,6 +321,29 @@ TEST(RouterTest, StallBetweenTokensEndsWithATimeoutError) {
     EXPECT_TRUE(f.alpha->cancelled);
 }
 
+// The sink is a plain call: a provider cancelled by the watchdog may still send its connection's
+// error on the way out. The caller gets the timeout, not that error.
+TEST(RouterTest, AStallStaysATimeoutWhenTheCancelledProviderReportsAnError) {
+    Script stall = answer({"first"});
+    stall.hang_after = true;
+    stall.error_when_cancelled = true;
+    Fixture f({stall});
+    const auto r = f.run();
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(f.text(), "first");
+    EXPECT_EQ(
+        std::count_if(
+            f.seen.begin(),
+            f.seen.end(),
+            [](const StreamEvent& e) { return e.kind == StreamEvent::Kind::error; }
+        ),
+        1
+    );
+    EXPECT_EQ(f.last().kind, StreamEvent::Kind::error);
+    EXPECT_EQ(f.last().error, UpstreamError::timeout);
+    EXPECT_TRUE(f.alpha->cancelled);
+}
+
 TEST(RouterTest, BetweenTokenTimeoutShorterThanFirstTokenTimeoutIsEnforced) {
     // First token allowed 2 s, then 200 ms between tokens: a 500 ms gap after the first token must
     // end the answer at about 200 ms, not at the first-token deadline.
@@ -400,9 +441,8 @@ TEST(RouterTest, CancellingTheCallerCancelsTheProvider) {
         [&]() -> asio::awaitable<void> {
             const auto* model = f.router->resolve("").value();
             ChatRequest r;
-            auto sink = [&f](StreamEvent e) -> asio::awaitable<void> {
+            auto sink = [&f](StreamEvent e) {
                 f.seen.push_back(std::move(e));
-                co_return;
             };
             co_await (f.router->stream(*model, r, sink) || sleep_ms(250));
         },
@@ -457,6 +497,42 @@ std::vector<std::string> kinds(const std::vector<StreamEvent>& events) {
         }
     }
     return out;
+}
+
+// Cancelled while waiting for the first token: the watchdog, cancelled as well, must not turn the
+// cancellation into a timeout, a fallback or an error event.
+TEST(RouterTest, CancellingTheCallerBeforeTheFirstTokenSendsNothing) {
+    using namespace asio::experimental::
+        awaitable_operators;  // NOLINT(google-build-using-namespace)
+    Script hang;
+    hang.hang = true;
+    hang.error_when_cancelled = true;
+    // One model, no retry (as the chat CLI runs it): after the race nothing else would stop the
+    // router before its final error.
+    Fixture f({hang}, {}, milliseconds(300), milliseconds(300), 0, "");
+    asio::io_context ctx;
+    bool router_won = false;
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+            const auto* model = f.router->resolve("").value();
+            ChatRequest r;
+            auto sink = [&f](StreamEvent e) {
+                f.seen.push_back(std::move(e));
+            };
+            const auto won = co_await (f.router->stream(*model, r, sink) || sleep_ms(100));
+            router_won = won.index() == 0;
+        },
+        [](std::exception_ptr e) {
+            if (e) {
+                std::rethrow_exception(e);
+            }
+        }
+    );
+    ctx.run();
+    EXPECT_FALSE(router_won);
+    EXPECT_TRUE(f.alpha->cancelled);
+    EXPECT_TRUE(f.seen.empty()) << "an event after the cancellation";
 }
 
 TEST(RouterTest, ToolCallsReachTheCallerInOrderBeforeUsageAndStop) {
@@ -532,13 +608,7 @@ TEST(MockProviderTest, DeterministicStreamWithThinkingAndUsage) {
         asio::io_context ctx;
         asio::co_spawn(
             ctx,
-            mock->stream(
-                r,
-                [out](StreamEvent e) -> asio::awaitable<void> {
-                    out->push_back(std::move(e));
-                    co_return;
-                }
-            ),
+            mock->stream(r, [out](StreamEvent e) { out->push_back(std::move(e)); }),
             asio::detached
         );
         ctx.run();
