@@ -200,3 +200,48 @@ start_nginx() {
         exit 1
     fi
 }
+
+# usage: stop_upstream — stops the fake upstream start_upstream started, if it runs.
+stop_upstream() {
+    if [[ -n ${UPSTREAM_PID:-} ]]; then
+        kill -TERM "$UPSTREAM_PID" 2>/dev/null || true
+        wait "$UPSTREAM_PID" 2>/dev/null || true
+        UPSTREAM_PID=
+    fi
+}
+
+# usage: create_stream_targets BASE TOKEN N FILE — creates N conversations through BASE (…/api/v1)
+# as TOKEN's user, titled (so no auto-title request reaches the upstream), over one keep-alive
+# connection, and writes each one's OpenAI-format stream route to FILE, one a line.
+create_stream_targets() {
+    local base=$1 token=$2 n=$3 out=$4 i
+    for i in $(seq 1 "$n"); do
+        if ((i > 1)); then echo next; fi
+        cat <<CFG
+url = "$base/conversations"
+header = "Authorization: Bearer $token"
+header = "Content-Type: application/json"
+data = "{\"title\":\"b\"}"
+write-out = "\n"
+CFG
+    done >"$out.cfg"
+    curl -fs -K "$out.cfg" | jq -r .data.id |
+        sed 's|.*|/api/v1/conversations/&/messages/stream?format=openai|' >"$out"
+    if (($(grep -c . "$out") != n)) || grep -q null "$out"; then
+        echo "bench: could not create $n conversations" >&2
+        exit 1
+    fi
+}
+
+# usage: raise_fd_limit N — raises the open-file limit to the hard one; fails unless N streams fit
+# (each holds a descriptor in the generator and the upstream, two in the proxy).
+raise_fd_limit() {
+    local hard
+    hard=$(ulimit -Hn)
+    if [[ $hard == unlimited ]]; then hard=65536; fi
+    ulimit -n "$hard"
+    if (($(ulimit -n) < 2 * $1 + 256)); then
+        echo "bench: ulimit -n is $(ulimit -n); $((2 * $1 + 256)) needed for $1 streams" >&2
+        exit 1
+    fi
+}

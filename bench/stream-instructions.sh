@@ -22,10 +22,7 @@ WORK=$(mktemp -d /tmp/parley-instr.XXXXXX)
 UPSTREAM_PID=
 cleanup() {
     stop_parley || true
-    if [[ -n $UPSTREAM_PID ]]; then
-        kill -TERM "$UPSTREAM_PID" 2>/dev/null || true
-        wait "$UPSTREAM_PID" 2>/dev/null || true
-    fi
+    stop_upstream
     rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -42,18 +42,11 @@ if ((use_nginx)) && ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/ngin
     exit 1
 fi
 
-# Each open stream holds a descriptor in the generator and the upstream, two in Parley and nginx.
-hard=$(ulimit -Hn)
-if [[ $hard == unlimited ]]; then hard=65536; fi
-ulimit -n "$hard"
 max_level=0
 for n in "${levels[@]}" "${held[@]}"; do
     if ((n > max_level)); then max_level=$n; fi
 done
-if (($(ulimit -n) < 2 * max_level + 256)); then
-    echo "bench: ulimit -n is $(ulimit -n); $((2 * max_level + 256)) needed for $max_level streams" >&2
-    exit 1
-fi
+raise_fd_limit "$max_level"
 
 WORK=$(mktemp -d /tmp/parley-stream.XXXXXX)
 UPSTREAM_PID=
@@ -207,24 +200,8 @@ token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/jso
     -d '{"email":"stream-bench@example.com","password":"BenchPass123"}' | jq -r .data.access_token)
 [[ -n $token && $token != null ]] || { echo "bench: registration failed" >&2; exit 1; }
 
-# One conversation per concurrent connection (titled, so no auto-title request reaches the
-# upstream), created over one keep-alive connection.
-for i in $(seq 1 "$max_level"); do
-    if ((i > 1)); then echo next; fi
-    cat <<CFG
-url = "$base/conversations"
-header = "Authorization: Bearer $token"
-header = "Content-Type: application/json"
-data = "{\"title\":\"b\"}"
-write-out = "\n"
-CFG
-done >"$WORK/create.cfg"
-curl -fs -K "$WORK/create.cfg" | jq -r .data.id |
-    sed 's|.*|/api/v1/conversations/&/messages/stream?format=openai|' >"$WORK/targets"
-if (($(grep -c . "$WORK/targets") != max_level)) || grep -q null "$WORK/targets"; then
-    echo "bench: could not create $max_level conversations" >&2
-    exit 1
-fi
+# One conversation per concurrent connection.
+create_stream_targets "$base" "$token" "$max_level" "$WORK/targets"
 
 # The streaming route must exist and end with [DONE].
 first=$(head -1 "$WORK/targets")

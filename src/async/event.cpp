@@ -39,16 +39,25 @@ void Notifier::notify() {
 }
 
 asio::awaitable<void> Notifier::wait() {
+    co_await wait_until(asio::steady_timer::time_point::max());
+}
+
+asio::awaitable<bool> Notifier::wait_until(asio::steady_timer::time_point t) {
+    timer_.expires_at(t);  // nothing waits on it now: a single consumer
     while (!pending_) {
-        co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+        auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
         if (!pending_) {
             const auto cs = co_await asio::this_coro::cancellation_state;
             if (cs.cancelled() != asio::cancellation_type::none) {
                 throw boost::system::system_error(asio::error::operation_aborted);
             }
+            if (!ec) {
+                co_return false;  // `t` came first
+            }
         }
     }
     pending_ = false;
+    co_return true;
 }
 
 }  // namespace parley::async

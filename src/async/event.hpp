@@ -35,6 +35,11 @@ public:
 
     boost::asio::awaitable<void> wait();
 
+    // wait(), or until `t` if that comes first: true when notified, false at `t`. The one
+    // timer serves both, so a reader with a deadline of its own (a ping after silence) needs
+    // no second timer nor a coroutine racing it. Cancellable (operation_aborted).
+    boost::asio::awaitable<bool> wait_until(boost::asio::steady_timer::time_point t);
+
 private:
     boost::asio::steady_timer timer_;
     bool pending_ = false;

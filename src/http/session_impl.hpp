@@ -4,12 +4,14 @@
 #pragma once
 
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -33,14 +35,6 @@ namespace session_detail {
 
 inline constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 inline constexpr std::size_t kMaxBufferedWhileStreaming = 64 * 1024;
-
-// Waits until cancelled.
-inline asio::awaitable<void> forever() {
-    asio::steady_timer timer(
-        co_await asio::this_coro::executor, asio::steady_timer::time_point::max()
-    );
-    co_await timer.async_wait(kTuple);
-}
 
 }  // namespace session_detail
 
@@ -66,7 +60,10 @@ public:
         hub_.add(this);
     }
 
-    ~Session() { hub_.remove(this); }
+    ~Session() {
+        *self_ = nullptr;  // a watch read still queued finds no session
+        hub_.remove(this);
+    }
 
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -78,6 +75,9 @@ public:
             stream_.cancel();
         } else {
             shutdown_.set();
+            if (watched_ != nullptr) {
+                watched_->mark_closed(CloseReason::shutdown);
+            }
         }
     }
 
@@ -237,13 +237,7 @@ private:
     // the two apart).
     asio::awaitable<void> read_until_eof() {
         for (;;) {
-            if (buffer_.size() >= kMaxBufferedWhileStreaming) {
-                buffer_.clear();  // a client flooding a stream: its later requests are lost
-                flooded_ = true;
-            }
-            // On the socket itself: tcp_stream's timeout belongs to the writes meanwhile. Small
-            // reads: a client seldom sends anything during a stream, and the buffer lives as long.
-            auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(512), kTuple);
+            auto [ec, n] = co_await stream_.socket().async_read_some(watch_buffer(), kTuple);
             if (ec == asio::error::operation_aborted) {
                 co_return;
             }
@@ -252,6 +246,86 @@ private:
                 co_return;
             }
             buffer_.commit(n);
+        }
+    }
+
+    // Where a watch reads what the client sends during a response. On the socket itself:
+    // tcp_stream's timeout belongs to the writes meanwhile. Small reads: a client seldom sends
+    // anything during a stream, and the buffer lives as long.
+    beast::flat_buffer::mutable_buffers_type watch_buffer() {
+        if (buffer_.size() >= kMaxBufferedWhileStreaming) {
+            buffer_.clear();  // a client flooding a stream: its later requests are lost
+            flooded_ = true;
+        }
+        return buffer_.prepare(512);
+    }
+
+    class SseWriter;
+
+    // The disconnect watch of a streaming body, as watch_disconnect() without a coroutine: one
+    // read at a time on the socket, whose handler keeps what arrives (a pipelined request) and
+    // marks `writer` closed on EOF or a reset; a drain marks it from close_if_idle(). A `||` of
+    // the body writer and a watching coroutine held two co_spawned coroutines with their
+    // shared state, and another `||` inside the watch, for the whole stream (issue 14: memory
+    // per open stream). stop_watch() must follow before `writer` goes.
+    void watch(SseWriter& writer) {
+        watched_ = &writer;
+        if (shared_.draining.load(std::memory_order_relaxed) || shutdown_.is_set()) {
+            writer.mark_closed(CloseReason::shutdown);
+            return;  // as watch_disconnect: nothing more to watch for
+        }
+        read_for_watch();
+    }
+
+    void read_for_watch() {
+        watch_reading_ = true;
+        stream_.socket().async_read_some(
+            watch_buffer(),
+            [self = self_](boost::system::error_code ec, std::size_t n) {
+                if (*self != nullptr) {
+                    (*self)->watch_read(ec, n);
+                }
+            }
+        );
+    }
+
+    void watch_read(boost::system::error_code ec, std::size_t n) {
+        watch_reading_ = false;
+        if (ec == asio::error::operation_aborted) {
+            return;  // the stream ended (stop_watch), or the session closed the socket
+        }
+        if (ec) {
+            peer_closed_ = true;
+            if (watched_ != nullptr) {
+                watched_->mark_closed(CloseReason::client_left);
+            }
+            return;
+        }
+        buffer_.commit(n);
+        if (watched_ != nullptr) {
+            read_for_watch();
+        }
+    }
+
+    // Forgets the watched writer however the body writer ends; a read still pending then
+    // completes without touching it (the session that owns it is then on its way out).
+    struct Unwatch {
+        Session& session;
+
+        ~Unwatch() { session.watched_ = nullptr; }
+    };
+
+    // Ends the watch: cancels its read and waits until its handler has run (it touches the
+    // session's buffer, which the next request reads).
+    asio::awaitable<void> stop_watch() {
+        watched_ = nullptr;
+        if (!watch_reading_) {
+            co_return;
+        }
+        stream_.cancel();  // (nothing else is pending: the body writer has returned)
+        const auto executor = co_await asio::this_coro::executor;
+        while (watch_reading_) {
+            co_await asio::post(executor, asio::use_awaitable);
         }
     }
 
@@ -304,17 +378,6 @@ private:
 
         bool broken() const noexcept { return broken_; }
 
-        // Runs beside the body writer until it is cancelled: notes when the client leaves or
-        // the server drains.
-        asio::awaitable<void> watch() {
-            const CloseReason reason = co_await session_.watch_disconnect();
-            if (reason == CloseReason::none) {
-                co_return;  // cancelled: the body writer ended
-            }
-            mark_closed(reason);
-            co_await session_detail::forever();
-        }
-
     private:
         Session& session_;
         bool http10_;
@@ -326,7 +389,6 @@ private:
     // Writes the head, runs the body writer beside a disconnect watch, ends the chunked body.
     // False when the connection cannot be reused.
     asio::awaitable<bool> stream_body(Response& res, const WireOptions& options) {
-        using namespace asio::experimental::awaitable_operators;  // NOLINT
         if (!co_await write_bytes(serialize_stream_head(res, options))) {
             co_return false;
         }
@@ -337,7 +399,10 @@ private:
             buffer_.shrink_to_fit();  // the request's read buffer: not needed while streaming
         }
         SseWriter writer(*this, options.http10);
-        co_await (res.body_writer(writer) || writer.watch());
+        watch(writer);
+        const Unwatch unwatch{*this};  // (a body writer that throws leaves no dangling watch)
+        co_await res.body_writer(writer);
+        co_await stop_watch();
         if (writer.broken() || writer.close_reason() == CloseReason::client_left) {
             co_return false;
         }
@@ -458,7 +523,11 @@ private:
     bool flooded_ = false;
     // EOF (or a reset) seen by the disconnect watch: the client will send nothing more.
     bool peer_closed_ = false;
-    async::Event shutdown_;  // set when the server drains while this connection is busy
+    async::Event shutdown_;         // set when the server drains while this connection is busy
+    SseWriter* watched_ = nullptr;  // the streaming body the watch marks (see watch())
+    bool watch_reading_ = false;    // the watch's read is pending
+    // What a watch read's handler reaches the session through: nulled when the session goes.
+    std::shared_ptr<Session*> self_ = std::make_shared<Session*>(this);
 };
 
 // Serves one connection over `stream` until it closes. Never throws.

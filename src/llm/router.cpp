@@ -4,12 +4,15 @@
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_state.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "async/deadline.hpp"
 #include "common/log.hpp"
 
 namespace parley::llm {
@@ -21,10 +24,10 @@ struct ModelRouter::Attempt {
     EventSink* sink = nullptr;
     std::chrono::milliseconds between{};
     Clock::time_point total_deadline;
-    Clock::time_point deadline;          // first token, then next token, never past total_deadline
-    asio::steady_timer* wake = nullptr;  // the watchdog's timer, to re-arm when the deadline moves
-    bool started = false;                // a delta reached the caller: no fallback from here on
-    bool finished = false;               // a stop or an error reached the caller
+    Clock::time_point deadline;           // first token, then next token, never past total_deadline
+    async::Deadline* watchdog = nullptr;  // the attempt's, while the provider streams
+    bool started = false;                 // a delta reached the caller: no fallback from here on
+    bool finished = false;                // a stop or an error reached the caller
     bool expired = false;  // the watchdog fired: what the cancelled provider says now is ignored
     bool ok = false;
     std::optional<StreamEvent> usage;    // held until the answer starts or stops
@@ -59,34 +62,8 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     co_await timer.async_wait(asio::use_awaitable);
 }
 
-// Returns when `state.deadline` passes. The deadline may move either way while it waits: when
-// the timer fires before the deadline (it moved later), the watchdog waits again; the sink wakes
-// the timer (state.wake) only when it moves the deadline earlier. Cancellation from the race
-// (the provider finished first) ends it at once.
-template <class State>
-asio::awaitable<void> watchdog(State& state) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    state.wake = &timer;
-    for (;;) {
-        timer.expires_at(state.deadline);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none) {
-            state.wake = nullptr;
-            co_return;
-        }
-        if (Clock::now() >= state.deadline) {
-            state.wake = nullptr;
-            // The provider, cancelled next, may still call the sink (its connection's error):
-            // the timeout is what the caller gets.
-            state.expired = true;
-            co_return;
-        }
-    }
-}
-
 // The provider's stream, with an unexpected exception turned into an error event so that the
-// race against the watchdog ends when the provider does.
+// attempt ends when the provider does.
 asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink sink) {
     try {
         co_await provider.stream(std::move(request), sink);
@@ -101,6 +78,53 @@ asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink
         sink(StreamEvent::failure(UpstreamError::server, "provider failed"));
     }
 }
+
+// The error an attempt that timed out ends with.
+StreamEvent timeout_event(bool started) {
+    return StreamEvent::failure(
+        UpstreamError::timeout,
+        started ? "the model stopped sending tokens" : "no first token in time"
+    );
+}
+
+// The error the caller gets when every model of the chain failed. Transient failures everywhere:
+// the providers are overloaded. A permanent one (a bad key) keeps its own class, so the caller
+// can tell a configuration problem from an outage.
+StreamEvent chain_failure(const std::optional<StreamEvent>& last) {
+    const bool permanent = last && (last->error == UpstreamError::authentication ||
+                                    last->error == UpstreamError::malformed);
+    auto error = StreamEvent::failure(
+        permanent ? last->error : UpstreamError::overloaded,
+        "every model in the chain failed" + (last ? "; last: " + last->text : std::string{})
+    );
+    if (last) {
+        error.http_status = last->http_status;
+    }
+    return error;
+}
+
+// Forwards the cancellation of the coroutine that owns it (the turn's: its client left) to
+// `signal`, for as long as it lives.
+class Forward {
+public:
+    Forward(asio::cancellation_slot slot, asio::cancellation_signal& signal) : slot_(slot) {
+        if (slot_.is_connected()) {
+            slot_.assign([&signal](asio::cancellation_type type) { signal.emit(type); });
+        }
+    }
+
+    ~Forward() {
+        if (slot_.is_connected()) {
+            slot_.clear();
+        }
+    }
+
+    Forward(const Forward&) = delete;
+    Forward& operator=(const Forward&) = delete;
+
+private:
+    asio::cancellation_slot slot_;
+};
 
 }  // namespace
 
@@ -142,8 +166,6 @@ Result<const ModelInfo*> ModelRouter::resolve(std::string_view model_id) const {
 }
 
 asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest request, Attempt& st) {
-    using namespace asio::experimental::
-        awaitable_operators;  // NOLINT(google-build-using-namespace)
     EventSink wrapped = [&st](StreamEvent e) {
         if (st.finished || st.expired) {
             return;
@@ -153,15 +175,12 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
             case StreamEvent::Kind::text_delta:
             case StreamEvent::Kind::tool_call:  // visible output: no fallback after it either
                 st.started = true;
-                {
-                    const auto next = std::min(Clock::now() + st.between, st.total_deadline);
-                    // A later deadline needs no wake-up: the watchdog's timer fires at the old
-                    // one and re-arms itself. Waking it on every token cost a turn of the event
-                    // loop per delta.
-                    if (next < st.deadline && st.wake != nullptr) {
-                        st.wake->cancel();  // re-arm at the earlier deadline
-                    }
-                    st.deadline = next;
+                // A later deadline needs no wake-up: the watchdog's timer fires at the old one
+                // and re-arms itself (waking it on every token cost a turn of the event loop
+                // per delta); only an earlier one re-arms it.
+                st.deadline = std::min(Clock::now() + st.between, st.total_deadline);
+                if (st.watchdog != nullptr) {
+                    st.watchdog->expires_at(st.deadline);
                 }
                 (*st.sink)(std::move(e));
                 break;
@@ -187,23 +206,42 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
                 break;
         }
     };
-    const auto outcome = co_await (guarded(provider, std::move(request), wrapped) || watchdog(st));
-    const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-    if (cs.cancelled() != asio::cancellation_type::none) {
-        // The caller was cancelled: the watchdog, cancelled too, may have ended the race first.
-        // No timeout, no fallback: the cancellation goes on up.
-        throw boost::system::system_error(asio::error::operation_aborted);
+    // The watchdog is a timer whose handler stops the provider's call through `stop`, which also
+    // carries the turn's own cancellation to it; the call runs as its own coroutine only to take
+    // that signal. (A `||` with a watchdog coroutine held both sides co_spawned, their shared
+    // state and the watchdog's frame for the whole answer: issue 14, memory per open stream.)
+    const auto executor = co_await asio::this_coro::executor;
+    asio::cancellation_signal stop;
+    async::Deadline watchdog(executor, [&stop, &st] {
+        // The provider, cancelled next, may still call the sink (its connection's error): the
+        // timeout is what the caller gets.
+        st.expired = true;
+        stop.emit(asio::cancellation_type::terminal);
+    });
+    watchdog.expires_at(st.deadline);
+    st.watchdog = &watchdog;
+    {
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        const Forward forward(cs.slot(), stop);
+        auto call = guarded(provider, std::move(request), wrapped);
+        auto token = asio::bind_cancellation_slot(stop.slot(), asio::as_tuple(asio::use_awaitable));
+        auto [thrown] = co_await asio::co_spawn(executor, std::move(call), std::move(token));
+        st.watchdog = nullptr;
+        watchdog.stop();
+        if (cs.cancelled() != asio::cancellation_type::none) {
+            // The caller was cancelled (the watchdog may have fired too). No timeout, no
+            // fallback: the cancellation goes on up.
+            throw boost::system::system_error(asio::error::operation_aborted);
+        }
+        if (thrown && !st.expired) {
+            std::rethrow_exception(thrown);  // the guard itself failed
+        }
     }
-    if (outcome.index() == 1 && !st.finished) {
-        auto timeout = StreamEvent::failure(
-            UpstreamError::timeout,
-            st.started ? "the model stopped sending tokens" : "no first token in time"
-        );
+    if (st.expired && !st.finished) {
+        st.failure = timeout_event(st.started);
         if (st.started) {
-            st.finished = true;
-            (*st.sink)(std::move(timeout));
-        } else {
-            st.failure = std::move(timeout);
+            st.finished = true;  // (the failure is not read once finished)
+            (*st.sink)(std::move(*st.failure));
         }
     }
     if (!st.finished && !st.failure) {
@@ -244,7 +282,8 @@ asio::awaitable<RouteResult> ModelRouter::stream(
                 result.ok = st.ok;
                 co_return result;
             }
-            StreamEvent failure = std::move(*st.failure);
+            // (A reference: the failure stays in `st`, not in a slot of this long-lived frame.)
+            StreamEvent& failure = *st.failure;
             log::warn(
                 "model attempt failed",
                 {{"provider", provider.name()},
@@ -275,19 +314,8 @@ asio::awaitable<RouteResult> ModelRouter::stream(
             co_await sleep_for(delay);
         }
     }
-    // Transient failures everywhere: the providers are overloaded. A permanent one (a bad key)
-    // keeps its own class, so the caller can tell a configuration problem from an outage.
-    const bool permanent = last_failure && (last_failure->error == UpstreamError::authentication ||
-                                            last_failure->error == UpstreamError::malformed);
-    auto final_error = StreamEvent::failure(
-        permanent ? last_failure->error : UpstreamError::overloaded,
-        "every model in the chain failed" +
-            (last_failure ? "; last: " + last_failure->text : std::string{})
-    );
-    if (last_failure) {
-        final_error.http_status = last_failure->http_status;
-    }
-    sink(std::move(final_error));
+    last_failure = chain_failure(last_failure);
+    sink(std::move(*last_failure));
     co_return result;
 }
 

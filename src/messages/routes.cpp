@@ -60,7 +60,6 @@ StopCause stop_cause(http::CloseReason reason) {
 // events; none for the other streams.
 struct RelayState {
     std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
-    bool ping = false;  // the watch asks for a ping
     LiveStream* live = nullptr;
     StreamHub* hub = nullptr;
     bool detached = false;  // the reader left `live`
@@ -107,47 +106,36 @@ asio::awaitable<void> keep_for_readers(
 }
 
 // Runs beside a relay until the relay ends: when the client leaves or the server drains, it
-// cancels the turn (whose `end` the relay then reads); after kPingEvery without a write it asks
-// the relay for a ping. Its timer is armed once per ping interval, not once per delta.
+// cancels the turn (whose `end` the relay then reads), or keeps a resumable answer going for its
+// readers. (The pings are the relay's own: its wait for the turn ends at the ping time.)
 template <class Channel>
 asio::awaitable<void> watch_relay(Turn& turn, Channel& channel, RelayState& state) {
-    using namespace asio::experimental::awaitable_operators;  // NOLINT
-    for (;;) {
-        auto woke = co_await (channel.closed() || sleep_until(state.last_write + kPingEvery));
-        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none) {
-            co_return;  // the relay ended
-        }
-        if (woke.index() == 0) {
-            const auto why = std::get<0>(woke);
-            if (state.live != nullptr) {
-                state.live->detach();
-                state.detached = true;
-            }
-            bool kept = false;
-            if constexpr (std::is_base_of_v<http::StreamWriter, Channel>) {
-                // (Only SSE streams are kept.)
-                if (state.live != nullptr && state.live->info().resumable &&
-                    why == http::CloseReason::client_left) {
-                    kept = true;
-                    co_await keep_for_readers(turn, *state.live, *state.hub, channel);
-                }
-            }
-            if (!kept) {
-                turn.cancel(stop_cause(why));
-            }
-            co_await sleep_until(std::chrono::steady_clock::time_point::max());
-            co_return;
-        }
-        if (std::chrono::steady_clock::now() >= state.last_write + kPingEvery) {
-            state.ping = true;
-            turn.wake();
+    const auto why = co_await channel.closed();
+    const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) {
+        co_return;  // the relay ended
+    }
+    if (state.live != nullptr) {
+        state.live->detach();
+        state.detached = true;
+    }
+    bool kept = false;
+    if constexpr (std::is_base_of_v<http::StreamWriter, Channel>) {
+        // (Only SSE streams are kept.)
+        if (state.live != nullptr && state.live->info().resumable &&
+            why == http::CloseReason::client_left) {
+            kept = true;
+            co_await keep_for_readers(turn, *state.live, *state.hub, channel);
         }
     }
+    if (!kept) {
+        turn.cancel(stop_cause(why));
+    }
+    co_await sleep_until(std::chrono::steady_clock::time_point::max());
 }
 
 // Writes a turn's events to a client until the turn ends: deltas as they come (those already
-// queued go out together), a ping when the watch asks for one, and the ending.
+// queued go out together), a ping after kPingEvery without a write, and the ending.
 template <class Channel>
 asio::awaitable<void> relay_events(
     Turn& turn,
@@ -201,6 +189,7 @@ asio::awaitable<void> relay_events(
     if (first) {
         handle(*first);
     }
+    bool ping = false;
     for (;;) {
         while (!ended) {
             auto e = turn.try_next();
@@ -209,10 +198,9 @@ asio::awaitable<void> relay_events(
             }
             handle(*e);
         }
-        if (state.ping && !ended) {
+        if (ping && !ended) {
             add_raw(encoder.ping());  // not an event of the answer: not numbered
         }
-        state.ping = false;
         if (!pending.empty() && channel.close_reason() != http::CloseReason::client_left) {
             if (framed) {
                 for (auto& piece : pending) {
@@ -235,7 +223,11 @@ asio::awaitable<void> relay_events(
         if (ended) {
             co_return;
         }
-        co_await turn.wait();
+        // One timer for both: the turn's wake-up, armed at the ping time (once per wait, not
+        // a second timer and coroutine racing it for the whole answer).
+        const auto ping_at = state.last_write + kPingEvery;
+        const bool woken = co_await turn.wait_until(ping_at);
+        ping = !woken && std::chrono::steady_clock::now() >= ping_at;
     }
 }
 
@@ -243,7 +235,7 @@ asio::awaitable<void> relay_events(
 // (and stores what it has); when the server drains, the client gets the encoder's error and the
 // turn is stored the same way. `Channel` is http::StreamWriter (SSE: one write for everything
 // pending) or http::WebSocket (one message per piece). Per delta this is one wake-up of the
-// relay: the watch for a closed connection and the ping timer run beside it for the whole turn.
+// relay: the watch for a closed connection runs beside it for the whole turn.
 template <class Channel>
 asio::awaitable<void> relay(
     Turn& turn,

@@ -305,14 +305,11 @@ std::optional<TurnEvent> Turn::try_next() {
     return e;
 }
 
-asio::awaitable<void> Turn::wait() {
-    if (state_->queue.empty()) {
-        co_await state_->ready.wait();
+asio::awaitable<bool> Turn::wait_until(std::chrono::steady_clock::time_point t) {
+    if (!state_->queue.empty()) {
+        co_return true;
     }
-}
-
-void Turn::wake() {
-    state_->ready.notify();
+    co_return co_await state_->ready.wait_until(t);
 }
 
 void Turn::cancel(StopCause why) {

@@ -122,11 +122,9 @@ public:
     std::optional<TurnEvent> try_next();
 
     // For a reader that drains with try_next(): completes when an event is queued (at once if
-    // one is) or after wake(); may also return with nothing queued. Cancellable.
-    boost::asio::awaitable<void> wait();
-
-    // Ends the reader's wait() without an event (it has something else to do).
-    void wake();
+    // one is), or at `t` if that comes first (then false); may also return true with nothing
+    // queued. Cancellable.
+    boost::asio::awaitable<bool> wait_until(std::chrono::steady_clock::time_point t);
 
     // Stops the answer: the provider request is aborted and what arrived is stored as
     // `partial` (finish_reason "cancelled"). The turn still ends with an `end` event.

@@ -8,7 +8,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -17,6 +16,7 @@
 #include <boost/url/parse.hpp>
 #include <openssl/ssl.h>
 
+#include "async/deadline.hpp"
 #include "common/release.hpp"
 #include "common/strings.hpp"
 
@@ -98,86 +98,34 @@ std::string_view ClientResponse::header(std::string_view name) const noexcept {
 }
 
 // The body reads' timeout. tcp_stream's own timeout is re-armed before every read (a timer
-// scheduled and cancelled, a handler run, per streamed delta); this one keeps a single timer
-// waiting. Pushing the deadline later only stores it: when the timer fires before the deadline it
-// waits again until it. Only a deadline moved earlier re-arms the timer. As with tcp_stream, only
-// the time a read is pending counts (not the caller's time between reads), and when the deadline
-// passes the socket is closed, so the pending read fails at once.
+// scheduled and cancelled, a handler run, per streamed delta); this one is an async::Deadline,
+// whose single timer is only re-armed when the deadline moves earlier. As with tcp_stream, only
+// the time a read is pending counts (not the caller's time between reads), and when the
+// deadline passes the socket is closed, so the pending read fails at once.
 class ReadDeadline {
 public:
     ReadDeadline(const asio::any_io_executor& ex, tcp::socket& socket)
-        : state_(std::make_shared<State>(ex, socket)) {}
-
-    ~ReadDeadline() { stop(); }
-
-    ReadDeadline(const ReadDeadline&) = delete;
-    ReadDeadline& operator=(const ReadDeadline&) = delete;
+        : deadline_(ex, [&socket] {
+              boost::system::error_code ignored;
+              socket.close(ignored);  // the socket outlives the deadline (declared after it)
+          }) {}
 
     // A read starts: the socket is closed if it is still pending `d` from now.
     void start(std::chrono::steady_clock::duration d) {
-        State& s = *state_;
-        s.deadline = std::chrono::steady_clock::now() + d;
-        s.reading = true;
-        if (!s.waiting || s.deadline < s.timer.expiry()) {
-            arm(state_);
-        }
+        deadline_.expires_at(std::chrono::steady_clock::now() + d);
     }
 
     // The read completed: the time until the next start() does not count.
-    void pause() noexcept { state_->reading = false; }
+    void pause() noexcept { deadline_.suspend(); }
 
     // No deadline any more (the exchange is over); the connection may be pooled.
-    void stop() {
-        State& s = *state_;
-        s.reading = false;
-        if (s.waiting) {
-            s.waiting = false;
-            ++s.generation;  // the pending wait's handler, whatever it is told, does nothing
-            s.timer.cancel();
-        }
-    }
+    void stop() { deadline_.stop(); }
 
     // Whether the deadline passed and closed the socket.
-    bool expired() const noexcept { return state_->expired; }
+    bool expired() const noexcept { return deadline_.expired(); }
 
 private:
-    struct State {
-        State(const asio::any_io_executor& ex, tcp::socket& s) : timer(ex), socket(s) {}
-
-        asio::steady_timer timer;
-        tcp::socket& socket;  // outlives the state's waits: ~ReadDeadline stops them first
-        std::chrono::steady_clock::time_point deadline;
-        std::uint64_t generation = 0;
-        bool reading = false;
-        bool waiting = false;
-        bool expired = false;
-    };
-
-    static void arm(const std::shared_ptr<State>& state) {
-        State& s = *state;
-        const std::uint64_t generation = ++s.generation;
-        s.waiting = true;
-        s.timer.expires_at(s.deadline);  // a wait pending at an older expiry is cancelled
-        s.timer.async_wait([state, generation](const boost::system::error_code& ec) {
-            if (ec || state->generation != generation) {
-                return;  // cancelled, or replaced by a later arm() or stop()
-            }
-            if (!state->reading) {
-                state->waiting = false;  // between reads: the next start() arms it again
-                return;
-            }
-            if (std::chrono::steady_clock::now() < state->deadline) {
-                arm(state);  // the deadline moved later meanwhile
-                return;
-            }
-            state->waiting = false;
-            state->expired = true;
-            boost::system::error_code ignored;
-            state->socket.close(ignored);
-        });
-    }
-
-    std::shared_ptr<State> state_;
+    async::Deadline deadline_;
 };
 
 struct Connection {

@@ -164,5 +164,34 @@ TEST(AsyncNotifierTest, ANotifyBeforeTheWaitIsNotLost) {
     }());
 }
 
+// The relay's timed wait: the turn's wake-up and the ping time share one timer.
+TEST(AsyncNotifierTest, WaitUntilEndsAtTheTimeOrAtTheNotifyWhicheverComesFirst) {
+    run_awaitable([]() -> asio::awaitable<int> {
+        using Clock = std::chrono::steady_clock;
+        const auto executor = co_await asio::this_coro::executor;
+        async::Notifier n(executor);
+        // Nobody notifies: false, not before the time.
+        const auto due = Clock::now() + std::chrono::milliseconds(20);
+        const bool timed = co_await n.wait_until(due);
+        EXPECT_FALSE(timed);
+        EXPECT_GE(Clock::now(), due);
+        // A notify pending from before the wait: true at once.
+        n.notify();
+        const bool pending = co_await n.wait_until(Clock::now() + std::chrono::hours(1));
+        EXPECT_TRUE(pending);
+        // A notify during the wait: true, long before the time.
+        asio::steady_timer later(executor, std::chrono::milliseconds(5));
+        later.async_wait([&n](boost::system::error_code) { n.notify(); });
+        const auto start = Clock::now();
+        const bool woken = co_await n.wait_until(start + std::chrono::hours(1));
+        EXPECT_TRUE(woken);
+        EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+        // A wait after a timed one is not ended by the old time.
+        const auto r = co_await (n.wait() || sleep_ms(30));
+        EXPECT_EQ(r.index(), 1U);
+        co_return 0;
+    }());
+}
+
 }  // namespace
 }  // namespace parley::events
