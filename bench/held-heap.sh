@@ -43,9 +43,7 @@ curl -fs -X POST "http://127.0.0.1:$UPORT/bench/gap-ms" -d "$gap_ms" >/dev/null
 
 wrapper=
 if ((use_heaptrack)); then wrapper="heaptrack -o $WORK/heap"; fi
-PARLEY_WRAPPER=$wrapper start_parley WORKERS=2 ACCESS_LOG=false RATE_LIMIT_STANDARD=1000000 \
-    RATE_LIMIT_AI=1000000 OPENAI_BASE_URL="http://127.0.0.1:$UPORT/v1" OPENAI_API_KEY=x \
-    DEFAULT_MODEL=gpt-4o-mini FALLBACK_MODEL= LLM_MAX_RETRIES=0 JWT_ACCESS_TOKEN_EXPIRE_MINUTES=1440
+PARLEY_WRAPPER=$wrapper start_stream_parley WORKERS=2
 trap cleanup EXIT # start_parley installed its own trap
 # Under heaptrack, PARLEY_PID is heaptrack's script: the server is its child.
 SERVER_PID=$PARLEY_PID
@@ -59,9 +57,7 @@ if ((use_heaptrack)); then
 fi
 
 base="http://127.0.0.1:$PARLEY_PORT/api/v1"
-token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/json' \
-    -d '{"email":"held-bench@example.com","password":"BenchPass123"}' | jq -r .data.access_token)
-[[ -n $token && $token != null ]] || { echo "bench: registration failed" >&2; exit 1; }
+token=$(register_bench_user held-bench@example.com)
 create_stream_targets "$base" "$token" "$n" "$WORK/targets"
 
 rss_of() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }

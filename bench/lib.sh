@@ -245,3 +245,23 @@ raise_fd_limit() {
         exit 1
     fi
 }
+
+# usage: start_stream_parley [VAR=value ...] — start_parley as the streaming benchmarks run it
+# against the fake upstream (UPORT): its OpenAI provider pointed there, no fallback or retry, no
+# rate limits, no access log, day-long access tokens; VAR=value (e.g. WORKERS=1) added.
+start_stream_parley() {
+    start_parley "$@" ACCESS_LOG=false RATE_LIMIT_STANDARD=1000000 RATE_LIMIT_AI=1000000 \
+        OPENAI_BASE_URL="http://127.0.0.1:$UPORT/v1" OPENAI_API_KEY=x DEFAULT_MODEL=gpt-4o-mini \
+        FALLBACK_MODEL= LLM_MAX_RETRIES=0 JWT_ACCESS_TOKEN_EXPIRE_MINUTES=1440
+}
+
+# usage: register_bench_user EMAIL — registers EMAIL on the running server and prints its access
+# token (fails the script when registration does).
+register_bench_user() {
+    local token
+    token=$(curl -fs -X POST "http://127.0.0.1:$PARLEY_PORT/api/v1/auth/register" \
+        -H 'Content-Type: application/json' \
+        -d "{\"email\":\"$1\",\"password\":\"BenchPass123\"}" | jq -r .data.access_token)
+    [[ -n $token && $token != null ]] || { echo "bench: registration failed" >&2; return 1; }
+    echo "$token"
+}

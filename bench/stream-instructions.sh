@@ -30,14 +30,10 @@ trap cleanup EXIT
 start_upstream "$WORK" 16
 
 PARLEY_WRAPPER="valgrind --tool=callgrind --callgrind-out-file=$WORK/callgrind.out" \
-    start_parley WORKERS=1 ACCESS_LOG=false RATE_LIMIT_STANDARD=1000000 RATE_LIMIT_AI=1000000 \
-    OPENAI_BASE_URL="http://127.0.0.1:$UPORT/v1" OPENAI_API_KEY=x DEFAULT_MODEL=gpt-4o-mini \
-    FALLBACK_MODEL= LLM_MAX_RETRIES=0 JWT_ACCESS_TOKEN_EXPIRE_MINUTES=1440
+    start_stream_parley WORKERS=1
 trap cleanup EXIT
 base="http://127.0.0.1:$PARLEY_PORT/api/v1"
-token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/json' \
-    -d '{"email":"instr-bench@example.com","password":"BenchPass123"}' | jq -r .data.access_token)
-[[ -n $token && $token != null ]] || { echo "bench: registration failed" >&2; exit 1; }
+token=$(register_bench_user instr-bench@example.com)
 # Fresh conversations (one per connection) for every run, created before the counters are zeroed:
 # each run's streams then find the same history (none, then their own connection's earlier
 # answers), so the per-stream work (the path read, the request sent upstream) is the same in the

@@ -30,10 +30,7 @@ cleanup() {
         kill -QUIT "$NGINX_PID" 2>/dev/null || true
         wait "$NGINX_PID" 2>/dev/null || true
     fi
-    if [[ -n $UPSTREAM_PID ]]; then
-        kill -TERM "$UPSTREAM_PID" 2>/dev/null || true
-        wait "$UPSTREAM_PID" 2>/dev/null || true
-    fi
+    stop_upstream
     if [[ -n ${KEEP:-} ]]; then mkdir -p "$KEEP" && cp "$WORK"/*.strace "$KEEP"/ 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
@@ -110,18 +107,11 @@ if command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]]; then
     NGINX_PID=
 fi
 
-start_parley WORKERS="$workers" ACCESS_LOG=false RATE_LIMIT_STANDARD=1000000 RATE_LIMIT_AI=1000000 \
-    OPENAI_BASE_URL="http://127.0.0.1:$UPORT/v1" OPENAI_API_KEY=x DEFAULT_MODEL=gpt-4o-mini \
-    FALLBACK_MODEL= LLM_MAX_RETRIES=0 JWT_ACCESS_TOKEN_EXPIRE_MINUTES=1440
+start_stream_parley WORKERS="$workers"
 trap cleanup EXIT
 base="http://127.0.0.1:$PARLEY_PORT/api/v1"
-token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/json' \
-    -d '{"email":"syscall-bench@example.com","password":"BenchPass123"}' | jq -r .data.access_token)
-[[ -n $token && $token != null ]] || { echo "bench: registration failed" >&2; exit 1; }
-for _ in $(seq 1 "$concurrency"); do
-    curl -fs "$base/conversations" -H "Authorization: Bearer $token" \
-        -H 'Content-Type: application/json' -d '{"title":"b"}' | jq -r .data.id
-done | sed 's|.*|/api/v1/conversations/&/messages/stream?format=openai|' >"$WORK/targets"
+token=$(register_bench_user syscall-bench@example.com)
+create_stream_targets "$base" "$token" "$concurrency" "$WORK/targets"
 purl="http://127.0.0.1:$PARLEY_PORT/"
 popts=(--targets-file "$WORK/targets" --header "Authorization: Bearer $token" --body "$body")
 run parley 16 "$purl" "$PARLEY_PID" "${popts[@]}" >/dev/null # warm-up

@@ -191,14 +191,10 @@ if ((use_nginx)); then
 fi
 
 # --- Parley --------------------------------------------------------------------------------------
-start_parley ACCESS_LOG=false RATE_LIMIT_STANDARD=1000000 RATE_LIMIT_AI=1000000 \
-    OPENAI_BASE_URL="http://127.0.0.1:$UPORT/v1" OPENAI_API_KEY=x DEFAULT_MODEL=gpt-4o-mini \
-    FALLBACK_MODEL= LLM_MAX_RETRIES=0 JWT_ACCESS_TOKEN_EXPIRE_MINUTES=1440
+start_stream_parley
 trap cleanup EXIT # start_parley installed its own trap
 base="http://127.0.0.1:$PARLEY_PORT/api/v1"
-token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/json' \
-    -d '{"email":"stream-bench@example.com","password":"BenchPass123"}' | jq -r .data.access_token)
-[[ -n $token && $token != null ]] || { echo "bench: registration failed" >&2; exit 1; }
+token=$(register_bench_user stream-bench@example.com)
 
 # One conversation per concurrent connection.
 create_stream_targets "$base" "$token" "$max_level" "$WORK/targets"

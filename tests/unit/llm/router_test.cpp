@@ -176,6 +176,34 @@ struct Fixture {
         );
     }
 
+    // Runs the router on the default model as run() does, cancelled after `ms` (the caller's `||`
+    // with a timer); true when the router ended first.
+    bool run_cancelled_after(int ms) {
+        using namespace asio::experimental::
+            awaitable_operators;  // NOLINT(google-build-using-namespace)
+        asio::io_context ctx;
+        bool router_won = false;
+        asio::co_spawn(
+            ctx,
+            [&]() -> asio::awaitable<void> {
+                const auto* model = router->resolve("").value();
+                ChatRequest r;
+                auto sink = [this](StreamEvent e) {
+                    seen.push_back(std::move(e));
+                };
+                const auto won = co_await (router->stream(*model, r, sink) || sleep_ms(ms));
+                router_won = won.index() == 0;
+            },
+            [](std::exception_ptr e) {
+                if (e) {
+                    std::rethrow_exception(e);
+                }
+            }
+        );
+        ctx.run();
+        return router_won;
+    }
+
     // Runs the router on the default model, collecting what the caller sees.
     RouteResult run() {
         asio::io_context ctx;
@@ -432,27 +460,8 @@ TEST(RouterTest, ResolveNamesUnknownModelsAndMissingKeys) {
 }
 
 TEST(RouterTest, CancellingTheCallerCancelsTheProvider) {
-    using namespace asio::experimental::
-        awaitable_operators;  // NOLINT(google-build-using-namespace)
     Fixture f({answer({"a", "b", "c", "d", "e"}, 100)});
-    asio::io_context ctx;
-    asio::co_spawn(
-        ctx,
-        [&]() -> asio::awaitable<void> {
-            const auto* model = f.router->resolve("").value();
-            ChatRequest r;
-            auto sink = [&f](StreamEvent e) {
-                f.seen.push_back(std::move(e));
-            };
-            co_await (f.router->stream(*model, r, sink) || sleep_ms(250));
-        },
-        [](std::exception_ptr e) {
-            if (e) {
-                std::rethrow_exception(e);
-            }
-        }
-    );
-    ctx.run();
+    EXPECT_FALSE(f.run_cancelled_after(250));
     EXPECT_TRUE(f.alpha->cancelled);
     EXPECT_LT(f.text().size(), 5U);
     EXPECT_TRUE(f.beta->calls.empty());
@@ -502,35 +511,13 @@ std::vector<std::string> kinds(const std::vector<StreamEvent>& events) {
 // Cancelled while waiting for the first token: the watchdog, cancelled as well, must not turn the
 // cancellation into a timeout, a fallback or an error event.
 TEST(RouterTest, CancellingTheCallerBeforeTheFirstTokenSendsNothing) {
-    using namespace asio::experimental::
-        awaitable_operators;  // NOLINT(google-build-using-namespace)
     Script hang;
     hang.hang = true;
     hang.error_when_cancelled = true;
     // One model, no retry (as the chat CLI runs it): after the race nothing else would stop the
     // router before its final error.
     Fixture f({hang}, {}, milliseconds(300), milliseconds(300), 0, "");
-    asio::io_context ctx;
-    bool router_won = false;
-    asio::co_spawn(
-        ctx,
-        [&]() -> asio::awaitable<void> {
-            const auto* model = f.router->resolve("").value();
-            ChatRequest r;
-            auto sink = [&f](StreamEvent e) {
-                f.seen.push_back(std::move(e));
-            };
-            const auto won = co_await (f.router->stream(*model, r, sink) || sleep_ms(100));
-            router_won = won.index() == 0;
-        },
-        [](std::exception_ptr e) {
-            if (e) {
-                std::rethrow_exception(e);
-            }
-        }
-    );
-    ctx.run();
-    EXPECT_FALSE(router_won);
+    EXPECT_FALSE(f.run_cancelled_after(100));
     EXPECT_TRUE(f.alpha->cancelled);
     EXPECT_TRUE(f.seen.empty()) << "an event after the cancellation";
 }
