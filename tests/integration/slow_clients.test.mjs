@@ -295,7 +295,14 @@ describe("oversized WebSocket messages", () => {
     });
 
     it("a message within the limit is answered and the connection stays open", async () => {
-        const r = await exchange((ws) => ws.send(JSON.stringify({ type: "ping", pad: "x".repeat(3_000) })), 1_000);
+        const send = (ws) => ws.send(JSON.stringify({ type: "ping", pad: "x".repeat(3_000) }));
+        let r = await exchange(send, 1_000);
+        // The session's previous socket (closed with 1009 just before) releases its claim just
+        // after the close handshake: until then a new one is refused as already open.
+        for (let i = 0; i < 20 && r.code === 1000 && r.frames.some((f) => f.includes("already open")); i++) {
+            await new Promise((done) => setTimeout(done, 50));
+            r = await exchange(send, 1_000);
+        }
         assert.equal(r.code, undefined, "still open");
         assert.ok(r.frames.length > 0, "the server answered");
         r.ws.terminate();
