@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <charconv>
 
-#include <boost/asio/this_coro.hpp>
-#include <boost/system/system_error.hpp>
-
 #include "common/release.hpp"
 #include "common/strings.hpp"
 #include "llm/anthropic_codec.hpp"
@@ -186,12 +183,6 @@ public:
             return !finished;
         };
         auto head = co_await client_.send(std::move(req), on_body);
-        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none) {
-            // Cancelled (the client left, or the router's watchdog fired): the broken request is
-            // no event of the answer; the cancellation goes on up.
-            throw boost::system::system_error(asio::error::operation_aborted);
-        }
         if (!head) {
             if (!finished) {
                 sink(StreamEvent::failure(UpstreamError::connection, head.error().detail));

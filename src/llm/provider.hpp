@@ -22,8 +22,8 @@ namespace parley::llm {
 // Receives a provider's events in order, called on the provider's executor. It must not wait:
 // the consumers take the event (a turn queues it for its relay) and return. A plain call, not a
 // coroutine: an awaitable sink cost a coroutine frame at each level (the router's, the turn's)
-// for every delta (issue 14). A cancelled provider sends nothing more (its broken request is not
-// an event of the answer).
+// for every delta (issue 14). What a cancelled provider still sends (its broken request) the
+// router drops: it is not an event of the answer.
 using EventSink = std::function<void(StreamEvent)>;
 
 class Provider {

@@ -28,7 +28,10 @@ struct ModelRouter::Attempt {
     async::Deadline* watchdog = nullptr;  // the attempt's, while the provider streams
     bool started = false;                 // a delta reached the caller: no fallback from here on
     bool finished = false;                // a stop or an error reached the caller
-    bool expired = false;  // the watchdog fired: what the cancelled provider says now is ignored
+    bool expired = false;                 // the watchdog fired (the attempt timed out)
+    // The provider's call was stopped (the watchdog fired, or the caller was cancelled): what the
+    // provider still says on its way out (its broken connection) is not an event of the answer.
+    bool stopped = false;
     bool ok = false;
     std::optional<StreamEvent> usage;    // held until the answer starts or stops
     std::optional<StreamEvent> failure;  // an error before anything was forwarded
@@ -104,12 +107,16 @@ StreamEvent chain_failure(const std::optional<StreamEvent>& last) {
 }
 
 // Forwards the cancellation of the coroutine that owns it (the turn's: its client left) to
-// `signal`, for as long as it lives.
+// `signal`, for as long as it lives, noting it in `stopped` first.
 class Forward {
 public:
-    Forward(asio::cancellation_slot slot, asio::cancellation_signal& signal) : slot_(slot) {
+    Forward(asio::cancellation_slot slot, asio::cancellation_signal& signal, bool& stopped)
+        : slot_(slot) {
         if (slot_.is_connected()) {
-            slot_.assign([&signal](asio::cancellation_type type) { signal.emit(type); });
+            slot_.assign([&signal, &stopped](asio::cancellation_type type) {
+                stopped = true;
+                signal.emit(type);
+            });
         }
     }
 
@@ -167,7 +174,7 @@ Result<const ModelInfo*> ModelRouter::resolve(std::string_view model_id) const {
 
 asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest request, Attempt& st) {
     EventSink wrapped = [&st](StreamEvent e) {
-        if (st.finished || st.expired) {
+        if (st.finished || st.stopped) {
             return;
         }
         switch (e.kind) {
@@ -213,16 +220,15 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
     const auto executor = co_await asio::this_coro::executor;
     asio::cancellation_signal stop;
     async::Deadline watchdog(executor, [&stop, &st] {
-        // The provider, cancelled next, may still call the sink (its connection's error): the
-        // timeout is what the caller gets.
         st.expired = true;
+        st.stopped = true;
         stop.emit(asio::cancellation_type::terminal);
     });
     watchdog.expires_at(st.deadline);
     st.watchdog = &watchdog;
     {
         const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-        const Forward forward(cs.slot(), stop);
+        const Forward forward(cs.slot(), stop, st.stopped);
         auto call = guarded(provider, std::move(request), wrapped);
         auto token = asio::bind_cancellation_slot(stop.slot(), asio::as_tuple(asio::use_awaitable));
         auto [thrown] = co_await asio::co_spawn(executor, std::move(call), std::move(token));
