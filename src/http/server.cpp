@@ -83,6 +83,18 @@ struct Server::Impl {
         });
     }
 
+    // Counts a new connection if one more fits. Every I/O thread accepts, so the check and the
+    // count are one step: a load followed by an add let two threads both take the last slot.
+    bool reserve_slot() {
+        auto open = active.load(std::memory_order_relaxed);
+        while (open < options.limits.max_connections) {
+            if (active.compare_exchange_weak(open, open + 1, std::memory_order_relaxed)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     asio::awaitable<void> accept_loop(std::size_t i) {
         auto& acceptor = *acceptors[i];
         auto& hub = *hubs[i];
@@ -98,14 +110,13 @@ struct Server::Impl {
                 co_await pause.async_wait(kTuple);
                 continue;
             }
-            if (active.load(std::memory_order_relaxed) >= options.limits.max_connections) {
+            if (!reserve_slot()) {
                 refuse(std::move(socket));
                 metrics.add_counter("parley_http_connections_refused_total", "", 1);
                 continue;
             }
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
-            active.fetch_add(1, std::memory_order_relaxed);
             asio::co_spawn(
                 acceptor.get_executor(),
                 run_session(std::move(socket), shared, hub),
