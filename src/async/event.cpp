@@ -1,6 +1,14 @@
 #include "async/event.hpp"
 
+#include <cstdint>
+
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -30,12 +38,116 @@ asio::awaitable<void> Event::wait() {
     }
 }
 
+struct Notifier::State {
+    using Clock = asio::steady_timer::clock_type;
+    using Waiter = asio::any_completion_handler<void(boost::system::error_code, bool)>;
+
+    explicit State(const asio::any_io_executor& executor) : timer(executor) {}
+
+    // The waiter with its result, move-only: Boost 1.81's any_completion_handler "copies" an
+    // lvalue of itself by wrapping it, recursively, and its move assignment makes such a copy;
+    // so it is moved by construction and swap only, and a copy here must not compile.
+    struct Completion {
+        Waiter handler;
+        boost::system::error_code ec;
+        bool woken;
+
+        Completion(Waiter h, boost::system::error_code e, bool w)
+            : handler(std::move(h)),
+              ec(e),
+              woken(w) {}
+
+        Completion(Completion&&) noexcept = default;
+        Completion(const Completion&) = delete;
+        Completion& operator=(const Completion&) = delete;
+        Completion& operator=(Completion&&) = delete;
+        ~Completion() = default;
+
+        void operator()() { std::move(handler)(ec, woken); }
+    };
+
+    asio::steady_timer timer;
+    Waiter waiter;                                     // the consumer's pending wait, if any
+    Clock::time_point due = Clock::time_point::max();  // the waiter's time (max: none)
+    std::uint64_t generation = 0;  // a timer handler of an older arm does nothing
+    bool pending = false;          // notified since the last wait returned
+    bool armed = false;            // a timer wait is pending
+
+    // Completes the waiter with `ec` / `woken`: inline when `now` and the caller runs on the
+    // waiter's executor, else posted.
+    void finish(boost::system::error_code ec, bool woken, bool now) {
+        Waiter h;
+        h.swap(waiter);  // (not `=`: Boost 1.81's move assignment copies, see Completion)
+        due = Clock::time_point::max();
+        auto slot = asio::get_associated_cancellation_slot(h);
+        if (slot.is_connected()) {
+            slot.clear();
+        }
+        // The notifier's executor: it is the waiter's (the notifier serves one executor).
+        const auto& ex = timer.get_executor();
+        Completion call{std::move(h), ec, woken};
+        if (now) {
+            asio::dispatch(ex, std::move(call));
+        } else {
+            asio::post(ex, std::move(call));
+        }
+    }
+
+    static void arm(const std::shared_ptr<State>& state) {
+        State& s = *state;
+        const std::uint64_t generation = ++s.generation;
+        s.armed = true;
+        s.timer.expires_at(s.due);
+        s.timer.async_wait([state, generation](const boost::system::error_code& ec) {
+            State& st = *state;
+            if (ec || st.generation != generation) {
+                return;  // cancelled (the notifier is gone), or replaced by an earlier time
+            }
+            st.armed = false;
+            if (!st.waiter || st.due == Clock::time_point::max()) {
+                return;  // nobody waits with a time: the next timed wait arms it again
+            }
+            if (Clock::now() < st.due) {
+                arm(state);  // the time moved later since this wait was armed
+                return;
+            }
+            st.finish({}, false, true);
+        });
+    }
+
+    template <class Handler>
+    void take(Handler&& handler) {
+        Waiter h(std::forward<Handler>(handler));
+        waiter.swap(h);
+    }
+
+    void notify(bool now) {
+        pending = true;
+        if (waiter) {
+            pending = false;
+            finish({}, true, now);
+        }
+    }
+};
+
 Notifier::Notifier(const asio::any_io_executor& executor)
-    : timer_(executor, asio::steady_timer::time_point::max()) {}
+    : state_(std::make_shared<State>(executor)) {}
+
+Notifier::~Notifier() {
+    State& s = *state_;
+    ++s.generation;
+    s.timer.cancel();
+    if (s.waiter) {
+        s.finish(asio::error::operation_aborted, false, false);  // as a destroyed timer would
+    }
+}
 
 void Notifier::notify() {
-    pending_ = true;
-    timer_.cancel();
+    state_->notify(false);
+}
+
+void Notifier::notify_inline() {
+    state_->notify(true);
 }
 
 asio::awaitable<void> Notifier::wait() {
@@ -43,21 +155,39 @@ asio::awaitable<void> Notifier::wait() {
 }
 
 asio::awaitable<bool> Notifier::wait_until(asio::steady_timer::time_point t) {
-    timer_.expires_at(t);  // nothing waits on it now: a single consumer
-    while (!pending_) {
-        auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-        if (!pending_) {
-            const auto cs = co_await asio::this_coro::cancellation_state;
-            if (cs.cancelled() != asio::cancellation_type::none) {
-                throw boost::system::system_error(asio::error::operation_aborted);
-            }
-            if (!ec) {
-                co_return false;  // `t` came first
-            }
-        }
-    }
-    pending_ = false;
-    co_return true;
+    // Not a coroutine: the operation's own awaitable (one frame less per wait). It starts when
+    // awaited; the notifier outlives its waits.
+    return asio::
+        async_initiate<const asio::use_awaitable_t<>, void(boost::system::error_code, bool)>(
+            [this, t](auto handler) {
+                State& s = *state_;
+                if (s.pending) {
+                    s.pending = false;
+                    s.take(std::move(handler));
+                    s.finish({}, true, false);
+                    return;
+                }
+                if (t != State::Clock::time_point::max() && t <= State::Clock::now()) {
+                    s.take(std::move(handler));
+                    s.finish({}, false, false);
+                    return;
+                }
+                s.take(std::move(handler));
+                auto slot = asio::get_associated_cancellation_slot(s.waiter);
+                if (slot.is_connected()) {
+                    slot.assign([raw = &s](asio::cancellation_type type) {
+                        if (type != asio::cancellation_type::none && raw->waiter) {
+                            raw->finish(asio::error::operation_aborted, false, false);
+                        }
+                    });
+                }
+                s.due = t;
+                if (t != State::Clock::time_point::max() && (!s.armed || t < s.timer.expiry())) {
+                    State::arm(state_);
+                }
+            },
+            asio::use_awaitable
+        );
 }
 
 }  // namespace parley::async

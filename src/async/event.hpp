@@ -4,6 +4,8 @@
 // Not thread-safe: touch it from the executor it was made for.
 #pragma once
 
+#include <memory>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -27,22 +29,35 @@ private:
 
 // A wake-up signal that can fire many times: `wait()` completes at the next `notify()` (or at
 // once when one happened since the last wait returned). For a single consumer.
+//
+// A notify costs no system call: the waiter's completion is kept, not a timer cancelled for it.
+// `notify()` posts the waiter (it runs after the notifier's caller returns to the loop);
+// `notify_inline()` resumes it inside the caller when the caller runs on the waiter's executor
+// (else posts): for a producer whose state is whole when it notifies, such as a turn's event
+// queue, this spares a turn of the event loop per event. The timed wait's timer is re-armed
+// lazily: a later time only moves the deadline, the timer fires early at most once and waits
+// again (a wait per delta with a ping time 15 s on arms no timer).
 class Notifier {
 public:
     explicit Notifier(const boost::asio::any_io_executor& executor);
+    ~Notifier();
+
+    Notifier(const Notifier&) = delete;
+    Notifier& operator=(const Notifier&) = delete;
 
     void notify();
 
+    void notify_inline();
+
     boost::asio::awaitable<void> wait();
 
-    // wait(), or until `t` if that comes first: true when notified, false at `t`. The one
-    // timer serves both, so a reader with a deadline of its own (a ping after silence) needs
-    // no second timer nor a coroutine racing it. Cancellable (operation_aborted).
+    // wait(), or until `t` if that comes first: true when notified, false at `t`. Cancellable
+    // (operation_aborted).
     boost::asio::awaitable<bool> wait_until(boost::asio::steady_timer::time_point t);
 
 private:
-    boost::asio::steady_timer timer_;
-    bool pending_ = false;
+    struct State;
+    std::shared_ptr<State> state_;  // shared with the pending timer wait's handler
 };
 
 }  // namespace parley::async

@@ -36,7 +36,7 @@ struct Turn::State {
 
     void push(TurnEvent e) {
         queue.push_back(std::move(e));
-        ready.notify();
+        ready.notify_inline();  // the reader (a relay) writes the event at once
     }
 
     // Ends the turn without an answer: `error` is what the reader gets.

@@ -193,5 +193,63 @@ TEST(AsyncNotifierTest, WaitUntilEndsAtTheTimeOrAtTheNotifyWhicheverComesFirst) 
     }());
 }
 
+// notify_inline() resumes the waiter before it returns (the relay writes a delta inside the
+// provider's read handler); notify() resumes it later, from the event loop.
+TEST(AsyncNotifierTest, NotifyInlineResumesTheWaiterBeforeItReturnsAndNotifyAfter) {
+    run_awaitable([]() -> asio::awaitable<int> {
+        const auto executor = co_await asio::this_coro::executor;
+        async::Notifier n(executor);
+        int woken = 0;
+        asio::co_spawn(
+            executor,
+            [&]() -> asio::awaitable<void> {
+                co_await n.wait();
+                ++woken;
+                co_await n.wait();
+                ++woken;
+            },
+            asio::detached
+        );
+        co_await sleep_ms(1);  // the waiter is waiting
+        EXPECT_EQ(woken, 0);
+        n.notify_inline();
+        EXPECT_EQ(woken, 1);  // already ran
+        n.notify();
+        EXPECT_EQ(woken, 1);  // not yet
+        co_await sleep_ms(1);
+        EXPECT_EQ(woken, 2);
+        co_return 0;
+    }());
+}
+
+// The timed wait re-arms its timer lazily: a wait with a later time after one with an earlier
+// time (the timer still set for the earlier one) does not end at the earlier time.
+TEST(AsyncNotifierTest, ALaterTimeAfterAnEarlierOneIsWaitedForInFull) {
+    run_awaitable([]() -> asio::awaitable<int> {
+        using Clock = std::chrono::steady_clock;
+        const auto executor = co_await asio::this_coro::executor;
+        async::Notifier n(executor);
+        asio::steady_timer soon(executor, std::chrono::milliseconds(2));
+        soon.async_wait([&n](boost::system::error_code) { n.notify(); });
+        const bool first = co_await n.wait_until(Clock::now() + std::chrono::milliseconds(10));
+        EXPECT_TRUE(first);  // notified at 2 ms; the timer stays set for 10 ms
+        const auto due = Clock::now() + std::chrono::milliseconds(40);
+        const bool second = co_await n.wait_until(due);
+        EXPECT_FALSE(second);
+        EXPECT_GE(Clock::now(), due);
+        // An earlier time than the one the timer is set for re-arms it.
+        asio::steady_timer again(executor, std::chrono::milliseconds(2));
+        again.async_wait([&n](boost::system::error_code) { n.notify(); });
+        const bool fourth = co_await n.wait_until(Clock::now() + std::chrono::hours(1));
+        EXPECT_TRUE(fourth);  // the timer is now set an hour on
+        const auto start = Clock::now();
+        const bool fifth = co_await n.wait_until(start + std::chrono::milliseconds(20));
+        EXPECT_FALSE(fifth);
+        EXPECT_GE(Clock::now(), start + std::chrono::milliseconds(20));
+        EXPECT_LT(Clock::now(), start + std::chrono::seconds(10));
+        co_return 0;
+    }());
+}
+
 }  // namespace
 }  // namespace parley::events
