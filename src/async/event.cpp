@@ -8,6 +8,7 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -87,7 +88,14 @@ struct Notifier::State {
         const auto& ex = timer.get_executor();
         Completion call{std::move(h), ec, woken};
         if (now) {
-            asio::dispatch(ex, std::move(call));
+            // On the loop's own thread the waiter is called directly: asio::dispatch would find
+            // the same through the type-erased executor and a heap-allocated function.
+            const auto* loop = ex.target<asio::io_context::executor_type>();
+            if (loop != nullptr && loop->running_in_this_thread()) {
+                call();
+            } else {
+                asio::dispatch(ex, std::move(call));
+            }
         } else {
             asio::post(ex, std::move(call));
         }
