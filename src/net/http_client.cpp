@@ -265,9 +265,17 @@ struct HttpClient::Impl {
         release(req.body);  // a response began: the request is not sent again (see send)
         ClientResponse head;
         head.status = static_cast<int>(parser.get().result_int());
+        head.headers.reserve(
+            static_cast<std::size_t>(std::distance(parser.get().begin(), parser.get().end()))
+        );
         for (const auto& field : parser.get()) {
             head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
         }
+        // The fields are in `head` now; the parser's own copy would live as long as the body (a
+        // stream's whole answer; a provider sends a dozen or more). The chunked body is parsed
+        // without them; trailers, if any, are added afresh.
+        const bool keep_alive = parser.get().keep_alive();
+        parser.get().clear();
 
         // Body bytes land here. A stream's events are small, and the buffer lives as long as the
         // stream: start small and grow only when reads fill it (a large non-streaming body).
@@ -314,7 +322,7 @@ struct HttpClient::Impl {
                 // The caller stopped reading (a stream's last event). A well-behaved server ends
                 // the body right after it ([DONE], the last chunk): read that much, briefly, so
                 // the connection can serve the next request instead of a new connect.
-                if (!parser.get().keep_alive()) {
+                if (!keep_alive) {
                     c.deadline->stop();
                     co_return head;
                 }
@@ -356,7 +364,7 @@ struct HttpClient::Impl {
             }
         }
         c.deadline->stop();
-        reusable = parser.get().keep_alive();
+        reusable = keep_alive;
         co_return head;
     }
 
