@@ -63,7 +63,39 @@ struct RelayState {
     LiveStream* live = nullptr;
     StreamHub* hub = nullptr;
     bool detached = false;  // the reader left `live`
+    // Awaited after the answer's events are written and before its ending is: what the client
+    // may rely on once it reads the ending (a WebSocket session's event log is stored).
+    std::function<asio::awaitable<void>()> before_end;
 };
+
+// Writes `pieces` to the channel: one message each when `framed` (WebSocket), else in one write.
+template <class Channel>
+asio::awaitable<void> send_pieces(
+    Channel& channel,
+    std::vector<std::string>& pieces,
+    std::size_t from,
+    std::size_t to,
+    bool framed
+) {
+    if (from >= to) {
+        co_return;
+    }
+    if (framed) {
+        for (std::size_t i = from; i < to; ++i) {
+            if (!co_await channel.send(std::move(pieces[i]))) {
+                break;
+            }
+        }
+    } else if (to - from == 1) {
+        co_await channel.send(std::move(pieces[from]));
+    } else {
+        std::string all;
+        for (std::size_t i = from; i < to; ++i) {
+            all += pieces[i];
+        }
+        co_await channel.send(std::move(all));
+    }
+}
 
 constexpr std::chrono::milliseconds kReaderCheckEvery{250};
 
@@ -158,6 +190,7 @@ asio::awaitable<void> relay_events(
         );
     };
     bool ended = false;
+    std::size_t end_at = 0;  // where the ending starts in `pending`
     const auto handle = [&](const TurnEvent& e) {
         switch (e.kind) {
             case TurnEvent::Kind::thinking:
@@ -174,6 +207,7 @@ asio::awaitable<void> relay_events(
                 break;
             case TurnEvent::Kind::end:
                 ended = true;
+                end_at = pending.size();
                 // A kept stream gets its ending even when its first reader is gone.
                 if (channel.close_reason() != http::CloseReason::client_left ||
                     state.live != nullptr) {
@@ -202,20 +236,12 @@ asio::awaitable<void> relay_events(
             add_raw(encoder.ping());  // not an event of the answer: not numbered
         }
         if (!pending.empty() && channel.close_reason() != http::CloseReason::client_left) {
-            if (framed) {
-                for (auto& piece : pending) {
-                    if (!co_await channel.send(std::move(piece))) {
-                        break;
-                    }
-                }
-            } else if (pending.size() == 1) {
-                co_await channel.send(std::move(pending.front()));
+            if (ended && state.before_end) {
+                co_await send_pieces(channel, pending, 0, end_at, framed);
+                co_await state.before_end();
+                co_await send_pieces(channel, pending, end_at, pending.size(), framed);
             } else {
-                std::string all;
-                for (const auto& piece : pending) {
-                    all += piece;
-                }
-                co_await channel.send(std::move(all));
+                co_await send_pieces(channel, pending, 0, pending.size(), framed);
             }
             state.last_write = std::chrono::steady_clock::now();
         }
@@ -244,12 +270,14 @@ asio::awaitable<void> relay(
     std::optional<TurnEvent> first,
     bool framed,
     LiveStream* live,
-    StreamHub* hub
+    StreamHub* hub,
+    std::function<asio::awaitable<void>()> before_end = {}
 ) {
     using namespace asio::experimental::awaitable_operators;  // NOLINT
     RelayState state;
     state.live = live;
     state.hub = hub;
+    state.before_end = std::move(before_end);
     if (live != nullptr) {
         live->attach();
     }
@@ -812,7 +840,12 @@ asio::awaitable<http::Response> websocket(
             }
             ++turns;
             LoggingEncoder encoder(make_websocket_encoder(), log);
-            co_await relay(**turn, encoder, ws, std::nullopt, true, nullptr, nullptr);
+            // The turn's events are stored before its `done` frame goes out: a client that reads
+            // the log on `done` finds them all.
+            const auto flush_log = [log]() -> asio::awaitable<void> {
+                co_await log->flush();
+            };
+            co_await relay(**turn, encoder, ws, std::nullopt, true, nullptr, nullptr, flush_log);
             co_await log->flush();
             if (ws.close_reason() != http::CloseReason::none) {
                 break;
