@@ -11,20 +11,10 @@ duration=${DURATION:-8s}
 
 start_parley ACCESS_LOG=true RATE_LIMIT_STANDARD=1000000 RATE_LIMIT_AI=1000000 MOCK_TOKEN_DELAY_MS=0
 base="http://127.0.0.1:$PARLEY_PORT/api/v1"
-token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/json' \
-    -d '{"email":"bench@example.com","password":"BenchPass123"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+seed_conversations bench@example.com # 50 messages in the last conversation, $cid
 auth=(-H "Authorization: Bearer $token")
 key=$(curl -fs -X POST "$base/api-keys" "${auth[@]}" -H 'Content-Type: application/json' \
     -d '{"name":"bench","scopes":["read"]}' | sed -E 's/.*"key":"([^"]+)".*/\1/')
-for i in $(seq 1 20); do
-    cid=$(curl -fs -X POST "$base/conversations" "${auth[@]}" -H 'Content-Type: application/json' \
-        -d "{\"title\":\"Bench conversation $i\"}" | sed -E 's/.*"data":\{"id":"([^"]+)".*/\1/')
-done
-# 25 exchanges = 50 messages in the last conversation.
-for i in $(seq 1 25); do
-    curl -fs -X POST "$base/conversations/$cid/messages" "${auth[@]}" -H 'Content-Type: application/json' \
-        -d "{\"content\":\"Question number $i about REST APIs\"}" >/dev/null
-done
 post_script=$(mktemp /tmp/parley-bench-post.XXXXXX.lua)
 send_script "$post_script" "$token"
 

@@ -23,19 +23,9 @@ PARLEY_WRAPPER="valgrind --tool=callgrind --callgrind-out-file=$WORK/callgrind.o
     MOCK_TOKEN_DELAY_MS=0
 trap cleanup EXIT
 base="http://127.0.0.1:$PARLEY_PORT/api/v1"
-token=$(curl -fs -X POST "$base/auth/register" -H 'Content-Type: application/json' \
-    -d '{"email":"instr-bench@example.com","password":"BenchPass123"}' | jq -r .data.access_token)
-[[ -n $token && $token != null ]] || { echo "bench: registration failed" >&2; exit 1; }
+seed_conversations instr-bench@example.com
 key=$(curl -fs -X POST "$base/api-keys" -H "Authorization: Bearer $token" \
     -H 'Content-Type: application/json' -d '{"name":"bench","scopes":["read","write"]}' | jq -r .data.key)
-for i in $(seq 1 20); do
-    cid=$(curl -fs -X POST "$base/conversations" -H "Authorization: Bearer $token" \
-        -H 'Content-Type: application/json' -d "{\"title\":\"Bench conversation $i\"}" | jq -r .data.id)
-done
-for i in $(seq 1 25); do
-    curl -fs -X POST "$base/conversations/$cid/messages" -H "Authorization: Bearer $token" \
-        -H 'Content-Type: application/json' -d "{\"content\":\"Question number $i about REST APIs\"}" >/dev/null
-done
 send_cid=$(curl -fs -X POST "$base/conversations" -H "Authorization: Bearer $token" \
     -H 'Content-Type: application/json' -d '{}' | jq -r .data.id)
 

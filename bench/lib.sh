@@ -255,6 +255,23 @@ start_stream_parley() {
         FALLBACK_MODEL= LLM_MAX_RETRIES=0 JWT_ACCESS_TOKEN_EXPIRE_MINUTES=1440
 }
 
+# usage: seed_conversations EMAIL — registers EMAIL on the running server and gives it the CRUD
+# benchmarks' data set: 20 titled conversations, the last with 25 exchanges (50 messages) with the
+# mock model. Sets token (EMAIL's access token) and cid (the last conversation).
+seed_conversations() {
+    local base="http://127.0.0.1:$PARLEY_PORT/api/v1" i
+    token=$(register_bench_user "$1")
+    for i in $(seq 1 20); do
+        cid=$(curl -fs -X POST "$base/conversations" -H "Authorization: Bearer $token" \
+            -H 'Content-Type: application/json' -d "{\"title\":\"Bench conversation $i\"}" | jq -r .data.id)
+    done
+    for i in $(seq 1 25); do
+        curl -fs -X POST "$base/conversations/$cid/messages" -H "Authorization: Bearer $token" \
+            -H 'Content-Type: application/json' \
+            -d "{\"content\":\"Question number $i about REST APIs\"}" >/dev/null
+    done
+}
+
 # usage: register_bench_user EMAIL — registers EMAIL on the running server and prints its access
 # token (fails the script when registration does).
 register_bench_user() {

@@ -3,7 +3,10 @@
 // behaviour is in the backend-parameterised suites.
 #include <array>
 #include <cstdio>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,7 +19,9 @@
 
 #include "async/blocking_pool.hpp"
 #include "common/ids.hpp"
+#include "common/time.hpp"
 #include "store/migrations.hpp"
+#include "store/postgres/pg_connection.hpp"
 #include "store/store.hpp"
 #include "support/run_awaitable.hpp"
 #include "support/test_database.hpp"
@@ -64,6 +69,38 @@ protected:
     async::BlockingPool pool_{2};
     std::unique_ptr<TestDatabase> db_;
 };
+
+// A UTC session's timestamptz text is read on a fast path; every form PostgreSQL prints (fraction
+// digits from none to six, other offsets) reads as the RFC 3339 reader reads the same time, and
+// what that reader refuses stays refused.
+TEST(PgTimestamp, TheUtcFormReadsAsRfc3339) {
+    const std::vector<std::pair<std::string, std::string>> same{
+        {"2026-11-25 12:00:00+00", "2026-11-25T12:00:00Z"},
+        {"2026-11-25 12:00:00.1+00", "2026-11-25T12:00:00.1Z"},
+        {"2026-12-03 10:07:21.201+00", "2026-12-03T10:07:21.201Z"},
+        {"2026-12-03 10:07:21.000999+00", "2026-12-03T10:07:21.000999Z"},
+        {"2024-02-29 23:59:59.123456+00", "2024-02-29T23:59:59.123456Z"},
+        {"1970-01-01 00:00:00+00", "1970-01-01T00:00:00Z"},
+        {"2026-11-25 17:30:00.5+05:30", "2026-11-25T17:30:00.5+05:30"},
+        {"2026-11-25 07:00:00-05", "2026-11-25T07:00:00-05:00"},
+    };
+    for (const auto& [pg, rfc] : same) {
+        const auto got = postgres::parse_pg_timestamp(pg);
+        ASSERT_TRUE(got.has_value()) << pg;
+        EXPECT_EQ(got, parse_iso8601(rfc)) << pg;
+    }
+    for (const std::string bad :
+         {"2026-02-30 12:00:00+00",
+          "1969-12-31 23:59:59+00",
+          "2026-11-25 24:00:00+00",
+          "2026-11-25 12:00:00.+00",
+          "2026-11-25 12:00+00",
+          "2026-11-25 12:00:0x+00",
+          "2026-11-25T12:00:00+00x",
+          ""}) {
+        EXPECT_FALSE(postgres::parse_pg_timestamp(bad).has_value()) << bad;
+    }
+}
 
 TEST_F(PostgresStoreTest, SchemaHasEveryTableOfTheDataModelAndIdsCompareBytewise) {
     auto store = db_->open(pool_);

@@ -17,6 +17,7 @@
 #include "common/ids.hpp"
 #include "store/migrations.hpp"
 #include "store/store.hpp"
+#include "store/tree_walk.hpp"
 #include "support/run_awaitable.hpp"
 #include "support/test_database.hpp"
 
@@ -305,6 +306,36 @@ TEST_P(TreeStoreTest, BranchesOfSmallAndLargeTreesMatchTheRules) {
             }
         }
         EXPECT_TRUE(run_awaitable(store_->message_path(c.id, "no such id", 100)).value().empty());
+    }
+}
+
+// Either side of the most a read walks in memory (the store reads one row past it to tell): the
+// same branch and sibling counts whether the conversation was walked in memory or in SQL; and a
+// conversation without messages has no branch, with or without a leaf.
+TEST_P(TreeStoreTest, BranchesEitherSideOfTheInMemoryBoundAgree) {
+    EXPECT_TRUE(path(std::nullopt).empty());
+    EXPECT_TRUE(path("no such id").empty());
+    constexpr std::int64_t kLimit = 3;
+    const std::int64_t most = walk_in_memory_at_most(kLimit);
+    // Two roots, then a chain below the first: the newest message is the active leaf.
+    const auto root = add("user", std::nullopt, 0);
+    add("user", std::nullopt, 1);
+    std::vector<std::string> chain{root};
+    int ms = 2;
+    for (std::int64_t count = 2; count < most - 1; ++count) {
+        chain.push_back(add(ms % 2 == 0 ? "assistant" : "user", chain.back(), ms));
+        ++ms;
+    }
+    for (std::int64_t count = most - 1; count <= most + 1; ++count) {
+        const std::vector<std::string> newest(chain.end() - kLimit, chain.end());
+        EXPECT_EQ(ids(path(std::nullopt, kLimit)), newest) << count << " messages";
+        EXPECT_EQ(ids(path(chain.back(), kLimit)), newest) << count << " messages";
+        const auto from_root = path(root, kLimit);
+        ASSERT_EQ(ids(from_root), std::vector<std::string>{root}) << count << " messages";
+        EXPECT_EQ(from_root[0].sibling_count, 2);
+        EXPECT_EQ(from_root[0].sibling_index, 0);
+        chain.push_back(add(ms % 2 == 0 ? "assistant" : "user", chain.back(), ms));
+        ++ms;
     }
 }
 
