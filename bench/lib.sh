@@ -10,6 +10,10 @@ start_parley() {
     # usage: start_parley [VAR=value ...] — extra environment for the server
     [[ -x $PARLEY_BIN ]] || { echo "bench: $PARLEY_BIN not built (make build)" >&2; exit 1; }
     BENCH_DIR=$(mktemp -d /tmp/parley-bench.XXXXXX)
+    # BENCH_DATA_FROM: a data directory to start from (a copy: the original is left as it is).
+    if [[ -n ${BENCH_DATA_FROM:-} ]]; then
+        cp -a "$BENCH_DATA_FROM" "$BENCH_DIR/data"
+    fi
     local database=()
     if [[ ${BENCH_DATABASE:-sqlite} == postgres ]]; then
         BENCH_PG_URL=$("$BENCH_ROOT/scripts/pg-temp" start "$BENCH_DIR/pg")

@@ -195,9 +195,17 @@ bj::object routing_json(const sessions::RoutingDecision& d) {
 std::vector<llm::ChatMessage> fit_context(
     const std::vector<store::Message>& newest_first, std::int64_t budget, bool with_tools
 ) {
+    return fit_context_counted(newest_first, budget, with_tools).messages;
+}
+
+FittedContext fit_context_counted(
+    std::vector<store::Message> newest_first, std::int64_t budget, bool with_tools
+) {
     std::vector<std::vector<llm::ChatMessage>> groups;  // newest first; each in order
     std::int64_t used = 0;
-    for (const auto& m : newest_first) {
+    std::int64_t used_by_texts = 0;
+    std::size_t count = 0;
+    for (auto& m : newest_first) {
         if (m.status == "error" || (m.role != "user" && m.role != "assistant")) {
             continue;
         }
@@ -206,31 +214,36 @@ std::vector<llm::ChatMessage> fit_context(
             group = replayed_tools(m);
         }
         if (!m.content.empty()) {
-            group.push_back({m.role, m.content});
+            group.push_back({std::move(m.role), std::move(m.content)});
         }
         if (group.empty()) {
             continue;
         }
-        std::int64_t cost = 0;
+        std::int64_t texts = 0;
+        std::int64_t calls = 0;
         for (const auto& g : group) {
-            cost += llm::estimate_tokens(g.content) + 4;
+            texts += llm::estimate_tokens(g.content) + 4;
             for (const auto& c : g.tool_calls) {
-                cost += llm::estimate_tokens(c.arguments) + 8;
+                calls += llm::estimate_tokens(c.arguments) + 8;
             }
         }
-        if (used + cost > budget) {
+        if (used + texts + calls > budget) {
             break;  // older turns are dropped whole
         }
-        used += cost;
+        used += texts + calls;
+        used_by_texts += texts;
+        count += group.size();
         groups.push_back(std::move(group));
     }
-    std::vector<llm::ChatMessage> picked;
+    FittedContext out;
+    out.tokens = used_by_texts;
+    out.messages.reserve(count);
     for (auto it = groups.rbegin(); it != groups.rend(); ++it) {
         for (auto& g : *it) {
-            picked.push_back(std::move(g));
+            out.messages.push_back(std::move(g));
         }
     }
-    return picked;
+    return out;
 }
 
 std::string clean_title(std::string_view answer) {
@@ -590,8 +603,9 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         system += (system.empty() ? "" : "\n\n");
         system += sessions::system_prompt_addition(routing->strategy);
     }
-    const std::int64_t budget = info.context_window - max_tokens - options_.context_margin_tokens -
-                                llm::estimate_tokens(system);
+    const std::int64_t system_tokens = llm::estimate_tokens(system);
+    const std::int64_t budget =
+        info.context_window - max_tokens - options_.context_margin_tokens - system_tokens;
     const std::int64_t user_tokens = llm::estimate_tokens(message.content);
     if (user_tokens + 4 > budget) {
         co_return make_error(
@@ -620,7 +634,8 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     if (tools_ != nullptr && info.tools && settings.tools && !settings.tools->empty()) {
         p.request.tools = tools_->specs(*settings.tools);
     }
-    p.request.messages = fit_context(*recent, budget, !p.request.tools.empty());
+    auto fitted = fit_context_counted(std::move(*recent), budget, !p.request.tools.empty());
+    p.request.messages = std::move(fitted.messages);
     p.request.max_tokens = static_cast<int>(max_tokens);
     p.request.temperature = temperature;
     p.request.thinking =
@@ -638,10 +653,7 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     state->start.conversation_id = conversation->id;
     state->start.user_message_id = p.user.id;
     state->start.model = info.id;
-    std::int64_t prompt = llm::estimate_tokens(system);
-    for (const auto& m : p.request.messages) {
-        prompt += llm::estimate_tokens(m.content) + 4;
-    }
+    const std::int64_t prompt = system_tokens + fitted.tokens;
     state->start.input_tokens = prompt;
     if (p.routing) {
         state->start.routing = bj::serialize(*p.routing);

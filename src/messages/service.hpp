@@ -52,6 +52,18 @@ std::vector<llm::ChatMessage> fit_context(
     const std::vector<store::Message>& newest_first, std::int64_t budget, bool with_tools = false
 );
 
+// fit_context's messages and what they were estimated at, so a send estimates each message once:
+// `tokens` is the sum of llm::estimate_tokens(content) + 4 over `messages` (tool calls' arguments
+// not included). Takes the branch by value and moves its texts into the messages.
+struct FittedContext {
+    std::vector<llm::ChatMessage> messages;  // oldest first
+    std::int64_t tokens = 0;
+};
+
+FittedContext fit_context_counted(
+    std::vector<store::Message> newest_first, std::int64_t budget, bool with_tools = false
+);
+
 // A title from a model's answer: the first line, quotes and markdown stripped, at most 60
 // characters cut at a word; empty when nothing usable remains.
 std::string clean_title(std::string_view answer);

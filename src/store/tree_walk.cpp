@@ -44,4 +44,55 @@ std::vector<BranchStep> walk_branch(
     return branch;
 }
 
+TreeShapes::Walk TreeShapes::start(std::string leaf, std::int64_t limit) {
+    Walk w;
+    w.next = std::move(leaf);
+    w.limit = std::max<std::int64_t>(limit, 0);
+    return w;
+}
+
+void TreeShapes::extend(const std::string& conversation, Walk& walk) {
+    const std::lock_guard lock(mutex_);
+    const auto shape = shapes_.find(conversation);
+    if (shape == shapes_.end()) {
+        return;
+    }
+    shape->second.used = ++clock_;
+    const auto& nodes = shape->second.nodes;
+    while (!walk.done()) {
+        const auto node = nodes.find(*walk.next);
+        if (node == nodes.end()) {
+            return;
+        }
+        walk.seqs.push_back(node->second.seq);
+        walk.ids.push_back(std::move(*walk.next));
+        walk.next = node->second.parent;
+    }
+}
+
+void TreeShapes::add(const std::string& conversation, std::string id, Node node) {
+    const std::lock_guard lock(mutex_);
+    auto shape = shapes_.find(conversation);
+    if (shape == shapes_.end()) {
+        if (shapes_.size() >= max_conversations_) {
+            const auto oldest =
+                std::min_element(shapes_.begin(), shapes_.end(), [](const auto& a, const auto& b) {
+                    return a.second.used < b.second.used;
+                });
+            shapes_.erase(oldest);
+        }
+        shape = shapes_.emplace(conversation, Shape{}).first;
+    }
+    shape->second.used = ++clock_;
+    if (shape->second.nodes.size() >= max_nodes_) {
+        shape->second.nodes.clear();
+    }
+    shape->second.nodes.insert_or_assign(std::move(id), std::move(node));
+}
+
+void TreeShapes::forget(const std::string& conversation) {
+    const std::lock_guard lock(mutex_);
+    shapes_.erase(conversation);
+}
+
 }  // namespace parley::store

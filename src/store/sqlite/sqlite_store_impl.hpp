@@ -14,6 +14,7 @@
 #include "store/budget_store.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/store.hpp"
+#include "store/tree_walk.hpp"
 
 namespace parley::store::sqlite {
 
@@ -193,9 +194,20 @@ private:
         }
     }
 
+    // The branch ending at `leaf_id` of a large conversation, found through shapes_ (reading
+    // only the messages not remembered yet), without sibling counts; nullopt when the rows read
+    // do not match what was remembered (the caller then walks in SQL). Runs in a read snapshot.
+    std::optional<std::vector<PathMessage>> path_from_shapes(
+        Connection& c,
+        const std::string& conversation_id,
+        const std::optional<std::string>& leaf_id,
+        std::int64_t limit
+    );
+
     ConnectionPool connections_;
     ThreadConnections readers_;
     async::BlockingPool& pool_;
+    TreeShapes shapes_;  // context reads of large conversations (issue 14)
 };
 
 // The columns read_message reads, in its order.

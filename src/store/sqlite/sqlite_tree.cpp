@@ -18,6 +18,60 @@ namespace {
 constexpr std::string_view kSiblings =
     "FROM messages s WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id";
 
+// `leaf_id`, or else the conversation's active leaf; none when it has none.
+std::optional<std::string> leaf_or_active(
+    Connection& c, const std::string& conversation_id, const std::optional<std::string>& leaf_id
+) {
+    if (leaf_id) {
+        return leaf_id;
+    }
+    auto st = c.prepare("SELECT active_leaf_id FROM conversations WHERE id = ?");
+    st.bind(1, conversation_id);
+    if (!st.step() || st.column_is_null(0)) {
+        return std::nullopt;
+    }
+    return st.column_text(0);
+}
+
+// Reads the rows whose seqs are `seqs` (json_each: one statement) into out[k].message, k being
+// the seq's place in `seqs`; a seq with no row leaves its message empty (no id). Returns how
+// many rows were read.
+std::size_t read_rows_by_seq(
+    Connection& c, const std::vector<std::int64_t>& seqs, std::vector<PathMessage>& out
+) {
+    std::vector<std::pair<std::int64_t, std::size_t>> positions;
+    positions.reserve(seqs.size());
+    std::string list = "[";
+    for (std::size_t k = 0; k < seqs.size(); ++k) {
+        positions.emplace_back(seqs[k], k);
+        if (k > 0) {
+            list += ',';
+        }
+        list += std::to_string(seqs[k]);
+    }
+    list += ']';
+    std::sort(positions.begin(), positions.end());
+    auto st = c.prepare(
+        "SELECT " + std::string(kMessageColumns) +
+        ", seq FROM messages WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
+    );
+    st.bind(1, list);
+    std::size_t row = 0;
+    std::size_t read = 0;
+    while (st.step() && row < positions.size()) {
+        const std::int64_t seq = st.column_int(18);
+        while (row < positions.size() && positions[row].first < seq) {
+            ++row;
+        }
+        if (row < positions.size() && positions[row].first == seq) {
+            out[positions[row].second].message = read_message(st);
+            ++row;
+            ++read;
+        }
+    }
+    return read;
+}
+
 // The branch ending at `leaf` (absent: the conversation's active leaf) of a small conversation,
 // found in memory (store/tree_walk.hpp) from one scan of its covering messages_siblings index,
 // then its rows read by seq. Same rows, order and sibling figures as the recursive query
@@ -29,14 +83,9 @@ std::vector<PathMessage> path_in_memory(
     std::int64_t limit,
     Siblings siblings
 ) {
-    std::optional<std::string> leaf = leaf_id;
+    const auto leaf = leaf_or_active(c, conversation_id, leaf_id);
     if (!leaf) {
-        auto st = c.prepare("SELECT active_leaf_id FROM conversations WHERE id = ?");
-        st.bind(1, conversation_id);
-        if (!st.step() || st.column_is_null(0)) {
-            return {};
-        }
-        leaf = st.column_text(0);
+        return {};
     }
     std::vector<TreeNode> nodes;
     std::vector<std::int64_t> seqs;
@@ -56,43 +105,64 @@ std::vector<PathMessage> path_in_memory(
     if (branch.empty()) {
         return out;
     }
-    // The rows by seq (json_each: one statement), placed by seq → position.
-    std::vector<std::pair<std::int64_t, std::size_t>> positions;
-    positions.reserve(branch.size());
-    std::string list = "[";
+    std::vector<std::int64_t> branch_seqs(branch.size());
     for (std::size_t k = 0; k < branch.size(); ++k) {
-        positions.emplace_back(seqs[branch[k].node], k);
+        branch_seqs[k] = seqs[branch[k].node];
         if (siblings == Siblings::counted) {
             out[k].sibling_count = branch[k].sibling_count;
             out[k].sibling_index = branch[k].sibling_index;
         }
-        if (k > 0) {
-            list += ',';
-        }
-        list += std::to_string(seqs[branch[k].node]);
     }
-    list += ']';
-    std::sort(positions.begin(), positions.end());
-    auto st = c.prepare(
-        "SELECT " + std::string(kMessageColumns) +
-        ", seq FROM messages WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
-    );
-    st.bind(1, list);
-    std::size_t row = 0;
-    while (st.step() && row < positions.size()) {
-        const std::int64_t seq = st.column_int(18);
-        while (row < positions.size() && positions[row].first < seq) {
-            ++row;
-        }
-        if (row < positions.size() && positions[row].first == seq) {
-            out[positions[row].second].message = read_message(st);
-            ++row;
-        }
-    }
+    read_rows_by_seq(c, branch_seqs, out);
     return out;
 }
 
 }  // namespace
+
+std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
+    Connection& c,
+    const std::string& conversation_id,
+    const std::optional<std::string>& leaf_id,
+    std::int64_t limit
+) {
+    auto leaf = leaf_or_active(c, conversation_id, leaf_id);
+    if (!leaf) {
+        return std::vector<PathMessage>{};
+    }
+    auto walk = TreeShapes::start(std::move(*leaf), limit);
+    for (shapes_.extend(conversation_id, walk); !walk.done();
+         shapes_.extend(conversation_id, walk)) {
+        // Not remembered yet: read it (as a step of the SQL walk would), then go on.
+        auto st =
+            c.prepare("SELECT seq, parent_id FROM messages WHERE id = ? AND conversation_id = ?");
+        st.bind(1, *walk.next).bind(2, conversation_id);
+        if (!st.step()) {
+            if (walk.seqs.empty()) {
+                return std::vector<PathMessage>{};  // no such message in this conversation
+            }
+            return std::nullopt;  // a parent that is not there: left to the SQL walk
+        }
+        shapes_.add(conversation_id, *walk.next, {st.column_int(0), column_optional_text(st, 1)});
+    }
+    // Oldest first. The rows read in this snapshot must be the branch walked, link by link:
+    // each row the message walked, its parent the one before it (the oldest's, the message the
+    // walk stopped at, or none for a root). Otherwise what was remembered is stale (a seq or an
+    // id reused after a deletion) and the SQL walk answers.
+    std::reverse(walk.seqs.begin(), walk.seqs.end());
+    std::reverse(walk.ids.begin(), walk.ids.end());
+    std::vector<PathMessage> out(walk.seqs.size());
+    const bool all_read = read_rows_by_seq(c, walk.seqs, out) == out.size();
+    for (std::size_t k = 0; k < out.size(); ++k) {
+        const auto& m = out[k].message;
+        const bool linked =
+            k == 0 ? m.parent_id == walk.next : (m.parent_id && *m.parent_id == walk.ids[k - 1]);
+        if (!all_read || !linked || m.id != walk.ids[k] || m.conversation_id != conversation_id) {
+            shapes_.forget(conversation_id);
+            return std::nullopt;
+        }
+    }
+    return out;
+}
 
 asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
     std::string conversation_id,
@@ -112,6 +182,13 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
                 count.bind(1, conversation_id).bind(2, most + 1);
                 if (count.step() && count.column_int(0) <= most) {
                     return path_in_memory(c, conversation_id, leaf_id, limit, siblings);
+                }
+                // A context read (no sibling counts) of a large conversation: through the
+                // shapes remembered, which spare the walk's search by text id at every step.
+                if (siblings == Siblings::skipped && limit > 0) {
+                    if (auto found = path_from_shapes(c, conversation_id, leaf_id, limit)) {
+                        return std::move(*found);
+                    }
                 }
                 // The walk carries each message's rowid (one search by id a step, none after)
                 // and yields the leaf first, so no sort: the branch is reversed here.

@@ -1,6 +1,9 @@
 // The mock provider's tool use: offered fetch_internal_knowledge and asked "What is X?", it calls
 // the tool; given the tool's result, it answers from it, word by word; deterministically.
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -264,6 +267,47 @@ TEST(MockToolsTest, CompleteGivesWhatTheStreamGives) {
     EXPECT_EQ(text_of(answered), "According to the knowledge base: Snakes.");
     EXPECT_EQ(answered.back().finish, FinishReason::stop);
     EXPECT_EQ(text_of(answered), text_of(stream(*mock, r)));
+}
+
+// The estimate as first written, byte by byte: the eight-bytes-at-a-time one must agree with it
+// on every text (word boundaries across blocks, the tail, bytes ≥ 0x80, NUL, every space kind).
+std::int64_t estimate_by_bytes(std::string_view text) {
+    std::int64_t words = 0;
+    bool in_word = false;
+    for (const char c : text) {
+        const bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+        if (!space && !in_word) {
+            ++words;
+        }
+        in_word = !space;
+    }
+    return std::max(words, static_cast<std::int64_t>((text.size() + 3) / 4));
+}
+
+TEST(TokenEstimateTest, SameAsByteByByteOnRandomTexts) {
+    std::mt19937 rng(14);
+    const std::string alphabet{" \n\t\rab\0\x80\xff\x0b\x0c\x20\x09\x8a\x8d\xa0", 15};
+    for (std::size_t length = 0; length < 70; ++length) {
+        for (int round = 0; round < 200; ++round) {
+            std::string text(length, ' ');
+            // Mostly words (few spaces) in some rounds, mostly spaces in others.
+            const std::size_t spaces = 1 + static_cast<std::size_t>(round % 6);
+            for (auto& c : text) {
+                const std::size_t k = rng() % (spaces + 11);
+                c = k < spaces ? alphabet[rng() % 4] : alphabet[4 + (k - spaces)];
+            }
+            ASSERT_EQ(estimate_tokens(text), estimate_by_bytes(text)) << length << ": " << text;
+        }
+    }
+    const std::string words =
+        "What is a REST API? Explain in 2 sentences.\n\nSure:\ta b c d e f g h";
+    for (std::size_t from = 0; from < words.size(); ++from) {
+        const std::string_view part = std::string_view(words).substr(from);
+        EXPECT_EQ(estimate_tokens(part), estimate_by_bytes(part)) << from;
+    }
+    EXPECT_EQ(estimate_tokens("a b c d e f g h i j k l"), 12);
+    EXPECT_EQ(estimate_tokens("        x"), 3);  // by characters: 9 / 4, rounded up
+    EXPECT_EQ(estimate_tokens("aaaaaaaa bbbbbbbb"), 5);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // tool calls and results replayed before its text when the request offers tools.
 #include <gtest/gtest.h>
 
+#include "llm/provider.hpp"
 #include "messages/service.hpp"
 
 namespace parley::messages {
@@ -92,6 +93,39 @@ TEST(FitContextTest, DropsOlderTurnsWholeAndSkipsErrors) {
     const auto fitted = fit_context(newest_first, 30);
     ASSERT_EQ(fitted.size(), 1U);
     EXPECT_EQ(fitted[0].content, std::string(40, 'a'));
+}
+
+// A send takes its prompt estimate from the fitting (each message estimated once): the messages are
+// fit_context's, and `tokens` is what they were estimated at, at the budget's edge too.
+TEST(FitContextTest, CountedGivesTheSameMessagesAndTheirEstimate) {
+    const std::vector<store::Message> newest_first = {
+        message("user", "What is a REST API? Explain in 2 sentences."),
+        message(
+            "assistant", "According to the knowledge base: Python is a language.", kToolMetadata
+        ),
+        message("user", "What is Python?"),
+        message("assistant", std::string(90, 'b')),
+        message("user", "old question, long ago"),
+    };
+    for (const bool tools : {false, true}) {
+        for (std::int64_t budget = 0; budget < 120; ++budget) {
+            const auto plain = fit_context(newest_first, budget, tools);
+            const auto counted = fit_context_counted(newest_first, budget, tools);
+            ASSERT_EQ(counted.messages.size(), plain.size()) << budget;
+            std::int64_t tokens = 0;
+            for (std::size_t i = 0; i < plain.size(); ++i) {
+                EXPECT_EQ(counted.messages[i].role, plain[i].role);
+                EXPECT_EQ(counted.messages[i].content, plain[i].content);
+                EXPECT_EQ(counted.messages[i].tool_calls.size(), plain[i].tool_calls.size());
+                tokens += llm::estimate_tokens(plain[i].content) + 4;
+            }
+            EXPECT_EQ(counted.tokens, tokens) << budget << (tools ? " with tools" : "");
+        }
+    }
+    // Everything fits: five messages (seven with the replayed call and result).
+    EXPECT_EQ(fit_context_counted(newest_first, 10'000).messages.size(), 5U);
+    EXPECT_EQ(fit_context_counted(newest_first, 10'000, true).messages.size(), 7U);
+    EXPECT_EQ(fit_context_counted({}, 10'000).tokens, 0);
 }
 
 }  // namespace

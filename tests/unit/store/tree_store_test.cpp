@@ -339,6 +339,133 @@ TEST_P(TreeStoreTest, BranchesEitherSideOfTheInMemoryBoundAgree) {
     }
 }
 
+// Context reads (no sibling counts) of a conversation past the in-memory bound go through the
+// remembered tree shapes on SQLite: they must give the path the counted read gives as the
+// conversation grows, after it is deleted, and when it is written again under the same ids with
+// another shape (ids and seqs reused: what was remembered is stale).
+TEST_P(TreeStoreTest, ContextReadsOfALargeConversationFollowGrowthAndDeletion) {
+    const auto same_path = [&](const std::optional<std::string>& leaf, std::int64_t limit) {
+        const auto counted =
+            run_awaitable(store_->message_path(conversation_.id, leaf, limit)).value();
+        for (int twice = 0; twice < 2; ++twice) {
+            const auto bare =
+                run_awaitable(store_->message_path(conversation_.id, leaf, limit, Siblings::skipped)
+                )
+                    .value();
+            EXPECT_EQ(ids(bare), ids(counted)) << limit;
+            for (std::size_t i = 0; i < bare.size() && i < counted.size(); ++i) {
+                EXPECT_EQ(bare[i].message.content, counted[i].message.content);
+                EXPECT_EQ(bare[i].message.parent_id, counted[i].message.parent_id);
+                EXPECT_EQ(bare[i].sibling_count, 1);
+            }
+        }
+        return counted.size();
+    };
+    // 300 messages: u/a pairs, each pair answering the previous pair, every tenth a new branch
+    // from three pairs back.
+    const auto write_tree = [&](const std::vector<std::string>& message_ids, bool reversed) {
+        std::vector<Message> messages;
+        for (std::size_t i = 0; i < message_ids.size(); ++i) {
+            Message m;
+            m.id = message_ids[i];
+            m.conversation_id = conversation_.id;
+            m.role = i % 2 == 0 ? "user" : "assistant";
+            m.content = (reversed ? "second " : "first ") + std::to_string(i);
+            m.created_at = kBase + std::chrono::milliseconds(i);
+            if (i > 0) {
+                const std::size_t back = i % 20 == 0 && i >= 6 ? 5 : 1;
+                m.parent_id = message_ids[i - back];
+            }
+            messages.push_back(std::move(m));
+        }
+        if (reversed) {
+            // The same ids, another shape: every message but the first hangs on the first.
+            for (std::size_t i = 1; i < messages.size(); ++i) {
+                messages[i].parent_id = i % 3 == 0 ? message_ids[0] : message_ids[i - 1];
+            }
+        }
+        Conversation c = conversation_;
+        c.active_leaf_id = message_ids.back();
+        ASSERT_TRUE(run_awaitable(store_->insert_conversation_trees({{c, messages}})).has_value());
+    };
+    std::vector<std::string> message_ids;
+    for (int i = 0; i < 300; ++i) {
+        message_ids.push_back(new_uuid_v7());
+    }
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(conversation_.id)).value());
+    write_tree(message_ids, false);
+    for (const std::int64_t limit : {1, 7, 500, 50, 1000}) {
+        same_path(std::nullopt, limit);
+    }
+    EXPECT_EQ(same_path(message_ids[150], 500), 123U);  // seven branch points skip 4 each
+    EXPECT_EQ(same_path(message_ids.back(), 500), 244U);
+    EXPECT_EQ(same_path(message_ids[0], 500), 1U);
+    EXPECT_TRUE(same_path("no such message", 500) == 0U);
+    // Sends: new messages below the active leaf and below an older message.
+    auto leaf = add("user", message_ids.back(), 1000);
+    leaf = add("assistant", leaf, 1001);
+    add("user", message_ids[100], 1002);
+    EXPECT_EQ(same_path(leaf, 500), 246U);
+    EXPECT_EQ(same_path(std::nullopt, 500), 82U);  // the active leaf: the last message added
+    // Deleted, then written again with the same ids in another shape.
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(conversation_.id)).value());
+    EXPECT_EQ(same_path(message_ids.back(), 500), 0U);
+    write_tree(message_ids, true);
+    EXPECT_EQ(same_path(std::nullopt, 500), 4U);    // 299 → 298 → 297 → 0
+    EXPECT_EQ(same_path(message_ids[4], 500), 3U);  // 4 → 3 → 0
+}
+
+// The shapes: a walk steps through what is known and stops at the first unknown message; the
+// least recently walked conversation goes first; a conversation past its bound starts anew.
+TEST(TreeShapesTest, WalksWhatIsKnownAndStaysBounded) {
+    TreeShapes shapes(2, 4);
+    shapes.add("c1", "a", {1, std::nullopt});
+    shapes.add("c1", "b", {2, "a"});
+    shapes.add("c1", "c", {3, "b"});
+    auto walk = TreeShapes::start("d", 10);
+    shapes.extend("c1", walk);
+    EXPECT_FALSE(walk.done());
+    EXPECT_EQ(walk.next, "d");
+    shapes.add("c1", "d", {7, "c"});
+    shapes.extend("c1", walk);
+    EXPECT_TRUE(walk.done());
+    EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{7, 3, 2, 1}));
+    EXPECT_EQ(walk.ids, (std::vector<std::string>{"d", "c", "b", "a"}));
+    EXPECT_FALSE(walk.next);  // a root ends it
+
+    walk = TreeShapes::start("d", 2);
+    shapes.extend("c1", walk);
+    EXPECT_TRUE(walk.done());
+    EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{7, 3}));
+    EXPECT_EQ(walk.next, "b");  // where the limit stopped it
+
+    walk = TreeShapes::start("d", 10);
+    shapes.extend("c2", walk);  // another conversation knows nothing of c1's messages
+    EXPECT_TRUE(walk.seqs.empty());
+
+    shapes.add("c2", "x", {10, std::nullopt});
+    walk = TreeShapes::start("a", 10);
+    shapes.extend("c1", walk);  // c1 walked after c2 was added: c2 is the least recent
+    shapes.add("c3", "y", {11, std::nullopt});
+    walk = TreeShapes::start("x", 10);
+    shapes.extend("c2", walk);
+    EXPECT_TRUE(walk.seqs.empty());  // c2 was dropped for c3
+    walk = TreeShapes::start("a", 10);
+    shapes.extend("c1", walk);
+    EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{1}));
+
+    shapes.add("c1", "e", {8, "d"});  // the fifth message of c1: it starts anew
+    walk = TreeShapes::start("e", 10);
+    shapes.extend("c1", walk);
+    EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{8}));
+    EXPECT_EQ(walk.next, "d");
+
+    shapes.forget("c1");
+    walk = TreeShapes::start("e", 10);
+    shapes.extend("c1", walk);
+    EXPECT_TRUE(walk.seqs.empty());
+}
+
 TEST_P(TreeStoreTest, MessagesOfAnotherConversationAreNotFound) {
     const auto u1 = add("user", std::nullopt, 0);
     Conversation other = conversation_;
