@@ -1,6 +1,7 @@
 #include "conversations/cursor.hpp"
 
 #include <charconv>
+#include <chrono>
 
 #include "auth/tokens.hpp"
 #include "common/ids.hpp"
@@ -26,7 +27,10 @@ std::optional<store::ConversationCursor> decode_conversation_cursor(std::string_
     if (!when || !is_uuid(id)) {
         return std::nullopt;
     }
-    return store::ConversationCursor{*when, std::move(id)};
+    // Parley's cursors carry milliseconds (what it stores); a finer time is cut to them, so what
+    // decodes is what encodes again.
+    return store::ConversationCursor{
+        std::chrono::floor<std::chrono::milliseconds>(*when), std::move(id)};
 }
 
 std::string encode_offset_cursor(std::int64_t offset) {
