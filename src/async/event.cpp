@@ -1,7 +1,5 @@
 #include "async/event.hpp"
 
-#include <cstdint>
-
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -12,6 +10,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "async/deadline.hpp"
 
 namespace parley::async {
 
@@ -40,10 +40,15 @@ asio::awaitable<void> Event::wait() {
 }
 
 struct Notifier::State {
-    using Clock = asio::steady_timer::clock_type;
     using Waiter = asio::any_completion_handler<void(boost::system::error_code, bool)>;
 
-    explicit State(const asio::any_io_executor& executor) : timer(executor) {}
+    explicit State(const asio::any_io_executor& ex)
+        : executor(ex),
+          deadline(ex, [this] {
+              if (waiter) {
+                  finish({}, false, true);  // the waiter's time came first
+              }
+          }) {}
 
     // The waiter with its result, move-only: Boost 1.81's any_completion_handler "copies" an
     // lvalue of itself by wrapping it, recursively, and its move assignment makes such a copy;
@@ -67,60 +72,34 @@ struct Notifier::State {
         void operator()() { std::move(handler)(ec, woken); }
     };
 
-    asio::steady_timer timer;
-    Waiter waiter;                                     // the consumer's pending wait, if any
-    Clock::time_point due = Clock::time_point::max();  // the waiter's time (max: none)
-    std::uint64_t generation = 0;  // a timer handler of an older arm does nothing
-    bool pending = false;          // notified since the last wait returned
-    bool armed = false;            // a timer wait is pending
+    asio::any_io_executor executor;  // the waiter's (the notifier serves one executor)
+    Waiter waiter;                   // the consumer's pending wait, if any
+    Deadline deadline;               // the timed wait's time: pushing it later arms no timer
+    bool pending = false;            // notified since the last wait returned
 
     // Completes the waiter with `ec` / `woken`: inline when `now` and the caller runs on the
-    // waiter's executor, else posted.
+    // waiter's loop thread, else posted.
     void finish(boost::system::error_code ec, bool woken, bool now) {
+        deadline.suspend();
         Waiter h;
         h.swap(waiter);  // (not `=`: Boost 1.81's move assignment copies, see Completion)
-        due = Clock::time_point::max();
         auto slot = asio::get_associated_cancellation_slot(h);
         if (slot.is_connected()) {
             slot.clear();
         }
-        // The notifier's executor: it is the waiter's (the notifier serves one executor).
-        const auto& ex = timer.get_executor();
         Completion call{std::move(h), ec, woken};
         if (now) {
             // On the loop's own thread the waiter is called directly: asio::dispatch would find
             // the same through the type-erased executor and a heap-allocated function.
-            const auto* loop = ex.target<asio::io_context::executor_type>();
+            const auto* loop = executor.target<asio::io_context::executor_type>();
             if (loop != nullptr && loop->running_in_this_thread()) {
                 call();
             } else {
-                asio::dispatch(ex, std::move(call));
+                asio::dispatch(executor, std::move(call));
             }
         } else {
-            asio::post(ex, std::move(call));
+            asio::post(executor, std::move(call));
         }
-    }
-
-    static void arm(const std::shared_ptr<State>& state) {
-        State& s = *state;
-        const std::uint64_t generation = ++s.generation;
-        s.armed = true;
-        s.timer.expires_at(s.due);
-        s.timer.async_wait([state, generation](const boost::system::error_code& ec) {
-            State& st = *state;
-            if (ec || st.generation != generation) {
-                return;  // cancelled (the notifier is gone), or replaced by an earlier time
-            }
-            st.armed = false;
-            if (!st.waiter || st.due == Clock::time_point::max()) {
-                return;  // nobody waits with a time: the next timed wait arms it again
-            }
-            if (Clock::now() < st.due) {
-                arm(state);  // the time moved later since this wait was armed
-                return;
-            }
-            st.finish({}, false, true);
-        });
     }
 
     template <class Handler>
@@ -139,14 +118,11 @@ struct Notifier::State {
 };
 
 Notifier::Notifier(const asio::any_io_executor& executor)
-    : state_(std::make_shared<State>(executor)) {}
+    : state_(std::make_unique<State>(executor)) {}
 
 Notifier::~Notifier() {
-    State& s = *state_;
-    ++s.generation;
-    s.timer.cancel();
-    if (s.waiter) {
-        s.finish(asio::error::operation_aborted, false, false);  // as a destroyed timer would
+    if (state_->waiter) {
+        state_->finish(asio::error::operation_aborted, false, false);  // as a destroyed timer would
     }
 }
 
@@ -169,18 +145,12 @@ asio::awaitable<bool> Notifier::wait_until(asio::steady_timer::time_point t) {
         async_initiate<const asio::use_awaitable_t<>, void(boost::system::error_code, bool)>(
             [this, t](auto handler) {
                 State& s = *state_;
+                s.take(std::move(handler));
                 if (s.pending) {
                     s.pending = false;
-                    s.take(std::move(handler));
                     s.finish({}, true, false);
                     return;
                 }
-                if (t != State::Clock::time_point::max() && t <= State::Clock::now()) {
-                    s.take(std::move(handler));
-                    s.finish({}, false, false);
-                    return;
-                }
-                s.take(std::move(handler));
                 auto slot = asio::get_associated_cancellation_slot(s.waiter);
                 if (slot.is_connected()) {
                     slot.assign([raw = &s](asio::cancellation_type type) {
@@ -189,9 +159,8 @@ asio::awaitable<bool> Notifier::wait_until(asio::steady_timer::time_point t) {
                         }
                     });
                 }
-                s.due = t;
-                if (t != State::Clock::time_point::max() && (!s.armed || t < s.timer.expiry())) {
-                    State::arm(state_);
+                if (t != asio::steady_timer::time_point::max()) {
+                    s.deadline.expires_at(t);  // (a time already past ends the wait at once)
                 }
             },
             asio::use_awaitable

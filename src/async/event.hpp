@@ -36,7 +36,7 @@ private:
 // (else posts): for a producer whose state is whole when it notifies, such as a turn's event
 // queue, this spares a turn of the event loop per event. The timed wait's timer is re-armed
 // lazily: a later time only moves the deadline, the timer fires early at most once and waits
-// again (a wait per delta with a ping time 15 s on arms no timer).
+// again (an async::Deadline: a wait per delta with a ping time 15 s on arms no timer).
 class Notifier {
 public:
     explicit Notifier(const boost::asio::any_io_executor& executor);
@@ -57,7 +57,7 @@ public:
 
 private:
     struct State;
-    std::shared_ptr<State> state_;  // shared with the pending timer wait's handler
+    std::unique_ptr<State> state_;
 };
 
 }  // namespace parley::async
