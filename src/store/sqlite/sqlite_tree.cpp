@@ -117,6 +117,66 @@ std::vector<PathMessage> path_in_memory(
     return out;
 }
 
+// The branch by the recursive SQL walk: any conversation, with or without sibling counts.
+std::vector<PathMessage> path_by_sql_walk(
+    Connection& c,
+    const std::string& conversation_id,
+    const std::optional<std::string>& leaf_id,
+    std::int64_t limit,
+    Siblings siblings
+) {
+    // The walk carries each message's rowid (one search by id a step, none after) and yields the
+    // leaf first (depth 0): the branch is reversed here, oldest first.
+    const auto columns = qualified_columns(kMessageColumns, "m");
+    auto st = c.prepare(
+        "WITH RECURSIVE path(seq, parent_id, depth) AS ("
+        " SELECT seq, parent_id, 0 FROM messages WHERE conversation_id = ?1 AND id = "
+        "COALESCE(?2, (SELECT active_leaf_id FROM conversations WHERE id = ?1))"
+        " UNION ALL SELECT m.seq, m.parent_id, path.depth + 1 FROM path JOIN "
+        "messages m ON m.id = path.parent_id WHERE path.depth + 1 < ?3 AND "
+        "m.conversation_id = ?1) "
+        "SELECT " +
+        columns + ", " +
+        (siblings == Siblings::skipped
+             ? std::string("4294967296")
+             : "(SELECT COUNT(*) * 4294967296 + SUM(s.created_at < m.created_at OR "
+               "(s.created_at = m.created_at AND s.id < m.id)) " +
+                   std::string(kSiblings) + ")") +
+        ", path.depth FROM path JOIN messages m ON m.seq = path.seq"
+    );
+    st.bind(1, conversation_id);
+    if (leaf_id) {
+        st.bind(2, *leaf_id);
+    } else {
+        st.bind_null(2);
+    }
+    st.bind(3, limit);
+    std::vector<std::pair<std::int64_t, PathMessage>> found;
+    while (st.step()) {
+        PathMessage p;
+        p.message = read_message(st);
+        // Count and index in one subquery (one index search a message, not two):
+        // count × 2^32 + index.
+        const std::int64_t siblings_packed = st.column_int(18);
+        p.sibling_count = siblings_packed >> 32;
+        p.sibling_index = siblings_packed & 0xffff'ffff;
+        found.emplace_back(st.column_int(19), std::move(p));
+    }
+    // The queue yields depth 0, 1, 2, …; sorted anyway, since SQL promises no order.
+    const auto by_depth = [](const auto& x, const auto& y) {
+        return x.first < y.first;
+    };
+    if (!std::is_sorted(found.begin(), found.end(), by_depth)) {
+        std::stable_sort(found.begin(), found.end(), by_depth);
+    }
+    std::vector<PathMessage> out;
+    out.reserve(found.size());
+    for (auto it = found.rbegin(); it != found.rend(); ++it) {
+        out.push_back(std::move(it->second));
+    }
+    return out;
+}
+
 }  // namespace
 
 std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
@@ -190,57 +250,7 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
                         return std::move(*found);
                     }
                 }
-                // The walk carries each message's rowid (one search by id a step, none after)
-                // and yields the leaf first, so no sort: the branch is reversed here.
-                const auto columns = qualified_columns(kMessageColumns, "m");
-                auto st = c.prepare(
-                    "WITH RECURSIVE path(seq, parent_id, depth) AS ("
-                    " SELECT seq, parent_id, 0 FROM messages WHERE conversation_id = ?1 AND id = "
-                    "COALESCE(?2, (SELECT active_leaf_id FROM conversations WHERE id = ?1))"
-                    " UNION ALL SELECT m.seq, m.parent_id, path.depth + 1 FROM path JOIN "
-                    "messages m ON m.id = path.parent_id WHERE path.depth + 1 < ?3 AND "
-                    "m.conversation_id = ?1) "
-                    "SELECT " +
-                    columns + ", " +
-                    (siblings == Siblings::skipped
-                         ? std::string("4294967296")
-                         : "(SELECT COUNT(*) * 4294967296 + SUM(s.created_at < m.created_at OR "
-                           "(s.created_at = m.created_at AND s.id < m.id)) " +
-                               std::string(kSiblings) + ")") +
-                    ", path.depth FROM path JOIN messages m ON m.seq = path.seq"
-                );
-                st.bind(1, conversation_id);
-                if (leaf_id) {
-                    st.bind(2, *leaf_id);
-                } else {
-                    st.bind_null(2);
-                }
-                st.bind(3, limit);
-                std::vector<std::pair<std::int64_t, PathMessage>> found;
-                while (st.step()) {
-                    PathMessage p;
-                    p.message = read_message(st);
-                    // Count and index in one subquery (one index search a message, not two):
-                    // count × 2^32 + index.
-                    const std::int64_t siblings_packed = st.column_int(18);
-                    p.sibling_count = siblings_packed >> 32;
-                    p.sibling_index = siblings_packed & 0xffff'ffff;
-                    found.emplace_back(st.column_int(19), std::move(p));
-                }
-                // The queue yields depth 0, 1, 2, …; sorted anyway, since SQL promises no order.
-                if (!std::is_sorted(found.begin(), found.end(), [](const auto& a, const auto& b) {
-                        return a.first < b.first;
-                    })) {
-                    std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
-                        return a.first < b.first;
-                    });
-                }
-                std::vector<PathMessage> out;
-                out.reserve(found.size());
-                for (auto it = found.rbegin(); it != found.rend(); ++it) {
-                    out.push_back(std::move(it->second));
-                }
-                return out;
+                return path_by_sql_walk(c, conversation_id, leaf_id, limit, siblings);
             });
         }
     );
