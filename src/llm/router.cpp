@@ -24,7 +24,7 @@ struct ModelRouter::Attempt {
     EventSink* sink = nullptr;
     std::chrono::milliseconds between{};
     Clock::time_point total_deadline;
-    Clock::time_point deadline;           // first token, then next token, never past total_deadline
+    Clock::time_point first_deadline;     // the first token's, never past total_deadline
     async::Deadline* watchdog = nullptr;  // the attempt's, while the provider streams
     bool started = false;                 // a delta reached the caller: no fallback from here on
     bool finished = false;                // a stop or an error reached the caller
@@ -185,9 +185,8 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
                 // A later deadline needs no wake-up: the watchdog's timer fires at the old one
                 // and re-arms itself (waking it on every token cost a turn of the event loop
                 // per delta); only an earlier one re-arms it.
-                st.deadline = std::min(Clock::now() + st.between, st.total_deadline);
                 if (st.watchdog != nullptr) {
-                    st.watchdog->expires_at(st.deadline);
+                    st.watchdog->expires_at(std::min(Clock::now() + st.between, st.total_deadline));
                 }
                 (*st.sink)(std::move(e));
                 break;
@@ -224,7 +223,7 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
         st.stopped = true;
         stop.emit(asio::cancellation_type::terminal);
     });
-    watchdog.expires_at(st.deadline);
+    watchdog.expires_at(st.first_deadline);
     st.watchdog = &watchdog;
     {
         const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
@@ -279,7 +278,8 @@ asio::awaitable<RouteResult> ModelRouter::stream(
             st.sink = &sink;
             st.between = options_.between_tokens_timeout;
             st.total_deadline = started_at + options_.total_timeout;
-            st.deadline = std::min(Clock::now() + options_.first_token_timeout, st.total_deadline);
+            st.first_deadline =
+                std::min(Clock::now() + options_.first_token_timeout, st.total_deadline);
             ChatRequest r = request;
             r.model = m.id;
             r.thinking = request.thinking && m.thinking;  // never ask a model for what it cannot do
