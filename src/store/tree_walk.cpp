@@ -44,15 +44,60 @@ std::vector<BranchStep> walk_branch(
     return branch;
 }
 
-TreeShapes::Walk TreeShapes::start(std::string leaf, std::int64_t limit) {
+namespace {
+
+// What a remembered row costs, near enough: the struct and its texts' heap blocks.
+std::size_t bytes_of(const Message& m) {
+    std::size_t n = sizeof(Message) + 64;  // the shared block and the map's node
+    for (const std::string* text : {&m.id, &m.conversation_id, &m.role, &m.content, &m.status,
+                                    &m.metadata}) {
+        n += text->capacity();
+    }
+    for (const auto* text : {&m.parent_id, &m.thinking, &m.model, &m.provider, &m.finish_reason}) {
+        n += *text ? (*text)->capacity() : 0;
+    }
+    return n;
+}
+
+}  // namespace
+
+TreeShapes::Walk TreeShapes::start(std::string leaf, std::int64_t limit, std::int64_t epoch) {
     Walk w;
     w.next = std::move(leaf);
     w.limit = std::max<std::int64_t>(limit, 0);
+    w.epoch = epoch;
     return w;
+}
+
+bool TreeShapes::same_epoch(std::int64_t epoch) {
+    if (epoch > epoch_) {
+        shapes_.clear();
+        row_bytes_ = 0;
+        epoch_ = epoch;
+    }
+    return epoch == epoch_;
+}
+
+bool TreeShapes::drop_oldest(const Shape* keep) {
+    auto oldest = shapes_.end();
+    for (auto it = shapes_.begin(); it != shapes_.end(); ++it) {
+        if (&it->second != keep && (oldest == shapes_.end() || it->second.used < oldest->second.used)) {
+            oldest = it;
+        }
+    }
+    if (oldest == shapes_.end()) {
+        return false;
+    }
+    row_bytes_ -= oldest->second.row_bytes;
+    shapes_.erase(oldest);
+    return true;
 }
 
 void TreeShapes::extend(const std::string& conversation, Walk& walk) {
     const std::lock_guard lock(mutex_);
+    if (!same_epoch(walk.epoch)) {
+        return;
+    }
     const auto shape = shapes_.find(conversation);
     if (shape == shapes_.end()) {
         return;
@@ -64,35 +109,81 @@ void TreeShapes::extend(const std::string& conversation, Walk& walk) {
         if (node == nodes.end()) {
             return;
         }
-        walk.seqs.push_back(node->second.seq);
+        walk.seqs.push_back(node->second.node.seq);
+        walk.rows.push_back(node->second.row);
         walk.ids.push_back(std::move(*walk.next));
-        walk.next = node->second.parent;
+        walk.next = node->second.node.parent;
     }
 }
 
-void TreeShapes::add(const std::string& conversation, std::string id, Node node) {
+void TreeShapes::add(
+    const std::string& conversation, std::string id, Node node, std::int64_t epoch
+) {
     const std::lock_guard lock(mutex_);
+    if (!same_epoch(epoch)) {
+        return;
+    }
     auto shape = shapes_.find(conversation);
     if (shape == shapes_.end()) {
         if (shapes_.size() >= max_conversations_) {
-            const auto oldest =
-                std::min_element(shapes_.begin(), shapes_.end(), [](const auto& a, const auto& b) {
-                    return a.second.used < b.second.used;
-                });
-            shapes_.erase(oldest);
+            drop_oldest(nullptr);
         }
         shape = shapes_.emplace(conversation, Shape{}).first;
     }
     shape->second.used = ++clock_;
     if (shape->second.nodes.size() >= max_nodes_) {
         shape->second.nodes.clear();
+        row_bytes_ -= shape->second.row_bytes;
+        shape->second.row_bytes = 0;
     }
-    shape->second.nodes.insert_or_assign(std::move(id), std::move(node));
+    auto& remembered = shape->second.nodes[std::move(id)];
+    if (remembered.row && remembered.node.seq != node.seq) {
+        const std::size_t bytes = bytes_of(*remembered.row);
+        shape->second.row_bytes -= bytes;
+        row_bytes_ -= bytes;
+        remembered.row.reset();
+    }
+    remembered.node = std::move(node);
+}
+
+void TreeShapes::add_row(
+    const std::string& conversation, const std::string& id, const Message& row, std::int64_t epoch
+) {
+    const std::lock_guard lock(mutex_);
+    if (!same_epoch(epoch)) {
+        return;
+    }
+    const auto shape = shapes_.find(conversation);
+    if (shape == shapes_.end()) {
+        return;
+    }
+    const auto node = shape->second.nodes.find(id);
+    if (node == shape->second.nodes.end() || node->second.row) {
+        return;
+    }
+    const std::size_t bytes = bytes_of(row);
+    while (row_bytes_ + bytes > max_row_bytes_) {
+        if (!drop_oldest(&shape->second)) {
+            return;  // this conversation alone fills the bound: the row is read again next time
+        }
+    }
+    node->second.row = std::make_shared<const Message>(row);
+    shape->second.row_bytes += bytes;
+    row_bytes_ += bytes;
 }
 
 void TreeShapes::forget(const std::string& conversation) {
     const std::lock_guard lock(mutex_);
-    shapes_.erase(conversation);
+    const auto shape = shapes_.find(conversation);
+    if (shape != shapes_.end()) {
+        row_bytes_ -= shape->second.row_bytes;
+        shapes_.erase(shape);
+    }
+}
+
+std::size_t TreeShapes::row_bytes() const {
+    const std::lock_guard lock(mutex_);
+    return row_bytes_;
 }
 
 }  // namespace parley::store

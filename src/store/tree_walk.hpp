@@ -2,18 +2,21 @@
 // for small conversations: given every message of a conversation as (id, parent) in (parent,
 // created_at, id) order, the branch ending at a leaf, oldest first, with each message's sibling
 // count and index (the runs of one parent in that order). And TreeShapes: the (id, parent) links
-// of large conversations remembered between reads, so a context read does not walk the branch
-// in SQL again. Internal to store/.
+// of large conversations, and their rows, remembered between reads, so a context read neither
+// walks the branch in SQL nor reads its rows again. Internal to store/.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "store/models.hpp"
 
 namespace parley::store {
 
@@ -48,12 +51,16 @@ std::vector<BranchStep> walk_branch(
 );
 
 // The shape of a few large conversations' trees (issue 14): each message's row key (seq) and
-// parent, as the store has read them. A message's parent never changes and a message is only
-// deleted with its whole conversation, so what is remembered stays true while the message
-// exists; a store still checks the rows it then reads by seq against the ids walked (a deleted
-// conversation's seqs can be reused). Bounded: at most `conversations` conversations (the least
-// recently walked is dropped) of at most `nodes` messages each (past it, one is started anew).
-// Thread-safe.
+// parent, as the store has read them, and the rows themselves once a branch has been read. A
+// message is never updated, and is only deleted with its whole conversation; the database counts
+// every deletion or update of a message (SQLite migration 0009's `message_epoch`), and a reader
+// passes the count its snapshot sees: a count other than the one the shapes were filled at
+// forgets them all (a newer one) or leaves them unused (an older snapshot), so what is served is
+// what the reader's snapshot holds, whichever process wrote or deleted. A store still checks the
+// rows it reads by seq against the ids walked. Bounded: at most `conversations` conversations (the
+// least recently walked is dropped) of at most `nodes` messages each (past it, one is started
+// anew), and at most `row_bytes` of remembered rows in all (past it, the least recently walked
+// conversations are dropped, or a row is not remembered). Thread-safe.
 class TreeShapes {
 public:
     struct Node {
@@ -63,43 +70,75 @@ public:
 
     // A walk up a branch, continued with extend() until done().
     struct Walk {
-        std::vector<std::int64_t> seqs;   // leaf first
-        std::vector<std::string> ids;     // leaf first
+        std::vector<std::int64_t> seqs;                  // leaf first
+        std::vector<std::string> ids;                    // leaf first
+        std::vector<std::shared_ptr<const Message>> rows;  // leaf first; null: not remembered
         std::optional<std::string> next;  // the message to step to; none: the walk is over
         std::int64_t limit = 0;
+        std::int64_t epoch = 0;  // the deletions counted in the reader's snapshot
 
         bool done() const noexcept {
             return !next || static_cast<std::int64_t>(seqs.size()) >= limit;
         }
     };
 
-    explicit TreeShapes(std::size_t conversations = 32, std::size_t nodes = 4'096)
+    explicit TreeShapes(
+        std::size_t conversations = 32, std::size_t nodes = 4'096, std::size_t row_bytes = 32 << 20
+    )
         : max_conversations_(conversations),
-          max_nodes_(nodes) {}
+          max_nodes_(nodes),
+          max_row_bytes_(row_bytes) {}
 
-    // A walk from `leaf` (the leaf and its ancestors, at most `limit` of them).
-    static Walk start(std::string leaf, std::int64_t limit);
+    // A walk from `leaf` (the leaf and its ancestors, at most `limit` of them), by a reader whose
+    // snapshot counts `epoch` message deletions and updates.
+    static Walk start(std::string leaf, std::int64_t limit, std::int64_t epoch = 0);
 
     // Steps up from `walk.next` through the messages known, until the walk is over or the next
     // message is not known (then walk.next names it: the caller reads it and add()s it).
     void extend(const std::string& conversation, Walk& walk);
 
-    void add(const std::string& conversation, std::string id, Node node);
+    // Remembers a message's place, read in a snapshot that counted `epoch`.
+    void add(const std::string& conversation, std::string id, Node node, std::int64_t epoch = 0);
+
+    // Remembers a known message's row, read in a snapshot that counted `epoch`.
+    void add_row(
+        const std::string& conversation, const std::string& id, const Message& row,
+        std::int64_t epoch = 0
+    );
 
     // Forgets the conversation (deleted, or found not to match its rows).
     void forget(const std::string& conversation);
 
+    // The bytes of the rows remembered (for tests and figures).
+    std::size_t row_bytes() const;
+
 private:
+    struct Remembered {
+        Node node;
+        std::shared_ptr<const Message> row;
+    };
+
     struct Shape {
-        std::unordered_map<std::string, Node> nodes;
+        std::unordered_map<std::string, Remembered> nodes;
+        std::size_t row_bytes = 0;
         std::uint64_t used = 0;  // when last walked or added to
     };
 
-    std::mutex mutex_;
+    // A newer count forgets everything; true when `epoch` is the one remembered (then the
+    // shapes may be used and added to). Under mutex_.
+    bool same_epoch(std::int64_t epoch);
+    // Drops the least recently used shape other than `keep`; false when there is none. Under
+    // mutex_.
+    bool drop_oldest(const Shape* keep);
+
+    mutable std::mutex mutex_;
     std::unordered_map<std::string, Shape> shapes_;
     std::uint64_t clock_ = 0;
+    std::int64_t epoch_ = 0;
+    std::size_t row_bytes_ = 0;
     std::size_t max_conversations_;
     std::size_t max_nodes_;
+    std::size_t max_row_bytes_;
 };
 
 }  // namespace parley::store

@@ -189,7 +189,9 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
     if (!leaf) {
         return std::vector<PathMessage>{};
     }
-    auto walk = TreeShapes::start(std::move(*leaf), limit);
+    auto epoch = c.prepare("SELECT value FROM message_epoch WHERE id = 1");
+    const std::int64_t deletions = epoch.step() ? epoch.column_int(0) : -1;
+    auto walk = TreeShapes::start(std::move(*leaf), limit, deletions);
     for (shapes_.extend(conversation_id, walk); !walk.done();
          shapes_.extend(conversation_id, walk)) {
         // Not remembered yet: read it (as a step of the SQL walk would), then go on.
@@ -202,16 +204,34 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
             }
             return std::nullopt;  // a parent that is not there: left to the SQL walk
         }
-        shapes_.add(conversation_id, *walk.next, {st.column_int(0), column_optional_text(st, 1)});
+        shapes_.add(
+            conversation_id, *walk.next, {st.column_int(0), column_optional_text(st, 1)}, deletions
+        );
     }
-    // Oldest first. The rows read in this snapshot must be the branch walked, link by link:
-    // each row the message walked, its parent the one before it (the oldest's, the message the
-    // walk stopped at, or none for a root). Otherwise what was remembered is stale (a seq or an
-    // id reused after a deletion) and the SQL walk answers.
+    // Oldest first. The rows remembered are copied; the others are read by seq in this snapshot
+    // and then remembered. Each row must be the message walked, its parent the one before it (the
+    // oldest's, the message the walk stopped at, or none for a root). Otherwise what was
+    // remembered is stale (a seq or an id reused after a deletion) and the SQL walk answers.
     std::reverse(walk.seqs.begin(), walk.seqs.end());
     std::reverse(walk.ids.begin(), walk.ids.end());
+    std::reverse(walk.rows.begin(), walk.rows.end());
     std::vector<PathMessage> out(walk.seqs.size());
-    const bool all_read = read_rows_by_seq(c, walk.seqs, out) == out.size();
+    std::vector<std::int64_t> unread_seqs;
+    std::vector<std::size_t> unread;  // their places in out
+    for (std::size_t k = 0; k < out.size(); ++k) {
+        if (walk.rows[k]) {
+            out[k].message = *walk.rows[k];
+        } else {
+            unread_seqs.push_back(walk.seqs[k]);
+            unread.push_back(k);
+        }
+    }
+    std::vector<PathMessage> read(unread.size());
+    const bool all_read =
+        read.empty() || read_rows_by_seq(c, unread_seqs, read) == read.size();
+    for (std::size_t j = 0; j < read.size(); ++j) {
+        out[unread[j]].message = std::move(read[j].message);
+    }
     for (std::size_t k = 0; k < out.size(); ++k) {
         const auto& m = out[k].message;
         const bool linked =
@@ -220,6 +240,9 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
             shapes_.forget(conversation_id);
             return std::nullopt;
         }
+    }
+    for (const std::size_t k : unread) {
+        shapes_.add_row(conversation_id, walk.ids[k], out[k].message, deletions);
     }
     return out;
 }

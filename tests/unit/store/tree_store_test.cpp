@@ -415,6 +415,127 @@ TEST_P(TreeStoreTest, ContextReadsOfALargeConversationFollowGrowthAndDeletion) {
     EXPECT_EQ(same_path(message_ids[4], 500), 3U);  // 4 → 3 → 0
 }
 
+// The rows of a large conversation's branch are remembered after a context read; another store
+// on the same database (another process) that deletes the conversation and writes it again under
+// the same ids with other texts must not leave the first serving the old rows: its snapshot
+// counts the deletions (migration 0009 on SQLite).
+TEST_P(TreeStoreTest, RememberedRowsGiveWayToAnotherStoresDeletion) {
+    const auto write = [&](const std::string& text) {
+        std::vector<Message> messages;
+        for (int i = 0; i < 300; ++i) {
+            Message m;
+            m.id = conversation_.id + "-" + std::to_string(i);
+            m.conversation_id = conversation_.id;
+            m.role = i % 2 == 0 ? "user" : "assistant";
+            m.content = text + " " + std::to_string(i);
+            m.created_at = kBase + std::chrono::milliseconds(i);
+            if (i > 0) {
+                m.parent_id = messages.back().id;
+            }
+            messages.push_back(std::move(m));
+        }
+        Conversation c = conversation_;
+        c.active_leaf_id = messages.back().id;
+        return c.active_leaf_id.has_value() &&
+               run_awaitable(store_->insert_conversation_trees({{c, messages}})).has_value();
+    };
+    const auto contents = [&](Store& store) {
+        std::vector<std::string> out;
+        const auto p =
+            run_awaitable(store.message_path(conversation_.id, std::nullopt, 500, Siblings::skipped)
+            )
+                .value();
+        for (const auto& m : p) {
+            out.push_back(m.message.content);
+        }
+        return out;
+    };
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(conversation_.id)).value());
+    ASSERT_TRUE(write("first"));
+    const auto first = contents(*store_);
+    ASSERT_EQ(first.size(), 300U);
+    EXPECT_EQ(first.back(), "first 299");
+    EXPECT_EQ(contents(*store_), first);  // the second read: from the rows remembered
+
+    auto other = db_->open(pool_);
+    ASSERT_TRUE(run_awaitable(other->delete_conversation(conversation_.id)).value());
+    EXPECT_TRUE(contents(*store_).empty());
+    ASSERT_TRUE(write("second"));
+    const auto second = contents(*store_);
+    ASSERT_EQ(second.size(), 300U);
+    EXPECT_EQ(second.front(), "second 0");
+    EXPECT_EQ(second.back(), "second 299");
+    EXPECT_EQ(contents(*other), second);
+}
+
+// The rows remembered: handed out by the walk, bounded in bytes (the least recently walked
+// conversation goes first; a row that does not fit beside its own conversation's is not kept),
+// forgotten when a newer snapshot counts more deletions, and neither used nor added to by an
+// older snapshot.
+TEST(TreeShapesTest, RemembersRowsWithinItsBoundAndItsEpoch) {
+    const auto row = [](const std::string& id, std::size_t size) {
+        Message m;
+        m.id = id;
+        m.content = std::string(size, 'x');
+        return m;
+    };
+    TreeShapes shapes(8, 64, 6'000);
+    shapes.add("c1", "a", {1, std::nullopt}, 3);
+    shapes.add("c1", "b", {2, "a"}, 3);
+    shapes.add_row("c1", "b", row("b", 1'000), 3);
+    shapes.add_row("c1", "zz", row("zz", 1'000), 3);  // not a known message: not kept
+    auto walk = TreeShapes::start("b", 10, 3);
+    shapes.extend("c1", walk);
+    ASSERT_EQ(walk.rows.size(), 2U);
+    ASSERT_TRUE(walk.rows[0]);
+    EXPECT_EQ(walk.rows[0]->content.size(), 1'000U);
+    EXPECT_FALSE(walk.rows[1]);  // a's place is known, its row is not
+    const std::size_t one = shapes.row_bytes();
+    EXPECT_GE(one, 1'000U);
+    EXPECT_LT(one, 2'000U);
+
+    shapes.add("c2", "p", {5, std::nullopt}, 3);
+    shapes.add_row("c2", "p", row("p", 2'000), 3);
+    walk = TreeShapes::start("b", 10, 3);
+    shapes.extend("c1", walk);  // c1 walked after c2: c2 is the least recent now
+    shapes.add("c3", "q", {6, std::nullopt}, 3);
+    shapes.add_row("c3", "q", row("q", 3'500), 3);  // past 6,000 with both: c2 goes
+    walk = TreeShapes::start("p", 10, 3);
+    shapes.extend("c2", walk);
+    EXPECT_TRUE(walk.seqs.empty());
+    walk = TreeShapes::start("b", 10, 3);
+    shapes.extend("c1", walk);
+    ASSERT_EQ(walk.rows.size(), 2U);
+    EXPECT_TRUE(walk.rows[0]);
+    shapes.add("c3", "r", {7, "q"}, 3);
+    shapes.add_row("c3", "r", row("r", 5'900), 3);  // c1 goes, and still it does not fit
+    walk = TreeShapes::start("r", 10, 3);
+    shapes.extend("c3", walk);
+    ASSERT_EQ(walk.rows.size(), 2U);
+    EXPECT_FALSE(walk.rows[0]);
+    EXPECT_TRUE(walk.rows[1]);
+    walk = TreeShapes::start("b", 10, 3);
+    shapes.extend("c1", walk);
+    EXPECT_TRUE(walk.seqs.empty());
+    EXPECT_LE(shapes.row_bytes(), 6'000U);
+
+    // An older snapshot: nothing is used or added.
+    walk = TreeShapes::start("r", 10, 2);
+    shapes.extend("c3", walk);
+    EXPECT_TRUE(walk.seqs.empty());
+    shapes.add("c3", "s", {8, "r"}, 2);
+    walk = TreeShapes::start("s", 10, 3);
+    shapes.extend("c3", walk);
+    EXPECT_TRUE(walk.seqs.empty());
+    EXPECT_EQ(walk.next, "s");
+    // A newer one: everything remembered is forgotten.
+    walk = TreeShapes::start("r", 10, 4);
+    shapes.extend("c3", walk);
+    EXPECT_TRUE(walk.seqs.empty());
+    EXPECT_EQ(shapes.row_bytes(), 0U);
+    shapes.forget("c3");
+}
+
 // The shapes: a walk steps through what is known and stops at the first unknown message; the
 // least recently walked conversation goes first; a conversation past its bound starts anew.
 TEST(TreeShapesTest, WalksWhatIsKnownAndStaysBounded) {
