@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -201,47 +202,55 @@ std::vector<llm::ChatMessage> fit_context(
 FittedContext fit_context_counted(
     std::vector<store::Message> newest_first, std::int64_t budget, bool with_tools
 ) {
-    std::vector<std::vector<llm::ChatMessage>> groups;  // newest first; each in order
+    // The turns kept, newest first, end to end (each turn's messages in their own order), and
+    // where each begins: one allocation for them all, not one a turn.
+    std::vector<llm::ChatMessage> kept;
+    std::vector<std::size_t> starts;
+    kept.reserve(newest_first.size());
+    starts.reserve(newest_first.size());
     std::int64_t used = 0;
     std::int64_t used_by_texts = 0;
-    std::size_t count = 0;
     for (auto& m : newest_first) {
         if (m.status == "error" || (m.role != "user" && m.role != "assistant")) {
             continue;
         }
-        std::vector<llm::ChatMessage> group;
+        const std::size_t start = kept.size();
         if (with_tools && m.role == "assistant") {
-            group = replayed_tools(m);
+            auto replayed = replayed_tools(m);
+            std::move(replayed.begin(), replayed.end(), std::back_inserter(kept));
         }
         if (!m.content.empty()) {
-            group.push_back({std::move(m.role), std::move(m.content)});
+            kept.push_back({std::move(m.role), std::move(m.content)});
         }
-        if (group.empty()) {
+        if (kept.size() == start) {
             continue;
         }
         std::int64_t texts = 0;
         std::int64_t calls = 0;
-        for (const auto& g : group) {
-            texts += llm::estimate_tokens(g.content) + 4;
-            for (const auto& c : g.tool_calls) {
+        for (std::size_t k = start; k < kept.size(); ++k) {
+            texts += llm::estimate_tokens(kept[k].content) + 4;
+            for (const auto& c : kept[k].tool_calls) {
                 calls += llm::estimate_tokens(c.arguments) + 8;
             }
         }
         if (used + texts + calls > budget) {
+            kept.resize(start);
             break;  // older turns are dropped whole
         }
         used += texts + calls;
         used_by_texts += texts;
-        count += group.size();
-        groups.push_back(std::move(group));
+        starts.push_back(start);
     }
     FittedContext out;
     out.tokens = used_by_texts;
-    out.messages.reserve(count);
-    for (auto it = groups.rbegin(); it != groups.rend(); ++it) {
-        for (auto& g : *it) {
-            out.messages.push_back(std::move(g));
-        }
+    out.messages.reserve(kept.size());
+    for (std::size_t turn = starts.size(); turn-- > 0;) {
+        const std::size_t end = turn + 1 < starts.size() ? starts[turn + 1] : kept.size();
+        std::move(
+            kept.begin() + static_cast<std::ptrdiff_t>(starts[turn]),
+            kept.begin() + static_cast<std::ptrdiff_t>(end),
+            std::back_inserter(out.messages)
+        );
     }
     return out;
 }
