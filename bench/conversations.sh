@@ -11,10 +11,13 @@ duration=${DURATION:-8s}
 
 start_parley ACCESS_LOG=true RATE_LIMIT_STANDARD=1000000 RATE_LIMIT_AI=1000000 MOCK_TOKEN_DELAY_MS=0
 base="http://127.0.0.1:$PARLEY_PORT/api/v1"
+# The list with an API key reads another user's 20 conversations: rate limits count per user, and
+# one user's share of two runs within a minute would pass RATE_LIMIT_STANDARD's highest value.
+seed_conversations bench-key@example.com
+key=$(curl -fs -X POST "$base/api-keys" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"name":"bench","scopes":["read"]}' | sed -E 's/.*"key":"([^"]+)".*/\1/')
 seed_conversations bench@example.com # 50 messages in the last conversation, $cid
 auth=(-H "Authorization: Bearer $token")
-key=$(curl -fs -X POST "$base/api-keys" "${auth[@]}" -H 'Content-Type: application/json' \
-    -d '{"name":"bench","scopes":["read"]}' | sed -E 's/.*"key":"([^"]+)".*/\1/')
 post_script=$(mktemp /tmp/parley-bench-post.XXXXXX.lua)
 send_script "$post_script" "$token"
 
