@@ -200,30 +200,34 @@ std::vector<llm::ChatMessage> fit_context(
 }
 
 FittedContext fit_context_counted(
-    std::vector<store::Message> newest_first, std::int64_t budget, bool with_tools
+    std::vector<store::Message> newest_first,
+    std::int64_t budget,
+    bool with_tools,
+    const store::Message* newest
 ) {
     // The turns kept, newest first, end to end (each turn's messages in their own order), and
     // where each begins: one allocation for them all, not one a turn.
     std::vector<llm::ChatMessage> kept;
     std::vector<std::size_t> starts;
-    kept.reserve(newest_first.size());
-    starts.reserve(newest_first.size());
+    kept.reserve(newest_first.size() + 1);
+    starts.reserve(newest_first.size() + 1);
     std::int64_t used = 0;
     std::int64_t used_by_texts = 0;
-    for (auto& m : newest_first) {
+    // Adds m's turn when it fits; false when it does not (older turns are dropped whole).
+    const auto keep = [&](const store::Message& m, std::string&& role, std::string&& content) {
         if (m.status == "error" || (m.role != "user" && m.role != "assistant")) {
-            continue;
+            return true;
         }
         const std::size_t start = kept.size();
         if (with_tools && m.role == "assistant") {
             auto replayed = replayed_tools(m);
             std::move(replayed.begin(), replayed.end(), std::back_inserter(kept));
         }
-        if (!m.content.empty()) {
-            kept.push_back({std::move(m.role), std::move(m.content)});
+        if (!content.empty()) {
+            kept.push_back({std::move(role), std::move(content)});
         }
         if (kept.size() == start) {
-            continue;
+            return true;
         }
         std::int64_t texts = 0;
         std::int64_t calls = 0;
@@ -235,11 +239,17 @@ FittedContext fit_context_counted(
         }
         if (used + texts + calls > budget) {
             kept.resize(start);
-            break;  // older turns are dropped whole
+            return false;
         }
         used += texts + calls;
         used_by_texts += texts;
         starts.push_back(start);
+        return true;
+    };
+    bool room =
+        newest == nullptr || keep(*newest, std::string(newest->role), std::string(newest->content));
+    for (auto it = newest_first.begin(); room && it != newest_first.end(); ++it) {
+        room = keep(*it, std::move(it->role), std::move(it->content));
     }
     FittedContext out;
     out.tokens = used_by_texts;
@@ -637,13 +647,14 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         p.user.content = std::move(message.content);
         p.user.token_count = user_tokens;
         p.user.created_at = clock_();
-        recent->insert(recent->begin(), p.user);  // newest first
     }
     p.request.system = system;
     if (tools_ != nullptr && info.tools && settings.tools && !settings.tools->empty()) {
         p.request.tools = tools_->specs(*settings.tools);
     }
-    auto fitted = fit_context_counted(std::move(*recent), budget, !p.request.tools.empty());
+    auto fitted = fit_context_counted(
+        std::move(*recent), budget, !p.request.tools.empty(), p.store_user ? &p.user : nullptr
+    );
     p.request.messages = std::move(fitted.messages);
     p.request.max_tokens = static_cast<int>(max_tokens);
     p.request.temperature = temperature;

@@ -54,14 +54,18 @@ std::vector<llm::ChatMessage> fit_context(
 
 // fit_context's messages and what they were estimated at, so a send estimates each message once:
 // `tokens` is the sum of llm::estimate_tokens(content) + 4 over `messages` (tool calls' arguments
-// not included). Takes the branch by value and moves its texts into the messages.
+// not included). Takes the branch by value and moves its texts into the messages; `newest` (the
+// turn's own message, not stored yet), when given, comes before the branch's and is copied.
 struct FittedContext {
     std::vector<llm::ChatMessage> messages;  // oldest first
     std::int64_t tokens = 0;
 };
 
 FittedContext fit_context_counted(
-    std::vector<store::Message> newest_first, std::int64_t budget, bool with_tools = false
+    std::vector<store::Message> newest_first,
+    std::int64_t budget,
+    bool with_tools = false,
+    const store::Message* newest = nullptr
 );
 
 // A title from a model's answer: the first line, quotes and markdown stripped, at most 60

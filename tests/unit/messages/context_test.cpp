@@ -128,5 +128,39 @@ TEST(FitContextTest, CountedGivesTheSameMessagesAndTheirEstimate) {
     EXPECT_EQ(fit_context_counted({}, 10'000).tokens, 0);
 }
 
+// A send passes its own message apart (not inserted in front of a branch of hundreds): the same
+// messages and estimate as with it in front, at every budget, and the message is left as it was.
+TEST(FitContextTest, TheTurnsOwnMessageApartFitsAsInFront) {
+    const std::vector<store::Message> branch = {
+        message(
+            "assistant", "According to the knowledge base: Python is a language.", kToolMetadata
+        ),
+        message("user", "What is Python?"),
+        message("assistant", std::string(90, 'b')),
+        message("user", "old question, long ago"),
+    };
+    const store::Message own = message("user", "What is a REST API? Explain in 2 sentences.");
+    std::vector<store::Message> in_front = branch;
+    in_front.insert(in_front.begin(), own);
+    for (const bool tools : {false, true}) {
+        for (std::int64_t budget = 0; budget < 120; ++budget) {
+            const auto expected = fit_context_counted(in_front, budget, tools);
+            const auto apart = fit_context_counted(branch, budget, tools, &own);
+            ASSERT_EQ(apart.messages.size(), expected.messages.size()) << budget;
+            for (std::size_t i = 0; i < expected.messages.size(); ++i) {
+                EXPECT_EQ(apart.messages[i].role, expected.messages[i].role);
+                EXPECT_EQ(apart.messages[i].content, expected.messages[i].content);
+                EXPECT_EQ(
+                    apart.messages[i].tool_calls.size(), expected.messages[i].tool_calls.size()
+                );
+            }
+            EXPECT_EQ(apart.tokens, expected.tokens) << budget;
+        }
+    }
+    EXPECT_EQ(fit_context_counted(branch, 10'000, false, &own).messages.back().content, own.content);
+    EXPECT_EQ(own.content, "What is a REST API? Explain in 2 sentences.");
+    EXPECT_EQ(own.role, "user");
+}
+
 }  // namespace
 }  // namespace parley::messages
