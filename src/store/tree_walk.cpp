@@ -48,7 +48,7 @@ namespace {
 
 // What a remembered row costs, near enough: the struct and its texts' heap blocks.
 std::size_t bytes_of(const Message& m) {
-    std::size_t n = sizeof(Message) + 64;  // the shared block and the map's node
+    std::size_t n = sizeof(Message) + 32;  // and the shared block
     for (const std::string* text : {&m.id, &m.conversation_id, &m.role, &m.content, &m.status,
                                     &m.metadata}) {
         n += text->capacity();
@@ -57,6 +57,11 @@ std::size_t bytes_of(const Message& m) {
         n += *text ? (*text)->capacity() : 0;
     }
     return n;
+}
+
+// What a remembered place costs: the map's node, its key and the parent's id.
+std::size_t bytes_of(const std::string& id, const TreeShapes::Node& node) {
+    return 128 + id.capacity() + (node.parent ? node.parent->capacity() : 0);
 }
 
 }  // namespace
@@ -72,7 +77,7 @@ TreeShapes::Walk TreeShapes::start(std::string leaf, std::int64_t limit, std::in
 bool TreeShapes::same_epoch(std::int64_t epoch) {
     if (epoch > epoch_) {
         shapes_.clear();
-        row_bytes_ = 0;
+        bytes_ = 0;
         epoch_ = epoch;
     }
     return epoch == epoch_;
@@ -81,15 +86,25 @@ bool TreeShapes::same_epoch(std::int64_t epoch) {
 bool TreeShapes::drop_oldest(const Shape* keep) {
     auto oldest = shapes_.end();
     for (auto it = shapes_.begin(); it != shapes_.end(); ++it) {
-        if (&it->second != keep && (oldest == shapes_.end() || it->second.used < oldest->second.used)) {
+        if (&it->second != keep &&
+            (oldest == shapes_.end() || it->second.used < oldest->second.used)) {
             oldest = it;
         }
     }
     if (oldest == shapes_.end()) {
         return false;
     }
-    row_bytes_ -= oldest->second.row_bytes;
+    bytes_ -= oldest->second.bytes;
     shapes_.erase(oldest);
+    return true;
+}
+
+bool TreeShapes::make_room(const Shape& shape, std::size_t more) {
+    while (bytes_ + more > max_bytes_) {
+        if (!drop_oldest(&shape)) {
+            return false;
+        }
+    }
     return true;
 }
 
@@ -130,20 +145,28 @@ void TreeShapes::add(
         }
         shape = shapes_.emplace(conversation, Shape{}).first;
     }
-    shape->second.used = ++clock_;
-    if (shape->second.nodes.size() >= max_nodes_) {
-        shape->second.nodes.clear();
-        row_bytes_ -= shape->second.row_bytes;
-        shape->second.row_bytes = 0;
+    Shape& s = shape->second;
+    s.used = ++clock_;
+    const auto known = s.nodes.find(id);
+    if (known != s.nodes.end()) {
+        if (known->second.node.seq != node.seq && known->second.row) {
+            const std::size_t bytes = bytes_of(*known->second.row);
+            s.bytes -= bytes;
+            bytes_ -= bytes;
+            known->second.row.reset();
+        }
+        known->second.node = std::move(node);
+        return;
     }
-    auto& remembered = shape->second.nodes[std::move(id)];
-    if (remembered.row && remembered.node.seq != node.seq) {
-        const std::size_t bytes = bytes_of(*remembered.row);
-        shape->second.row_bytes -= bytes;
-        row_bytes_ -= bytes;
-        remembered.row.reset();
+    const std::size_t bytes = bytes_of(id, node);
+    if (s.nodes.size() >= max_nodes_ || !make_room(s, bytes)) {
+        s.nodes.clear();  // started anew
+        bytes_ -= s.bytes;
+        s.bytes = 0;
     }
-    remembered.node = std::move(node);
+    s.nodes.emplace(std::move(id), Remembered{std::move(node), nullptr});
+    s.bytes += bytes;
+    bytes_ += bytes;
 }
 
 void TreeShapes::add_row(
@@ -162,28 +185,49 @@ void TreeShapes::add_row(
         return;
     }
     const std::size_t bytes = bytes_of(row);
-    while (row_bytes_ + bytes > max_row_bytes_) {
-        if (!drop_oldest(&shape->second)) {
-            return;  // this conversation alone fills the bound: the row is read again next time
-        }
+    if (!make_room(shape->second, bytes)) {
+        return;  // this conversation alone fills the bound: the row is read again next time
     }
     node->second.row = std::make_shared<const Message>(row);
-    shape->second.row_bytes += bytes;
-    row_bytes_ += bytes;
+    shape->second.bytes += bytes;
+    bytes_ += bytes;
+}
+
+std::vector<std::shared_ptr<const Message>> TreeShapes::rows(
+    const std::string& conversation, const std::vector<std::string_view>& ids, std::int64_t epoch
+) {
+    std::vector<std::shared_ptr<const Message>> out(ids.size());
+    const std::lock_guard lock(mutex_);
+    if (!same_epoch(epoch)) {
+        return out;
+    }
+    const auto shape = shapes_.find(conversation);
+    if (shape == shapes_.end()) {
+        return out;
+    }
+    shape->second.used = ++clock_;
+    std::string key;
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+        key.assign(ids[k]);
+        if (const auto node = shape->second.nodes.find(key); node != shape->second.nodes.end()) {
+            out[k] = node->second.row;
+        }
+    }
+    return out;
 }
 
 void TreeShapes::forget(const std::string& conversation) {
     const std::lock_guard lock(mutex_);
     const auto shape = shapes_.find(conversation);
     if (shape != shapes_.end()) {
-        row_bytes_ -= shape->second.row_bytes;
+        bytes_ -= shape->second.bytes;
         shapes_.erase(shape);
     }
 }
 
-std::size_t TreeShapes::row_bytes() const {
+std::size_t TreeShapes::bytes() const {
     const std::lock_guard lock(mutex_);
-    return row_bytes_;
+    return bytes_;
 }
 
 }  // namespace parley::store

@@ -50,7 +50,7 @@ std::vector<BranchStep> walk_branch(
     const std::vector<TreeNode>& nodes, std::string_view leaf, std::int64_t limit
 );
 
-// The shape of a few large conversations' trees (issue 14): each message's row key (seq) and
+// The shape of recently read conversations' trees (issue 14): each message's row key (seq) and
 // parent, as the store has read them, and the rows themselves once a branch has been read. A
 // message is never updated, and is only deleted with its whole conversation; the database counts
 // every deletion or update of a message (SQLite migration 0009's `message_epoch`), and a reader
@@ -58,9 +58,10 @@ std::vector<BranchStep> walk_branch(
 // forgets them all (a newer one) or leaves them unused (an older snapshot), so what is served is
 // what the reader's snapshot holds, whichever process wrote or deleted. A store still checks the
 // rows it reads by seq against the ids walked. Bounded: at most `conversations` conversations (the
-// least recently walked is dropped) of at most `nodes` messages each (past it, one is started
-// anew), and at most `row_bytes` of remembered rows in all (past it, the least recently walked
-// conversations are dropped, or a row is not remembered). Thread-safe.
+// least recently used is dropped) of at most `nodes` messages each (past it, one is started
+// anew), and at most `bytes` of places and rows in all (past it, the least recently used
+// conversations are dropped, then the one being added to is started anew, or a row is not
+// remembered). Thread-safe.
 class TreeShapes {
 public:
     struct Node {
@@ -83,11 +84,11 @@ public:
     };
 
     explicit TreeShapes(
-        std::size_t conversations = 32, std::size_t nodes = 4'096, std::size_t row_bytes = 32 << 20
+        std::size_t conversations = 1'024, std::size_t nodes = 4'096, std::size_t bytes = 32 << 20
     )
         : max_conversations_(conversations),
           max_nodes_(nodes),
-          max_row_bytes_(row_bytes) {}
+          max_bytes_(bytes) {}
 
     // A walk from `leaf` (the leaf and its ancestors, at most `limit` of them), by a reader whose
     // snapshot counts `epoch` message deletions and updates.
@@ -106,11 +107,18 @@ public:
         std::int64_t epoch = 0
     );
 
+    // The rows remembered for `ids` (null where none), for a reader whose snapshot counts
+    // `epoch`: a branch found otherwise (the small conversations' scan) whose rows may be known.
+    std::vector<std::shared_ptr<const Message>> rows(
+        const std::string& conversation, const std::vector<std::string_view>& ids,
+        std::int64_t epoch
+    );
+
     // Forgets the conversation (deleted, or found not to match its rows).
     void forget(const std::string& conversation);
 
-    // The bytes of the rows remembered (for tests and figures).
-    std::size_t row_bytes() const;
+    // What the places and rows remembered take, near enough (for tests and figures).
+    std::size_t bytes() const;
 
 private:
     struct Remembered {
@@ -120,7 +128,7 @@ private:
 
     struct Shape {
         std::unordered_map<std::string, Remembered> nodes;
-        std::size_t row_bytes = 0;
+        std::size_t bytes = 0;
         std::uint64_t used = 0;  // when last walked or added to
     };
 
@@ -130,15 +138,18 @@ private:
     // Drops the least recently used shape other than `keep`; false when there is none. Under
     // mutex_.
     bool drop_oldest(const Shape* keep);
+    // Makes room for `more` bytes beside `shape`'s, dropping other shapes; false when even that
+    // is not enough. Under mutex_.
+    bool make_room(const Shape& shape, std::size_t more);
 
     mutable std::mutex mutex_;
     std::unordered_map<std::string, Shape> shapes_;
     std::uint64_t clock_ = 0;
     std::int64_t epoch_ = 0;
-    std::size_t row_bytes_ = 0;
+    std::size_t bytes_ = 0;
     std::size_t max_conversations_;
     std::size_t max_nodes_;
-    std::size_t max_row_bytes_;
+    std::size_t max_bytes_;
 };
 
 }  // namespace parley::store

@@ -72,12 +72,21 @@ std::size_t read_rows_by_seq(
     return read;
 }
 
+// The deletions and updates of messages counted in this snapshot (migration 0009): what the
+// rows TreeShapes remembers are valid for.
+std::int64_t message_epoch(Connection& c) {
+    auto st = c.prepare("SELECT value FROM message_epoch WHERE id = 1");
+    return st.step() ? st.column_int(0) : -1;
+}
+
 // The branch ending at `leaf` (absent: the conversation's active leaf) of a small conversation,
-// found in memory (store/tree_walk.hpp) from one scan of its covering messages_siblings index,
-// then its rows read by seq. Same rows, order and sibling figures as the recursive query
-// (tests/unit/store/tree_store_test.cpp holds them together). Runs inside a read snapshot.
+// found in memory (store/tree_walk.hpp) from one scan of its covering messages_siblings index;
+// its rows are the ones `shapes` remembers, the others read by seq (and then remembered). Same
+// rows, order and sibling figures as the recursive query (tests/unit/store/tree_store_test.cpp
+// holds them together). Runs inside a read snapshot.
 std::vector<PathMessage> path_in_memory(
     Connection& c,
+    TreeShapes& shapes,
     const std::string& conversation_id,
     const std::optional<std::string>& leaf_id,
     std::int64_t limit,
@@ -105,15 +114,41 @@ std::vector<PathMessage> path_in_memory(
     if (branch.empty()) {
         return out;
     }
-    std::vector<std::int64_t> branch_seqs(branch.size());
+    const std::int64_t epoch = message_epoch(c);
+    std::vector<std::string_view> ids(branch.size());
     for (std::size_t k = 0; k < branch.size(); ++k) {
-        branch_seqs[k] = seqs[branch[k].node];
+        ids[k] = nodes[branch[k].node].id;
         if (siblings == Siblings::counted) {
             out[k].sibling_count = branch[k].sibling_count;
             out[k].sibling_index = branch[k].sibling_index;
         }
     }
-    read_rows_by_seq(c, branch_seqs, out);
+    const auto remembered = shapes.rows(conversation_id, ids, epoch);
+    std::vector<std::int64_t> unread_seqs;
+    std::vector<std::size_t> unread;  // their places in out
+    for (std::size_t k = 0; k < branch.size(); ++k) {
+        if (remembered[k]) {
+            out[k].message = *remembered[k];
+        } else {
+            unread_seqs.push_back(seqs[branch[k].node]);
+            unread.push_back(k);
+        }
+    }
+    if (unread.empty()) {
+        return out;
+    }
+    std::vector<PathMessage> read(unread.size());
+    read_rows_by_seq(c, unread_seqs, read);
+    for (std::size_t j = 0; j < unread.size(); ++j) {
+        PathMessage& p = out[unread[j]];
+        p.message = std::move(read[j].message);
+        if (p.message.id.empty()) {
+            continue;  // not read (cannot happen in one snapshot): not remembered either
+        }
+        const TreeNode& node = nodes[branch[unread[j]].node];
+        shapes.add(conversation_id, node.id, {unread_seqs[j], node.parent}, epoch);
+        shapes.add_row(conversation_id, node.id, p.message, epoch);
+    }
     return out;
 }
 
@@ -189,8 +224,7 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
     if (!leaf) {
         return std::vector<PathMessage>{};
     }
-    auto epoch = c.prepare("SELECT value FROM message_epoch WHERE id = 1");
-    const std::int64_t deletions = epoch.step() ? epoch.column_int(0) : -1;
+    const std::int64_t deletions = message_epoch(c);
     auto walk = TreeShapes::start(std::move(*leaf), limit, deletions);
     for (shapes_.extend(conversation_id, walk); !walk.done();
          shapes_.extend(conversation_id, walk)) {
@@ -264,7 +298,7 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
                 );
                 count.bind(1, conversation_id).bind(2, most + 1);
                 if (count.step() && count.column_int(0) <= most) {
-                    return path_in_memory(c, conversation_id, leaf_id, limit, siblings);
+                    return path_in_memory(c, shapes_, conversation_id, leaf_id, limit, siblings);
                 }
                 // A context read (no sibling counts) of a large conversation: through the
                 // shapes remembered, which spare the walk's search by text id at every step.
