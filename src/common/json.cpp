@@ -167,14 +167,16 @@ Result<bj::value> parse_unique_keys(std::string_view text, const bj::parse_optio
 
 }  // namespace
 
-Result<bj::value> parse(std::string_view text, std::size_t max_depth, DuplicateKeys duplicates) {
+Result<bj::value> parse(
+    std::string_view text, std::size_t max_depth, DuplicateKeys duplicates, const bj::storage_ptr& sp
+) {
     bj::parse_options options;
     options.max_depth = max_depth;
     if (duplicates == DuplicateKeys::refuse) {
         return parse_unique_keys(text, options);
     }
     boost::system::error_code ec;
-    bj::value value = bj::parse(text, ec, {}, options);
+    bj::value value = bj::parse(text, ec, sp, options);
     if (ec) {
         return parse_error(ec, max_depth);
     }

@@ -25,13 +25,15 @@ enum class DuplicateKeys {
                 // classic way past a check, so client requests must not have any
 };
 
-// Parses `text` as one JSON value, nesting at most `max_depth` deep.
+// Parses `text` as one JSON value, nesting at most `max_depth` deep; with keep_last, the value
+// is made in `sp` (e.g. a scratch buffer for a value that is read and dropped at once).
 // Errors: invalid_request ("malformed JSON …", "JSON nested deeper than N levels", and with
 // DuplicateKeys::refuse "duplicate key `k` in a JSON object", at any depth).
 Result<boost::json::value> parse(
     std::string_view text,
     std::size_t max_depth,
-    DuplicateKeys duplicates = DuplicateKeys::keep_last
+    DuplicateKeys duplicates = DuplicateKeys::keep_last,
+    const boost::json::storage_ptr& sp = {}
 );
 
 // Field readers: absent → nullopt; present with the wrong type → unprocessable naming the field.

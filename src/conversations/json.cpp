@@ -1,5 +1,9 @@
 #include "conversations/json.hpp"
 
+#include <array>
+
+#include <boost/json/monotonic_resource.hpp>
+
 #include "common/json.hpp"
 #include "common/json_writer.hpp"
 
@@ -17,9 +21,9 @@ bj::object object_or_empty(std::string_view text, const bj::storage_ptr& sp) {
     if (text == "{}") {
         return bj::object(sp);  // what most rows store: no parser to set up (issue 14)
     }
-    auto v = json::parse(text, 64);
+    auto v = json::parse(text, 64, json::DuplicateKeys::keep_last, sp);
     if (v && v->is_object()) {
-        return bj::object(std::move(v->as_object()), sp);
+        return std::move(v->as_object());
     }
     return bj::object(sp);
 }
@@ -121,7 +125,10 @@ void write_message_fields(json::Writer& w, const store::Message& m) {
         w.end_object();
     } else {
         // Keys already stored keep their place and take the row's figures, as in message_json.
-        bj::object metadata = object_or_empty(m.metadata, {});
+        // Parsed into a scratch buffer on the stack: written and dropped at once (issue 14).
+        std::array<unsigned char, 2048> scratch_buffer;
+        bj::monotonic_resource scratch(scratch_buffer.data(), scratch_buffer.size());
+        bj::object metadata = object_or_empty(m.metadata, &scratch);
         metadata["input_tokens"] = m.input_tokens;
         metadata["output_tokens"] = m.output_tokens;
         metadata["cost_usd"] = to_usd(m.cost_micros);
