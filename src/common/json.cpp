@@ -168,7 +168,10 @@ Result<bj::value> parse_unique_keys(std::string_view text, const bj::parse_optio
 }  // namespace
 
 Result<bj::value> parse(
-    std::string_view text, std::size_t max_depth, DuplicateKeys duplicates, const bj::storage_ptr& sp
+    std::string_view text,
+    std::size_t max_depth,
+    DuplicateKeys duplicates,
+    const bj::storage_ptr& sp
 ) {
     bj::parse_options options;
     options.max_depth = max_depth;

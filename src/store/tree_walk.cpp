@@ -49,8 +49,8 @@ namespace {
 // What a remembered row costs, near enough: the struct and its texts' heap blocks.
 std::size_t bytes_of(const Message& m) {
     std::size_t n = sizeof(Message) + 32;  // and the shared block
-    for (const std::string* text : {&m.id, &m.conversation_id, &m.role, &m.content, &m.status,
-                                    &m.metadata}) {
+    for (const std::string* text :
+         {&m.id, &m.conversation_id, &m.role, &m.content, &m.status, &m.metadata}) {
         n += text->capacity();
     }
     for (const auto* text : {&m.parent_id, &m.thinking, &m.model, &m.provider, &m.finish_reason}) {

@@ -71,8 +71,8 @@ public:
 
     // A walk up a branch, continued with extend() until done().
     struct Walk {
-        std::vector<std::int64_t> seqs;                  // leaf first
-        std::vector<std::string> ids;                    // leaf first
+        std::vector<std::int64_t> seqs;                    // leaf first
+        std::vector<std::string> ids;                      // leaf first
         std::vector<std::shared_ptr<const Message>> rows;  // leaf first; null: not remembered
         std::optional<std::string> next;  // the message to step to; none: the walk is over
         std::int64_t limit = 0;
@@ -103,14 +103,17 @@ public:
 
     // Remembers a known message's row, read in a snapshot that counted `epoch`.
     void add_row(
-        const std::string& conversation, const std::string& id, const Message& row,
+        const std::string& conversation,
+        const std::string& id,
+        const Message& row,
         std::int64_t epoch = 0
     );
 
     // The rows remembered for `ids` (null where none), for a reader whose snapshot counts
     // `epoch`: a branch found otherwise (the small conversations' scan) whose rows may be known.
     std::vector<std::shared_ptr<const Message>> rows(
-        const std::string& conversation, const std::vector<std::string_view>& ids,
+        const std::string& conversation,
+        const std::vector<std::string_view>& ids,
         std::int64_t epoch
     );
 

@@ -261,8 +261,7 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
         }
     }
     std::vector<PathMessage> read(unread.size());
-    const bool all_read =
-        read.empty() || read_rows_by_seq(c, unread_seqs, read) == read.size();
+    const bool all_read = read.empty() || read_rows_by_seq(c, unread_seqs, read) == read.size();
     for (std::size_t j = 0; j < read.size(); ++j) {
         out[unread[j]].message = std::move(read[j].message);
     }
@@ -287,17 +286,39 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
     std::int64_t limit,
     Siblings siblings
 ) {
+    limit = std::max<std::int64_t>(limit, 0);
+    const std::int64_t most = walk_in_memory_at_most(limit);
+    // At most `most` messages: true when the conversation is small enough for the in-memory walk.
+    const auto small = [&](Connection& c) {
+        auto count = c.prepare(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE conversation_id = ? LIMIT ?)"
+        );
+        count.bind(1, conversation_id).bind(2, most + 1);
+        return count.step() && count.column_int(0) <= most;
+    };
+    // A small conversation is read at once on this (I/O) thread with its read-only connection: a
+    // scan of at most `most` index rows and the rows not remembered, as bounded as a page of the
+    // list (issue 14: no hop to the blocking pool and back).
+    auto at_once = read<std::optional<std::vector<PathMessage>>>(
+        [&](Connection& c) -> Result<std::optional<std::vector<PathMessage>>> {
+            return in_read_snapshot(c, [&]() -> std::optional<std::vector<PathMessage>> {
+                if (!small(c)) {
+                    return std::nullopt;
+                }
+                return path_in_memory(c, shapes_, conversation_id, leaf_id, limit, siblings);
+            });
+        }
+    );
+    if (!at_once) {
+        co_return at_once.error();
+    }
+    if (*at_once) {
+        co_return std::move(**at_once);
+    }
     co_return co_await run<std::vector<PathMessage>>(
         [&](Connection& c) -> Result<std::vector<PathMessage>> {
-            limit = std::max<std::int64_t>(limit, 0);
             return in_read_snapshot(c, [&] {
-                const std::int64_t most = walk_in_memory_at_most(limit);
-                auto count = c.prepare(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE conversation_id = ? "
-                    "LIMIT ?)"
-                );
-                count.bind(1, conversation_id).bind(2, most + 1);
-                if (count.step() && count.column_int(0) <= most) {
+                if (small(c)) {  // it was larger a moment ago: messages were deleted since
                     return path_in_memory(c, shapes_, conversation_id, leaf_id, limit, siblings);
                 }
                 // A context read (no sibling counts) of a large conversation: through the

@@ -157,7 +157,9 @@ TEST(FitContextTest, TheTurnsOwnMessageApartFitsAsInFront) {
             EXPECT_EQ(apart.tokens, expected.tokens) << budget;
         }
     }
-    EXPECT_EQ(fit_context_counted(branch, 10'000, false, &own).messages.back().content, own.content);
+    EXPECT_EQ(
+        fit_context_counted(branch, 10'000, false, &own).messages.back().content, own.content
+    );
     EXPECT_EQ(own.content, "What is a REST API? Explain in 2 sentences.");
     EXPECT_EQ(own.role, "user");
 }
