@@ -79,6 +79,41 @@ std::int64_t message_epoch(Connection& c) {
     return st.step() ? st.column_int(0) : -1;
 }
 
+// Fills out[k].message for each place of a branch: with the row remembered[k] where there is one,
+// else with the row whose seq is seqs[k], read in this snapshot (one statement for them all).
+// The places read, and whether each was found.
+struct BranchRowsRead {
+    std::vector<std::size_t> places;
+    bool all_found = true;
+};
+
+BranchRowsRead fill_branch_rows(
+    Connection& c,
+    const std::vector<std::shared_ptr<const Message>>& remembered,
+    const std::vector<std::int64_t>& seqs,
+    std::vector<PathMessage>& out
+) {
+    BranchRowsRead r;
+    std::vector<std::int64_t> unread_seqs;
+    for (std::size_t k = 0; k < out.size(); ++k) {
+        if (remembered[k]) {
+            out[k].message = *remembered[k];
+        } else {
+            unread_seqs.push_back(seqs[k]);
+            r.places.push_back(k);
+        }
+    }
+    if (r.places.empty()) {
+        return r;
+    }
+    std::vector<PathMessage> read(r.places.size());
+    r.all_found = read_rows_by_seq(c, unread_seqs, read) == read.size();
+    for (std::size_t j = 0; j < read.size(); ++j) {
+        out[r.places[j]].message = std::move(read[j].message);
+    }
+    return r;
+}
+
 // The branch ending at `leaf` (absent: the conversation's active leaf) of a small conversation,
 // found in memory (store/tree_walk.hpp) from one scan of its covering messages_siblings index;
 // its rows are the ones `shapes` remembers, the others read by seq (and then remembered). Same
@@ -116,38 +151,24 @@ std::vector<PathMessage> path_in_memory(
     }
     const std::int64_t epoch = message_epoch(c);
     std::vector<std::string_view> ids(branch.size());
+    std::vector<std::int64_t> branch_seqs(branch.size());
     for (std::size_t k = 0; k < branch.size(); ++k) {
         ids[k] = nodes[branch[k].node].id;
+        branch_seqs[k] = seqs[branch[k].node];
         if (siblings == Siblings::counted) {
             out[k].sibling_count = branch[k].sibling_count;
             out[k].sibling_index = branch[k].sibling_index;
         }
     }
-    const auto remembered = shapes.rows(conversation_id, ids, epoch);
-    std::vector<std::int64_t> unread_seqs;
-    std::vector<std::size_t> unread;  // their places in out
-    for (std::size_t k = 0; k < branch.size(); ++k) {
-        if (remembered[k]) {
-            out[k].message = *remembered[k];
-        } else {
-            unread_seqs.push_back(seqs[branch[k].node]);
-            unread.push_back(k);
+    const auto read =
+        fill_branch_rows(c, shapes.rows(conversation_id, ids, epoch), branch_seqs, out);
+    for (const std::size_t k : read.places) {
+        if (out[k].message.id.empty()) {
+            continue;  // not found (cannot happen in one snapshot): not remembered either
         }
-    }
-    if (unread.empty()) {
-        return out;
-    }
-    std::vector<PathMessage> read(unread.size());
-    read_rows_by_seq(c, unread_seqs, read);
-    for (std::size_t j = 0; j < unread.size(); ++j) {
-        PathMessage& p = out[unread[j]];
-        p.message = std::move(read[j].message);
-        if (p.message.id.empty()) {
-            continue;  // not read (cannot happen in one snapshot): not remembered either
-        }
-        const TreeNode& node = nodes[branch[unread[j]].node];
-        shapes.add(conversation_id, node.id, {unread_seqs[j], node.parent}, epoch);
-        shapes.add_row(conversation_id, node.id, p.message, epoch);
+        const TreeNode& node = nodes[branch[k].node];
+        shapes.add(conversation_id, node.id, {branch_seqs[k], node.parent}, epoch);
+        shapes.add_row(conversation_id, node.id, out[k].message, epoch);
     }
     return out;
 }
@@ -250,31 +271,18 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
     std::reverse(walk.ids.begin(), walk.ids.end());
     std::reverse(walk.rows.begin(), walk.rows.end());
     std::vector<PathMessage> out(walk.seqs.size());
-    std::vector<std::int64_t> unread_seqs;
-    std::vector<std::size_t> unread;  // their places in out
-    for (std::size_t k = 0; k < out.size(); ++k) {
-        if (walk.rows[k]) {
-            out[k].message = *walk.rows[k];
-        } else {
-            unread_seqs.push_back(walk.seqs[k]);
-            unread.push_back(k);
-        }
-    }
-    std::vector<PathMessage> read(unread.size());
-    const bool all_read = read.empty() || read_rows_by_seq(c, unread_seqs, read) == read.size();
-    for (std::size_t j = 0; j < read.size(); ++j) {
-        out[unread[j]].message = std::move(read[j].message);
-    }
+    const auto read = fill_branch_rows(c, walk.rows, walk.seqs, out);
     for (std::size_t k = 0; k < out.size(); ++k) {
         const auto& m = out[k].message;
         const bool linked =
             k == 0 ? m.parent_id == walk.next : (m.parent_id && *m.parent_id == walk.ids[k - 1]);
-        if (!all_read || !linked || m.id != walk.ids[k] || m.conversation_id != conversation_id) {
+        if (!read.all_found || !linked || m.id != walk.ids[k] ||
+            m.conversation_id != conversation_id) {
             shapes_.forget(conversation_id);
             return std::nullopt;
         }
     }
-    for (const std::size_t k : unread) {
+    for (const std::size_t k : read.places) {
         shapes_.add_row(conversation_id, walk.ids[k], out[k].message, deletions);
     }
     return out;
@@ -317,10 +325,9 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
     }
     co_return co_await run<std::vector<PathMessage>>(
         [&](Connection& c) -> Result<std::vector<PathMessage>> {
+            // A large conversation (not counted again: these walks serve any size, and one
+            // deleted since reads as empty).
             return in_read_snapshot(c, [&] {
-                if (small(c)) {  // it was larger a moment ago: messages were deleted since
-                    return path_in_memory(c, shapes_, conversation_id, leaf_id, limit, siblings);
-                }
                 // A context read (no sibling counts) of a large conversation: through the
                 // shapes remembered, which spare the walk's search by text id at every step.
                 if (siblings == Siblings::skipped && limit > 0) {
