@@ -147,15 +147,7 @@ void TreeShapes::add(
     }
     Shape& s = shape->second;
     s.used = ++clock_;
-    const auto known = s.nodes.find(id);
-    if (known != s.nodes.end()) {
-        if (known->second.node.seq != node.seq && known->second.row) {
-            const std::size_t bytes = bytes_of(*known->second.row);
-            s.bytes -= bytes;
-            bytes_ -= bytes;
-            known->second.row.reset();
-        }
-        known->second.node = std::move(node);
+    if (s.nodes.contains(id)) {
         return;
     }
     const std::size_t bytes = bytes_of(id, node);

@@ -56,8 +56,8 @@ std::vector<BranchStep> walk_branch(
 // every deletion or update of a message (SQLite migration 0009's `message_epoch`), and a reader
 // passes the count its snapshot sees: a count other than the one the shapes were filled at
 // forgets them all (a newer one) or leaves them unused (an older snapshot), so what is served is
-// what the reader's snapshot holds, whichever process wrote or deleted. A store still checks the
-// rows it reads by seq against the ids walked. Bounded: at most `conversations` conversations (the
+// what the reader's snapshot holds, whichever process wrote or deleted (so a deleted conversation
+// needs no forget()). Bounded: at most `conversations` conversations (the
 // least recently used is dropped) of at most `nodes` messages each (past it, one is started
 // anew), and at most `bytes` of places and rows in all (past it, the least recently used
 // conversations are dropped, then the one being added to is started anew, or a row is not
@@ -92,21 +92,22 @@ public:
 
     // A walk from `leaf` (the leaf and its ancestors, at most `limit` of them), by a reader whose
     // snapshot counts `epoch` message deletions and updates.
-    static Walk start(std::string leaf, std::int64_t limit, std::int64_t epoch = 0);
+    static Walk start(std::string leaf, std::int64_t limit, std::int64_t epoch);
 
     // Steps up from `walk.next` through the messages known, until the walk is over or the next
     // message is not known (then walk.next names it: the caller reads it and add()s it).
     void extend(const std::string& conversation, Walk& walk);
 
-    // Remembers a message's place, read in a snapshot that counted `epoch`.
-    void add(const std::string& conversation, std::string id, Node node, std::int64_t epoch = 0);
+    // Remembers a message's place, read in a snapshot that counted `epoch` (a place already known
+    // is the same: a message id is unique and its row never changes within one count).
+    void add(const std::string& conversation, std::string id, Node node, std::int64_t epoch);
 
     // Remembers a known message's row, read in a snapshot that counted `epoch`.
     void add_row(
         const std::string& conversation,
         const std::string& id,
         const Message& row,
-        std::int64_t epoch = 0
+        std::int64_t epoch
     );
 
     // The rows remembered for `ids` (null where none), for a reader whose snapshot counts
@@ -117,7 +118,7 @@ public:
         std::int64_t epoch
     );
 
-    // Forgets the conversation (deleted, or found not to match its rows).
+    // Forgets the conversation (its rows did not match what was remembered).
     void forget(const std::string& conversation);
 
     // What the places and rows remembered take, near enough (for tests and figures).

@@ -327,10 +327,10 @@ asio::awaitable<Result<bool>> SqliteStore::update_conversation(Conversation conv
 }
 
 asio::awaitable<Result<bool>> SqliteStore::delete_conversation(std::string id) {
-    co_return co_await run<bool>([this, &id](Connection& c) -> Result<bool> {
+    co_return co_await run<bool>([&id](Connection& c) -> Result<bool> {
         // Messages and session events go with it: ON DELETE CASCADE, foreign_keys is on.
+        // (What TreeShapes remembers of it goes at the next read: message_epoch counts the delete.)
         c.prepare("DELETE FROM conversations WHERE id = ?").bind(1, id).step();
-        shapes_.forget(id);
         return sqlite3_changes(c.handle()) == 1;
     });
 }

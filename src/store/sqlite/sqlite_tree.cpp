@@ -265,8 +265,8 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
     }
     // Oldest first. The rows remembered are copied; the others are read by seq in this snapshot
     // and then remembered. Each row must be the message walked, its parent the one before it (the
-    // oldest's, the message the walk stopped at, or none for a root). Otherwise what was
-    // remembered is stale (a seq or an id reused after a deletion) and the SQL walk answers.
+    // oldest's, the message the walk stopped at, or none for a root). The epoch keeps what is
+    // remembered true; should it not be, the conversation is forgotten and the SQL walk answers.
     std::reverse(walk.seqs.begin(), walk.seqs.end());
     std::reverse(walk.ids.begin(), walk.ids.end());
     std::reverse(walk.rows.begin(), walk.rows.end());

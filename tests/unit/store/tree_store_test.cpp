@@ -545,49 +545,49 @@ TEST(TreeShapesTest, RemembersRowsWithinItsBoundAndItsEpoch) {
 // least recently walked conversation goes first; a conversation past its bound starts anew.
 TEST(TreeShapesTest, WalksWhatIsKnownAndStaysBounded) {
     TreeShapes shapes(2, 4);
-    shapes.add("c1", "a", {1, std::nullopt});
-    shapes.add("c1", "b", {2, "a"});
-    shapes.add("c1", "c", {3, "b"});
-    auto walk = TreeShapes::start("d", 10);
+    shapes.add("c1", "a", {1, std::nullopt}, 0);
+    shapes.add("c1", "b", {2, "a"}, 0);
+    shapes.add("c1", "c", {3, "b"}, 0);
+    auto walk = TreeShapes::start("d", 10, 0);
     shapes.extend("c1", walk);
     EXPECT_FALSE(walk.done());
     EXPECT_EQ(walk.next, "d");
-    shapes.add("c1", "d", {7, "c"});
+    shapes.add("c1", "d", {7, "c"}, 0);
     shapes.extend("c1", walk);
     EXPECT_TRUE(walk.done());
     EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{7, 3, 2, 1}));
     EXPECT_EQ(walk.ids, (std::vector<std::string>{"d", "c", "b", "a"}));
     EXPECT_FALSE(walk.next);  // a root ends it
 
-    walk = TreeShapes::start("d", 2);
+    walk = TreeShapes::start("d", 2, 0);
     shapes.extend("c1", walk);
     EXPECT_TRUE(walk.done());
     EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{7, 3}));
     EXPECT_EQ(walk.next, "b");  // where the limit stopped it
 
-    walk = TreeShapes::start("d", 10);
+    walk = TreeShapes::start("d", 10, 0);
     shapes.extend("c2", walk);  // another conversation knows nothing of c1's messages
     EXPECT_TRUE(walk.seqs.empty());
 
-    shapes.add("c2", "x", {10, std::nullopt});
-    walk = TreeShapes::start("a", 10);
+    shapes.add("c2", "x", {10, std::nullopt}, 0);
+    walk = TreeShapes::start("a", 10, 0);
     shapes.extend("c1", walk);  // c1 walked after c2 was added: c2 is the least recent
-    shapes.add("c3", "y", {11, std::nullopt});
-    walk = TreeShapes::start("x", 10);
+    shapes.add("c3", "y", {11, std::nullopt}, 0);
+    walk = TreeShapes::start("x", 10, 0);
     shapes.extend("c2", walk);
     EXPECT_TRUE(walk.seqs.empty());  // c2 was dropped for c3
-    walk = TreeShapes::start("a", 10);
+    walk = TreeShapes::start("a", 10, 0);
     shapes.extend("c1", walk);
     EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{1}));
 
-    shapes.add("c1", "e", {8, "d"});  // the fifth message of c1: it starts anew
-    walk = TreeShapes::start("e", 10);
+    shapes.add("c1", "e", {8, "d"}, 0);  // the fifth message of c1: it starts anew
+    walk = TreeShapes::start("e", 10, 0);
     shapes.extend("c1", walk);
     EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{8}));
     EXPECT_EQ(walk.next, "d");
 
     shapes.forget("c1");
-    walk = TreeShapes::start("e", 10);
+    walk = TreeShapes::start("e", 10, 0);
     shapes.extend("c1", walk);
     EXPECT_TRUE(walk.seqs.empty());
 }
