@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "auth/jwt.hpp"
+#include "common/string_map.hpp"
 #include "common/time.hpp"
 
 namespace parley::auth {
@@ -43,18 +44,10 @@ private:
         TimePoint verified_at;
     };
 
-    struct Hash {
-        using is_transparent = void;
-
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-
     std::size_t capacity_;
     std::chrono::seconds ttl_;
     mutable std::mutex mutex_;
-    std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;
+    StringMap<Entry> entries_;
 };
 
 }  // namespace parley::auth

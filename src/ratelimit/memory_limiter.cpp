@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/string_map.hpp"
+
 namespace parley::ratelimit {
 
 namespace {
@@ -27,15 +29,6 @@ int seconds_until(TimePoint when, TimePoint now) {
     }
     return static_cast<int>(s);
 }
-
-// Lets the map find a std::string key from a std::string_view without building a string.
-struct StringHash {
-    using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard's name
-
-    std::size_t operator()(std::string_view s) const noexcept {
-        return std::hash<std::string_view>{}(s);
-    }
-};
 
 }  // namespace
 
@@ -74,7 +67,7 @@ struct alignas(64) MemoryLimiter::Shard {
     };
 
     mutable std::mutex mutex;
-    std::unordered_map<std::string, Log, StringHash, std::equal_to<>> logs;
+    StringMap<Log> logs;
     std::size_t hits_since_sweep = 0;
     std::size_t kept_at_sweep = 0;
 

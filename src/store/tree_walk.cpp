@@ -198,10 +198,8 @@ std::vector<std::shared_ptr<const Message>> TreeShapes::rows(
         return out;
     }
     shape->second.used = ++clock_;
-    std::string key;
     for (std::size_t k = 0; k < ids.size(); ++k) {
-        key.assign(ids[k]);
-        if (const auto node = shape->second.nodes.find(key); node != shape->second.nodes.end()) {
+        if (const auto node = shape->second.nodes.find(ids[k]); node != shape->second.nodes.end()) {
             out[k] = node->second.row;
         }
     }

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/string_map.hpp"
 #include "store/models.hpp"
 
 namespace parley::store {
@@ -131,7 +132,7 @@ private:
     };
 
     struct Shape {
-        std::unordered_map<std::string, Remembered> nodes;
+        StringMap<Remembered> nodes;  // found by a view of the id: no key built
         std::size_t bytes = 0;
         std::uint64_t used = 0;  // when last walked or added to
     };

@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/string_map.hpp"
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -105,15 +107,7 @@ private:
     sqlite3* db_ = nullptr;
 
     // Looked up by the SQL's view: no std::string is built for a statement already cached.
-    struct SqlHash {
-        using is_transparent = void;
-
-        std::size_t operator()(std::string_view sql) const noexcept {
-            return std::hash<std::string_view>{}(sql);
-        }
-    };
-
-    std::unordered_map<std::string, std::unique_ptr<Cached>, SqlHash, std::equal_to<>> cache_;
+    StringMap<std::unique_ptr<Cached>> cache_;
 };
 
 // A fixed set of connections shared by the blocking pool's threads.
