@@ -83,7 +83,7 @@ bj::object message_json(const store::Message& m, const bj::storage_ptr& sp) {
 }
 
 bj::object path_message_json(const store::PathMessage& p, const bj::storage_ptr& sp) {
-    auto o = message_json(p.message, sp);
+    auto o = message_json(*p.message, sp);
     o["sibling_count"] = p.sibling_count;
     o["sibling_index"] = p.sibling_index;
     return o;
@@ -191,7 +191,7 @@ void write_message(json::Writer& w, const store::Message& m) {
 
 void write_path_message(json::Writer& w, const store::PathMessage& p) {
     w.begin_object();
-    write_message_fields(w, p.message);
+    write_message_fields(w, *p.message);
     w.key("sibling_count").integer(p.sibling_count);
     w.key("sibling_index").integer(p.sibling_index);
     w.end_object();

@@ -497,7 +497,7 @@ bj::object share_snapshot(
 ) {
     bj::array messages;
     for (const auto& p : branch) {
-        const auto& m = p.message;
+        const store::Message& m = *p.message;
         if (m.status == "error" && m.content.empty()) {
             continue;
         }
@@ -568,7 +568,7 @@ std::string export_markdown(
 ) {
     std::string out = "# " + c.title.value_or("Untitled conversation") + "\n";
     for (const auto& p : branch) {
-        const auto& m = p.message;
+        const store::Message& m = *p.message;
         std::string who = m.role == "user" ? "User" : "Assistant";
         if (m.role == "assistant" && m.model) {
             who += " (" + *m.model + ")";

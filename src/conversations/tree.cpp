@@ -79,9 +79,9 @@ asio::awaitable<Result<Fork>> ConversationService::fork(
     std::vector<store::Message> copies;
     std::unordered_map<std::string, std::string> new_ids;
     for (const auto& p : *path) {
-        store::Message m = p.message;
+        store::Message m = *p.message;
         m.id = new_uuid_v7();
-        new_ids[p.message.id] = m.id;
+        new_ids[p.message->id] = m.id;
         m.conversation_id = c.id;
         if (m.parent_id) {
             // The oldest message kept may have had a parent beyond the fork's depth: a root now.
@@ -89,7 +89,8 @@ asio::awaitable<Result<Fork>> ConversationService::fork(
             m.parent_id = it == new_ids.end() ? std::nullopt : std::optional(it->second);
         }
         copies.push_back(m);
-        out.messages.push_back({std::move(m), 1, 0});  // one branch: no siblings
+        // one branch: no siblings
+        out.messages.push_back({std::make_shared<const store::Message>(std::move(m)), 1, 0});
     }
     c.active_leaf_id = copies.back().id;
     std::vector<store::ConversationTree> trees{{c, std::move(copies)}};

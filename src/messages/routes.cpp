@@ -650,8 +650,8 @@ asio::awaitable<http::Response> resume_stream(
 
     // The stream is gone (or never was here): the whole stored answer.
     auto path = value_or_throw(co_await store.message_path(conversation_id, message_id, 1));
-    if (path.empty() || path.back().message.id != message_id ||
-        path.back().message.role != "assistant") {
+    if (path.empty() || path.back().message->id != message_id ||
+        path.back().message->role != "assistant") {
         if (unreadable) {
             throw ErrorException(make_error(
                 ErrorType::overloaded,
@@ -662,7 +662,7 @@ asio::awaitable<http::Response> resume_stream(
     }
     http::Response res = event_stream_head();
     res.body = stored_events(
-        path.back().message, live ? live->info().format : std::string(format.value_or("anthropic"))
+        *path.back().message, live ? live->info().format : std::string(format.value_or("anthropic"))
     );
     co_return res;
 }

@@ -158,12 +158,13 @@ std::vector<llm::ChatMessage> replayed_tools(const store::Message& m) {
 // What the routing rules look at (sessions/routing.hpp): the user messages and the tool results
 // among the conversation's `newest_first` messages and `message`, the one being answered.
 sessions::RoutingInput routing_input(
-    const std::vector<store::Message>& newest_first, std::string_view message
+    const std::vector<store::SharedMessage>& newest_first, std::string_view message
 ) {
     sessions::RoutingInput in;
     in.user_message_count = 1;
     in.message = std::string(message);
-    for (const auto& m : newest_first) {
+    for (const auto& shared : newest_first) {
+        const store::Message& m = *shared;
         if (m.role == "user") {
             ++in.user_message_count;
         } else if (m.metadata.find("\"tool_results\"") != std::string::npos) {
@@ -194,13 +195,13 @@ bj::object routing_json(const sessions::RoutingDecision& d) {
 }  // namespace
 
 std::vector<llm::ChatMessage> fit_context(
-    const std::vector<store::Message>& newest_first, std::int64_t budget, bool with_tools
+    const std::vector<store::SharedMessage>& newest_first, std::int64_t budget, bool with_tools
 ) {
     return fit_context_counted(newest_first, budget, with_tools).messages;
 }
 
 FittedContext fit_context_counted(
-    std::vector<store::Message> newest_first,
+    const std::vector<store::SharedMessage>& newest_first,
     std::int64_t budget,
     bool with_tools,
     const store::Message* newest
@@ -214,7 +215,7 @@ FittedContext fit_context_counted(
     std::int64_t used = 0;
     std::int64_t used_by_texts = 0;
     // Adds m's turn when it fits; false when it does not (older turns are dropped whole).
-    const auto keep = [&](const store::Message& m, std::string&& role, std::string&& content) {
+    const auto keep = [&](const store::Message& m) {
         if (m.status == "error" || (m.role != "user" && m.role != "assistant")) {
             return true;
         }
@@ -223,8 +224,8 @@ FittedContext fit_context_counted(
             auto replayed = replayed_tools(m);
             std::move(replayed.begin(), replayed.end(), std::back_inserter(kept));
         }
-        if (!content.empty()) {
-            kept.push_back({std::move(role), std::move(content)});
+        if (!m.content.empty()) {
+            kept.push_back({m.role, m.content});
         }
         if (kept.size() == start) {
             return true;
@@ -246,10 +247,9 @@ FittedContext fit_context_counted(
         starts.push_back(start);
         return true;
     };
-    bool room =
-        newest == nullptr || keep(*newest, std::string(newest->role), std::string(newest->content));
+    bool room = newest == nullptr || keep(*newest);
     for (auto it = newest_first.begin(); room && it != newest_first.end(); ++it) {
-        room = keep(*it, std::move(it->role), std::move(it->content));
+        room = keep(**it);
     }
     FittedContext out;
     out.tokens = used_by_texts;
@@ -653,7 +653,7 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         p.request.tools = tools_->specs(*settings.tools);
     }
     auto fitted = fit_context_counted(
-        std::move(*recent), budget, !p.request.tools.empty(), p.store_user ? &p.user : nullptr
+        *recent, budget, !p.request.tools.empty(), p.store_user ? &p.user : nullptr
     );
     p.request.messages = std::move(fitted.messages);
     p.request.max_tokens = static_cast<int>(max_tokens);

@@ -49,20 +49,22 @@ struct NewMessage {
 // text, as the model made them; without, they are left out (a provider refuses tool messages in a
 // request that offers no tools).
 std::vector<llm::ChatMessage> fit_context(
-    const std::vector<store::Message>& newest_first, std::int64_t budget, bool with_tools = false
+    const std::vector<store::SharedMessage>& newest_first,
+    std::int64_t budget,
+    bool with_tools = false
 );
 
 // fit_context's messages and what they were estimated at, so a send estimates each message once:
 // `tokens` is the sum of llm::estimate_tokens(content) + 4 over `messages` (tool calls' arguments
-// not included). Takes the branch by value and moves its texts into the messages; `newest` (the
-// turn's own message, not stored yet), when given, comes before the branch's and is copied.
+// not included). The branch's rows are shared (store::SharedMessage), so only the texts kept are
+// copied; `newest` (the turn's own message, not stored yet), when given, comes before them.
 struct FittedContext {
     std::vector<llm::ChatMessage> messages;  // oldest first
     std::int64_t tokens = 0;
 };
 
 FittedContext fit_context_counted(
-    std::vector<store::Message> newest_first,
+    const std::vector<store::SharedMessage>& newest_first,
     std::int64_t budget,
     bool with_tools = false,
     const store::Message* newest = nullptr

@@ -8,7 +8,7 @@ Result<Placement> place(const Branch& branch, std::vector<store::PathMessage> pa
         if (path.empty()) {
             return make_error(ErrorType::not_found, "message not found");
         }
-        const auto& target = path.back().message;
+        const auto& target = *path.back().message;
         if (branch.kind == Branch::Kind::edit && target.role != "user") {
             return make_error(ErrorType::unprocessable, "only a user message can be edited");
         }
@@ -18,7 +18,7 @@ Result<Placement> place(const Branch& branch, std::vector<store::PathMessage> pa
                     ErrorType::unprocessable, "only an assistant message can be regenerated"
                 );
             }
-            if (path.size() < 2 || path[path.size() - 2].message.role != "user") {
+            if (path.size() < 2 || path[path.size() - 2].message->role != "user") {
                 return make_error(
                     ErrorType::unprocessable, "this answer has no user message to answer again"
                 );
@@ -28,10 +28,10 @@ Result<Placement> place(const Branch& branch, std::vector<store::PathMessage> pa
         path.pop_back();
     }
     if (!path.empty()) {
-        out.parent_id = path.back().message.id;
+        out.parent_id = path.back().message->id;
     }
     if (branch.kind == Branch::Kind::regenerate) {
-        out.question = path.back().message;
+        out.question = *path.back().message;
         out.parent_id.reset();
     }
     out.newest_first.reserve(path.size());

@@ -29,7 +29,7 @@ struct Placement {
     std::optional<std::string> parent_id;  // of the new user message (not for regenerate)
     // The context: the path up to the new message's parent (regenerate: the question), newest
     // first.
-    std::vector<store::Message> newest_first;
+    std::vector<store::SharedMessage> newest_first;
     std::optional<store::Message> question;  // regenerate: the stored user message answered
 };
 

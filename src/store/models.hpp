@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,10 +84,14 @@ struct Message {
     TimePoint created_at;
 };
 
+// A stored message as its readers share it (issue 14): a row is never updated, so one read (or
+// one remembered row, store/tree_walk.hpp) serves every reader without a copy.
+using SharedMessage = std::shared_ptr<const Message>;
+
 // A message on a branch, with its place among its siblings (the messages with the same parent,
 // or the roots of the conversation for a root; oldest first).
 struct PathMessage {
-    Message message;
+    SharedMessage message;           // never null
     std::int64_t sibling_count = 1;  // itself included
     std::int64_t sibling_index = 0;  // 0-based
 };

@@ -162,7 +162,7 @@ void TreeShapes::add(
 }
 
 void TreeShapes::add_row(
-    const std::string& conversation, const std::string& id, const Message& row, std::int64_t epoch
+    const std::string& conversation, const std::string& id, SharedMessage row, std::int64_t epoch
 ) {
     const std::lock_guard lock(mutex_);
     if (!same_epoch(epoch)) {
@@ -176,19 +176,19 @@ void TreeShapes::add_row(
     if (node == shape->second.nodes.end() || node->second.row) {
         return;
     }
-    const std::size_t bytes = bytes_of(row);
+    const std::size_t bytes = bytes_of(*row);
     if (!make_room(shape->second, bytes)) {
         return;  // this conversation alone fills the bound: the row is read again next time
     }
-    node->second.row = std::make_shared<const Message>(row);
+    node->second.row = std::move(row);
     shape->second.bytes += bytes;
     bytes_ += bytes;
 }
 
-std::vector<std::shared_ptr<const Message>> TreeShapes::rows(
+std::vector<SharedMessage> TreeShapes::rows(
     const std::string& conversation, const std::vector<std::string_view>& ids, std::int64_t epoch
 ) {
-    std::vector<std::shared_ptr<const Message>> out(ids.size());
+    std::vector<SharedMessage> out(ids.size());
     const std::lock_guard lock(mutex_);
     if (!same_epoch(epoch)) {
         return out;

@@ -72,9 +72,9 @@ public:
 
     // A walk up a branch, continued with extend() until done().
     struct Walk {
-        std::vector<std::int64_t> seqs;                    // leaf first
-        std::vector<std::string> ids;                      // leaf first
-        std::vector<std::shared_ptr<const Message>> rows;  // leaf first; null: not remembered
+        std::vector<std::int64_t> seqs;   // leaf first
+        std::vector<std::string> ids;     // leaf first
+        std::vector<SharedMessage> rows;  // leaf first; null: not remembered
         std::optional<std::string> next;  // the message to step to; none: the walk is over
         std::int64_t limit = 0;
         std::int64_t epoch = 0;  // the deletions counted in the reader's snapshot
@@ -103,17 +103,18 @@ public:
     // is the same: a message id is unique and its row never changes within one count).
     void add(const std::string& conversation, std::string id, Node node, std::int64_t epoch);
 
-    // Remembers a known message's row, read in a snapshot that counted `epoch`.
+    // Remembers a known message's row (shared with its reader, not copied), read in a snapshot
+    // that counted `epoch`.
     void add_row(
         const std::string& conversation,
         const std::string& id,
-        const Message& row,
+        SharedMessage row,
         std::int64_t epoch
     );
 
     // The rows remembered for `ids` (null where none), for a reader whose snapshot counts
     // `epoch`: a branch found otherwise (the small conversations' scan) whose rows may be known.
-    std::vector<std::shared_ptr<const Message>> rows(
+    std::vector<SharedMessage> rows(
         const std::string& conversation,
         const std::vector<std::string_view>& ids,
         std::int64_t epoch
@@ -128,7 +129,7 @@ public:
 private:
     struct Remembered {
         Node node;
-        std::shared_ptr<const Message> row;
+        SharedMessage row;
     };
 
     struct Shape {

@@ -70,7 +70,9 @@ asio::awaitable<Result<std::vector<PathMessage>>> PgStore::message_path(
                     }
                     for (const auto& step : walk_branch(nodes, *end, n)) {
                         PathMessage p;
-                        p.message = read_message(whole, static_cast<int>(step.node));
+                        p.message = std::make_shared<const Message>(
+                            read_message(whole, static_cast<int>(step.node))
+                        );
                         p.sibling_count = step.sibling_count;
                         p.sibling_index = step.sibling_index;
                         out.push_back(std::move(p));
@@ -106,7 +108,7 @@ asio::awaitable<Result<std::vector<PathMessage>>> PgStore::message_path(
             std::vector<PathMessage> out;
             for (int row = 0; row < r.rows(); ++row) {
                 PathMessage p;
-                p.message = read_message(r, row);
+                p.message = std::make_shared<const Message>(read_message(r, row));
                 p.sibling_count = r.integer(row, kMessageColumnCount);
                 p.sibling_index = r.integer(row, kMessageColumnCount + 1);
                 out.push_back(std::move(p));

@@ -34,8 +34,8 @@ std::optional<std::string> leaf_or_active(
 }
 
 // Reads the rows whose seqs are `seqs` (json_each: one statement) into out[k].message, k being
-// the seq's place in `seqs`; a seq with no row leaves its message empty (no id). Returns how
-// many rows were read.
+// the seq's place in `seqs`; a seq with no row leaves its message null. Returns how many rows
+// were read.
 std::size_t read_rows_by_seq(
     Connection& c, const std::vector<std::int64_t>& seqs, std::vector<PathMessage>& out
 ) {
@@ -64,7 +64,7 @@ std::size_t read_rows_by_seq(
             ++row;
         }
         if (row < positions.size() && positions[row].first == seq) {
-            out[positions[row].second].message = read_message(st);
+            out[positions[row].second].message = std::make_shared<const Message>(read_message(st));
             ++row;
             ++read;
         }
@@ -79,8 +79,9 @@ std::int64_t message_epoch(Connection& c) {
     return st.step() ? st.column_int(0) : -1;
 }
 
-// Fills out[k].message for each place of a branch: with the row remembered[k] where there is one,
-// else with the row whose seq is seqs[k], read in this snapshot (one statement for them all).
+// Fills out[k].message for each place of a branch: with the row remembered[k] where there is one
+// (shared, not copied), else with the row whose seq is seqs[k], read in this snapshot (one
+// statement for them all).
 // The places read, and whether each was found.
 struct BranchRowsRead {
     std::vector<std::size_t> places;
@@ -89,7 +90,7 @@ struct BranchRowsRead {
 
 BranchRowsRead fill_branch_rows(
     Connection& c,
-    const std::vector<std::shared_ptr<const Message>>& remembered,
+    const std::vector<SharedMessage>& remembered,
     const std::vector<std::int64_t>& seqs,
     std::vector<PathMessage>& out
 ) {
@@ -97,7 +98,7 @@ BranchRowsRead fill_branch_rows(
     std::vector<std::int64_t> unread_seqs;
     for (std::size_t k = 0; k < out.size(); ++k) {
         if (remembered[k]) {
-            out[k].message = *remembered[k];
+            out[k].message = remembered[k];
         } else {
             unread_seqs.push_back(seqs[k]);
             r.places.push_back(k);
@@ -163,7 +164,7 @@ std::vector<PathMessage> path_in_memory(
     const auto read =
         fill_branch_rows(c, shapes.rows(conversation_id, ids, epoch), branch_seqs, out);
     for (const std::size_t k : read.places) {
-        if (out[k].message.id.empty()) {
+        if (!out[k].message) {
             continue;  // not found (cannot happen in one snapshot): not remembered either
         }
         const TreeNode& node = nodes[branch[k].node];
@@ -210,7 +211,7 @@ std::vector<PathMessage> path_by_sql_walk(
     std::vector<std::pair<std::int64_t, PathMessage>> found;
     while (st.step()) {
         PathMessage p;
-        p.message = read_message(st);
+        p.message = std::make_shared<const Message>(read_message(st));
         // Count and index in one subquery (one index search a message, not two):
         // count × 2^32 + index.
         const std::int64_t siblings_packed = st.column_int(18);
@@ -263,7 +264,7 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
             conversation_id, *walk.next, {st.column_int(0), column_optional_text(st, 1)}, deletions
         );
     }
-    // Oldest first. The rows remembered are copied; the others are read by seq in this snapshot
+    // Oldest first. The rows remembered are shared; the others are read by seq in this snapshot
     // and then remembered. Each row must be the message walked, its parent the one before it (the
     // oldest's, the message the walk stopped at, or none for a root). The epoch keeps what is
     // remembered true; should it not be, the conversation is forgotten and the SQL walk answers.
@@ -272,15 +273,16 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
     std::reverse(walk.rows.begin(), walk.rows.end());
     std::vector<PathMessage> out(walk.seqs.size());
     const auto read = fill_branch_rows(c, walk.rows, walk.seqs, out);
-    for (std::size_t k = 0; k < out.size(); ++k) {
-        const auto& m = out[k].message;
+    bool matches = read.all_found;  // else a row is missing (null)
+    for (std::size_t k = 0; matches && k < out.size(); ++k) {
+        const Message& m = *out[k].message;
         const bool linked =
             k == 0 ? m.parent_id == walk.next : (m.parent_id && *m.parent_id == walk.ids[k - 1]);
-        if (!read.all_found || !linked || m.id != walk.ids[k] ||
-            m.conversation_id != conversation_id) {
-            shapes_.forget(conversation_id);
-            return std::nullopt;
-        }
+        matches = linked && m.id == walk.ids[k] && m.conversation_id == conversation_id;
+    }
+    if (!matches) {
+        shapes_.forget(conversation_id);
+        return std::nullopt;
     }
     for (const std::size_t k : read.places) {
         shapes_.add_row(conversation_id, walk.ids[k], out[k].message, deletions);

@@ -56,8 +56,7 @@ store::Conversation conversation(std::size_t i) {
 }
 
 store::PathMessage message(std::size_t i) {
-    store::PathMessage p;
-    store::Message& m = p.message;
+    store::Message m;
     m.id = "m-" + std::to_string(i);
     m.conversation_id = "c-1";
     m.role = i % 2 == 0 ? "user" : "assistant";
@@ -77,6 +76,8 @@ store::PathMessage message(std::size_t i) {
     m.cost_micros = static_cast<std::int64_t>(i) * 1'234 + (i % 3 == 0 ? 0 : 7);
     m.metadata = kStoredObjects[i % kStoredObjects.size()];
     m.created_at = TimePoint{} + std::chrono::milliseconds(1'764'000'000'000LL + i);
+    store::PathMessage p;
+    p.message = std::make_shared<const store::Message>(std::move(m));
     p.sibling_count = static_cast<std::int64_t>(i % 4) + 1;
     p.sibling_index = static_cast<std::int64_t>(i % 4);
     return p;
@@ -105,8 +106,8 @@ TEST(ConversationJsonWriterTest, MessagesAreTheSerialisedTrees) {
     for (std::size_t i = 0; i < 56; ++i) {
         const auto p = message(i);
         EXPECT_EQ(
-            written([&](json::Writer& w) { write_message(w, p.message); }),
-            bj::serialize(message_json(p.message))
+            written([&](json::Writer& w) { write_message(w, *p.message); }),
+            bj::serialize(message_json(*p.message))
         ) << "message "
           << i;
         EXPECT_EQ(

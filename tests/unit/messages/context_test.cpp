@@ -8,12 +8,19 @@
 namespace parley::messages {
 namespace {
 
-store::Message message(std::string role, std::string content, std::string metadata = "{}") {
+store::Message row(std::string role, std::string content, std::string metadata = "{}") {
     store::Message m;
     m.role = std::move(role);
     m.content = std::move(content);
     m.metadata = std::move(metadata);
     return m;
+}
+
+// A branch's message as the store hands it out: shared.
+store::SharedMessage message(std::string role, std::string content, std::string metadata = "{}") {
+    return std::make_shared<const store::Message>(
+        row(std::move(role), std::move(content), std::move(metadata))
+    );
 }
 
 const std::string kToolMetadata =
@@ -23,7 +30,7 @@ const std::string kToolMetadata =
     R"("result":{"topic":"python","content":"Python is a language."},"is_error":false}],"tool_rounds":1})";
 
 TEST(FitContextTest, ReplaysToolCallsAndResultsBeforeTheAnswerWhenToolsAreOffered) {
-    const std::vector<store::Message> newest_first = {
+    const std::vector<store::SharedMessage> newest_first = {
         message("user", "thanks"),
         message(
             "assistant", "According to the knowledge base: Python is a language.", kToolMetadata
@@ -82,11 +89,11 @@ TEST(FitContextTest, RepeatedCallIdsEachReplayTheirOwnResult) {
 }
 
 TEST(FitContextTest, DropsOlderTurnsWholeAndSkipsErrors) {
-    auto failed = message("assistant", "broken");
+    auto failed = row("assistant", "broken");
     failed.status = "error";
-    const std::vector<store::Message> newest_first = {
+    const std::vector<store::SharedMessage> newest_first = {
         message("user", std::string(40, 'a')),
-        failed,
+        std::make_shared<const store::Message>(failed),
         message("assistant", std::string(400, 'b')),
         message("user", "old"),
     };
@@ -98,7 +105,7 @@ TEST(FitContextTest, DropsOlderTurnsWholeAndSkipsErrors) {
 // A send takes its prompt estimate from the fitting (each message estimated once): the messages are
 // fit_context's, and `tokens` is what they were estimated at, at the budget's edge too.
 TEST(FitContextTest, CountedGivesTheSameMessagesAndTheirEstimate) {
-    const std::vector<store::Message> newest_first = {
+    const std::vector<store::SharedMessage> newest_first = {
         message("user", "What is a REST API? Explain in 2 sentences."),
         message(
             "assistant", "According to the knowledge base: Python is a language.", kToolMetadata
@@ -131,7 +138,7 @@ TEST(FitContextTest, CountedGivesTheSameMessagesAndTheirEstimate) {
 // A send passes its own message apart (not inserted in front of a branch of hundreds): the same
 // messages and estimate as with it in front, at every budget, and the message is left as it was.
 TEST(FitContextTest, TheTurnsOwnMessageApartFitsAsInFront) {
-    const std::vector<store::Message> branch = {
+    const std::vector<store::SharedMessage> branch = {
         message(
             "assistant", "According to the knowledge base: Python is a language.", kToolMetadata
         ),
@@ -139,9 +146,9 @@ TEST(FitContextTest, TheTurnsOwnMessageApartFitsAsInFront) {
         message("assistant", std::string(90, 'b')),
         message("user", "old question, long ago"),
     };
-    const store::Message own = message("user", "What is a REST API? Explain in 2 sentences.");
-    std::vector<store::Message> in_front = branch;
-    in_front.insert(in_front.begin(), own);
+    const store::Message own = row("user", "What is a REST API? Explain in 2 sentences.");
+    std::vector<store::SharedMessage> in_front = branch;
+    in_front.insert(in_front.begin(), std::make_shared<const store::Message>(own));
     for (const bool tools : {false, true}) {
         for (std::int64_t budget = 0; budget < 120; ++budget) {
             const auto expected = fit_context_counted(in_front, budget, tools);

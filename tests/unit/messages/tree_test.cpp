@@ -7,11 +7,13 @@ namespace parley::messages {
 namespace {
 
 store::PathMessage node(std::string id, std::string role, std::optional<std::string> parent) {
+    store::Message m;
+    m.id = std::move(id);
+    m.role = std::move(role);
+    m.parent_id = std::move(parent);
+    m.content = "content of " + m.id;
     store::PathMessage p;
-    p.message.id = std::move(id);
-    p.message.role = std::move(role);
-    p.message.parent_id = std::move(parent);
-    p.message.content = "content of " + p.message.id;
+    p.message = std::make_shared<const store::Message>(std::move(m));
     return p;
 }
 
@@ -25,10 +27,10 @@ std::vector<store::PathMessage> path() {
     };
 }
 
-std::vector<std::string> ids(const std::vector<store::Message>& v) {
+std::vector<std::string> ids(const std::vector<store::SharedMessage>& v) {
     std::vector<std::string> out;
     for (const auto& m : v) {
-        out.push_back(m.id);
+        out.push_back(m->id);
     }
     return out;
 }

@@ -71,7 +71,7 @@ protected:
     static std::vector<std::string> ids(const std::vector<PathMessage>& p) {
         std::vector<std::string> out;
         for (const auto& m : p) {
-            out.push_back(m.message.id);
+            out.push_back(m.message->id);
         }
         return out;
     }
@@ -115,7 +115,7 @@ TEST_P(TreeStoreTest, BranchesSiblingsAndTheActiveLeaf) {
     EXPECT_EQ(active[2].sibling_index, 1);
     EXPECT_EQ(active[3].sibling_count, 2);
     EXPECT_EQ(active[3].sibling_index, 1);
-    EXPECT_EQ(active[3].message.content, "message at 6");
+    EXPECT_EQ(active[3].message->content, "message at 6");
 
     const auto old = path(a2);
     EXPECT_EQ(ids(old), (std::vector<std::string>{u1, a1, u2, a2}));
@@ -152,7 +152,7 @@ TEST_P(TreeStoreTest, APathReadWithoutSiblingsHasTheSameMessages) {
                 .value();
         ASSERT_EQ(ids(without), ids(with));
         for (std::size_t i = 0; i < without.size(); ++i) {
-            EXPECT_EQ(without[i].message.content, with[i].message.content);
+            EXPECT_EQ(without[i].message->content, with[i].message->content);
             EXPECT_EQ(without[i].sibling_count, 1);
             EXPECT_EQ(without[i].sibling_index, 0);
         }
@@ -200,8 +200,8 @@ TEST_P(TreeStoreTest, SiblingCountsOfRootsTiesAndACutBranch) {
     const std::vector<std::pair<std::int64_t, std::int64_t>> expected{
         {3, 2}, {1, 0}, {2, 1}, {1, 0}};
     for (std::size_t i = 0; i < full.size(); ++i) {
-        EXPECT_EQ(full[i].sibling_count, expected[i].first) << full[i].message.id;
-        EXPECT_EQ(full[i].sibling_index, expected[i].second) << full[i].message.id;
+        EXPECT_EQ(full[i].sibling_count, expected[i].first) << full[i].message->id;
+        EXPECT_EQ(full[i].sibling_index, expected[i].second) << full[i].message->id;
     }
     const auto cut = path(d, 2);
     ASSERT_EQ(ids(cut), (std::vector<std::string>{c2b, d}));
@@ -259,7 +259,7 @@ TEST_P(TreeStoreTest, BranchesOfSmallAndLargeTreesMatchTheRules) {
             std::vector<PathMessage> out;
             for (const Message* m = by_id.at(leaf); m != nullptr;) {
                 PathMessage p;
-                p.message = *m;
+                p.message = std::make_shared<const Message>(*m);
                 std::vector<const Message*> siblings;
                 for (const auto& s : messages) {
                     if (s.parent_id == m->parent_id) {
@@ -293,13 +293,13 @@ TEST_P(TreeStoreTest, BranchesOfSmallAndLargeTreesMatchTheRules) {
                 ASSERT_EQ(got.size(), want.size()) << size << " " << limit;
                 ASSERT_EQ(bare.size(), want.size()) << size << " " << limit;
                 for (std::size_t i = 0; i < want.size(); ++i) {
-                    EXPECT_EQ(got[i].message.id, want[i].message.id) << size << " " << limit;
-                    EXPECT_EQ(got[i].message.content, want[i].message.content);
-                    EXPECT_EQ(got[i].message.parent_id, want[i].message.parent_id);
-                    EXPECT_EQ(got[i].message.created_at, want[i].message.created_at);
-                    EXPECT_EQ(got[i].sibling_count, want[i].sibling_count) << want[i].message.id;
-                    EXPECT_EQ(got[i].sibling_index, want[i].sibling_index) << want[i].message.id;
-                    EXPECT_EQ(bare[i].message.id, want[i].message.id);
+                    EXPECT_EQ(got[i].message->id, want[i].message->id) << size << " " << limit;
+                    EXPECT_EQ(got[i].message->content, want[i].message->content);
+                    EXPECT_EQ(got[i].message->parent_id, want[i].message->parent_id);
+                    EXPECT_EQ(got[i].message->created_at, want[i].message->created_at);
+                    EXPECT_EQ(got[i].sibling_count, want[i].sibling_count) << want[i].message->id;
+                    EXPECT_EQ(got[i].sibling_index, want[i].sibling_index) << want[i].message->id;
+                    EXPECT_EQ(bare[i].message->id, want[i].message->id);
                     EXPECT_EQ(bare[i].sibling_count, 1);
                     EXPECT_EQ(bare[i].sibling_index, 0);
                 }
@@ -354,8 +354,8 @@ TEST_P(TreeStoreTest, ContextReadsOfALargeConversationFollowGrowthAndDeletion) {
                     .value();
             EXPECT_EQ(ids(bare), ids(counted)) << limit;
             for (std::size_t i = 0; i < bare.size() && i < counted.size(); ++i) {
-                EXPECT_EQ(bare[i].message.content, counted[i].message.content);
-                EXPECT_EQ(bare[i].message.parent_id, counted[i].message.parent_id);
+                EXPECT_EQ(bare[i].message->content, counted[i].message->content);
+                EXPECT_EQ(bare[i].message->parent_id, counted[i].message->parent_id);
                 EXPECT_EQ(bare[i].sibling_count, 1);
             }
         }
@@ -445,7 +445,7 @@ TEST_P(TreeStoreTest, RememberedRowsGiveWayToAnotherStoresDeletion) {
             run_awaitable(store.message_path(conversation_.id, std::nullopt, 500, siblings))
                 .value();
         for (const auto& m : p) {
-            out.push_back(m.message.content);
+            out.push_back(m.message->content);
         }
         return out;
     };
@@ -482,7 +482,7 @@ TEST(TreeShapesTest, RemembersRowsWithinItsBoundAndItsEpoch) {
         Message m;
         m.id = id;
         m.content = std::string(size, 'x');
-        return m;
+        return std::make_shared<const Message>(std::move(m));
     };
     TreeShapes shapes(8, 64, 7'000);
     shapes.add("c1", "a", {1, std::nullopt}, 3);
@@ -630,7 +630,7 @@ TEST_P(TreeStoreTest, AConversationTreeIsWrittenWholeOrNotAtAll) {
     ASSERT_TRUE(run_awaitable(store_->insert_conversation_trees({{c, messages}})).has_value());
     const auto p = run_awaitable(store_->message_path(c.id, std::nullopt, 10)).value();
     ASSERT_EQ(p.size(), 2U);
-    EXPECT_EQ(p[1].message.content, "copy 1");
+    EXPECT_EQ(p[1].message->content, "copy 1");
     EXPECT_EQ(p[1].sibling_count, 2);
 
     // A taken message id in the second of two trees: nothing of either is kept.
@@ -725,10 +725,10 @@ TEST(TreeMigration, ChainsExistingSqliteMessages) {
     EXPECT_EQ(run_awaitable(store->find_conversation("c1")).value()->active_leaf_id, "m4");
     const auto p = run_awaitable(store->message_path("c1", std::nullopt, 10)).value();
     ASSERT_EQ(p.size(), 4U);
-    EXPECT_EQ(p[0].message.id, "m1");
-    EXPECT_FALSE(p[0].message.parent_id);
-    EXPECT_EQ(p[2].message.parent_id, "m2");
-    EXPECT_EQ(p[3].message.id, "m4");
+    EXPECT_EQ(p[0].message->id, "m1");
+    EXPECT_FALSE(p[0].message->parent_id);
+    EXPECT_EQ(p[2].message->parent_id, "m2");
+    EXPECT_EQ(p[3].message->id, "m4");
 }
 
 }  // namespace
