@@ -66,7 +66,7 @@ asio::awaitable<int> converse(
     const auto sink = [](llm::StreamEvent e) {
         print(event_json(e));
     };
-    const auto result = co_await router.stream(model, std::move(request), sink);
+    const auto result = co_await router.stream(model, request, sink);
     print(
         {{"type", "result"},
          {"provider", result.provider},

@@ -148,12 +148,9 @@ public:
 
     std::string_view name() const noexcept override { return endpoint_.name; }
 
-    asio::awaitable<void> stream(ChatRequest request, EventSink sink) override {
+    asio::awaitable<void> stream(const ChatRequest& request, EventSink sink) override {
         net::ClientRequest req = make_request(request, true);
         req.headers.emplace_back("accept", "text/event-stream");
-        // The request is in `req`'s body now: the context goes rather than lasting as long as the
-        // answer (issue 14: memory per open stream).
-        release(request);
         typename Wire::Decoder decoder;
         net::SseParser parser;
         std::string error_body;

@@ -176,7 +176,7 @@ public:
 
     std::string_view name() const noexcept override { return "mock"; }
 
-    asio::awaitable<void> stream(ChatRequest request, EventSink sink) override {
+    asio::awaitable<void> stream(const ChatRequest& request, EventSink sink) override {
         Answer a = answer(request);
         asio::steady_timer timer(co_await asio::this_coro::executor);
         std::int64_t produced = 0;

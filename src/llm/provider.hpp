@@ -37,7 +37,9 @@ public:
     // Streams the answer into `sink`: thinking and text deltas, usage, then exactly one stop or
     // one error event (upstream failures never throw). Cancelling the awaiting coroutine aborts
     // the upstream request at once (its connection is closed). Runs on the caller's executor.
-    virtual boost::asio::awaitable<void> stream(ChatRequest request, EventSink sink) = 0;
+    // `request` is the caller's, who awaits at once, so it outlives the call: not copied (a send's
+    // context is hundreds of messages; issue 14).
+    virtual boost::asio::awaitable<void> stream(const ChatRequest& request, EventSink sink) = 0;
 
     // The whole answer at once, as the events a stream would have produced, through the
     // provider's non-streaming endpoint. Same failure and cancellation rules as stream().

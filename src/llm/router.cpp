@@ -67,9 +67,9 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 
 // The provider's stream, with an unexpected exception turned into an error event so that the
 // attempt ends when the provider does.
-asio::awaitable<void> guarded(Provider& provider, ChatRequest request, EventSink sink) {
+asio::awaitable<void> guarded(Provider& provider, const ChatRequest& request, EventSink sink) {
     try {
-        co_await provider.stream(std::move(request), sink);
+        co_await provider.stream(request, sink);
     } catch (const boost::system::system_error& e) {
         if (e.code() == asio::error::operation_aborted) {
             throw;  // cancelled from outside: let the cancellation through
@@ -172,7 +172,9 @@ Result<const ModelInfo*> ModelRouter::resolve(std::string_view model_id) const {
     return model;
 }
 
-asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest request, Attempt& st) {
+asio::awaitable<void> ModelRouter::attempt(
+    Provider& provider, const ChatRequest& request, Attempt& st
+) {
     EventSink wrapped = [&st](StreamEvent e) {
         if (st.finished || st.stopped) {
             return;
@@ -228,7 +230,7 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
     {
         const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
         const Forward forward(cs.slot(), stop, st.stopped);
-        auto call = guarded(provider, std::move(request), wrapped);
+        auto call = guarded(provider, request, wrapped);
         auto token = asio::bind_cancellation_slot(stop.slot(), asio::as_tuple(asio::use_awaitable));
         auto [thrown] = co_await asio::co_spawn(executor, std::move(call), std::move(token));
         st.watchdog = nullptr;
@@ -256,8 +258,22 @@ asio::awaitable<void> ModelRouter::attempt(Provider& provider, ChatRequest reque
 }
 
 asio::awaitable<RouteResult> ModelRouter::stream(
-    const ModelInfo& model, const ChatRequest& request, EventSink sink
+    const ModelInfo& model, ChatRequest& request, EventSink sink
 ) {
+    // Each attempt asks with its model's id, and for thinking only where that model has it; the
+    // caller's request is put back as it came on every way out (a tool round asks again with it).
+    struct Restore {
+        ChatRequest& request;
+        std::string model;
+        bool thinking;  // as the caller asked
+
+        ~Restore() {
+            request.model = std::move(model);
+            request.thinking = thinking;
+        }
+    };
+
+    const Restore restore{request, request.model, request.thinking};
     std::vector<const ModelInfo*> chain{&model};
     if (const ModelInfo* fallback = catalog_.find(options_.fallback_model);
         fallback != nullptr && fallback != &model && available(*fallback)) {
@@ -280,10 +296,9 @@ asio::awaitable<RouteResult> ModelRouter::stream(
             st.total_deadline = started_at + options_.total_timeout;
             st.first_deadline =
                 std::min(Clock::now() + options_.first_token_timeout, st.total_deadline);
-            ChatRequest r = request;
-            r.model = m.id;
-            r.thinking = request.thinking && m.thinking;  // never ask a model for what it cannot do
-            co_await attempt(provider, std::move(r), st);
+            request.model = m.id;
+            request.thinking = restore.thinking && m.thinking;  // never ask for what it cannot do
+            co_await attempt(provider, request, st);
             if (st.finished) {
                 result.ok = st.ok;
                 co_return result;

@@ -65,15 +65,19 @@ public:
     // while nothing has been forwarded. The sink gets thinking and text deltas, usage, then one
     // stop or one error event (after every model failed: overloaded; after a failure mid-answer:
     // the upstream's error). Cancelling the awaiting coroutine cancels the provider's request.
-    // `request` is the caller's, which awaits at once: a by-value copy would hold the whole
-    // context for the answer's length (issue 14).
+    // `request` is the caller's, which awaits at once, and is handed to each attempt without a
+    // copy (a copy a send would cost a context of hundreds of messages, held for the answer's
+    // length; issue 14): its `model` and `thinking` are set for each attempt and put back as
+    // they came when this returns.
     boost::asio::awaitable<RouteResult> stream(
-        const ModelInfo& model, const ChatRequest& request, EventSink sink
+        const ModelInfo& model, ChatRequest& request, EventSink sink
     );
 
 private:
     struct Attempt;
-    boost::asio::awaitable<void> attempt(Provider& provider, ChatRequest request, Attempt& state);
+    boost::asio::awaitable<void> attempt(
+        Provider& provider, const ChatRequest& request, Attempt& state
+    );
 
     const Catalog& catalog_;
     std::map<std::string, std::unique_ptr<Provider>, std::less<>> providers_;

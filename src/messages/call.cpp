@@ -79,7 +79,7 @@ asio::awaitable<void> run_call(
     if (st->cancelled_by == StopCause::none) {
         st->in_model = true;
         try {
-            route = co_await router.stream(*call.model, std::move(call.request), sink);
+            route = co_await router.stream(*call.model, call.request, sink);
         } catch (const std::exception& e) {
             aborted = true;
             if (st->cancelled_by == StopCause::none) {

@@ -51,7 +51,7 @@ public:
 
     std::string_view name() const noexcept override { return name_; }
 
-    asio::awaitable<void> stream(ChatRequest request, EventSink sink) override {
+    asio::awaitable<void> stream(const ChatRequest& request, EventSink sink) override {
         calls.push_back({request.model, Clock::now()});
         last_thinking = request.thinking;
         const Script s = scripts_[std::min(calls.size() - 1, scripts_.size() - 1)];
@@ -391,23 +391,25 @@ TEST(RouterTest, ThinkingIsOnlyAskedOfModelsThatSupportIt) {
     Fixture f({answer({"x"})});
     // The test catalog's models do not support thinking.
     asio::io_context ctx;
-    bool asked = true;
+    ChatRequest r;
+    r.thinking = true;
+    r.model = "as-the-caller-set-it";
     asio::co_spawn(
         ctx,
         [&]() -> asio::awaitable<void> {
             const auto* model = f.router->resolve("").value();
-            ChatRequest r;
-            r.thinking = true;
-            co_await f.router->stream(*model, r, [](StreamEvent) -> asio::awaitable<void> {
-                co_return;
-            });
+            co_await f.router->stream(*model, r, [](StreamEvent) {});
         },
         asio::detached
     );
     ctx.run();
-    (void)asked;
-    EXPECT_EQ(f.alpha->calls.size(), 1U);
+    ASSERT_EQ(f.alpha->calls.size(), 1U);
+    EXPECT_EQ(f.alpha->calls[0].model, "primary-model");
     EXPECT_FALSE(f.alpha->last_thinking);
+    // The request is the caller's, not copied: what each attempt changed is put back, so a tool
+    // round asks again with thinking on.
+    EXPECT_TRUE(r.thinking);
+    EXPECT_EQ(r.model, "as-the-caller-set-it");
 }
 
 TEST(RouterTest, InvalidRequestIsNotFallenBackFrom) {
