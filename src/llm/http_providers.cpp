@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 
-#include "common/release.hpp"
 #include "common/strings.hpp"
 #include "llm/anthropic_codec.hpp"
 #include "llm/gemini_codec.hpp"
