@@ -118,16 +118,36 @@ void TreeShapes::extend(const std::string& conversation, Walk& walk) {
         return;
     }
     shape->second.used = ++clock_;
-    const auto& nodes = shape->second.nodes;
-    while (!walk.done()) {
-        const auto node = nodes.find(*walk.next);
-        if (node == nodes.end()) {
+    auto& nodes = shape->second.nodes;
+    if (walk.done()) {
+        return;
+    }
+    const auto first = nodes.find(*walk.next);
+    if (first == nodes.end()) {
+        return;
+    }
+    for (Entry* at = &*first;;) {
+        Remembered& r = at->second;
+        walk.seqs.push_back(r.node.seq);
+        walk.ids.push_back(r.row ? std::string() : at->first);
+        walk.rows.push_back(r.row);
+        if (!r.node.parent) {
+            walk.next.reset();
             return;
         }
-        walk.seqs.push_back(node->second.node.seq);
-        walk.rows.push_back(node->second.row);
-        walk.ids.push_back(std::move(*walk.next));
-        walk.next = node->second.node.parent;
+        if (walk.done()) {
+            walk.next = *r.node.parent;
+            return;
+        }
+        if (r.parent_entry == nullptr) {
+            const auto parent = nodes.find(*r.node.parent);
+            if (parent == nodes.end()) {
+                walk.next = *r.node.parent;  // not known: the caller reads it
+                return;
+            }
+            r.parent_entry = &*parent;
+        }
+        at = r.parent_entry;
     }
 }
 

@@ -73,7 +73,7 @@ public:
     // A walk up a branch, continued with extend() until done().
     struct Walk {
         std::vector<std::int64_t> seqs;   // leaf first
-        std::vector<std::string> ids;     // leaf first
+        std::vector<std::string> ids;     // leaf first; empty where the row is remembered
         std::vector<SharedMessage> rows;  // leaf first; null: not remembered
         std::optional<std::string> next;  // the message to step to; none: the walk is over
         std::int64_t limit = 0;
@@ -96,7 +96,9 @@ public:
     static Walk start(std::string leaf, std::int64_t limit, std::int64_t epoch);
 
     // Steps up from `walk.next` through the messages known, until the walk is over or the next
-    // message is not known (then walk.next names it: the caller reads it and add()s it).
+    // message is not known (then walk.next names it: the caller reads it and add()s it). A step
+    // from a message to its parent is found by id once, then followed as a link (issue 14: a
+    // context read walks hundreds of steps).
     void extend(const std::string& conversation, Walk& walk);
 
     // Remembers a message's place, read in a snapshot that counted `epoch` (a place already known
@@ -127,9 +129,15 @@ public:
     std::size_t bytes() const;
 
 private:
+    struct Remembered;
+    using Entry = std::pair<const std::string, Remembered>;
+
     struct Remembered {
         Node node;
         SharedMessage row;
+        // The parent's entry once a walk has found it: a shape's entries are only ever dropped
+        // all together, so the link lives exactly as long as both ends.
+        Entry* parent_entry = nullptr;
     };
 
     struct Shape {

@@ -276,9 +276,11 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
     bool matches = read.all_found;  // else a row is missing (null)
     for (std::size_t k = 0; matches && k < out.size(); ++k) {
         const Message& m = *out[k].message;
-        const bool linked =
-            k == 0 ? m.parent_id == walk.next : (m.parent_id && *m.parent_id == walk.ids[k - 1]);
-        matches = linked && m.id == walk.ids[k] && m.conversation_id == conversation_id;
+        const bool linked = k == 0 ? m.parent_id == walk.next
+                                   : (m.parent_id && *m.parent_id == out[k - 1].message->id);
+        // A remembered row is its place's (kept under its id); a row read by seq must be.
+        matches = linked && (walk.rows[k] != nullptr ||
+                             (m.id == walk.ids[k] && m.conversation_id == conversation_id));
     }
     if (!matches) {
         shapes_.forget(conversation_id);

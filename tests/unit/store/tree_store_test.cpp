@@ -541,6 +541,42 @@ TEST(TreeShapesTest, RemembersRowsWithinItsBoundAndItsEpoch) {
     shapes.forget("c3");
 }
 
+// A walk finds each parent by id once and then follows the link; a walk with the links gives what
+// the first gave, a remembered row's id is the row's, and a conversation started anew (past its
+// bound) keeps no link into what it dropped.
+TEST(TreeShapesTest, LinksGiveWhatTheIdsGaveAndGoWithTheirShape) {
+    TreeShapes shapes(2, 3);
+    shapes.add("c1", "a", {1, std::nullopt}, 0);
+    shapes.add("c1", "b", {2, "a"}, 0);
+    shapes.add("c1", "c", {3, "b"}, 0);
+    for (int pass = 0; pass < 2; ++pass) {  // the second walk follows the links the first made
+        auto walk = TreeShapes::start("c", 10, 0);
+        shapes.extend("c1", walk);
+        EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{3, 2, 1})) << pass;
+        EXPECT_EQ(walk.ids, (std::vector<std::string>{"c", "b", "a"})) << pass;
+        EXPECT_FALSE(walk.next);
+    }
+    Message row;
+    row.id = "b";
+    shapes.add_row("c1", "b", std::make_shared<const Message>(row), 0);
+    auto walk = TreeShapes::start("c", 10, 0);
+    shapes.extend("c1", walk);
+    EXPECT_EQ(walk.ids, (std::vector<std::string>{"c", "", "a"}));
+    ASSERT_TRUE(walk.rows[1]);
+    EXPECT_EQ(walk.rows[1]->id, "b");
+
+    shapes.add("c1", "d", {4, "c"}, 0);  // a fourth message: c1 starts anew with d alone
+    walk = TreeShapes::start("d", 10, 0);
+    shapes.extend("c1", walk);
+    EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{4}));
+    EXPECT_EQ(walk.next, "c");
+    shapes.add("c1", "c", {30, "b"}, 0);
+    walk = TreeShapes::start("d", 10, 0);
+    shapes.extend("c1", walk);
+    EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{4, 30}));
+    EXPECT_EQ(walk.next, "b");
+}
+
 // The shapes: a walk steps through what is known and stops at the first unknown message; the
 // least recently walked conversation goes first; a conversation past its bound starts anew.
 TEST(TreeShapesTest, WalksWhatIsKnownAndStaysBounded) {
