@@ -7,6 +7,9 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -324,14 +327,61 @@ constexpr bool is_space(char c) noexcept {
     return c == ' ' || c == '\n' || c == '\t' || c == '\r';
 }
 
+#if defined(__SSE2__)
+// The words that start in text[0, end), end a multiple of 16, sixteen bytes at a time (SSE2, in
+// every x86-64): a byte starts a word where it is not a space and the byte before it is (or it
+// is the first). Each start adds one to its byte's counter; the counters are summed before any
+// can pass 255.
+std::int64_t words_by_16(std::string_view text, std::size_t end) noexcept {
+    const __m128i space = _mm_set1_epi8(' ');
+    const __m128i newline = _mm_set1_epi8('\n');
+    const __m128i tab = _mm_set1_epi8('\t');
+    const __m128i cr = _mm_set1_epi8('\r');
+    const __m128i zero = _mm_setzero_si128();
+    __m128i before = _mm_set1_epi8(-1);  // byte 15: the byte before the block was a space
+    __m128i counters = zero;
+    std::int64_t words = 0;
+    int blocks = 0;
+    const auto add_counters = [&] {
+        const __m128i sums = _mm_sad_epu8(counters, zero);  // two 64-bit sums of eight bytes
+        words += _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
+        counters = zero;
+    };
+    for (std::size_t i = 0; i < end; i += 16) {
+        const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+        const __m128i spaces = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(block, space), _mm_cmpeq_epi8(block, newline)),
+            _mm_or_si128(_mm_cmpeq_epi8(block, tab), _mm_cmpeq_epi8(block, cr))
+        );
+        // Byte k of `previous` says whether byte k - 1 is a space (byte 0: the last block's 15).
+        const __m128i previous =
+            _mm_or_si128(_mm_slli_si128(spaces, 1), _mm_srli_si128(before, 15));
+        counters = _mm_sub_epi8(counters, _mm_andnot_si128(spaces, previous));  // -(-1) = +1
+        before = spaces;
+        if (++blocks == 255) {
+            add_counters();
+            blocks = 0;
+        }
+    }
+    add_counters();
+    return words;
+}
+#endif
+
 }  // namespace
 
-// Every send estimates each message of its context (and the mock its whole prompt): eight bytes
-// at a time, a word being counted where a non-space byte follows a space (or starts the text).
+// Every send estimates each message of its context (and the mock its whole prompt): sixteen
+// bytes at a time where SSE2 is, then eight, a word being counted where a non-space byte follows
+// a space (or starts the text).
 std::int64_t estimate_tokens(std::string_view text) noexcept {
     std::int64_t words = 0;
-    std::uint64_t before = 0x80;  // the byte before the block was a space: 0x80 in the low byte
     std::size_t i = 0;
+#if defined(__SSE2__)
+    i = text.size() / 16 * 16;
+    words = words_by_16(text, i);
+#endif
+    // The byte before the block was a space: 0x80 in the low byte.
+    std::uint64_t before = i == 0 || is_space(text[i - 1]) ? 0x80 : 0;
     // Byte k of the text is byte k of the block (bits 8k…8k+7) on a little-endian machine.
     for (; std::endian::native == std::endian::little && i + 8 <= text.size(); i += 8) {
         std::uint64_t block = 0;

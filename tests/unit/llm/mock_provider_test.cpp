@@ -305,6 +305,19 @@ TEST(TokenEstimateTest, SameAsByteByByteOnRandomTexts) {
         const std::string_view part = std::string_view(words).substr(from);
         EXPECT_EQ(estimate_tokens(part), estimate_by_bytes(part)) << from;
     }
+    // Long texts: a word in every other byte at most, past the 255 blocks of sixteen bytes whose
+    // per-byte counters the vector loop sums before they overflow.
+    for (const std::size_t length : {4'079U, 4'080U, 4'097U, 12'345U}) {
+        std::string dense;
+        std::string mixed;
+        for (std::size_t k = 0; k < length; ++k) {
+            dense.push_back(k % 2 == 0 ? 'a' : ' ');
+            mixed.push_back(rng() % 5 == 0 ? alphabet[rng() % 4] : alphabet[4 + rng() % 11]);
+        }
+        EXPECT_EQ(estimate_tokens(dense), estimate_by_bytes(dense)) << length;
+        EXPECT_EQ(estimate_tokens(dense), static_cast<std::int64_t>((length + 1) / 2)) << length;
+        EXPECT_EQ(estimate_tokens(mixed), estimate_by_bytes(mixed)) << length;
+    }
     EXPECT_EQ(estimate_tokens("a b c d e f g h i j k l"), 12);
     EXPECT_EQ(estimate_tokens("        x"), 3);  // by characters: 9 / 4, rounded up
     EXPECT_EQ(estimate_tokens("aaaaaaaa bbbbbbbb"), 5);
