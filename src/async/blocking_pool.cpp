@@ -33,6 +33,10 @@ void BlockingPool::stop() {
     }
 }
 
+void BlockingPool::post(std::function<void()> fn) {
+    asio::post(impl_->pool, std::move(fn));
+}
+
 asio::awaitable<void> run_blocking(BlockingPool& pool, std::function<void()> fn) {
     // One post to the pool and one back to the awaiting coroutine's executor (which the handler
     // carries). A co_spawn on the pool did the same with a coroutine frame, its entry point and

@@ -24,6 +24,10 @@ public:
     // Waits for queued work to finish and joins the threads. Idempotent.
     void stop();
 
+    // Queues `fn` to run on a pool thread, for work that completes its waiters itself (the
+    // SQLite store's group commit); run_blocking()/offload() for a coroutine awaiting one call.
+    void post(std::function<void()> fn);
+
     struct Impl;
 
     Impl& impl() noexcept { return *impl_; }

@@ -336,22 +336,7 @@ asio::awaitable<Result<bool>> SqliteStore::delete_conversation(std::string id) {
 }
 
 asio::awaitable<Result<void>> SqliteStore::insert_message(Message m) {
-    co_return co_await run<void>([&m](Connection& c) -> Result<void> {
-        return in_transaction(c, [&]() -> Result<void> {
-            // The update first: it tells a missing conversation apart from a taken message id,
-            // which the foreign key would report as the same constraint failure.
-            c.prepare("UPDATE conversations SET updated_at = ?, active_leaf_id = ? WHERE id = ?")
-                .bind(1, to_iso8601(m.created_at))
-                .bind(2, m.id)
-                .bind(3, m.conversation_id)
-                .step();
-            if (sqlite3_changes(c.handle()) != 1) {
-                return make_error(ErrorType::not_found, "conversation not found");
-            }
-            insert_message_row(c, m);
-            return {};
-        });
-    });
+    co_return co_await messages_.insert(m);  // with the inserts of other turns (group commit)
 }
 
 asio::awaitable<Result<Page<Message>>> SqliteStore::list_messages(

@@ -13,6 +13,7 @@
 #include "store/admin_store.hpp"
 #include "store/budget_store.hpp"
 #include "store/sqlite/connection.hpp"
+#include "store/sqlite/message_writer.hpp"
 #include "store/store.hpp"
 #include "store/tree_walk.hpp"
 
@@ -28,7 +29,8 @@ public:
     SqliteStore(const std::string& path, async::BlockingPool& pool, std::size_t connections)
         : connections_(path, connections),
           readers_(path),
-          pool_(pool) {}
+          pool_(pool),
+          messages_(connections_, pool) {}
 
     std::string_view backend() const noexcept override { return "sqlite"; }
 
@@ -207,7 +209,8 @@ private:
     ConnectionPool connections_;
     ThreadConnections readers_;
     async::BlockingPool& pool_;
-    TreeShapes shapes_;  // context reads of large conversations (issue 14)
+    TreeShapes shapes_;       // context reads of large conversations (issue 14)
+    MessageWriter messages_;  // message inserts, committed together (issue 14)
 };
 
 // The columns read_message reads, in its order.

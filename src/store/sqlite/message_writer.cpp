@@ -1,0 +1,135 @@
+#include "store/sqlite/message_writer.hpp"
+
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "store/sqlite/sqlite_store_impl.hpp"
+
+namespace parley::store::sqlite {
+
+namespace asio = boost::asio;
+
+struct MessageWriter::Pending {
+    const Message* message;
+    Result<void>* result;
+    asio::any_io_executor home;  // the waiting coroutine's, kept running until it resumes
+    asio::any_completion_handler<void()> resume;
+};
+
+struct MessageWriter::Queue {
+    std::mutex mutex;
+    std::vector<Pending> waiting;
+    bool writing = false;  // a write() runs (or is posted) and will take what waits
+};
+
+namespace {
+
+// One message in the open transaction, in a savepoint of its own: a refusal (no conversation, a
+// taken id) undoes only this message. Other failures (busy, disk) throw: the whole batch fails.
+Result<void> insert_one(Connection& c, const Message& m) {
+    c.run_cached("SAVEPOINT message");
+    try {
+        // The update first: it tells a missing conversation apart from a taken message id,
+        // which the foreign key would report as the same constraint failure.
+        c.prepare("UPDATE conversations SET updated_at = ?, active_leaf_id = ? WHERE id = ?")
+            .bind(1, to_iso8601(m.created_at))
+            .bind(2, m.id)
+            .bind(3, m.conversation_id)
+            .step();
+        if (sqlite3_changes(c.handle()) != 1) {
+            c.run_cached("RELEASE message");
+            return make_error(ErrorType::not_found, "conversation not found");
+        }
+        insert_message_row(c, m);
+        c.run_cached("RELEASE message");
+        return {};
+    } catch (const SqliteError& e) {
+        if ((e.code() & 0xFF) != SQLITE_CONSTRAINT) {
+            throw;
+        }
+        c.run_cached("ROLLBACK TO message");
+        c.run_cached("RELEASE message");
+        return to_error(e);
+    }
+}
+
+}  // namespace
+
+MessageWriter::MessageWriter(ConnectionPool& connections, async::BlockingPool& pool)
+    : connections_(connections),
+      pool_(pool),
+      queue_(std::make_unique<Queue>()) {}
+
+MessageWriter::~MessageWriter() = default;
+
+asio::awaitable<Result<void>> MessageWriter::insert(const Message& m) {
+    Result<void> result;
+    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+        [this, &m, &result](auto handler) {
+            asio::any_io_executor home = asio::prefer(
+                asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked
+            );
+            bool start = false;
+            {
+                const std::lock_guard lock(queue_->mutex);
+                queue_->waiting.push_back(Pending{&m, &result, std::move(home), std::move(handler)}
+                );
+                start = !std::exchange(queue_->writing, true);
+            }
+            if (start) {
+                pool_.post([this] { write(); });
+            }
+        },
+        asio::use_awaitable
+    );
+    co_return result;
+}
+
+void MessageWriter::write() {
+    for (;;) {
+        std::vector<Pending> batch;
+        {
+            const std::lock_guard lock(queue_->mutex);
+            if (queue_->waiting.empty()) {
+                queue_->writing = false;
+                return;
+            }
+            batch.swap(queue_->waiting);
+        }
+        ++batches_;
+        try {
+            auto lease = connections_.acquire();
+            in_transaction(*lease, [&] {
+                for (auto& p : batch) {
+                    *p.result = insert_one(*lease, *p.message);
+                }
+            });
+        } catch (const SqliteError& e) {
+            const Error error = to_error(e);  // rolled back: none of the batch is stored
+            for (auto& p : batch) {
+                *p.result = error;
+            }
+        } catch (const std::exception& e) {
+            // Never out of the pool task: the waiters would never resume, nor the next batch run.
+            const Error error = make_error(ErrorType::api, "database error", e.what());
+            for (auto& p : batch) {
+                *p.result = error;
+            }
+        }
+        for (auto& p : batch) {
+            asio::post(p.home, std::move(p.resume));
+        }
+    }
+}
+
+}  // namespace parley::store::sqlite

@@ -1,0 +1,142 @@
+// Group commit on SQLite (store/sqlite/message_writer.hpp): message inserts that wait while a
+// transaction is written go in together, in one transaction; a message refused (its conversation
+// not there, its id taken) is refused alone, and the others of its batch are stored.
+#include "store/sqlite/message_writer.hpp"
+
+#include <chrono>
+#include <future>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "common/ids.hpp"
+#include "support/run_awaitable.hpp"
+#include "support/test_database.hpp"
+
+namespace parley::store::sqlite {
+namespace {
+
+namespace asio = boost::asio;
+using testing::run_awaitable;
+using testing::TestDatabase;
+
+constexpr TimePoint kBase =
+    std::chrono::sys_days{std::chrono::December / 3 / 2026} + std::chrono::hours{9};
+
+class MessageWriterTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        store_ = db_.open(pool_);
+        ASSERT_TRUE(store_->migrate().has_value());
+        User u{new_uuid_v7(), new_uuid_v7() + "@example.com", "hash", kBase};
+        ASSERT_TRUE(run_awaitable(store_->create_user(u)).has_value());
+        conversation_.id = new_uuid_v7();
+        conversation_.user_id = u.id;
+        conversation_.model = "mock";
+        conversation_.created_at = kBase;
+        conversation_.updated_at = kBase;
+        ASSERT_TRUE(run_awaitable(store_->create_conversation(conversation_)).has_value());
+    }
+
+    Message message(int k, std::string conversation_id) const {
+        Message m;
+        m.id = new_uuid_v7();
+        m.conversation_id = std::move(conversation_id);
+        m.role = k % 2 == 0 ? "user" : "assistant";
+        m.content = "message " + std::to_string(k);
+        m.created_at = kBase + std::chrono::milliseconds(k);
+        return m;
+    }
+
+    async::BlockingPool pool_{1};
+    TestDatabase db_{testing::Backend::sqlite};
+    std::unique_ptr<Store> store_;
+    Conversation conversation_;
+};
+
+TEST_F(MessageWriterTest, InsertsThatWaitGoInOneTransactionAndARefusalStaysItsOwn) {
+    ConnectionPool connections(db_.url().target, 2);
+    MessageWriter writer(connections, pool_);
+    std::vector<Message> messages;
+    for (int k = 0; k < 40; ++k) {
+        messages.push_back(message(k, conversation_.id));
+    }
+    messages[7].conversation_id = "no-such-conversation";
+    messages[23].id = messages[22].id;  // taken, by a message of the same batch
+
+    // The pool's one thread is held until every insert waits: the first write then takes them
+    // all.
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    pool_.post([released] { released.wait(); });
+    asio::io_context ctx;
+    std::vector<std::optional<Result<void>>> results(messages.size());
+    for (std::size_t k = 0; k < messages.size(); ++k) {
+        asio::co_spawn(
+            ctx,
+            [&, k]() -> asio::awaitable<void> { results[k] = co_await writer.insert(messages[k]); },
+            asio::detached
+        );
+    }
+    ctx.poll();  // every insert has started and waits
+    EXPECT_EQ(writer.batches(), 0U);
+    release.set_value();
+    ctx.run();
+
+    EXPECT_EQ(writer.batches(), 1U);
+    for (std::size_t k = 0; k < messages.size(); ++k) {
+        ASSERT_TRUE(results[k]) << k;
+        if (k == 7) {
+            ASSERT_FALSE(*results[k]);
+            EXPECT_EQ(results[k]->error().type, ErrorType::not_found);
+        } else if (k == 23) {
+            ASSERT_FALSE(*results[k]);
+            EXPECT_EQ(results[k]->error().type, ErrorType::conflict);
+        } else {
+            EXPECT_TRUE(*results[k]) << k << ": " << results[k]->error().detail;
+        }
+    }
+    const auto stored = run_awaitable(store_->list_messages(conversation_.id, 0, 100)).value();
+    ASSERT_EQ(stored.total, 38);
+    for (const auto& m : stored.items) {
+        EXPECT_NE(m.content, "message 23");  // its update of the conversation undone too
+    }
+    // The conversation's active leaf and time are the last stored message's, not the refused
+    // one's.
+    const auto c = run_awaitable(store_->find_conversation(conversation_.id)).value();
+    EXPECT_EQ(c->active_leaf_id, messages[39].id);
+    EXPECT_EQ(c->updated_at, messages[39].created_at);
+
+    // Alone, an insert is written at once, in a transaction of its own.
+    const auto alone = message(40, conversation_.id);
+    EXPECT_TRUE(run_awaitable(writer.insert(alone)).has_value());
+    EXPECT_EQ(writer.batches(), 2U);
+}
+
+// A batch whose transaction cannot be written (the database locked by another writer past the
+// busy timeout) fails every insert in it, stores none of them, and the writer goes on with the
+// next batch once the lock is gone.
+TEST_F(MessageWriterTest, ABatchThatCannotBeWrittenFailsWholeAndTheNextIsWritten) {
+    ConnectionPool connections(db_.url().target, 1);
+    MessageWriter writer(connections, pool_);
+    sqlite3* locker = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.url().target.c_str(), &locker), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(locker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    const auto refused = message(1, conversation_.id);
+    const auto r = run_awaitable(writer.insert(refused));  // waits out the 5 s busy timeout
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().type, ErrorType::overloaded);
+    ASSERT_EQ(sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(locker);
+    const auto next = message(2, conversation_.id);
+    EXPECT_TRUE(run_awaitable(writer.insert(next)).has_value());
+    const auto stored = run_awaitable(store_->list_messages(conversation_.id, 0, 100)).value();
+    ASSERT_EQ(stored.total, 1);
+    EXPECT_EQ(stored.items[0].id, next.id);
+}
+
+}  // namespace
+}  // namespace parley::store::sqlite
