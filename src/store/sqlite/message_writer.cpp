@@ -96,16 +96,12 @@ asio::awaitable<Result<void>> MessageWriter::insert(const Message& m) {
 }
 
 void MessageWriter::write() {
+    std::vector<Pending> batch;
+    {
+        const std::lock_guard lock(queue_->mutex);
+        batch.swap(queue_->waiting);
+    }
     for (;;) {
-        std::vector<Pending> batch;
-        {
-            const std::lock_guard lock(queue_->mutex);
-            if (queue_->waiting.empty()) {
-                queue_->writing = false;
-                return;
-            }
-            batch.swap(queue_->waiting);
-        }
         ++batches_;
         try {
             auto lease = connections_.acquire();
@@ -126,9 +122,21 @@ void MessageWriter::write() {
                 *p.result = error;
             }
         }
+        // The next batch is taken before this one's waiters resume: once the last of them has,
+        // the writer's owner may be gone, so nothing of `this` is touched after that.
+        std::vector<Pending> next;
+        {
+            const std::lock_guard lock(queue_->mutex);
+            next.swap(queue_->waiting);
+            queue_->writing = !next.empty();
+        }
         for (auto& p : batch) {
             asio::post(p.home, std::move(p.resume));
         }
+        if (next.empty()) {
+            return;
+        }
+        batch = std::move(next);
     }
 }
 
