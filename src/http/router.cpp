@@ -47,13 +47,12 @@ Router::Router(std::vector<Route> routes) : routes_(std::move(routes)) {
     }
 }
 
-bool Router::match_path(
+bool Router::match_segments(
     const Compiled& c,
-    std::string_view path,
+    const std::vector<std::string_view>& segments,
     std::vector<std::pair<std::string, std::string>>* params
 ) {
-    const auto segments = split_path(path);
-    if (path.empty() || path.front() != '/' || segments.size() != c.segments.size()) {
+    if (segments.size() != c.segments.size()) {
         return false;
     }
     for (std::size_t i = 0; i < segments.size(); ++i) {
@@ -62,26 +61,37 @@ bool Router::match_path(
             if (segments[i].empty()) {
                 return false;
             }
-            if (params != nullptr) {
+        } else if (want != segments[i]) {
+            return false;
+        }
+    }
+    if (params != nullptr) {
+        for (std::size_t i = 0; i < segments.size(); ++i) {
+            const std::string_view want = c.segments[i];
+            if (is_param(want)) {
                 params->emplace_back(
                     std::string(want.substr(1, want.size() - 2)), std::string(segments[i])
                 );
             }
-        } else if (want != segments[i]) {
-            return false;
         }
     }
     return true;
 }
 
 std::optional<Router::Match> Router::match(Method method, std::string_view path) const {
+    if (path.empty() || path.front() != '/') {
+        return std::nullopt;
+    }
+    // The path is split once, not once a route tried (issue 14: a request's routing walked the
+    // table splitting, and allocating, for every route of its method before its own).
+    const auto segments = split_path(path);
     const Method wanted = method == Method::head ? Method::get : method;
     for (std::size_t i = 0; i < routes_.size(); ++i) {
         if (routes_[i].method != wanted) {
             continue;
         }
         std::vector<std::pair<std::string, std::string>> params;
-        if (match_path(compiled_[i], path, &params)) {
+        if (match_segments(compiled_[i], segments, &params)) {
             return Match{&routes_[i], std::move(params)};
         }
     }
@@ -90,8 +100,12 @@ std::optional<Router::Match> Router::match(Method method, std::string_view path)
 
 std::vector<Method> Router::allowed_methods(std::string_view path) const {
     std::vector<Method> out;
+    if (path.empty() || path.front() != '/') {
+        return out;
+    }
+    const auto segments = split_path(path);
     for (std::size_t i = 0; i < routes_.size(); ++i) {
-        if (match_path(compiled_[i], path, nullptr) &&
+        if (match_segments(compiled_[i], segments, nullptr) &&
             std::find(out.begin(), out.end(), routes_[i].method) == out.end()) {
             out.push_back(routes_[i].method);
         }

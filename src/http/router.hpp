@@ -66,9 +66,11 @@ private:
         std::vector<std::string> segments;  // "{name}" marks a parameter
     };
 
-    static bool match_path(
+    // Whether the path's `segments` (split_path's) match `c`; its parameters into `params` (when
+    // given) only on a match.
+    static bool match_segments(
         const Compiled& c,
-        std::string_view path,
+        const std::vector<std::string_view>& segments,
         std::vector<std::pair<std::string, std::string>>* params
     );
 
