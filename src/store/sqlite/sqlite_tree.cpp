@@ -39,6 +39,23 @@ std::optional<std::string> leaf_or_active(
 std::size_t read_rows_by_seq(
     Connection& c, const std::vector<std::int64_t>& seqs, std::vector<PathMessage>& out
 ) {
+    // A few rows (a context read after a turn: its two new messages) by key, one cached statement
+    // each: json_each and the IN list's temporary index cost more than the rows themselves.
+    constexpr std::size_t kOneByOne = 4;
+    if (seqs.size() <= kOneByOne) {
+        static const std::string by_seq =
+            "SELECT " + std::string(kMessageColumns) + " FROM messages WHERE seq = ?";
+        std::size_t read = 0;
+        for (std::size_t k = 0; k < seqs.size(); ++k) {
+            auto st = c.prepare(by_seq);
+            st.bind(1, seqs[k]);
+            if (st.step()) {
+                out[k].message = std::make_shared<const Message>(read_message(st));
+                ++read;
+            }
+        }
+        return read;
+    }
     std::vector<std::pair<std::int64_t, std::size_t>> positions;
     positions.reserve(seqs.size());
     std::string list = "[";
