@@ -166,6 +166,9 @@ std::string LiveStream::append(std::string_view piece) {
         }
     }
     hub_.publish(info_, events);
+    if (events.size() == 1) {
+        return std::move(events.front().bytes);  // a delta's one event: no second copy
+    }
     std::string out;
     for (auto& e : events) {
         out += e.bytes;
