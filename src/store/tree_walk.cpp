@@ -151,12 +151,11 @@ void TreeShapes::extend(const std::string& conversation, Walk& walk) {
     }
 }
 
-void TreeShapes::add(
-    const std::string& conversation, std::string id, Node node, std::int64_t epoch
+TreeShapes::Entry* TreeShapes::place(
+    const std::string& conversation, std::string id, Node node, std::int64_t epoch, Shape*& in
 ) {
-    const std::lock_guard lock(mutex_);
     if (!same_epoch(epoch)) {
-        return;
+        return nullptr;
     }
     auto shape = shapes_.find(conversation);
     if (shape == shapes_.end()) {
@@ -166,9 +165,10 @@ void TreeShapes::add(
         shape = shapes_.emplace(conversation, Shape{}).first;
     }
     Shape& s = shape->second;
+    in = &s;
     s.used = ++clock_;
-    if (s.nodes.contains(id)) {
-        return;
+    if (const auto known = s.nodes.find(id); known != s.nodes.end()) {
+        return &*known;
     }
     const std::size_t bytes = bytes_of(id, node);
     if (s.nodes.size() >= max_nodes_ || !make_room(s, bytes)) {
@@ -176,9 +176,45 @@ void TreeShapes::add(
         bytes_ -= s.bytes;
         s.bytes = 0;
     }
-    s.nodes.emplace(std::move(id), Remembered{std::move(node), nullptr});
+    const auto added = s.nodes.emplace(std::move(id), Remembered{std::move(node), nullptr}).first;
     s.bytes += bytes;
     bytes_ += bytes;
+    return &*added;
+}
+
+void TreeShapes::keep_row(Shape& shape, Remembered& place, SharedMessage row) {
+    if (place.row) {
+        return;
+    }
+    const std::size_t bytes = bytes_of(*row);
+    if (!make_room(shape, bytes)) {
+        return;  // this conversation alone fills the bound: the row is read again next time
+    }
+    place.row = std::move(row);
+    shape.bytes += bytes;
+    bytes_ += bytes;
+}
+
+void TreeShapes::add(
+    const std::string& conversation, std::string id, Node node, std::int64_t epoch
+) {
+    const std::lock_guard lock(mutex_);
+    Shape* shape = nullptr;
+    place(conversation, std::move(id), std::move(node), epoch, shape);
+}
+
+void TreeShapes::add(
+    const std::string& conversation,
+    std::string id,
+    Node node,
+    SharedMessage row,
+    std::int64_t epoch
+) {
+    const std::lock_guard lock(mutex_);
+    Shape* shape = nullptr;
+    if (Entry* entry = place(conversation, std::move(id), std::move(node), epoch, shape)) {
+        keep_row(*shape, entry->second, std::move(row));
+    }
 }
 
 void TreeShapes::add_row(
@@ -193,16 +229,9 @@ void TreeShapes::add_row(
         return;
     }
     const auto node = shape->second.nodes.find(id);
-    if (node == shape->second.nodes.end() || node->second.row) {
-        return;
+    if (node != shape->second.nodes.end()) {
+        keep_row(shape->second, node->second, std::move(row));
     }
-    const std::size_t bytes = bytes_of(*row);
-    if (!make_room(shape->second, bytes)) {
-        return;  // this conversation alone fills the bound: the row is read again next time
-    }
-    node->second.row = std::move(row);
-    shape->second.bytes += bytes;
-    bytes_ += bytes;
 }
 
 std::vector<SharedMessage> TreeShapes::rows(

@@ -105,6 +105,16 @@ public:
     // is the same: a message id is unique and its row never changes within one count).
     void add(const std::string& conversation, std::string id, Node node, std::int64_t epoch);
 
+    // Remembers a message's place and its row at once (one lock, one search): a row read for a
+    // place not known yet (the small conversations' scan).
+    void add(
+        const std::string& conversation,
+        std::string id,
+        Node node,
+        SharedMessage row,
+        std::int64_t epoch
+    );
+
     // Remembers a known message's row (shared with its reader, not copied), read in a snapshot
     // that counted `epoch`.
     void add_row(
@@ -149,6 +159,13 @@ private:
     // A newer count forgets everything; true when `epoch` is the one remembered (then the
     // shapes may be used and added to). Under mutex_.
     bool same_epoch(std::int64_t epoch);
+    // The entry of `id` in `conversation`'s shape (`in`), added if new; null when `epoch` is not
+    // the one remembered. Under mutex_.
+    Entry* place(
+        const std::string& conversation, std::string id, Node node, std::int64_t epoch, Shape*& in
+    );
+    // Keeps `row` for `place` of `shape` unless it has one or the bound forbids. Under mutex_.
+    void keep_row(Shape& shape, Remembered& place, SharedMessage row);
     // Drops the least recently used shape other than `keep`; false when there is none. Under
     // mutex_.
     bool drop_oldest(const Shape* keep);

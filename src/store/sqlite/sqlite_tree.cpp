@@ -185,8 +185,7 @@ std::vector<PathMessage> path_in_memory(
             continue;  // not found (cannot happen in one snapshot): not remembered either
         }
         const TreeNode& node = nodes[branch[k].node];
-        shapes.add(conversation_id, node.id, {branch_seqs[k], node.parent}, epoch);
-        shapes.add_row(conversation_id, node.id, out[k].message, epoch);
+        shapes.add(conversation_id, node.id, {branch_seqs[k], node.parent}, out[k].message, epoch);
     }
     return out;
 }

@@ -541,6 +541,31 @@ TEST(TreeShapesTest, RemembersRowsWithinItsBoundAndItsEpoch) {
     shapes.forget("c3");
 }
 
+// A place and its row remembered in one call (the small conversations' scan) are what the two
+// calls remember; a place already known keeps the row it has.
+TEST(TreeShapesTest, APlaceAndItsRowAtOnce) {
+    TreeShapes shapes;
+    Message first;
+    first.id = "a";
+    first.content = "first";
+    shapes.add("c1", "a", {1, std::nullopt}, std::make_shared<const Message>(first), 0);
+    Message other = first;
+    other.content = "other";
+    shapes.add("c1", "a", {1, std::nullopt}, std::make_shared<const Message>(other), 0);
+    auto walk = TreeShapes::start("a", 10, 0);
+    shapes.extend("c1", walk);
+    EXPECT_EQ(walk.seqs, (std::vector<std::int64_t>{1}));
+    ASSERT_TRUE(walk.rows[0]);
+    EXPECT_EQ(walk.rows[0]->content, "first");
+    EXPECT_EQ(walk.ids, (std::vector<std::string>{""}));
+    EXPECT_GE(shapes.bytes(), sizeof(Message));
+    // Another epoch's snapshot neither uses nor adds.
+    shapes.add("c1", "b", {2, "a"}, std::make_shared<const Message>(other), -1);
+    walk = TreeShapes::start("b", 10, 0);
+    shapes.extend("c1", walk);
+    EXPECT_TRUE(walk.seqs.empty());
+}
+
 // A walk finds each parent by id once and then follows the link; a walk with the links gives what
 // the first gave, a remembered row's id is the row's, and a conversation started anew (past its
 // bound) keeps no link into what it dropped.
