@@ -8,6 +8,9 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include "common/ids.hpp"
+#include "support/run_awaitable.hpp"
+
 namespace parley::testing {
 
 namespace fs = std::filesystem;
@@ -147,6 +150,25 @@ std::unique_ptr<Store> TestDatabase::open(async::BlockingPool& pool, StoreOption
         return nullptr;
     }
     return std::move(*opened);
+}
+
+std::optional<store::Conversation> seed_conversation(Store& store, TimePoint at) {
+    const store::User user{new_uuid_v7(), new_uuid_v7() + "@example.com", "hash", at};
+    if (const auto made = run_awaitable(store.create_user(user)); !made) {
+        ADD_FAILURE() << "create_user: " << made.error().detail;
+        return std::nullopt;
+    }
+    store::Conversation c;
+    c.id = new_uuid_v7();
+    c.user_id = user.id;
+    c.model = "mock";
+    c.created_at = at;
+    c.updated_at = at;
+    if (const auto made = run_awaitable(store.create_conversation(c)); !made) {
+        ADD_FAILURE() << "create_conversation: " << made.error().detail;
+        return std::nullopt;
+    }
+    return c;
 }
 
 }  // namespace parley::testing

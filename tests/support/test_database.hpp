@@ -47,6 +47,11 @@ std::string admin_query(const std::string& url, const std::string& sql);
 
 // One fresh database: a file in a new temporary directory, or a new PostgreSQL database (dropped,
 // with its connections, when this is destroyed).
+// A new user and a conversation of theirs (model "mock", created and updated at `at`), stored in
+// `store`: where the store tests that write messages start. Fails the test (and returns nullopt)
+// when either cannot be stored.
+std::optional<store::Conversation> seed_conversation(Store& store, TimePoint at);
+
 class TestDatabase {
 public:
     explicit TestDatabase(Backend backend);

@@ -25,16 +25,9 @@ protected:
     void SetUp() override {
         store_ = db_.open(pool_);
         ASSERT_TRUE(store_->migrate().has_value());
-        store::User u{new_uuid_v7(), "log@example.com", "hash", now_};
-        ASSERT_TRUE(run_awaitable(ctx_, store_->create_user(u)).has_value());
-        store::Conversation c;
-        c.id = new_uuid_v7();
-        c.user_id = u.id;
-        c.model = "mock";
-        c.created_at = now_;
-        c.updated_at = now_;
-        ASSERT_TRUE(run_awaitable(ctx_, store_->create_conversation(c)).has_value());
-        id_ = c.id;
+        const auto c = testing::seed_conversation(*store_, now_);
+        ASSERT_TRUE(c);
+        id_ = c->id;
     }
 
     std::vector<store::SessionEvent> stored() {

@@ -31,14 +31,9 @@ protected:
     void SetUp() override {
         store_ = db_.open(pool_);
         ASSERT_TRUE(store_->migrate().has_value());
-        User u{new_uuid_v7(), new_uuid_v7() + "@example.com", "hash", kBase};
-        ASSERT_TRUE(run_awaitable(store_->create_user(u)).has_value());
-        conversation_.id = new_uuid_v7();
-        conversation_.user_id = u.id;
-        conversation_.model = "mock";
-        conversation_.created_at = kBase;
-        conversation_.updated_at = kBase;
-        ASSERT_TRUE(run_awaitable(store_->create_conversation(conversation_)).has_value());
+        auto seeded = testing::seed_conversation(*store_, kBase);
+        ASSERT_TRUE(seeded);
+        conversation_ = std::move(*seeded);
     }
 
     Message message(int k, std::string conversation_id) const {
