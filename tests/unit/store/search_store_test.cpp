@@ -406,5 +406,152 @@ TEST(SearchMigration, IndexesExistingSqliteMessages) {
     EXPECT_TRUE(run_awaitable(store->search_messages(s, 0, 10))->empty());
 }
 
+// Runs `sql` on a raw connection to `path`; the error text, if any.
+std::string exec_raw(const std::string& path, const std::string& sql) {
+    sqlite3* raw = nullptr;
+    if (sqlite3_open(path.c_str(), &raw) != SQLITE_OK) {
+        sqlite3_close(raw);
+        return "cannot open " + path;
+    }
+    char* error = nullptr;
+    std::string out;
+    if (sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+        out = error != nullptr ? error : "failed";
+    }
+    sqlite3_free(error);
+    sqlite3_close(raw);
+    return out;
+}
+
+// Column `column` of each row `sql` returns, as text.
+std::vector<std::string> column_raw(
+    const std::string& path, const std::string& sql, int column = 0
+) {
+    sqlite3* raw = nullptr;
+    std::vector<std::string> out;
+    if (sqlite3_open(path.c_str(), &raw) == SQLITE_OK) {
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(raw, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                const auto* text = sqlite3_column_text(st, column);
+                out.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(raw);
+    return out;
+}
+
+// Migration 0010 rebuilds messages with its role and status CHECKs as OR chains: every row keeps
+// its seq (the full-text index and its queue name rows by it), search still finds the rows indexed
+// before and the one still queued, the triggers work again, the same rows are refused, and an
+// insert no longer builds an ephemeral index per row for the CHECKs.
+TEST(MessageChecksMigration, RebuildKeepsRowsIndexTriggersAndRefusals) {
+    TestDatabase db(testing::Backend::sqlite);
+    const std::string path = db.url().target;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    const auto known = sqlite_migrations();
+    ASSERT_GE(known.size(), 10U);
+    ASSERT_EQ(known[9].version, 10);
+    std::string sql =
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at TEXT NOT NULL);";
+    for (std::size_t i = 0; i < 9; ++i) {
+        sql += known[i].sql;
+        sql += ";INSERT INTO schema_migrations VALUES (" + std::to_string(known[i].version) +
+               ", 'old', '2026-01-01T00:00:00.000Z');";
+    }
+    // 65 messages: the 64th insert indexes the first 64, the 65th waits in the queue.
+    sql +=
+        "INSERT INTO users(id, email, password_hash, created_at) VALUES ('u1', 'a@b.co', 'x', "
+        "'2026-01-01T00:00:00.000Z');"
+        "INSERT INTO conversations(id, user_id, title, model, created_at, updated_at) VALUES "
+        "('c1', 'u1', 'Notes', 'm', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 65) "
+        "INSERT INTO messages(id, conversation_id, role, content, created_at) "
+        "SELECT 'm' || i, 'c1', 'user', 'gardening note ' || i, '2026-01-01T00:00:00.000Z' FROM n;";
+    ASSERT_EQ(exec_raw(path, sql), "");
+    const std::string ids_by_seq = "SELECT seq || ':' || id FROM messages ORDER BY seq";
+    const auto before = column_raw(path, ids_by_seq);
+    ASSERT_EQ(before.size(), 65U);
+    ASSERT_EQ(
+        column_raw(path, "SELECT COUNT(*) FROM messages_fts_pending"), std::vector<std::string>{"1"}
+    );
+
+    async::BlockingPool pool{1};
+    const auto store = db.open(pool);
+    const auto applied = store->migrate();
+    ASSERT_TRUE(applied.has_value()) << applied.error().detail;
+    EXPECT_EQ(*applied, std::vector<int>{10});
+    EXPECT_EQ(column_raw(path, ids_by_seq), before);
+
+    MessageSearch s;
+    s.user_id = "u1";
+    s.query = parse_search_query("gardening");
+    const auto hits = run_awaitable(store->search_messages(s, 0, 100));
+    ASSERT_TRUE(hits.has_value()) << hits.error().detail;
+    EXPECT_EQ(hits->size(), 65U);
+
+    // The same values refused and accepted as before.
+    const std::string row =
+        "INSERT INTO messages(id, conversation_id, role, status, content, created_at) VALUES ";
+    EXPECT_NE(
+        exec_raw(path, row + "('x1', 'c1', 'robot', 'complete', 'a', 'now')")
+            .find("CHECK constraint failed"),
+        std::string::npos
+    );
+    EXPECT_NE(
+        exec_raw(path, row + "('x2', 'c1', 'user', 'done', 'a', 'now')")
+            .find("CHECK constraint failed"),
+        std::string::npos
+    );
+    EXPECT_NE(
+        exec_raw(path, row + "('x3', 'c1', 'User', 'complete', 'a', 'now')")
+            .find("CHECK constraint failed"),
+        std::string::npos
+    );
+    EXPECT_NE(
+        exec_raw(path, row + "('x4', 'c1', NULL, 'complete', 'a', 'now')")
+            .find("NOT NULL constraint failed"),
+        std::string::npos
+    );
+    for (const std::string role : {"user", "assistant", "system", "tool"}) {
+        for (const std::string status : {"complete", "partial", "error"}) {
+            const std::string values = "('ok-" + role + "-" + status + "', 'c1', '" + role +
+                                       "', '" + status +
+                                       "', "
+                                       "'compost', 'now')";
+            EXPECT_EQ(exec_raw(path, row + values), "") << role << " " << status;
+        }
+    }
+
+    // The triggers made again: a delete takes the row out of the index and counts in the epoch.
+    const auto epoch = column_raw(path, "SELECT value FROM message_epoch");
+    ASSERT_EQ(
+        exec_raw(path, "PRAGMA foreign_keys = ON; DELETE FROM messages WHERE id = 'm1';"), ""
+    );
+    EXPECT_NE(column_raw(path, "SELECT value FROM message_epoch"), epoch);
+    const auto after_delete = run_awaitable(store->search_messages(s, 0, 100));
+    ASSERT_TRUE(after_delete.has_value());
+    EXPECT_EQ(after_delete->size(), 64U);
+    EXPECT_EQ(
+        exec_raw(path, "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"), ""
+    );
+    // The foreign keys survived the rebuild: deleting the user cascades to the messages.
+    ASSERT_EQ(exec_raw(path, "PRAGMA foreign_keys = ON; DELETE FROM users;"), "");
+    EXPECT_EQ(column_raw(path, "SELECT COUNT(*) FROM messages"), std::vector<std::string>{"0"});
+
+    // What the rebuild is for: the insert's program (opcodes in column 1) has no ephemeral table.
+    const auto opcodes = column_raw(
+        path,
+        "EXPLAIN INSERT INTO messages(id, conversation_id, role, status, content, created_at) "
+        "VALUES ('e', 'c1', 'user', 'complete', 'a', 'now')",
+        1
+    );
+    ASSERT_FALSE(opcodes.empty());
+    EXPECT_EQ(std::count(opcodes.begin(), opcodes.end(), "OpenEphemeral"), 0);
+}
+
 }  // namespace
 }  // namespace parley::store
