@@ -21,10 +21,6 @@ namespace {
 
 constexpr std::string_view kEventStream = "text/event-stream; charset=utf-8";
 
-bj::value text_or_null(const std::optional<std::string>& s) {
-    return s ? bj::value(*s) : bj::value(nullptr);
-}
-
 // A JSON document's text as a value; text that is not JSON stays a string.
 bj::value json_or_text(std::string_view text) {
     boost::system::error_code ec;
@@ -35,27 +31,34 @@ bj::value json_or_text(std::string_view text) {
     return v;
 }
 
-bj::value int_or_null(const std::optional<std::int64_t>& n) {
-    return n ? bj::value(*n) : bj::value(nullptr);
-}
-
 // Parley's own account of the answer, carried next to the provider-shaped fields of the final
-// event (Anthropic message_delta / error, OpenAI usage chunk / error). The ids come from the
-// start, so they are right even when the reply could not be stored.
-bj::object parley_json(const StreamStart& s, const store::Message& reply) {
-    return {
-        {"message_id", s.message_id},
-        {"conversation_id", s.conversation_id},
-        {"user_message_id", s.user_message_id},
-        {"status", reply.status},
-        {"model", text_or_null(reply.model)},
-        {"provider", text_or_null(reply.provider)},
-        {"cost_usd", conversations::to_usd(reply.cost_micros)},
-        {"latency_ms", int_or_null(reply.latency_ms)},
-        {"ttft_ms", int_or_null(reply.ttft_ms)},
-        {"input_tokens", reply.input_tokens},
-        {"output_tokens", reply.output_tokens},
-    };
+// event (Anthropic message_delta / error, OpenAI usage chunk / error), written as the value of a
+// member. The ids come from the start, so they are right even when the reply could not be stored.
+void write_parley(json::Writer& w, const StreamStart& s, const store::Message& reply) {
+    w.begin_object()
+        .key("message_id")
+        .string(s.message_id)
+        .key("conversation_id")
+        .string(s.conversation_id)
+        .key("user_message_id")
+        .string(s.user_message_id)
+        .key("status")
+        .string(reply.status)
+        .key("model")
+        .string_or_null(reply.model)
+        .key("provider")
+        .string_or_null(reply.provider)
+        .key("cost_usd")
+        .number(conversations::to_usd(reply.cost_micros))
+        .key("latency_ms")
+        .integer_or_null(reply.latency_ms)
+        .key("ttft_ms")
+        .integer_or_null(reply.ttft_ms)
+        .key("input_tokens")
+        .integer(reply.input_tokens)
+        .key("output_tokens")
+        .integer(reply.output_tokens)
+        .end_object();
 }
 
 std::string_view finish_reason_of(const store::Message& reply) {
@@ -68,21 +71,48 @@ class AnthropicEncoder final : public StreamEncoder {
 public:
     std::string start(const StreamStart& s) override {
         start_ = s;
-        bj::object message{
-            {"id", s.message_id},
-            {"type", "message"},
-            {"role", "assistant"},
-            {"content", bj::array()},
-            {"model", s.model},
-            {"stop_reason", nullptr},
-            {"stop_sequence", nullptr},
-            {"usage", {{"input_tokens", s.input_tokens}, {"output_tokens", 0}}},
-            {"parley",
-             {{"conversation_id", s.conversation_id},
-              {"user_message_id", s.user_message_id},
-              {"message_id", s.message_id}}},
-        };
-        return event("message_start", {{"type", "message_start"}, {"message", std::move(message)}});
+        std::string out;
+        json::Writer w = begin_event(out, "message_start");
+        w.begin_object()
+            .key("type")
+            .string("message_start")
+            .key("message")
+            .begin_object()
+            .key("id")
+            .string(s.message_id)
+            .key("type")
+            .string("message")
+            .key("role")
+            .string("assistant")
+            .key("content")
+            .begin_array()
+            .end_array()
+            .key("model")
+            .string(s.model)
+            .key("stop_reason")
+            .null()
+            .key("stop_sequence")
+            .null()
+            .key("usage")
+            .begin_object()
+            .key("input_tokens")
+            .integer(s.input_tokens)
+            .key("output_tokens")
+            .integer(0)
+            .end_object()
+            .key("parley")
+            .begin_object()
+            .key("conversation_id")
+            .string(s.conversation_id)
+            .key("user_message_id")
+            .string(s.user_message_id)
+            .key("message_id")
+            .string(s.message_id)
+            .end_object()
+            .end_object()
+            .end_object();
+        out += "\n\n";
+        return out;
     }
 
     std::string thinking(std::string_view delta) override {
@@ -98,34 +128,54 @@ public:
     }
 
     std::string finish(const StreamEnd& end) override {
+        std::string out;
         if (end.error_type) {
             // The SDK throws on `event: error`; anything after it would never be read, and a
             // block closed here would pretend the answer was whole.
-            return event(
-                "error",
-                {{"type", "error"},
-                 {"error", {{"type", *end.error_type}, {"message", end.error_message}}},
-                 {"parley", parley_json(start_, end.reply)}}
-            );
+            json::Writer w = begin_event(out, "error");
+            w.begin_object()
+                .key("type")
+                .string("error")
+                .key("error")
+                .begin_object()
+                .key("type")
+                .string(*end.error_type)
+                .key("message")
+                .string(end.error_message)
+                .end_object()
+                .key("parley");
+            write_parley(w, start_, end.reply);
+            w.end_object();
+            out += "\n\n";
+            return out;
         }
-        std::string out;
         if (!had_text_) {
             // finalText() needs a text block, even an empty one.
             out += enter(Block::text);
         }
         out += close();
-        out += event(
-            "message_delta",
-            {{"type", "message_delta"},
-             {"delta",
-              {{"stop_reason", anthropic_stop_reason(finish_reason_of(end.reply))},
-               {"stop_sequence", nullptr}}},
-             {"usage",
-              {{"input_tokens", end.reply.input_tokens},
-               {"output_tokens", end.reply.output_tokens}}},
-             {"parley", parley_json(start_, end.reply)}}
-        );
-        out += event("message_stop", {{"type", "message_stop"}});
+        json::Writer w = begin_event(out, "message_delta");
+        w.begin_object()
+            .key("type")
+            .string("message_delta")
+            .key("delta")
+            .begin_object()
+            .key("stop_reason")
+            .string(anthropic_stop_reason(finish_reason_of(end.reply)))
+            .key("stop_sequence")
+            .null()
+            .end_object()
+            .key("usage")
+            .begin_object()
+            .key("input_tokens")
+            .integer(end.reply.input_tokens)
+            .key("output_tokens")
+            .integer(end.reply.output_tokens)
+            .end_object()
+            .key("parley");
+        write_parley(w, start_, end.reply);
+        w.end_object();
+        out += "\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
         return out;
     }
 
@@ -196,6 +246,15 @@ private:
         out += "\n\n";
     }
 
+    // Appends an event's `event:` line and the start of its `data:` line; the caller writes the
+    // data's JSON with the writer returned and ends the event with a blank line.
+    static json::Writer begin_event(std::string& out, std::string_view name) {
+        out += "event: ";
+        out += name;
+        out += "\ndata: ";
+        return json::Writer(out);
+    }
+
     static std::string event(std::string_view name, const bj::object& data) {
         std::string out = "event: ";
         out += name;
@@ -258,8 +317,20 @@ public:
 
     std::string start(const StreamStart& s) override {
         start_ = s;
+        head_.clear();
+        json::Writer w(head_);
+        w.begin_object()
+            .key("id")
+            .string("chatcmpl-" + s.message_id)
+            .key("object")
+            .string("chat.completion.chunk")
+            .key("created")
+            .integer(s.created_unix)
+            .key("model")
+            .string(s.model);
+        head_ += ',';  // the object is left open: head_ is its first members
         text_ = delta_template("content");
-        return chunk_with_delta({{"role", "assistant"}, {"content", ""}}, nullptr);
+        return chunk(R"({"role":"assistant","content":""})", "null");
     }
 
     std::string thinking(std::string_view delta) override {
@@ -272,39 +343,46 @@ public:
     std::string text(std::string_view delta) override { return text_.with(delta); }
 
     std::string finish(const StreamEnd& end) override {
+        std::string out(line_start());
         if (end.error_type) {
             // The SDK throws on a top-level `error` key; no [DONE], so a raw reader sees the
             // stream end without the sentinel too.
-            return data(
-                {{"error",
-                  {{"message", end.error_message}, {"type", *end.error_type}, {"code", nullptr}}},
-                 {"parley", parley_json(start_, end.reply)}}
-            );
-        }
-        const auto usage = bj::object{
-            {"prompt_tokens", end.reply.input_tokens},
-            {"completion_tokens", end.reply.output_tokens},
-            {"total_tokens", end.reply.input_tokens + end.reply.output_tokens},
-        };
-        if (ndjson_) {
-            bj::object last =
-                chunk(bj::object(), bj::string(openai_finish_reason(finish_reason_of(end.reply))));
-            last["usage"] = usage;
-            last["parley"] = parley_json(start_, end.reply);
-            return data(last);
-        }
-        std::string out = chunk_with_delta(
-            bj::object(), bj::string(openai_finish_reason(finish_reason_of(end.reply)))
-        );
-        if (!usage_chunk_) {
-            out += "data: [DONE]\n\n";
+            json::Writer w(out);
+            w.begin_object()
+                .key("error")
+                .begin_object()
+                .key("message")
+                .string(end.error_message)
+                .key("type")
+                .string(*end.error_type)
+                .key("code")
+                .null()
+                .end_object()
+                .key("parley");
+            write_parley(w, start_, end.reply);
+            w.end_object();
+            out += line_end();
             return out;
         }
-        bj::object usage_chunk = chunk_head();
-        usage_chunk["choices"] = bj::array();
-        usage_chunk["usage"] = usage;
-        usage_chunk["parley"] = parley_json(start_, end.reply);
-        out += data(usage_chunk);
+        std::string finish_reason;
+        json::append_quoted(finish_reason, openai_finish_reason(finish_reason_of(end.reply)));
+        if (ndjson_) {
+            out += head_;
+            out += R"("choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":)";
+            out += finish_reason;
+            out += R"(}],"usage":)";
+            write_usage_and_parley(out, end);
+            out += line_end();
+            return out;
+        }
+        out = chunk("{}", finish_reason);
+        if (usage_chunk_) {
+            out += line_start();
+            out += head_;
+            out += R"("choices":[],"usage":)";
+            write_usage_and_parley(out, end);
+            out += line_end();
+        }
         out += "data: [DONE]\n\n";
         return out;
     }
@@ -313,16 +391,15 @@ public:
 
     std::string tool_call(std::string_view id, std::string_view name, std::string_view arguments)
         override {
-        return chunk_with_delta(
-            {{"tool_calls",
-              bj::array{bj::object{
-                  {"index", tool_index_++},
-                  {"id", id},
-                  {"type", "function"},
-                  {"function", {{"name", name}, {"arguments", arguments}}},
-              }}}},
-            nullptr
-        );
+        const bj::object delta{
+            {"tool_calls",
+             bj::array{bj::object{
+                 {"index", tool_index_++},
+                 {"id", id},
+                 {"type", "function"},
+                 {"function", {{"name", name}, {"arguments", arguments}}},
+             }}}};
+        return chunk(bj::serialize(delta), "null");
     }
 
     std::string_view content_type() const noexcept override {
@@ -330,45 +407,45 @@ public:
     }
 
 private:
-    std::string data(const bj::object& o) const {
-        if (ndjson_) {
-            std::string out = bj::serialize(o);
-            out += '\n';
-            return out;
-        }
-        std::string out = "data: ";
-        out += bj::serialize(o);
-        out += "\n\n";
+    // What comes before and after a JSON document on the wire.
+    std::string_view line_start() const noexcept { return ndjson_ ? "" : "data: "; }
+
+    std::string_view line_end() const noexcept { return ndjson_ ? "\n" : "\n\n"; }
+
+    // A chat.completion.chunk with one choice: `delta` and `finish_reason` as JSON text.
+    std::string chunk(std::string_view delta, std::string_view finish_reason) const {
+        std::string out;
+        out.reserve(head_.size() + delta.size() + 120);
+        out += line_start();
+        out += head_;
+        out += R"("choices":[{"index":0,"delta":)";
+        out += delta;
+        out += R"(,"logprobs":null,"finish_reason":)";
+        out += finish_reason;
+        out += R"(}],"usage":null})";
+        out += line_end();
         return out;
     }
 
-    bj::object chunk_head() const {
-        return {
-            {"id", "chatcmpl-" + start_.message_id},
-            {"object", "chat.completion.chunk"},
-            {"created", start_.created_unix},
-            {"model", start_.model},
-        };
+    // The final chunk's `usage` value and its `parley` member, closing the chunk.
+    void write_usage_and_parley(std::string& out, const StreamEnd& end) const {
+        json::Writer w(out);
+        w.begin_object()
+            .key("prompt_tokens")
+            .integer(end.reply.input_tokens)
+            .key("completion_tokens")
+            .integer(end.reply.output_tokens)
+            .key("total_tokens")
+            .integer(end.reply.input_tokens + end.reply.output_tokens)
+            .end_object();
+        out += R"(,"parley":)";
+        json::Writer p(out);
+        write_parley(p, start_, end.reply);
+        out += '}';
     }
 
-    bj::object chunk(bj::object delta, bj::value finish_reason) const {
-        bj::object out = chunk_head();
-        out["choices"] = bj::array{bj::object{
-            {"index", 0},
-            {"delta", std::move(delta)},
-            {"logprobs", nullptr},
-            {"finish_reason", std::move(finish_reason)},
-        }};
-        out["usage"] = nullptr;
-        return out;
-    }
-
-    std::string chunk_with_delta(bj::object delta, bj::value finish_reason) const {
-        return data(chunk(std::move(delta), std::move(finish_reason)));
-    }
-
-    // A chunk whose delta is {"<field>": text}, cut around the text: the same bytes as building
-    // and serialising the chunk, without the JSON tree (which was most of a delta's cost).
+    // A chunk whose delta is {"<field>": text}, cut around the text: the same bytes as the chunk
+    // written whole, with only the text to add per delta.
     struct DeltaTemplate {
         std::string head;  // up to and including `{"<field>":`
         std::string tail;  // from the `}` closing the delta
@@ -383,16 +460,21 @@ private:
         }
     };
 
-    // Serialises the chunk once with an empty string and splits it there. (The marker cannot
-    // occur earlier: quotes inside the id or model are escaped.)
     DeltaTemplate delta_template(std::string_view field) const {
-        const std::string whole = chunk_with_delta({{field, ""}}, nullptr);
-        const std::string marker = "{\"" + std::string(field) + "\":\"\"}";
-        const auto at = whole.find(marker);
-        return {whole.substr(0, at + marker.size() - 3), whole.substr(at + marker.size() - 1)};
+        DeltaTemplate t;
+        t.head = line_start();
+        t.head += head_;
+        t.head += R"("choices":[{"index":0,"delta":{)";
+        json::append_quoted(t.head, field);
+        t.head += ':';
+        t.tail = R"(},"logprobs":null,"finish_reason":null}],"usage":null})";
+        t.tail += line_end();
+        return t;
     }
 
     StreamStart start_;
+    // The chunk object's first members and a comma: `{"id":…,"object":…,"created":…,"model":…,`
+    std::string head_;
     DeltaTemplate text_;
     std::optional<DeltaTemplate> thinking_;
     bool ndjson_;
