@@ -366,6 +366,10 @@ void ConversationService::publish(
     }
 }
 
+bool ConversationService::listened(const std::string& conversation_id) const {
+    return bus_ != nullptr && bus_->listened(conversation_id);
+}
+
 asio::awaitable<Result<std::unique_ptr<events::Subscription>>> ConversationService::subscribe(
     const Principal& who, std::string_view id
 ) {

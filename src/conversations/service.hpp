@@ -180,6 +180,10 @@ public:
     // Tells the conversation's subscribers that `name` happened (`data` a JSON document).
     void publish(const std::string& conversation_id, std::string name, std::string data);
 
+    // Whether anyone could hear what is published about the conversation now (EventBus::
+    // listened): a caller may skip building an event nobody would receive.
+    bool listened(const std::string& conversation_id) const;
+
     // A subscription to the caller's conversation, delivered on `executor`. Errors: as get.
     boost::asio::awaitable<Result<std::unique_ptr<events::Subscription>>> subscribe(
         const Principal& who, std::string_view id

@@ -44,6 +44,12 @@ public:
 
     // Subscribers now open, for /metrics.
     virtual std::size_t subscribers() const = 0;
+
+    // Whether an event of `conversation_id` published now could reach a subscriber: a publisher
+    // may skip building one that would not (issue 14: an answer's events cost two JSON documents
+    // per turn, almost always with nobody listening). A subscriber that arrives a moment later
+    // sees only the events published after it subscribed, whichever way this answered.
+    virtual bool listened(const std::string& conversation_id) const = 0;
 };
 
 // Delivery within this process. A subscriber more than `max_queued` events behind loses the

@@ -106,6 +106,11 @@ public:
         return subscribers_.size();
     }
 
+    bool listened(const std::string& conversation_id) const override {
+        const std::lock_guard lock(mutex_);
+        return subscribers_.contains(conversation_id);
+    }
+
     void unsubscribe(const std::string& conversation_id, const Inbox* inbox) {
         const std::lock_guard lock(mutex_);
         const auto [begin, end] = subscribers_.equal_range(conversation_id);

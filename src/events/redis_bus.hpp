@@ -57,6 +57,9 @@ public:
 
     std::size_t subscribers() const override;
 
+    // Always: a subscriber of another instance is not known here.
+    bool listened(const std::string& /*conversation_id*/) const override { return true; }
+
     // This instance's id, the `origin` of what it publishes.
     const std::string& instance_id() const noexcept { return options_.instance_id; }
 

@@ -447,9 +447,11 @@ asio::awaitable<void> store_user_message(
         co_return;
     }
     write->stored = true;
-    service.publish(
-        user.conversation_id, "new_message", bj::serialize(conversations::message_json(user))
-    );
+    if (service.listened(user.conversation_id)) {
+        service.publish(
+            user.conversation_id, "new_message", bj::serialize(conversations::message_json(user))
+        );
+    }
 }
 
 // lookup_contextual_data's data, read from the store: the conversation's message count and start,
@@ -934,7 +936,7 @@ asio::awaitable<void> MessageService::store_answer(
             st->failure = stored.error();
             end.error_message = "the answer could not be stored";
         }
-    } else {
+    } else if (conversations_.listened(p.conversation.id)) {
         const std::string json = bj::serialize(conversations::message_json(reply));
         conversations_.publish(p.conversation.id, "new_message", json);
         conversations_.publish(p.conversation.id, "message.completed", json);

@@ -67,6 +67,24 @@ TEST(MemoryBusTest, DestroyingASubscriptionUnsubscribes) {
     }());
 }
 
+// listened() is what lets a publisher skip building an event: true exactly while the
+// conversation has a subscriber.
+TEST(MemoryBusTest, AConversationIsListenedToWhileItHasASubscriber) {
+    const auto bus = make_memory_bus();
+    run_awaitable([&]() -> asio::awaitable<int> {
+        EXPECT_FALSE(bus->listened("c1"));
+        auto first = bus->subscribe(co_await asio::this_coro::executor, "c1");
+        auto second = bus->subscribe(co_await asio::this_coro::executor, "c1");
+        EXPECT_TRUE(bus->listened("c1"));
+        EXPECT_FALSE(bus->listened("c2"));
+        first.reset();
+        EXPECT_TRUE(bus->listened("c1"));
+        second.reset();
+        EXPECT_FALSE(bus->listened("c1"));
+        co_return 0;
+    }());
+}
+
 TEST(MemoryBusTest, ASlowSubscriberLosesTheOldestEventsNotMemory) {
     const auto bus = make_memory_bus(3);
     const auto got = run_awaitable([&]() -> asio::awaitable<std::vector<std::string>> {

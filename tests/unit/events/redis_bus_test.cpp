@@ -105,6 +105,8 @@ TEST_F(RedisBusTest, ASubscriberOnOneInstanceGetsWhatAnotherPublishes) {
         auto sub = a_->bus.subscribe(co_await asio::this_coro::executor, conversation_);
         EXPECT_EQ(a_->bus.subscribers(), 1U);
         EXPECT_EQ(b_->bus.subscribers(), 0U);
+        // B has no subscriber of its own, yet A's must hear it: B cannot skip the event.
+        EXPECT_TRUE(b_->bus.listened(conversation_));
         // Data travels byte for byte: quotes, escapes, non-ASCII.
         b_->bus.publish({conversation_, "new_message", R"({"text":"h\u00e9 \"x\"\n","n":1.50})"});
         co_return co_await next_or_timeout(*sub);
