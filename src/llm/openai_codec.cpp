@@ -7,9 +7,9 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <boost/json/value_from.hpp>
 
 #include "common/json.hpp"
+#include "common/json_writer.hpp"
 #include "common/strings.hpp"
 #include "llm/openai_chunk_scan.hpp"
 #include "llm/wire_json.hpp"
@@ -212,42 +212,47 @@ std::optional<std::string> groq_error(const bj::object& chunk) {
 
 // One history message: text messages as they are; an assistant message with its tool calls (no
 // text: content null, as OpenAI writes it); a tool result answering its call.
-bj::object encode_message(const ChatMessage& m) {
+// A message of the request's `messages`, written straight into the body (issue 14: the request
+// of every turn carries the whole context; a JSON tree of it cost as much as the writing).
+void write_message(json::Writer& w, const ChatMessage& m) {
+    w.begin_object().key("role");
     if (m.role == "tool") {
-        return bj::object{
-            {"role", "tool"}, {"tool_call_id", m.tool_call_id}, {"content", m.content}};
+        w.string("tool").key("tool_call_id").string(m.tool_call_id);
+        w.key("content").string(m.content).end_object();
+        return;
     }
-    bj::object message{{"role", m.role}, {"content", m.content}};
-    if (m.role == "assistant" && !m.tool_calls.empty()) {
-        if (m.content.empty()) {
-            message["content"] = nullptr;
-        }
-        bj::array calls;
+    w.string(m.role).key("content");
+    const bool calls = m.role == "assistant" && !m.tool_calls.empty();
+    if (calls && m.content.empty()) {
+        w.null();
+    } else {
+        w.string(m.content);
+    }
+    if (calls) {
+        w.key("tool_calls").begin_array();
         for (const ToolCall& c : m.tool_calls) {
-            calls.push_back(bj::object{
-                {"id", c.id},
-                {"type", "function"},
-                {"function",
-                 bj::object{
-                     {"name", c.name}, {"arguments", c.arguments.empty() ? "{}" : c.arguments}}},
-            });
+            w.begin_object().key("id").string(c.id).key("type").string("function");
+            w.key("function").begin_object().key("name").string(c.name);
+            w.key("arguments").string(c.arguments.empty() ? std::string_view("{}") : c.arguments);
+            w.end_object().end_object();
         }
-        message["tool_calls"] = std::move(calls);
+        w.end_array();
     }
-    return message;
+    w.end_object();
 }
 
-bj::array encode_tools(const std::vector<ToolSpec>& tools) {
-    bj::array out;
+void write_tools(json::Writer& w, const std::vector<ToolSpec>& tools) {
+    w.begin_array();
     for (const ToolSpec& t : tools) {
-        bj::object function{{"name", t.name}};
+        w.begin_object().key("type").string("function");
+        w.key("function").begin_object().key("name").string(t.name);
         if (!t.description.empty()) {
-            function["description"] = t.description;
+            w.key("description").string(t.description);
         }
-        function["parameters"] = wire::schema_object(t.parameters);
-        out.push_back(bj::object{{"type", "function"}, {"function", std::move(function)}});
+        w.key("parameters").value(wire::schema_object(t.parameters));
+        w.end_object().end_object();
     }
-    return out;
+    w.end_array();
 }
 
 // The arguments of a tool call's `function`: text (the format), or an object some compatible
@@ -298,32 +303,43 @@ std::vector<ToolCall> message_tool_calls(const bj::object& message) {
 }  // namespace
 
 std::string build_openai_request(const ChatRequest& r, bool stream) {
-    bj::array messages;
+    std::string body;
+    std::size_t size = r.system.size() + 256;
+    for (const ChatMessage& m : r.messages) {
+        size += m.content.size() + 32;
+    }
+    body.reserve(size);
+    json::Writer w(body);
+    w.begin_object().key("model").string(r.model).key("messages").begin_array();
     if (!r.system.empty()) {
-        messages.push_back(bj::object{{"role", "system"}, {"content", r.system}});
+        w.begin_object().key("role").string("system").key("content").string(r.system).end_object();
     }
     for (const ChatMessage& m : r.messages) {
-        messages.push_back(encode_message(m));
+        write_message(w, m);
     }
-    bj::object body;
-    body["model"] = r.model;
-    body["messages"] = std::move(messages);
+    w.end_array();
     if (!r.tools.empty()) {
-        body["tools"] = encode_tools(r.tools);
+        w.key("tools");
+        write_tools(w, r.tools);
     }
     // `max_tokens`, not `max_completion_tokens`: the name Groq, vLLM, Ollama and llama.cpp accept.
-    body["max_tokens"] = r.max_tokens;
+    w.key("max_tokens").integer(r.max_tokens);
     if (r.temperature) {
-        body["temperature"] = *r.temperature;
+        w.key("temperature").number(*r.temperature);
     }
     if (!r.stop.empty()) {
-        body["stop"] = bj::value_from(r.stop);
+        w.key("stop").begin_array();
+        for (const std::string& s : r.stop) {
+            w.string(s);
+        }
+        w.end_array();
     }
-    body["stream"] = stream;
+    w.key("stream").boolean(stream);
     if (stream) {
-        body["stream_options"] = bj::object{{"include_usage", true}};
+        w.key("stream_options").begin_object().key("include_usage").boolean(true).end_object();
     }
-    return bj::serialize(body);
+    w.end_object();
+    return body;
 }
 
 std::vector<StreamEvent> OpenAiStreamDecoder::decode(

@@ -61,6 +61,71 @@ TEST(OpenAiCodecTest, RequestPutsSystemFirstAndKeepsRoles) {
     EXPECT_EQ(messages[3], (bj::object{{"role", "user"}, {"content", "Weather?"}}));
 }
 
+// The body is written, not built as a tree: byte for byte what serialising the tree of the same
+// request gives, every optional part present (tools, a tool round, temperature, stop).
+TEST(OpenAiCodecTest, RequestBodyIsTheSerialisedTreeByteForByte) {
+    ChatRequest r = sample_request();
+    r.temperature = 0.7;
+    r.stop = {"END", "\n\n"};
+    ToolSpec tool;
+    tool.name = "get_time";
+    tool.description = "The time now";
+    tool.parameters = R"({"type":"object","properties":{}})";
+    r.tools = {tool};
+    ChatMessage asked{"assistant", ""};
+    asked.tool_calls.resize(2);
+    asked.tool_calls[0].id = "call_1";
+    asked.tool_calls[0].name = "get_time";  // no arguments: sent as {}
+    asked.tool_calls[1].id = "call_2";
+    asked.tool_calls[1].name = "x";
+    asked.tool_calls[1].arguments = R"({"a":1})";
+    ChatMessage told{"tool", "12:00 \"noon\""};
+    told.tool_call_id = "call_1";
+    r.messages.push_back(asked);
+    r.messages.push_back(told);
+    const bj::object function{
+        {"name", "get_time"},
+        {"description", "The time now"},
+        {"parameters", {{"type", "object"}, {"properties", bj::object{}}}},
+    };
+    const bj::object expected{
+        {"model", "llama-3.1-8b-instant"},
+        {"messages",
+         bj::array{
+             bj::object{{"role", "system"}, {"content", "Be brief."}},
+             bj::object{{"role", "user"}, {"content", "Hi"}},
+             bj::object{{"role", "assistant"}, {"content", "Hello!"}},
+             bj::object{{"role", "user"}, {"content", "Weather?"}},
+             bj::object{
+                 {"role", "assistant"},
+                 {"content", nullptr},
+                 {"tool_calls",
+                  bj::array{
+                      bj::object{
+                          {"id", "call_1"},
+                          {"type", "function"},
+                          {"function", {{"name", "get_time"}, {"arguments", "{}"}}},
+                      },
+                      bj::object{
+                          {"id", "call_2"},
+                          {"type", "function"},
+                          {"function", {{"name", "x"}, {"arguments", R"({"a":1})"}}},
+                      },
+                  }},
+             },
+             bj::object{
+                 {"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "12:00 \"noon\""}},
+         }},
+        {"tools", bj::array{bj::object{{"type", "function"}, {"function", function}}}},
+        {"max_tokens", 256},
+        {"temperature", 0.7},
+        {"stop", bj::array{"END", "\n\n"}},
+        {"stream", true},
+        {"stream_options", {{"include_usage", true}}},
+    };
+    EXPECT_EQ(build_openai_request(r, true), bj::serialize(expected));
+}
+
 TEST(OpenAiCodecTest, StreamingRequestAsksForUsage) {
     const bj::object body = bj::parse(build_openai_request(sample_request(), true)).as_object();
     EXPECT_EQ(body.at("stream"), true);
