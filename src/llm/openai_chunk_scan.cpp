@@ -375,4 +375,61 @@ PlainChunk scan_plain_chunk(std::string_view data, std::string& content) {
     return parser.handler().has_content() ? PlainChunk::content : PlainChunk::no_content;
 }
 
+namespace {
+
+// True when every byte may stand in a JSON string as it is and means itself: printable ASCII
+// (0x20–0x7F) other than the quote and the backslash.
+bool plain_ascii_text(std::string_view s) noexcept {
+    for (const char ch : s) {
+        const auto b = static_cast<unsigned char>(ch);
+        if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+PlainChunk PlainChunkScanner::scan(std::string_view data, std::string& content) {
+    if (!head_.empty() && data.size() >= head_.size() + tail_.size() && data.starts_with(head_) &&
+        data.ends_with(tail_)) {
+        const std::string_view text =
+            data.substr(head_.size(), data.size() - head_.size() - tail_.size());
+        if (plain_ascii_text(text)) {
+            ++shortcuts_;
+            content.assign(text);
+            return PlainChunk::content;
+        }
+    }
+    const PlainChunk shape = scan_plain_chunk(data, content);
+    if (shape == PlainChunk::content) {
+        remember(data);
+    }
+    return shape;
+}
+
+void PlainChunkScanner::remember(std::string_view data) {
+    head_.clear();
+    tail_.clear();
+    // In a valid document these bytes can only be a member named `content` with a string value
+    // (a quote inside a string is escaped); the scan found the delta's, so if they occur once
+    // they are its.
+    constexpr std::string_view kMember = R"("content":")";
+    const auto at = data.find(kMember);
+    if (at == std::string_view::npos || data.find(kMember, at + 1) != std::string_view::npos) {
+        return;
+    }
+    const std::size_t begin = at + kMember.size();
+    std::size_t i = begin;
+    while (i < data.size() && data[i] != '"') {
+        i += data[i] == '\\' ? 2 : 1;  // an escape's second byte cannot end the string
+    }
+    if (i >= data.size()) {
+        return;
+    }
+    head_.assign(data.substr(0, begin));
+    tail_.assign(data.substr(i));
+}
+
 }  // namespace parley::llm

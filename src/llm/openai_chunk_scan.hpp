@@ -8,6 +8,7 @@
 // code: no I/O, no Asio.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -30,5 +31,27 @@ enum class PlainChunk {
 // `content` holds the text; on the other outcomes its value is unspecified. Never throws on bad
 // input.
 PlainChunk scan_plain_chunk(std::string_view data, std::string& content);
+
+// scan_plain_chunk for the chunks of one stream, which nearly all repeat one envelope (the same
+// id, created, model and choice) around a different text. Once a chunk has scanned as `content`
+// with its text in the one `"content":"` member, the bytes before and after that text are kept;
+// a later chunk made of the same bytes around a text of printable ASCII with no quote or
+// backslash is the same document with another string, so it is `content` without a parse.
+// Anything else (an escape, non-ASCII, another envelope) is scanned in full. The outcomes are
+// scan_plain_chunk's for every input (the tests compare them).
+class PlainChunkScanner {
+public:
+    PlainChunk scan(std::string_view data, std::string& content);
+
+    // How many chunks took the shortcut: for the tests.
+    std::uint64_t shortcuts() const noexcept { return shortcuts_; }
+
+private:
+    void remember(std::string_view data);
+
+    std::string head_;  // up to and including the text's opening quote; empty: none kept
+    std::string tail_;  // from the text's closing quote
+    std::uint64_t shortcuts_ = 0;
+};
 
 }  // namespace parley::llm

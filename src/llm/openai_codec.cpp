@@ -363,7 +363,7 @@ std::vector<StreamEvent> OpenAiStreamDecoder::decode(
     // Nearly every chunk is a piece of text: read it without building a JSON tree. An `error`
     // event fails whatever its data, so it takes the full path.
     if (scan_ == ChunkScan::on && event != "error") {
-        const PlainChunk shape = scan_plain_chunk(data, content_);
+        const PlainChunk shape = scanner_.scan(data, content_);
         if (shape == PlainChunk::content) {
             on_content(content_, out);
         }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "llm/openai_chunk_scan.hpp"
 #include "llm/types.hpp"
 #include "llm/wire_json.hpp"
 
@@ -71,6 +72,7 @@ private:
     void fail(std::vector<StreamEvent>& out, StreamEvent failure);
 
     ChunkScan scan_;
+    PlainChunkScanner scanner_;
     std::string content_;  // the scanned chunk's content; kept to reuse its capacity
     ThinkState think_ = ThinkState::start;
     std::string pending_;  // content held back: it may be the start of `<think>` or `</think>`

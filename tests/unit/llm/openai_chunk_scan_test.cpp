@@ -151,6 +151,79 @@ TEST(OpenAiChunkScanTest, DecoderGivesTheSameEventsWithAndWithoutTheScan) {
     }
 }
 
+// Texts put in the plain envelope after a chunk of that envelope: the scanner's shortcut must
+// take only those that leave the document's shape as it was.
+std::vector<std::string> texts_in_the_envelope() {
+    return {
+        R"( world)",
+        R"()",
+        R"(~ printable ASCII: {}[]:,' 0x7f:)"
+        "\x7f",
+        R"(a","content":"b)",                // a second content member: "other"
+        R"(a"},"refusal":"no","x":{"y":")",  // a refusal: "other"
+        R"(a\"b)",                           // an escaped quote: unescaped by the full scan
+        R"(line\nbreak \u00e9)",
+        "caf\xc3\xa9",              // UTF-8: scanned in full
+        "bad \xff byte",            // not UTF-8: "other"
+        "control \x01 char",        // a raw control character: not JSON
+        R"(ends in a backslash\)",  // the closing quote escaped: not JSON
+        R"(\)",
+    };
+}
+
+// PlainChunkScanner says what scan_plain_chunk says of every chunk, and skips the parse only for
+// a chunk that repeats the last envelope around printable ASCII.
+TEST(OpenAiChunkScanTest, ScannerAgreesWithTheScanAndShortcutsOnlyARepeatedEnvelope) {
+    const auto expect_same = [](PlainChunkScanner& scanner, const std::string& data) {
+        std::string got = "stale";
+        std::string want = "stale";
+        const PlainChunk shape = scanner.scan(data, got);
+        EXPECT_EQ(shape, scan_plain_chunk(data, want)) << data;
+        if (shape == PlainChunk::content) {
+            EXPECT_EQ(got, want) << data;
+        }
+    };
+    for (const std::string& text : texts_in_the_envelope()) {
+        PlainChunkScanner scanner;
+        expect_same(scanner, plain(R"({"content":"Hello"})"));
+        expect_same(scanner, plain(R"({"content":")" + text + R"("})"));
+    }
+    // One scanner through every case, its envelope changing as it goes.
+    PlainChunkScanner through;
+    for (const Case& c : cases()) {
+        expect_same(through, c.data);
+        expect_same(through, plain(R"({"content":"again"})"));
+    }
+
+    PlainChunkScanner scanner;
+    std::string content;
+    ASSERT_EQ(scanner.scan(plain(R"({"content":"Hello"})"), content), PlainChunk::content);
+    EXPECT_EQ(scanner.shortcuts(), 0U);
+    ASSERT_EQ(scanner.scan(plain(R"({"content":" world"})"), content), PlainChunk::content);
+    EXPECT_EQ(content, " world");
+    EXPECT_EQ(scanner.shortcuts(), 1U);
+    ASSERT_EQ(scanner.scan(plain(R"({"content":"a\nb"})"), content), PlainChunk::content);
+    EXPECT_EQ(content, "a\nb");
+    EXPECT_EQ(scanner.shortcuts(), 1U);  // an escape: parsed
+    // Another envelope (a different id) is parsed, then becomes the one kept.
+    std::string other = plain(R"({"content":"x"})");
+    other.replace(other.find("chatcmpl-1"), 10, "chatcmpl-2");
+    ASSERT_EQ(scanner.scan(other, content), PlainChunk::content);
+    EXPECT_EQ(scanner.shortcuts(), 1U);
+    other.replace(other.find(R"("x")"), 3, R"("y")");
+    ASSERT_EQ(scanner.scan(other, content), PlainChunk::content);
+    EXPECT_EQ(content, "y");
+    EXPECT_EQ(scanner.shortcuts(), 2U);
+
+    // Two `"content":"` members (one in a skipped field): no envelope is kept.
+    PlainChunkScanner twice;
+    const std::string nested =
+        R"({"choices":[{"delta":{"content":"x","extra":{"content":"no"}}}]})";
+    ASSERT_EQ(twice.scan(nested, content), PlainChunk::content);
+    ASSERT_EQ(twice.scan(nested, content), PlainChunk::content);
+    EXPECT_EQ(twice.shortcuts(), 0U);
+}
+
 // An `error` event name fails the stream even when its data looks like a plain chunk.
 TEST(OpenAiChunkScanTest, ErrorEventNameIsNotScanned) {
     OpenAiStreamDecoder decoder;
