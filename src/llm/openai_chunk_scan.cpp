@@ -377,12 +377,34 @@ PlainChunk scan_plain_chunk(std::string_view data, std::string& content) {
 
 namespace {
 
-// True when every byte may stand in a JSON string as it is and means itself: printable ASCII
-// (0x20–0x7F) other than the quote and the backslash.
-bool plain_ascii_text(std::string_view s) noexcept {
-    for (const char ch : s) {
-        const auto b = static_cast<unsigned char>(ch);
-        if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') {
+// The bytes a continuation byte of a UTF-8 sequence must be within.
+bool in(unsigned char b, unsigned char low, unsigned char high) noexcept {
+    return b >= low && b <= high;
+}
+
+// True when every byte may stand in a JSON string as it is and means itself: no control
+// character, quote or backslash, and well-formed UTF-8 (RFC 3629: no overlong form, surrogate or
+// code point past U+10FFFF), which is what Boost.JSON's parser accepts.
+bool plain_text(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = p + s.size();
+    while (p < end) {
+        const unsigned char b = *p;
+        if (b < 0x80) {
+            if (b < 0x20 || b == '"' || b == '\\') {
+                return false;
+            }
+            ++p;
+            continue;
+        }
+        const auto left = end - p;
+        if (in(b, 0xC2, 0xDF) && left >= 2 && in(p[1], 0x80, 0xBF)) {
+            p += 2;
+        } else if (b >= 0xE0 && b <= 0xEF && left >= 3 && in(p[1], b == 0xE0 ? 0xA0 : 0x80, b == 0xED ? 0x9F : 0xBF) && in(p[2], 0x80, 0xBF)) {
+            p += 3;
+        } else if (b >= 0xF0 && b <= 0xF4 && left >= 4 && in(p[1], b == 0xF0 ? 0x90 : 0x80, b == 0xF4 ? 0x8F : 0xBF) && in(p[2], 0x80, 0xBF) && in(p[3], 0x80, 0xBF)) {
+            p += 4;
+        } else {
             return false;
         }
     }
@@ -396,7 +418,7 @@ PlainChunk PlainChunkScanner::scan(std::string_view data, std::string& content) 
         data.ends_with(tail_)) {
         const std::string_view text =
             data.substr(head_.size(), data.size() - head_.size() - tail_.size());
-        if (plain_ascii_text(text)) {
+        if (plain_text(text)) {
             ++shortcuts_;
             content.assign(text);
             return PlainChunk::content;

@@ -163,8 +163,14 @@ std::vector<std::string> texts_in_the_envelope() {
         R"(a"},"refusal":"no","x":{"y":")",  // a refusal: "other"
         R"(a\"b)",                           // an escaped quote: unescaped by the full scan
         R"(line\nbreak \u00e9)",
-        "caf\xc3\xa9",              // UTF-8: scanned in full
-        "bad \xff byte",            // not UTF-8: "other"
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf \xed\x9f\xbf",  // UTF-8
+        "bad \xff byte",  // not UTF-8: "other"
+        "overlong \xc0\xaf \xe0\x80\xaf \xf0\x80\x80\xaf",
+        "surrogate \xed\xa0\x80",
+        "past U+10FFFF \xf4\x90\x80\x80 \xf5\x80\x80\x80",
+        "cut short \xe2\x82",
+        "\xe2\x82",
+        "lone continuation \x80",
         "control \x01 char",        // a raw control character: not JSON
         R"(ends in a backslash\)",  // the closing quote escaped: not JSON
         R"(\)",
@@ -205,15 +211,20 @@ TEST(OpenAiChunkScanTest, ScannerAgreesWithTheScanAndShortcutsOnlyARepeatedEnvel
     ASSERT_EQ(scanner.scan(plain(R"({"content":"a\nb"})"), content), PlainChunk::content);
     EXPECT_EQ(content, "a\nb");
     EXPECT_EQ(scanner.shortcuts(), 1U);  // an escape: parsed
+    ASSERT_EQ(
+        scanner.scan(plain("{\"content\":\"d\xc3\xa9j\xc3\xa0\"}"), content), PlainChunk::content
+    );
+    EXPECT_EQ(content, "d\xc3\xa9j\xc3\xa0");
+    EXPECT_EQ(scanner.shortcuts(), 2U);  // UTF-8 as it is: no parse
     // Another envelope (a different id) is parsed, then becomes the one kept.
     std::string other = plain(R"({"content":"x"})");
     other.replace(other.find("chatcmpl-1"), 10, "chatcmpl-2");
     ASSERT_EQ(scanner.scan(other, content), PlainChunk::content);
-    EXPECT_EQ(scanner.shortcuts(), 1U);
+    EXPECT_EQ(scanner.shortcuts(), 2U);
     other.replace(other.find(R"("x")"), 3, R"("y")");
     ASSERT_EQ(scanner.scan(other, content), PlainChunk::content);
     EXPECT_EQ(content, "y");
-    EXPECT_EQ(scanner.shortcuts(), 2U);
+    EXPECT_EQ(scanner.shortcuts(), 3U);
 
     // Two `"content":"` members (one in a skipped field): no envelope is kept.
     PlainChunkScanner twice;
