@@ -105,10 +105,25 @@ TEST_F(MessageWriterTest, InsertsThatWaitGoInOneTransactionAndARefusalStaysItsOw
     EXPECT_EQ(c->active_leaf_id, messages[39].id);
     EXPECT_EQ(c->updated_at, messages[39].created_at);
 
-    // Alone, an insert is written at once, in a transaction of its own.
+    // Alone, an insert is written at once, in a transaction of its own (without a savepoint):
+    // its refusals are the same errors, and leave the conversation as it was.
     const auto alone = message(40, conversation_.id);
     EXPECT_TRUE(run_awaitable(writer.insert(alone)).has_value());
     EXPECT_EQ(writer.batches(), 2U);
+    auto taken = message(41, conversation_.id);
+    taken.id = alone.id;
+    const auto refused = run_awaitable(writer.insert(taken));
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().type, ErrorType::conflict);
+    auto lost = message(42, "no-such-conversation");
+    const auto missing = run_awaitable(writer.insert(lost));
+    ASSERT_FALSE(missing.has_value());
+    EXPECT_EQ(missing.error().type, ErrorType::not_found);
+    EXPECT_EQ(writer.batches(), 4U);
+    const auto after = run_awaitable(store_->find_conversation(conversation_.id)).value();
+    EXPECT_EQ(after->active_leaf_id, alone.id);
+    EXPECT_EQ(after->updated_at, alone.created_at);
+    EXPECT_EQ(run_awaitable(store_->list_messages(conversation_.id, 0, 100)).value().total, 39);
 }
 
 // A batch whose transaction cannot be written (the database locked by another writer past the

@@ -8,6 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -496,32 +499,19 @@ TEST(MessageChecksMigration, RebuildKeepsRowsIndexTriggersAndRefusals) {
     // The same values refused and accepted as before.
     const std::string row =
         "INSERT INTO messages(id, conversation_id, role, status, content, created_at) VALUES ";
-    EXPECT_NE(
-        exec_raw(path, row + "('x1', 'c1', 'robot', 'complete', 'a', 'now')")
-            .find("CHECK constraint failed"),
-        std::string::npos
-    );
-    EXPECT_NE(
-        exec_raw(path, row + "('x2', 'c1', 'user', 'done', 'a', 'now')")
-            .find("CHECK constraint failed"),
-        std::string::npos
-    );
-    EXPECT_NE(
-        exec_raw(path, row + "('x3', 'c1', 'User', 'complete', 'a', 'now')")
-            .find("CHECK constraint failed"),
-        std::string::npos
-    );
-    EXPECT_NE(
-        exec_raw(path, row + "('x4', 'c1', NULL, 'complete', 'a', 'now')")
-            .find("NOT NULL constraint failed"),
-        std::string::npos
-    );
+    const std::vector<std::pair<std::string, std::string>> refused = {
+        {"('x1', 'c1', 'robot', 'complete', 'a', 'now')", "CHECK constraint failed"},
+        {"('x2', 'c1', 'user', 'done', 'a', 'now')", "CHECK constraint failed"},
+        {"('x3', 'c1', 'User', 'complete', 'a', 'now')", "CHECK constraint failed"},
+        {"('x4', 'c1', NULL, 'complete', 'a', 'now')", "NOT NULL constraint failed"},
+    };
+    for (const auto& [values, error] : refused) {
+        EXPECT_NE(exec_raw(path, row + values).find(error), std::string::npos) << values;
+    }
     for (const std::string role : {"user", "assistant", "system", "tool"}) {
         for (const std::string status : {"complete", "partial", "error"}) {
             const std::string values = "('ok-" + role + "-" + status + "', 'c1', '" + role +
-                                       "', '" + status +
-                                       "', "
-                                       "'compost', 'now')";
+                                       "', '" + status + "', 'compost', 'now')";
             EXPECT_EQ(exec_raw(path, row + values), "") << role << " " << status;
         }
     }
