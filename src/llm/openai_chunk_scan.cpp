@@ -434,15 +434,17 @@ PlainChunk PlainChunkScanner::scan(std::string_view data, std::string& content) 
 void PlainChunkScanner::remember(std::string_view data) {
     head_.clear();
     tail_.clear();
-    // In a valid document these bytes can only be a member named `content` with a string value
-    // (a quote inside a string is escaped); the scan found the delta's, so if they occur once
-    // they are its.
-    constexpr std::string_view kMember = R"("content":")";
-    const auto at = data.find(kMember);
-    if (at == std::string_view::npos || data.find(kMember, at + 1) != std::string_view::npos) {
+    // `"content"` occurring once means one string "content" in the whole document (a quote inside
+    // a string is escaped): the key of the delta's text, which the scan found. Any other member
+    // or value named so (a skipped field's) and the chunk is not remembered. Then the compact
+    // `:"` must follow, the text's opening quote.
+    constexpr std::string_view kName = R"("content")";
+    const auto at = data.find(kName);
+    if (at == std::string_view::npos || data.find(kName, at + 1) != std::string_view::npos ||
+        data.substr(at + kName.size(), 2) != R"(:")") {
         return;
     }
-    const std::size_t begin = at + kMember.size();
+    const std::size_t begin = at + kName.size() + 2;
     std::size_t i = begin;
     while (i < data.size() && data[i] != '"') {
         i += data[i] == '\\' ? 2 : 1;  // an escape's second byte cannot end the string

@@ -34,11 +34,12 @@ PlainChunk scan_plain_chunk(std::string_view data, std::string& content);
 
 // scan_plain_chunk for the chunks of one stream, which nearly all repeat one envelope (the same
 // id, created, model and choice) around a different text. Once a chunk has scanned as `content`
-// with its text in the one `"content":"` member, the bytes before and after that text are kept;
+// with its text in the document's one `"content"` string, written `"content":"…"`, the bytes
+// before and after that text are kept;
 // a later chunk made of the same bytes around a text with no escape to undo (no quote, backslash
 // or control character; well-formed UTF-8) is the same document with another string, so it is
-// `content` without a parse. Anything else (an escape, another envelope) is scanned in full. The outcomes are
-// scan_plain_chunk's for every input (the tests compare them).
+// `content` without a parse. Anything else (an escape, another envelope) is scanned in full. The
+// outcomes are scan_plain_chunk's for every input (the tests compare them).
 class PlainChunkScanner {
 public:
     PlainChunk scan(std::string_view data, std::string& content);

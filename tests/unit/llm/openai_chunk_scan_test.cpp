@@ -233,6 +233,19 @@ TEST(OpenAiChunkScanTest, ScannerAgreesWithTheScanAndShortcutsOnlyARepeatedEnvel
     ASSERT_EQ(twice.scan(nested, content), PlainChunk::content);
     ASSERT_EQ(twice.scan(nested, content), PlainChunk::content);
     EXPECT_EQ(twice.shortcuts(), 0U);
+    // The delta's text written with a space, a skipped field's compact: the compact one is not
+    // the delta's, and changing it must not change the text found.
+    PlainChunkScanner spaced;
+    const auto with_meta = [](std::string_view meta) {
+        return R"({"choices":[{"delta":{"content": "x"}}],"meta":{"content":")" +
+               std::string(meta) + R"("}})";
+    };
+    for (const char* meta : {"y", "z", "x"}) {
+        expect_same(spaced, with_meta(meta));
+    }
+    ASSERT_EQ(spaced.scan(with_meta("w"), content), PlainChunk::content);
+    EXPECT_EQ(content, "x");
+    EXPECT_EQ(spaced.shortcuts(), 0U);
 }
 
 // An `error` event name fails the stream even when its data looks like a plain chunk.
