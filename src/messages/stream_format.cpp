@@ -228,8 +228,7 @@ private:
         std::string& out, std::string_view type, std::string_view field, std::string_view delta
     ) const {
         out.reserve(out.size() + delta.size() + 112);
-        out += "event: content_block_delta\ndata: ";
-        json::Writer w(out);
+        json::Writer w = begin_event(out, "content_block_delta");
         w.begin_object()
             .key("type")
             .string("content_block_delta")
@@ -367,10 +366,7 @@ public:
         std::string finish_reason;
         json::append_quoted(finish_reason, openai_finish_reason(finish_reason_of(end.reply)));
         if (ndjson_) {
-            out += head_;
-            out += R"("choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":)";
-            out += finish_reason;
-            out += R"(}],"usage":)";
+            begin_chunk(out, "{}", finish_reason);
             write_usage_and_parley(out, end);
             out += line_end();
             return out;
@@ -412,17 +408,25 @@ private:
 
     std::string_view line_end() const noexcept { return ndjson_ ? "\n" : "\n\n"; }
 
-    // A chat.completion.chunk with one choice: `delta` and `finish_reason` as JSON text.
-    std::string chunk(std::string_view delta, std::string_view finish_reason) const {
-        std::string out;
-        out.reserve(head_.size() + delta.size() + 120);
-        out += line_start();
+    // The chunk object with one choice (`delta` and `finish_reason` as JSON text) up to its
+    // `usage` value, which the caller writes and closes. (After line_start(), if the caller
+    // wants it.)
+    void begin_chunk(std::string& out, std::string_view delta, std::string_view finish_reason)
+        const {
         out += head_;
         out += R"("choices":[{"index":0,"delta":)";
         out += delta;
         out += R"(,"logprobs":null,"finish_reason":)";
         out += finish_reason;
-        out += R"(}],"usage":null})";
+        out += R"(}],"usage":)";
+    }
+
+    // A whole chat.completion.chunk line with one choice and `usage` null.
+    std::string chunk(std::string_view delta, std::string_view finish_reason) const {
+        std::string out(line_start());
+        out.reserve(head_.size() + delta.size() + 120);
+        begin_chunk(out, delta, finish_reason);
+        out += "null}";
         out += line_end();
         return out;
     }
@@ -461,14 +465,17 @@ private:
     };
 
     DeltaTemplate delta_template(std::string_view field) const {
+        // The chunk with a delta of {"<field>":""}, cut at that empty string.
+        std::string delta = "{";
+        json::append_quoted(delta, field);
+        delta += R"(:""})";
+        const std::string whole = chunk(delta, "null");
+        // Found past the chunk's head (whose strings cannot hold it unescaped): the first one.
+        const std::size_t at = whole.find(delta, line_start().size() + head_.size());
+        const std::size_t cut = at + delta.size() - 3;  // before `""}`
         DeltaTemplate t;
-        t.head = line_start();
-        t.head += head_;
-        t.head += R"("choices":[{"index":0,"delta":{)";
-        json::append_quoted(t.head, field);
-        t.head += ':';
-        t.tail = R"(},"logprobs":null,"finish_reason":null}],"usage":null})";
-        t.tail += line_end();
+        t.head = whole.substr(0, cut);
+        t.tail = whole.substr(cut + 2);
         return t;
     }
 
