@@ -25,6 +25,43 @@
 namespace parley::store {
 namespace {
 
+// Runs `sql` on a raw connection to `path`; the error text, if any.
+std::string exec_raw(const std::string& path, const std::string& sql) {
+    sqlite3* raw = nullptr;
+    if (sqlite3_open(path.c_str(), &raw) != SQLITE_OK) {
+        sqlite3_close(raw);
+        return "cannot open " + path;
+    }
+    char* error = nullptr;
+    std::string out;
+    if (sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+        out = error != nullptr ? error : "failed";
+    }
+    sqlite3_free(error);
+    sqlite3_close(raw);
+    return out;
+}
+
+// Column `column` of each row `sql` returns, as text.
+std::vector<std::string> column_raw(
+    const std::string& path, const std::string& sql, int column = 0
+) {
+    sqlite3* raw = nullptr;
+    std::vector<std::string> out;
+    if (sqlite3_open(path.c_str(), &raw) == SQLITE_OK) {
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(raw, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                const auto* text = sqlite3_column_text(st, column);
+                out.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(raw);
+    return out;
+}
+
 using std::chrono::milliseconds;
 using testing::run_awaitable;
 using testing::TestDatabase;
@@ -329,22 +366,14 @@ TEST_P(SearchStoreTest, BatchedIndexingMissesNothing) {
     EXPECT_EQ(message_ids(search(user, "narwhal")), std::vector{more.id});
 
     if (GetParam() == testing::Backend::sqlite) {
-        sqlite3* raw = nullptr;
-        ASSERT_EQ(sqlite3_open(db_->url().target.c_str(), &raw), SQLITE_OK);
-        char* error = nullptr;
         EXPECT_EQ(
-            sqlite3_exec(
-                raw,
+            exec_raw(
+                db_->url().target,
                 "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"
-                "INSERT INTO conversations_fts(conversations_fts) VALUES ('integrity-check');",
-                nullptr,
-                nullptr,
-                &error
+                "INSERT INTO conversations_fts(conversations_fts) VALUES ('integrity-check');"
             ),
-            SQLITE_OK
-        ) << error;
-        sqlite3_free(error);
-        sqlite3_close(raw);
+            ""
+        );
     }
 }
 
@@ -354,8 +383,6 @@ TEST(SearchMigration, IndexesExistingSqliteMessages) {
     TestDatabase db(testing::Backend::sqlite);
     std::filesystem::create_directories(std::filesystem::path(db.url().target).parent_path());
     {
-        sqlite3* raw = nullptr;
-        ASSERT_EQ(sqlite3_open(db.url().target.c_str(), &raw), SQLITE_OK);
         std::string sql =
             "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
             "applied_at TEXT NOT NULL);";
@@ -368,9 +395,7 @@ TEST(SearchMigration, IndexesExistingSqliteMessages) {
             "'2026-01-01T00:00:00.000Z');"
             "INSERT INTO messages(id, conversation_id, role, content, created_at) VALUES ('m1', "
             "'c1', 'user', 'an old message about gardening', '2026-01-01T00:00:00.000Z');";
-        char* error = nullptr;
-        ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
-        sqlite3_close(raw);
+        ASSERT_EQ(exec_raw(db.url().target, sql), "");
     }
     async::BlockingPool pool{1};
     const auto store = db.open(pool);
@@ -389,61 +414,15 @@ TEST(SearchMigration, IndexesExistingSqliteMessages) {
     f.matching = parse_search_query("old tim");
     EXPECT_EQ(run_awaitable(store->list_conversations(f, 0, 10))->total, 1);
     // The foreign keys survived the rebuild: deleting the user cascades to everything.
-    {
-        sqlite3* raw = nullptr;
-        ASSERT_EQ(sqlite3_open(db.url().target.c_str(), &raw), SQLITE_OK);
-        char* error = nullptr;
-        ASSERT_EQ(
-            sqlite3_exec(
-                raw,
-                "PRAGMA foreign_keys = ON; DELETE FROM users; "
-                "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');",
-                nullptr,
-                nullptr,
-                &error
-            ),
-            SQLITE_OK
-        ) << error;
-        sqlite3_close(raw);
-    }
+    ASSERT_EQ(
+        exec_raw(
+            db.url().target,
+            "PRAGMA foreign_keys = ON; DELETE FROM users; "
+            "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"
+        ),
+        ""
+    );
     EXPECT_TRUE(run_awaitable(store->search_messages(s, 0, 10))->empty());
-}
-
-// Runs `sql` on a raw connection to `path`; the error text, if any.
-std::string exec_raw(const std::string& path, const std::string& sql) {
-    sqlite3* raw = nullptr;
-    if (sqlite3_open(path.c_str(), &raw) != SQLITE_OK) {
-        sqlite3_close(raw);
-        return "cannot open " + path;
-    }
-    char* error = nullptr;
-    std::string out;
-    if (sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-        out = error != nullptr ? error : "failed";
-    }
-    sqlite3_free(error);
-    sqlite3_close(raw);
-    return out;
-}
-
-// Column `column` of each row `sql` returns, as text.
-std::vector<std::string> column_raw(
-    const std::string& path, const std::string& sql, int column = 0
-) {
-    sqlite3* raw = nullptr;
-    std::vector<std::string> out;
-    if (sqlite3_open(path.c_str(), &raw) == SQLITE_OK) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(raw, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
-            while (sqlite3_step(st) == SQLITE_ROW) {
-                const auto* text = sqlite3_column_text(st, column);
-                out.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
-            }
-        }
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(raw);
-    return out;
 }
 
 // Migration 0010 rebuilds messages with its role and status CHECKs as OR chains: every row keeps
