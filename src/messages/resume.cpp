@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <iterator>
 #include <utility>
 
 #include <boost/json/object.hpp>
@@ -81,7 +82,88 @@ std::size_t first_line(std::string_view bytes) {
     return nl == std::string_view::npos ? bytes.size() : nl + 1;
 }
 
+// LEB128: seven bits a byte, the low ones first; the high bit says another byte follows.
+void put_varint(std::string& out, std::uint64_t v) {
+    while (v >= 0x80) {
+        out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+        v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+}
+
+std::uint64_t get_varint(std::string_view in, std::size_t& at) {
+    std::uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        const auto byte = static_cast<unsigned char>(in[at++]);
+        v |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+        if ((byte & 0x80) == 0) {
+            return v;
+        }
+    }
+}
+
+// The first line the numberer writes for `id`.
+std::string id_line(std::uint64_t id) {
+    char digits[24];
+    const auto end = std::to_chars(std::begin(digits), std::end(digits), id).ptr;
+    std::string line = "id: ";
+    line.append(digits, end);
+    line += '\n';
+    return line;
+}
+
+// One record of the log: the id's distance from the record before (ignored for the oldest),
+// the first line (0: the standard `id: <id>` line, not kept; else its length + 1, then its bytes),
+// then the prefix and suffix shared with the previous event's rest, and the middle (its length,
+// then its bytes).
+void put_record(
+    std::string& out,
+    std::uint64_t id_gap,
+    std::string_view head,
+    bool standard_head,
+    std::size_t prefix,
+    std::size_t suffix,
+    std::string_view middle
+) {
+    put_varint(out, id_gap);
+    put_varint(out, standard_head ? 0 : head.size() + 1);
+    if (!standard_head) {
+        out.append(head);
+    }
+    put_varint(out, prefix);
+    put_varint(out, suffix);
+    put_varint(out, middle.size());
+    out.append(middle);
+}
+
 }  // namespace
+
+struct EventBuffer::Record {
+    std::uint64_t id_gap = 0;
+    std::string_view head;  // empty with standard_head
+    bool standard_head = false;
+    std::size_t prefix = 0;
+    std::size_t suffix = 0;
+    std::string_view middle;
+};
+
+EventBuffer::Record EventBuffer::read(std::size_t& at) const {
+    const std::string_view log = log_;
+    Record r;
+    r.id_gap = get_varint(log, at);
+    const auto head = get_varint(log, at);
+    r.standard_head = head == 0;
+    if (!r.standard_head) {
+        r.head = log.substr(at, head - 1);
+        at += head - 1;
+    }
+    r.prefix = get_varint(log, at);
+    r.suffix = get_varint(log, at);
+    const auto middle = get_varint(log, at);
+    r.middle = log.substr(at, middle);
+    at += middle;
+    return r;
+}
 
 void EventBuffer::append(const NumberedEvent& e) {
     const std::string_view bytes = e.bytes;
@@ -89,44 +171,64 @@ void EventBuffer::append(const NumberedEvent& e) {
     const std::string_view rest = bytes.substr(head);
     std::size_t prefix = 0;
     std::size_t suffix = 0;
-    if (!events_.empty()) {
+    if (count_ > 0) {
         const std::string_view last = last_rest_;
         prefix = common_prefix(last, rest);
         suffix = common_suffix(last, rest, std::min(last.size(), rest.size()) - prefix);
+    } else {
+        first_id_ = e.id;
     }
-    Entry entry;
-    entry.id = e.id;
-    entry.size = static_cast<std::uint32_t>(bytes.size());
-    entry.head = static_cast<std::uint32_t>(head);
-    entry.prefix = static_cast<std::uint32_t>(prefix);
-    entry.suffix = static_cast<std::uint32_t>(suffix);
-    entry.own.reserve(head + rest.size() - prefix - suffix);
-    entry.own.append(bytes.substr(0, head));
-    entry.own.append(rest.substr(prefix, rest.size() - prefix - suffix));
+    const std::string_view first = bytes.substr(0, head);
+    put_record(
+        log_,
+        count_ > 0 ? e.id - last_id_ : 0,
+        first,
+        first == id_line(e.id),
+        prefix,
+        suffix,
+        rest.substr(prefix, rest.size() - prefix - suffix)
+    );
     last_rest_.assign(rest);
+    last_id_ = e.id;
     bytes_ += bytes.size();
-    events_.push_back(std::move(entry));
-    while (bytes_ > max_bytes_ && events_.size() > 1) {
+    ++count_;
+    while (bytes_ > max_bytes_ && count_ > 1) {
         drop_oldest();
     }
 }
 
 void EventBuffer::drop_oldest() {
     // The next event becomes the oldest: it is rebuilt whole from the one dropped (kept whole).
-    const Entry& oldest = events_[0];
-    const std::string_view rest = std::string_view(oldest.own).substr(oldest.head);
-    Entry& next = events_[1];
-    std::string own = next.own.substr(0, next.head);
-    own.reserve(next.size);
-    own.append(rest.substr(0, next.prefix));
-    own.append(next.own, next.head);
-    own.append(rest.substr(rest.size() - next.suffix));
-    next.own = std::move(own);
-    next.prefix = 0;
-    next.suffix = 0;
-    bytes_ -= oldest.size;
-    dropped_to_ = oldest.id;
-    events_.pop_front();
+    // Its whole record is no longer than the two it replaces (its rest is its middle and what it
+    // shared of the oldest's rest), so it is written in their place, ending where they ended.
+    std::size_t at = begin_;
+    const Record oldest = read(at);
+    const Record next = read(at);
+    const std::size_t oldest_head =
+        oldest.standard_head ? id_line(first_id_).size() : oldest.head.size();
+    const std::string_view rest = oldest.middle;
+    std::string whole;
+    whole.reserve(next.prefix + next.middle.size() + next.suffix);
+    whole.append(rest.substr(0, next.prefix));
+    whole.append(next.middle);
+    whole.append(rest.substr(rest.size() - next.suffix));
+    std::string record;
+    put_record(record, 0, next.head, next.standard_head, 0, 0, whole);
+    bytes_ -= oldest_head + rest.size();
+    dropped_to_ = first_id_;
+    first_id_ += next.id_gap;
+    --count_;
+    const std::size_t span = at - begin_;
+    if (record.size() <= span) {
+        begin_ = at - record.size();
+        log_.replace(begin_, record.size(), record);
+    } else {
+        log_.replace(begin_, span, record);  // not reached (see above); kept correct regardless
+    }
+    if (begin_ > 4096 && begin_ > log_.size() / 2) {
+        log_.erase(0, begin_);  // the dead front, at most as long as what is kept
+        begin_ = 0;
+    }
 }
 
 std::optional<std::vector<NumberedEvent>> EventBuffer::after(std::uint64_t after) const {
@@ -135,17 +237,22 @@ std::optional<std::vector<NumberedEvent>> EventBuffer::after(std::uint64_t after
     }
     std::vector<NumberedEvent> out;
     std::string last;  // the previous event's rest
-    for (const auto& e : events_) {
+    std::uint64_t id = first_id_;
+    std::size_t at = begin_;
+    for (std::size_t i = 0; i < count_; ++i) {
+        const Record r = read(at);
+        if (i > 0) {
+            id += r.id_gap;
+        }
         std::string rest;
-        rest.reserve(e.size - e.head);
-        rest.append(last, 0, e.prefix);
-        rest.append(e.own, e.head);
-        rest.append(last, last.size() - e.suffix, e.suffix);
-        if (e.id > after) {
+        rest.reserve(r.prefix + r.middle.size() + r.suffix);
+        rest.append(last, 0, r.prefix);
+        rest.append(r.middle);
+        rest.append(last, last.size() - r.suffix, r.suffix);
+        if (id > after) {
             NumberedEvent full;
-            full.id = e.id;
-            full.bytes.reserve(e.size);
-            full.bytes.append(e.own, 0, e.head);
+            full.id = id;
+            full.bytes = r.standard_head ? id_line(id) : std::string(r.head);
             full.bytes += rest;
             out.push_back(std::move(full));
         }

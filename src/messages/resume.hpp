@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,8 +45,11 @@ private:
 // Each event is kept as what differs from the event before it: its first line (the `id:` line)
 // and the middle of the rest, between the prefix and the suffix that rest shares with the
 // previous event's. An answer's deltas differ in their text only, so a ~200-byte OpenAI chunk is
-// kept in a dozen bytes (issue 14: the buffer was ~17 KiB of an open stream's ~75 KiB). Reading
-// rebuilds the events from the oldest, which is always kept whole.
+// kept in a dozen bytes (issue 14: the buffer was ~17 KiB of an open stream's ~75 KiB). The
+// events are records in one byte string, their numbers as variable-length integers, and an
+// `id: <id>` first line is not kept but written again when read: ~10 bytes for a delta's event
+// (issue 14: a deque entry per event was 56 bytes). Reading rebuilds the events from the oldest,
+// which is always kept whole.
 class EventBuffer {
 public:
     explicit EventBuffer(std::size_t max_bytes) : max_bytes_(max_bytes) {}
@@ -57,30 +59,30 @@ public:
     // The events after `after`, oldest first; nullopt when some of them were dropped already.
     std::optional<std::vector<NumberedEvent>> after(std::uint64_t after) const;
 
-    std::uint64_t last_id() const noexcept {
-        return events_.empty() ? dropped_to_ : events_.back().id;
-    }
+    std::uint64_t last_id() const noexcept { return count_ == 0 ? dropped_to_ : last_id_; }
 
     std::size_t bytes() const noexcept { return bytes_; }
 
-    std::size_t size() const noexcept { return events_.size(); }
+    std::size_t size() const noexcept { return count_; }
+
+    // The heap bytes held (for tests and figures).
+    std::size_t capacity() const noexcept { return log_.capacity() + last_rest_.capacity(); }
 
 private:
-    struct Entry {
-        std::uint64_t id = 0;
-        std::uint32_t size = 0;    // the event's whole bytes
-        std::uint32_t head = 0;    // the bytes of `own` that are the event's first line
-        std::uint32_t prefix = 0;  // the bytes of the previous event's rest shared in front…
-        std::uint32_t suffix = 0;  // …and at the end (both 0 for the oldest event)
-        std::string own;           // the first line, then the rest's middle
-    };
+    struct Record;
 
+    // Decodes the record at `at` of log_, moving `at` past it.
+    Record read(std::size_t& at) const;
     void drop_oldest();
 
     std::size_t max_bytes_;
     std::size_t bytes_ = 0;
+    std::size_t count_ = 0;
+    std::uint64_t first_id_ = 0;    // the oldest kept event's
+    std::uint64_t last_id_ = 0;     // the newest's
     std::uint64_t dropped_to_ = 0;  // the id of the newest event dropped
-    std::deque<Entry> events_;
+    std::string log_;               // the records, the oldest at begin_
+    std::size_t begin_ = 0;
     std::string last_rest_;  // the newest event past its first line, for the next one's diff
 };
 

@@ -151,6 +151,70 @@ TEST(EventBuffer, MatchesABufferOfWholeEvents) {
     }
 }
 
+// A long answer through a small cap: ids with gaps, first lines of both kinds, thousands of
+// drops (the log's dead front is cut off as it goes), against whole events; and a 64-delta
+// OpenAI answer held in about a dozen bytes an event.
+TEST(EventBuffer, StaysCompactThroughThousandsOfDrops) {
+    EventBuffer b(2000);
+    std::deque<NumberedEvent> model;
+    std::size_t model_bytes = 0;
+    const auto same_as_model = [&b, &model] {
+        const auto got = b.after(model.front().id - 1);
+        ASSERT_TRUE(got.has_value());
+        ASSERT_EQ(got->size(), model.size());
+        for (std::size_t i = 0; i < model.size(); ++i) {
+            ASSERT_EQ((*got)[i].id, model[i].id);
+            ASSERT_EQ((*got)[i].bytes, model[i].bytes);
+        }
+        EXPECT_EQ(b.last_id(), model.back().id);
+    };
+    std::uint64_t id = 0;
+    for (int i = 0; i < 5000; ++i) {
+        id += 1 + static_cast<std::uint64_t>(i % 7 == 0);
+        std::string e = i % 5 == 0 ? "event: x\n" : "id: " + std::to_string(id) + "\n";
+        e += "data: {\"choices\":[{\"delta\":{\"content\":\"" + std::string(i % 13, 'w') +
+             "\"}}]}\n\n";
+        b.append({id, e});
+        model.push_back({id, e});
+        model_bytes += e.size();
+        while (model_bytes > 2000 && model.size() > 1) {
+            model_bytes -= model.front().bytes.size();
+            model.pop_front();
+        }
+        ASSERT_EQ(b.bytes(), model_bytes);
+        ASSERT_EQ(b.size(), model.size());
+        if (i % 97 == 0) {
+            same_as_model();
+        }
+    }
+    same_as_model();
+    EXPECT_FALSE(b.after(model.front().id - 2).has_value());
+    EXPECT_LT(b.capacity(), 2 * 4096U);  // the dead front does not pile up
+
+    EventBuffer answer(1 << 20);
+    EventNumberer numberer;
+    const std::string head =
+        "data: {\"id\":\"chatcmpl-0123456789\",\"object\":\"chat.completion.chunk\",\"created\":"
+        "1796409070,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{";
+    for (const auto& e : numberer.number(head + "\"role\":\"assistant\"}}]}\n\n")) {
+        answer.append(e);
+    }
+    for (int i = 0; i < 63; ++i) {
+        const std::string text = "tok" + std::to_string(i);
+        for (const auto& e : numberer.number(
+                 head + "\"content\":\"" + text + "\"},\"finish_reason\":null}]}\n\n"
+             )) {
+            answer.append(e);
+        }
+    }
+    EXPECT_EQ(answer.size(), 64U);
+    EXPECT_LT(answer.capacity(), 64U * 12 + 2 * head.size() + 256);
+    EXPECT_EQ(
+        (*answer.after(63))[0].bytes,
+        "id: 64\n" + head + "\"content\":\"tok62\"},\"finish_reason\":null}]}\n\n"
+    );
+}
+
 TEST(LiveStream, AppendsNumberedEventsAndReadsFromAnId) {
     StreamHub hub;
     auto s = hub.open({"m1", "c1", "anthropic", true});
