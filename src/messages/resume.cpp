@@ -18,6 +18,18 @@ namespace bj = boost::json;
 
 // --- numbering ----------------------------------------------------------------------------------
 
+namespace {
+
+// The first line the numberer writes for `id`.
+std::string id_line(std::uint64_t id) {
+    char line[32] = "id: ";
+    char* end = std::to_chars(line + 4, std::end(line) - 1, id).ptr;
+    *end++ = '\n';
+    return {line, end};
+}
+
+}  // namespace
+
 std::vector<NumberedEvent> EventNumberer::number(std::string_view piece) {
     std::vector<NumberedEvent> out;
     while (!piece.empty()) {
@@ -30,8 +42,9 @@ std::vector<NumberedEvent> EventNumberer::number(std::string_view piece) {
         }
         NumberedEvent e;
         e.id = ++last_;
-        e.bytes = "id: " + std::to_string(e.id) + "\n";
-        e.bytes += event;
+        const std::string line = id_line(e.id);
+        e.bytes.reserve(line.size() + event.size());
+        e.bytes.append(line).append(event);
         out.push_back(std::move(e));
     }
     return out;
@@ -82,13 +95,15 @@ std::size_t first_line(std::string_view bytes) {
     return nl == std::string_view::npos ? bytes.size() : nl + 1;
 }
 
-// LEB128: seven bits a byte, the low ones first; the high bit says another byte follows.
-void put_varint(std::string& out, std::uint64_t v) {
+// LEB128: seven bits a byte, the low ones first; the high bit says another byte follows. Writes
+// at `out` (room for 10 bytes) and returns the end.
+char* put_varint(char* out, std::uint64_t v) {
     while (v >= 0x80) {
-        out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+        *out++ = static_cast<char>((v & 0x7F) | 0x80);
         v >>= 7;
     }
-    out.push_back(static_cast<char>(v));
+    *out++ = static_cast<char>(v);
+    return out;
 }
 
 std::uint64_t get_varint(std::string_view in, std::size_t& at) {
@@ -102,14 +117,14 @@ std::uint64_t get_varint(std::string_view in, std::size_t& at) {
     }
 }
 
-// The first line the numberer writes for `id`.
-std::string id_line(std::uint64_t id) {
+// Whether `line` is id_line(id), without making it.
+bool is_id_line(std::string_view line, std::uint64_t id) {
+    if (!line.starts_with("id: ") || !line.ends_with('\n')) {
+        return false;
+    }
     char digits[24];
-    const auto end = std::to_chars(std::begin(digits), std::end(digits), id).ptr;
-    std::string line = "id: ";
-    line.append(digits, end);
-    line += '\n';
-    return line;
+    const char* end = std::to_chars(std::begin(digits), std::end(digits), id).ptr;
+    return line.substr(4, line.size() - 5) == std::string_view(digits, end);
 }
 
 // One record of the log: the id's distance from the record before (ignored for the oldest),
@@ -125,14 +140,18 @@ void put_record(
     std::size_t suffix,
     std::string_view middle
 ) {
-    put_varint(out, id_gap);
-    put_varint(out, standard_head ? 0 : head.size() + 1);
+    char numbers[50];
+    char* end = put_varint(numbers, id_gap);
+    end = put_varint(end, standard_head ? 0 : head.size() + 1);
     if (!standard_head) {
+        out.append(numbers, end);
         out.append(head);
+        end = numbers;
     }
-    put_varint(out, prefix);
-    put_varint(out, suffix);
-    put_varint(out, middle.size());
+    end = put_varint(end, prefix);
+    end = put_varint(end, suffix);
+    end = put_varint(end, middle.size());
+    out.append(numbers, end);
     out.append(middle);
 }
 
@@ -183,7 +202,7 @@ void EventBuffer::append(const NumberedEvent& e) {
         log_,
         count_ > 0 ? e.id - last_id_ : 0,
         first,
-        first == id_line(e.id),
+        is_id_line(first, e.id),
         prefix,
         suffix,
         rest.substr(prefix, rest.size() - prefix - suffix)
