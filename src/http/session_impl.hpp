@@ -337,23 +337,49 @@ private:
               closed_(session.stream_.get_executor()) {}
 
         asio::awaitable<bool> send(std::string bytes) override {
-            if (reason_ != CloseReason::none && reason_ != CloseReason::shutdown) {
-                co_return false;
+            if (!try_send(bytes)) {
+                co_await flush();
             }
-            if (broken_) {
-                co_return false;
+            co_return usable();
+        }
+
+        bool try_send(std::string_view bytes) override {
+            if (!usable() || !left_.empty()) {
+                // Gone: a no-op. Bytes still waiting: these go after them, through flush().
+                if (usable()) {
+                    append_chunk(left_, bytes, http10_);
+                }
+                return left_.empty();
             }
             std::string chunk;
             chunk.reserve(bytes.size() + 16);
             append_chunk(chunk, bytes, http10_);
             if (chunk.empty()) {
-                co_return true;
+                return true;
             }
-            broken_ = !co_await session_.write_bytes(std::move(chunk));
-            if (broken_) {
-                mark_closed(CloseReason::client_left);
+            bool ok = true;
+            const std::size_t done = session_.write_now(chunk, ok);
+            if (!ok) {
+                break_off();
+                return true;
             }
-            co_return !broken_;
+            if (done == chunk.size()) {
+                return true;
+            }
+            chunk.erase(0, done);
+            left_ = std::move(chunk);
+            return false;
+        }
+
+        asio::awaitable<bool> flush() override {
+            if (usable() && !left_.empty()) {
+                std::string rest = std::move(left_);
+                left_.clear();
+                if (!co_await session_.write_bytes(std::move(rest))) {
+                    break_off();
+                }
+            }
+            co_return usable();
         }
 
         asio::awaitable<CloseReason> closed() override {
@@ -379,9 +405,22 @@ private:
         bool broken() const noexcept { return broken_; }
 
     private:
+        // Whether writes still go out: the client has not left and no write failed (a drain
+        // still lets the goodbye out).
+        bool usable() const noexcept {
+            return !broken_ && (reason_ == CloseReason::none || reason_ == CloseReason::shutdown);
+        }
+
+        void break_off() {
+            broken_ = true;
+            left_.clear();
+            mark_closed(CloseReason::client_left);
+        }
+
         Session& session_;
         bool http10_;
         bool broken_ = false;
+        std::string left_;  // framed bytes try_send() could not write at once, for flush()
         CloseReason reason_ = CloseReason::none;
         async::Event closed_;
     };
@@ -417,7 +456,26 @@ private:
     // loop. That saves a turn of the loop and a timer per delta. (The in-memory test transport
     // has no non-blocking mode: every write goes through the loop there.)
     asio::awaitable<bool> write_bytes(std::string bytes) {
-        std::size_t done = 0;
+        bool ok = true;
+        const std::size_t done = write_now(bytes, ok);
+        if (!ok) {
+            co_return false;
+        }
+        if (done == bytes.size()) {
+            co_return true;
+        }
+        stream_.expires_after(shared_.limits.body_timeout);
+        auto [ec, n] = co_await asio::async_write(
+            stream_, asio::buffer(bytes.data() + done, bytes.size() - done), kTuple
+        );
+        stream_.expires_never();
+        co_return !ec;
+    }
+
+    // Writes what the socket takes of `bytes` at once, without waiting, and returns how much
+    // that was; `ok` turns false when the connection broke. Nothing on a transport without
+    // non-blocking writes.
+    std::size_t write_now(std::string_view bytes, bool& ok) {
         if constexpr (requires(Stream & s, boost::system::error_code & e) {
                           s.socket().non_blocking(true, e);
                       }) {
@@ -426,23 +484,15 @@ private:
             if (!socket.non_blocking()) {
                 socket.non_blocking(true, ec);  // asynchronous operations are unaffected
             }
-            done = ec ? 0 : socket.write_some(asio::buffer(bytes), ec);
+            const std::size_t done = ec ? 0 : socket.write_some(asio::buffer(bytes), ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again) {
-                ec = {};
+                return done;
             }
-            if (ec) {
-                co_return false;
-            }
-            if (done == bytes.size()) {
-                co_return true;
-            }
+            ok = !ec;
+            return done;
+        } else {
+            return 0;
         }
-        stream_.expires_after(shared_.limits.body_timeout);
-        auto [ec, n] = co_await asio::async_write(
-            stream_, asio::buffer(bytes.data() + done, bytes.size() - done), kTuple
-        );
-        stream_.expires_never();
-        co_return !ec;
     }
 
     // What the parser accepts but Parley does not, once the headers are read: more header

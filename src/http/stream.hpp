@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -24,6 +25,13 @@ class StreamWriter {
 public:
     // Writes `bytes` now; false when the client is gone (later sends are no-ops).
     virtual boost::asio::awaitable<bool> send(std::string bytes) = 0;
+    // send() as a plain call, for a stream's deltas (issue 14: no coroutine per write): writes
+    // `bytes` when the connection takes them at once and returns true. False when part of them
+    // had to wait: they are kept, in order before any later bytes, and flush() writes them. True,
+    // a no-op, once the client is gone (close_reason() says so).
+    virtual bool try_send(std::string_view bytes) = 0;
+    // Writes what try_send() kept; false when the client is gone.
+    virtual boost::asio::awaitable<bool> flush() = 0;
 
     // Completes when the client left or the server began to drain; at once if that happened.
     virtual boost::asio::awaitable<CloseReason> closed() = 0;

@@ -97,6 +97,45 @@ asio::awaitable<void> send_pieces(
     }
 }
 
+// What try_send_pieces() did.
+enum class Tried {
+    sent,         // all written
+    left,         // written in part: the rest waits for flush_pieces()
+    unsupported,  // nothing: the channel writes through send_pieces() only
+};
+
+// send_pieces() as a plain call where the channel has one (SSE): the pieces in one write, without
+// a coroutine per delta (issue 14).
+template <class Channel>
+Tried try_send_pieces(Channel& channel, std::vector<std::string>& pieces, bool framed) {
+    if constexpr (std::is_base_of_v<http::StreamWriter, Channel>) {
+        if (framed) {
+            return Tried::unsupported;
+        }
+        bool sent = false;
+        if (pieces.size() == 1) {
+            sent = channel.try_send(pieces.front());
+        } else {
+            std::string all;
+            for (const auto& piece : pieces) {
+                all += piece;
+            }
+            sent = channel.try_send(all);
+        }
+        return sent ? Tried::sent : Tried::left;
+    } else {
+        return Tried::unsupported;
+    }
+}
+
+// Writes what try_send_pieces() left.
+template <class Channel>
+asio::awaitable<void> flush_pieces(Channel& channel) {
+    if constexpr (std::is_base_of_v<http::StreamWriter, Channel>) {
+        co_await channel.flush();
+    }
+}
+
 constexpr std::chrono::milliseconds kReaderCheckEvery{250};
 
 // A resumable answer whose reader left: it goes on while someone reads it again (here or, with
@@ -240,8 +279,11 @@ asio::awaitable<void> relay_events(
                 co_await send_pieces(channel, pending, 0, end_at, framed);
                 co_await state.before_end();
                 co_await send_pieces(channel, pending, end_at, pending.size(), framed);
-            } else {
+            } else if (const Tried tried = try_send_pieces(channel, pending, framed);
+                       tried == Tried::unsupported) {
                 co_await send_pieces(channel, pending, 0, pending.size(), framed);
+            } else if (tried == Tried::left) {
+                co_await flush_pieces(channel);
             }
             state.last_write = std::chrono::steady_clock::now();
         }

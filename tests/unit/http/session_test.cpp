@@ -227,6 +227,32 @@ TEST_F(SessionTest, ARequestPipelinedBehindAStreamIsAnsweredAfterIt) {
     EXPECT_EQ(bj::parse(r[1].body).at("data").at("query").as_string(), "after=stream");
 }
 
+// try_send() keeps what the connection did not take at once (here all of it: the in-memory
+// transport has no non-blocking writes), and what is sent after goes behind it, in order.
+TEST_F(SessionTest, BytesATriedWriteKeptGoOutBeforeLaterOnes) {
+    std::vector<bool> tried;
+    add(Method::get, "/stream", [&tried](Request&) -> asio::awaitable<Response> {
+        Response res;
+        res.content_type = "text/event-stream";
+        res.body_writer = [&tried](StreamWriter& w) -> asio::awaitable<void> {
+            tried.push_back(w.try_send("data: 0\n\n"));
+            tried.push_back(w.try_send("data: 1\n\n"));
+            co_await w.send("data: 2\n\n");
+            tried.push_back(w.try_send("data: 3\n\n"));
+            tried.push_back(co_await w.flush());
+            tried.push_back(co_await w.flush());  // nothing left: still usable
+        };
+        co_return res;
+    });
+    start();
+    send("GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    ASSERT_TRUE(run_until([&] { return finished_; }));
+    const auto r = responses();
+    ASSERT_EQ(r.size(), 1U) << client_.str();
+    EXPECT_EQ(r[0].body, "data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\n");
+    EXPECT_EQ(tried, (std::vector<bool>{false, false, false, true, true}));
+}
+
 TEST_F(SessionTest, ABodyCutMidWayReachesNoHandlerAndEndsTheSession) {
     add_echo();
     start();
