@@ -338,10 +338,12 @@ std::optional<TurnEvent> Turn::try_next() {
 }
 
 asio::awaitable<bool> Turn::wait_until(std::chrono::steady_clock::time_point t) {
+    // Not a coroutine: the notifier's own wait (issue 14: a frame less per delta). An event
+    // already queued marks the notifier, so that the wait completes at once.
     if (!state_->queue.empty()) {
-        co_return true;
+        state_->ready.notify();  // (no waiter now: it only marks)
     }
-    co_return co_await state_->ready.wait_until(t);
+    return state_->ready.wait_until(t);
 }
 
 void Turn::cancel(StopCause why) {
