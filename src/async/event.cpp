@@ -134,6 +134,14 @@ void Notifier::notify_inline() {
     state_->notify(true);
 }
 
+bool Notifier::waited_on_here() const noexcept {
+    if (!state_->waiter) {
+        return false;
+    }
+    const auto* loop = state_->executor.target<asio::io_context::executor_type>();
+    return loop != nullptr && loop->running_in_this_thread();
+}
+
 asio::awaitable<void> Notifier::wait() {
     co_await wait_until(asio::steady_timer::time_point::max());
 }

@@ -49,6 +49,10 @@ public:
 
     void notify_inline();
 
+    // Whether a wait is pending and the caller runs on the waiter's loop thread: then what the
+    // waiter would be woken for can be handed to its owner by a plain call instead.
+    bool waited_on_here() const noexcept;
+
     boost::asio::awaitable<void> wait();
 
     // wait(), or until `t` if that comes first: true when notified, false at `t`. Cancellable

@@ -262,6 +262,35 @@ asio::awaitable<void> relay_events(
     if (first) {
         handle(*first);
     }
+    // While this coroutine waits, the deltas that come are written by a plain call from the turn
+    // (SSE; issue 14: no resumption of the relay per delta). Anything else (the ending, a tool
+    // event, a write that has to wait, a client gone) wakes it, as every event did before.
+    bool flush_needed = false;
+    const auto write_inline = [&]() -> bool {
+        if (channel.close_reason() == http::CloseReason::client_left) {
+            return false;
+        }
+        while (auto e = turn.try_next_delta()) {
+            handle(*e);
+        }
+        if (!pending.empty()) {
+            flush_needed = try_send_pieces(channel, pending, framed) == Tried::left;
+            pending.clear();
+            state.last_write = std::chrono::steady_clock::now();
+        }
+        return !flush_needed && !turn.queued();
+    };
+
+    struct InlineReader {
+        Turn& turn;
+
+        ~InlineReader() { turn.set_inline_reader({}); }
+    };
+
+    const InlineReader unset{turn};
+    if (std::is_base_of_v<http::StreamWriter, Channel> && !framed) {
+        turn.set_inline_reader(write_inline);
+    }
     bool ping = false;
     for (;;) {
         while (!ended) {
@@ -293,9 +322,13 @@ asio::awaitable<void> relay_events(
         }
         // One timer for both: the turn's wake-up, armed at the ping time (once per wait, not
         // a second timer and coroutine racing it for the whole answer).
-        const auto ping_at = state.last_write + kPingEvery;
-        const bool woken = co_await turn.wait_until(ping_at);
-        ping = !woken && std::chrono::steady_clock::now() >= ping_at;
+        const bool woken = co_await turn.wait_until(state.last_write + kPingEvery);
+        if (flush_needed) {
+            flush_needed = false;  // what write_inline() could not write at once
+            co_await flush_pieces(channel);
+        }
+        // (The deltas written inline while it waited moved last_write on.)
+        ping = !woken && std::chrono::steady_clock::now() >= state.last_write + kPingEvery;
     }
 }
 

@@ -337,6 +337,25 @@ std::optional<TurnEvent> Turn::try_next() {
     return e;
 }
 
+std::optional<TurnEvent> Turn::try_next_delta() {
+    if (state_->queue.empty()) {
+        return std::nullopt;
+    }
+    const auto kind = state_->queue.front().kind;
+    if (kind != TurnEvent::Kind::text && kind != TurnEvent::Kind::thinking) {
+        return std::nullopt;
+    }
+    return try_next();
+}
+
+bool Turn::queued() const noexcept {
+    return !state_->queue.empty();
+}
+
+void Turn::set_inline_reader(std::function<bool()> reader) {
+    state_->inline_reader = std::move(reader);
+}
+
 asio::awaitable<bool> Turn::wait_until(std::chrono::steady_clock::time_point t) {
     // Not a coroutine: the notifier's own wait (issue 14: a frame less per delta). An event
     // already queued marks the notifier, so that the wait completes at once.

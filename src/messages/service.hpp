@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -138,6 +139,19 @@ public:
 
     // The next event if one is queued.
     std::optional<TurnEvent> try_next();
+
+    // The next event if one is queued and it is a text or thinking delta.
+    std::optional<TurnEvent> try_next_delta();
+
+    // Whether an event is queued.
+    bool queued() const noexcept;
+
+    // A reader's plain call for deltas (issue 14: no resumption of the reader's coroutine per
+    // delta). While set, an event pushed on the reader's loop thread while the reader waits in
+    // wait_until() is first offered to `reader`: it takes what it can with try_next_delta() and
+    // returns true when it left nothing for its coroutine, false to have the coroutine woken as
+    // usual. Reset it (an empty function) before what it refers to goes.
+    void set_inline_reader(std::function<bool()> reader);
 
     // For a reader that drains with try_next(): completes when an event is queued (at once if
     // one is), or at `t` if that comes first (then false); may also return true with nothing

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,9 +34,13 @@ struct Turn::State {
     bool started = false;
     StreamEnd outcome;
     std::optional<Error> failure;
+    std::function<bool()> inline_reader;  // Turn::set_inline_reader
 
     void push(TurnEvent e) {
         queue.push_back(std::move(e));
+        if (inline_reader && ready.waited_on_here() && inline_reader()) {
+            return;  // the waiting reader's plain call wrote it
+        }
         ready.notify_inline();  // the reader (a relay) writes the event at once
     }
 

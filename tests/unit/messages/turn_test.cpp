@@ -1,0 +1,134 @@
+// Turn's reader side (messages/service.hpp, turn_state.hpp): the inline reader a relay sets so
+// that the deltas pushed while it waits are written by a plain call, without waking its
+// coroutine (issue 14), and what still wakes it: any other event, and a push from another thread.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <gtest/gtest.h>
+
+#include "messages/service.hpp"
+#include "messages/turn_state.hpp"
+
+namespace parley::messages {
+namespace {
+
+namespace asio = boost::asio;
+
+TEST(TurnTest, DeltasPushedWhileTheReaderWaitsGoToItsPlainCallAndOtherEventsWakeIt) {
+    asio::io_context ctx;
+    auto st = std::make_shared<Turn::State>(ctx.get_executor());
+    Turn turn(st);
+    std::vector<std::string> inline_taken;
+    turn.set_inline_reader([&turn, &inline_taken] {
+        while (auto e = turn.try_next_delta()) {
+            inline_taken.push_back(e->text);
+        }
+        return !turn.queued();
+    });
+    int wakes = 0;
+    std::vector<std::string> woken_taken;
+    bool done = false;
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+            for (;;) {
+                co_await turn.wait_until(std::chrono::steady_clock::time_point::max());
+                ++wakes;
+                while (auto e = turn.try_next()) {
+                    if (e->kind == TurnEvent::Kind::end) {
+                        done = true;
+                        co_return;
+                    }
+                    woken_taken.push_back(e->text);
+                }
+            }
+        },
+        asio::detached
+    );
+    ctx.poll();  // the reader waits
+    const auto push_on_loop = [&ctx, &st](TurnEvent e) {
+        asio::post(ctx, [&st, e = std::move(e)]() mutable { st->push(std::move(e)); });
+        ctx.poll();
+    };
+
+    push_on_loop({TurnEvent::Kind::text, "a"});
+    push_on_loop({TurnEvent::Kind::thinking, "b"});
+    EXPECT_EQ(inline_taken, (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(wakes, 0);
+
+    // Not a delta: left queued for the coroutine, which is woken for it.
+    push_on_loop({TurnEvent::Kind::tool_call, "{}", "call_1", "lookup"});
+    EXPECT_EQ(wakes, 1);
+    EXPECT_EQ(woken_taken, (std::vector<std::string>{"{}"}));
+
+    // A push from another thread than the reader's loop: the reader is woken as before.
+    st->push({TurnEvent::Kind::text, "c"});  // (the loop is not running here)
+    EXPECT_EQ(inline_taken.size(), 2U);
+    ctx.poll();
+    EXPECT_EQ(wakes, 2);
+    EXPECT_EQ(woken_taken, (std::vector<std::string>{"{}", "c"}));
+
+    // Back to the plain call, then the end wakes the coroutine.
+    push_on_loop({TurnEvent::Kind::text, "d"});
+    EXPECT_EQ(inline_taken, (std::vector<std::string>{"a", "b", "d"}));
+    st->running = false;
+    push_on_loop({TurnEvent::Kind::end, {}});
+    EXPECT_TRUE(done);
+    EXPECT_EQ(wakes, 3);
+    turn.set_inline_reader({});
+}
+
+// A reader that leaves something (a write that has to wait) has its coroutine woken, even with
+// nothing queued; without an inline reader every event wakes it.
+TEST(TurnTest, AnInlineReaderThatLeavesWorkWakesTheCoroutine) {
+    asio::io_context ctx;
+    auto st = std::make_shared<Turn::State>(ctx.get_executor());
+    Turn turn(st);
+    bool leave_work = true;
+    int calls = 0;
+    turn.set_inline_reader([&] {
+        ++calls;
+        while (turn.try_next_delta()) {
+        }
+        return !leave_work;
+    });
+    int wakes = 0;
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+            for (;;) {
+                co_await turn.wait_until(std::chrono::steady_clock::time_point::max());
+                ++wakes;
+                while (auto e = turn.try_next()) {
+                    if (e->kind == TurnEvent::Kind::end) {
+                        co_return;
+                    }
+                }
+            }
+        },
+        asio::detached
+    );
+    ctx.poll();
+    asio::post(ctx, [&st] { st->push({TurnEvent::Kind::text, "x"}); });
+    ctx.poll();
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(wakes, 1);
+    turn.set_inline_reader({});
+    asio::post(ctx, [&st] { st->push({TurnEvent::Kind::text, "y"}); });
+    ctx.poll();
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(wakes, 2);
+    st->running = false;
+    asio::post(ctx, [&st] { st->push({TurnEvent::Kind::end, {}}); });
+    ctx.poll();
+    EXPECT_EQ(wakes, 3);
+}
+
+}  // namespace
+}  // namespace parley::messages
