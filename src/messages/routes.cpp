@@ -270,8 +270,9 @@ asio::awaitable<void> relay_events(
         if (channel.close_reason() == http::CloseReason::client_left) {
             return false;
         }
-        while (auto e = turn.try_next_delta()) {
+        for (const TurnEvent* e = turn.peek(); e != nullptr && e->delta(); e = turn.peek()) {
             handle(*e);
+            turn.pop();
         }
         if (!pending.empty()) {
             flush_needed = try_send_pieces(channel, pending, framed) == Tried::left;
@@ -294,11 +295,12 @@ asio::awaitable<void> relay_events(
     bool ping = false;
     for (;;) {
         while (!ended) {
-            auto e = turn.try_next();
-            if (!e) {
+            const TurnEvent* e = turn.peek();
+            if (e == nullptr) {
                 break;
             }
             handle(*e);
+            turn.pop();
         }
         if (ping && !ended) {
             add_raw(encoder.ping());  // not an event of the answer: not numbered

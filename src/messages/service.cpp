@@ -337,15 +337,12 @@ std::optional<TurnEvent> Turn::try_next() {
     return e;
 }
 
-std::optional<TurnEvent> Turn::try_next_delta() {
-    if (state_->queue.empty()) {
-        return std::nullopt;
-    }
-    const auto kind = state_->queue.front().kind;
-    if (kind != TurnEvent::Kind::text && kind != TurnEvent::Kind::thinking) {
-        return std::nullopt;
-    }
-    return try_next();
+const TurnEvent* Turn::peek() const noexcept {
+    return state_->queue.empty() ? nullptr : &state_->queue.front();
+}
+
+void Turn::pop() {
+    state_->queue.pop_front();
 }
 
 bool Turn::queued() const noexcept {

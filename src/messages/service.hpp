@@ -108,6 +108,9 @@ struct TurnEvent {
     std::string tool_id{};    // tool_call, tool_result
     std::string tool_name{};  // tool_call, tool_result
     bool ok = true;           // tool_result: false when the tool failed
+
+    // A text or thinking delta.
+    bool delta() const noexcept { return kind == Kind::text || kind == Kind::thinking; }
 };
 
 // Why an answer was stopped before its end.
@@ -140,15 +143,17 @@ public:
     // The next event if one is queued.
     std::optional<TurnEvent> try_next();
 
-    // The next event if one is queued and it is a text or thinking delta.
-    std::optional<TurnEvent> try_next_delta();
+    // The next event without taking it (null when none is queued); pop() takes it. For a
+    // reader that handles events where they are queued (issue 14: no copy per delta).
+    const TurnEvent* peek() const noexcept;
+    void pop();
 
     // Whether an event is queued.
     bool queued() const noexcept;
 
     // A reader's plain call for deltas (issue 14: no resumption of the reader's coroutine per
     // delta). While set, an event pushed on the reader's loop thread while the reader waits in
-    // wait_until() is first offered to `reader`: it takes what it can with try_next_delta() and
+    // wait_until() is first offered to `reader`: it takes the deltas it can (peek(), pop()) and
     // returns true when it left nothing for its coroutine, false to have the coroutine woken as
     // usual. Reset it (an empty function) before what it refers to goes.
     void set_inline_reader(std::function<bool()> reader);

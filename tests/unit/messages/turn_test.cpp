@@ -26,8 +26,9 @@ TEST(TurnTest, DeltasPushedWhileTheReaderWaitsGoToItsPlainCallAndOtherEventsWake
     Turn turn(st);
     std::vector<std::string> inline_taken;
     turn.set_inline_reader([&turn, &inline_taken] {
-        while (auto e = turn.try_next_delta()) {
+        for (const TurnEvent* e = turn.peek(); e != nullptr && e->delta(); e = turn.peek()) {
             inline_taken.push_back(e->text);
+            turn.pop();
         }
         return !turn.queued();
     });
@@ -94,7 +95,8 @@ TEST(TurnTest, AnInlineReaderThatLeavesWorkWakesTheCoroutine) {
     int calls = 0;
     turn.set_inline_reader([&] {
         ++calls;
-        while (turn.try_next_delta()) {
+        while (turn.peek() != nullptr && turn.peek()->delta()) {
+            turn.pop();
         }
         return !leave_work;
     });
