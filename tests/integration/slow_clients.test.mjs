@@ -130,6 +130,13 @@ describe("slow clients", () => {
         const started = Date.now();
         socket.write(`GET ${BUNDLE} HTTP/1.1\r\nHost: x\r\n\r\n`.repeat(count));
         try {
+            // The server has the connection (on a loaded machine its accept can come after the
+            // first count below, which would then see the count it expects at the end).
+            await waitUntil(async () => (await openConnections(server.port)) === 2, {
+                timeoutMs: 5_000,
+                intervalMs: 20,
+                what: "the slow reader's connection to be counted",
+            });
             // The server gives up on the write it cannot finish and closes the connection.
             await waitUntil(async () => (await openConnections(server.port)) === 1, {
                 timeoutMs: 15_000,
