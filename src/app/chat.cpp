@@ -63,7 +63,7 @@ asio::awaitable<void> wait_signal(asio::signal_set& signals) {
 asio::awaitable<int> converse(
     llm::ModelRouter& router, const llm::ModelInfo& model, llm::ChatRequest request
 ) {
-    const auto sink = [](llm::StreamEvent e) {
+    const auto sink = [](const llm::StreamEvent& e) {
         print(event_json(e));
     };
     const auto result = co_await router.stream(model, request, sink);

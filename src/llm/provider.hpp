@@ -24,7 +24,7 @@ namespace parley::llm {
 // coroutine: an awaitable sink cost a coroutine frame at each level (the router's, the turn's)
 // for every delta (issue 14). What a cancelled provider still sends (its broken request) the
 // router drops: it is not an event of the answer.
-using EventSink = std::function<void(StreamEvent)>;
+using EventSink = std::function<void(StreamEvent&&)>;
 
 class Provider {
 public:

@@ -175,7 +175,7 @@ Result<const ModelInfo*> ModelRouter::resolve(std::string_view model_id) const {
 asio::awaitable<void> ModelRouter::attempt(
     Provider& provider, const ChatRequest& request, Attempt& st
 ) {
-    EventSink wrapped = [&st](StreamEvent e) {
+    EventSink wrapped = [&st](StreamEvent&& e) {
         if (st.finished || st.stopped) {
             return;
         }

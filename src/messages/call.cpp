@@ -39,7 +39,7 @@ asio::awaitable<void> run_call(
     std::optional<llm::Usage> usage;
     std::optional<llm::FinishReason> finish;
     std::optional<llm::StreamEvent> error;
-    const auto sink = [&](llm::StreamEvent e) {
+    const auto sink = [&](llm::StreamEvent&& e) {
         switch (e.kind) {
             case llm::StreamEvent::Kind::thinking_delta:
                 thinking += e.text;

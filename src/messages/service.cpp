@@ -717,7 +717,7 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
 asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, Prepared p) {
     Answer answer;
     const auto started = std::chrono::steady_clock::now();
-    const auto sink = [&answer, &st](llm::StreamEvent e) {
+    const auto sink = [&answer, &st](llm::StreamEvent&& e) {
         switch (e.kind) {
             case llm::StreamEvent::Kind::thinking_delta:
                 answer.thinking += e.text;
@@ -1007,7 +1007,7 @@ asio::awaitable<BackgroundAnswer> ask_in_background(
         hold = std::move(*reserved);
     }
     llm::Usage usage;
-    const auto sink = [&answer, &usage](llm::StreamEvent e) {
+    const auto sink = [&answer, &usage](llm::StreamEvent&& e) {
         if (e.kind == llm::StreamEvent::Kind::text_delta) {
             answer.text += e.text;
         } else if (e.kind == llm::StreamEvent::Kind::usage) {

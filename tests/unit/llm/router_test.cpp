@@ -87,7 +87,7 @@ public:
             throw boost::system::system_error(asio::error::operation_aborted);
         }
         if (s.error) {
-            sink(*s.error);
+            sink(StreamEvent(*s.error));
             co_return;
         }
         sink(StreamEvent::usage_event({7, static_cast<std::int64_t>(s.tokens.size())}));
