@@ -20,6 +20,35 @@ namespace {
 
 namespace asio = boost::asio;
 
+// What a relay's coroutine does, as a test reader: waits, counts the wake-ups, takes what is
+// queued (the texts into `taken`) until the end.
+struct WokenReader {
+    int wakes = 0;
+    std::vector<std::string> taken;
+    bool done = false;
+
+    void spawn(asio::io_context& ctx, Turn& turn) {
+        asio::co_spawn(
+            ctx,
+            [this, &turn]() -> asio::awaitable<void> {
+                for (;;) {
+                    co_await turn.wait_until(std::chrono::steady_clock::time_point::max());
+                    ++wakes;
+                    while (auto e = turn.try_next()) {
+                        if (e->kind == TurnEvent::Kind::end) {
+                            done = true;
+                            co_return;
+                        }
+                        taken.push_back(e->text);
+                    }
+                }
+            },
+            asio::detached
+        );
+        ctx.poll();  // the reader waits
+    }
+};
+
 TEST(TurnTest, DeltasPushedWhileTheReaderWaitsGoToItsPlainCallAndOtherEventsWakeIt) {
     asio::io_context ctx;
     auto st = std::make_shared<Turn::State>(ctx.get_executor());
@@ -32,27 +61,8 @@ TEST(TurnTest, DeltasPushedWhileTheReaderWaitsGoToItsPlainCallAndOtherEventsWake
         }
         return !turn.queued();
     });
-    int wakes = 0;
-    std::vector<std::string> woken_taken;
-    bool done = false;
-    asio::co_spawn(
-        ctx,
-        [&]() -> asio::awaitable<void> {
-            for (;;) {
-                co_await turn.wait_until(std::chrono::steady_clock::time_point::max());
-                ++wakes;
-                while (auto e = turn.try_next()) {
-                    if (e->kind == TurnEvent::Kind::end) {
-                        done = true;
-                        co_return;
-                    }
-                    woken_taken.push_back(e->text);
-                }
-            }
-        },
-        asio::detached
-    );
-    ctx.poll();  // the reader waits
+    WokenReader reader;
+    reader.spawn(ctx, turn);
     const auto push_on_loop = [&ctx, &st](TurnEvent e) {
         asio::post(ctx, [&st, e = std::move(e)]() mutable { st->push(std::move(e)); });
         ctx.poll();
@@ -61,27 +71,27 @@ TEST(TurnTest, DeltasPushedWhileTheReaderWaitsGoToItsPlainCallAndOtherEventsWake
     push_on_loop({TurnEvent::Kind::text, "a"});
     push_on_loop({TurnEvent::Kind::thinking, "b"});
     EXPECT_EQ(inline_taken, (std::vector<std::string>{"a", "b"}));
-    EXPECT_EQ(wakes, 0);
+    EXPECT_EQ(reader.wakes, 0);
 
     // Not a delta: left queued for the coroutine, which is woken for it.
     push_on_loop({TurnEvent::Kind::tool_call, "{}", "call_1", "lookup"});
-    EXPECT_EQ(wakes, 1);
-    EXPECT_EQ(woken_taken, (std::vector<std::string>{"{}"}));
+    EXPECT_EQ(reader.wakes, 1);
+    EXPECT_EQ(reader.taken, (std::vector<std::string>{"{}"}));
 
     // A push from another thread than the reader's loop: the reader is woken as before.
     st->push({TurnEvent::Kind::text, "c"});  // (the loop is not running here)
     EXPECT_EQ(inline_taken.size(), 2U);
     ctx.poll();
-    EXPECT_EQ(wakes, 2);
-    EXPECT_EQ(woken_taken, (std::vector<std::string>{"{}", "c"}));
+    EXPECT_EQ(reader.wakes, 2);
+    EXPECT_EQ(reader.taken, (std::vector<std::string>{"{}", "c"}));
 
     // Back to the plain call, then the end wakes the coroutine.
     push_on_loop({TurnEvent::Kind::text, "d"});
     EXPECT_EQ(inline_taken, (std::vector<std::string>{"a", "b", "d"}));
     st->running = false;
     push_on_loop({TurnEvent::Kind::end, {}});
-    EXPECT_TRUE(done);
-    EXPECT_EQ(wakes, 3);
+    EXPECT_TRUE(reader.done);
+    EXPECT_EQ(reader.wakes, 3);
     turn.set_inline_reader({});
 }
 
@@ -91,45 +101,30 @@ TEST(TurnTest, AnInlineReaderThatLeavesWorkWakesTheCoroutine) {
     asio::io_context ctx;
     auto st = std::make_shared<Turn::State>(ctx.get_executor());
     Turn turn(st);
-    bool leave_work = true;
     int calls = 0;
     turn.set_inline_reader([&] {
         ++calls;
         while (turn.peek() != nullptr && turn.peek()->delta()) {
             turn.pop();
         }
-        return !leave_work;
+        return false;  // it left work behind (a write that has to wait)
     });
-    int wakes = 0;
-    asio::co_spawn(
-        ctx,
-        [&]() -> asio::awaitable<void> {
-            for (;;) {
-                co_await turn.wait_until(std::chrono::steady_clock::time_point::max());
-                ++wakes;
-                while (auto e = turn.try_next()) {
-                    if (e->kind == TurnEvent::Kind::end) {
-                        co_return;
-                    }
-                }
-            }
-        },
-        asio::detached
-    );
-    ctx.poll();
+    WokenReader reader;
+    reader.spawn(ctx, turn);
     asio::post(ctx, [&st] { st->push({TurnEvent::Kind::text, "x"}); });
     ctx.poll();
     EXPECT_EQ(calls, 1);
-    EXPECT_EQ(wakes, 1);
+    EXPECT_EQ(reader.wakes, 1);
     turn.set_inline_reader({});
     asio::post(ctx, [&st] { st->push({TurnEvent::Kind::text, "y"}); });
     ctx.poll();
     EXPECT_EQ(calls, 1);
-    EXPECT_EQ(wakes, 2);
+    EXPECT_EQ(reader.wakes, 2);
+    EXPECT_EQ(reader.taken, (std::vector<std::string>{"y"}));
     st->running = false;
     asio::post(ctx, [&st] { st->push({TurnEvent::Kind::end, {}}); });
     ctx.poll();
-    EXPECT_EQ(wakes, 3);
+    EXPECT_EQ(reader.wakes, 3);
 }
 
 }  // namespace
