@@ -344,12 +344,12 @@ private:
         }
 
         bool try_send(std::string_view bytes) override {
-            if (!usable() || !left_.empty()) {
-                // Gone: a no-op. Bytes still waiting: these go after them, through flush().
-                if (usable()) {
-                    append_chunk(left_, bytes, http10_);
-                }
-                return left_.empty();
+            if (!usable()) {
+                return true;  // the client is gone: a no-op
+            }
+            if (!left_.empty()) {
+                append_chunk(left_, bytes, http10_);  // behind the bytes still waiting
+                return false;
             }
             std::string chunk;
             chunk.reserve(bytes.size() + 16);
