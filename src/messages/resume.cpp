@@ -184,6 +184,16 @@ EventBuffer::Record EventBuffer::read(std::size_t& at) const {
     return r;
 }
 
+// A record's rest: what it shares of the previous event's rest around its own middle.
+std::string EventBuffer::rest_of(const Record& r, std::string_view previous) {
+    std::string rest;
+    rest.reserve(r.prefix + r.middle.size() + r.suffix);
+    rest.append(previous.substr(0, r.prefix));
+    rest.append(r.middle);
+    rest.append(previous.substr(previous.size() - r.suffix));
+    return rest;
+}
+
 void EventBuffer::append(const NumberedEvent& e) {
     const std::string_view bytes = e.bytes;
     const std::size_t head = first_line(bytes);
@@ -226,13 +236,8 @@ void EventBuffer::drop_oldest() {
     const std::size_t oldest_head =
         oldest.standard_head ? id_line(first_id_).size() : oldest.head.size();
     const std::string_view rest = oldest.middle;
-    std::string whole;
-    whole.reserve(next.prefix + next.middle.size() + next.suffix);
-    whole.append(rest.substr(0, next.prefix));
-    whole.append(next.middle);
-    whole.append(rest.substr(rest.size() - next.suffix));
     std::string record;
-    put_record(record, 0, next.head, next.standard_head, 0, 0, whole);
+    put_record(record, 0, next.head, next.standard_head, 0, 0, rest_of(next, rest));
     bytes_ -= oldest_head + rest.size();
     dropped_to_ = first_id_;
     first_id_ += next.id_gap;
@@ -263,11 +268,7 @@ std::optional<std::vector<NumberedEvent>> EventBuffer::after(std::uint64_t after
         if (i > 0) {
             id += r.id_gap;
         }
-        std::string rest;
-        rest.reserve(r.prefix + r.middle.size() + r.suffix);
-        rest.append(last, 0, r.prefix);
-        rest.append(r.middle);
-        rest.append(last, last.size() - r.suffix, r.suffix);
+        std::string rest = rest_of(r, last);
         if (id > after) {
             NumberedEvent full;
             full.id = id;

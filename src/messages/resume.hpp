@@ -73,6 +73,7 @@ private:
 
     // Decodes the record at `at` of log_, moving `at` past it.
     Record read(std::size_t& at) const;
+    static std::string rest_of(const Record& r, std::string_view previous);
     void drop_oldest();
 
     std::size_t max_bytes_;
