@@ -68,19 +68,20 @@ struct RelayState {
     std::function<asio::awaitable<void>()> before_end;
 };
 
-// Writes `pieces` to the channel: one message each when `framed` (WebSocket), else in one write.
+// Whether a channel carries one message per piece (http::WebSocket) rather than one byte stream
+// (http::StreamWriter, SSE).
+template <class Channel>
+constexpr bool kFramed = !std::is_base_of_v<http::StreamWriter, Channel>;
+
+// Writes `pieces` to the channel: one message each on a framed channel, else in one write.
 template <class Channel>
 asio::awaitable<void> send_pieces(
-    Channel& channel,
-    std::vector<std::string>& pieces,
-    std::size_t from,
-    std::size_t to,
-    bool framed
+    Channel& channel, std::vector<std::string>& pieces, std::size_t from, std::size_t to
 ) {
     if (from >= to) {
         co_return;
     }
-    if (framed) {
+    if constexpr (kFramed<Channel>) {
         for (std::size_t i = from; i < to; ++i) {
             if (!co_await channel.send(std::move(pieces[i]))) {
                 break;
@@ -97,43 +98,17 @@ asio::awaitable<void> send_pieces(
     }
 }
 
-// What try_send_pieces() did.
-enum class Tried {
-    sent,         // all written
-    left,         // written in part: the rest waits for flush_pieces()
-    unsupported,  // nothing: the channel writes through send_pieces() only
-};
-
-// send_pieces() as a plain call where the channel has one (SSE): the pieces in one write, without
-// a coroutine per delta (issue 14).
-template <class Channel>
-Tried try_send_pieces(Channel& channel, std::vector<std::string>& pieces, bool framed) {
-    if constexpr (std::is_base_of_v<http::StreamWriter, Channel>) {
-        if (framed) {
-            return Tried::unsupported;
-        }
-        bool sent = false;
-        if (pieces.size() == 1) {
-            sent = channel.try_send(pieces.front());
-        } else {
-            std::string all;
-            for (const auto& piece : pieces) {
-                all += piece;
-            }
-            sent = channel.try_send(all);
-        }
-        return sent ? Tried::sent : Tried::left;
-    } else {
-        return Tried::unsupported;
+// send_pieces() of all `pieces` as a plain call (SSE; issue 14: no coroutine per delta). False
+// when part of them had to wait: channel.flush() writes it.
+bool try_send_pieces(http::StreamWriter& channel, const std::vector<std::string>& pieces) {
+    if (pieces.size() == 1) {
+        return channel.try_send(pieces.front());
     }
-}
-
-// Writes what try_send_pieces() left.
-template <class Channel>
-asio::awaitable<void> flush_pieces(Channel& channel) {
-    if constexpr (std::is_base_of_v<http::StreamWriter, Channel>) {
-        co_await channel.flush();
+    std::string all;
+    for (const auto& piece : pieces) {
+        all += piece;
     }
+    return channel.try_send(all);
 }
 
 constexpr std::chrono::milliseconds kReaderCheckEvery{250};
@@ -213,7 +188,6 @@ asio::awaitable<void> relay_events(
     StreamEncoder& encoder,
     Channel& channel,
     std::optional<TurnEvent> first,
-    bool framed,
     RelayState& state
 ) {
     std::vector<std::string> pending;
@@ -265,22 +239,7 @@ asio::awaitable<void> relay_events(
     // While this coroutine waits, the deltas that come are written by a plain call from the turn
     // (SSE; issue 14: no resumption of the relay per delta). Anything else (the ending, a tool
     // event, a write that has to wait, a client gone) wakes it, as every event did before.
-    bool flush_needed = false;
-    const auto write_inline = [&]() -> bool {
-        if (channel.close_reason() == http::CloseReason::client_left) {
-            return false;
-        }
-        for (const TurnEvent* e = turn.peek(); e != nullptr && e->delta(); e = turn.peek()) {
-            handle(*e);
-            turn.pop();
-        }
-        if (!pending.empty()) {
-            flush_needed = try_send_pieces(channel, pending, framed) == Tried::left;
-            pending.clear();
-            state.last_write = std::chrono::steady_clock::now();
-        }
-        return !flush_needed && !turn.queued();
-    };
+    [[maybe_unused]] bool flush_needed = false;
 
     struct InlineReader {
         Turn& turn;
@@ -289,8 +248,22 @@ asio::awaitable<void> relay_events(
     };
 
     const InlineReader unset{turn};
-    if (std::is_base_of_v<http::StreamWriter, Channel> && !framed) {
-        turn.set_inline_reader(write_inline);
+    if constexpr (!kFramed<Channel>) {
+        turn.set_inline_reader([&]() -> bool {
+            if (channel.close_reason() == http::CloseReason::client_left) {
+                return false;
+            }
+            for (const TurnEvent* e = turn.peek(); e != nullptr && e->delta(); e = turn.peek()) {
+                handle(*e);
+                turn.pop();
+            }
+            if (!pending.empty()) {
+                flush_needed = !try_send_pieces(channel, pending);
+                pending.clear();
+                state.last_write = std::chrono::steady_clock::now();
+            }
+            return !flush_needed && turn.peek() == nullptr;
+        });
     }
     bool ping = false;
     for (;;) {
@@ -307,14 +280,13 @@ asio::awaitable<void> relay_events(
         }
         if (!pending.empty() && channel.close_reason() != http::CloseReason::client_left) {
             if (ended && state.before_end) {
-                co_await send_pieces(channel, pending, 0, end_at, framed);
+                co_await send_pieces(channel, pending, 0, end_at);
                 co_await state.before_end();
-                co_await send_pieces(channel, pending, end_at, pending.size(), framed);
-            } else if (const Tried tried = try_send_pieces(channel, pending, framed);
-                       tried == Tried::unsupported) {
-                co_await send_pieces(channel, pending, 0, pending.size(), framed);
-            } else if (tried == Tried::left) {
-                co_await flush_pieces(channel);
+                co_await send_pieces(channel, pending, end_at, pending.size());
+            } else if constexpr (kFramed<Channel>) {
+                co_await send_pieces(channel, pending, 0, pending.size());
+            } else if (!try_send_pieces(channel, pending)) {
+                co_await channel.flush();
             }
             state.last_write = std::chrono::steady_clock::now();
         }
@@ -325,9 +297,11 @@ asio::awaitable<void> relay_events(
         // One timer for both: the turn's wake-up, armed at the ping time (once per wait, not
         // a second timer and coroutine racing it for the whole answer).
         const bool woken = co_await turn.wait_until(state.last_write + kPingEvery);
-        if (flush_needed) {
-            flush_needed = false;  // what write_inline() could not write at once
-            co_await flush_pieces(channel);
+        if constexpr (!kFramed<Channel>) {
+            if (flush_needed) {
+                flush_needed = false;  // what the inline reader could not write at once
+                co_await channel.flush();
+            }
         }
         // (The deltas written inline while it waited moved last_write on.)
         ping = !woken && std::chrono::steady_clock::now() >= state.last_write + kPingEvery;
@@ -345,7 +319,6 @@ asio::awaitable<void> relay(
     StreamEncoder& encoder,
     Channel& channel,
     std::optional<TurnEvent> first,
-    bool framed,
     LiveStream* live,
     StreamHub* hub,
     std::function<asio::awaitable<void>()> before_end = {}
@@ -359,7 +332,7 @@ asio::awaitable<void> relay(
         live->attach();
     }
     co_await (
-        relay_events(turn, encoder, channel, std::move(first), framed, state) ||
+        relay_events(turn, encoder, channel, std::move(first), state) ||
         watch_relay(turn, channel, state)
     );
     if (live != nullptr && !state.detached) {
@@ -434,7 +407,7 @@ asio::awaitable<http::Response> stream_turn_in(
     res.set_header("X-Accel-Buffering", "no");
     res.body_writer = [turn, encoder, opening, live, hub](http::StreamWriter& writer
                       ) -> asio::awaitable<void> {
-        co_await relay(*turn, *encoder, writer, opening, false, live.get(), hub);
+        co_await relay(*turn, *encoder, writer, opening, live.get(), hub);
     };
     co_return res;
 }
@@ -922,7 +895,7 @@ asio::awaitable<http::Response> websocket(
             const auto flush_log = [log]() -> asio::awaitable<void> {
                 co_await log->flush();
             };
-            co_await relay(**turn, encoder, ws, std::nullopt, true, nullptr, nullptr, flush_log);
+            co_await relay(**turn, encoder, ws, std::nullopt, nullptr, nullptr, flush_log);
             co_await log->flush();
             if (ws.close_reason() != http::CloseReason::none) {
                 break;
