@@ -328,25 +328,12 @@ asio::awaitable<TurnEvent> Turn::next() {
     co_return e;
 }
 
-std::optional<TurnEvent> Turn::try_next() {
-    if (state_->queue.empty()) {
-        return std::nullopt;
-    }
-    TurnEvent e = std::move(state_->queue.front());
-    state_->queue.pop_front();
-    return e;
-}
-
 const TurnEvent* Turn::peek() const noexcept {
     return state_->queue.empty() ? nullptr : &state_->queue.front();
 }
 
 void Turn::pop() {
     state_->queue.pop_front();
-}
-
-bool Turn::queued() const noexcept {
-    return !state_->queue.empty();
 }
 
 void Turn::set_inline_reader(std::function<bool()> reader) {

@@ -140,16 +140,10 @@ public:
     // stays queued.
     boost::asio::awaitable<TurnEvent> next();
 
-    // The next event if one is queued.
-    std::optional<TurnEvent> try_next();
-
     // The next event without taking it (null when none is queued); pop() takes it. For a
     // reader that handles events where they are queued (issue 14: no copy per delta).
     const TurnEvent* peek() const noexcept;
     void pop();
-
-    // Whether an event is queued.
-    bool queued() const noexcept;
 
     // A reader's plain call for deltas (issue 14: no resumption of the reader's coroutine per
     // delta). While set, an event pushed on the reader's loop thread while the reader waits in
@@ -158,7 +152,7 @@ public:
     // usual. Reset it (an empty function) before what it refers to goes.
     void set_inline_reader(std::function<bool()> reader);
 
-    // For a reader that drains with try_next(): completes when an event is queued (at once if
+    // For a reader that drains with peek() and pop(): completes when an event is queued (at once if
     // one is), or at `t` if that comes first (then false); may also return true with nothing
     // queued. Cancellable.
     boost::asio::awaitable<bool> wait_until(std::chrono::steady_clock::time_point t);

@@ -34,12 +34,13 @@ struct WokenReader {
                 for (;;) {
                     co_await turn.wait_until(std::chrono::steady_clock::time_point::max());
                     ++wakes;
-                    while (auto e = turn.try_next()) {
+                    for (const TurnEvent* e = turn.peek(); e != nullptr; e = turn.peek()) {
                         if (e->kind == TurnEvent::Kind::end) {
                             done = true;
                             co_return;
                         }
                         taken.push_back(e->text);
+                        turn.pop();
                     }
                 }
             },
@@ -59,7 +60,7 @@ TEST(TurnTest, DeltasPushedWhileTheReaderWaitsGoToItsPlainCallAndOtherEventsWake
             inline_taken.push_back(e->text);
             turn.pop();
         }
-        return !turn.queued();
+        return turn.peek() == nullptr;
     });
     WokenReader reader;
     reader.spawn(ctx, turn);
