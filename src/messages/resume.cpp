@@ -228,8 +228,11 @@ void EventBuffer::append(const NumberedEvent& e) {
 
 void EventBuffer::drop_oldest() {
     // The next event becomes the oldest: it is rebuilt whole from the one dropped (kept whole).
-    // Its whole record is no longer than the two it replaces (its rest is its middle and what it
-    // shared of the oldest's rest), so it is written in their place, ending where they ended.
+    // Its whole record is no longer than the two it replaces, so it is written in their place,
+    // ending where they ended: its rest (its middle and what it shared of the oldest's rest) is
+    // at most the oldest's rest and its middle together, and each of its numbers takes no more
+    // bytes than the two records' numbers it stands for (a zero gap, prefix and suffix: one
+    // byte each; the rest's length: at most the two lengths' bytes together).
     std::size_t at = begin_;
     const Record oldest = read(at);
     const Record next = read(at);
@@ -242,13 +245,8 @@ void EventBuffer::drop_oldest() {
     dropped_to_ = first_id_;
     first_id_ += next.id_gap;
     --count_;
-    const std::size_t span = at - begin_;
-    if (record.size() <= span) {
-        begin_ = at - record.size();
-        log_.replace(begin_, record.size(), record);
-    } else {
-        log_.replace(begin_, span, record);  // not reached (see above); kept correct regardless
-    }
+    begin_ = at - record.size();
+    log_.replace(begin_, record.size(), record);
     if (begin_ > 4096 && begin_ > log_.size() / 2) {
         log_.erase(0, begin_);  // the dead front, at most as long as what is kept
         begin_ = 0;
