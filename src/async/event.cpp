@@ -91,8 +91,7 @@ struct Notifier::State {
         if (now) {
             // On the loop's own thread the waiter is called directly: asio::dispatch would find
             // the same through the type-erased executor and a heap-allocated function.
-            const auto* loop = executor.target<asio::io_context::executor_type>();
-            if (loop != nullptr && loop->running_in_this_thread()) {
+            if (on_loop_thread()) {
                 call();
             } else {
                 asio::dispatch(executor, std::move(call));
@@ -106,6 +105,12 @@ struct Notifier::State {
     void take(Handler&& handler) {
         Waiter h(std::forward<Handler>(handler));
         waiter.swap(h);
+    }
+
+    // Whether the caller runs on the waiter's loop thread.
+    bool on_loop_thread() const noexcept {
+        const auto* loop = executor.target<asio::io_context::executor_type>();
+        return loop != nullptr && loop->running_in_this_thread();
     }
 
     void notify(bool now) {
@@ -135,11 +140,7 @@ void Notifier::notify_inline() {
 }
 
 bool Notifier::waited_on_here() const noexcept {
-    if (!state_->waiter) {
-        return false;
-    }
-    const auto* loop = state_->executor.target<asio::io_context::executor_type>();
-    return loop != nullptr && loop->running_in_this_thread();
+    return state_->waiter && state_->on_loop_thread();
 }
 
 asio::awaitable<void> Notifier::wait() {
