@@ -859,46 +859,38 @@ asio::awaitable<void> MessageService::store_answer(
     std::chrono::steady_clock::time_point started,
     const std::optional<Error>& write_error
 ) {
-    if (budgets_ != nullptr) {
-        // The turn's exact cost (every tool round included), as the stored answer bills it.
-        store::Message billed;
-        billed.content = answer.text;  // what settle_tokens estimates from without a usage report
-        settle_tokens(
-            billed,
-            router_.catalog().find(route.model),
-            route.ok,
-            answer.has_usage ? &answer.usage : nullptr,
-            st->start.input_tokens
-        );
-        co_await budgets_->settle(std::move(p.budget), billed.cost_micros);
-    }
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    const auto finished = std::chrono::steady_clock::now();
+    store::Message reply;
+    reply.content = answer.text;  // what settle_tokens estimates from without a usage report
+    // The turn's exact cost (every tool round included): what the answer bills and the budget
+    // settles.
+    settle_tokens(
+        reply,
+        router_.catalog().find(route.model),
+        route.ok,
+        answer.has_usage ? &answer.usage : nullptr,
+        st->start.input_tokens
+    );
     if (write_error) {
+        if (budgets_ != nullptr) {
+            co_await budgets_->settle(std::move(p.budget), reply.cost_micros);
+        }
         // Without the user's message there is no turn to attach an answer to.
         log::error("could not store the user message", {{"detail", write_error->detail}});
         st->fail(*write_error);
         co_return;
     }
-    const auto finished = std::chrono::steady_clock::now();
 
-    const llm::ModelInfo* answered = router_.catalog().find(route.model);
-    store::Message reply;
     reply.id = st->start.message_id;
     reply.conversation_id = p.conversation.id;
     reply.parent_id = p.user.id;
     reply.role = "assistant";
-    reply.content = answer.text;
     if (!answer.thinking.empty()) {
         reply.thinking = answer.thinking;
     }
     reply.model = route.model;
     reply.provider = route.provider;
-    settle_tokens(
-        reply,
-        answered,
-        route.ok,
-        answer.has_usage ? &answer.usage : nullptr,
-        st->start.input_tokens
-    );
     reply.latency_ms = std::max<std::int64_t>(
         1, std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count()
     );
@@ -930,7 +922,17 @@ asio::awaitable<void> MessageService::store_answer(
     StreamEnd& end = st->outcome;
     reply.metadata = bj::serialize(metadata);
     reply.created_at = clock_();
-    if (auto stored = co_await store_.insert_message(reply); !stored) {
+    // The budget is settled and the answer stored side by side: one wait, and on SQLite one
+    // transaction (the settle goes first into the group commit the answer joins).
+    Result<void> stored;
+    if (budgets_ != nullptr) {
+        stored = co_await (
+            budgets_->settle(std::move(p.budget), reply.cost_micros) && store_.insert_message(reply)
+        );
+    } else {
+        stored = co_await store_.insert_message(reply);
+    }
+    if (!stored) {
         log::error(
             "could not store the answer",
             {{"message_id", reply.id}, {"detail", stored.error().detail}}

@@ -128,25 +128,26 @@ asio::awaitable<Result<BudgetReservation>> SqliteStore::reserve_budget(
 asio::awaitable<Result<std::vector<BudgetSpend>>> SqliteStore::settle_budget(
     std::vector<BudgetCharge> charges, std::int64_t cost
 ) {
-    co_return co_await run<std::vector<BudgetSpend>>(
-        [&](Connection& c) -> Result<std::vector<BudgetSpend>> {
-            return in_transaction(c, [&] {
-                std::vector<BudgetSpend> after;
-                for (const auto& charge : charges) {
-                    ensure_row(c, charge);
-                    auto st = c.prepare(
-                        "UPDATE budget_spend SET reserved = MAX(reserved - ?, 0), spent = spent "
-                        "+ ? WHERE subject = ? AND period_start = ?"
-                    );
-                    st.bind(1, charge.amount).bind(2, cost).bind(3, charge.subject);
-                    st.bind(4, to_iso8601(charge.period_start));
-                    st.step();
-                    after.push_back(read_spend(c, charge.subject, charge.period_start));
-                }
-                return after;
-            });
+    // With the turn's answer, which is stored at the same time (group commit): one transaction.
+    std::vector<BudgetSpend> after;
+    const auto settle = [&](Connection& c) -> Result<void> {
+        for (const auto& charge : charges) {
+            ensure_row(c, charge);
+            auto st = c.prepare(
+                "UPDATE budget_spend SET reserved = MAX(reserved - ?, 0), spent = spent + ? "
+                "WHERE subject = ? AND period_start = ?"
+            );
+            st.bind(1, charge.amount).bind(2, cost).bind(3, charge.subject);
+            st.bind(4, to_iso8601(charge.period_start));
+            st.step();
+            after.push_back(read_spend(c, charge.subject, charge.period_start));
         }
-    );
+        return {};
+    };
+    if (auto written = co_await writer_.write(settle); !written) {
+        co_return written.error();
+    }
+    co_return after;
 }
 
 asio::awaitable<Result<BudgetSpend>> SqliteStore::budget_spend(

@@ -336,7 +336,7 @@ asio::awaitable<Result<bool>> SqliteStore::delete_conversation(std::string id) {
 }
 
 asio::awaitable<Result<void>> SqliteStore::insert_message(Message m) {
-    co_return co_await messages_.insert(m);  // with the inserts of other turns (group commit)
+    co_return co_await writer_.insert(m);  // with the writes of other turns (group commit)
 }
 
 asio::awaitable<Result<Page<Message>>> SqliteStore::list_messages(

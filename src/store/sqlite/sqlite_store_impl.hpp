@@ -13,7 +13,7 @@
 #include "store/admin_store.hpp"
 #include "store/budget_store.hpp"
 #include "store/sqlite/connection.hpp"
-#include "store/sqlite/message_writer.hpp"
+#include "store/sqlite/group_writer.hpp"
 #include "store/store.hpp"
 #include "store/tree_walk.hpp"
 
@@ -30,7 +30,7 @@ public:
         : connections_(path, connections),
           readers_(path),
           pool_(pool),
-          messages_(connections_, pool) {}
+          writer_(connections_, pool) {}
 
     std::string_view backend() const noexcept override { return "sqlite"; }
 
@@ -209,8 +209,8 @@ private:
     ConnectionPool connections_;
     ThreadConnections readers_;
     async::BlockingPool& pool_;
-    TreeShapes shapes_;       // context reads of large conversations (issue 14)
-    MessageWriter messages_;  // message inserts, committed together (issue 14)
+    TreeShapes shapes_;   // context reads of large conversations (issue 14)
+    GroupWriter writer_;  // a turn's writes (messages, budget settles), committed together
 };
 
 // The columns read_message reads, in its order.

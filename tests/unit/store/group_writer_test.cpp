@@ -1,7 +1,7 @@
-// Group commit on SQLite (store/sqlite/message_writer.hpp): message inserts that wait while a
+// Group commit on SQLite (store/sqlite/group_writer.hpp): message inserts that wait while a
 // transaction is written go in together, in one transaction; a message refused (its conversation
 // not there, its id taken) is refused alone, and the others of its batch are stored.
-#include "store/sqlite/message_writer.hpp"
+#include "store/sqlite/group_writer.hpp"
 
 #include <chrono>
 #include <future>
@@ -26,7 +26,7 @@ using testing::TestDatabase;
 constexpr TimePoint kBase =
     std::chrono::sys_days{std::chrono::December / 3 / 2026} + std::chrono::hours{9};
 
-class MessageWriterTest : public ::testing::Test {
+class GroupWriterTest : public ::testing::Test {
 protected:
     void SetUp() override {
         store_ = db_.open(pool_);
@@ -52,9 +52,9 @@ protected:
     Conversation conversation_;
 };
 
-TEST_F(MessageWriterTest, InsertsThatWaitGoInOneTransactionAndARefusalStaysItsOwn) {
+TEST_F(GroupWriterTest, InsertsThatWaitGoInOneTransactionAndARefusalStaysItsOwn) {
     ConnectionPool connections(db_.url().target, 2);
-    MessageWriter writer(connections, pool_);
+    GroupWriter writer(connections, pool_);
     std::vector<Message> messages;
     for (int k = 0; k < 40; ++k) {
         messages.push_back(message(k, conversation_.id));
@@ -126,12 +126,75 @@ TEST_F(MessageWriterTest, InsertsThatWaitGoInOneTransactionAndARefusalStaysItsOw
     EXPECT_EQ(run_awaitable(store_->list_messages(conversation_.id, 0, 100)).value().total, 39);
 }
 
+// Any write joins the batch (a turn's budget settle goes in with its answer): it shares the
+// transaction with the inserts that wait beside it, and its refusals stay its own, like theirs.
+TEST_F(GroupWriterTest, AnyWriteSharesTheBatchAndItsRefusalStaysItsOwn) {
+    ConnectionPool connections(db_.url().target, 2);
+    GroupWriter writer(connections, pool_);
+    const auto first = message(0, conversation_.id);
+    const auto second = message(1, conversation_.id);
+    const auto retitle = [this](Connection& c) -> Result<void> {
+        c.prepare("UPDATE conversations SET title = 'written' WHERE id = ?")
+            .bind(1, conversation_.id)
+            .step();
+        return {};
+    };
+    // Changes, then breaks a CHECK: its changes go, the batch's others stay.
+    const auto broken = [this, &first](Connection& c) -> Result<void> {
+        c.prepare("UPDATE conversations SET system_prompt = 'undone' WHERE id = ?")
+            .bind(1, conversation_.id)
+            .step();
+        c.prepare("UPDATE messages SET role = 'nobody' WHERE id = ?").bind(1, first.id).step();
+        return {};
+    };
+    const auto refusing = [](Connection&) -> Result<void> {
+        return make_error(ErrorType::conflict, "refused before writing");
+    };
+
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    pool_.post([released] { released.wait(); });
+    asio::io_context ctx;
+    std::vector<std::optional<Result<void>>> results(5);
+    const auto spawn = [&](std::size_t k, auto write) {
+        asio::co_spawn(
+            ctx,
+            [&results, k, write]() -> asio::awaitable<void> { results[k] = co_await write(); },
+            asio::detached
+        );
+    };
+    spawn(0, [&]() { return writer.insert(first); });
+    spawn(1, [&]() { return writer.write(retitle); });
+    spawn(2, [&]() { return writer.write(broken); });
+    spawn(3, [&]() { return writer.write(refusing); });
+    spawn(4, [&]() { return writer.insert(second); });
+    ctx.poll();
+    release.set_value();
+    ctx.run();
+
+    EXPECT_EQ(writer.batches(), 1U);
+    for (std::size_t k : {0U, 1U, 4U}) {
+        ASSERT_TRUE(results[k] && *results[k]) << k;
+    }
+    ASSERT_TRUE(results[2] && !*results[2]);
+    EXPECT_EQ(results[2]->error().type, ErrorType::conflict) << results[2]->error().detail;
+    ASSERT_TRUE(results[3] && !*results[3]);
+    EXPECT_EQ(results[3]->error().message, "refused before writing");
+    const auto c = run_awaitable(store_->find_conversation(conversation_.id)).value();
+    EXPECT_EQ(c->title, "written");
+    EXPECT_NE(c->system_prompt.value_or(""), "undone");
+    EXPECT_EQ(c->active_leaf_id, second.id);
+    const auto stored = run_awaitable(store_->list_messages(conversation_.id, 0, 10)).value();
+    ASSERT_EQ(stored.total, 2);
+    EXPECT_EQ(stored.items[0].role, "user");
+}
+
 // A batch whose transaction cannot be written (the database locked by another writer past the
 // busy timeout) fails every insert in it, stores none of them, and the writer goes on with the
 // next batch once the lock is gone.
-TEST_F(MessageWriterTest, ABatchThatCannotBeWrittenFailsWholeAndTheNextIsWritten) {
+TEST_F(GroupWriterTest, ABatchThatCannotBeWrittenFailsWholeAndTheNextIsWritten) {
     ConnectionPool connections(db_.url().target, 1);
-    MessageWriter writer(connections, pool_);
+    GroupWriter writer(connections, pool_);
     sqlite3* locker = nullptr;
     ASSERT_EQ(sqlite3_open(db_.url().target.c_str(), &locker), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(locker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);

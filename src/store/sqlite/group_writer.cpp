@@ -1,4 +1,4 @@
-#include "store/sqlite/message_writer.hpp"
+#include "store/sqlite/group_writer.hpp"
 
 #include <mutex>
 #include <utility>
@@ -19,14 +19,14 @@ namespace parley::store::sqlite {
 
 namespace asio = boost::asio;
 
-struct MessageWriter::Pending {
-    const Message* message;
+struct GroupWriter::Pending {
+    Job job;
     Result<void>* result;
     asio::any_io_executor home;  // the waiting coroutine's, kept running until it resumes
     asio::any_completion_handler<void()> resume;
 };
 
-struct MessageWriter::Queue {
+struct GroupWriter::Queue {
     std::mutex mutex;
     std::vector<Pending> waiting;
     bool writing = false;  // a write() runs (or is posted) and will take what waits
@@ -51,44 +51,53 @@ Result<void> insert_checked(Connection& c, const Message& m) {
     return {};
 }
 
-// One message of a batch, in a savepoint of its own: a refusal (no conversation, a taken id)
-// undoes only this message. Other failures (busy, disk) throw: the whole batch fails.
-Result<void> insert_one(Connection& c, const Message& m) {
-    c.run_cached("SAVEPOINT message");
+}  // namespace
+
+// One write of a batch, in a savepoint of its own: a refusal (a message's conversation not
+// there, its id taken) undoes only this write. Other failures (busy, disk) throw: the whole batch
+// fails.
+Result<void> GroupWriter::run_one(Connection& c, const Job& job) {
+    c.run_cached("SAVEPOINT batched");
     try {
-        auto result = insert_checked(c, m);
-        c.run_cached("RELEASE message");
+        auto result = job.run(c, job.arg);
+        c.run_cached("RELEASE batched");
         return result;
     } catch (const SqliteError& e) {
         if ((e.code() & 0xFF) != SQLITE_CONSTRAINT) {
             throw;
         }
-        c.run_cached("ROLLBACK TO message");
-        c.run_cached("RELEASE message");
+        c.run_cached("ROLLBACK TO batched");
+        c.run_cached("RELEASE batched");
         return to_error(e);
     }
 }
 
-}  // namespace
-
-MessageWriter::MessageWriter(ConnectionPool& connections, async::BlockingPool& pool)
+GroupWriter::GroupWriter(ConnectionPool& connections, async::BlockingPool& pool)
     : connections_(connections),
       pool_(pool),
       queue_(std::make_unique<Queue>()) {}
 
-MessageWriter::~MessageWriter() = default;
+GroupWriter::~GroupWriter() = default;
 
-asio::awaitable<Result<void>> MessageWriter::insert(const Message& m) {
+asio::awaitable<Result<void>> GroupWriter::insert(const Message& m) {
+    return submit(Job{
+        [](Connection& c, const void* message) {
+            return insert_checked(c, *static_cast<const Message*>(message));
+        },
+        &m});
+}
+
+asio::awaitable<Result<void>> GroupWriter::submit(Job job) {
     Result<void> result;
     co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [this, &m, &result](auto handler) {
+        [this, job, &result](auto handler) {
             asio::any_io_executor home = asio::prefer(
                 asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked
             );
             bool start = false;
             {
                 const std::lock_guard lock(queue_->mutex);
-                queue_->waiting.push_back(Pending{&m, &result, std::move(home), std::move(handler)}
+                queue_->waiting.push_back(Pending{job, &result, std::move(home), std::move(handler)}
                 );
                 start = !std::exchange(queue_->writing, true);
             }
@@ -101,7 +110,7 @@ asio::awaitable<Result<void>> MessageWriter::insert(const Message& m) {
     co_return result;
 }
 
-void MessageWriter::write() {
+void GroupWriter::write() {
     std::vector<Pending> batch;
     {
         const std::lock_guard lock(queue_->mutex);
@@ -113,14 +122,15 @@ void MessageWriter::write() {
             auto lease = connections_.acquire();
             in_transaction(*lease, [&] {
                 if (batch.size() == 1) {
-                    // Alone, a message needs no savepoint (two statements fewer): a refusal rolls
+                    // Alone, a write needs no savepoint (two statements fewer): a refusal rolls
                     // back a transaction that holds nothing else, and reaches its waiter as the
                     // batch's failure below, the same error as from a savepoint.
-                    *batch.front().result = insert_checked(*lease, *batch.front().message);
+                    const Job& job = batch.front().job;
+                    *batch.front().result = job.run(*lease, job.arg);
                     return;
                 }
                 for (auto& p : batch) {
-                    *p.result = insert_one(*lease, *p.message);
+                    *p.result = run_one(*lease, p.job);
                 }
             });
         } catch (const SqliteError& e) {

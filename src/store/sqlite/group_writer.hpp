@@ -1,0 +1,76 @@
+// Group commit on SQLite (issue 14): every turn writes two messages, each an update of its
+// conversation and an insert, and settles its budget; a commit per write cost most of the write
+// (the WAL frames written, the commit itself, a pool thread woken). Writes that arrive while one
+// transaction is being written wait for the next, and go in together: one transaction, one
+// commit, each write in its own savepoint, so that one refused (a message's conversation deleted,
+// its id taken) is refused alone. Internal to store/.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "async/blocking_pool.hpp"
+#include "common/error.hpp"
+#include "store/models.hpp"
+#include "store/sqlite/connection.hpp"
+
+namespace parley::store::sqlite {
+
+class GroupWriter {
+public:
+    GroupWriter(ConnectionPool& connections, async::BlockingPool& pool);
+    ~GroupWriter();
+    GroupWriter(const GroupWriter&) = delete;
+    GroupWriter& operator=(const GroupWriter&) = delete;
+
+    // Stores `m` (and makes it its conversation's active leaf, its time the conversation's
+    // updated_at) once it is committed. Errors: not_found when the conversation is not there,
+    // conflict when the id is taken, overloaded when the database is busy or unavailable (then
+    // nothing of the batch is stored). `m` must live until this returns.
+    boost::asio::awaitable<Result<void>> insert(const Message& m);
+
+    // Runs `fn(Connection&) -> Result<void>` in the next batch's transaction, on the pool, and
+    // returns once that is committed: its result, or the batch's failure. `fn` may refuse by
+    // returning an error only when it wrote nothing, or by throwing a constraint failure (its
+    // changes are then undone, the batch's others kept); any other SQLite failure it throws fails
+    // the whole batch. `fn` must live until this returns.
+    template <class F>
+    boost::asio::awaitable<Result<void>> write(const F& fn) {
+        return submit(Job{
+            [](Connection& c, const void* f) -> Result<void> {
+                return (*static_cast<const F*>(f))(c);
+            },
+            &fn});
+    }
+
+    // The transactions written so far (for tests and figures).
+    std::size_t batches() const noexcept { return batches_.load(); }
+
+private:
+    struct Pending;
+    struct Queue;
+
+    // One write of a batch: run(connection, arg).
+    struct Job {
+        Result<void> (*run)(Connection&, const void*);
+        const void* arg;
+    };
+
+    boost::asio::awaitable<Result<void>> submit(Job job);
+
+    // One write of a batch of several, in a savepoint of its own.
+    static Result<void> run_one(Connection& c, const Job& job);
+
+    // On the pool: writes batches until none waits.
+    void write();
+
+    ConnectionPool& connections_;
+    async::BlockingPool& pool_;
+    std::unique_ptr<Queue> queue_;
+    std::atomic<std::size_t> batches_{0};
+};
+
+}  // namespace parley::store::sqlite
