@@ -50,6 +50,15 @@ std::vector<NumberedEvent> EventNumberer::number(std::string_view piece) {
     return out;
 }
 
+std::uint64_t EventNumberer::number_in_place(std::string& piece) {
+    const auto end = piece.find("\n\n");
+    if (piece.empty() || piece.front() == ':' || end + 2 != piece.size()) {
+        return 0;
+    }
+    piece.insert(0, id_line(++last_));
+    return last_;
+}
+
 // --- buffer -------------------------------------------------------------------------------------
 
 namespace {
@@ -194,8 +203,7 @@ std::string EventBuffer::rest_of(const Record& r, std::string_view previous) {
     return rest;
 }
 
-void EventBuffer::append(const NumberedEvent& e) {
-    const std::string_view bytes = e.bytes;
+void EventBuffer::append(std::uint64_t id, std::string_view bytes) {
     const std::size_t head = first_line(bytes);
     const std::string_view rest = bytes.substr(head);
     std::size_t prefix = 0;
@@ -205,20 +213,20 @@ void EventBuffer::append(const NumberedEvent& e) {
         prefix = common_prefix(last, rest);
         suffix = common_suffix(last, rest, std::min(last.size(), rest.size()) - prefix);
     } else {
-        first_id_ = e.id;
+        first_id_ = id;
     }
     const std::string_view first = bytes.substr(0, head);
     put_record(
         log_,
-        count_ > 0 ? e.id - last_id_ : 0,
+        count_ > 0 ? id - last_id_ : 0,
         first,
-        is_id_line(first, e.id),
+        is_id_line(first, id),
         prefix,
         suffix,
         rest.substr(prefix, rest.size() - prefix - suffix)
     );
     last_rest_.assign(rest);
-    last_id_ = e.id;
+    last_id_ = id;
     bytes_ += bytes.size();
     ++count_;
     while (bytes_ > max_bytes_ && count_ > 1) {
@@ -281,21 +289,28 @@ std::optional<std::vector<NumberedEvent>> EventBuffer::after(std::uint64_t after
 
 // --- one stream ---------------------------------------------------------------------------------
 
-std::string LiveStream::append(std::string_view piece) {
+std::string LiveStream::append(std::string piece) {
+    std::uint64_t id = 0;
     std::vector<NumberedEvent> events;
     {
         const std::lock_guard lock(mutex_);
-        events = numberer_.number(piece);
-        for (const auto& e : events) {
-            buffer_.append(e);
+        id = numberer_.number_in_place(piece);
+        if (id != 0) {
+            buffer_.append(id, piece);  // a delta: one event, numbered where it is
+        } else {
+            events = numberer_.number(piece);
+            for (const auto& e : events) {
+                buffer_.append(e);
+            }
         }
     }
-    hub_.publish(info_, events);
-    if (events.size() == 1) {
-        return std::move(events.front().bytes);  // a delta's one event: no second copy
+    if (id != 0) {
+        hub_.publish(info_, id, piece);
+        return piece;
     }
     std::string out;
-    for (auto& e : events) {
+    for (const auto& e : events) {
+        hub_.publish(info_, e.id, e.bytes);
         out += e.bytes;
     }
     return out;
@@ -415,11 +430,9 @@ void StreamHub::sweep() {
     }
 }
 
-void StreamHub::publish(const StreamInfo& info, const std::vector<NumberedEvent>& events) {
+void StreamHub::publish(const StreamInfo& info, std::uint64_t id, std::string_view bytes) {
     if (shared_ != nullptr) {
-        for (const auto& e : events) {
-            shared_->append(info.message_id, e);
-        }
+        shared_->append(info.message_id, NumberedEvent{id, std::string(bytes)});
     }
 }
 

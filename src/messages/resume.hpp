@@ -34,6 +34,11 @@ class EventNumberer {
 public:
     std::vector<NumberedEvent> number(std::string_view piece);
 
+    // When `piece` is one event (not a comment), numbers it where it is (the `id:` line put in
+    // front; a streamed delta's piece, issue 14: no copy of it and no vector) and returns its id;
+    // else leaves it as it is and returns 0 (number() then does the rest).
+    std::uint64_t number_in_place(std::string& piece);
+
     std::uint64_t last_id() const noexcept { return last_; }
 
 private:
@@ -54,7 +59,9 @@ class EventBuffer {
 public:
     explicit EventBuffer(std::size_t max_bytes) : max_bytes_(max_bytes) {}
 
-    void append(const NumberedEvent& e);
+    void append(std::uint64_t id, std::string_view bytes);
+
+    void append(const NumberedEvent& e) { append(e.id, e.bytes); }
 
     // The events after `after`, oldest first; nullopt when some of them were dropped already.
     std::optional<std::vector<NumberedEvent>> after(std::uint64_t after) const;
@@ -114,7 +121,7 @@ public:
 
     // Numbers the events of `piece`, keeps them (and sends them to Redis when configured) and
     // returns the bytes for the original client.
-    std::string append(std::string_view piece);
+    std::string append(std::string piece);
 
     // The answer ended: its last event was appended.
     void finish();
@@ -188,7 +195,7 @@ public:
 
 private:
     friend class LiveStream;
-    void publish(const StreamInfo& info, const std::vector<NumberedEvent>& events);
+    void publish(const StreamInfo& info, std::uint64_t id, std::string_view bytes);
     void publish_end(const StreamInfo& info, std::uint64_t last_id);
     void sweep();  // under mutex_
     // A finished stream past its window that nobody reads.

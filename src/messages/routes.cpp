@@ -199,7 +199,8 @@ asio::awaitable<void> relay_events(
     // An event of the answer: numbered and kept when the stream is resumable.
     const auto add = [&add_raw, &state](std::string piece) {
         add_raw(
-            state.live != nullptr && !piece.empty() ? state.live->append(piece) : std::move(piece)
+            state.live != nullptr && !piece.empty() ? state.live->append(std::move(piece))
+                                                    : std::move(piece)
         );
     };
     bool ended = false;

@@ -456,7 +456,9 @@ private:
 
         std::string with(std::string_view text) const {
             std::string out;
-            out.reserve(head.size() + text.size() + tail.size() + 8);
+            // Room for the quotes and escapes, and for the `id: <n>` line a resumable stream
+            // puts in front (EventNumberer::number_in_place; without it, a second allocation).
+            out.reserve(head.size() + text.size() + tail.size() + 8 + 24);
             out.append(head);
             json::append_quoted(out, text);
             out.append(tail);

@@ -38,6 +38,33 @@ std::vector<std::uint64_t> ids(const std::vector<NumberedEvent>& events) {
     return out;
 }
 
+// A streamed delta's piece is one event: numbered where it is, in the same string. Anything
+// else (several events, a comment, an unended event, nothing) is left to number(), and the ids go
+// on from one to the other.
+TEST(EventNumberer, NumbersAOneEventPieceInPlace) {
+    EventNumberer n;
+    std::string one = event("a", "1");
+    one.reserve(64);
+    const char* storage = one.data();
+    EXPECT_EQ(n.number_in_place(one), 1U);
+    EXPECT_EQ(one, "id: 1\nevent: a\ndata: 1\n\n");
+    EXPECT_EQ(one.data(), storage) << "numbered in its own bytes, with the room it had";
+    for (std::string other :
+         {event("a", "1") + event("b", "2"),
+          std::string(": ping\n\n"),
+          std::string("data: x\n"),
+          std::string()}) {
+        const std::string before = other;
+        EXPECT_EQ(n.number_in_place(other), 0U) << before;
+        EXPECT_EQ(other, before);
+    }
+    EXPECT_EQ(n.number(event("b", "2"))[0].id, 2U);
+    std::string next = "data: 3\n\n";
+    EXPECT_EQ(n.number_in_place(next), 3U);
+    EXPECT_EQ(next, "id: 3\ndata: 3\n\n");
+    EXPECT_EQ(n.last_id(), 3U);
+}
+
 TEST(EventBuffer, ReplaysTheEventsAfterAnId) {
     EventBuffer b(1 << 20);
     for (std::uint64_t i = 1; i <= 5; ++i) {
@@ -226,11 +253,12 @@ TEST(LiveStream, AppendsNumberedEventsAndReadsFromAnId) {
     EXPECT_FALSE(r.finished);
     EXPECT_FALSE(r.gap);
     EXPECT_EQ(ids(r.events), (std::vector<std::uint64_t>{2}));
-    s->append(event("c", "3"));
+    EXPECT_EQ(s->append(event("c", "3")), "id: 3\nevent: c\ndata: 3\n\n");  // numbered in place
     s->finish();
     r = s->read_after(0);
     EXPECT_TRUE(r.finished);
     EXPECT_EQ(ids(r.events), (std::vector<std::uint64_t>{1, 2, 3}));
+    EXPECT_EQ(r.events[2].bytes, "id: 3\nevent: c\ndata: 3\n\n");
     EXPECT_EQ(hub.find("m1"), s);
     EXPECT_EQ(hub.find("m2"), nullptr);
 }
