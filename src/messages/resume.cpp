@@ -52,7 +52,7 @@ std::vector<NumberedEvent> EventNumberer::number(std::string_view piece) {
 
 std::uint64_t EventNumberer::number_in_place(std::string& piece) {
     const auto end = piece.find("\n\n");
-    if (piece.empty() || piece.front() == ':' || end + 2 != piece.size()) {
+    if (end == std::string::npos || end + 2 != piece.size() || piece.front() == ':') {
         return 0;
     }
     piece.insert(0, id_line(++last_));

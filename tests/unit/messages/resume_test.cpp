@@ -53,6 +53,7 @@ TEST(EventNumberer, NumbersAOneEventPieceInPlace) {
          {event("a", "1") + event("b", "2"),
           std::string(": ping\n\n"),
           std::string("data: x\n"),
+          std::string("x"),
           std::string()}) {
         const std::string before = other;
         EXPECT_EQ(n.number_in_place(other), 0U) << before;
