@@ -7,7 +7,8 @@
 # once with 64, with `strace -c -f` attached to the server for each run. Per delta = the difference
 # over the 48 extra deltas of each stream (the per-stream work cancels out); printed by system call,
 # with the CPU time and context switches per delta and per stream (perf stat, in a second pair of
-# runs without strace attached).
+# runs without strace attached), and that CPU time split into user and kernel time (the servers'
+# utime and stime from /proc, in ticks of 10 ms, over the same runs).
 # Usage: bench/stream-syscalls.sh — env: STREAMS (default 64), CONCURRENCY (default 16), WORKERS
 # (Parley's I/O threads, default 2), KEEP (a directory to keep the strace summaries in).
 # Needs strace, perf (linux-perf), nginx and a release build (cmake --build --preset release --target parley
@@ -39,9 +40,21 @@ trap cleanup EXIT
 start_upstream "$WORK" 16
 set_deltas() { curl -fs -X POST "http://127.0.0.1:$UPORT/bench/deltas" -d "$1" >/dev/null; }
 
+# usage: ticks FIELD PIDS... — the sum of /proc/PID/stat's FIELD (14 utime, 15 stime) over PIDS.
+ticks() {
+    local field=$1 pid total=0
+    shift
+    for pid in "$@"; do
+        # The command name (field 2) is in parentheses and may hold spaces: count after it.
+        total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f$((field - 2)))))
+    done
+    echo "$total"
+}
+
 # usage: run NAME DELTAS URL PIDS [generator options...] — one load run with strace attached to
 # every PID (-f: and their threads), then the same run without it for CPU time; writes
-# $WORK/NAME.DELTAS.strace and prints "task_clock_ms context_switches" of the second run.
+# $WORK/NAME.DELTAS.strace and prints "task_clock_ms context_switches user_ms kernel_ms" of the
+# second run.
 run() {
     local name=$1 deltas=$2 url=$3 pids=$4
     shift 4
@@ -65,12 +78,19 @@ run() {
     perf stat -x, -e task-clock,context-switches -o "$csv" -p "${pids// /,}" &
     local perf_pid=$!
     sleep 0.3
+    local user0 kernel0 user1 kernel1
+    # (Unquoted: one argument per PID.)
+    # shellcheck disable=SC2086
+    user0=$(ticks 14 $pids) && kernel0=$(ticks 15 $pids)
     "$LOAD_BIN" load --url "$url" --concurrency "$concurrency" --streams "$streams" \
         --expect-deltas "$deltas" --stall-ms 100000 --timeout-s 120 "$@" >"$WORK/line"
+    # shellcheck disable=SC2086
+    user1=$(ticks 14 $pids) && kernel1=$(ticks 15 $pids)
     kill -INT "$perf_pid"
     wait "$perf_pid" 2>/dev/null || true
-    # perf stat -x,: "value,unit,event,..." lines; task-clock in ms.
-    awk -F, '$3 ~ /^task-clock/ {t = $1} $3 ~ /^context-switches/ {c = $1} END {print t, c}' "$csv"
+    # perf stat -x,: "value,unit,event,..." lines; task-clock in ms. Ticks are 10 ms.
+    awk -F, -v u=$(((user1 - user0) * 10)) -v k=$(((kernel1 - kernel0) * 10)) \
+        '$3 ~ /^task-clock/ {t = $1} $3 ~ /^context-switches/ {c = $1} END {print t, c, u, k}' "$csv"
 }
 
 # usage: report NAME CPU16 CPU64 — syscalls per delta by name, and CPU per delta, for one path.
@@ -91,8 +111,10 @@ report() {
         awk -v s="$streams" '{d = ($2 - ($3 - $2) / 3) / s; t += d; if (d >= 0.5) printf "    %-14s %7.1f\n", $1, d}
             END {printf "    %-14s %7.1f\n", "total", t}' | sort -k2 -n -r
     echo "$2 $3" | awk -v n="$extra" -v s="$streams" '{
-        printf "  CPU per delta (perf stat, no strace): %.1f µs, %.2f context switches\n", ($3 - $1) * 1e3 / n, ($4 - $2) / n
-        printf "  CPU per stream besides its deltas: %.0f µs\n", ($1 - ($3 - $1) / 3) * 1e3 / s }'
+        printf "  CPU per delta (perf stat, no strace): %.1f µs, %.2f context switches\n", ($5 - $1) * 1e3 / n, ($6 - $2) / n
+        printf "    of it user %.1f µs, kernel %.1f µs (utime, stime)\n", ($7 - $3) * 1e3 / n, ($8 - $4) * 1e3 / n
+        printf "  CPU per stream besides its deltas: %.0f µs\n", ($1 - ($5 - $1) / 3) * 1e3 / s
+        printf "    of it user %.0f µs, kernel %.0f µs\n", ($3 - ($7 - $3) / 3) * 1e3 / s, ($4 - ($8 - $4) / 3) * 1e3 / s }'
 }
 
 if command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]]; then
