@@ -53,7 +53,7 @@ public:
     void open(std::string_view message_id, std::string meta);
 
     // Appends one event; events must come in id order, starting at 1.
-    void append(std::string_view message_id, const StoredEvent& event);
+    void append(std::string_view message_id, std::uint64_t id, std::string_view bytes);
 
     // The end marker after `last_id`; the stream then expires `window` later.
     void finish(std::string_view message_id, std::uint64_t last_id);

@@ -56,7 +56,7 @@ void AnswerStreams::open(std::string_view message_id, std::string meta) {
     );
 }
 
-void AnswerStreams::append(std::string_view message_id, const StoredEvent& event) {
+void AnswerStreams::append(std::string_view message_id, std::uint64_t id, std::string_view bytes) {
     // Sent in order from the relay's thread, so Redis sees the ids ascending.
     const auto stream = key(message_id);
     client_.send(
@@ -65,11 +65,11 @@ void AnswerStreams::append(std::string_view message_id, const StoredEvent& event
          "MAXLEN",
          "~",
          std::to_string(options_.max_events),
-         std::to_string(event.id) + "-0",
+         std::to_string(id) + "-0",
          "e",
-         event.bytes}
+         std::string(bytes)}
     );
-    if (event.id == 1) {
+    if (id == 1) {
         client_.send({"EXPIRE", stream, std::to_string(kLiveTtl.count())});
     }
 }

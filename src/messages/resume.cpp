@@ -432,7 +432,7 @@ void StreamHub::sweep() {
 
 void StreamHub::publish(const StreamInfo& info, std::uint64_t id, std::string_view bytes) {
     if (shared_ != nullptr) {
-        shared_->append(info.message_id, NumberedEvent{id, std::string(bytes)});
+        shared_->append(info.message_id, id, bytes);
     }
 }
 

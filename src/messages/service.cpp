@@ -922,14 +922,19 @@ asio::awaitable<void> MessageService::store_answer(
     StreamEnd& end = st->outcome;
     reply.metadata = bj::serialize(metadata);
     reply.created_at = clock_();
-    // The budget is settled and the answer stored side by side: one wait, and on SQLite one
-    // transaction (the settle goes first into the group commit the answer joins).
+    // Where writes commit in groups (SQLite), the budget is settled and the answer stored side by
+    // side: one wait, and usually one transaction (the settle is queued first, and the answer
+    // joins its batch unless the writer took the settle alone). Neither write can be cancelled
+    // there, so `&&` cannot stop the settle half done. Elsewhere, one after the other as before.
     Result<void> stored;
-    if (budgets_ != nullptr) {
+    if (budgets_ != nullptr && store_.commits_in_groups()) {
         stored = co_await (
             budgets_->settle(std::move(p.budget), reply.cost_micros) && store_.insert_message(reply)
         );
     } else {
+        if (budgets_ != nullptr) {
+            co_await budgets_->settle(std::move(p.budget), reply.cost_micros);
+        }
         stored = co_await store_.insert_message(reply);
     }
     if (!stored) {

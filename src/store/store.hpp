@@ -48,6 +48,12 @@ public:
     // "sqlite" or "postgresql".
     virtual std::string_view backend() const noexcept = 0;
 
+    // Whether writes that wait at the same time usually commit together, in one transaction (the
+    // SQLite store's group commit), so that a caller with two independent writes gains by
+    // starting them side by side. Where each write takes a connection of its own (PostgreSQL),
+    // doing so only doubles the caller's demand on the pool.
+    virtual bool commits_in_groups() const noexcept { return false; }
+
     // Applies every migration not yet recorded in schema_migrations, in version order, each in its
     // own transaction. Returns the versions it applied (empty when up to date). Blocking: call at
     // start-up or from `parley migrate`, not from an I/O thread.

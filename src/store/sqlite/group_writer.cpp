@@ -54,12 +54,15 @@ Result<void> insert_checked(Connection& c, const Message& m) {
 }  // namespace
 
 // One write of a batch, in a savepoint of its own: a refusal (a message's conversation not
-// there, its id taken) undoes only this write. Other failures (busy, disk) throw: the whole batch
-// fails.
+// there, its id taken; returned or thrown as a constraint failure) undoes only this write. Other
+// failures (busy, disk) throw: the whole batch fails.
 Result<void> GroupWriter::run_one(Connection& c, const Job& job) {
     c.run_cached("SAVEPOINT batched");
     try {
         auto result = job.run(c, job.arg);
+        if (!result) {
+            c.run_cached("ROLLBACK TO batched");
+        }
         c.run_cached("RELEASE batched");
         return result;
     } catch (const SqliteError& e) {
@@ -122,9 +125,10 @@ void GroupWriter::write() {
             auto lease = connections_.acquire();
             in_transaction(*lease, [&] {
                 if (batch.size() == 1) {
-                    // Alone, a write needs no savepoint (two statements fewer): a refusal rolls
-                    // back a transaction that holds nothing else, and reaches its waiter as the
-                    // batch's failure below, the same error as from a savepoint.
+                    // Alone, a write needs no savepoint (two statements fewer): a refusal it
+                    // throws rolls back a transaction that holds nothing else, and reaches its
+                    // waiter as the batch's failure below, the same error as from a savepoint; one
+                    // it returns has written nothing (write()'s contract), so the commit is empty.
                     const Job& job = batch.front().job;
                     *batch.front().result = job.run(*lease, job.arg);
                     return;

@@ -33,10 +33,11 @@ public:
     boost::asio::awaitable<Result<void>> insert(const Message& m);
 
     // Runs `fn(Connection&) -> Result<void>` in the next batch's transaction, on the pool, and
-    // returns once that is committed: its result, or the batch's failure. `fn` may refuse by
-    // returning an error only when it wrote nothing, or by throwing a constraint failure (its
-    // changes are then undone, the batch's others kept); any other SQLite failure it throws fails
-    // the whole batch. `fn` must live until this returns.
+    // returns once that is committed: its result, or the batch's failure. `fn` refuses by
+    // throwing a constraint failure (its changes are undone, the batch's others kept) or by
+    // returning an error, which it may do only before it has written anything (alone in its
+    // batch it has no savepoint to undo them); any other SQLite failure it throws fails the whole
+    // batch. `fn` must live until this returns.
     template <class F>
     boost::asio::awaitable<Result<void>> write(const F& fn) {
         return submit(Job{

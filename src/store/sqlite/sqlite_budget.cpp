@@ -128,7 +128,8 @@ asio::awaitable<Result<BudgetReservation>> SqliteStore::reserve_budget(
 asio::awaitable<Result<std::vector<BudgetSpend>>> SqliteStore::settle_budget(
     std::vector<BudgetCharge> charges, std::int64_t cost
 ) {
-    // With the turn's answer, which is stored at the same time (group commit): one transaction.
+    // Through the group writer: a turn's answer, stored at the same time, usually shares its
+    // transaction.
     std::vector<BudgetSpend> after;
     const auto settle = [&](Connection& c) -> Result<void> {
         for (const auto& charge : charges) {

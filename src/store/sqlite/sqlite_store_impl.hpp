@@ -34,6 +34,8 @@ public:
 
     std::string_view backend() const noexcept override { return "sqlite"; }
 
+    bool commits_in_groups() const noexcept override { return true; }  // GroupWriter
+
     Result<std::vector<int>> migrate() override;
     Result<std::vector<int>> applied_migrations() override;
     boost::asio::awaitable<Result<void>> ping() override;

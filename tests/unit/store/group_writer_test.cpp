@@ -150,12 +150,19 @@ TEST_F(GroupWriterTest, AnyWriteSharesTheBatchAndItsRefusalStaysItsOwn) {
     const auto refusing = [](Connection&) -> Result<void> {
         return make_error(ErrorType::conflict, "refused before writing");
     };
+    // Writes, then refuses by returning an error: in a batch, its savepoint is rolled back.
+    const auto regretful = [this](Connection& c) -> Result<void> {
+        c.prepare("UPDATE conversations SET model = 'regretted' WHERE id = ?")
+            .bind(1, conversation_.id)
+            .step();
+        return make_error(ErrorType::conflict, "refused after writing");
+    };
 
     std::promise<void> release;
     std::shared_future<void> released = release.get_future().share();
     pool_.post([released] { released.wait(); });
     asio::io_context ctx;
-    std::vector<std::optional<Result<void>>> results(5);
+    std::vector<std::optional<Result<void>>> results(6);
     const auto spawn = [&](std::size_t k, auto write) {
         asio::co_spawn(
             ctx,
@@ -168,6 +175,7 @@ TEST_F(GroupWriterTest, AnyWriteSharesTheBatchAndItsRefusalStaysItsOwn) {
     spawn(2, [&]() { return writer.write(broken); });
     spawn(3, [&]() { return writer.write(refusing); });
     spawn(4, [&]() { return writer.insert(second); });
+    spawn(5, [&]() { return writer.write(regretful); });
     ctx.poll();
     release.set_value();
     ctx.run();
@@ -180,13 +188,31 @@ TEST_F(GroupWriterTest, AnyWriteSharesTheBatchAndItsRefusalStaysItsOwn) {
     EXPECT_EQ(results[2]->error().type, ErrorType::conflict) << results[2]->error().detail;
     ASSERT_TRUE(results[3] && !*results[3]);
     EXPECT_EQ(results[3]->error().message, "refused before writing");
+    ASSERT_TRUE(results[5] && !*results[5]);
+    EXPECT_EQ(results[5]->error().message, "refused after writing");
     const auto c = run_awaitable(store_->find_conversation(conversation_.id)).value();
     EXPECT_EQ(c->title, "written");
     EXPECT_NE(c->system_prompt.value_or(""), "undone");
+    EXPECT_NE(c->model, "regretted");
     EXPECT_EQ(c->active_leaf_id, second.id);
     const auto stored = run_awaitable(store_->list_messages(conversation_.id, 0, 10)).value();
     ASSERT_EQ(stored.total, 2);
     EXPECT_EQ(stored.items[0].role, "user");
+
+    // Alone (no savepoint), a write's refusals reach it the same way, and one that breaks a CHECK
+    // leaves nothing of its changes (the transaction, holding nothing else, is rolled back).
+    const auto refused = run_awaitable(writer.write(refusing));
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().message, "refused before writing");
+    const auto failed = run_awaitable(writer.write(broken));
+    ASSERT_FALSE(failed.has_value());
+    EXPECT_EQ(failed.error().type, ErrorType::conflict);
+    EXPECT_EQ(writer.batches(), 3U);
+    const auto after = run_awaitable(store_->find_conversation(conversation_.id)).value();
+    EXPECT_NE(after->system_prompt.value_or(""), "undone");
+    EXPECT_EQ(
+        run_awaitable(store_->list_messages(conversation_.id, 0, 10)).value().items[0].role, "user"
+    );
 }
 
 // A batch whose transaction cannot be written (the database locked by another writer past the
