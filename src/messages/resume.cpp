@@ -22,7 +22,7 @@ namespace {
 
 // The first line the numberer writes for `id`.
 std::string id_line(std::uint64_t id) {
-    char line[32] = "id: ";
+    char line[EventNumberer::kMaxIdLine + 1] = "id: ";
     char* end = std::to_chars(line + 4, std::end(line) - 1, id).ptr;
     *end++ = '\n';
     return {line, end};

@@ -32,6 +32,10 @@ using NumberedEvent = events::StoredEvent;
 // numbered. Returns the numbered events in order.
 class EventNumberer {
 public:
+    // The longest `id: <seq>` line the numberer puts in front of an event ("id: ", 20 digits, a
+    // newline): the room an encoder leaves in a delta's string for number_in_place.
+    static constexpr std::size_t kMaxIdLine = 25;
+
     std::vector<NumberedEvent> number(std::string_view piece);
 
     // When `piece` is one event (not a comment), numbers it where it is (the `id:` line put in

@@ -12,6 +12,7 @@
 
 #include "common/json_writer.hpp"
 #include "conversations/json.hpp"
+#include "messages/resume.hpp"
 
 namespace parley::messages {
 
@@ -458,7 +459,7 @@ private:
             std::string out;
             // Room for the quotes and escapes, and for the `id: <n>` line a resumable stream
             // puts in front (EventNumberer::number_in_place; without it, a second allocation).
-            out.reserve(head.size() + text.size() + tail.size() + 8 + 24);
+            out.reserve(head.size() + text.size() + tail.size() + 8 + EventNumberer::kMaxIdLine);
             out.append(head);
             json::append_quoted(out, text);
             out.append(tail);
