@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <type_traits>
 
@@ -137,6 +138,190 @@ struct Connection {
     beast::flat_buffer buffer;
 
     beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+// A response's body, read (issue 14): what one socket read brings is parsed whole (rather than
+// by http::async_read_some, which returns once per chunk header and once per chunk body, two
+// reads, one of them posted, per streamed event, and re-arms tcp_stream's timer each time), its
+// body goes to on_body in one piece, and the next read starts, all in plain calls from the read's
+// completion (BodyReadOp): the coroutine awaiting the body resumes once, when the body ends, not
+// once per streamed event.
+template <class Stream>
+class BodyReader {
+public:
+    BodyReader(
+        Stream& stream,
+        Connection& c,
+        bhttp::response_parser<bhttp::buffer_body>& parser,
+        const BodyHandler& on_body,
+        const ClientResponse& head,
+        bool keep_alive,
+        std::chrono::milliseconds read_timeout
+    )
+        : stream_(stream),
+          c_(c),
+          parser_(parser),
+          on_body_(on_body),
+          head_(head),
+          keep_alive_(keep_alive),
+          read_timeout_(read_timeout),
+          chunk_(kFirstRead) {}
+
+    // Parses what the connection's buffer holds and hands the body over. True when the body needs
+    // more bytes (start_read next); false when it has ended: error() says how.
+    bool advance() {
+        while (!parser_.is_done()) {
+            std::size_t got = 0;
+            std::size_t used = 0;
+            boost::system::error_code pec;
+            while (c_.buffer.size() > 0 && !parser_.is_done() && got < chunk_.size()) {
+                parser_.get().body().data = chunk_.data() + got;
+                parser_.get().body().size = chunk_.size() - got;
+                const std::size_t n = parser_.put(c_.buffer.data(), pec);
+                c_.buffer.consume(n);
+                used += n;
+                got = chunk_.size() - parser_.get().body().size;
+                if (pec || n == 0) {
+                    break;
+                }
+            }
+            // need_more: the buffer ends inside a chunk header (or holds nothing); need_buffer:
+            // `chunk_` is full and is handed over before parsing goes on.
+            const bool starved =
+                pec == bhttp::error::need_more || c_.buffer.size() == 0 || (used == 0 && got == 0);
+            if (pec == bhttp::error::need_more || pec == bhttp::error::need_buffer) {
+                pec = {};
+            }
+            if (pec) {
+                end(pec);
+                return false;
+            }
+            if (!draining_ && got > 0 && !on_body_(head_, std::string_view(chunk_.data(), got))) {
+                // The caller stopped reading (a stream's last event). A well-behaved server ends
+                // the body right after it ([DONE], the last chunk): read that much, briefly, so
+                // the connection can serve the next request instead of a new connect.
+                if (!keep_alive_) {
+                    return false;  // not reused
+                }
+                draining_ = true;
+            }
+            if (got == chunk_.size() && chunk_.size() < kLargestRead) {
+                chunk_.resize(chunk_.size() * 2);
+            }
+            if (!parser_.is_done() && starved) {
+                return true;
+            }
+        }
+        reusable_ = keep_alive_;
+        return false;
+    }
+
+    // Starts the next socket read; `op` is called with its outcome.
+    template <class Op>
+    void start_read(Op&& op) {
+        c_.deadline->start(draining_ ? kDrainTimeout : read_timeout_);
+        const auto space = c_.buffer.prepare(beast::read_size(c_.buffer, kReadLimit));
+        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+            c_.lowest().socket().async_read_some(space, std::forward<Op>(op));
+        } else {
+            stream_.async_read_some(space, std::forward<Op>(op));
+        }
+    }
+
+    // A read completed: false when it ended the body (a failure, a timeout).
+    bool finish_read(boost::system::error_code ec, std::size_t n) {
+        c_.deadline->pause();
+        c_.buffer.commit(n);
+        if (ec == asio::error::eof) {
+            ec = {};
+            parser_.put_eof(ec);  // ends a close-delimited body; else a partial message
+        } else if (ec && c_.deadline->expired()) {
+            ec = beast::error::timeout;
+        }
+        if (ec) {
+            end(ec);
+            return false;
+        }
+        return true;
+    }
+
+    // An exception on_body threw from a read's completion, for the awaiting coroutine.
+    void keep_thrown(std::exception_ptr e) noexcept { thrown_ = std::move(e); }
+
+    const std::exception_ptr& thrown() const noexcept { return thrown_; }
+
+    // How the body ended: an error, or whether the connection may serve another request.
+    const boost::system::error_code& error() const noexcept { return error_; }
+
+    bool reusable() const noexcept { return reusable_; }
+
+private:
+    // A failure ends the body; once the caller has what it wanted (draining), it only keeps the
+    // connection from being reused.
+    void end(const boost::system::error_code& ec) {
+        if (!draining_) {
+            error_ = ec;
+        }
+    }
+
+    Stream& stream_;
+    Connection& c_;
+    bhttp::response_parser<bhttp::buffer_body>& parser_;
+    const BodyHandler& on_body_;
+    const ClientResponse& head_;
+    bool keep_alive_;
+    std::chrono::milliseconds read_timeout_;
+    // Body bytes land here. A stream's events are small, and the buffer lives as long as the
+    // stream: it starts small and grows only when reads fill it (a large non-streaming body).
+    std::vector<char> chunk_;
+    bool draining_ = false;  // the caller has what it wanted; finish the body for reuse
+    bool reusable_ = false;
+    boost::system::error_code error_;
+    std::exception_ptr thrown_;
+};
+
+// The completion handler of each of a body's socket reads: it goes on with the body and starts
+// the next read, or completes `handler` (the awaiting coroutine's) when the body has ended. It
+// carries `handler`'s executor and cancellation slot, so cancelling the coroutine cancels the
+// pending read.
+template <class Stream, class Handler>
+struct BodyReadOp {
+    BodyReader<Stream>* body;
+    Handler handler;
+
+    using executor_type = asio::associated_executor_t<Handler>;
+
+    executor_type get_executor() const noexcept { return asio::get_associated_executor(handler); }
+
+    using cancellation_slot_type = asio::associated_cancellation_slot_t<Handler>;
+
+    cancellation_slot_type get_cancellation_slot() const noexcept {
+        return asio::get_associated_cancellation_slot(handler);
+    }
+
+    void operator()(boost::system::error_code ec, std::size_t n) {
+        try {
+            if (body->finish_read(ec, n) && body->advance()) {
+                body->start_read(std::move(*this));
+                return;
+            }
+        } catch (...) {
+            body->keep_thrown(std::current_exception());
+        }
+        std::move(handler)();
+    }
+};
+
+// async_initiate's initiation for a body that needs a read (BodyReader::advance said so).
+template <class Stream>
+struct ReadBody {
+    BodyReader<Stream>* body;
+
+    template <class Handler>
+    void operator()(Handler&& handler) const {
+        body->start_read(BodyReadOp<Stream, std::decay_t<Handler>>{
+            body, std::forward<Handler>(handler)});
+    }
 };
 
 struct HttpClient::Impl {
@@ -277,94 +462,25 @@ struct HttpClient::Impl {
         const bool keep_alive = parser.get().keep_alive();
         parser.get().clear();
 
-        // Body bytes land here. A stream's events are small, and the buffer lives as long as the
-        // stream: start small and grow only when reads fill it (a large non-streaming body).
-        std::vector<char> chunk(kFirstRead);
-        bool draining = false;  // the caller has what it wanted; finish the body for reuse
         c.lowest().expires_never();
         if (!c.deadline) {
             c.deadline = std::make_unique<ReadDeadline>(c.executor, c.lowest().socket());
         }
-        // The body is parsed here rather than by http::async_read_some, which returns once per
-        // chunk header and once per chunk body (two reads, one of them posted, per streamed
-        // event) and re-arms tcp_stream's timer each time: what one socket read brings is parsed
-        // whole and its body goes to on_body in one piece.
-        while (!parser.is_done()) {
-            std::size_t got = 0;
-            std::size_t used = 0;
-            boost::system::error_code pec;
-            while (c.buffer.size() > 0 && !parser.is_done() && got < chunk.size()) {
-                parser.get().body().data = chunk.data() + got;
-                parser.get().body().size = chunk.size() - got;
-                const std::size_t n = parser.put(c.buffer.data(), pec);
-                c.buffer.consume(n);
-                used += n;
-                got = chunk.size() - parser.get().body().size;
-                if (pec || n == 0) {
-                    break;
-                }
-            }
-            // need_more: the buffer ends inside a chunk header (or holds nothing); need_buffer:
-            // `chunk` is full and is handed over before parsing goes on.
-            const bool starved =
-                pec == bhttp::error::need_more || c.buffer.size() == 0 || (used == 0 && got == 0);
-            if (pec == bhttp::error::need_more || pec == bhttp::error::need_buffer) {
-                pec = {};
-            }
-            if (pec) {
-                c.deadline->stop();
-                if (draining) {
-                    co_return head;  // the connection is not reused
-                }
-                co_return failure("read from " + t.key, pec);
-            }
-            if (!draining && got > 0 && !on_body(head, std::string_view(chunk.data(), got))) {
-                // The caller stopped reading (a stream's last event). A well-behaved server ends
-                // the body right after it ([DONE], the last chunk): read that much, briefly, so
-                // the connection can serve the next request instead of a new connect.
-                if (!keep_alive) {
-                    c.deadline->stop();
-                    co_return head;
-                }
-                draining = true;
-            }
-            if (got == chunk.size() && chunk.size() < kLargestRead) {
-                chunk.resize(chunk.size() * 2);
-            }
-            if (parser.is_done() || !starved) {
-                continue;
-            }
-            c.deadline->start(draining ? kDrainTimeout : options.read_timeout);
-            const auto space = c.buffer.prepare(beast::read_size(c.buffer, kReadLimit));
-            boost::system::error_code rec;
-            std::size_t rn = 0;
-            if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-                auto [e, n] = co_await c.lowest().socket().async_read_some(space, kTuple);
-                rec = e;
-                rn = n;
-            } else {
-                auto [e, n] = co_await stream.async_read_some(space, kTuple);
-                rec = e;
-                rn = n;
-            }
-            c.deadline->pause();
-            c.buffer.commit(rn);
-            if (rec == asio::error::eof) {
-                rec = {};
-                parser.put_eof(rec);  // ends a close-delimited body; else a partial message
-            } else if (rec && c.deadline->expired()) {
-                rec = beast::error::timeout;
-            }
-            if (rec) {
-                c.deadline->stop();
-                if (draining) {
-                    co_return head;  // the rest did not come at once: the connection is not reused
-                }
-                co_return failure("read from " + t.key, rec);
-            }
+        BodyReader<Stream> body(stream, c, parser, on_body, head, keep_alive, options.read_timeout);
+        if (body.advance()) {
+            const ReadBody<Stream> read{&body};
+            co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+                read, asio::use_awaitable
+            );
         }
         c.deadline->stop();
-        reusable = keep_alive;
+        if (body.thrown()) {
+            std::rethrow_exception(body.thrown());  // on_body's, from a read's completion
+        }
+        if (body.error()) {
+            co_return failure("read from " + t.key, body.error());
+        }
+        reusable = body.reusable();
         co_return head;
     }
 

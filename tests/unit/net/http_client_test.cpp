@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
@@ -313,6 +314,44 @@ TEST(HttpClientTest, CancellingTheCallerClosesTheConnection) {
         std::chrono::steady_clock::now() - cancelled_at,
         std::chrono::milliseconds(100) + std::chrono::milliseconds(500)
     );
+    EXPECT_EQ(client.idle_connections(), 0U);
+}
+
+// The body's reads complete in plain handlers, not in the awaiting coroutine (issue 14): what the
+// body handler throws there still reaches the caller of send, not the event loop, and the
+// connection is not pooled.
+TEST(HttpClientTest, WhatTheBodyHandlerThrowsReachesTheCaller) {
+    asio::io_context ctx;
+    TestServer server(ctx, [](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n");
+        co_await pause(std::chrono::milliseconds(50));
+        co_await write(s, "6\r\nsecond\r\n0\r\n\r\n");
+    });
+    HttpClient client;
+    std::vector<std::string> pieces;
+    std::string caught;
+    run(ctx, [&]() -> asio::awaitable<void> {
+        auto get_req = get(server.url());
+        try {
+            auto res = co_await client.send(
+                std::move(get_req),
+                [&pieces](const ClientResponse&, std::string_view c) -> bool {
+                    pieces.emplace_back(c);
+                    if (c == "second") {
+                        throw std::runtime_error("refused");
+                    }
+                    return true;
+                }
+            );
+            ADD_FAILURE() << "send returned";
+        } catch (const std::runtime_error& e) {
+            caught = e.what();
+        }
+    });
+    EXPECT_EQ(pieces, (std::vector<std::string>{"first", "second"}));
+    EXPECT_EQ(caught, "refused");
     EXPECT_EQ(client.idle_connections(), 0U);
 }
 
