@@ -286,16 +286,16 @@ std::string build_anthropic_request(const ChatRequest& r, bool stream) {
     return bj::serialize(body);
 }
 
-std::vector<StreamEvent> AnthropicStreamDecoder::decode(
-    std::string_view event, std::string_view data
+void AnthropicStreamDecoder::decode(
+    std::string_view event, std::string_view data, std::vector<StreamEvent>& out
 ) {
-    std::vector<StreamEvent> out;
+    out.clear();
     if (done_) {
-        return out;
+        return;
     }
     // Named events we do not use (ping, and types added later) are skipped unread.
     if (!event.empty() && !is_known_event(event)) {
-        return out;
+        return;
     }
     try {
         const bj::value value = parse_or_throw(data);
@@ -308,7 +308,7 @@ std::vector<StreamEvent> AnthropicStreamDecoder::decode(
         if (type == "error") {
             out.push_back(stream_failure(find_error(*object)));
             done_ = true;
-            return out;
+            return;
         }
         if (type == "message_start") {
             const bj::object& message = required_object(*object, "message");
@@ -369,7 +369,6 @@ std::vector<StreamEvent> AnthropicStreamDecoder::decode(
         ));
         done_ = true;
     }
-    return out;
 }
 
 std::vector<StreamEvent> AnthropicStreamDecoder::finish() {

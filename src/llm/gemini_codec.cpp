@@ -413,19 +413,19 @@ std::string build_gemini_request(const ChatRequest& r, bool /*stream*/) {
     return bj::serialize(body);
 }
 
-std::vector<StreamEvent> GeminiStreamDecoder::decode(
-    std::string_view /*event*/, std::string_view data
+void GeminiStreamDecoder::decode(
+    std::string_view /*event*/, std::string_view data, std::vector<StreamEvent>& out
 ) {
-    std::vector<StreamEvent> out;
+    out.clear();
     if (done_ || trim(data).empty()) {
-        return out;
+        return;
     }
     try {
         const bj::value value = parse_or_throw(data);
         if (auto e = find_error(value)) {
             out.push_back(stream_failure(*e));
             done_ = true;
-            return out;
+            return;
         }
         const bj::object* chunk = value.if_object();
         if (chunk == nullptr) {
@@ -448,7 +448,6 @@ std::vector<StreamEvent> GeminiStreamDecoder::decode(
         ));
         done_ = true;
     }
-    return out;
 }
 
 std::vector<StreamEvent> GeminiStreamDecoder::finish() {

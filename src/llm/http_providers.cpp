@@ -152,6 +152,7 @@ public:
         req.headers.emplace_back("accept", "text/event-stream");
         typename Wire::Decoder decoder;
         net::SseParser parser;
+        std::vector<StreamEvent> decoded;  // one event's, kept: no allocation per event
         std::string error_body;
         bool finished = false;       // a stop or error event went to the sink
         std::optional<bool> events;  // whether the body is an event stream, known from the head
@@ -166,7 +167,8 @@ public:
                 return true;
             }
             for (const auto& e : parser.next(chunk)) {
-                for (auto& out : decoder.decode(e.event, e.data)) {
+                decoder.decode(e.event, e.data, decoded);
+                for (auto& out : decoded) {
                     finished = finished || out.kind == StreamEvent::Kind::stop ||
                                out.kind == StreamEvent::Kind::error;
                     sink(std::move(out));

@@ -342,12 +342,12 @@ std::string build_openai_request(const ChatRequest& r, bool stream) {
     return body;
 }
 
-std::vector<StreamEvent> OpenAiStreamDecoder::decode(
-    std::string_view event, std::string_view data
+void OpenAiStreamDecoder::decode(
+    std::string_view event, std::string_view data, std::vector<StreamEvent>& out
 ) {
-    std::vector<StreamEvent> out;
+    out.clear();
     if (done_) {
-        return out;
+        return;
     }
     const std::string_view trimmed = trim(data);
     if (trimmed == "[DONE]") {
@@ -355,10 +355,10 @@ std::vector<StreamEvent> OpenAiStreamDecoder::decode(
         flush_calls(out);
         out.push_back(StreamEvent::stop(final_reason()));
         done_ = true;
-        return out;
+        return;
     }
     if (trimmed.empty() && event != "error") {
-        return out;  // keep-alive
+        return;  // keep-alive
     }
     // Nearly every chunk is a piece of text: read it without building a JSON tree. An `error`
     // event fails whatever its data, so it takes the full path.
@@ -368,7 +368,7 @@ std::vector<StreamEvent> OpenAiStreamDecoder::decode(
             on_content(content_, out);
         }
         if (shape != PlainChunk::other) {
-            return out;
+            return;
         }
     }
     try {
@@ -379,15 +379,15 @@ std::vector<StreamEvent> OpenAiStreamDecoder::decode(
         }
         if (auto e = find_error(*chunk)) {
             fail(out, stream_failure(*e));
-            return out;
+            return;
         }
         if (event == "error") {
             fail(out, StreamEvent::failure(UpstreamError::server, "upstream sent an error event"));
-            return out;
+            return;
         }
         if (auto e = groq_error(*chunk)) {
             fail(out, StreamEvent::failure(UpstreamError::server, std::move(*e)));
-            return out;
+            return;
         }
         // Events of this chunk are collected apart, so a shape error half-way emits only the
         // failure.
@@ -443,7 +443,6 @@ std::vector<StreamEvent> OpenAiStreamDecoder::decode(
             )
         );
     }
-    return out;
 }
 
 std::vector<StreamEvent> OpenAiStreamDecoder::finish() {

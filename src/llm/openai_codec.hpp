@@ -51,7 +51,14 @@ public:
 
     // One SSE event (its `event:` name, possibly empty, and its data) → the StreamEvents it
     // implies, in order. Never throws on bad input: that becomes an error event.
-    std::vector<StreamEvent> decode(std::string_view event, std::string_view data);
+    std::vector<StreamEvent> decode(std::string_view event, std::string_view data) {
+        std::vector<StreamEvent> out;
+        decode(event, data, out);
+        return out;
+    }
+
+    // The same into `out`, which it clears first (a streaming caller keeps one vector).
+    void decode(std::string_view event, std::string_view data, std::vector<StreamEvent>& out);
 
     // The connection closed: the events the end of input implies. Nothing once done(); the pending
     // stop when a finish_reason came but `[DONE]` did not (some compatible servers omit it);

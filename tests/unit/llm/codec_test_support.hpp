@@ -69,12 +69,16 @@ inline std::vector<SseEvent> split_sse(std::string_view text) {
 }
 
 // Feeds every event of `sse` to `decoder` (any of the stream decoders) and returns all the
-// StreamEvents it produced, in order.
+// StreamEvents it produced, in order. As the providers do, each event is decoded into one vector
+// kept across events, which decode() must clear first: it starts out holding a stray event, which
+// would show in every result otherwise.
 template <class Decoder>
 std::vector<StreamEvent> feed(Decoder& decoder, std::string_view sse) {
     std::vector<StreamEvent> out;
+    std::vector<StreamEvent> decoded{StreamEvent::text_delta("stray")};
     for (const SseEvent& e : split_sse(sse)) {
-        for (StreamEvent& ev : decoder.decode(e.event, e.data)) {
+        decoder.decode(e.event, e.data, decoded);
+        for (StreamEvent& ev : decoded) {
             out.push_back(std::move(ev));
         }
     }
