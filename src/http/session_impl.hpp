@@ -3,6 +3,7 @@
 // Internal to http/: included by session.cpp and that test only; Beast is in this header.
 #pragma once
 
+#include <array>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -351,23 +352,25 @@ private:
                 append_chunk(left_, bytes, http10_);  // behind the bytes still waiting
                 return false;
             }
-            std::string chunk;
-            chunk.reserve(bytes.size() + 16);
-            append_chunk(chunk, bytes, http10_);
-            if (chunk.empty()) {
-                return true;
+            if (bytes.empty()) {
+                return true;  // an empty chunk would end the body
             }
+            // The chunk's framing goes around the bytes in one gathered write; only what the
+            // socket does not take at once is copied, to be sent by flush().
+            const ChunkFrame frame(bytes.size(), http10_);
+            const std::array<asio::const_buffer, 3> pieces{
+                asio::buffer(frame.head()), asio::buffer(bytes), asio::buffer(frame.tail())};
             bool ok = true;
-            const std::size_t done = session_.write_now(chunk, ok);
+            const std::size_t done = session_.write_buffers_now(pieces, ok);
             if (!ok) {
                 break_off();
                 return true;
             }
-            if (done == chunk.size()) {
+            if (done == asio::buffer_size(pieces)) {
                 return true;
             }
-            chunk.erase(0, done);
-            left_ = std::move(chunk);
+            append_chunk(left_, bytes, http10_);
+            left_.erase(0, done);
             return false;
         }
 
@@ -476,6 +479,11 @@ private:
     // that was; `ok` turns false when the connection broke. Nothing on a transport without
     // non-blocking writes.
     std::size_t write_now(std::string_view bytes, bool& ok) {
+        return write_buffers_now(std::array{asio::buffer(bytes)}, ok);
+    }
+
+    template <class ConstBuffers>
+    std::size_t write_buffers_now(const ConstBuffers& bytes, bool& ok) {
         if constexpr (requires(Stream & s, boost::system::error_code & e) {
                           s.socket().non_blocking(true, e);
                       }) {
@@ -484,7 +492,7 @@ private:
             if (!socket.non_blocking()) {
                 socket.non_blocking(true, ec);  // asynchronous operations are unaffected
             }
-            const std::size_t done = ec ? 0 : socket.write_some(asio::buffer(bytes), ec);
+            const std::size_t done = ec ? 0 : socket.write_some(bytes, ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again) {
                 return done;
             }

@@ -134,20 +134,24 @@ std::string serialize_stream_head(const Response& res, const WireOptions& option
     return serialize(res, o, Framing::chunked);
 }
 
+ChunkFrame::ChunkFrame(std::size_t size, bool http10) noexcept {
+    if (http10) {
+        return;
+    }
+    const auto [end, ec] = std::to_chars(line_, line_ + 16, size, 16);
+    end[0] = '\r';
+    end[1] = '\n';
+    head_size_ = static_cast<std::size_t>(end + 2 - line_);
+}
+
 void append_chunk(std::string& out, std::string_view data, bool http10) {
     if (data.empty()) {
         return;  // an empty chunk would end the body
     }
-    if (!http10) {
-        char digits[16];
-        const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, data.size(), 16);
-        out.append(digits, end);
-        out += "\r\n";
-    }
+    const ChunkFrame frame(data.size(), http10);
+    out += frame.head();
     out += data;
-    if (!http10) {
-        out += "\r\n";
-    }
+    out += frame.tail();
 }
 
 }  // namespace parley::http

@@ -23,6 +23,21 @@ std::string serialize_response(const Response& res, const WireOptions& options);
 // ends with kLastChunk.
 std::string serialize_stream_head(const Response& res, const WireOptions& options);
 
+// The framing of a chunk of `size` bytes, for writing it around the data without a copy: its size
+// line before and "\r\n" after; both empty for HTTP/1.0, which has no framing.
+class ChunkFrame {
+public:
+    ChunkFrame(std::size_t size, bool http10) noexcept;
+
+    std::string_view head() const noexcept { return {line_, head_size_}; }
+
+    std::string_view tail() const noexcept { return head_size_ == 0 ? "" : "\r\n"; }
+
+private:
+    char line_[20];  // up to 16 hex digits, then CRLF
+    std::size_t head_size_ = 0;
+};
+
 // Appends `data` as one chunk (as is for HTTP/1.0); nothing for empty data.
 void append_chunk(std::string& out, std::string_view data, bool http10);
 

@@ -8,7 +8,8 @@
 //     body and idle timeouts run for real (with short durations);
 //   - back-pressure: a write waits while the client holds `window` unread bytes, as a socket's
 //     buffers fill when the peer stops reading;
-//   - a read size: each read returns at most read_size bytes (1: byte at a time).
+//   - a read size: each read returns at most read_size bytes (1: byte at a time);
+//   - optionally, non-blocking writes that take what the window has room for.
 // socket() returns the transport itself, with the few socket calls the session makes.
 // test::stream's fail_count (given to the server end) still injects a failure at step N.
 #pragma once
@@ -93,6 +94,31 @@ public:
 
     bool timed_out() const noexcept { return s_->timed_out; }
 
+    // The socket's non-blocking writes, which the session tries before an asynchronous one. Off
+    // by default: every such write then finds the socket full (would_block). On, a write takes
+    // what the window has room for, as a socket with that much buffer space free would.
+    void immediate_writes(bool on) { s_->immediate_writes = on; }
+
+    bool non_blocking() const noexcept { return true; }
+
+    void non_blocking(bool /*mode*/, boost::system::error_code& ec) { ec = {}; }
+
+    template <class ConstBuffers>
+    std::size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
+        const auto backlog = s_->client.buffer().size();
+        if (s_->closed) {
+            ec = write_error(*s_);
+            return 0;
+        }
+        if (!s_->immediate_writes || backlog >= s_->window) {
+            ec = boost::asio::error::would_block;
+            return 0;
+        }
+        return s_->inner.write_some(
+            boost::beast::buffers_prefix(s_->window - backlog, buffers), ec
+        );
+    }
+
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& buffers, Token&& token) {
         return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
@@ -128,6 +154,7 @@ private:
         bool eof = false;
         bool closed = false;
         bool timed_out = false;
+        bool immediate_writes = false;
         unsigned generation = 0;
         std::array<char, 4096> chunk{};
     };
