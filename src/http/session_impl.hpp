@@ -356,7 +356,7 @@ private:
                 return true;  // an empty chunk would end the body
             }
             // The chunk's framing goes around the bytes in one gathered write; only what the
-            // socket does not take at once is copied, to be sent by flush().
+            // socket does not take at once is copied (the framed chunk's unsent end), for flush().
             const ChunkFrame frame(bytes.size(), http10_);
             const std::array<asio::const_buffer, 3> pieces{
                 asio::buffer(frame.head()), asio::buffer(bytes), asio::buffer(frame.tail())};
@@ -369,8 +369,12 @@ private:
             if (done == asio::buffer_size(pieces)) {
                 return true;
             }
-            append_chunk(left_, bytes, http10_);
-            left_.erase(0, done);
+            std::size_t sent = done;
+            for (const std::string_view piece : {frame.head(), bytes, frame.tail()}) {
+                const std::size_t skip = std::min(sent, piece.size());
+                left_.append(piece.substr(skip));
+                sent -= skip;
+            }
             return false;
         }
 
@@ -456,8 +460,9 @@ private:
 
     // A stream's writes usually fit in the socket's send buffer: on a real socket each is tried
     // at once, and only what the socket does not take waits (with the body timeout) for the event
-    // loop. That saves a turn of the loop and a timer per delta. (The in-memory test transport
-    // has no non-blocking mode: every write goes through the loop there.)
+    // loop. That saves a turn of the loop and a timer per delta. (The in-memory test transport's
+    // non-blocking writes take nothing unless a test turns them on: every write then goes through
+    // the loop.)
     asio::awaitable<bool> write_bytes(std::string bytes) {
         bool ok = true;
         const std::size_t done = write_now(bytes, ok);
@@ -477,7 +482,7 @@ private:
 
     // Writes what the socket takes of `bytes` at once, without waiting, and returns how much
     // that was; `ok` turns false when the connection broke. Nothing on a transport without
-    // non-blocking writes.
+    // non-blocking writes. write_buffers_now takes a buffer sequence (one gathered write).
     std::size_t write_now(std::string_view bytes, bool& ok) {
         return write_buffers_now(std::array{asio::buffer(bytes)}, ok);
     }

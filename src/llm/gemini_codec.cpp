@@ -431,16 +431,14 @@ void GeminiStreamDecoder::decode(
         if (chunk == nullptr) {
             throw Malformed("chunk is not a JSON object");
         }
-        // Collected apart, so a shape error half-way emits only the failure.
-        std::vector<StreamEvent> events;
-        if (const auto finish = decode_chunk(*chunk, usage_, calls_, events)) {
+        // `out` holds nothing yet: a shape error half-way leaves only the failure (see catch).
+        if (const auto finish = decode_chunk(*chunk, usage_, calls_, out)) {
             if (usage_) {
-                events.push_back(StreamEvent::usage_event(*usage_));
+                out.push_back(StreamEvent::usage_event(*usage_));
             }
-            events.push_back(StreamEvent::stop(*finish));
+            out.push_back(StreamEvent::stop(*finish));
             done_ = true;
         }
-        out = std::move(events);
     } catch (const Malformed& e) {
         out.clear();
         out.push_back(StreamEvent::failure(

@@ -389,9 +389,7 @@ void OpenAiStreamDecoder::decode(
             fail(out, StreamEvent::failure(UpstreamError::server, std::move(*e)));
             return;
         }
-        // Events of this chunk are collected apart, so a shape error half-way emits only the
-        // failure.
-        std::vector<StreamEvent> events;
+        // `out` holds nothing yet: a shape error half-way leaves only the failure (see catch).
         if (const bj::array* choices = array_field(*chunk, "choices")) {
             for (const bj::value& c : *choices) {
                 const bj::object* choice = c.if_object();
@@ -402,13 +400,13 @@ void OpenAiStreamDecoder::decode(
                     continue;  // we ask for one choice (n = 1)
                 }
                 if (const bj::object* delta = object_field(*choice, "delta")) {
-                    push_thinking(events, reasoning_of(*delta));
+                    push_thinking(out, reasoning_of(*delta));
                     if (const auto content = string_field(*delta, "content")) {
-                        on_content(*content, events);
+                        on_content(*content, out);
                     }
                     if (const auto refusal = string_field(*delta, "refusal")) {
-                        flush_pending(events);
-                        push_text(events, *refusal);
+                        flush_pending(out);
+                        push_text(out, *refusal);
                     }
                     if (const bj::array* calls = array_field(*delta, "tool_calls")) {
                         for (const bj::value& call : *calls) {
@@ -418,8 +416,8 @@ void OpenAiStreamDecoder::decode(
                 }
                 if (const auto reason = string_field(*choice, "finish_reason")) {
                     finish_ = map_finish(*reason);
-                    flush_pending(events);
-                    flush_calls(events);
+                    flush_pending(out);
+                    flush_calls(out);
                 }
             }
         }
@@ -431,9 +429,8 @@ void OpenAiStreamDecoder::decode(
             }
         }
         if (usage != nullptr) {
-            events.push_back(StreamEvent::usage_event(read_usage(*usage)));
+            out.push_back(StreamEvent::usage_event(read_usage(*usage)));
         }
-        out = std::move(events);
     } catch (const Malformed& e) {
         out.clear();
         fail(

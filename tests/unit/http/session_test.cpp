@@ -259,9 +259,13 @@ TEST_F(SessionTest, BytesATriedWriteKeptGoOutBeforeLaterOnes) {
 }
 
 // A tried write goes out as the socket takes it (issue 14: the chunk's framing and the bytes in
-// one gathered write, nothing copied): whole while there is room, else in part, cut inside the
-// chunk, with the rest kept and sent by flush() ahead of later bytes.
-TEST_F(SessionTest, ATriedWriteTheSocketTakesInPartIsFinishedInOrder) {
+// one gathered write, nothing copied): whole while there is room, else in part, with the rest
+// kept and sent by flush() ahead of later bytes. The first event (14 bytes framed) fits the
+// window; the second is cut where the window ends: in its size line, its data or its last CRLF.
+class TriedWriteTest : public SessionTest, public ::testing::WithParamInterface<std::size_t> {};
+
+TEST_P(TriedWriteTest, ATriedWriteTheSocketTakesInPartIsFinishedInOrder) {
+    const std::size_t window = GetParam();
     asio::steady_timer gate(ioc_, Clock::time_point::max());
     std::vector<bool> tried;
     add(Method::get, "/stream", [&](Request&) -> asio::awaitable<Response> {
@@ -269,15 +273,15 @@ TEST_F(SessionTest, ATriedWriteTheSocketTakesInPartIsFinishedInOrder) {
         res.content_type = "text/event-stream";
         res.body_writer = [&](StreamWriter& w) -> asio::awaitable<void> {
             co_await gate.async_wait(asio::as_tuple(asio::use_awaitable));  // the head is read
-            tried.push_back(w.try_send("data: 0\n\n"));  // 14 bytes framed: room for them all
-            tried.push_back(w.try_send("data: 1\n\n"));  // room for 6 ("9\r\ndat")
+            tried.push_back(w.try_send("data: 0\n\n"));  // "9\r\n" + 9 bytes + "\r\n"
+            tried.push_back(w.try_send("data: 1\n\n"));  // cut where the window ends
             tried.push_back(w.try_send("data: 2\n\n"));  // behind the rest of "data: 1"
             tried.push_back(co_await w.flush());
         };
         co_return res;
     });
     immediate_writes_ = true;
-    start(20);
+    start(window);
     send("GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     std::string wire;
     const auto drain = [&] {
@@ -293,7 +297,7 @@ TEST_F(SessionTest, ATriedWriteTheSocketTakesInPartIsFinishedInOrder) {
     gate.cancel();
     ioc_.run_one_for(50ms);  // the writer runs up to its flush, which waits for room
     ASSERT_EQ(tried, (std::vector<bool>{true, false, false}));
-    EXPECT_EQ(client_.str().size(), 20U) << "the socket took what it had room for";
+    EXPECT_EQ(client_.str().size(), window) << "the socket took what it had room for";
     ASSERT_TRUE(run_until([&] {
         drain();
         return finished_;
@@ -304,6 +308,12 @@ TEST_F(SessionTest, ATriedWriteTheSocketTakesInPartIsFinishedInOrder) {
     EXPECT_EQ(r[0].body, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
     EXPECT_EQ(tried, (std::vector<bool>{true, false, false, true}));
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    CutPlaces,
+    TriedWriteTest,
+    ::testing::Values(16, 20, 27)  // 2 bytes of "9\r\n"; "9\r\ndat"; all but the last "\n"
+);
 
 TEST_F(SessionTest, ABodyCutMidWayReachesNoHandlerAndEndsTheSession) {
     add_echo();

@@ -105,12 +105,16 @@ public:
 
     template <class ConstBuffers>
     std::size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
-        const auto backlog = s_->client.buffer().size();
+        if (!s_->immediate_writes) {
+            ec = boost::asio::error::would_block;
+            return 0;
+        }
         if (s_->closed) {
             ec = write_error(*s_);
             return 0;
         }
-        if (!s_->immediate_writes || backlog >= s_->window) {
+        const auto backlog = s_->client.buffer().size();
+        if (backlog >= s_->window) {
             ec = boost::asio::error::would_block;
             return 0;
         }

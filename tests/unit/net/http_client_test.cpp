@@ -11,6 +11,8 @@
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -352,6 +354,58 @@ TEST(HttpClientTest, WhatTheBodyHandlerThrowsReachesTheCaller) {
     });
     EXPECT_EQ(pieces, (std::vector<std::string>{"first", "second"}));
     EXPECT_EQ(caught, "refused");
+    EXPECT_EQ(client.idle_connections(), 0U);
+}
+
+// A cancellation that comes while no read is pending (here from the body handler, between two
+// reads, as when the client leaves while a delta is relayed) ends the exchange at once, as the
+// next read's co_await would: it does not wait for more of the body.
+TEST(HttpClientTest, ACancellationBetweenReadsEndsTheBodyAtOnce) {
+    asio::io_context ctx;
+    TestServer server(ctx, [](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        co_await pause(std::chrono::milliseconds(50));
+        co_await write(s, "5\r\nfirst\r\n");
+        // … and never finish.
+    });
+    HttpClient client;
+    asio::cancellation_signal cancel;
+    std::vector<std::string> pieces;
+    bool done = false;
+    std::exception_ptr ended;
+    auto req = get(server.url());
+    asio::co_spawn(
+        ctx,
+        client.send(
+            std::move(req),
+            [&](const ClientResponse&, std::string_view c) -> bool {
+                pieces.emplace_back(c);
+                cancel.emit(asio::cancellation_type::terminal);
+                return true;
+            }
+        ),
+        asio::bind_cancellation_slot(
+            cancel.slot(),
+            [&](std::exception_ptr e, const Result<ClientResponse>&) {
+                ended = e;
+                done = true;
+            }
+        )
+    );
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!done && std::chrono::steady_clock::now() < deadline) {
+        ctx.run_one_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(done) << "the exchange went on waiting for the body";
+    EXPECT_EQ(pieces, (std::vector<std::string>{"first"}));
+    ASSERT_TRUE(ended);
+    try {
+        std::rethrow_exception(ended);
+    } catch (const boost::system::system_error& e) {
+        EXPECT_EQ(e.code(), asio::error::operation_aborted);
+    }
     EXPECT_EQ(client.idle_connections(), 0U);
 }
 
