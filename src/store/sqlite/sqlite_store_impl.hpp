@@ -36,6 +36,8 @@ public:
 
     bool commits_in_groups() const noexcept override { return true; }  // GroupWriter
 
+    bool reads_at_once() const noexcept override { return true; }  // read(), readers_
+
     Result<std::vector<int>> migrate() override;
     Result<std::vector<int>> applied_migrations() override;
     boost::asio::awaitable<Result<void>> ping() override;
