@@ -554,7 +554,7 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     // The conversation (ownership, settings) and the branch the turn continues (the context: the
     // path to the active leaf, or to the edited or regenerated message). Where a read is a round
     // trip they are read side by side, two in the time of one, before the first token; where
-    // reads run at once on this thread (SQLite), in turn (issue 14: ~18k instructions a turn
+    // reads run at once on this thread (SQLite), in turn (issue 14: ~15k instructions a turn
     // fewer), and the path only of a conversation the caller may read.
     std::optional<std::string> path_end;
     if (branch.kind != Branch::Kind::append) {

@@ -54,10 +54,11 @@ public:
     // doing so only doubles the caller's demand on the pool.
     virtual bool commits_in_groups() const noexcept { return false; }
 
-    // Whether the short reads of the request path (a row by key, a conversation's path) run at
-    // once on the calling thread (SQLite's per-thread connections), so that two reads side by side
-    // take as long as in turn, with two coroutines and a parallel group more. Where each read is a
-    // round trip (PostgreSQL), side by side saves one.
+    // Whether the short reads of the request path (a row by key, a small conversation's path; a
+    // larger one's hops to the pool) run at once on the calling thread (SQLite's per-thread
+    // connections), so that two reads side by side take as long as in turn, with two coroutines
+    // and a parallel group more. Where each read is a round trip (PostgreSQL), side by side saves
+    // one.
     virtual bool reads_at_once() const noexcept { return false; }
 
     // Applies every migration not yet recorded in schema_migrations, in version order, each in its

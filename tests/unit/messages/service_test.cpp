@@ -49,6 +49,11 @@ public:
 
     std::string_view backend() const noexcept override { return inner_.backend(); }
 
+    // As the store it wraps, so the service takes the same paths (reads in turn on SQLite).
+    bool commits_in_groups() const noexcept override { return inner_.commits_in_groups(); }
+
+    bool reads_at_once() const noexcept override { return inner_.reads_at_once(); }
+
     Result<std::vector<int>> migrate() override { return inner_.migrate(); }
 
     Result<std::vector<int>> applied_migrations() override { return inner_.applied_migrations(); }
