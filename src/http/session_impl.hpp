@@ -369,12 +369,7 @@ private:
             if (done == asio::buffer_size(pieces)) {
                 return true;
             }
-            std::size_t sent = done;
-            for (const std::string_view piece : {frame.head(), bytes, frame.tail()}) {
-                const std::size_t skip = std::min(sent, piece.size());
-                left_.append(piece.substr(skip));
-                sent -= skip;
-            }
+            append_chunk(left_, bytes, http10_, done);
             return false;
         }
 

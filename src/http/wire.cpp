@@ -1,6 +1,8 @@
 #include "http/wire.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <initializer_list>
 
 namespace parley::http {
 
@@ -144,14 +146,16 @@ ChunkFrame::ChunkFrame(std::size_t size, bool http10) noexcept {
     head_size_ = static_cast<std::size_t>(end + 2 - line_);
 }
 
-void append_chunk(std::string& out, std::string_view data, bool http10) {
+void append_chunk(std::string& out, std::string_view data, bool http10, std::size_t skip) {
     if (data.empty()) {
         return;  // an empty chunk would end the body
     }
     const ChunkFrame frame(data.size(), http10);
-    out += frame.head();
-    out += data;
-    out += frame.tail();
+    for (const std::string_view piece : {frame.head(), data, frame.tail()}) {
+        const std::size_t taken = std::min(skip, piece.size());
+        out.append(piece.substr(taken));
+        skip -= taken;
+    }
 }
 
 }  // namespace parley::http

@@ -38,8 +38,9 @@ private:
     std::size_t head_size_ = 0;
 };
 
-// Appends `data` as one chunk (as is for HTTP/1.0); nothing for empty data.
-void append_chunk(std::string& out, std::string_view data, bool http10);
+// Appends `data` as one chunk (as is for HTTP/1.0), less its first `skip` bytes (framing
+// included: what a write already took); nothing for empty data.
+void append_chunk(std::string& out, std::string_view data, bool http10, std::size_t skip = 0);
 
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 

@@ -98,5 +98,19 @@ TEST(WireTest, ChunksAreHexLengthFramedAndEmptyDataWritesNothing) {
     EXPECT_EQ(kLastChunk, "0\r\n\r\n");
 }
 
+// What a write did not take of a chunk: the framed chunk less its first `skip` bytes, cut in its
+// size line, its data or its last CRLF.
+TEST(WireTest, ChunkRestAfterAPartialWrite) {
+    const std::string whole = "a\r\ndata: hi\n\n\r\n";
+    for (std::size_t skip = 0; skip <= whole.size(); ++skip) {
+        std::string rest;
+        append_chunk(rest, "data: hi\n\n", false, skip);
+        EXPECT_EQ(rest, whole.substr(skip)) << skip;
+    }
+    std::string plain;
+    append_chunk(plain, "data: hi\n\n", true, 3);
+    EXPECT_EQ(plain, "a: hi\n\n");
+}
+
 }  // namespace
 }  // namespace parley::http
