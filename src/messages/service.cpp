@@ -560,22 +560,20 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     if (branch.kind != Branch::Kind::append) {
         path_end = branch.message_id;
     }
+    auto read_conversation = conversations_.get(who, conversation_id);
+    auto read_path = store_.message_path(
+        std::string(conversation_id), path_end, kRecentForContext, store::Siblings::skipped
+    );
     Result<store::Conversation> conversation = store::Conversation{};
     Result<std::vector<store::PathMessage>> path = std::vector<store::PathMessage>{};
     if (store_.reads_at_once()) {
-        conversation = co_await conversations_.get(who, conversation_id);
+        conversation = co_await std::move(read_conversation);
         if (conversation) {
-            path = co_await store_.message_path(
-                std::string(conversation_id), path_end, kRecentForContext, store::Siblings::skipped
-            );
+            path = co_await std::move(read_path);
         }
     } else {
-        std::tie(conversation, path) = co_await (
-            conversations_.get(who, conversation_id) &&
-            store_.message_path(
-                std::string(conversation_id), path_end, kRecentForContext, store::Siblings::skipped
-            )
-        );
+        std::tie(conversation, path) =
+            co_await (std::move(read_conversation) && std::move(read_path));
     }
     if (!conversation) {
         co_return conversation.error();
