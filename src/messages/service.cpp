@@ -91,6 +91,16 @@ std::string json_text(const bj::value& v) {
     return bj::serialize(v);
 }
 
+// llm::estimate_tokens(m.content), worked out once for a row shared between turns.
+std::int64_t content_tokens(const store::Message& m) {
+    std::int64_t n = m.content_tokens.get();
+    if (n < 0) {
+        n = llm::estimate_tokens(m.content);
+        m.content_tokens.set(n);
+    }
+    return n;
+}
+
 // The tool calls and results an answer made (metadata.tool_calls, metadata.tool_results), as the
 // messages that replay them: the assistant's calls, then one tool message per result. Empty when
 // there are none.
@@ -207,45 +217,50 @@ FittedContext fit_context_counted(
     bool with_tools,
     const store::Message* newest
 ) {
-    // The turns kept, newest first, end to end (each turn's messages in their own order), and
-    // where each begins: one allocation for them all, not one a turn.
-    std::vector<llm::ChatMessage> kept;
-    std::vector<std::size_t> starts;
+    // Two passes (issue 14: a long conversation's turn fitted every message of a 500-message
+    // context anew, a third of a send's work): which messages fit is decided from their
+    // estimates alone, newest first, each stored row's estimate worked out once for the row
+    // (store::Message::content_tokens); then only the messages kept are copied, oldest first,
+    // straight to where they go.
+    struct Kept {
+        const store::Message* message;
+        std::vector<llm::ChatMessage> replayed;  // its tool calls and results (with_tools)
+    };
+
+    std::vector<Kept> kept;
     kept.reserve(newest_first.size() + 1);
-    starts.reserve(newest_first.size() + 1);
+    std::size_t count = 0;
     std::int64_t used = 0;
     std::int64_t used_by_texts = 0;
-    // Adds m's turn when it fits; false when it does not (older turns are dropped whole).
+    // Keeps m with its replayed tool messages when they fit; false when they do not (older
+    // messages are dropped whole).
     const auto keep = [&](const store::Message& m) {
-        if (m.status == "error" || (m.role != "user" && m.role != "assistant")) {
+        if (m.status == std::string_view("error") ||
+            (m.role != std::string_view("user") && m.role != std::string_view("assistant"))) {
             return true;
         }
-        const std::size_t start = kept.size();
-        if (with_tools && m.role == "assistant") {
-            auto replayed = replayed_tools(m);
-            std::move(replayed.begin(), replayed.end(), std::back_inserter(kept));
+        std::vector<llm::ChatMessage> replayed;
+        if (with_tools && m.role == std::string_view("assistant")) {
+            replayed = replayed_tools(m);
         }
-        if (!m.content.empty()) {
-            kept.push_back({m.role, m.content});
-        }
-        if (kept.size() == start) {
+        if (m.content.empty() && replayed.empty()) {
             return true;
         }
-        std::int64_t texts = 0;
+        std::int64_t texts = m.content.empty() ? 0 : content_tokens(m) + 4;
         std::int64_t calls = 0;
-        for (std::size_t k = start; k < kept.size(); ++k) {
-            texts += llm::estimate_tokens(kept[k].content) + 4;
-            for (const auto& c : kept[k].tool_calls) {
+        for (const auto& r : replayed) {
+            texts += llm::estimate_tokens(r.content) + 4;
+            for (const auto& c : r.tool_calls) {
                 calls += llm::estimate_tokens(c.arguments) + 8;
             }
         }
         if (used + texts + calls > budget) {
-            kept.resize(start);
             return false;
         }
         used += texts + calls;
         used_by_texts += texts;
-        starts.push_back(start);
+        count += replayed.size() + (m.content.empty() ? 0 : 1);
+        kept.push_back({&m, std::move(replayed)});
         return true;
     };
     bool room = newest == nullptr || keep(*newest);
@@ -254,14 +269,14 @@ FittedContext fit_context_counted(
     }
     FittedContext out;
     out.tokens = used_by_texts;
-    out.messages.reserve(kept.size());
-    for (std::size_t turn = starts.size(); turn-- > 0;) {
-        const std::size_t end = turn + 1 < starts.size() ? starts[turn + 1] : kept.size();
-        std::move(
-            kept.begin() + static_cast<std::ptrdiff_t>(starts[turn]),
-            kept.begin() + static_cast<std::ptrdiff_t>(end),
-            std::back_inserter(out.messages)
-        );
+    out.messages.reserve(count);
+    for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
+        std::move(it->replayed.begin(), it->replayed.end(), std::back_inserter(out.messages));
+        if (!it->message->content.empty()) {
+            auto& text = out.messages.emplace_back();
+            text.role = it->message->role;
+            text.content = it->message->content;
+        }
     }
     return out;
 }

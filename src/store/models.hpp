@@ -1,6 +1,7 @@
 // The rows the store reads and writes, as plain structs (ARCHITECTURE §5). No SQL, no I/O.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -63,6 +64,31 @@ struct Conversation {
     std::optional<std::string> active_leaf_id;
 };
 
+// A figure worked out from a row by its first reader and kept with it for the readers after it
+// (issue 14: rows are shared, SharedMessage, and remembered between reads). Not a column: unknown
+// (negative) until set, and a copy or a move starts unknown, since a copy may then be changed.
+// Thread-safe: readers on any thread may set it, each to the same value.
+class DerivedCount {
+public:
+    DerivedCount() = default;
+
+    DerivedCount(const DerivedCount& /*other*/) noexcept {}
+
+    DerivedCount& operator=(const DerivedCount& /*other*/) noexcept {
+        value_.store(-1, std::memory_order_relaxed);
+        return *this;
+    }
+
+    ~DerivedCount() = default;
+
+    std::int64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+    void set(std::int64_t value) const noexcept { value_.store(value, std::memory_order_relaxed); }
+
+private:
+    mutable std::atomic<std::int64_t> value_{-1};
+};
+
 struct Message {
     std::string id;
     std::string conversation_id;
@@ -82,6 +108,9 @@ struct Message {
     std::optional<std::int64_t> ttft_ms;
     std::string metadata = "{}";  // JSON object
     TimePoint created_at;
+    // llm::estimate_tokens(content), once a context has been fitted with the row
+    // (messages/service.cpp); not stored.
+    DerivedCount content_tokens{};
 };
 
 // A stored message as its readers share it (issue 14): a row is never updated, so one read (or

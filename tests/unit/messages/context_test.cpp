@@ -1,5 +1,8 @@
 // The context a model is given: the newest messages that fit, whole, oldest first; an answer's
 // tool calls and results replayed before its text when the request offers tools.
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "llm/provider.hpp"
@@ -133,6 +136,77 @@ TEST(FitContextTest, CountedGivesTheSameMessagesAndTheirEstimate) {
     EXPECT_EQ(fit_context_counted(newest_first, 10'000).messages.size(), 5U);
     EXPECT_EQ(fit_context_counted(newest_first, 10'000, true).messages.size(), 7U);
     EXPECT_EQ(fit_context_counted({}, 10'000).tokens, 0);
+}
+
+// The fitting against a plain reading of its rule, without tools: newest first, an errored
+// message or one neither the user's nor the assistant's left out, an empty one skipped, each
+// other costing its estimate + 4 until the next would pass the budget; the kept ones oldest first.
+TEST(FitContextTest, KeepsTheNewestMessagesThatFitAtEveryBudget) {
+    std::vector<store::SharedMessage> newest_first = {
+        message("user", "and now?"),
+        message("assistant", std::string(33, 'x')),
+        message("assistant", "an answer that failed half way"),
+        message("system", "a system note, never replayed"),
+        message("user", "one two three four five six seven"),
+        message("assistant", ""),
+        message("user", "first question of all"),
+    };
+    auto failed = row("assistant", "an answer that failed half way");
+    failed.status = "error";
+    newest_first[2] = std::make_shared<const store::Message>(failed);
+    for (std::int64_t budget = 0; budget < 80; ++budget) {
+        std::vector<std::string> expected;
+        std::int64_t used = 0;
+        for (const auto& m : newest_first) {
+            if (m->status == "error" || m->role == "system" || m->content.empty()) {
+                continue;
+            }
+            const std::int64_t cost = llm::estimate_tokens(m->content) + 4;
+            if (used + cost > budget) {
+                break;
+            }
+            used += cost;
+            expected.insert(expected.begin(), m->content);
+        }
+        const auto fitted = fit_context_counted(newest_first, budget);
+        std::vector<std::string> got;
+        for (const auto& m : fitted.messages) {
+            got.push_back(m.content);
+        }
+        EXPECT_EQ(got, expected) << budget;
+        EXPECT_EQ(fitted.tokens, used) << budget;
+    }
+    // The edges, worked out by hand: 6 + 13 + 13 + 10 tokens, the newest first.
+    EXPECT_EQ(fit_context_counted(newest_first, 42).messages.size(), 4U);
+    EXPECT_EQ(fit_context_counted(newest_first, 41).messages.size(), 3U);
+    EXPECT_EQ(fit_context_counted(newest_first, 6).messages.size(), 1U);
+    EXPECT_TRUE(fit_context_counted(newest_first, 5).messages.empty());
+}
+
+// A stored row is shared between turns (and remembered between reads): its estimate is worked out
+// by the first fitting and then taken from the row, not made again for every turn; a copy of the
+// row, which may be changed, is estimated anew.
+TEST(FitContextTest, AStoredRowIsEstimatedOnceAndACopyAnew) {
+    const auto stored = message("user", "What is a REST API? Explain in 2 sentences.");
+    EXPECT_LT(stored->content_tokens.get(), 0);
+    const auto first = fit_context_counted({stored}, 10'000);
+    EXPECT_EQ(stored->content_tokens.get(), llm::estimate_tokens(stored->content));
+    EXPECT_EQ(first.tokens, llm::estimate_tokens(stored->content) + 4);
+
+    // The next turn takes the row's figure: one too large for the budget leaves the row out.
+    stored->content_tokens.set(20'000);
+    EXPECT_TRUE(fit_context_counted({stored}, 10'000).messages.empty());
+
+    store::Message copy = *stored;
+    EXPECT_LT(copy.content_tokens.get(), 0);
+    copy.content = "short";
+    const auto fitted = fit_context_counted({}, 10'000, false, &copy);
+    ASSERT_EQ(fitted.messages.size(), 1U);
+    EXPECT_EQ(fitted.tokens, llm::estimate_tokens("short") + 4);
+    store::Message assigned;
+    assigned.content_tokens.set(7);
+    assigned = *stored;
+    EXPECT_LT(assigned.content_tokens.get(), 0);
 }
 
 // A send passes its own message apart (not inserted in front of a branch of hundreds): the same
