@@ -95,7 +95,9 @@ private:
     std::uint64_t dropped_to_ = 0;  // the id of the newest event dropped
     std::string log_;               // the records, the oldest at begin_
     std::size_t begin_ = 0;
-    std::string last_rest_;  // the newest event past its first line, for the next one's diff
+    std::string last_rest_;        // the newest event past its first line, for the next one's diff
+    std::size_t last_prefix_ = 0;  // what it shared with the event before it, in front
+    std::size_t last_suffix_ = 0;  // and at the end: the next diff tries these first
 };
 
 // What GET …/stream needs to know about an answer's stream.
