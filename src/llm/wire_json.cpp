@@ -81,16 +81,26 @@ std::optional<std::int64_t> count_field(const bj::object& o, std::string_view ke
     throw Malformed("`" + std::string(key) + "` is not a token count");
 }
 
-void push_text(std::vector<StreamEvent>& out, std::string_view s) {
+namespace {
+
+// Made where it goes (issue 14: a delta's event was built, moved into the vector and destroyed,
+// a StreamEvent being a dozen members).
+void push_delta(std::vector<StreamEvent>& out, StreamEvent::Kind kind, std::string_view s) {
     if (!s.empty()) {
-        out.push_back(StreamEvent::text_delta(std::string(s)));
+        StreamEvent& e = out.emplace_back();
+        e.kind = kind;
+        e.text.assign(s);
     }
 }
 
+}  // namespace
+
+void push_text(std::vector<StreamEvent>& out, std::string_view s) {
+    push_delta(out, StreamEvent::Kind::text_delta, s);
+}
+
 void push_thinking(std::vector<StreamEvent>& out, std::string_view s) {
-    if (!s.empty()) {
-        out.push_back(StreamEvent::thinking_delta(std::string(s)));
-    }
+    push_delta(out, StreamEvent::Kind::thinking_delta, s);
 }
 
 Error unreadable_response(std::string_view api, const Malformed& e) {
