@@ -201,6 +201,10 @@ void SseParser::consume(std::string_view bytes) {
         }
         std::string_view line(base + pos, eol - pos);
         const bool carried = !line_.empty();
+        if (!carried && single_data_event(line, base, eol, n)) {
+            pos = eol + 2;
+            continue;
+        }
         if (line_.size() + line.size() > max_size_) {
             fail("SSE line longer than " + std::to_string(max_size_) + " bytes");
             return;
@@ -226,6 +230,39 @@ void SseParser::consume(std::string_view bytes) {
             }
         }
     }
+}
+
+bool SseParser::single_data_event(
+    std::string_view line, const char* base, std::size_t eol, std::size_t n
+) {
+    // What process_line would do for a `data:` line that ends with LF and is followed by a blank
+    // line (LF), with no field pending before it: an event of that one line, dispatched at once
+    // (issue 14: nearly every event of a provider's stream; its data is copied once, not into
+    // the data buffer and out again).
+    if (fields_pending_ || line.size() > max_size_ || base[eol] != '\n' || eol + 1 >= n ||
+        base[eol + 1] != '\n' || !line.starts_with("data:")) {
+        return false;
+    }
+    std::string_view value = line.substr(5);
+    if (!value.empty() && value.front() == ' ') {
+        value.remove_prefix(1);
+    }
+    value = decoded(value, scratch_);
+    if (value.size() > max_size_) {
+        return false;  // process_line fails the parser
+    }
+    if (ready_ == events_.size()) {
+        events_.emplace_back();
+    }
+    SseEvent& event = events_[ready_++];
+    event.named = false;
+    if (event.event != "message") {
+        event.event = "message";
+    }
+    event.data.assign(value);
+    event.id = last_event_id_;
+    release_if_large(scratch_);
+    return true;
 }
 
 void SseParser::process_line(std::string_view line) {

@@ -72,6 +72,9 @@ public:
 
 private:
     void consume(std::string_view bytes);
+    // The common event, `data: …` and a blank line, taken whole; false: not that shape (nothing
+    // done).
+    bool single_data_event(std::string_view line, const char* base, std::size_t eol, std::size_t n);
     void process_line(std::string_view line);
     void process_field(std::string_view field, std::string_view value);
     void dispatch();
