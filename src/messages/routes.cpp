@@ -260,6 +260,9 @@ asio::awaitable<void> relay_events(
             }
             if (!pending.empty()) {
                 flush_needed = !try_send_pieces(channel, pending);
+                for (auto& piece : pending) {
+                    encoder.recycle(std::move(piece));  // written or copied by try_send
+                }
                 pending.clear();
                 state.last_write = std::chrono::steady_clock::now();
             }

@@ -337,10 +337,20 @@ public:
         if (!thinking_) {
             thinking_ = delta_template("reasoning");  // most answers have no thinking
         }
-        return thinking_->with(delta);
+        return thinking_->with(delta, std::exchange(spare_, {}));
     }
 
-    std::string text(std::string_view delta) override { return text_.with(delta); }
+    std::string text(std::string_view delta) override {
+        return text_.with(delta, std::exchange(spare_, {}));
+    }
+
+    void recycle(std::string&& used) override {
+        // A delta's size: one large event's buffer is not held for the rest of the stream.
+        constexpr std::size_t kMostKept = 1024;
+        if (used.capacity() > spare_.capacity() && used.capacity() <= kMostKept) {
+            spare_ = std::move(used);
+        }
+    }
 
     std::string finish(const StreamEnd& end) override {
         std::string out(line_start());
@@ -455,8 +465,9 @@ private:
         std::string head;  // up to and including `{"<field>":`
         std::string tail;  // from the `}` closing the delta
 
-        std::string with(std::string_view text) const {
-            std::string out;
+        // The chunk for `text`, written into `out` (cleared first; its capacity reused).
+        std::string with(std::string_view text, std::string out = {}) const {
+            out.clear();
             // Room for the quotes and escapes, and for the `id: <n>` line a resumable stream
             // puts in front (EventNumberer::number_in_place; without it, a second allocation).
             out.reserve(head.size() + text.size() + tail.size() + 8 + EventNumberer::kMaxIdLine);
@@ -487,6 +498,7 @@ private:
     std::string head_;
     DeltaTemplate text_;
     std::optional<DeltaTemplate> thinking_;
+    std::string spare_;  // a delta's string given back (recycle), for the next delta
     bool ndjson_;
     bool usage_chunk_;
     std::int64_t tool_index_ = 0;

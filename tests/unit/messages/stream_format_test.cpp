@@ -538,6 +538,32 @@ TEST(StreamFormatTest, PingPerFormat) {
     EXPECT_EQ(ws->ping(), "");
 }
 
+// A delta's string given back is written into by a later delta (the relay gives each back once
+// written): the same bytes as from a fresh encoder, in the buffer given back; one past a delta's
+// size is not kept.
+TEST(StreamFormatTest, OpenAiDeltasReuseAStringGivenBack) {
+    auto fresh = make_openai_encoder();
+    (void)fresh->start(sample_start());
+    auto enc = make_openai_encoder();
+    (void)enc->start(sample_start());
+    std::string first = enc->text("Hello");
+    EXPECT_EQ(first, fresh->text("Hello"));
+    const char* buffer = first.data();
+    enc->recycle(std::move(first));
+    const std::string second = enc->text(" \"wo\"");  // escapes within the first's room
+    EXPECT_EQ(second, fresh->text(" \"wo\""));
+    EXPECT_EQ(second.data(), buffer);
+    std::string thinking = enc->thinking("hmm");
+    EXPECT_EQ(thinking, fresh->thinking("hmm"));
+
+    std::string large(4096, 'x');
+    const char* large_buffer = large.data();
+    enc->recycle(std::move(large));
+    const std::string third = enc->text("!");
+    EXPECT_EQ(third, fresh->text("!"));
+    EXPECT_NE(third.data(), large_buffer);
+}
+
 TEST(StreamFormatTest, ContentTypes) {
     EXPECT_EQ(make_anthropic_encoder()->content_type(), "text/event-stream; charset=utf-8");
     EXPECT_EQ(make_openai_encoder()->content_type(), "text/event-stream; charset=utf-8");
