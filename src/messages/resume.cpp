@@ -179,8 +179,14 @@ void put_record(
     end = put_varint(end, prefix);
     end = put_varint(end, suffix);
     end = put_varint(end, middle.size());
-    out.append(numbers, end);
-    out.append(middle);
+    // One growth of `out` for the numbers and the middle (a delta's record is a dozen bytes).
+    const auto n = static_cast<std::size_t>(end - numbers);
+    const std::size_t at = out.size();
+    out.resize(at + n + middle.size());
+    std::memcpy(out.data() + at, numbers, n);
+    if (!middle.empty()) {
+        std::memcpy(out.data() + at + n, middle.data(), middle.size());
+    }
 }
 
 }  // namespace
@@ -245,7 +251,11 @@ void EventBuffer::append(std::uint64_t id, std::string_view bytes) {
         suffix,
         rest.substr(prefix, rest.size() - prefix - suffix)
     );
-    last_rest_.assign(rest);
+    // Copied as bytes: rest never points into last_rest_ (assign's aliasing checks are not needed).
+    last_rest_.resize(rest.size());
+    if (!rest.empty()) {
+        std::memcpy(last_rest_.data(), rest.data(), rest.size());
+    }
     last_prefix_ = prefix;
     last_suffix_ = suffix;
     last_id_ = id;
