@@ -227,6 +227,9 @@ struct HttpClient::Impl {
         // without them; trailers, if any, are added afresh.
         const bool keep_alive = parser.get().keep_alive();
         parser.get().clear();
+        // The body is parsed as far as each read allows in one put (issue 14: a streamed event's
+        // chunk took two, its size line and then its bytes).
+        parser.eager(true);
 
         c.lowest().expires_never();
         if (!c.deadline) {

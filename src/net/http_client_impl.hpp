@@ -134,9 +134,9 @@ public:
             }
             // need_more: the buffer ends inside a chunk header (or holds nothing); need_buffer:
             // `chunk_` is full and is handed over before parsing goes on.
-            const bool starved =
-                pec == bhttp::error::need_more || c_.buffer.size() == 0 || (used == 0 && got == 0);
-            if (pec == bhttp::error::need_more || pec == bhttp::error::need_buffer) {
+            const bool need_more = pec && pec == bhttp::error::need_more;
+            const bool starved = need_more || c_.buffer.size() == 0 || (used == 0 && got == 0);
+            if (need_more || (pec && pec == bhttp::error::need_buffer)) {
                 pec = {};
             }
             if (pec) {
