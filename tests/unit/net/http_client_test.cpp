@@ -452,6 +452,40 @@ TEST(HttpClientTest, ParsesBodiesSplitAnywhere) {
     EXPECT_EQ(client.idle_connections(), 0U) << "a close-delimited body leaves nothing to reuse";
 }
 
+// Many chunks larger than the body buffer in one write, then a trailer, parsed eagerly: the body
+// buffer fills in the middle of a chunk (need_buffer) again and again, and the body ends exactly
+// at the last chunk, so the connection serves the next request.
+TEST(HttpClientTest, ParsesManyLargeChunksInOneRead) {
+    std::string expected;
+    std::string wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 12; ++i) {
+        const std::string chunk(600, static_cast<char>('a' + i));
+        wire += "258\r\n" + chunk + "\r\n";  // 0x258 = 600
+        expected += chunk;
+    }
+    wire += "0\r\nX-Trailer: t\r\n\r\n";
+    asio::io_context ctx;
+    TestServer server(ctx, [&wire](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        co_await read_request(s, buf);
+        co_await write(s, wire);
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
+    });
+    HttpClient client;
+    run(ctx, [&]() -> asio::awaitable<void> {
+        std::string body;
+        auto res = co_await get_into(client, server.url(), body);
+        EXPECT_TRUE(res.has_value()) << (res ? "" : res.error().detail);
+        EXPECT_EQ(body, expected);
+        std::string next;
+        res = co_await get_into(client, server.url(), next);
+        EXPECT_TRUE(res.has_value()) << (res ? "" : res.error().detail);
+        EXPECT_EQ(next, "next");
+    });
+    EXPECT_EQ(server.accepted(), 1) << "the chunked body ended where it should: reused";
+}
+
 // read_timeout bounds the silence between response bytes, not the whole body: a body that keeps
 // coming more slowly than that in all is read to its end; one that stops is cut off, its
 // connection closed.
