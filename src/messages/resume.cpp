@@ -20,12 +20,20 @@ namespace bj = boost::json;
 
 namespace {
 
-// The first line the numberer writes for `id`.
-std::string id_line(std::uint64_t id) {
-    char line[EventNumberer::kMaxIdLine + 1] = "id: ";
+// The first line the numberer writes for `id`, into `line`; returns its length.
+std::size_t write_id_line(char (&line)[EventNumberer::kMaxIdLine], std::uint64_t id) {
+    line[0] = 'i';
+    line[1] = 'd';
+    line[2] = ':';
+    line[3] = ' ';
     char* end = std::to_chars(line + 4, std::end(line) - 1, id).ptr;
     *end++ = '\n';
-    return {line, end};
+    return static_cast<std::size_t>(end - line);
+}
+
+std::string id_line(std::uint64_t id) {
+    char line[EventNumberer::kMaxIdLine];
+    return {line, write_id_line(line, id)};
 }
 
 }  // namespace
@@ -57,10 +65,8 @@ std::uint64_t EventNumberer::number_in_place(std::string& piece) {
     }
     // The line is written in front by hand: string::insert's general path (aliasing checks, a
     // temporary string for the line) cost more than the move itself, once per streamed delta.
-    char line[kMaxIdLine] = {'i', 'd', ':', ' '};
-    char* line_end = std::to_chars(line + 4, std::end(line) - 1, ++last_).ptr;
-    *line_end++ = '\n';
-    const auto n = static_cast<std::size_t>(line_end - line);
+    char line[kMaxIdLine];
+    const std::size_t n = write_id_line(line, ++last_);
     const std::size_t size = piece.size();
     piece.resize(size + n);
     std::memmove(piece.data() + n, piece.data(), size);
