@@ -251,18 +251,23 @@ bool SseParser::single_data_event(
     if (value.size() > max_size_) {
         return false;  // process_line fails the parser
     }
+    emit(value);
+    release_if_large(scratch_);
+    return true;
+}
+
+void SseParser::emit(std::string_view data) {
     if (ready_ == events_.size()) {
         events_.emplace_back();
     }
     SseEvent& event = events_[ready_++];
-    event.named = false;
-    if (event.event != "message") {
-        event.event = "message";
+    event.named = !event_type_.empty();
+    const std::string_view type = event.named ? std::string_view(event_type_) : "message";
+    if (event.event != type) {
+        event.event = type;  // the storage is reused: most events repeat the type before them
     }
-    event.data.assign(value);
+    event.data.assign(data);
     event.id = last_event_id_;
-    release_if_large(scratch_);
-    return true;
 }
 
 void SseParser::process_line(std::string_view line) {
@@ -334,18 +339,7 @@ void SseParser::dispatch() {
         event_type_.clear();
         return;
     }
-    if (ready_ == events_.size()) {
-        events_.emplace_back();
-    }
-    SseEvent& event = events_[ready_++];
-    event.named = !event_type_.empty();
-    if (event.named) {
-        event.event = event_type_;
-    } else {
-        event.event = "message";
-    }
-    event.data.assign(data_, 0, data_.size() - 1);
-    event.id = last_event_id_;
+    emit(std::string_view(data_).substr(0, data_.size() - 1));
     data_.clear();
     event_type_.clear();
     release_if_large(data_);

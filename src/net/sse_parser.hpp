@@ -78,6 +78,8 @@ private:
     void process_line(std::string_view line);
     void process_field(std::string_view field, std::string_view value);
     void dispatch();
+    // Dispatches an event of `data`, typed by the `event:` field seen (none: "message").
+    void emit(std::string_view data);
     void fail(std::string message);
 
     std::size_t max_size_;
