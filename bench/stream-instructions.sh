@@ -6,13 +6,18 @@
 # 20 ms apart, POST …/messages/stream?format=openai), once with 16 deltas an answer and once with
 # 64; the counters are zeroed before and dumped after each run. Per delta = the difference over
 # the 48 extra deltas of each stream; per stream = the 16-delta run over STREAMS, less its deltas.
-# Usage: bench/stream-instructions.sh — env: STREAMS (default 24), CONCURRENCY (default 4),
+# Both runs must do the same per-stream work, and that includes the full-text index: SQLite indexes
+# messages in batches of 64 (migration 0008), so with 2 x STREAMS messages a run a multiple of 32
+# streams makes each run index the same number of batches. (With 24, as before stop 32, the
+# 64-delta run indexed a batch the 16-delta run did not, and ~420 instructions of it were counted
+# "per delta".)
+# Usage: bench/stream-instructions.sh — env: STREAMS (default 32), CONCURRENCY (default 4),
 # KEEP_DUMPS (a directory to keep the two runs' profiles in, for callgrind_annotate).
 # Needs valgrind and a release build (cmake --build --preset release --target parley
 # parley_stream_load).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOAD_BIN=${LOAD_BIN:-$BENCH_ROOT/build/release/bench/parley_stream_load}
-streams=${STREAMS:-24}
+streams=${STREAMS:-32}
 concurrency=${CONCURRENCY:-4}
 body='{"content":"hello","model":"gpt-4o-mini"}'
 command -v valgrind >/dev/null || { echo "bench: valgrind not installed" >&2; exit 1; }
