@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -128,7 +129,21 @@ struct HttpClient::Impl {
         c->key = t.key;
         c->executor = ex;
         tcp::resolver resolver(ex);
-        auto [rec, endpoints] = co_await resolver.async_resolve(t.host, t.port, kTuple);
+        // An address needs no lookup: it is read where it stands (getaddrinfo with
+        // AI_NUMERICHOST), not sent to Asio's one resolver thread, where every new connection
+        // of a burst would wait its turn. A name is looked up there, as before.
+        boost::system::error_code rec;
+        tcp::resolver::results_type endpoints;
+        boost::system::error_code not_ip;
+        asio::ip::make_address(t.host, not_ip);
+        const bool ip_literal = !not_ip;
+        if (ip_literal) {
+            endpoints = resolver.resolve(
+                t.host, t.port, tcp::resolver::numeric_host | tcp::resolver::numeric_service, rec
+            );
+        } else {
+            std::tie(rec, endpoints) = co_await resolver.async_resolve(t.host, t.port, kTuple);
+        }
         if (rec) {
             co_return failure("resolve " + t.host, rec);
         }
@@ -144,16 +159,14 @@ struct HttpClient::Impl {
         }
         c->lowest().socket().set_option(tcp::no_delay(true));
         if (t.tls) {
-            boost::system::error_code ip_ec;
-            asio::ip::make_address(t.host, ip_ec);
             // SNI for names only (RFC 6066 forbids IP literals); verify the name or IP either way.
             // (SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.)
-            if (ip_ec && SSL_ctrl(
-                             c->tls->native_handle(),
-                             SSL_CTRL_SET_TLSEXT_HOSTNAME,
-                             TLSEXT_NAMETYPE_host_name,
-                             const_cast<char*>(t.host.c_str())
-                         ) != 1) {
+            if (!ip_literal && SSL_ctrl(
+                                   c->tls->native_handle(),
+                                   SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                                   TLSEXT_NAMETYPE_host_name,
+                                   const_cast<char*>(t.host.c_str())
+                               ) != 1) {
                 co_return make_error(
                     ErrorType::upstream, "upstream request failed", "TLS SNI setup failed"
                 );

@@ -215,6 +215,30 @@ TEST(HttpClientTest, ReusesAKeptAliveConnection) {
     EXPECT_EQ(client.idle_connections(), 1U);
 }
 
+// An IP literal is connected to without a lookup, a name after one: both reach the server, each
+// on a connection of its own (the pool's key is the URL's host as written).
+TEST(HttpClientTest, ConnectsToAnAddressAndToAName) {
+    asio::io_context ctx;
+    TestServer server(ctx, [](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        co_await read_request(s, buf);
+        co_await write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    const std::string by_address = server.url();
+    std::string by_name = by_address;
+    by_name.replace(by_name.find("127.0.0.1"), 9, "localhost");
+    HttpClient client;
+    run(ctx, [&]() -> asio::awaitable<void> {
+        for (const auto& url : {by_address, by_name}) {
+            std::string body;
+            auto res = co_await get_into(client, url, body);
+            EXPECT_TRUE(res.has_value()) << url << ": " << (res ? "" : res.error().detail);
+            EXPECT_EQ(body, "ok") << url;
+        }
+    });
+    EXPECT_EQ(server.accepted(), 2);
+}
+
 TEST(HttpClientTest, RetriesOnceWhenAPooledConnectionWentStale) {
     asio::io_context ctx;
     TestServer server(ctx, [](tcp::socket& s) -> asio::awaitable<void> {
