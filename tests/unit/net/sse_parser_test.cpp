@@ -575,6 +575,35 @@ TEST(SseParserTest, LimitsAreExact) {
     }
 }
 
+// A one-line event whose line fits the limit but whose data, once each malformed byte becomes
+// U+FFFD (three bytes), does not: the fast path for a whole `data:` line and its blank line must
+// fail the parser as the general path does, byte by byte, and dispatch nothing.
+TEST(SseParserTest, AnEventThatTheReplacementsPushPastTheLimitFails) {
+    const std::string invalid(6, '\xff');  // 6 bytes on the wire, 18 once replaced
+    const std::string input = "data: a\n\ndata: " + invalid + "\n\ndata: b\n\n";
+    SseParser whole(16);
+    EXPECT_EQ(whole.feed(input), std::vector{message("a")});
+    EXPECT_TRUE(whole.failed());
+    EXPECT_NE(whole.error().find("data"), std::string_view::npos) << whole.error();
+
+    SseParser bytewise(16);
+    std::vector<SseEvent> events;
+    for (const char c : input) {
+        for (auto& e : bytewise.feed(std::string_view(&c, 1))) {
+            events.push_back(std::move(e));
+        }
+    }
+    EXPECT_EQ(events, std::vector{message("a")});
+    EXPECT_TRUE(bytewise.failed());
+    EXPECT_EQ(bytewise.error(), whole.error());
+
+    // Five such bytes make 15: that event passes, on either path.
+    const std::string fits = "data: " + std::string(5, '\xff') + "\n\n";
+    SseParser at_limit(16);
+    EXPECT_EQ(at_limit.feed(fits), std::vector{message("\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD")});
+    EXPECT_FALSE(at_limit.failed());
+}
+
 TEST(SseParserTest, EventsBeforeTheFailureAreReturned) {
     SseParser parser(16);
     EXPECT_EQ(
