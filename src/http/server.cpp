@@ -70,7 +70,15 @@ struct Server::Impl {
             n = std::max(1U, std::thread::hardware_concurrency());
         }
         for (std::size_t i = 0; i < n; ++i) {
-            contexts.push_back(std::make_unique<asio::io_context>(1));
+            // One thread runs each context, and every socket and timer of a context is only ever
+            // touched on that thread (work from other threads is posted to it: the blocking
+            // pool's results, Redis deliveries, the drain, a resumed stream's wake-ups). So the
+            // reactor's per-descriptor locks guard nothing: UNSAFE_IO drops them (about 100
+            // instructions a streamed delta) and keeps the scheduler's and the registration's,
+            // which other threads do use.
+            contexts.push_back(
+                std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)
+            );
             guards.emplace_back(contexts.back()->get_executor());
             hubs.push_back(std::make_unique<ConnectionHub>());
         }
