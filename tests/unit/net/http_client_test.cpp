@@ -53,6 +53,8 @@ public:
 
     int accepted() const { return accepted_; }
 
+    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
     std::atomic<int> closed_by_peer{0};
 
 private:
@@ -213,6 +215,115 @@ TEST(HttpClientTest, ReusesAKeptAliveConnection) {
     });
     EXPECT_EQ(server.accepted(), 1);
     EXPECT_EQ(client.idle_connections(), 1U);
+}
+
+// The request goes out as written: the request line, Host (with the port) and User-Agent, the
+// caller's headers (a caller's header replaces ours, a later one an earlier one of the same name),
+// Content-Length for a body or a POST, then the body; a GET without a body has no length.
+TEST(HttpClientTest, WritesTheRequestItWasGiven) {
+    asio::io_context ctx;
+    std::vector<std::string> received;
+    TestServer server(ctx, [&received](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        for (int i = 0; i < 2; ++i) {
+            auto [ec, n] = co_await asio::async_read_until(s, buf, "\r\n\r\n", kTuple);
+            if (ec) {
+                co_return;
+            }
+            std::string head(
+                asio::buffers_begin(buf.data()),
+                asio::buffers_begin(buf.data()) + static_cast<long>(n)
+            );
+            buf.consume(n);
+            if (head.starts_with("POST")) {
+                if (buf.size() < 5) {
+                    co_await asio::async_read(
+                        s, buf, asio::transfer_exactly(5 - buf.size()), kTuple
+                    );
+                }
+                head.append(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + 5);
+                buf.consume(5);
+            }
+            received.push_back(std::move(head));
+            co_await write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    HttpClient client;
+    const std::string host = "127.0.0.1:" + std::to_string(server.port());
+    run(ctx, [&]() -> asio::awaitable<void> {
+        ClientRequest post;
+        post.method = "POST";
+        post.url = server.url("/v1/chat?stream=true");
+        post.headers = {
+            {"Authorization", "Bearer k"},
+            {"X-Twice", "1"},
+            {"user-agent", "custom/1"},
+            {"x-twice", "2"},
+        };
+        post.body = "hello";
+        auto res = co_await client.send(
+            std::move(post), [](const ClientResponse&, std::string_view) -> bool { return true; }
+        );
+        EXPECT_TRUE(res.has_value());
+        std::string body;
+        auto got = co_await get_into(client, server.url(), body);
+        EXPECT_TRUE(got.has_value());
+    });
+    ASSERT_EQ(received.size(), 2U);
+    EXPECT_EQ(
+        received[0],
+        "POST /v1/chat?stream=true HTTP/1.1\r\nHost: " + host +
+            "\r\nAuthorization: Bearer k\r\nuser-agent: custom/1\r\nx-twice: 2\r\n"
+            "Content-Length: 5\r\n\r\nhello"
+    );
+    EXPECT_EQ(
+        received[1],
+        "GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: parley/" PARLEY_VERSION "\r\n\r\n"
+    );
+}
+
+// A header that would break the request's framing (a line break or NUL in its value, a name
+// that is not a token) fails the call before a byte is sent.
+TEST(HttpClientTest, RefusesAHeaderThatWouldBreakTheFraming) {
+    asio::io_context ctx;
+    int requests = 0;
+    TestServer server(ctx, [&requests](tcp::socket& s) -> asio::awaitable<void> {
+        asio::streambuf buf;
+        auto [ec, n] = co_await asio::async_read_until(s, buf, "\r\n\r\n", kTuple);
+        if (!ec) {
+            ++requests;
+            co_await write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    HttpClient client;
+    run(ctx, [&]() -> asio::awaitable<void> {
+        const std::vector<std::pair<std::string, std::string>> bad = {
+            {"X-Injected", "a\r\nHost: evil"},
+            {"X-Lf", "a\nb"},
+            {"X-Nul", std::string("a\0b", 3)},
+            {"Bad Name", "v"},
+            {"", "v"},
+        };
+        for (const auto& header : bad) {
+            ClientRequest req = get(server.url());
+            req.headers.push_back(header);
+            auto res = co_await client.send(
+                std::move(req), [](const ClientResponse&, std::string_view) -> bool { return true; }
+            );
+            EXPECT_FALSE(res.has_value()) << header.first;
+            if (!res) {
+                EXPECT_EQ(res.error().type, ErrorType::upstream);
+            }
+        }
+        ClientRequest bad_method = get(server.url());
+        bad_method.method = "GET /x HTTP/1.1\r\n";
+        auto res = co_await client.send(
+            std::move(bad_method),
+            [](const ClientResponse&, std::string_view) -> bool { return true; }
+        );
+        EXPECT_FALSE(res.has_value());
+    });
+    EXPECT_EQ(requests, 0);
 }
 
 // An IP literal is connected to without a lookup, a name after one: both reach the server, each
