@@ -82,12 +82,26 @@ GroupWriter::GroupWriter(ConnectionPool& connections, async::BlockingPool& pool)
 
 GroupWriter::~GroupWriter() = default;
 
-asio::awaitable<Result<void>> GroupWriter::insert(const Message& m) {
-    return submit(Job{
-        [](Connection& c, const void* message) {
-            return insert_checked(c, *static_cast<const Message*>(message));
+asio::awaitable<Result<void>> GroupWriter::insert(const Message& m, Placed* placed) {
+    struct Insert {
+        const Message* message;
+        Placed* placed;
+    };
+
+    const Insert insert{&m, placed};
+    co_return co_await submit(Job{
+        [](Connection& c, const void* arg) {
+            const auto& in = *static_cast<const Insert*>(arg);
+            auto result = insert_checked(c, *in.message);
+            if (result && in.placed != nullptr) {
+                // The message's rowid (a trigger's inserts do not change it once they end), and
+                // the epoch as this transaction counts it.
+                in.placed->seq = sqlite3_last_insert_rowid(c.handle());
+                in.placed->epoch = message_epoch(c);
+            }
+            return result;
         },
-        &m});
+        &insert});
 }
 
 asio::awaitable<Result<void>> GroupWriter::submit(Job job) {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include <boost/asio/awaitable.hpp>
@@ -26,11 +27,20 @@ public:
     GroupWriter(const GroupWriter&) = delete;
     GroupWriter& operator=(const GroupWriter&) = delete;
 
+    // Where a stored message went: its seq, and the message deletions and updates counted in
+    // the transaction that wrote it (migration 0009's epoch), which is what a reader's snapshot
+    // that finds the row counts too (what TreeShapes remembers a row under).
+    struct Placed {
+        std::int64_t seq = 0;
+        std::int64_t epoch = -1;
+    };
+
     // Stores `m` (and makes it its conversation's active leaf, its time the conversation's
-    // updated_at) once it is committed. Errors: not_found when the conversation is not there,
-    // conflict when the id is taken, overloaded when the database is busy or unavailable (then
-    // nothing of the batch is stored). `m` must live until this returns.
-    boost::asio::awaitable<Result<void>> insert(const Message& m);
+    // updated_at) once it is committed; fills `placed`, when given, once it is. Errors:
+    // not_found when the conversation is not there, conflict when the id is taken, overloaded
+    // when the database is busy or unavailable (then nothing of the batch is stored). `m` and
+    // `placed` must live until this returns.
+    boost::asio::awaitable<Result<void>> insert(const Message& m, Placed* placed = nullptr);
 
     // Runs `fn(Connection&) -> Result<void>` in the next batch's transaction, on the pool, and
     // returns once that is committed: its result, or the batch's failure. `fn` refuses by

@@ -336,7 +336,25 @@ asio::awaitable<Result<bool>> SqliteStore::delete_conversation(std::string id) {
 }
 
 asio::awaitable<Result<void>> SqliteStore::insert_message(Message m) {
-    co_return co_await writer_.insert(m);  // with the writes of other turns (group commit)
+    GroupWriter::Placed placed;
+    auto stored = co_await writer_.insert(m, &placed);  // with other turns' writes (group commit)
+    if (stored) {
+        // The row as a reader would find it (its time as stored), remembered for the next turn's
+        // context read, which then reads none of the rows it wrote (issue 14). TreeShapes keeps
+        // it only while no deletion has been counted since this transaction's snapshot.
+        m.created_at = parse_iso8601(to_iso8601(m.created_at)).value_or(TimePoint{});
+        auto parent = m.parent_id;
+        auto id = m.id;
+        const auto conversation = m.conversation_id;
+        shapes_.add(
+            conversation,
+            std::move(id),
+            {placed.seq, std::move(parent)},
+            std::make_shared<const Message>(std::move(m)),
+            placed.epoch
+        );
+    }
+    co_return stored;
 }
 
 asio::awaitable<Result<Page<Message>>> SqliteStore::list_messages(

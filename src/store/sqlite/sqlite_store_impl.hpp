@@ -231,6 +231,10 @@ Message read_message(const Statement& st, int first = 0);
 void insert_conversation_row(Connection& c, const Conversation& conv);
 void insert_message_row(Connection& c, const Message& m);
 
+// The deletions and updates of messages counted in this snapshot (migration 0009): what the
+// rows TreeShapes remembers are valid for.
+std::int64_t message_epoch(Connection& c);
+
 // Indexes every row waiting in messages_fts_pending and conversations_fts_pending (migration
 // 0008: inserts are indexed 64 at a time) in one write transaction, so that a search that follows
 // sees every committed row; false (and no transaction) when none waits.

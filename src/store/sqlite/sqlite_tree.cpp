@@ -89,13 +89,6 @@ std::size_t read_rows_by_seq(
     return read;
 }
 
-// The deletions and updates of messages counted in this snapshot (migration 0009): what the
-// rows TreeShapes remembers are valid for.
-std::int64_t message_epoch(Connection& c) {
-    auto st = c.prepare("SELECT value FROM message_epoch WHERE id = 1");
-    return st.step() ? st.column_int(0) : -1;
-}
-
 // Fills out[k].message for each place of a branch: with the row remembered[k] where there is one
 // (shared, not copied), else with the row whose seq is seqs[k], read in this snapshot (one
 // statement for them all).
@@ -490,6 +483,11 @@ asio::awaitable<Result<bool>> SqliteStore::revoke_share(
             .step();
         return sqlite3_changes(c.handle()) == 1;
     });
+}
+
+std::int64_t message_epoch(Connection& c) {
+    auto st = c.prepare("SELECT value FROM message_epoch WHERE id = 1");
+    return st.step() ? st.column_int(0) : -1;
 }
 
 }  // namespace parley::store::sqlite

@@ -467,6 +467,104 @@ TEST_P(TreeStoreTest, RememberedRowsGiveWayToAnotherStoresDeletion) {
     }
 }
 
+// A message a store has just written is the row the next read finds, field for field and with its
+// time as stored (to the millisecond), on every backend. On SQLite the writing store remembers it
+// (issue 14: a turn's context read then reads none of the previous turn's rows): shown here by a
+// change made behind its back with the epoch trigger dropped, which it does not see, while a
+// store that did not write the rows does; a deletion counted since makes it read again.
+TEST_P(TreeStoreTest, AWrittenMessageIsReadBackAsStored) {
+    Message question;
+    question.id = new_uuid_v7();
+    question.conversation_id = conversation_.id;
+    question.role = "user";
+    question.content = "what is stored?";
+    question.token_count = 4;
+    question.created_at = kBase + std::chrono::microseconds(1'234'567);  // stored to the ms
+    Message answer = question;
+    answer.id = new_uuid_v7();
+    answer.parent_id = question.id;
+    answer.role = "assistant";
+    answer.content = "this, field for field";
+    answer.thinking = "a thought";
+    answer.status = "partial";
+    answer.model = "gpt-4o-mini";
+    answer.provider = "openai";
+    answer.finish_reason = "length";
+    answer.input_tokens = 11;
+    answer.output_tokens = 7;
+    answer.cost_micros = 42;
+    answer.latency_ms = 900;
+    answer.ttft_ms = 120;
+    answer.metadata = R"({"tool_rounds":1})";
+    answer.created_at = question.created_at + std::chrono::microseconds(2'500);
+    ASSERT_TRUE(run_awaitable(store_->insert_message(question)).has_value());
+    ASSERT_TRUE(run_awaitable(store_->insert_message(answer)).has_value());
+
+    const auto expect_same = [](const Message& read, const Message& written) {
+        SCOPED_TRACE(written.id);
+        EXPECT_EQ(read.id, written.id);
+        EXPECT_EQ(read.conversation_id, written.conversation_id);
+        EXPECT_EQ(read.parent_id, written.parent_id);
+        EXPECT_EQ(read.role, written.role);
+        EXPECT_EQ(read.content, written.content);
+        EXPECT_EQ(read.thinking, written.thinking);
+        EXPECT_EQ(read.status, written.status);
+        EXPECT_EQ(read.model, written.model);
+        EXPECT_EQ(read.provider, written.provider);
+        EXPECT_EQ(read.finish_reason, written.finish_reason);
+        EXPECT_EQ(read.token_count, written.token_count);
+        EXPECT_EQ(read.input_tokens, written.input_tokens);
+        EXPECT_EQ(read.output_tokens, written.output_tokens);
+        EXPECT_EQ(read.cost_micros, written.cost_micros);
+        EXPECT_EQ(read.latency_ms, written.latency_ms);
+        EXPECT_EQ(read.ttft_ms, written.ttft_ms);
+        EXPECT_EQ(read.metadata, written.metadata);
+        EXPECT_EQ(
+            read.created_at, std::chrono::floor<std::chrono::milliseconds>(written.created_at)
+        );
+    };
+    const auto read_both = [&](Store& store) {
+        for (const auto siblings : {Siblings::skipped, Siblings::counted}) {
+            const auto p =
+                run_awaitable(store.message_path(conversation_.id, std::nullopt, 10, siblings))
+                    .value();
+            ASSERT_EQ(p.size(), 2U);
+            expect_same(*p[0].message, question);
+            expect_same(*p[1].message, answer);
+        }
+    };
+    auto other = db_->open(pool_);  // reads what is stored
+    read_both(*other);
+    if (GetParam() != testing::Backend::sqlite) {
+        read_both(*store_);
+        return;
+    }
+    const auto answer_text = [&](Store& store) {
+        const auto p =
+            run_awaitable(store.message_path(conversation_.id, std::nullopt, 10)).value();
+        return p.size() == 2 ? p[1].message->content : std::string("(no branch)");
+    };
+    const auto exec = [&](const char* sql) {
+        sqlite3* raw = nullptr;
+        ASSERT_EQ(sqlite3_open(db_->url().target.c_str(), &raw), SQLITE_OK);
+        EXPECT_EQ(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), SQLITE_OK)
+            << sqlite3_errmsg(raw);
+        sqlite3_close(raw);
+    };
+    // Changed behind the stores' backs, before the writing store has read anything: a fresh
+    // store reads the change, the writing store still has both rows as it wrote them.
+    exec(
+        "DROP TRIGGER message_epoch_update; UPDATE messages SET content = 'changed' "
+        "WHERE role = 'assistant'"
+    );
+    auto fresh = db_->open(pool_);
+    EXPECT_EQ(answer_text(*fresh), "changed");
+    read_both(*store_);
+    // A counted change makes the writing store read again.
+    exec("UPDATE message_epoch SET value = value + 1 WHERE id = 1");
+    EXPECT_EQ(answer_text(*store_), "changed");
+}
+
 // The rows remembered: handed out by the walk, bounded in bytes with the places (the least
 // recently used conversation goes first; a row that does not fit beside its own conversation's is
 // not kept),
