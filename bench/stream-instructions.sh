@@ -19,6 +19,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOAD_BIN=${LOAD_BIN:-$BENCH_ROOT/build/release/bench/parley_stream_load}
 streams=${STREAMS:-32}
 concurrency=${CONCURRENCY:-4}
+if ((streams % 32 != 0)); then
+    echo "bench: STREAMS=$streams is not a multiple of 32: the runs may index different full-text batches" >&2
+fi
 body='{"content":"hello","model":"gpt-4o-mini"}'
 command -v valgrind >/dev/null || { echo "bench: valgrind not installed" >&2; exit 1; }
 [[ -x $LOAD_BIN ]] || { echo "bench: $LOAD_BIN not built" >&2; exit 1; }

@@ -72,7 +72,7 @@ struct Server::Impl {
         for (std::size_t i = 0; i < n; ++i) {
             // One thread runs each context, and every socket and timer of a context is only ever
             // touched on that thread (work from other threads is posted to it: the blocking
-            // pool's results, Redis deliveries, the drain, a resumed stream's wake-ups). So the
+            // pool's results, Redis deliveries, the drain; a resumed stream's reader polls). So the
             // reactor's per-descriptor locks guard nothing: UNSAFE_IO drops them (about 100
             // instructions a streamed delta) and keeps the scheduler's and the registration's,
             // which other threads do use.

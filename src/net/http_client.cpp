@@ -59,12 +59,12 @@ bool is_field_value(std::string_view s) noexcept {
 }
 
 // The request as it goes on the wire, in one string: the request line, Host, User-Agent, the
-// caller's headers, Content-Length when there is a body or the method takes one (as Beast's
-// prepare_payload() did), then the body. A caller's header replaces ours of the same name, and a
-// later one an earlier one, as Beast's set() did. Written here, not by Beast's serializer (issue
-// 14: ~20k instructions a stream's request, its buffer sequence walked piece by piece). An error
-// when a method or a header would break the framing (not a token, a line break or NUL in a
-// value).
+// caller's headers (but its framing ones), Content-Length when there is a body or the method
+// takes one (as Beast's prepare_payload() did), then the body. A caller's header replaces ours of
+// the same name, and a later one an earlier one, as Beast's set() did. Written here, not by Beast's
+// serializer (issue 14: ~20k instructions a stream's request, its buffer sequence walked piece by
+// piece). An error when a method or a header would break the framing (not a token, a line break or
+// NUL in a value).
 Result<std::string> request_bytes(const ClientRequest& req, const Target& t) {
     if (!is_token(req.method)) {
         return make_error(ErrorType::upstream, "invalid upstream request", "method " + req.method);
@@ -98,8 +98,12 @@ Result<std::string> request_bytes(const ClientRequest& req, const Target& t) {
         if (!is_token(name) || !is_field_value(value)) {
             return make_error(ErrorType::upstream, "invalid upstream request", "header " + name);
         }
-        if (iequals(name, "Content-Length") || later(i + 1, name)) {
-            continue;  // the body's own length is sent; a later header of that name replaces this
+        if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+            iequals(name, "Connection") || later(i + 1, name)) {
+            // The framing and the connection's reuse are the client's: the body goes with its
+            // length, the connection is kept alive (as Beast's prepare_payload() and
+            // keep_alive(true) made them). A later header of a name replaces this one.
+            continue;
         }
         out.append(name).append(": ").append(value).append("\r\n");
     }
@@ -258,25 +262,18 @@ struct HttpClient::Impl {
         Stream& stream,
         Connection& c,
         const Target& t,
-        ClientRequest& req,
+        std::string& request,
         const BodyHandler& on_body,
         bool& reusable,
         bool& nothing_received
     ) {
         reusable = false;
         nothing_received = true;
-        auto out = request_bytes(req, t);
-        if (!out) {
-            co_return out.error();
-        }
         c.lowest().expires_after(options.read_timeout);
-        auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(*out), kTuple);
+        auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(request), kTuple);
         if (wec) {
             co_return failure("write to " + t.key, wec);
         }
-        // Sent: its copy of the body goes now, not when the response ends (issue 14: a stream's
-        // request would otherwise be held for the answer's whole length).
-        release(*out);
 
         bhttp::response_parser<bhttp::buffer_body> parser;
         parser.body_limit(options.max_response_bytes);
@@ -285,7 +282,10 @@ struct HttpClient::Impl {
             co_return failure("read from " + t.key, hec);
         }
         nothing_received = false;
-        release(req.body);  // a response began: the request is not sent again (see send)
+        // A response began: the request is not sent again (see send), and goes now, not when the
+        // response ends (issue 14: a stream's request would otherwise be held for the answer's
+        // whole length).
+        release(request);
         ClientResponse head;
         head.status = static_cast<int>(parser.get().result_int());
         head.headers.reserve(
@@ -357,6 +357,13 @@ asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest req, Body
     if (!target) {
         co_return target.error();
     }
+    // Made (and checked) once, before any connection is taken: a refused request costs none,
+    // and a retry on a new connection sends the same bytes.
+    auto request = request_bytes(req, *target);
+    if (!request) {
+        co_return request.error();
+    }
+    release(req.body);
     auto ex = co_await asio::this_coro::executor;
     for (int attempt = 0; attempt < 2; ++attempt) {
         auto connection = attempt == 0 ? impl_->take_idle(target->key, ex) : nullptr;
@@ -374,11 +381,23 @@ asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest req, Body
         Result<ClientResponse> result = ClientResponse{};
         if (connection->tls) {
             result = co_await impl_->exchange(
-                *connection->tls, *connection, *target, req, on_body, reusable, nothing_received
+                *connection->tls,
+                *connection,
+                *target,
+                *request,
+                on_body,
+                reusable,
+                nothing_received
             );
         } else {
             result = co_await impl_->exchange(
-                *connection->plain, *connection, *target, req, on_body, reusable, nothing_received
+                *connection->plain,
+                *connection,
+                *target,
+                *request,
+                on_body,
+                reusable,
+                nothing_received
             );
         }
         if (!result && reused && nothing_received) {

@@ -259,6 +259,10 @@ TEST(HttpClientTest, WritesTheRequestItWasGiven) {
             {"X-Twice", "1"},
             {"user-agent", "custom/1"},
             {"x-twice", "2"},
+            // The framing and the connection's reuse are the client's: these are not sent.
+            {"Transfer-Encoding", "chunked"},
+            {"Connection", "close"},
+            {"Content-Length", "99"},
         };
         post.body = "hello";
         auto res = co_await client.send(
@@ -270,6 +274,7 @@ TEST(HttpClientTest, WritesTheRequestItWasGiven) {
         EXPECT_TRUE(got.has_value());
     });
     ASSERT_EQ(received.size(), 2U);
+    EXPECT_EQ(server.accepted(), 1);  // kept alive for the GET
     EXPECT_EQ(
         received[0],
         "POST /v1/chat?stream=true HTTP/1.1\r\nHost: " + host +
@@ -283,7 +288,7 @@ TEST(HttpClientTest, WritesTheRequestItWasGiven) {
 }
 
 // A header that would break the request's framing (a line break or NUL in its value, a name
-// that is not a token) fails the call before a byte is sent.
+// that is not a token) fails the call before a connection is even opened.
 TEST(HttpClientTest, RefusesAHeaderThatWouldBreakTheFraming) {
     asio::io_context ctx;
     int requests = 0;
@@ -324,10 +329,11 @@ TEST(HttpClientTest, RefusesAHeaderThatWouldBreakTheFraming) {
         EXPECT_FALSE(res.has_value());
     });
     EXPECT_EQ(requests, 0);
+    EXPECT_EQ(server.accepted(), 0);
 }
 
-// An IP literal is connected to without a lookup, a name after one: both reach the server, each
-// on a connection of its own (the pool's key is the URL's host as written).
+// An IP literal (resolved in place) and a name (looked up on Asio's resolver thread) both reach
+// the server, each on a connection of its own (the pool's key is the URL's host as written).
 TEST(HttpClientTest, ConnectsToAnAddressAndToAName) {
     asio::io_context ctx;
     TestServer server(ctx, [](tcp::socket& s) -> asio::awaitable<void> {

@@ -597,11 +597,21 @@ TEST(SseParserTest, AnEventThatTheReplacementsPushPastTheLimitFails) {
     EXPECT_TRUE(bytewise.failed());
     EXPECT_EQ(bytewise.error(), whole.error());
 
-    // Five such bytes make 15: that event passes, on either path.
-    const std::string fits = "data: " + std::string(5, '\xff') + "\n\n";
+    // "a" and five such bytes make 16, the limit: that event passes, on either path.
+    const std::string fits = "data: a" + std::string(5, '\xff') + "\n\n";
+    const auto expected = std::vector{message("a\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD")};
     SseParser at_limit(16);
-    EXPECT_EQ(at_limit.feed(fits), std::vector{message("\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD")});
+    EXPECT_EQ(at_limit.feed(fits), expected);
     EXPECT_FALSE(at_limit.failed());
+    SseParser at_limit_bytewise(16);
+    std::vector<SseEvent> got;
+    for (const char c : fits) {
+        for (auto& e : at_limit_bytewise.feed(std::string_view(&c, 1))) {
+            got.push_back(std::move(e));
+        }
+    }
+    EXPECT_EQ(got, expected);
+    EXPECT_FALSE(at_limit_bytewise.failed());
 }
 
 TEST(SseParserTest, EventsBeforeTheFailureAreReturned) {
