@@ -1039,12 +1039,10 @@ asio::awaitable<BackgroundAnswer> ask_in_background(
     answer.ok = route.ok;
     // Billed as the provider counted it; the model that answered (after any fallback).
     const llm::ModelInfo* answered = router.catalog().find(route.model);
-    if (hold) {
-        co_await budgets->settle(
-            std::move(*hold),
-            answered != nullptr ? answered->cost_micros(usage.input_tokens, usage.output_tokens) : 0
-        );
-    }
+    const std::int64_t cost =
+        answered != nullptr ? answered->cost_micros(usage.input_tokens, usage.output_tokens) : 0;
+    // The usage record first, then the budget's settle: whoever sees the call in the budget's
+    // spend finds it in the usage too (the reservation holds its cost in the meantime).
     if (recorder != nullptr) {
         usage::ModelCall call;
         call.kind = kind;
@@ -1052,9 +1050,7 @@ asio::awaitable<BackgroundAnswer> ask_in_background(
         call.provider = route.provider;
         call.input_tokens = usage.input_tokens;
         call.output_tokens = usage.output_tokens;
-        call.cost_micros = answered != nullptr
-                               ? answered->cost_micros(usage.input_tokens, usage.output_tokens)
-                               : 0;
+        call.cost_micros = cost;
         if (auto recorded = co_await recorder->record(std::move(who), std::move(call)); !recorded) {
             log::warn(
                 "a background model call was not recorded in usage",
@@ -1062,6 +1058,9 @@ asio::awaitable<BackgroundAnswer> ask_in_background(
                  {"detail", recorded.error().detail}}
             );
         }
+    }
+    if (hold) {
+        co_await budgets->settle(std::move(*hold), cost);
     }
     co_return answer;
 }
