@@ -343,16 +343,8 @@ asio::awaitable<Result<void>> SqliteStore::insert_message(Message m) {
         // context read, which then reads none of the rows it wrote (issue 14). TreeShapes keeps
         // it only while no deletion has been counted since this transaction's snapshot.
         m.created_at = parse_iso8601(to_iso8601(m.created_at)).value_or(TimePoint{});
-        auto parent = m.parent_id;
-        auto id = m.id;
-        const auto conversation = m.conversation_id;
-        shapes_.add(
-            conversation,
-            std::move(id),
-            {placed.seq, std::move(parent)},
-            std::make_shared<const Message>(std::move(m)),
-            placed.epoch
-        );
+        const auto row = std::make_shared<const Message>(std::move(m));
+        shapes_.add(row->conversation_id, row->id, {placed.seq, row->parent_id}, row, placed.epoch);
     }
     co_return stored;
 }
