@@ -171,4 +171,25 @@ std::optional<store::Conversation> seed_conversation(Store& store, TimePoint at)
     return c;
 }
 
+void expect_same_message(const store::Message& got, const store::Message& want) {
+    EXPECT_EQ(got.id, want.id);
+    EXPECT_EQ(got.conversation_id, want.conversation_id);
+    EXPECT_EQ(got.parent_id, want.parent_id);
+    EXPECT_EQ(got.role, want.role);
+    EXPECT_EQ(got.content, want.content);
+    EXPECT_EQ(got.thinking, want.thinking);
+    EXPECT_EQ(got.status, want.status);
+    EXPECT_EQ(got.model, want.model);
+    EXPECT_EQ(got.provider, want.provider);
+    EXPECT_EQ(got.finish_reason, want.finish_reason);
+    EXPECT_EQ(got.token_count, want.token_count);
+    EXPECT_EQ(got.input_tokens, want.input_tokens);
+    EXPECT_EQ(got.output_tokens, want.output_tokens);
+    EXPECT_EQ(got.cost_micros, want.cost_micros);
+    EXPECT_EQ(got.latency_ms, want.latency_ms);
+    EXPECT_EQ(got.ttft_ms, want.ttft_ms);
+    EXPECT_EQ(got.metadata, want.metadata);
+    EXPECT_EQ(got.created_at, want.created_at);
+}
+
 }  // namespace parley::testing

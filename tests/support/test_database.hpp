@@ -52,6 +52,9 @@ std::string admin_query(const std::string& url, const std::string& sql);
 // when either cannot be stored.
 std::optional<store::Conversation> seed_conversation(Store& store, TimePoint at);
 
+// Expects `got` to have every field of `want` (a message read back against the one written).
+void expect_same_message(const store::Message& got, const store::Message& want);
+
 class TestDatabase {
 public:
     explicit TestDatabase(Backend backend);

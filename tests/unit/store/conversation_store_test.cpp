@@ -80,27 +80,6 @@ void expect_same_conversation(const Conversation& got, const Conversation& want)
     EXPECT_EQ(got.updated_at, want.updated_at);
 }
 
-void expect_same_message(const Message& got, const Message& want) {
-    EXPECT_EQ(got.id, want.id);
-    EXPECT_EQ(got.conversation_id, want.conversation_id);
-    EXPECT_EQ(got.parent_id, want.parent_id);
-    EXPECT_EQ(got.role, want.role);
-    EXPECT_EQ(got.content, want.content);
-    EXPECT_EQ(got.thinking, want.thinking);
-    EXPECT_EQ(got.status, want.status);
-    EXPECT_EQ(got.model, want.model);
-    EXPECT_EQ(got.provider, want.provider);
-    EXPECT_EQ(got.finish_reason, want.finish_reason);
-    EXPECT_EQ(got.token_count, want.token_count);
-    EXPECT_EQ(got.input_tokens, want.input_tokens);
-    EXPECT_EQ(got.output_tokens, want.output_tokens);
-    EXPECT_EQ(got.cost_micros, want.cost_micros);
-    EXPECT_EQ(got.latency_ms, want.latency_ms);
-    EXPECT_EQ(got.ttft_ms, want.ttft_ms);
-    EXPECT_EQ(got.metadata, want.metadata);
-    EXPECT_EQ(got.created_at, want.created_at);
-}
-
 class ConversationStoreTest : public ::testing::TestWithParam<testing::Backend> {
 protected:
     void SetUp() override {
@@ -639,8 +618,8 @@ TEST_P(ConversationStoreTest, MessageRoundTripsEveryField) {
 
     const auto page = messages(c.id, 0, 10);
     ASSERT_EQ(page.items.size(), 2U);
-    expect_same_message(page.items[0], full);
-    expect_same_message(page.items[1], bare);
+    testing::expect_same_message(page.items[0], full);
+    testing::expect_same_message(page.items[1], bare);
     EXPECT_FALSE(page.items[0].parent_id.has_value());
     EXPECT_FALSE(page.items[1].thinking.has_value());
     EXPECT_FALSE(page.items[1].model.has_value());
