@@ -52,7 +52,8 @@ constexpr std::string_view kBestPerConversation =
 bool index_waiting_rows(Connection& c) {
     {
         auto waiting = c.prepare(
-            "SELECT EXISTS (SELECT 1 FROM messages_fts_pending) OR "
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE seq > "
+            "(SELECT seq FROM messages_fts_indexed)) OR "
             "EXISTS (SELECT 1 FROM conversations_fts_pending)"
         );
         if (!waiting.step() || waiting.column_int(0) == 0) {
@@ -60,13 +61,18 @@ bool index_waiting_rows(Connection& c) {
         }
     }
     in_transaction(c, [&c] {
-        // The same statements as the *_fts_index triggers of migration 0008.
+        // As the messages_fts_index trigger of migration 0011 and conversations_fts_index of 0008.
+        // The watermark never goes down: a row given a seq at or below it is indexed at once.
         c.prepare(
-             "INSERT INTO messages_fts(rowid, content) SELECT m.seq, m.content FROM "
-             "messages_fts_pending p JOIN messages m ON m.seq = p.seq ORDER BY p.seq"
+             "INSERT INTO messages_fts(rowid, content) SELECT seq, content FROM messages "
+             "WHERE seq > (SELECT seq FROM messages_fts_indexed) ORDER BY seq"
         )
             .step();
-        c.prepare("DELETE FROM messages_fts_pending").step();
+        c.prepare(
+             "UPDATE messages_fts_indexed SET seq = MAX(seq, (SELECT COALESCE(MAX(seq), 0) FROM "
+             "messages))"
+        )
+            .step();
         c.prepare(
              "INSERT INTO conversations_fts(rowid, title) SELECT cv.seq, cv.title FROM "
              "conversations_fts_pending p JOIN conversations cv ON cv.seq = p.seq ORDER BY p.seq"

@@ -235,9 +235,10 @@ void insert_message_row(Connection& c, const Message& m);
 // rows TreeShapes remembers are valid for.
 std::int64_t message_epoch(Connection& c);
 
-// Indexes every row waiting in messages_fts_pending and conversations_fts_pending (migration
-// 0008: inserts are indexed 64 at a time) in one write transaction, so that a search that follows
-// sees every committed row; false (and no transaction) when none waits.
+// Indexes every message above the watermark in messages_fts_indexed (migration 0011) and every
+// title waiting in conversations_fts_pending (0008): inserts are indexed 64 at a time. One write
+// transaction, so that a search that follows sees every committed row; false (and no
+// transaction) when none waits.
 bool index_waiting_rows(Connection& c);
 
 // Runs `fn` in a deferred (read) transaction, so that a page and its total, or a total and its

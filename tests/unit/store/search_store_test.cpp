@@ -377,6 +377,135 @@ TEST_P(SearchStoreTest, BatchedIndexingMissesNothing) {
     }
 }
 
+// Migration 0011's watermark on SQLite: the insert 64 seqs past it indexes the rows above it and
+// moves it; a seq given again (the newest rows deleted) is at or below it, and that row is
+// indexed at once, or no search would ever find it. On PostgreSQL the same searches must agree.
+TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
+    const auto user = make_user();
+    const auto a = conversation(user, "Savanna");
+    const bool sqlite = GetParam() == testing::Backend::sqlite;
+    const std::string watermark = "SELECT seq FROM messages_fts_indexed";
+    for (int i = 0; i < 70; ++i) {
+        say(a, "user", "zebra herd " + std::to_string(i));
+    }
+    if (sqlite) {  // the 64th insert indexed the first 64; six wait
+        EXPECT_EQ(column_raw(db_->url().target, watermark), std::vector<std::string>{"64"});
+    }
+    const auto b = conversation(user, "Forest");
+    for (int i = 0; i < 5; ++i) {
+        say(b, "user", "okapi sighting " + std::to_string(i));
+    }
+    EXPECT_EQ(search(user, "okapi").size(), 5U);  // indexes the eleven waiting
+    if (sqlite) {
+        EXPECT_EQ(column_raw(db_->url().target, watermark), std::vector<std::string>{"75"});
+    }
+
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(b.id)).value());  // seqs 71-75
+    const auto again = say(a, "assistant", "a quagga appeared");  // seq 71 again, on SQLite
+    const auto next = say(a, "user", "and a second quagga");
+    if (sqlite) {
+        EXPECT_EQ(
+            column_raw(db_->url().target, "SELECT seq FROM messages ORDER BY seq DESC LIMIT 2"),
+            (std::vector<std::string>{"72", "71"})
+        );
+    }
+    std::vector<std::string> found = message_ids(search(user, "quagga"));
+    std::sort(found.begin(), found.end());
+    EXPECT_EQ(found, (std::vector<std::string>{again.id, next.id}));
+    EXPECT_TRUE(search(user, "okapi").empty());
+    MessageSearch s;
+    s.user_id = user;
+    s.query = parse_search_query("zebra");
+    EXPECT_EQ(search(s, 0, 500).size(), 70U);
+    if (sqlite) {
+        EXPECT_EQ(
+            exec_raw(
+                db_->url().target,
+                "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"
+            ),
+            ""
+        );
+    }
+}
+
+// Migration 0011 indexes what waited in 0008's queue, drops the queue, and starts the watermark
+// at the newest seq: every row is found, the index is whole, and new rows are indexed as before.
+TEST(SearchWatermarkMigration, IndexesWhatWaitedAndDropsTheQueue) {
+    TestDatabase db(testing::Backend::sqlite);
+    const std::string path = db.url().target;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    const auto known = sqlite_migrations();
+    ASSERT_GE(known.size(), 11U);
+    ASSERT_EQ(known[10].version, 11);
+    std::string sql =
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at TEXT NOT NULL);";
+    for (std::size_t i = 0; i < 10; ++i) {
+        sql += known[i].sql;
+        sql += ";INSERT INTO schema_migrations VALUES (" + std::to_string(known[i].version) +
+               ", 'old', '2026-01-01T00:00:00.000Z');";
+    }
+    // 70 messages: 64 indexed by 0008's trigger, 6 waiting in its queue.
+    sql +=
+        "INSERT INTO users(id, email, password_hash, created_at) VALUES ('u1', 'a@b.co', 'x', "
+        "'2026-01-01T00:00:00.000Z');"
+        "INSERT INTO conversations(id, user_id, title, model, created_at, updated_at) VALUES "
+        "('c1', 'u1', 'Notes', 'm', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70) "
+        "INSERT INTO messages(id, conversation_id, role, content, created_at) "
+        "SELECT 'm' || i, 'c1', 'user', 'gardening note ' || i, '2026-01-01T00:00:00.000Z' FROM n;";
+    ASSERT_EQ(exec_raw(path, sql), "");
+    ASSERT_EQ(
+        column_raw(path, "SELECT COUNT(*) FROM messages_fts_pending"), std::vector<std::string>{"6"}
+    );
+
+    async::BlockingPool pool{1};
+    const auto store = db.open(pool);
+    const auto applied = store->migrate();
+    ASSERT_TRUE(applied.has_value()) << applied.error().detail;
+    EXPECT_EQ(*applied, std::vector<int>{11});
+    EXPECT_EQ(
+        column_raw(path, "SELECT name FROM sqlite_master WHERE name = 'messages_fts_pending'"),
+        std::vector<std::string>{}
+    );
+    EXPECT_EQ(
+        column_raw(path, "SELECT seq FROM messages_fts_indexed"), std::vector<std::string>{"70"}
+    );
+    // Indexed by the migration itself: the index is whole before any search runs.
+    EXPECT_EQ(
+        exec_raw(path, "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"), ""
+    );
+
+    // 58 more: the 134th insert is 64 past the watermark and indexes them all.
+    ASSERT_EQ(
+        exec_raw(
+            path,
+            "WITH RECURSIVE n(i) AS (SELECT 71 UNION ALL SELECT i + 1 FROM n WHERE i < 134) "
+            "INSERT INTO messages(id, conversation_id, role, content, created_at) "
+            "SELECT 'm' || i, 'c1', 'user', 'gardening note ' || i, '2026-01-01T00:00:00.000Z' "
+            "FROM n;"
+        ),
+        ""
+    );
+    EXPECT_EQ(
+        column_raw(path, "SELECT seq FROM messages_fts_indexed"), std::vector<std::string>{"134"}
+    );
+    MessageSearch s;
+    s.user_id = "u1";
+    s.query = parse_search_query("gardening");
+    const auto hits = run_awaitable(store->search_messages(s, 0, 500));
+    ASSERT_TRUE(hits.has_value()) << hits.error().detail;
+    EXPECT_EQ(hits->size(), 134U);
+    // A delete takes an indexed row out at once; the index stays whole.
+    ASSERT_EQ(
+        exec_raw(path, "PRAGMA foreign_keys = ON; DELETE FROM messages WHERE id = 'm1';"), ""
+    );
+    EXPECT_EQ(run_awaitable(store->search_messages(s, 0, 500))->size(), 133U);
+    EXPECT_EQ(
+        exec_raw(path, "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"), ""
+    );
+}
+
 // Migration 0002 indexes the messages that were there before it (SQLite: the FTS5 rebuild after
 // the tables are rebuilt; PostgreSQL computes generated columns for existing rows by itself).
 TEST(SearchMigration, IndexesExistingSqliteMessages) {
@@ -465,7 +594,7 @@ TEST(MessageChecksMigration, RebuildKeepsRowsIndexTriggersAndRefusals) {
     const auto store = db.open(pool);
     const auto applied = store->migrate();
     ASSERT_TRUE(applied.has_value()) << applied.error().detail;
-    EXPECT_EQ(*applied, std::vector<int>{10});
+    EXPECT_EQ(*applied, (std::vector<int>{10, 11}));  // and 0011, the queue's watermark
     EXPECT_EQ(column_raw(path, ids_by_seq), before);
 
     MessageSearch s;
