@@ -133,10 +133,14 @@ asio::awaitable<Result<std::vector<BudgetSpend>>> SqliteStore::settle_budget(
     std::vector<BudgetSpend> after;
     const auto settle = [&](Connection& c) -> Result<void> {
         for (const auto& charge : charges) {
-            ensure_row(c, charge);
+            // The row made or updated in one statement (issue 14: an insert that did nothing, then
+            // the update, before): a subject with no row yet has nothing reserved, so it starts
+            // at the cost alone. (Not read back by RETURNING: SQLite 3.40 gathers those rows in
+            // an ephemeral table, dearer than the read.)
             auto st = c.prepare(
-                "UPDATE budget_spend SET reserved = MAX(reserved - ?, 0), spent = spent + ? "
-                "WHERE subject = ? AND period_start = ?"
+                "INSERT INTO budget_spend(subject, period_start, spent) VALUES (?3, ?4, ?2) "
+                "ON CONFLICT (subject, period_start) DO UPDATE SET "
+                "reserved = MAX(reserved - ?1, 0), spent = spent + ?2"
             );
             st.bind(1, charge.amount).bind(2, cost).bind(3, charge.subject);
             st.bind(4, to_iso8601(charge.period_start));
