@@ -34,9 +34,9 @@ struct GroupWriter::Queue {
 
 namespace {
 
-// One message in the open transaction: the conversation's time and active leaf, then the row.
-// A missing conversation is not_found with nothing written; a taken id throws.
-Result<void> insert_checked(Connection& c, const Message& m) {
+// One message in the open transaction: the conversation's time and active leaf, then the row;
+// its seq. A missing conversation is not_found with nothing written; a taken id throws.
+Result<std::int64_t> insert_checked(Connection& c, const Message& m) {
     // The update first: it tells a missing conversation apart from a taken message id, which
     // the foreign key would report as the same constraint failure.
     c.prepare("UPDATE conversations SET updated_at = ?, active_leaf_id = ? WHERE id = ?")
@@ -47,8 +47,7 @@ Result<void> insert_checked(Connection& c, const Message& m) {
     if (sqlite3_changes(c.handle()) != 1) {
         return make_error(ErrorType::not_found, "conversation not found");
     }
-    insert_message_row(c, m);
-    return {};
+    return insert_message_row(c, m);
 }
 
 }  // namespace
@@ -92,14 +91,16 @@ asio::awaitable<Result<void>> GroupWriter::insert(const Message& m, Placed* plac
     co_return co_await submit(Job{
         [](Connection& c, const void* arg) {
             const auto& in = *static_cast<const Insert*>(arg);
-            auto result = insert_checked(c, *in.message);
-            if (result && in.placed != nullptr) {
-                // The message's rowid (a trigger's inserts do not change it once they end), and
-                // the epoch as this transaction counts it.
-                in.placed->seq = sqlite3_last_insert_rowid(c.handle());
+            auto seq = insert_checked(c, *in.message);
+            if (!seq) {
+                return Result<void>(seq.error());
+            }
+            if (in.placed != nullptr) {
+                // The message's seq, and the epoch as this transaction counts it.
+                in.placed->seq = *seq;
                 in.placed->epoch = message_epoch(c);
             }
-            return result;
+            return Result<void>{};
         },
         &insert});
 }

@@ -191,7 +191,7 @@ void insert_conversation_row(Connection& c, const Conversation& conv) {
     st.step();
 }
 
-void insert_message_row(Connection& c, const Message& m) {
+std::int64_t insert_message_row(Connection& c, const Message& m) {
     auto st = c.prepare(
         "INSERT INTO messages(" + std::string(kMessageColumns) +
         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -210,6 +210,35 @@ void insert_message_row(Connection& c, const Message& m) {
     bind_optional(st, 16, m.ttft_ms);
     st.bind(17, m.metadata).bind(18, to_iso8601(m.created_at));
     st.step();
+    // Read before the batch below, whose inserts into the full-text table change it.
+    const std::int64_t seq = sqlite3_last_insert_rowid(c.handle());
+    // Full-text indexing in batches (migration 0011): the messages above the watermark wait; once
+    // this one is 64 past it, they are indexed in one statement (one FTS5 segment: a segment per
+    // row cost ~236k instructions an insert, migration 0008). Here, not in a trigger: a trigger's
+    // program runs at every insert (~8k instructions before its first statement) and begins the
+    // full-text table's transaction (another commit step) even when it does nothing.
+    constexpr std::int64_t kBatch = 64;
+    bool due = false;
+    {
+        auto watermark = c.prepare("SELECT seq FROM messages_fts_indexed");
+        due = watermark.step() && seq >= watermark.column_int(0) + kBatch;
+    }
+    if (due) {
+        index_messages_above(c);
+    }
+    return seq;
+}
+
+void index_messages_above(Connection& c) {
+    c.run_cached(
+        "INSERT INTO messages_fts(rowid, content) SELECT seq, content FROM messages "
+        "WHERE seq > (SELECT seq FROM messages_fts_indexed) ORDER BY seq"
+    );
+    // Never down here: only a delete lowers it (the messages_fts_delete trigger).
+    c.run_cached(
+        "UPDATE messages_fts_indexed SET seq = MAX(seq, (SELECT COALESCE(MAX(seq), 0) FROM "
+        "messages))"
+    );
 }
 
 asio::awaitable<Result<void>> SqliteStore::create_conversation(Conversation conv) {

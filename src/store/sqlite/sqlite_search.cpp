@@ -61,18 +61,8 @@ bool index_waiting_rows(Connection& c) {
         }
     }
     in_transaction(c, [&c] {
-        // As the messages_fts_index trigger of migration 0011 and conversations_fts_index of 0008.
-        // The watermark never goes down: a row given a seq at or below it is indexed at once.
-        c.prepare(
-             "INSERT INTO messages_fts(rowid, content) SELECT seq, content FROM messages "
-             "WHERE seq > (SELECT seq FROM messages_fts_indexed) ORDER BY seq"
-        )
-            .step();
-        c.prepare(
-             "UPDATE messages_fts_indexed SET seq = MAX(seq, (SELECT COALESCE(MAX(seq), 0) FROM "
-             "messages))"
-        )
-            .step();
+        index_messages_above(c);
+        // As the conversations_fts_index trigger of migration 0008.
         c.prepare(
              "INSERT INTO conversations_fts(rowid, title) SELECT cv.seq, cv.title FROM "
              "conversations_fts_pending p JOIN conversations cv ON cv.seq = p.seq ORDER BY p.seq"

@@ -226,17 +226,22 @@ inline constexpr std::string_view kMessageColumns =
 // A message from kMessageColumns, read from column `first` on.
 Message read_message(const Statement& st, int first = 0);
 
-// Insert one row each (kConversationColumns with the active leaf; kMessageColumns), nothing else;
-// for the callers' own transactions.
+// Insert one row each (kConversationColumns with the active leaf; kMessageColumns), nothing else
+// (but a message's insert may index a batch for search: index_messages_above); for the callers'
+// own transactions. A message's insert returns its seq.
 void insert_conversation_row(Connection& c, const Conversation& conv);
-void insert_message_row(Connection& c, const Message& m);
+std::int64_t insert_message_row(Connection& c, const Message& m);
+
+// Indexes for search every message above the watermark in messages_fts_indexed (migration 0011),
+// in one statement, and moves the watermark to the newest seq. In the caller's transaction.
+void index_messages_above(Connection& c);
 
 // The deletions and updates of messages counted in this snapshot (migration 0009): what the
 // rows TreeShapes remembers are valid for.
 std::int64_t message_epoch(Connection& c);
 
-// Indexes every message above the watermark in messages_fts_indexed (migration 0011) and every
-// title waiting in conversations_fts_pending (0008): inserts are indexed 64 at a time. One write
+// Indexes every message above the watermark (index_messages_above) and every title waiting in
+// conversations_fts_pending (migration 0008): inserts are indexed 64 at a time. One write
 // transaction, so that a search that follows sees every committed row; false (and no
 // transaction) when none waits.
 bool index_waiting_rows(Connection& c);

@@ -378,8 +378,9 @@ TEST_P(SearchStoreTest, BatchedIndexingMissesNothing) {
 }
 
 // Migration 0011's watermark on SQLite: the insert 64 seqs past it indexes the rows above it and
-// moves it; a seq given again (the newest rows deleted) is at or below it, and that row is
-// indexed at once, or no search would ever find it. On PostgreSQL the same searches must agree.
+// moves it. Deleting the newest rows gives their seqs out again; the watermark comes down with
+// them, or a row given such a seq would count as indexed and no search would ever find it. On
+// PostgreSQL the same searches must agree.
 TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
     const auto user = make_user();
     const auto a = conversation(user, "Savanna");
@@ -401,6 +402,9 @@ TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
     }
 
     ASSERT_TRUE(run_awaitable(store_->delete_conversation(b.id)).value());  // seqs 71-75
+    if (sqlite) {
+        EXPECT_EQ(column_raw(db_->url().target, watermark), std::vector<std::string>{"70"});
+    }
     const auto again = say(a, "assistant", "a quagga appeared");  // seq 71 again, on SQLite
     const auto next = say(a, "user", "and a second quagga");
     if (sqlite) {
@@ -417,6 +421,23 @@ TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
     s.user_id = user;
     s.query = parse_search_query("zebra");
     EXPECT_EQ(search(s, 0, 500).size(), 70U);
+
+    // The row at the watermark goes first (with a), the rows above it after (with d): the second
+    // delete must bring the watermark down too, or seq 1, given again below, would count as
+    // indexed.
+    const auto d = conversation(user, "Marsh");
+    say(d, "user", "a heron");  // seqs 73 and 74: above the watermark (72)
+    say(d, "user", "another heron");
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(a.id)).value());
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(d.id)).value());
+    if (sqlite) {
+        EXPECT_EQ(column_raw(db_->url().target, watermark), std::vector<std::string>{"0"});
+    }
+    const auto e = conversation(user, "Lake");
+    const auto ibis = say(e, "user", "an ibis");
+    EXPECT_EQ(message_ids(search(user, "ibis")), std::vector{ibis.id});
+    EXPECT_TRUE(search(user, "heron").empty());
+    EXPECT_TRUE(search(s, 0, 500).empty());
     if (sqlite) {
         EXPECT_EQ(
             exec_raw(
@@ -429,7 +450,8 @@ TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
 }
 
 // Migration 0011 indexes what waited in 0008's queue, drops the queue, and starts the watermark
-// at the newest seq: every row is found, the index is whole, and new rows are indexed as before.
+// at the newest seq: every row is found and the index is whole. Rows inserted by any other way
+// than the store's (here raw SQL) wait above the watermark until a search indexes them.
 TEST(SearchWatermarkMigration, IndexesWhatWaitedAndDropsTheQueue) {
     TestDatabase db(testing::Backend::sqlite);
     const std::string path = db.url().target;
@@ -446,14 +468,19 @@ TEST(SearchWatermarkMigration, IndexesWhatWaitedAndDropsTheQueue) {
                ", 'old', '2026-01-01T00:00:00.000Z');";
     }
     // 70 messages: 64 indexed by 0008's trigger, 6 waiting in its queue.
+    const auto insert_notes = [](int from, int to) {
+        return "WITH RECURSIVE n(i) AS (SELECT " + std::to_string(from) +
+               " UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(to) +
+               ") INSERT INTO messages(id, conversation_id, role, content, created_at) SELECT "
+               "'m' || i, 'c1', 'user', 'gardening note ' || i, '2026-01-01T00:00:00.000Z' "
+               "FROM n;";
+    };
     sql +=
         "INSERT INTO users(id, email, password_hash, created_at) VALUES ('u1', 'a@b.co', 'x', "
         "'2026-01-01T00:00:00.000Z');"
         "INSERT INTO conversations(id, user_id, title, model, created_at, updated_at) VALUES "
-        "('c1', 'u1', 'Notes', 'm', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');"
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70) "
-        "INSERT INTO messages(id, conversation_id, role, content, created_at) "
-        "SELECT 'm' || i, 'c1', 'user', 'gardening note ' || i, '2026-01-01T00:00:00.000Z' FROM n;";
+        "('c1', 'u1', 'Notes', 'm', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');" +
+        insert_notes(1, 70);
     ASSERT_EQ(exec_raw(path, sql), "");
     ASSERT_EQ(
         column_raw(path, "SELECT COUNT(*) FROM messages_fts_pending"), std::vector<std::string>{"6"}
@@ -468,39 +495,29 @@ TEST(SearchWatermarkMigration, IndexesWhatWaitedAndDropsTheQueue) {
         column_raw(path, "SELECT name FROM sqlite_master WHERE name = 'messages_fts_pending'"),
         std::vector<std::string>{}
     );
-    EXPECT_EQ(
-        column_raw(path, "SELECT seq FROM messages_fts_indexed"), std::vector<std::string>{"70"}
-    );
+    const std::string watermark = "SELECT seq FROM messages_fts_indexed";
+    EXPECT_EQ(column_raw(path, watermark), std::vector<std::string>{"70"});
     // Indexed by the migration itself: the index is whole before any search runs.
     EXPECT_EQ(
         exec_raw(path, "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"), ""
     );
 
-    // 58 more: the 134th insert is 64 past the watermark and indexes them all.
-    ASSERT_EQ(
-        exec_raw(
-            path,
-            "WITH RECURSIVE n(i) AS (SELECT 71 UNION ALL SELECT i + 1 FROM n WHERE i < 134) "
-            "INSERT INTO messages(id, conversation_id, role, content, created_at) "
-            "SELECT 'm' || i, 'c1', 'user', 'gardening note ' || i, '2026-01-01T00:00:00.000Z' "
-            "FROM n;"
-        ),
-        ""
-    );
-    EXPECT_EQ(
-        column_raw(path, "SELECT seq FROM messages_fts_indexed"), std::vector<std::string>{"134"}
-    );
+    ASSERT_EQ(exec_raw(path, insert_notes(71, 80)), "");  // no trigger: they wait
+    EXPECT_EQ(column_raw(path, watermark), std::vector<std::string>{"70"});
     MessageSearch s;
     s.user_id = "u1";
     s.query = parse_search_query("gardening");
     const auto hits = run_awaitable(store->search_messages(s, 0, 500));
     ASSERT_TRUE(hits.has_value()) << hits.error().detail;
-    EXPECT_EQ(hits->size(), 134U);
-    // A delete takes an indexed row out at once; the index stays whole.
+    EXPECT_EQ(hits->size(), 80U);
+    EXPECT_EQ(column_raw(path, watermark), std::vector<std::string>{"80"});
+    // A delete takes an indexed row out at once; deleting the newest lowers the watermark.
     ASSERT_EQ(
-        exec_raw(path, "PRAGMA foreign_keys = ON; DELETE FROM messages WHERE id = 'm1';"), ""
+        exec_raw(path, "PRAGMA foreign_keys = ON; DELETE FROM messages WHERE id IN ('m1', 'm80');"),
+        ""
     );
-    EXPECT_EQ(run_awaitable(store->search_messages(s, 0, 500))->size(), 133U);
+    EXPECT_EQ(column_raw(path, watermark), std::vector<std::string>{"79"});
+    EXPECT_EQ(run_awaitable(store->search_messages(s, 0, 500))->size(), 78U);
     EXPECT_EQ(
         exec_raw(path, "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"), ""
     );
