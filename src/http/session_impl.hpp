@@ -117,61 +117,24 @@ public:
             }
             first = false;
 
-            bhttp::request_parser<bhttp::string_body> parser;
-            parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-            parser.body_limit(limits.max_body_bytes);
-            auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTuple);
-            if (hec) {
-                co_await reject_read_error(hec, parser.get());
-                break;
-            }
-            if (auto refused = check_head(parser.get(), parser.chunked())) {
-                co_await reject(*refused, parser.get());
-                break;
-            }
-            if (!parser.is_done()) {
-                const auto& head = parser.get();
-                const auto expect = head[bhttp::field::expect];
-                if (beast::iequals(expect, "100-continue")) {
-                    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-                    auto [cec, cn] = co_await bhttp::async_write(stream_, cont, kTuple);
-                    if (cec) {
-                        break;
-                    }
-                }
-                stream_.expires_after(limits.body_timeout);
-                auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
-                if (bec) {
-                    co_await reject_read_error(bec, parser.get());
-                    break;
-                }
-            }
-            stream_.expires_never();
-
-            auto message = parser.release();
+            // The request is read, checked and answered in a coroutine of its own: its parser,
+            // Beast's message and the refusals are gone while the response streams (issue 14:
+            // g++ keeps a slot in this frame, which lives as long as the connection, for every
+            // local and temporary of the loop).
+            Request req;
+            Response res;
             WireOptions wire;
-            wire.http10 = message.version() == 10;
-            wire.head_request = message.method() == bhttp::verb::head;
-            Request req = to_request(message.base(), std::move(message.body()));
-            req.set_disconnect_watch([this] { return watch_disconnect(); });
-            Response res = co_await shared_.pipeline.handle(req);
-            wire.keep_alive =
-                message.keep_alive() && !shared_.draining.load(std::memory_order_relaxed);
-            if (res.websocket && res.status == 101) {
-                if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-                    co_await run_websocket(
-                        std::move(stream_), std::move(message), res, shared_.limits, shutdown_
-                    );
-                    co_return;  // the connection was the WebSocket's
-                } else {
-                    break;  // WebSocket sessions run over TCP only
-                }
+            const Handled handled = co_await handle_next(req, res, wire);
+            if (handled == Handled::connection_taken) {
+                co_return;  // the connection was the WebSocket's
+            }
+            if (handled == Handled::close) {
+                break;
             }
             if (res.body_writer) {
                 // Nothing reads the request while its body streams: its headers, target and
                 // body go now rather than at the stream's end (issue 14: memory per open stream).
                 release(req);
-                release(message);
                 if (!co_await stream_body(res, wire) || !wire.keep_alive) {
                     break;
                 }
@@ -187,6 +150,64 @@ public:
     }
 
 private:
+    // How handle_next() left the connection.
+    enum class Handled { respond, close, connection_taken };
+
+    // Reads the request whose first bytes are in buffer_, refuses it or has the pipeline answer
+    // it (into `req`, `res` and `wire`); a WebSocket upgrade runs here to its end.
+    asio::awaitable<Handled> handle_next(Request& req, Response& res, WireOptions& wire) {
+        const auto& limits = shared_.limits;
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+        parser.body_limit(limits.max_body_bytes);
+        auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTuple);
+        if (hec) {
+            co_await reject_read_error(hec, parser.get());
+            co_return Handled::close;
+        }
+        if (auto refused = check_head(parser.get(), parser.chunked())) {
+            co_await reject(*refused, parser.get());
+            co_return Handled::close;
+        }
+        if (!parser.is_done()) {
+            const auto& head = parser.get();
+            const auto expect = head[bhttp::field::expect];
+            if (beast::iequals(expect, "100-continue")) {
+                bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+                auto [cec, cn] = co_await bhttp::async_write(stream_, cont, kTuple);
+                if (cec) {
+                    co_return Handled::close;
+                }
+            }
+            stream_.expires_after(limits.body_timeout);
+            auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
+            if (bec) {
+                co_await reject_read_error(bec, parser.get());
+                co_return Handled::close;
+            }
+        }
+        stream_.expires_never();
+
+        auto message = parser.release();
+        wire.http10 = message.version() == 10;
+        wire.head_request = message.method() == bhttp::verb::head;
+        req = to_request(message.base(), std::move(message.body()));
+        req.set_disconnect_watch([this] { return watch_disconnect(); });
+        res = co_await shared_.pipeline.handle(req);
+        wire.keep_alive = message.keep_alive() && !shared_.draining.load(std::memory_order_relaxed);
+        if (res.websocket && res.status == 101) {
+            if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+                co_await run_websocket(
+                    std::move(stream_), std::move(message), res, shared_.limits, shutdown_
+                );
+                co_return Handled::connection_taken;
+            } else {
+                co_return Handled::close;  // WebSocket sessions run over TCP only
+            }
+        }
+        co_return Handled::respond;
+    }
+
     // Parley's request from Beast's; `body` is moved from when given.
     Request to_request(const bhttp::request_header<>& head, std::string body) {
         std::vector<Request::Header> headers;

@@ -109,7 +109,7 @@ asio::awaitable<void> run_call(
         usage ? &*usage : nullptr,
         st->start.input_tokens
     );
-    settle_ending(*st, reply, route.ok, finish, error);
+    settle_ending(*st, reply, route.ok, finish, error ? &*error : nullptr);
     if (on_end) {
         co_await on_end(reply);
     }
@@ -146,7 +146,7 @@ void settle_ending(
     store::Message& reply,
     bool ok,
     std::optional<llm::FinishReason> finish,
-    const std::optional<llm::StreamEvent>& error
+    const llm::StreamEvent* error
 ) {
     StreamEnd& end = st.outcome;
     if (st.cancelled_by != StopCause::none) {

@@ -60,7 +60,7 @@ struct MessageService::Answer {
     llm::Usage usage;
     bool has_usage = false;
     std::optional<llm::FinishReason> finish;
-    std::optional<llm::StreamEvent> error;
+    std::unique_ptr<llm::StreamEvent> error;  // (not an optional: a whole event's slot)
     std::optional<std::chrono::steady_clock::time_point> first_token_at;
 };
 
@@ -388,10 +388,15 @@ bool Turn::started() const noexcept {
 }
 
 // Everything run_turn needs, settled by start().
+// (Held in run_turn's frame for the whole answer, so only what the turn uses after it starts:
+// issue 14, memory per open stream. The question itself goes to its write.)
 struct MessageService::Prepared {
-    store::Conversation conversation;
+    std::string conversation_id;
+    bool titled = false;  // the conversation has a title: none is asked for after the answer
     Principal who;
-    store::Message user;
+    std::unique_ptr<store::Message> user;  // moved to its write when the turn starts
+    std::string user_id;
+    std::string question;  // the question's text when a title will be asked for (untitled)
     const llm::ModelInfo* info = nullptr;
     llm::ChatRequest request;
     std::int64_t context_count = 0;
@@ -670,24 +675,25 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     // the first token); the turn waits for it before it ends, so a provider failure never loses
     // it, and a failed write fails the turn.
     Prepared p;
+    auto user = std::make_unique<store::Message>();
     if (placed->question) {
-        p.user = std::move(*placed->question);  // already stored and in the context
+        *user = std::move(*placed->question);  // already stored and in the context
         p.store_user = false;
     } else {
-        p.user.id = new_uuid_v7();
-        p.user.conversation_id = conversation->id;
-        p.user.parent_id = placed->parent_id;
-        p.user.role = "user";
-        p.user.content = std::move(message.content);
-        p.user.token_count = user_tokens;
-        p.user.created_at = clock_();
+        user->id = new_uuid_v7();
+        user->conversation_id = conversation->id;
+        user->parent_id = placed->parent_id;
+        user->role = "user";
+        user->content = std::move(message.content);
+        user->token_count = user_tokens;
+        user->created_at = clock_();
     }
     p.request.system = system;
     if (tools_ != nullptr && info.tools && settings.tools && !settings.tools->empty()) {
         p.request.tools = tools_->specs(*settings.tools);
     }
     auto fitted = fit_context_counted(
-        *recent, budget, !p.request.tools.empty(), p.store_user ? &p.user : nullptr
+        *recent, budget, !p.request.tools.empty(), p.store_user ? user.get() : nullptr
     );
     p.request.messages = std::move(fitted.messages);
     p.request.max_tokens = static_cast<int>(max_tokens);
@@ -700,12 +706,18 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     }
     p.info = &info;
     p.who = who;
+    p.user_id = user->id;
+    p.titled = conversation->title.has_value();
+    if (!p.titled) {
+        p.question = user->content;
+    }
+    p.user = std::move(user);
 
     const auto executor = co_await asio::this_coro::executor;
     auto state = std::make_shared<Turn::State>(executor);
     state->start.message_id = new_uuid_v7();
     state->start.conversation_id = conversation->id;
-    state->start.user_message_id = p.user.id;
+    state->start.user_message_id = p.user_id;
     state->start.model = info.id;
     const std::int64_t prompt = system_tokens + fitted.tokens;
     state->start.input_tokens = prompt;
@@ -722,7 +734,7 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
         }
         p.budget = std::move(*hold);
     }
-    p.conversation = std::move(*conversation);
+    p.conversation_id = std::move(conversation->id);
 
     spawn_turn(executor, state, run_turn(state, std::move(p)));
     co_return std::make_unique<Turn>(std::move(state));
@@ -768,7 +780,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
                 answer.finish = e.finish;
                 break;
             case llm::StreamEvent::Kind::error:
-                answer.error = std::move(e);
+                answer.error = std::make_unique<llm::StreamEvent>(std::move(e));
                 break;
         }
     };
@@ -779,7 +791,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
     auto user_write = std::make_shared<UserWrite>(executor);
     asio::co_spawn(
         executor,
-        store_user_message(store_, conversations_, user_write, p.user, p.store_user),
+        store_user_message(store_, conversations_, user_write, std::move(*p.user), p.store_user),
         [](const std::exception_ptr& e) {
             if (e) {
                 try {
@@ -790,6 +802,7 @@ asio::awaitable<void> MessageService::run_turn(std::shared_ptr<Turn::State> st, 
             }
         }
     );
+    p.user.reset();  // moved to its write
     llm::RouteResult route;
     route.model = p.info->id;
     route.provider = p.info->provider;
@@ -839,7 +852,7 @@ asio::awaitable<void> MessageService::run_tools(
     asked.tool_calls = answer.calls;
     p.request.messages.push_back(std::move(asked));
     StoreSessionInfo session_info(store_);
-    const tools::ToolContext context{p.who, p.conversation.id, &session_info};
+    const tools::ToolContext context{p.who, p.conversation_id, &session_info};
     for (const auto& call : answer.calls) {
         const bool offered = std::any_of(
             p.request.tools.begin(),
@@ -910,8 +923,8 @@ asio::awaitable<void> MessageService::store_answer(
     }
 
     reply.id = st->start.message_id;
-    reply.conversation_id = p.conversation.id;
-    reply.parent_id = p.user.id;
+    reply.conversation_id = p.conversation_id;
+    reply.parent_id = p.user_id;
     reply.role = "assistant";
     if (!answer.thinking.empty()) {
         reply.thinking = answer.thinking;
@@ -940,7 +953,7 @@ asio::awaitable<void> MessageService::store_answer(
             metadata["tool_rounds_exhausted"] = true;
         }
     }
-    settle_ending(*st, reply, route.ok, answer.finish, answer.error);
+    settle_ending(*st, reply, route.ok, answer.finish, answer.error.get());
     if (cancelled) {
         metadata["cancelled_by"] = st->cancelled_by == StopCause::shutdown ? "shutdown" : "client";
     } else if (!route.ok && answer.error) {
@@ -975,16 +988,16 @@ asio::awaitable<void> MessageService::store_answer(
             st->failure = stored.error();
             end.error_message = "the answer could not be stored";
         }
-    } else if (conversations_.listened(p.conversation.id)) {
+    } else if (conversations_.listened(p.conversation_id)) {
         const std::string json = bj::serialize(conversations::message_json(reply));
-        conversations_.publish(p.conversation.id, "new_message", json);
-        conversations_.publish(p.conversation.id, "message.completed", json);
+        conversations_.publish(p.conversation_id, "new_message", json);
+        conversations_.publish(p.conversation_id, "message.completed", json);
     }
 
-    if (!p.conversation.title) {
+    if (!p.titled) {
         asio::co_spawn(
             co_await asio::this_coro::executor,
-            auto_title(p.who, p.conversation.id, route.model, p.user.content),
+            auto_title(p.who, p.conversation_id, route.model, p.question),
             [](const std::exception_ptr& e) {
                 if (e) {
                     try {

@@ -75,7 +75,7 @@ void settle_ending(
     store::Message& reply,
     bool ok,
     std::optional<llm::FinishReason> finish,
-    const std::optional<llm::StreamEvent>& error
+    const llm::StreamEvent* error  // the failure, if any
 );
 
 // Runs `work` (the answer) on `executor`, cancellable through state->cancel_signal (Turn::cancel);
