@@ -1,6 +1,7 @@
 #include "llm/router.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
@@ -33,8 +34,10 @@ struct ModelRouter::Attempt {
     // provider still says on its way out (its broken connection) is not an event of the answer.
     bool stopped = false;
     bool ok = false;
-    std::optional<StreamEvent> usage;    // held until the answer starts or stops
-    std::optional<StreamEvent> failure;  // an error before anything was forwarded
+    // (Pointers, not optional events: an Attempt is a local of the router's frame, which lives as
+    // long as the answer, and an event is ~256 bytes. Issue 14, memory per open stream.)
+    std::unique_ptr<StreamEvent> usage;    // held until the answer starts or stops
+    std::unique_ptr<StreamEvent> failure;  // an error before anything was forwarded
 };
 
 namespace {
@@ -93,7 +96,7 @@ StreamEvent timeout_event(bool started) {
 // The error the caller gets when every model of the chain failed. Transient failures everywhere:
 // the providers are overloaded. A permanent one (a bad key) keeps its own class, so the caller
 // can tell a configuration problem from an outage.
-StreamEvent chain_failure(const std::optional<StreamEvent>& last) {
+StreamEvent chain_failure(const StreamEvent* last) {
     const bool permanent = last && (last->error == UpstreamError::authentication ||
                                     last->error == UpstreamError::malformed);
     auto error = StreamEvent::failure(
@@ -193,7 +196,7 @@ asio::awaitable<void> ModelRouter::attempt(
                 (*st.sink)(std::move(e));
                 break;
             case StreamEvent::Kind::usage:
-                st.usage = std::move(e);
+                st.usage = std::make_unique<StreamEvent>(std::move(e));
                 break;
             case StreamEvent::Kind::stop:
                 if (st.usage) {
@@ -209,7 +212,7 @@ asio::awaitable<void> ModelRouter::attempt(
                     st.finished = true;
                     (*st.sink)(std::move(e));
                 } else {
-                    st.failure = std::move(e);
+                    st.failure = std::make_unique<StreamEvent>(std::move(e));
                 }
                 break;
         }
@@ -245,15 +248,16 @@ asio::awaitable<void> ModelRouter::attempt(
         }
     }
     if (st.expired && !st.finished) {
-        st.failure = timeout_event(st.started);
+        st.failure = std::make_unique<StreamEvent>(timeout_event(st.started));
         if (st.started) {
             st.finished = true;  // (the failure is not read once finished)
             (*st.sink)(std::move(*st.failure));
         }
     }
     if (!st.finished && !st.failure) {
-        st.failure =
-            StreamEvent::failure(UpstreamError::connection, "the stream ended without a stop");
+        st.failure = std::make_unique<StreamEvent>(
+            StreamEvent::failure(UpstreamError::connection, "the stream ended without a stop")
+        );
     }
 }
 
@@ -281,7 +285,7 @@ asio::awaitable<RouteResult> ModelRouter::stream(
     }
     const auto started_at = Clock::now();
     RouteResult result;
-    std::optional<StreamEvent> last_failure;
+    std::unique_ptr<StreamEvent> last_failure;
     for (std::size_t i = 0; i < chain.size(); ++i) {
         const ModelInfo& m = *chain[i];
         Provider& provider = *providers_.at(m.provider);
@@ -321,7 +325,7 @@ asio::awaitable<RouteResult> ModelRouter::stream(
                 retryable(failure) && retry < options_.max_retries &&
                 (!failure.retry_after || *failure.retry_after <= options_.max_retry_after);
             if (!may_retry) {
-                last_failure = std::move(failure);
+                last_failure = std::move(st.failure);
                 break;
             }
             const auto delay =
@@ -329,14 +333,13 @@ asio::awaitable<RouteResult> ModelRouter::stream(
                     ? std::chrono::duration_cast<std::chrono::milliseconds>(*failure.retry_after)
                     : jittered_backoff(options_, retry);
             if (Clock::now() + delay >= started_at + options_.total_timeout) {
-                last_failure = std::move(failure);
+                last_failure = std::move(st.failure);
                 break;
             }
             co_await sleep_for(delay);
         }
     }
-    last_failure = chain_failure(last_failure);
-    sink(std::move(*last_failure));
+    sink(chain_failure(last_failure.get()));
     co_return result;
 }
 
