@@ -117,20 +117,54 @@ public:
             }
             first = false;
 
-            // The request is read, checked and answered in a coroutine of its own: its parser,
-            // Beast's message and the refusals are gone while the response streams (issue 14:
-            // g++ keeps a slot in this frame, which lives as long as the connection, for every
-            // local and temporary of the loop).
-            Request req;
-            Response res;
-            WireOptions wire;
-            const Handled handled = co_await handle_next(req, res, wire);
-            if (handled == Handled::connection_taken) {
-                co_return;  // the connection was the WebSocket's
-            }
-            if (handled == Handled::close) {
+            // The parser (with the message it builds) is on the heap, and goes before a response
+            // streams; refusals, `100 Continue` and WebSocket upgrades run in coroutines of their
+            // own. This frame lives as long as the connection, and g++ keeps a slot in it for
+            // every local and temporary of the loop (issue 14, memory per open stream).
+            auto parser = std::make_unique<bhttp::request_parser<bhttp::string_body>>();
+            parser->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+            parser->body_limit(limits.max_body_bytes);
+            auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, *parser, kTuple);
+            if (hec) {
+                co_await reject_read_error(hec, parser->get());
                 break;
             }
+            if (const auto refused = check_head(parser->get(), parser->chunked())) {
+                co_await reject(*refused, parser->get());
+                break;
+            }
+            if (!parser->is_done()) {
+                if (beast::iequals(parser->get()[bhttp::field::expect], "100-continue") &&
+                    !co_await write_continue()) {
+                    break;
+                }
+                stream_.expires_after(limits.body_timeout);
+                auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, *parser, kTuple);
+                if (bec) {
+                    co_await reject_read_error(bec, parser->get());
+                    break;
+                }
+            }
+            stream_.expires_never();
+
+            auto& message = parser->get();
+            WireOptions wire;
+            wire.http10 = message.version() == 10;
+            wire.head_request = message.method() == bhttp::verb::head;
+            Request req = to_request(message.base(), std::move(message.body()));
+            req.set_disconnect_watch([this] { return watch_disconnect(); });
+            Response res = co_await shared_.pipeline.handle(req);
+            wire.keep_alive =
+                message.keep_alive() && !shared_.draining.load(std::memory_order_relaxed);
+            if (res.websocket && res.status == 101) {
+                if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+                    co_await upgrade(std::move(parser), res);
+                    co_return;  // the connection was the WebSocket's
+                } else {
+                    break;  // WebSocket sessions run over TCP only
+                }
+            }
+            parser.reset();
             if (res.body_writer) {
                 // Nothing reads the request while its body streams: its headers, target and
                 // body go now rather than at the stream's end (issue 14: memory per open stream).
@@ -150,62 +184,21 @@ public:
     }
 
 private:
-    // How handle_next() left the connection.
-    enum class Handled { respond, close, connection_taken };
+    // `100 Continue`, for a client that waits for it before sending the body; false when the
+    // connection broke.
+    asio::awaitable<bool> write_continue() {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+        auto [ec, n] = co_await bhttp::async_write(stream_, cont, kTuple);
+        co_return !ec;
+    }
 
-    // Reads the request whose first bytes are in buffer_, refuses it or has the pipeline answer
-    // it (into `req`, `res` and `wire`); a WebSocket upgrade runs here to its end.
-    asio::awaitable<Handled> handle_next(Request& req, Response& res, WireOptions& wire) {
-        const auto& limits = shared_.limits;
-        bhttp::request_parser<bhttp::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-        parser.body_limit(limits.max_body_bytes);
-        auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTuple);
-        if (hec) {
-            co_await reject_read_error(hec, parser.get());
-            co_return Handled::close;
-        }
-        if (auto refused = check_head(parser.get(), parser.chunked())) {
-            co_await reject(*refused, parser.get());
-            co_return Handled::close;
-        }
-        if (!parser.is_done()) {
-            const auto& head = parser.get();
-            const auto expect = head[bhttp::field::expect];
-            if (beast::iequals(expect, "100-continue")) {
-                bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-                auto [cec, cn] = co_await bhttp::async_write(stream_, cont, kTuple);
-                if (cec) {
-                    co_return Handled::close;
-                }
-            }
-            stream_.expires_after(limits.body_timeout);
-            auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
-            if (bec) {
-                co_await reject_read_error(bec, parser.get());
-                co_return Handled::close;
-            }
-        }
-        stream_.expires_never();
-
-        auto message = parser.release();
-        wire.http10 = message.version() == 10;
-        wire.head_request = message.method() == bhttp::verb::head;
-        req = to_request(message.base(), std::move(message.body()));
-        req.set_disconnect_watch([this] { return watch_disconnect(); });
-        res = co_await shared_.pipeline.handle(req);
-        wire.keep_alive = message.keep_alive() && !shared_.draining.load(std::memory_order_relaxed);
-        if (res.websocket && res.status == 101) {
-            if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-                co_await run_websocket(
-                    std::move(stream_), std::move(message), res, shared_.limits, shutdown_
-                );
-                co_return Handled::connection_taken;
-            } else {
-                co_return Handled::close;  // WebSocket sessions run over TCP only
-            }
-        }
-        co_return Handled::respond;
+    // Hands the connection to the WebSocket session `res` accepted, until it ends.
+    asio::awaitable<void> upgrade(
+        std::unique_ptr<bhttp::request_parser<bhttp::string_body>> parser, const Response& res
+    ) {
+        co_await run_websocket(
+            std::move(stream_), parser->release(), res, shared_.limits, shutdown_
+        );
     }
 
     // Parley's request from Beast's; `body` is moved from when given.
@@ -529,22 +522,23 @@ private:
     // Transfer-Encoding whose final coding is not chunked (`gzip`, `xchunked`, `chunked, gzip`):
     // the body's length cannot be known, so RFC 9112 §6.3 requires a 400 and closing the
     // connection, as a proxy in front may have framed the body differently (request smuggling).
-    std::optional<Error> check_head(const bhttp::request_header<>& head, bool chunked) const {
+    // (A pointer, null when the head is fine: one slot of run()'s frame, not an Error's.)
+    std::unique_ptr<Error> check_head(const bhttp::request_header<>& head, bool chunked) const {
         const auto fields = static_cast<std::size_t>(std::distance(head.begin(), head.end()));
         if (fields > shared_.limits.max_header_fields) {
-            return make_error(
+            return std::make_unique<Error>(make_error(
                 ErrorType::headers_too_large,
                 "request has more than " + std::to_string(shared_.limits.max_header_fields) +
                     " header fields"
-            );
+            ));
         }
         if (head.count(bhttp::field::transfer_encoding) > 0 && !chunked) {
-            return make_error(
+            return std::make_unique<Error>(make_error(
                 ErrorType::invalid_request,
                 "Transfer-Encoding must end with chunked; no other transfer coding is accepted"
-            );
+            ));
         }
-        return std::nullopt;
+        return nullptr;
     }
 
     // `partial` is what the parser read before the error (the request line and headers, when
@@ -563,11 +557,11 @@ private:
         } else {
             co_return;
         }
-        co_await reject(std::move(error), partial);
+        co_await reject(error, partial);
     }
 
     // Answers `error` to a request that will not be read further, then closes (after draining).
-    asio::awaitable<void> reject(Error error, const bhttp::request_header<>& partial) {
+    asio::awaitable<void> reject(const Error& error, const bhttp::request_header<>& partial) {
         Request req = to_request(partial, {});
         const Response res = shared_.pipeline.reject(req, error);
         if (co_await write(res, WireOptions{false, false, false})) {
