@@ -10,6 +10,9 @@
 # Usage: bench/send-instructions.sh — env: SEND_DB (default /tmp/parley-send-db; delete it to
 # build anew), BUILD_DURATION (default 5s), SENDS (default 40), KEEP_DUMPS (a directory to keep the
 # profile in, for callgrind_annotate). SQLite only. Needs valgrind, wrk and a release build.
+# SQLite indexes messages for search 64 at a time, and a batch's cost depends on where FTS5's
+# incremental merging stands (from ~0.8M to ~13M instructions): with 40 sends (80 messages) one
+# batch falls in the window, so compare builds with SENDS=120 or more.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 db=${SEND_DB:-/tmp/parley-send-db}
 sends=${SENDS:-40}
