@@ -387,6 +387,9 @@ bool Turn::started() const noexcept {
     return state_->started;
 }
 
+// How much of a conversation's first message asks for its title.
+constexpr std::size_t kTitleInputBytes = 2000;
+
 // Everything run_turn needs, settled by start().
 // (Held in run_turn's frame for the whole answer, so only what the turn uses after it starts:
 // issue 14, memory per open stream. The question itself goes to its write.)
@@ -709,7 +712,7 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     p.user_id = user->id;
     p.titled = conversation->title.has_value();
     if (!p.titled) {
-        p.question = user->content;
+        p.question = user->content.substr(0, kTitleInputBytes);  // all auto_title reads of it
     }
     p.user = std::move(user);
 
@@ -1090,7 +1093,7 @@ asio::awaitable<void> MessageService::auto_title(
             {"user",
              "Give a title of at most six words, without quotes, for a conversation that starts "
              "with:\n\n" +
-                 first_message.substr(0, 2000)}
+                 first_message.substr(0, kTitleInputBytes)}
         );
         request.max_tokens = 24;
         const auto answer = co_await ask_in_background(

@@ -210,7 +210,8 @@ std::int64_t insert_message_row(Connection& c, const Message& m) {
     bind_optional(st, 16, m.ttft_ms);
     st.bind(17, m.metadata).bind(18, to_iso8601(m.created_at));
     st.step();
-    // Read before the batch below, whose inserts into the full-text table change it.
+    // Read before the batch below: its inserts into the full-text table set the last rowid too
+    // (to this row's seq, as the batch ends on the newest row, but that is the batch's business).
     const std::int64_t seq = sqlite3_last_insert_rowid(c.handle());
     // Full-text indexing in batches (migration 0011): the messages above the watermark wait; once
     // this one is 64 past it, they are indexed in one statement (one FTS5 segment: a segment per
@@ -221,7 +222,11 @@ std::int64_t insert_message_row(Connection& c, const Message& m) {
     bool due = false;
     {
         auto watermark = c.prepare("SELECT seq FROM messages_fts_indexed");
-        due = watermark.step() && seq >= watermark.column_int(0) + kBatch;
+        if (!watermark.step()) {
+            // Without its row nothing would ever be indexed again, silently.
+            throw SqliteError(SQLITE_CORRUPT, "messages_fts_indexed has no row");
+        }
+        due = seq >= watermark.column_int(0) + kBatch;
     }
     if (due) {
         index_messages_above(c);

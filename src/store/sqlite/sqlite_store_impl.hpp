@@ -169,8 +169,8 @@ public:
     ) override;
 
 private:
-    // Indexes the rows that wait for the full-text indexes (migration 0008) before a search
-    // reads them; true when there were any.
+    // Indexes the rows that wait for the full-text indexes (migrations 0008 and 0011) before a
+    // search reads them; true when there were any.
     boost::asio::awaitable<Result<bool>> index_pending_search();
 
     // Runs `fn(Connection&)` on the blocking pool with a pooled connection; SQLite failures become

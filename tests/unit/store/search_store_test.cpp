@@ -317,14 +317,14 @@ TEST_P(SearchStoreTest, ExchangesArePromptAndResponseNewestFirst) {
     EXPECT_TRUE(past->items.empty());
 }
 
-// SQLite indexes inserted rows 64 at a time (migration 0008) and a search indexes the rest before
-// it reads: every search sees every committed row, deletes take rows out whether they were indexed
-// or still waiting, and a renamed conversation is found by its new title only.
+// SQLite indexes inserted rows 64 at a time (migrations 0008 and 0011) and a search indexes the
+// rest before it reads: every search sees every committed row, deletes take rows out whether they
+// were indexed or still waiting, and a renamed conversation is found by its new title only.
 TEST_P(SearchStoreTest, BatchedIndexingMissesNothing) {
     const auto user = make_user();
     auto a = conversation(user, "Quokka diary");
     const auto b = conversation(user, "Wombat diary");
-    for (int i = 0; i < 100; ++i) {  // 64 indexed by the insert trigger, 36 waiting
+    for (int i = 0; i < 100; ++i) {  // 64 indexed by the 64th insert, 36 waiting
         say(a, "user", "zebra note " + std::to_string(i));
     }
     for (int i = 0; i < 10; ++i) {
@@ -337,10 +337,10 @@ TEST_P(SearchStoreTest, BatchedIndexingMissesNothing) {
     for (int i = 10; i < 40; ++i) {             // waiting again
         say(b, "user", "zebra wombat " + std::to_string(i));
     }
-    const auto last = say(a, "assistant", "a capybara arrived");
-    EXPECT_EQ(message_ids(search(user, "capybara")), std::vector{last.id});
+    const auto last = say(a, "assistant", "a capybara arrived");  // waiting too
 
     ASSERT_TRUE(run_awaitable(store_->delete_conversation(b.id)).value());  // 10 indexed, 30 not
+    EXPECT_EQ(message_ids(search(user, "capybara")), std::vector{last.id});
     EXPECT_EQ(search(s, 0, 500).size(), 100U);
     EXPECT_TRUE(search(user, "wombat").empty());
 
@@ -369,8 +369,9 @@ TEST_P(SearchStoreTest, BatchedIndexingMissesNothing) {
         EXPECT_EQ(
             exec_raw(
                 db_->url().target,
-                "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"
-                "INSERT INTO conversations_fts(conversations_fts) VALUES ('integrity-check');"
+                "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1);"
+                "INSERT INTO conversations_fts(conversations_fts, rank) VALUES ('integrity-check', "
+                "1);"
             ),
             ""
         );
@@ -442,7 +443,7 @@ TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
         EXPECT_EQ(
             exec_raw(
                 db_->url().target,
-                "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"
+                "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1);"
             ),
             ""
         );
@@ -451,7 +452,9 @@ TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
 
 // Migration 0011 indexes what waited in 0008's queue, drops the queue, and starts the watermark
 // at the newest seq: every row is found and the index is whole. Rows inserted by any other way
-// than the store's (here raw SQL) wait above the watermark until a search indexes them.
+// than the store's (here raw SQL) wait above the watermark until a search indexes them, and its
+// update trigger keeps the index true to changed texts. (The integrity checks pass `rank` 1: so
+// FTS5 also compares the index with the messages table, which SQLite 3.40's bare form does not.)
 TEST(SearchWatermarkMigration, IndexesWhatWaitedAndDropsTheQueue) {
     TestDatabase db(testing::Backend::sqlite);
     const std::string path = db.url().target;
@@ -499,27 +502,51 @@ TEST(SearchWatermarkMigration, IndexesWhatWaitedAndDropsTheQueue) {
     EXPECT_EQ(column_raw(path, watermark), std::vector<std::string>{"70"});
     // Indexed by the migration itself: the index is whole before any search runs.
     EXPECT_EQ(
-        exec_raw(path, "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"), ""
+        exec_raw(
+            path, "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1);"
+        ),
+        ""
     );
 
     ASSERT_EQ(exec_raw(path, insert_notes(71, 80)), "");  // no trigger: they wait
     EXPECT_EQ(column_raw(path, watermark), std::vector<std::string>{"70"});
+    // A changed text: an indexed row's old text goes out and its new one in at once; a waiting
+    // row's is indexed as it is when its turn comes.
+    ASSERT_EQ(
+        exec_raw(
+            path,
+            "UPDATE messages SET content = 'orchid two' WHERE id = 'm2';"
+            "UPDATE messages SET content = 'orchid seventy-five' WHERE id = 'm75';"
+        ),
+        ""
+    );
     MessageSearch s;
     s.user_id = "u1";
     s.query = parse_search_query("gardening");
     const auto hits = run_awaitable(store->search_messages(s, 0, 500));
     ASSERT_TRUE(hits.has_value()) << hits.error().detail;
-    EXPECT_EQ(hits->size(), 80U);
+    EXPECT_EQ(hits->size(), 78U);
     EXPECT_EQ(column_raw(path, watermark), std::vector<std::string>{"80"});
+    MessageSearch orchids = s;
+    orchids.query = parse_search_query("orchid");
+    std::vector<std::string> changed;
+    for (const auto& hit : run_awaitable(store->search_messages(orchids, 0, 10)).value()) {
+        changed.push_back(hit.message.id);
+    }
+    std::sort(changed.begin(), changed.end());
+    EXPECT_EQ(changed, (std::vector<std::string>{"m2", "m75"}));
     // A delete takes an indexed row out at once; deleting the newest lowers the watermark.
     ASSERT_EQ(
         exec_raw(path, "PRAGMA foreign_keys = ON; DELETE FROM messages WHERE id IN ('m1', 'm80');"),
         ""
     );
     EXPECT_EQ(column_raw(path, watermark), std::vector<std::string>{"79"});
-    EXPECT_EQ(run_awaitable(store->search_messages(s, 0, 500))->size(), 78U);
+    EXPECT_EQ(run_awaitable(store->search_messages(s, 0, 500))->size(), 76U);
     EXPECT_EQ(
-        exec_raw(path, "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"), ""
+        exec_raw(
+            path, "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1);"
+        ),
+        ""
     );
 }
 
@@ -564,7 +591,7 @@ TEST(SearchMigration, IndexesExistingSqliteMessages) {
         exec_raw(
             db.url().target,
             "PRAGMA foreign_keys = ON; DELETE FROM users; "
-            "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"
+            "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1);"
         ),
         ""
     );
@@ -651,7 +678,10 @@ TEST(MessageChecksMigration, RebuildKeepsRowsIndexTriggersAndRefusals) {
     ASSERT_TRUE(after_delete.has_value());
     EXPECT_EQ(after_delete->size(), 64U);
     EXPECT_EQ(
-        exec_raw(path, "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');"), ""
+        exec_raw(
+            path, "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1);"
+        ),
+        ""
     );
     // The foreign keys survived the rebuild: deleting the user cascades to the messages.
     ASSERT_EQ(exec_raw(path, "PRAGMA foreign_keys = ON; DELETE FROM users;"), "");
