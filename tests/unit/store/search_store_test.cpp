@@ -450,6 +450,52 @@ TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
     }
 }
 
+// An import (insert_conversation_trees: one transaction of many inserts) batches its messages
+// for search like any other insert, and a search finds every imported message.
+TEST_P(SearchStoreTest, ImportedMessagesAreIndexedInBatchesAndFound) {
+    const auto user = make_user();
+    ConversationTree tree;
+    tree.conversation.id = new_uuid_v7();
+    tree.conversation.user_id = user;
+    tree.conversation.title = "Imported";
+    tree.conversation.model = "mock";
+    tree.conversation.created_at = at(1);
+    tree.conversation.updated_at = at(1);
+    for (int i = 0; i < 100; ++i) {
+        Message m;
+        m.id = new_uuid_v7();
+        m.conversation_id = tree.conversation.id;
+        m.role = i % 2 == 0 ? "user" : "assistant";
+        m.content = "heron sighting " + std::to_string(i);
+        m.created_at = at(10 + i);
+        if (i > 0) {
+            m.parent_id = tree.messages.back().id;
+        }
+        tree.messages.push_back(std::move(m));
+    }
+    tree.conversation.active_leaf_id = tree.messages.back().id;
+    ASSERT_TRUE(run_awaitable(store_->insert_conversation_trees({tree})).has_value());
+    if (GetParam() == testing::Backend::sqlite) {  // the 64th insert indexed the first 64
+        EXPECT_EQ(
+            column_raw(db_->url().target, "SELECT seq FROM messages_fts_indexed"),
+            std::vector<std::string>{"64"}
+        );
+    }
+    MessageSearch s;
+    s.user_id = user;
+    s.query = parse_search_query("heron");
+    EXPECT_EQ(search(s, 0, 500).size(), 100U);
+    if (GetParam() == testing::Backend::sqlite) {
+        EXPECT_EQ(
+            exec_raw(
+                db_->url().target,
+                "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1);"
+            ),
+            ""
+        );
+    }
+}
+
 // Migration 0011 indexes what waited in 0008's queue, drops the queue, and starts the watermark
 // at the newest seq: every row is found and the index is whole. Rows inserted by any other way
 // than the store's (here raw SQL) wait above the watermark until a search indexes them, and its
