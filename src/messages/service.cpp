@@ -395,11 +395,12 @@ constexpr std::size_t kTitleInputBytes = 2000;
 // issue 14, memory per open stream. The question itself goes to its write.)
 struct MessageService::Prepared {
     std::string conversation_id;
-    bool titled = false;  // the conversation has a title: none is asked for after the answer
     Principal who;
     std::unique_ptr<store::Message> user;  // moved to its write when the turn starts
     std::string user_id;
-    std::string question;  // the question's text when a title will be asked for (untitled)
+    // The question's text, as far as auto_title reads it, when the conversation has no title
+    // (one is asked for after the answer); none when it has one.
+    std::optional<std::string> question_for_title;
     const llm::ModelInfo* info = nullptr;
     llm::ChatRequest request;
     std::int64_t context_count = 0;
@@ -710,9 +711,8 @@ asio::awaitable<Result<std::unique_ptr<Turn>>> MessageService::start(
     p.info = &info;
     p.who = who;
     p.user_id = user->id;
-    p.titled = conversation->title.has_value();
-    if (!p.titled) {
-        p.question = user->content.substr(0, kTitleInputBytes);  // all auto_title reads of it
+    if (!conversation->title) {
+        p.question_for_title = user->content.substr(0, kTitleInputBytes);
     }
     p.user = std::move(user);
 
@@ -997,10 +997,10 @@ asio::awaitable<void> MessageService::store_answer(
         conversations_.publish(p.conversation_id, "message.completed", json);
     }
 
-    if (!p.titled) {
+    if (p.question_for_title) {
         asio::co_spawn(
             co_await asio::this_coro::executor,
-            auto_title(p.who, p.conversation_id, route.model, p.question),
+            auto_title(p.who, p.conversation_id, route.model, std::move(*p.question_for_title)),
             [](const std::exception_ptr& e) {
                 if (e) {
                     try {
