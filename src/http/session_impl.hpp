@@ -405,6 +405,8 @@ private:
 
         CloseReason close_reason() const noexcept override { return reason_; }
 
+        void on_close(std::function<void()> wake) override { wake_ = std::move(wake); }
+
         asio::awaitable<void> draining() override {
             if (!session_.shared_.draining.load(std::memory_order_relaxed)) {
                 co_await session_.shutdown_.wait();
@@ -415,6 +417,9 @@ private:
             if (reason_ == CloseReason::none) {
                 reason_ = reason;
                 closed_.set();
+                if (wake_) {
+                    wake_();
+                }
             }
         }
 
@@ -439,6 +444,7 @@ private:
         std::string left_;  // framed bytes try_send() could not write at once, for flush()
         CloseReason reason_ = CloseReason::none;
         async::Event closed_;
+        std::function<void()> wake_;  // on_close()
     };
 
     // Writes the head, runs the body writer beside a disconnect watch, ends the chunked body.

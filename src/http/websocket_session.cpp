@@ -63,6 +63,8 @@ public:
 
     CloseReason close_reason() const noexcept override { return reason_; }
 
+    void on_close(std::function<void()> wake) override { wake_ = std::move(wake); }
+
     asio::awaitable<void> run(
         beast::http::request<beast::http::string_body> upgrade,
         const Response& res,
@@ -92,6 +94,9 @@ private:
         if (reason_ == CloseReason::none) {
             reason_ = reason;
             closed_.set();
+            if (wake_) {
+                wake_();
+            }
         }
     }
 
@@ -144,6 +149,7 @@ private:
     async::Event closed_;
     CloseReason reason_ = CloseReason::none;
     bool broken_ = false;
+    std::function<void()> wake_;  // on_close()
 };
 
 }  // namespace

@@ -1,12 +1,18 @@
 #include "messages/routes.hpp"
 
 #include <chrono>
+#include <exception>
 #include <functional>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -14,8 +20,10 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "async/event.hpp"
 #include "common/ids.hpp"
 #include "common/json.hpp"
+#include "common/log.hpp"
 #include "conversations/json.hpp"
 #include "http/body.hpp"
 #include "http/pagination.hpp"
@@ -55,14 +63,25 @@ StopCause stop_cause(http::CloseReason reason) {
     return reason == http::CloseReason::shutdown ? StopCause::shutdown : StopCause::client_left;
 }
 
-// What a relay and its watch share.
+// A resumable answer's keep_for_readers(), run while its client is gone: the relay starts it
+// when it sees the close and stops it when the answer ends.
+struct Keeper {
+    explicit Keeper(const asio::any_io_executor& executor) : done(executor) {}
+
+    asio::cancellation_signal stop;
+    async::Event done;
+};
+
+// A relay's state.
 // `live`: the answer's resumable stream (conversation SSE streams), which numbers and keeps the
 // events; none for the other streams.
 struct RelayState {
     std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
     LiveStream* live = nullptr;
     StreamHub* hub = nullptr;
-    bool detached = false;  // the reader left `live`
+    bool detached = false;    // the reader left `live`
+    bool close_seen = false;  // the channel's close was handled (handle_close)
+    std::unique_ptr<Keeper> keeper;
     // Awaited after the answer's events are written and before its ending is: what the client
     // may rely on once it reads the ending (a WebSocket session's event log is stored).
     std::function<asio::awaitable<void>()> before_end;
@@ -151,33 +170,51 @@ asio::awaitable<void> keep_for_readers(
     }
 }
 
-// Runs beside a relay until the relay ends: when the client leaves or the server drains, it
-// cancels the turn (whose `end` the relay then reads), or keeps a resumable answer going for its
-// readers. (The pings are the relay's own: its wait for the turn ends at the ping time.)
+// What a relay does once its channel closed (the client left, or the server drains; the
+// channel's on_close() wakes the relay, which sees it at its next turn): cancels the turn, whose
+// `end` the relay then reads, or keeps a resumable answer going for its readers. (A watching
+// coroutine beside the relay, `||`, held two co_spawned coroutines for the whole stream: issue
+// 14.)
 template <class Channel>
-asio::awaitable<void> watch_relay(Turn& turn, Channel& channel, RelayState& state) {
-    const auto why = co_await channel.closed();
-    const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-    if (cs.cancelled() != asio::cancellation_type::none) {
-        co_return;  // the relay ended
-    }
+asio::awaitable<void> handle_close(Turn& turn, Channel& channel, RelayState& state) {
+    state.close_seen = true;
+    // Out of the turn's call first: the relay may be running inside it (a wake-up inline from
+    // Turn's push), and a cancel there would reach the provider from inside its own handler.
+    const auto executor = co_await asio::this_coro::executor;
+    co_await asio::post(executor, asio::use_awaitable);
+    const http::CloseReason why = channel.close_reason();
     if (state.live != nullptr) {
         state.live->detach();
         state.detached = true;
     }
-    bool kept = false;
-    if constexpr (std::is_base_of_v<http::StreamWriter, Channel>) {
+    if constexpr (!kFramed<Channel>) {
         // (Only SSE streams are kept.)
         if (state.live != nullptr && state.live->info().resumable &&
             why == http::CloseReason::client_left) {
-            kept = true;
-            co_await keep_for_readers(turn, *state.live, *state.hub, channel);
+            state.keeper = std::make_unique<Keeper>(executor);
+            asio::co_spawn(
+                executor,
+                keep_for_readers(turn, *state.live, *state.hub, channel),
+                asio::bind_cancellation_slot(
+                    state.keeper->stop.slot(),
+                    [keeper = state.keeper.get()](const std::exception_ptr& failed) {
+                        if (failed) {
+                            // (The answer goes on to its end and is stored, as it would be
+                            // with its reader.)
+                            try {
+                                std::rethrow_exception(failed);
+                            } catch (const std::exception& e) {
+                                log::warn("a kept stream's watch failed", {{"what", e.what()}});
+                            }
+                        }
+                        keeper->done.set();
+                    }
+                )
+            );
+            co_return;
         }
     }
-    if (!kept) {
-        turn.cancel(stop_cause(why));
-    }
-    co_await sleep_until(std::chrono::steady_clock::time_point::max());
+    turn.cancel(stop_cause(why));
 }
 
 // Writes a turn's events to a client until the turn ends: deltas as they come (those already
@@ -271,6 +308,9 @@ asio::awaitable<void> relay_events(
     }
     bool ping = false;
     for (;;) {
+        if (!state.close_seen && channel.close_reason() != http::CloseReason::none) {
+            co_await handle_close(turn, channel, state);
+        }
         while (!ended) {
             const TurnEvent* e = turn.peek();
             if (e == nullptr) {
@@ -315,8 +355,8 @@ asio::awaitable<void> relay_events(
 // Relays a turn to a client until the turn ends. When the client leaves, the turn is cancelled
 // (and stores what it has); when the server drains, the client gets the encoder's error and the
 // turn is stored the same way. `Channel` is http::StreamWriter (SSE: one write for everything
-// pending) or http::WebSocket (one message per piece). Per delta this is one wake-up of the
-// relay: the watch for a closed connection runs beside it for the whole turn.
+// pending) or http::WebSocket (one message per piece). Per delta this is at most one wake-up of
+// the relay; the channel's close wakes it too (handle_close).
 template <class Channel>
 asio::awaitable<void> relay(
     Turn& turn,
@@ -327,7 +367,6 @@ asio::awaitable<void> relay(
     StreamHub* hub,
     std::function<asio::awaitable<void>()> before_end = {}
 ) {
-    using namespace asio::experimental::awaitable_operators;  // NOLINT
     RelayState state;
     state.live = live;
     state.hub = hub;
@@ -335,12 +374,34 @@ asio::awaitable<void> relay(
     if (live != nullptr) {
         live->attach();
     }
-    co_await (
-        relay_events(turn, encoder, channel, std::move(first), state) ||
-        watch_relay(turn, channel, state)
-    );
+
+    struct CloseWake {
+        Channel& channel;
+
+        ~CloseWake() { channel.on_close({}); }
+    };
+
+    channel.on_close([&turn] { turn.wake(); });
+    std::exception_ptr failed;
+    {
+        const CloseWake unset{channel};
+        try {
+            co_await relay_events(turn, encoder, channel, std::move(first), state);
+        } catch (...) {
+            failed = std::current_exception();
+        }
+    }
+    if (state.keeper != nullptr) {
+        if (!state.keeper->done.is_set()) {
+            state.keeper->stop.emit(asio::cancellation_type::terminal);
+        }
+        co_await state.keeper->done.wait();
+    }
     if (live != nullptr && !state.detached) {
         live->detach();
+    }
+    if (failed) {
+        std::rethrow_exception(failed);
     }
 }
 

@@ -365,6 +365,10 @@ asio::awaitable<bool> Turn::wait_until(std::chrono::steady_clock::time_point t) 
     return state_->ready.wait_until(t);
 }
 
+void Turn::wake() {
+    state_->ready.notify();
+}
+
 void Turn::cancel(StopCause why) {
     if (!state_->running || state_->cancelled_by != StopCause::none) {
         return;

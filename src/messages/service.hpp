@@ -157,6 +157,12 @@ public:
     // queued. Cancellable.
     boost::asio::awaitable<bool> wait_until(std::chrono::steady_clock::time_point t);
 
+    // Ends the reader's wait_until() (true) without an event, posted, or the next one at once
+    // when it is not waiting: for something the reader watches besides the turn, such as its
+    // connection's close (http::StreamWriter::on_close). A plain call, safe anywhere on the
+    // reader's loop thread.
+    void wake();
+
     // Stops the answer: the provider request is aborted and what arrived is stored as
     // `partial` (finish_reason "cancelled"). The turn still ends with an `end` event.
     void cancel(StopCause why);
