@@ -2,10 +2,6 @@
 
 #include <algorithm>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse_query.hpp>
 
 #include "common/strings.hpp"
@@ -109,22 +105,10 @@ std::string_view Request::path_param(std::string_view name) const noexcept {
     return {};
 }
 
-namespace {
-
-// A request without a connection: waits until cancelled.
-boost::asio::awaitable<CloseReason> never_disconnected() {
-    boost::asio::steady_timer never(
-        co_await boost::asio::this_coro::executor, boost::asio::steady_timer::time_point::max()
-    );
-    co_await never.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-    co_return CloseReason::none;
-}
-
-}  // namespace
-
-// Not a coroutine: the session's watch is awaited directly, without a frame around it.
-boost::asio::awaitable<CloseReason> Request::disconnected() const {
-    return disconnect_watch_ ? disconnect_watch_() : never_disconnected();
+void Request::watch_close(std::function<void(CloseReason)> sink) const {
+    if (close_watch_) {
+        close_watch_(std::move(sink));
+    }
 }
 
 bool Request::is_websocket_upgrade() const noexcept {

@@ -10,8 +10,6 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/awaitable.hpp>
-
 #include "common/principal.hpp"
 #include "http/stream.hpp"
 
@@ -95,21 +93,24 @@ public:
 
     void set_json_max_depth(std::size_t depth) noexcept { json_max_depth_ = depth; }
 
-    // Completes when the client disconnects (or the server begins to drain) while the handler
-    // runs: for handlers that wait a long time before answering (the first token of a stream).
-    // Cancelled (the loser of a `||`), it returns CloseReason::none without throwing. Never
-    // completes for a request without a connection (unit tests). The session provides it.
-    boost::asio::awaitable<CloseReason> disconnected() const;
+    // Watches the connection while the handler runs, for a handler that waits long before it
+    // answers (a stream's first event): `sink` is called with client_left when the client closes
+    // or resets the connection, or shutdown when the server begins to drain (at once, inside
+    // this call, when it drains already). A plain call from the session's read handler or its
+    // drain, so `sink` only schedules work (issue 14: no coroutine to watch with). An empty
+    // function ends the calls, and so does the handler's return. Never called for a request
+    // without a connection (unit tests). The session provides it.
+    void watch_close(std::function<void(CloseReason)> sink) const;
 
-    using DisconnectWatch = std::function<boost::asio::awaitable<CloseReason>()>;
+    using CloseWatch = std::function<void(std::function<void(CloseReason)>)>;
 
-    void set_disconnect_watch(DisconnectWatch watch) { disconnect_watch_ = std::move(watch); }
+    void set_close_watch(CloseWatch watch) { close_watch_ = std::move(watch); }
 
     // Whether this is a WebSocket upgrade request (GET with Upgrade: websocket).
     bool is_websocket_upgrade() const noexcept;
 
 private:
-    DisconnectWatch disconnect_watch_;
+    CloseWatch close_watch_;
     Method method_ = Method::get;
     std::string target_;
     std::size_t path_end_ = 0;  // offsets, not views: a Request may be moved

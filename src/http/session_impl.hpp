@@ -10,7 +10,6 @@
 #include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -78,6 +77,9 @@ public:
             shutdown_.set();
             if (watched_ != nullptr) {
                 watched_->mark_closed(CloseReason::shutdown);
+            }
+            if (close_sink_) {
+                close_sink_(CloseReason::shutdown);
             }
         }
     }
@@ -152,8 +154,14 @@ public:
             wire.http10 = message.version() == 10;
             wire.head_request = message.method() == bhttp::verb::head;
             Request req = to_request(message.base(), std::move(message.body()));
-            req.set_disconnect_watch([this] { return watch_disconnect(); });
+            req.set_close_watch([this](std::function<void(CloseReason)> sink) {
+                watch_request(std::move(sink));
+            });
             Response res = co_await shared_.pipeline.handle(req);
+            close_sink_ = nullptr;  // a handler's watch ends with it
+            if (watch_reading_ && !res.body_writer) {
+                co_await stop_watch();  // (a streamed body's watch reads on)
+            }
             wire.keep_alive =
                 message.keep_alive() && !shared_.draining.load(std::memory_order_relaxed);
             if (res.websocket && res.status == 101) {
@@ -230,37 +238,28 @@ private:
         co_return co_await write_bytes(serialize_response(res, options));
     }
 
-    // Completes when the client closes or resets the connection, or the server begins to drain.
-    // Bytes the client sends meanwhile (a pipelined request) are kept for the next request.
-    // Cancelled (the stream or the first event came first: the loser of a `||`, its usual place),
-    // it returns CloseReason::none rather than throwing: an exception, rethrown through each
-    // `||` and coroutine above it, cost ~150k instructions per stream.
-    asio::awaitable<CloseReason> watch_disconnect() {
-        using namespace asio::experimental::awaitable_operators;  // NOLINT
-        if (shared_.draining.load(std::memory_order_relaxed)) {
-            co_return CloseReason::shutdown;
+    // Request::watch_close(): the disconnect watch while a handler runs, by the same plain read
+    // as a streamed body's (watch()), which it hands over to when the response streams. (A `||`
+    // of the handler's wait and a watching coroutine, itself a `||` of a read loop and the
+    // drain, co_spawned four coroutines a stream: issue 14.)
+    void watch_request(std::function<void(CloseReason)> sink) {
+        close_sink_ = std::move(sink);
+        if (!close_sink_) {
+            return;
         }
-        const auto result = co_await (read_until_eof() || shutdown_.wait());
-        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none) {
-            co_return CloseReason::none;  // neither a disconnect nor a drain
+        if (shared_.draining.load(std::memory_order_relaxed) || shutdown_.is_set()) {
+            close_sink_(CloseReason::shutdown);
+            return;
         }
-        co_return result.index() == 0 ? CloseReason::client_left : CloseReason::shutdown;
-    }
-
-    // Returns at the client's end of the connection, or when cancelled (watch_disconnect tells
-    // the two apart).
-    asio::awaitable<void> read_until_eof() {
-        for (;;) {
-            auto [ec, n] = co_await stream_.socket().async_read_some(watch_buffer(), kTuple);
-            if (ec == asio::error::operation_aborted) {
-                co_return;
+        if (peer_closed_) {
+            close_sink_(CloseReason::client_left);
+            return;
+        }
+        if (!watch_reading_) {
+            if (buffer_.size() == 0) {
+                buffer_.shrink_to_fit();  // the request's read buffer: the watch reads little
             }
-            if (ec) {
-                peer_closed_ = true;
-                co_return;
-            }
-            buffer_.commit(n);
+            read_for_watch();
         }
     }
 
@@ -277,19 +276,25 @@ private:
 
     class SseWriter;
 
-    // The disconnect watch of a streaming body, as watch_disconnect() without a coroutine: one
-    // read at a time on the socket, whose handler keeps what arrives (a pipelined request) and
-    // marks `writer` closed on EOF or a reset; a drain marks it from close_if_idle(). A `||` of
-    // the body writer and a watching coroutine held two co_spawned coroutines with their
-    // shared state, and another `||` inside the watch, for the whole stream (issue 14: memory
-    // per open stream). stop_watch() must follow before `writer` goes.
+    // The disconnect watch of a streaming body, without a coroutine: one read at a time on the
+    // socket (the handler's watch may have started it), whose handler keeps what arrives (a
+    // pipelined request) and marks `writer` closed on EOF or a reset; a drain marks it from
+    // close_if_idle(). A `||` of the body writer and a watching coroutine held two co_spawned
+    // coroutines with their shared state, and another `||` inside the watch, for the whole stream
+    // (issue 14: memory per open stream). stop_watch() must follow before `writer` goes.
     void watch(SseWriter& writer) {
         watched_ = &writer;
         if (shared_.draining.load(std::memory_order_relaxed) || shutdown_.is_set()) {
             writer.mark_closed(CloseReason::shutdown);
-            return;  // as watch_disconnect: nothing more to watch for
+            return;  // nothing more to watch for
         }
-        read_for_watch();
+        if (peer_closed_) {
+            writer.mark_closed(CloseReason::client_left);  // the handler's watch read the end
+            return;
+        }
+        if (!watch_reading_) {
+            read_for_watch();  // (else the handler's watch reads on)
+        }
     }
 
     void read_for_watch() {
@@ -314,10 +319,13 @@ private:
             if (watched_ != nullptr) {
                 watched_->mark_closed(CloseReason::client_left);
             }
+            if (close_sink_) {
+                close_sink_(CloseReason::client_left);
+            }
             return;
         }
         buffer_.commit(n);
-        if (watched_ != nullptr) {
+        if (watched_ != nullptr || close_sink_) {
             read_for_watch();
         }
     }
@@ -456,7 +464,7 @@ private:
         // The head is out: its headers are not needed while the body writer runs.
         release(res.headers);
         release(res.content_type);
-        if (buffer_.size() == 0) {
+        if (buffer_.size() == 0 && !watch_reading_) {
             buffer_.shrink_to_fit();  // the request's read buffer: not needed while streaming
         }
         SseWriter writer(*this, options.http10);
@@ -604,7 +612,8 @@ private:
     bool peer_closed_ = false;
     async::Event shutdown_;         // set when the server drains while this connection is busy
     SseWriter* watched_ = nullptr;  // the streaming body the watch marks (see watch())
-    bool watch_reading_ = false;    // the watch's read is pending
+    std::function<void(CloseReason)> close_sink_;  // a handler's watch (watch_request())
+    bool watch_reading_ = false;                   // the watch's read is pending
     // What a watch read's handler reaches the session through: nulled when the session goes.
     std::shared_ptr<Session*> self_ = std::make_shared<Session*>(this);
 };

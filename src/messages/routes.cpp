@@ -446,15 +446,34 @@ asio::awaitable<http::Response> stream_turn_in(
     std::optional<StreamInfo> kept,
     StreamHub* hub
 ) {
-    using namespace asio::experimental::awaitable_operators;  // NOLINT
-    auto first = co_await (turn->next() || req.disconnected());
-    if (first.index() == 1) {
-        turn->cancel(stop_cause(std::get<1>(first)));
+    // The first event, or the client's leaving (or a drain) before it.
+    http::CloseReason left = http::CloseReason::none;
+    {
+        struct Unwatch {
+            http::Request& req;
+
+            ~Unwatch() { req.watch_close({}); }
+        };
+
+        req.watch_close([&left, waiting = turn.get()](http::CloseReason why) {
+            if (left == http::CloseReason::none) {
+                left = why;
+                waiting->wake();
+            }
+        });
+        const Unwatch unwatch{req};
+        while (turn->peek() == nullptr && left == http::CloseReason::none) {
+            co_await turn->wait_until(std::chrono::steady_clock::time_point::max());
+        }
+    }
+    if (turn->peek() == nullptr) {
+        turn->cancel(stop_cause(left));
         while ((co_await turn->next()).kind != TurnEvent::Kind::end) {
         }
         throw ErrorException(make_error(ErrorType::overloaded, turn->outcome().error_message));
     }
-    const TurnEvent opening = std::get<0>(first);
+    const TurnEvent opening = *turn->peek();
+    turn->pop();
     if (opening.kind == TurnEvent::Kind::end && turn->failure()) {
         throw ErrorException(*turn->failure());
     }

@@ -507,6 +507,43 @@ describe("POST /conversations/{id}/messages/stream and GET /events (fake upstrea
         assert.equal(answer.metadata.cancelled_by, "client");
     });
 
+    it("a client that leaves before the first token: the upstream request is cancelled; the turn is stored cancelled", async () => {
+        // The handler waits for the first event with no response started: the session's watch of
+        // the connection (http::Request::watch_close) is what tells it the client left.
+        script({ tokens: ["Never", " sent"], stallAfterTokens: 0 });
+        const c = await createConversation(base, alice.token, { model: CLAUDE, title: "leaving early" });
+        const ac = new AbortController();
+        const pending = fetch(`${base}${streamPath(c.id)}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${alice.token}` },
+            body: JSON.stringify({ content: "Wait for it" }),
+            signal: ac.signal,
+        }).then(
+            (res) => assert.fail(`a response (${res.status}) although the client left`),
+            (e) => e
+        );
+        await waitFor(() => chatRequests().length > 0, 3_000).catch(() =>
+            assert.fail("the fake upstream got no request within 3 s")
+        );
+        const abortedAt = Date.now();
+        ac.abort();
+        assert.equal((await pending).name, "AbortError");
+        await waitFor(() => chatDisconnects().length > 0, 3_000).catch(() =>
+            assert.fail(`the fake upstream saw no disconnect within 3 s; requests: ${upstream.requests.length}`)
+        );
+        const [gone] = chatDisconnects();
+        assert.equal(gone.provider, "anthropic");
+        assert.equal(gone.tokensSent, 0);
+        assert.ok(gone.at - abortedAt < 3_000);
+
+        const [question, answer] = await waitForMessages(base, alice.token, c.id, 2);
+        assert.equal(question.content, "Wait for it");
+        assert.equal(answer.role, "assistant");
+        assert.equal(answer.content, "");
+        assert.equal(answer.finish_reason, "cancelled");
+        assert.equal(answer.metadata.cancelled_by, "client");
+    });
+
     it("the upstream sends an error mid-stream: `error` is the last event; the answer is stored partial", async () => {
         script({ tokens: ["Half", " an", " answer", " lost"], midStreamError: 2, errorMessage: "Overloaded" });
         const c = await createConversation(base, alice.token, { model: CLAUDE, title: "mid error" });

@@ -3,6 +3,7 @@
 // timeouts, a client that stops reading while a stream is written, a write failure at every step.
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/_experimental/test/fail_count.hpp>
 #include <boost/json/parse.hpp>
@@ -433,6 +435,99 @@ TEST_F(SessionTest, AClientThatLeavesMidStreamIsNoticedByTheWriter) {
     ASSERT_TRUE(run_until([&] { return finished_; }));
     EXPECT_FALSE(failure_);
     EXPECT_EQ(reason, CloseReason::client_left);
+}
+
+// A handler that waits long before it answers (a stream's first event) watches the connection
+// with Request::watch_close(): its `sink` hears the client leave (client_left), a drain
+// (shutdown), and nothing for bytes the client sends meanwhile, which are the next request's.
+class HandlerWatchTest : public SessionTest {
+protected:
+    // GET /wait: watches, then waits until its sink is called or `wait_for` passes; answers
+    // what it heard.
+    void add_waiting_handler(Clock::duration wait_for = 10s) {
+        add_echo();
+        add(Method::get, "/wait", [this, wait_for](Request& r) -> asio::awaitable<Response> {
+            asio::steady_timer wake(co_await asio::this_coro::executor, wait_for);
+            r.watch_close([this, &wake](CloseReason why) {
+                heard_.push_back(why);
+                wake.cancel();
+            });
+            waiting_ = true;
+            co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
+            waiting_ = false;
+            co_return success(bj::object{{"heard", heard_.size()}});
+        });
+    }
+
+    std::vector<CloseReason> heard_;
+    bool waiting_ = false;
+};
+
+TEST_F(HandlerWatchTest, TheClientLeavingIsHeardWhileTheHandlerWaits) {
+    add_waiting_handler();
+    start();
+    send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(run_until([&] { return waiting_; }));
+    run_until([] { return false; }, 20ms);
+    EXPECT_TRUE(heard_.empty());
+    client_.close();
+    ASSERT_TRUE(run_until([&] { return finished_; }));
+    EXPECT_FALSE(failure_);
+    EXPECT_EQ(heard_, std::vector<CloseReason>{CloseReason::client_left});
+    EXPECT_LT(finished_at_ - started_at_, 2s);  // not the handler's 10 s
+}
+
+TEST_F(HandlerWatchTest, ADrainIsHeardWhileTheHandlerWaits) {
+    add_waiting_handler();
+    start();
+    send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(run_until([&] { return waiting_; }));
+    draining_ = true;
+    hub_.close_idle();
+    ASSERT_TRUE(run_until([&] { return !waiting_; }));
+    EXPECT_EQ(heard_, std::vector<CloseReason>{CloseReason::shutdown});
+    ASSERT_TRUE(run_until([&] { return responses().size() == 1; })) << client_.str();
+    EXPECT_EQ(bj::parse(responses()[0].body).at("data").at("heard").as_int64(), 1);
+}
+
+TEST_F(HandlerWatchTest, ARequestPipelinedWhileTheHandlerWaitsIsAnsweredAfterIt) {
+    add_waiting_handler(100ms);
+    start();
+    send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(run_until([&] { return waiting_; }));
+    send("GET /echo?after=wait HTTP/1.1\r\nHost: x\r\n\r\n");  // read by the watch
+    ASSERT_TRUE(run_until([&] { return responses().size() == 2; })) << client_.str();
+    const auto r = responses();
+    EXPECT_EQ(bj::parse(r[0].body).at("data").at("heard").as_int64(), 0);
+    EXPECT_EQ(bj::parse(r[1].body).at("data").at("query").as_string(), "after=wait");
+    EXPECT_TRUE(heard_.empty());
+    EXPECT_EQ(calls_, 1);
+}
+
+// The handler's watch read goes on into the stream it answers with: the body writer hears the
+// client leave through it.
+TEST_F(HandlerWatchTest, TheHandlersWatchGoesOnIntoItsStream) {
+    std::optional<CloseReason> reason;
+    add(Method::get, "/stream", [&](Request& r) -> asio::awaitable<Response> {
+        r.watch_close([this](CloseReason why) { heard_.push_back(why); });
+        asio::steady_timer pause(co_await asio::this_coro::executor, 20ms);
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        Response res;
+        res.content_type = "text/event-stream";
+        res.body_writer = [&](StreamWriter& w) -> asio::awaitable<void> {
+            co_await w.send("data: hello\n\n");
+            reason = co_await w.closed();
+        };
+        co_return res;
+    });
+    start();
+    send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(run_until([&] { return client_.str().find("hello") != std::string::npos; }));
+    client_.close();
+    ASSERT_TRUE(run_until([&] { return finished_; }));
+    EXPECT_FALSE(failure_);
+    EXPECT_EQ(reason, CloseReason::client_left);
+    EXPECT_TRUE(heard_.empty());  // the handler had returned: its sink was no longer called
 }
 
 // A read or write that fails at step N, for every N a pipelined request and a stream take: the
