@@ -221,11 +221,7 @@ asio::awaitable<void> handle_close(Turn& turn, Channel& channel, RelayState& sta
 // queued go out together), a ping after kPingEvery without a write, and the ending.
 template <class Channel>
 asio::awaitable<void> relay_events(
-    Turn& turn,
-    StreamEncoder& encoder,
-    Channel& channel,
-    std::optional<TurnEvent> first,
-    RelayState& state
+    Turn& turn, StreamEncoder& encoder, Channel& channel, RelayState& state
 ) {
     std::vector<std::string> pending;
     const auto add_raw = [&pending](std::string piece) {
@@ -271,9 +267,6 @@ asio::awaitable<void> relay_events(
         }
     };
     add(encoder.start(turn.start()));
-    if (first) {
-        handle(*first);
-    }
     // While this coroutine waits, the deltas that come are written by a plain call from the turn
     // (SSE; issue 14: no resumption of the relay per delta). Anything else (the ending, a tool
     // event, a write that has to wait, a client gone) wakes it, as every event did before.
@@ -362,7 +355,6 @@ asio::awaitable<void> relay(
     Turn& turn,
     StreamEncoder& encoder,
     Channel& channel,
-    std::optional<TurnEvent> first,
     LiveStream* live,
     StreamHub* hub,
     std::function<asio::awaitable<void>()> before_end = {}
@@ -386,7 +378,7 @@ asio::awaitable<void> relay(
     {
         const CloseWake unset{channel};
         try {
-            co_await relay_events(turn, encoder, channel, std::move(first), state);
+            co_await relay_events(turn, encoder, channel, state);
         } catch (...) {
             failed = std::current_exception();
         }
@@ -472,9 +464,8 @@ asio::awaitable<http::Response> stream_turn_in(
         }
         throw ErrorException(make_error(ErrorType::overloaded, turn->outcome().error_message));
     }
-    const TurnEvent opening = *turn->peek();
-    turn->pop();
-    if (opening.kind == TurnEvent::Kind::end && turn->failure()) {
+    // (The event stays queued: the relay writes it.)
+    if (turn->peek()->kind == TurnEvent::Kind::end && turn->failure()) {
         throw ErrorException(*turn->failure());
     }
     std::shared_ptr<LiveStream> live;
@@ -489,9 +480,9 @@ asio::awaitable<http::Response> stream_turn_in(
     res.cacheable = true;  // not no-store: streams want no-cache, set here
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
-    res.body_writer = [turn, encoder, opening, live, hub](http::StreamWriter& writer
+    res.body_writer = [turn, encoder, live, hub](http::StreamWriter& writer
                       ) -> asio::awaitable<void> {
-        co_await relay(*turn, *encoder, writer, opening, live.get(), hub);
+        co_await relay(*turn, *encoder, writer, live.get(), hub);
     };
     co_return res;
 }
@@ -979,7 +970,7 @@ asio::awaitable<http::Response> websocket(
             const auto flush_log = [log]() -> asio::awaitable<void> {
                 co_await log->flush();
             };
-            co_await relay(**turn, encoder, ws, std::nullopt, nullptr, nullptr, flush_log);
+            co_await relay(**turn, encoder, ws, nullptr, nullptr, flush_log);
             co_await log->flush();
             if (ws.close_reason() != http::CloseReason::none) {
                 break;
