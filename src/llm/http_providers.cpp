@@ -2,6 +2,8 @@
 // request body and decoders; the HTTP exchange, SSE framing and error mapping are shared.
 #include <algorithm>
 #include <charconv>
+#include <memory>
+#include <optional>
 
 #include "common/strings.hpp"
 #include "llm/anthropic_codec.hpp"
@@ -147,59 +149,21 @@ public:
 
     std::string_view name() const noexcept override { return endpoint_.name; }
 
+    // Not a coroutine: the request is made here and what the answer's reads need goes on the
+    // heap (Streaming), so that the coroutine that waits for the answer holds a pointer (issue
+    // 14: g++ 12 keeps each local of a coroutine in its frame for the frame's whole life, here
+    // the answer's).
     asio::awaitable<void> stream(const ChatRequest& request, EventSink sink) override {
         net::ClientRequest req = make_request(request, true);
         req.headers.emplace_back("accept", "text/event-stream");
-        typename Wire::Decoder decoder;
-        net::SseParser parser;
-        std::vector<StreamEvent> decoded;  // one event's, kept: no allocation per event
-        std::string error_body;
-        bool finished = false;       // a stop or error event went to the sink
-        std::optional<bool> events;  // whether the body is an event stream, known from the head
-        auto on_body = [&](const net::ClientResponse& head, std::string_view chunk) -> bool {
-            if (!events) {
-                events = head.status == 200 && is_event_stream(head);
+        auto streaming = std::make_unique<Streaming>(std::move(sink));
+        auto sent = client_.send(
+            std::move(req),
+            [s = streaming.get()](const net::ClientResponse& head, std::string_view chunk) {
+                return s->on_body(head, chunk);
             }
-            if (!*events) {
-                if (error_body.size() < 64 * 1024) {
-                    error_body.append(chunk);
-                }
-                return true;
-            }
-            for (const auto& e : parser.next(chunk)) {
-                decoder.decode(e.event, e.data, decoded);
-                for (auto& out : decoded) {
-                    finished = finished || out.kind == StreamEvent::Kind::stop ||
-                               out.kind == StreamEvent::Kind::error;
-                    sink(std::move(out));
-                }
-            }
-            if (parser.failed()) {
-                sink(StreamEvent::failure(UpstreamError::malformed, std::string(parser.error())));
-                finished = true;
-            }
-            return !finished;
-        };
-        auto head = co_await client_.send(std::move(req), on_body);
-        if (!head) {
-            if (!finished) {
-                sink(StreamEvent::failure(UpstreamError::connection, head.error().detail));
-            }
-            co_return;
-        }
-        if (head->status != 200) {
-            sink(Wire::error(head->status, error_body, retry_after_of(*head)));
-            co_return;
-        }
-        if (!is_event_stream(*head)) {
-            sink(not_a_stream<Wire>(*head, error_body));
-            co_return;
-        }
-        if (!finished) {
-            for (auto& out : decoder.finish()) {
-                sink(std::move(out));
-            }
-        }
+        );
+        return await_stream(std::move(streaming), std::move(sent));
     }
 
     asio::awaitable<std::vector<StreamEvent>> complete(ChatRequest request) override {
@@ -227,6 +191,70 @@ public:
     }
 
 private:
+    // A streamed answer's reads: the events are decoded and handed to the sink as they arrive.
+    struct Streaming {
+        explicit Streaming(EventSink s) : sink(std::move(s)) {}
+
+        bool on_body(const net::ClientResponse& head, std::string_view chunk) {
+            if (!events) {
+                events = head.status == 200 && is_event_stream(head);
+            }
+            if (!*events) {
+                if (error_body.size() < 64 * 1024) {
+                    error_body.append(chunk);
+                }
+                return true;
+            }
+            for (const auto& e : parser.next(chunk)) {
+                decoder.decode(e.event, e.data, decoded);
+                for (auto& out : decoded) {
+                    finished = finished || out.kind == StreamEvent::Kind::stop ||
+                               out.kind == StreamEvent::Kind::error;
+                    sink(std::move(out));
+                }
+            }
+            if (parser.failed()) {
+                sink(StreamEvent::failure(UpstreamError::malformed, std::string(parser.error())));
+                finished = true;
+            }
+            return !finished;
+        }
+
+        EventSink sink;
+        typename Wire::Decoder decoder;
+        net::SseParser parser;
+        std::vector<StreamEvent> decoded;  // one event's, kept: no allocation per event
+        std::string error_body;
+        bool finished = false;       // a stop or error event went to the sink
+        std::optional<bool> events;  // whether the body is an event stream, known from the head
+    };
+
+    // stream()'s wait for the answer, and its ending.
+    static asio::awaitable<void> await_stream(
+        std::unique_ptr<Streaming> s, asio::awaitable<Result<net::ClientResponse>> sent
+    ) {
+        auto head = co_await std::move(sent);
+        if (!head) {
+            if (!s->finished) {
+                s->sink(StreamEvent::failure(UpstreamError::connection, head.error().detail));
+            }
+            co_return;
+        }
+        if (head->status != 200) {
+            s->sink(Wire::error(head->status, s->error_body, retry_after_of(*head)));
+            co_return;
+        }
+        if (!is_event_stream(*head)) {
+            s->sink(not_a_stream<Wire>(*head, s->error_body));
+            co_return;
+        }
+        if (!s->finished) {
+            for (auto& out : s->decoder.finish()) {
+                s->sink(std::move(out));
+            }
+        }
+    }
+
     net::ClientRequest make_request(const ChatRequest& request, bool stream) const {
         net::ClientRequest req;
         req.method = "POST";

@@ -151,6 +151,22 @@ Error failure(std::string_view what, const boost::system::error_code& ec) {
     );
 }
 
+// What one send() works with, on the heap: its coroutines hold a pointer to it, and their results
+// are written here (issue 14: g++ 12 gives each local and each awaited result of a coroutine a
+// slot of its frame for the frame's whole life, here a stream's whole answer, and a
+// Result<ClientResponse> is ~130 bytes).
+struct Call {
+    Target target;
+    std::string request;  // the bytes, made once: a retry on a new connection sends the same
+    BodyHandler on_body;
+    ClientResponse head;
+    Error error;  // what failed, when a step returns false or null
+};
+
+asio::awaitable<Result<ClientResponse>> refused(Error error) {
+    co_return error;
+}
+
 }  // namespace
 
 std::string_view ClientResponse::header(std::string_view name) const noexcept {
@@ -194,7 +210,9 @@ struct HttpClient::Impl {
         }
     }
 
-    asio::awaitable<Result<std::unique_ptr<Connection>>> connect(const Target& t) {
+    // A new connection to `call.target`; null when it failed (call.error says why).
+    asio::awaitable<std::unique_ptr<Connection>> connect(Call& call) {
+        const Target& t = call.target;
         auto ex = co_await asio::this_coro::executor;
         auto c = std::make_unique<Connection>();
         c->key = t.key;
@@ -216,7 +234,8 @@ struct HttpClient::Impl {
             std::tie(rec, endpoints) = co_await resolver.async_resolve(t.host, t.port, kTuple);
         }
         if (rec) {
-            co_return failure("resolve " + t.host, rec);
+            call.error = failure("resolve " + t.host, rec);
+            co_return nullptr;
         }
         if (t.tls) {
             c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, tls_context);
@@ -226,7 +245,8 @@ struct HttpClient::Impl {
         c->lowest().expires_after(options.connect_timeout);
         auto [cec, endpoint] = co_await c->lowest().async_connect(endpoints, kTuple);
         if (cec) {
-            co_return failure("connect " + t.key, cec);
+            call.error = failure("connect " + t.key, cec);
+            co_return nullptr;
         }
         c->lowest().socket().set_option(tcp::no_delay(true));
         if (t.tls) {
@@ -238,55 +258,56 @@ struct HttpClient::Impl {
                                    TLSEXT_NAMETYPE_host_name,
                                    const_cast<char*>(t.host.c_str())
                                ) != 1) {
-                co_return make_error(
+                call.error = make_error(
                     ErrorType::upstream, "upstream request failed", "TLS SNI setup failed"
                 );
+                co_return nullptr;
             }
             if (options.verify_tls) {
                 c->tls->set_verify_callback(ssl::host_name_verification(t.host));
             }
             auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, kTuple);
             if (hec) {
-                co_return failure("TLS handshake with " + t.key, hec);
+                call.error = failure("TLS handshake with " + t.key, hec);
+                co_return nullptr;
             }
         }
         c->lowest().expires_never();
-        co_return std::move(c);
+        co_return c;
     }
 
-    // One request/response on an open connection. `reusable` says whether it may be pooled after;
-    // `nothing_received` whether the failure happened before any response byte (a stale
-    // keep-alive connection, safe to retry).
+    // One request/response on an open connection: true with the head in call.head, or false
+    // with call.error. `reusable` says whether it may be pooled after; `nothing_received`
+    // whether the failure happened before any response byte (a stale keep-alive connection, safe
+    // to retry).
     template <class Stream>
-    asio::awaitable<Result<ClientResponse>> exchange(
-        Stream& stream,
-        Connection& c,
-        const Target& t,
-        std::string& request,
-        const BodyHandler& on_body,
-        bool& reusable,
-        bool& nothing_received
+    asio::awaitable<bool> exchange(
+        Stream& stream, Connection& c, Call& call, bool& reusable, bool& nothing_received
     ) {
+        const Target& t = call.target;
+        std::string& request = call.request;
         reusable = false;
         nothing_received = true;
         c.lowest().expires_after(options.read_timeout);
         auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(request), kTuple);
         if (wec) {
-            co_return failure("write to " + t.key, wec);
+            call.error = failure("write to " + t.key, wec);
+            co_return false;
         }
 
         bhttp::response_parser<bhttp::buffer_body> parser;
         parser.body_limit(options.max_response_bytes);
         auto [hec, hn] = co_await bhttp::async_read_header(stream, c.buffer, parser, kTuple);
         if (hec) {
-            co_return failure("read from " + t.key, hec);
+            call.error = failure("read from " + t.key, hec);
+            co_return false;
         }
         nothing_received = false;
         // A response began: the request is not sent again (see send), and goes now, not when the
         // response ends (issue 14: a stream's request would otherwise be held for the answer's
         // whole length).
         release(request);
-        ClientResponse head;
+        ClientResponse& head = call.head;
         head.status = static_cast<int>(parser.get().result_int());
         head.headers.reserve(
             static_cast<std::size_t>(std::distance(parser.get().begin(), parser.get().end()))
@@ -310,7 +331,15 @@ struct HttpClient::Impl {
         const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
         const bool throws = co_await asio::this_coro::throw_if_cancelled();
         BodyReader<Stream> body(
-            stream, c, parser, on_body, head, keep_alive, options.read_timeout, cancellation, throws
+            stream,
+            c,
+            parser,
+            call.on_body,
+            head,
+            keep_alive,
+            options.read_timeout,
+            cancellation,
+            throws
         );
         if (body.advance()) {
             const ReadBody<Stream> read{&body};
@@ -323,11 +352,15 @@ struct HttpClient::Impl {
             std::rethrow_exception(body.thrown());  // on_body's, from a read's completion
         }
         if (body.error()) {
-            co_return failure("read from " + t.key, body.error());
+            call.error = failure("read from " + t.key, body.error());
+            co_return false;
         }
         reusable = body.reusable();
-        co_return head;
+        co_return true;
     }
+
+    // send() once its request is made: connects (or takes a pooled connection) and exchanges.
+    asio::awaitable<Result<ClientResponse>> run(std::unique_ptr<Call> call);
 
     ClientOptions options;
     ssl::context tls_context;
@@ -352,61 +385,58 @@ void HttpClient::close_idle() {
     }
 }
 
+// Not a coroutine: the request is checked and made into bytes here, and only the Call goes on
+// (see Call).
 asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest req, BodyHandler on_body) {
     auto target = parse_target(req.url);
     if (!target) {
-        co_return target.error();
+        return refused(std::move(target.error()));
     }
-    // Made (and checked) once, before any connection is taken: a refused request costs none,
-    // and a retry on a new connection sends the same bytes.
+    // Made (and checked) once, before any connection is taken: a refused request costs none.
     auto request = request_bytes(req, *target);
     if (!request) {
-        co_return request.error();
+        return refused(std::move(request.error()));
     }
-    release(req.body);
-    auto ex = co_await asio::this_coro::executor;
+    auto call = std::make_unique<Call>();
+    call->target = std::move(*target);
+    call->request = std::move(*request);
+    call->on_body = std::move(on_body);
+    return impl_->run(std::move(call));
+}
+
+asio::awaitable<Result<ClientResponse>> HttpClient::Impl::run(std::unique_ptr<Call> call) {
+    const auto ex = co_await asio::this_coro::executor;
     for (int attempt = 0; attempt < 2; ++attempt) {
-        auto connection = attempt == 0 ? impl_->take_idle(target->key, ex) : nullptr;
+        auto connection = attempt == 0 ? take_idle(call->target.key, ex) : nullptr;
         const bool reused = connection != nullptr;
         if (!connection) {
-            auto opened = co_await impl_->connect(*target);
-            if (!opened) {
-                co_return opened.error();
+            connection = co_await connect(*call);
+            if (!connection) {
+                co_return std::move(call->error);
             }
-            connection = std::move(*opened);
         }
         bool reusable = false;
         bool nothing_received = true;
         // (No co_await inside ?: — g++ 12 miscompiles it; see STYLE.md.)
-        Result<ClientResponse> result = ClientResponse{};
+        bool ok = false;
         if (connection->tls) {
-            result = co_await impl_->exchange(
-                *connection->tls,
-                *connection,
-                *target,
-                *request,
-                on_body,
-                reusable,
-                nothing_received
-            );
+            ok =
+                co_await exchange(*connection->tls, *connection, *call, reusable, nothing_received);
         } else {
-            result = co_await impl_->exchange(
-                *connection->plain,
-                *connection,
-                *target,
-                *request,
-                on_body,
-                reusable,
-                nothing_received
+            ok = co_await exchange(
+                *connection->plain, *connection, *call, reusable, nothing_received
             );
         }
-        if (!result && reused && nothing_received) {
+        if (!ok && reused && nothing_received) {
             continue;  // the pooled connection had gone stale: once more on a new one
         }
-        if (result && reusable) {
-            impl_->put_idle(std::move(connection));
+        if (!ok) {
+            co_return std::move(call->error);
         }
-        co_return result;
+        if (reusable) {
+            put_idle(std::move(connection));
+        }
+        co_return std::move(call->head);
     }
     co_return make_error(ErrorType::upstream, "upstream request failed", "no usable connection");
 }
