@@ -97,9 +97,9 @@ public:
     // answers (a stream's first event): `sink` is called with client_left when the client closes
     // or resets the connection, or shutdown when the server begins to drain (at once, inside
     // this call, when it drains already). A plain call from the session's read handler or its
-    // drain, so `sink` only schedules work (issue 14: no coroutine to watch with). An empty
-    // function ends the calls, and so does the handler's return. Never called for a request
-    // without a connection (unit tests). The session provides it.
+    // drain, so `sink` only schedules work (issue 14: no coroutine to watch with). Called once
+    // at most; an empty function ends the watch, and so does the handler's return. Never called for
+    // a request without a connection (unit tests). The session provides it.
     void watch_close(std::function<void(CloseReason)> sink) const;
 
     using CloseWatch = std::function<void(std::function<void(CloseReason)>)>;

@@ -78,9 +78,7 @@ public:
             if (watched_ != nullptr) {
                 watched_->mark_closed(CloseReason::shutdown);
             }
-            if (close_sink_) {
-                close_sink_(CloseReason::shutdown);
-            }
+            tell_sink(CloseReason::shutdown);
         }
     }
 
@@ -248,11 +246,11 @@ private:
             return;
         }
         if (shared_.draining.load(std::memory_order_relaxed) || shutdown_.is_set()) {
-            close_sink_(CloseReason::shutdown);
+            tell_sink(CloseReason::shutdown);
             return;
         }
         if (peer_closed_) {
-            close_sink_(CloseReason::client_left);
+            tell_sink(CloseReason::client_left);
             return;
         }
         if (!watch_reading_) {
@@ -260,6 +258,15 @@ private:
                 buffer_.shrink_to_fit();  // the request's read buffer: the watch reads little
             }
             read_for_watch();
+        }
+    }
+
+    // Calls a handler's sink, once: it is dropped first (a drain repeats close_if_idle()).
+    void tell_sink(CloseReason why) {
+        if (close_sink_) {
+            const auto sink = std::move(close_sink_);
+            close_sink_ = nullptr;
+            sink(why);
         }
     }
 
@@ -319,9 +326,7 @@ private:
             if (watched_ != nullptr) {
                 watched_->mark_closed(CloseReason::client_left);
             }
-            if (close_sink_) {
-                close_sink_(CloseReason::client_left);
-            }
+            tell_sink(CloseReason::client_left);
             return;
         }
         buffer_.commit(n);

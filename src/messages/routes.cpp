@@ -63,12 +63,13 @@ StopCause stop_cause(http::CloseReason reason) {
     return reason == http::CloseReason::shutdown ? StopCause::shutdown : StopCause::client_left;
 }
 
-// A resumable answer's keep_for_readers(), run while its client is gone: the relay starts it
-// when it sees the close and stops it when the answer ends.
+// A resumable answer's keep_for_readers(), run while its client is gone: started when the close
+// is handled and stopped when the answer ends.
 struct Keeper {
     explicit Keeper(const asio::any_io_executor& executor) : done(executor) {}
 
     asio::cancellation_signal stop;
+    bool stopping = false;  // stop was emitted: an exception out of the keeper is that
     async::Event done;
 };
 
@@ -77,10 +78,16 @@ struct Keeper {
 // events; none for the other streams.
 struct RelayState {
     std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+    Turn* turn = nullptr;
+    http::StreamWriter* sse = nullptr;  // the channel, when it is an SSE stream (else null)
+    asio::any_io_executor executor;     // the relay's
     LiveStream* live = nullptr;
     StreamHub* hub = nullptr;
-    bool detached = false;    // the reader left `live`
-    bool close_seen = false;  // the channel's close was handled (handle_close)
+    bool detached = false;  // the reader left `live`
+    // Set when the channel's close is seen: the posted handle_close() reaches the relay through
+    // it, and finds null once the relay has ended.
+    std::shared_ptr<RelayState*> close_token;
+    http::CloseReason closed_by = http::CloseReason::none;
     std::unique_ptr<Keeper> keeper;
     // Awaited after the answer's events are written and before its ending is: what the client
     // may rely on once it reads the ending (a WebSocket session's event log is stored).
@@ -170,51 +177,63 @@ asio::awaitable<void> keep_for_readers(
     }
 }
 
-// What a relay does once its channel closed (the client left, or the server drains; the
-// channel's on_close() wakes the relay, which sees it at its next turn): cancels the turn, whose
-// `end` the relay then reads, or keeps a resumable answer going for its readers. (A watching
-// coroutine beside the relay, `||`, held two co_spawned coroutines for the whole stream: issue
-// 14.)
-template <class Channel>
-asio::awaitable<void> handle_close(Turn& turn, Channel& channel, RelayState& state) {
-    state.close_seen = true;
-    // Out of the turn's call first: the relay may be running inside it (a wake-up inline from
-    // Turn's push), and a cancel there would reach the provider from inside its own handler.
-    const auto executor = co_await asio::this_coro::executor;
-    co_await asio::post(executor, asio::use_awaitable);
-    const http::CloseReason why = channel.close_reason();
+// What a relay does once its channel closed (the client left, or the server drains): cancels
+// the turn, whose `end` the relay then reads, or keeps a resumable answer going for its readers.
+// A plain handler, posted when the close is seen (close_seen()): it runs at once whatever the
+// relay is doing (a write to a slow client may take until BODY_TIMEOUT_S), and never inside a
+// call from the turn (on_close() may be called from a write the turn's push made), where a
+// cancel would reach the provider from inside its own read handler. (A watching coroutine beside
+// the relay, `||`, held two co_spawned coroutines for the whole stream: issue 14.)
+void handle_close(RelayState& state) {
+    const asio::any_io_executor& executor = state.executor;
+    const http::CloseReason why = state.closed_by;
     if (state.live != nullptr) {
         state.live->detach();
         state.detached = true;
     }
-    if constexpr (!kFramed<Channel>) {
-        // (Only SSE streams are kept.)
-        if (state.live != nullptr && state.live->info().resumable &&
-            why == http::CloseReason::client_left) {
-            state.keeper = std::make_unique<Keeper>(executor);
-            asio::co_spawn(
-                executor,
-                keep_for_readers(turn, *state.live, *state.hub, channel),
-                asio::bind_cancellation_slot(
-                    state.keeper->stop.slot(),
-                    [keeper = state.keeper.get()](const std::exception_ptr& failed) {
-                        if (failed) {
-                            // (The answer goes on to its end and is stored, as it would be
-                            // with its reader.)
-                            try {
-                                std::rethrow_exception(failed);
-                            } catch (const std::exception& e) {
-                                log::warn("a kept stream's watch failed", {{"what", e.what()}});
-                            }
+    // (Only SSE streams are kept.)
+    if (state.sse != nullptr && state.live != nullptr && state.live->info().resumable &&
+        why == http::CloseReason::client_left) {
+        state.keeper = std::make_unique<Keeper>(executor);
+        asio::co_spawn(
+            executor,
+            keep_for_readers(*state.turn, *state.live, *state.hub, *state.sse),
+            asio::bind_cancellation_slot(
+                state.keeper->stop.slot(),
+                [keeper = state.keeper.get()](const std::exception_ptr& failed) {
+                    if (failed && !keeper->stopping) {
+                        // (The answer goes on to its end and is stored, as it would be with its
+                        // reader.)
+                        try {
+                            std::rethrow_exception(failed);
+                        } catch (const std::exception& e) {
+                            log::warn("a kept stream's watch failed", {{"what", e.what()}});
+                        } catch (...) {
+                            log::warn("a kept stream's watch failed");
                         }
-                        keeper->done.set();
                     }
-                )
-            );
-            co_return;
-        }
+                    keeper->done.set();
+                }
+            )
+        );
+        return;
     }
-    turn.cancel(stop_cause(why));
+    state.turn->cancel(stop_cause(why));
+}
+
+// The channel's close, seen (its on_close(), or at the relay's start): handle_close() is posted,
+// once.
+void close_seen(RelayState& state, http::CloseReason why) {
+    if (state.close_token != nullptr) {
+        return;
+    }
+    state.closed_by = why;
+    state.close_token = std::make_shared<RelayState*>(&state);
+    asio::post(state.executor, [token = state.close_token] {
+        if (*token != nullptr) {
+            handle_close(**token);
+        }
+    });
 }
 
 // Writes a turn's events to a client until the turn ends: deltas as they come (those already
@@ -301,9 +320,6 @@ asio::awaitable<void> relay_events(
     }
     bool ping = false;
     for (;;) {
-        if (!state.close_seen && channel.close_reason() != http::CloseReason::none) {
-            co_await handle_close(turn, channel, state);
-        }
         while (!ended) {
             const TurnEvent* e = turn.peek();
             if (e == nullptr) {
@@ -332,8 +348,13 @@ asio::awaitable<void> relay_events(
             co_return;
         }
         // One timer for both: the turn's wake-up, armed at the ping time (once per wait, not
-        // a second timer and coroutine racing it for the whole answer).
-        const bool woken = co_await turn.wait_until(state.last_write + kPingEvery);
+        // a second timer and coroutine racing it for the whole answer). No ping once the client
+        // left: nothing is written, and a ping time that never moves on would end every wait at
+        // once.
+        const auto ping_at = channel.close_reason() == http::CloseReason::client_left
+                                 ? std::chrono::steady_clock::time_point::max()
+                                 : state.last_write + kPingEvery;
+        const bool woken = co_await turn.wait_until(ping_at);
         if constexpr (!kFramed<Channel>) {
             if (flush_needed) {
                 flush_needed = false;  // what the inline reader could not write at once
@@ -360,6 +381,10 @@ asio::awaitable<void> relay(
     std::function<asio::awaitable<void>()> before_end = {}
 ) {
     RelayState state;
+    state.turn = &turn;
+    if constexpr (!kFramed<Channel>) {
+        state.sse = &channel;
+    }
     state.live = live;
     state.hub = hub;
     state.before_end = std::move(before_end);
@@ -367,16 +392,27 @@ asio::awaitable<void> relay(
         live->attach();
     }
 
-    struct CloseWake {
+    struct Unwatch {
         Channel& channel;
+        RelayState& state;
 
-        ~CloseWake() { channel.on_close({}); }
+        ~Unwatch() {
+            channel.on_close({});
+            if (state.close_token != nullptr) {
+                *state.close_token = nullptr;  // a handle_close() still queued finds no relay
+            }
+        }
     };
 
-    channel.on_close([&turn] { turn.wake(); });
+    state.executor = co_await asio::this_coro::executor;
+    // (Two references: kept inside the std::function, no allocation.)
+    channel.on_close([&channel, &state] { close_seen(state, channel.close_reason()); });
+    if (channel.close_reason() != http::CloseReason::none) {
+        close_seen(state, channel.close_reason());  // before on_close() was set
+    }
     std::exception_ptr failed;
     {
-        const CloseWake unset{channel};
+        const Unwatch unwatch{channel, state};
         try {
             co_await relay_events(turn, encoder, channel, state);
         } catch (...) {
@@ -385,6 +421,7 @@ asio::awaitable<void> relay(
     }
     if (state.keeper != nullptr) {
         if (!state.keeper->done.is_set()) {
+            state.keeper->stopping = true;
             state.keeper->stop.emit(asio::cancellation_type::terminal);
         }
         co_await state.keeper->done.wait();
@@ -458,6 +495,11 @@ asio::awaitable<http::Response> stream_turn_in(
             co_await turn->wait_until(std::chrono::steady_clock::time_point::max());
         }
     }
+    // The turn's push may have resumed this inline, inside the provider's read handler: what
+    // follows (the head's write, the relay, a session that ends and drops the turn) runs from
+    // the loop instead.
+    const auto executor = co_await asio::this_coro::executor;
+    co_await asio::post(executor, asio::use_awaitable);
     if (turn->peek() == nullptr) {
         turn->cancel(stop_cause(left));
         while ((co_await turn->next()).kind != TurnEvent::Kind::end) {
