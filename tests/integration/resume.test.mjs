@@ -12,7 +12,7 @@
 // through Redis is tests/integration/resume_scaleout.test.mjs.)
 
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { after, before, beforeEach, describe, it } from "node:test";
 
 import { assertError, get, post, uniqueEmail } from "../support/api.mjs";
@@ -75,6 +75,12 @@ async function readDeltas(sse, n) {
         await sse.until((e) => e.event === "content_block_delta");
     }
     return [...sse.events];
+}
+
+/** CPU time process `pid` has used (user and system), in clock ticks (1/100 s). */
+function cpuTicks(pid) {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return Number(fields[11]) + Number(fields[12]);  // utime, stime (fields 14 and 15)
 }
 
 describe("resumable streams (fake upstream)", () => {
@@ -275,7 +281,7 @@ describe("resumable streams (fake upstream)", () => {
         assert.equal(textOf(chunks), TOKENS.slice(0, 3).join(""));
     });
 
-    it("a shutdown while a resumable answer runs without its client stores it partial (cancelled_by shutdown) and exits at once", async () => {
+    it("a resumable answer without its client idles (no ping loop past 15 s), then a shutdown stores it partial (cancelled_by shutdown) and exits at once", async () => {
         // A server of its own, stopped by the test, on a database a second server reads after it;
         // a long window so that only the drain stops the answer.
         const pg = testDatabaseServer();
@@ -306,6 +312,13 @@ describe("resumable streams (fake upstream)", () => {
         s.abort();
         await new Promise((r) => setTimeout(r, 300));
         assert.equal(upstream.disconnects.length, 0, "still generating without its client");
+        // Past the 15 s ping time the relay has nothing to write to a client that left: it must
+        // wait for the turn, not loop (a ping time that never moved on ended every wait at once).
+        await new Promise((r) => setTimeout(r, 16_000));
+        const ticksBefore = cpuTicks(own.proc.pid);
+        await new Promise((r) => setTimeout(r, 2_000));
+        const busy = cpuTicks(own.proc.pid) - ticksBefore;
+        assert.ok(busy < 50, `the server used ${busy * 10} ms of CPU in 2 s while idle`);
         const stoppedAt = Date.now();
         const result = await own.stop("SIGTERM");
         assert.deepEqual(result, { code: 0, signal: null });

@@ -832,4 +832,67 @@ describe("SIGTERM during a stream", () => {
             await stopCleanly(again);
         }
     });
+
+    it("a client that stopped reading: the drain still stops the answer at once, stored partial", async () => {
+        // The relay is blocked in a write the client does not take (BODY_TIMEOUT_S outlasts the
+        // drain's SHUTDOWN_TIMEOUT_S): the drain must cancel the turn from outside that write, or
+        // the server stops before the answer is stored.
+        const env = {
+            ...UNLIMITED,
+            ...providerEnv(upstream),
+            DATABASE_URL: `sqlite://${path.join(dir, "blocked.db")}`,
+            JWT_SECRET: "streaming-test-secret-0123456789abcdef",
+            BODY_TIMEOUT_S: "120",
+            SHUTDOWN_TIMEOUT_S: "3",
+        };
+        // ~12.8 MB of answer, more than both ends' socket buffers hold, then silence.
+        const piece = "x".repeat(32 * 1024);
+        upstream.reset();
+        upstream.setScript((info) =>
+            isTitleRequest(info) ? { tokens: TITLE_TOKENS } : { tokens: new Array(400).fill(piece), stallAfterTokens: 400 }
+        );
+        const server = await startServer({ env });
+        let convId;
+        let token;
+        let exit;
+        let stoppedIn;
+        const socket = await connect(server.port);
+        try {
+            ({ token } = await register(server.baseUrl, "blocked"));
+            const c = await createConversation(server.baseUrl, token, { model: CLAUDE, title: "blocked" });
+            convId = c.id;
+            const body = JSON.stringify({ content: "A very long answer" });
+            socket.pause();  // reads nothing: the server's writes fill the buffers and wait
+            socket.write(
+                `POST ${streamPath(c.id)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+                    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+            );
+            await waitFor(() => upstream.requests.some((r) => !isTitleRequest(r)), 5_000).catch(() =>
+                assert.fail("the fake upstream got no request")
+            );
+            await new Promise((r) => setTimeout(r, 2_000));  // the whole answer sent upstream
+            assert.equal(upstream.disconnects.length, 0, "still generating");
+            const stoppedAt = Date.now();
+            exit = await server.stop("SIGTERM");
+            stoppedIn = Date.now() - stoppedAt;
+        } finally {
+            socket.destroy();
+            await server.stop("SIGKILL").catch(() => {});
+        }
+        assert.deepEqual(exit, { code: 0, signal: null }, server.lines.slice(-30).join("\n"));
+        assert.ok(stoppedIn < 10_000, `the drain took ${stoppedIn} ms`);
+        assert.deepEqual(server.lines.filter((l) => SANITIZER_REPORT.test(l)), [], server.lines.join("\n"));
+        assert.equal(upstream.disconnects.length, 1, "the upstream request was cancelled at shutdown");
+
+        const again = await startServer({ env });
+        try {
+            const [, answer] = await waitForMessages(again.baseUrl, token, convId, 2);
+            assert.equal(answer.status, "partial");
+            assert.equal(answer.finish_reason, "cancelled");
+            assert.equal(answer.metadata.cancelled_by, "shutdown");
+            assert.ok(answer.content.length >= 4 * piece.length, `stored ${answer.content.length} bytes`);
+        } finally {
+            await stopCleanly(again);
+        }
+    });
 });
