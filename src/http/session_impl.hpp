@@ -75,9 +75,6 @@ public:
             stream_.cancel();
         } else {
             shutdown_.set();
-            if (watched_ != nullptr) {
-                watched_->mark_closed(CloseReason::shutdown);
-            }
             tell_sink(CloseReason::shutdown);
         }
     }
@@ -153,7 +150,7 @@ public:
             wire.head_request = message.method() == bhttp::verb::head;
             Request req = to_request(message.base(), std::move(message.body()));
             req.set_close_watch([this](std::function<void(CloseReason)> sink) {
-                watch_request(std::move(sink));
+                watch(std::move(sink));
             });
             Response res = co_await shared_.pipeline.handle(req);
             close_sink_ = nullptr;  // a handler's watch ends with it
@@ -236,11 +233,15 @@ private:
         co_return co_await write_bytes(serialize_response(res, options));
     }
 
-    // Request::watch_close(): the disconnect watch while a handler runs, by the same plain read
-    // as a streamed body's (watch()), which it hands over to when the response streams. (A `||`
-    // of the handler's wait and a watching coroutine, itself a `||` of a read loop and the
-    // drain, co_spawned four coroutines a stream: issue 14.)
-    void watch_request(std::function<void(CloseReason)> sink) {
+    // The connection's watch, without a coroutine: one read at a time on the socket, whose
+    // handler keeps what arrives (a pipelined request) and tells `sink` on EOF or a reset; a
+    // drain tells it from close_if_idle(); at once when either happened already. A handler's
+    // (Request::watch_close()) and then, when the response streams, its body writer's: the same
+    // read goes on. (A `||` of the handler's wait and a watching coroutine, itself a `||` of a
+    // read loop and the drain, co_spawned four coroutines at a stream's start, and a `||` beside
+    // the body writer held two for the whole stream: issue 14.) stop_watch() must follow before
+    // what `sink` refers to goes.
+    void watch(std::function<void(CloseReason)> sink) {
         close_sink_ = std::move(sink);
         if (!close_sink_) {
             return;
@@ -250,7 +251,7 @@ private:
             return;
         }
         if (peer_closed_) {
-            tell_sink(CloseReason::client_left);
+            tell_sink(CloseReason::client_left);  // an earlier watch read the end
             return;
         }
         if (!watch_reading_) {
@@ -281,29 +282,6 @@ private:
         return buffer_.prepare(512);
     }
 
-    class SseWriter;
-
-    // The disconnect watch of a streaming body, without a coroutine: one read at a time on the
-    // socket (the handler's watch may have started it), whose handler keeps what arrives (a
-    // pipelined request) and marks `writer` closed on EOF or a reset; a drain marks it from
-    // close_if_idle(). A `||` of the body writer and a watching coroutine held two co_spawned
-    // coroutines with their shared state, and another `||` inside the watch, for the whole stream
-    // (issue 14: memory per open stream). stop_watch() must follow before `writer` goes.
-    void watch(SseWriter& writer) {
-        watched_ = &writer;
-        if (shared_.draining.load(std::memory_order_relaxed) || shutdown_.is_set()) {
-            writer.mark_closed(CloseReason::shutdown);
-            return;  // nothing more to watch for
-        }
-        if (peer_closed_) {
-            writer.mark_closed(CloseReason::client_left);  // the handler's watch read the end
-            return;
-        }
-        if (!watch_reading_) {
-            read_for_watch();  // (else the handler's watch reads on)
-        }
-    }
-
     void read_for_watch() {
         watch_reading_ = true;
         stream_.socket().async_read_some(
@@ -323,14 +301,11 @@ private:
         }
         if (ec) {
             peer_closed_ = true;
-            if (watched_ != nullptr) {
-                watched_->mark_closed(CloseReason::client_left);
-            }
             tell_sink(CloseReason::client_left);
             return;
         }
         buffer_.commit(n);
-        if (watched_ != nullptr || close_sink_) {
+        if (close_sink_) {
             read_for_watch();
         }
     }
@@ -340,13 +315,13 @@ private:
     struct Unwatch {
         Session& session;
 
-        ~Unwatch() { session.watched_ = nullptr; }
+        ~Unwatch() { session.close_sink_ = nullptr; }
     };
 
     // Ends the watch: cancels its read and waits until its handler has run (it touches the
     // session's buffer, which the next request reads).
     asio::awaitable<void> stop_watch() {
-        watched_ = nullptr;
+        close_sink_ = nullptr;
         if (!watch_reading_) {
             co_return;
         }
@@ -418,7 +393,9 @@ private:
 
         CloseReason close_reason() const noexcept override { return reason_; }
 
-        void on_close(std::function<void()> wake) override { wake_ = std::move(wake); }
+        void on_close(std::function<void(CloseReason)> sink) override {
+            on_close_ = std::move(sink);
+        }
 
         asio::awaitable<void> draining() override {
             if (!session_.shared_.draining.load(std::memory_order_relaxed)) {
@@ -430,8 +407,8 @@ private:
             if (reason_ == CloseReason::none) {
                 reason_ = reason;
                 closed_.set();
-                if (wake_) {
-                    wake_();
+                if (on_close_) {
+                    on_close_(reason);
                 }
             }
         }
@@ -457,7 +434,7 @@ private:
         std::string left_;  // framed bytes try_send() could not write at once, for flush()
         CloseReason reason_ = CloseReason::none;
         async::Event closed_;
-        std::function<void()> wake_;  // on_close()
+        std::function<void(CloseReason)> on_close_;
     };
 
     // Writes the head, runs the body writer beside a disconnect watch, ends the chunked body.
@@ -469,11 +446,8 @@ private:
         // The head is out: its headers are not needed while the body writer runs.
         release(res.headers);
         release(res.content_type);
-        if (buffer_.size() == 0 && !watch_reading_) {
-            buffer_.shrink_to_fit();  // the request's read buffer: not needed while streaming
-        }
         SseWriter writer(*this, options.http10);
-        watch(writer);
+        watch([&writer](CloseReason why) { writer.mark_closed(why); });  // (frees the read buffer)
         const Unwatch unwatch{*this};  // (a body writer that throws leaves no dangling watch)
         co_await res.body_writer(writer);
         co_await stop_watch();
@@ -615,9 +589,8 @@ private:
     bool flooded_ = false;
     // EOF (or a reset) seen by the disconnect watch: the client will send nothing more.
     bool peer_closed_ = false;
-    async::Event shutdown_;         // set when the server drains while this connection is busy
-    SseWriter* watched_ = nullptr;  // the streaming body the watch marks (see watch())
-    std::function<void(CloseReason)> close_sink_;  // a handler's watch (watch_request())
+    async::Event shutdown_;  // set when the server drains while this connection is busy
+    std::function<void(CloseReason)> close_sink_;  // told by the watch (see watch())
     bool watch_reading_ = false;                   // the watch's read is pending
     // What a watch read's handler reaches the session through: nulled when the session goes.
     std::shared_ptr<Session*> self_ = std::make_shared<Session*>(this);

@@ -38,12 +38,12 @@ public:
 
     virtual CloseReason close_reason() const noexcept = 0;
 
-    // Calls `wake` when close_reason() leaves none (as closed() completes), from wherever that is
-    // seen: a socket's handler, a drain, a failed write (even inside try_send()). So `wake` only
-    // schedules work (a relay's notifier: issue 14, no coroutine beside a stream to watch for
-    // it). Not called for a close that happened before. An empty function stops the calls; unset
-    // it before what it refers to goes.
-    virtual void on_close(std::function<void()> wake) = 0;
+    // Calls `sink` with close_reason() when it leaves none (as closed() completes), from wherever
+    // that is seen: a socket's handler, a drain, a failed write (even inside try_send()). So
+    // `sink` only schedules work (a relay posts its handling: issue 14, no coroutine beside a
+    // stream to watch for it), as Request::watch_close()'s sink does. Not called for a close that
+    // happened before. An empty function stops the calls; unset it before what it refers to goes.
+    virtual void on_close(std::function<void(CloseReason)> sink) = 0;
 
     // Completes when the server begins to drain, even after the client left (closed() reports
     // only the first of the two): for a body writer that goes on without its client. At once
@@ -73,7 +73,7 @@ public:
     virtual CloseReason close_reason() const noexcept = 0;
 
     // As StreamWriter::on_close().
-    virtual void on_close(std::function<void()> wake) = 0;
+    virtual void on_close(std::function<void(CloseReason)> sink) = 0;
 
 protected:
     ~WebSocket() = default;

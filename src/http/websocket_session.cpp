@@ -63,7 +63,7 @@ public:
 
     CloseReason close_reason() const noexcept override { return reason_; }
 
-    void on_close(std::function<void()> wake) override { wake_ = std::move(wake); }
+    void on_close(std::function<void(CloseReason)> sink) override { on_close_ = std::move(sink); }
 
     asio::awaitable<void> run(
         beast::http::request<beast::http::string_body> upgrade,
@@ -94,8 +94,8 @@ private:
         if (reason_ == CloseReason::none) {
             reason_ = reason;
             closed_.set();
-            if (wake_) {
-                wake_();
+            if (on_close_) {
+                on_close_(reason);
             }
         }
     }
@@ -149,7 +149,7 @@ private:
     async::Event closed_;
     CloseReason reason_ = CloseReason::none;
     bool broken_ = false;
-    std::function<void()> wake_;  // on_close()
+    std::function<void(CloseReason)> on_close_;
 };
 
 }  // namespace

@@ -370,7 +370,7 @@ asio::awaitable<void> relay_events(
 // (and stores what it has); when the server drains, the client gets the encoder's error and the
 // turn is stored the same way. `Channel` is http::StreamWriter (SSE: one write for everything
 // pending) or http::WebSocket (one message per piece). Per delta this is at most one wake-up of
-// the relay; the channel's close wakes it too (handle_close).
+// the relay; the channel's close is handled beside it (close_seen(), handle_close()).
 template <class Channel>
 asio::awaitable<void> relay(
     Turn& turn,
@@ -397,7 +397,7 @@ asio::awaitable<void> relay(
         RelayState& state;
 
         ~Unwatch() {
-            channel.on_close({});
+            channel.on_close(nullptr);
             if (state.close_token != nullptr) {
                 *state.close_token = nullptr;  // a handle_close() still queued finds no relay
             }
@@ -405,8 +405,7 @@ asio::awaitable<void> relay(
     };
 
     state.executor = co_await asio::this_coro::executor;
-    // (Two references: kept inside the std::function, no allocation.)
-    channel.on_close([&channel, &state] { close_seen(state, channel.close_reason()); });
+    channel.on_close([&state](http::CloseReason why) { close_seen(state, why); });
     if (channel.close_reason() != http::CloseReason::none) {
         close_seen(state, channel.close_reason());  // before on_close() was set
     }
@@ -485,10 +484,8 @@ asio::awaitable<http::Response> stream_turn_in(
         };
 
         req.watch_close([&left, waiting = turn.get()](http::CloseReason why) {
-            if (left == http::CloseReason::none) {
-                left = why;
-                waiting->wake();
-            }
+            left = why;  // (called once at most)
+            waiting->wake();
         });
         const Unwatch unwatch{req};
         while (turn->peek() == nullptr && left == http::CloseReason::none) {

@@ -159,8 +159,8 @@ public:
 
     // Ends the reader's wait_until() (true) without an event, posted, or the next one at once
     // when it is not waiting: for something the reader watches besides the turn, such as its
-    // connection's close (http::StreamWriter::on_close). A plain call, safe anywhere on the
-    // reader's loop thread.
+    // connection's close before the first event (http::Request::watch_close). A plain call,
+    // safe anywhere on the reader's loop thread.
     void wake();
 
     // Stops the answer: the provider request is aborted and what arrived is stored as
