@@ -775,15 +775,29 @@ describe("SIGTERM during a stream", () => {
         }
     });
 
+    // A server's settings: the database (file `db` in `dir`) and the signing key outlive the
+    // first server, so a second one can show what was stored.
+    const shutdownEnv = (db, extra = {}) => ({
+        ...UNLIMITED,
+        ...providerEnv(upstream),
+        DATABASE_URL: `sqlite://${path.join(dir, db)}`,
+        JWT_SECRET: "streaming-test-secret-0123456789abcdef",
+        ...extra,
+    });
+
+    /** The answer stored in conversation `convId`, read by a second server on `env`'s database. */
+    async function storedAnswer(env, token, convId) {
+        const again = await startServer({ env });
+        try {
+            const [, answer] = await waitForMessages(again.baseUrl, token, convId, 2);
+            return answer;
+        } finally {
+            await stopCleanly(again);
+        }
+    }
+
     it("the client gets `event: error`; the answer is stored partial with cancelled_by \"shutdown\"", async () => {
-        // The database and the signing key outlive the first server, so a second one can show
-        // what was stored.
-        const env = {
-            ...UNLIMITED,
-            ...providerEnv(upstream),
-            DATABASE_URL: `sqlite://${path.join(dir, "parley.db")}`,
-            JWT_SECRET: "streaming-test-secret-0123456789abcdef",
-        };
+        const env = shutdownEnv("parley.db");
         upstream.setScript((info) =>
             isTitleRequest(info) ? { tokens: TITLE_TOKENS } : { tokens: ["Before", " the", " end", " never"], stallAfterTokens: 2 }
         );
@@ -821,30 +835,18 @@ describe("SIGTERM during a stream", () => {
         assert.deepEqual(exit, { code: 0, signal: null }, server.lines.slice(-30).join("\n"));
         assert.deepEqual(server.lines.filter((l) => SANITIZER_REPORT.test(l)), [], server.lines.join("\n"));
 
-        const again = await startServer({ env });
-        try {
-            const [, answer] = await waitForMessages(again.baseUrl, token, convId, 2);
-            assert.equal(answer.status, "partial");
-            assert.equal(answer.content, received);
-            assert.equal(answer.finish_reason, "cancelled");
-            assert.equal(answer.metadata.cancelled_by, "shutdown");
-        } finally {
-            await stopCleanly(again);
-        }
+        const answer = await storedAnswer(env, token, convId);
+        assert.equal(answer.status, "partial");
+        assert.equal(answer.content, received);
+        assert.equal(answer.finish_reason, "cancelled");
+        assert.equal(answer.metadata.cancelled_by, "shutdown");
     });
 
     it("a client that stopped reading: the drain still stops the answer at once, stored partial", async () => {
         // The relay is blocked in a write the client does not take (BODY_TIMEOUT_S outlasts the
         // drain's SHUTDOWN_TIMEOUT_S): the drain must cancel the turn from outside that write, or
         // the server stops before the answer is stored.
-        const env = {
-            ...UNLIMITED,
-            ...providerEnv(upstream),
-            DATABASE_URL: `sqlite://${path.join(dir, "blocked.db")}`,
-            JWT_SECRET: "streaming-test-secret-0123456789abcdef",
-            BODY_TIMEOUT_S: "120",
-            SHUTDOWN_TIMEOUT_S: "3",
-        };
+        const env = shutdownEnv("blocked.db", { BODY_TIMEOUT_S: "120", SHUTDOWN_TIMEOUT_S: "3" });
         // ~12.8 MB of answer, more than both ends' socket buffers hold, then silence.
         const piece = "x".repeat(32 * 1024);
         upstream.reset();
@@ -884,15 +886,10 @@ describe("SIGTERM during a stream", () => {
         assert.deepEqual(server.lines.filter((l) => SANITIZER_REPORT.test(l)), [], server.lines.join("\n"));
         assert.equal(upstream.disconnects.length, 1, "the upstream request was cancelled at shutdown");
 
-        const again = await startServer({ env });
-        try {
-            const [, answer] = await waitForMessages(again.baseUrl, token, convId, 2);
-            assert.equal(answer.status, "partial");
-            assert.equal(answer.finish_reason, "cancelled");
-            assert.equal(answer.metadata.cancelled_by, "shutdown");
-            assert.ok(answer.content.length >= 4 * piece.length, `stored ${answer.content.length} bytes`);
-        } finally {
-            await stopCleanly(again);
-        }
+        const answer = await storedAnswer(env, token, convId);
+        assert.equal(answer.status, "partial");
+        assert.equal(answer.finish_reason, "cancelled");
+        assert.equal(answer.metadata.cancelled_by, "shutdown");
+        assert.ok(answer.content.length >= 4 * piece.length, `stored ${answer.content.length} bytes`);
     });
 });

@@ -127,6 +127,23 @@ protected:
 
     std::vector<Parsed> responses() const { return parse_responses(client_.str()); }
 
+    // A streamed body that sends one event, then keeps what closed() reports in `reason`.
+    static BodyWriter hello_then_closed(std::optional<CloseReason>& reason) {
+        return [&reason](StreamWriter& w) -> asio::awaitable<void> {
+            co_await w.send("data: hello\n\n");
+            reason = co_await w.closed();
+        };
+    }
+
+    // Sends `request`, waits for that event, then leaves and waits for the session's end.
+    void leave_after_hello(std::string_view request) {
+        send(request);
+        ASSERT_TRUE(run_until([&] { return client_.str().find("hello") != std::string::npos; }));
+        client_.close();
+        ASSERT_TRUE(run_until([&] { return finished_; }));
+        EXPECT_FALSE(failure_);
+    }
+
     // True when the finished session left the client reading EOF after the responses (which this
     // discards: parse them first).
     bool client_sees_eof() {
@@ -422,18 +439,11 @@ TEST_F(SessionTest, AClientThatLeavesMidStreamIsNoticedByTheWriter) {
     add(Method::get, "/wait", [&](Request&) -> asio::awaitable<Response> {
         Response res;
         res.content_type = "text/event-stream";
-        res.body_writer = [&](StreamWriter& w) -> asio::awaitable<void> {
-            co_await w.send("data: hello\n\n");
-            reason = co_await w.closed();
-        };
+        res.body_writer = hello_then_closed(reason);
         co_return res;
     });
     start();
-    send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
-    ASSERT_TRUE(run_until([&] { return client_.str().find("hello") != std::string::npos; }));
-    client_.close();
-    ASSERT_TRUE(run_until([&] { return finished_; }));
-    EXPECT_FALSE(failure_);
+    leave_after_hello("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(reason, CloseReason::client_left);
 }
 
@@ -515,18 +525,11 @@ TEST_F(HandlerWatchTest, TheHandlersWatchGoesOnIntoItsStream) {
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         Response res;
         res.content_type = "text/event-stream";
-        res.body_writer = [&](StreamWriter& w) -> asio::awaitable<void> {
-            co_await w.send("data: hello\n\n");
-            reason = co_await w.closed();
-        };
+        res.body_writer = hello_then_closed(reason);
         co_return res;
     });
     start();
-    send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
-    ASSERT_TRUE(run_until([&] { return client_.str().find("hello") != std::string::npos; }));
-    client_.close();
-    ASSERT_TRUE(run_until([&] { return finished_; }));
-    EXPECT_FALSE(failure_);
+    leave_after_hello("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(reason, CloseReason::client_left);
     EXPECT_TRUE(heard_.empty());  // the handler had returned: its sink was no longer called
 }
