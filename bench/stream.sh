@@ -21,7 +21,7 @@
 # Usage: bench/stream.sh — env: LEVELS (default "1 64 256 512 1024"), HELD (default "1000 4096";
 # empty to skip), HELD_GAP_MS (250), C1_STREAMS (streams at concurrency 1, default 50), ROUNDS
 # (streams per connection at the other levels, default 3), NGINX (0 to skip it), RESULTS_DIR (keep
-# the generator's JSON lines there). Build first: cmake --preset release &&
+# the generator's JSON lines and each stream's TTFT in ms there). Build first: cmake --preset release &&
 # cmake --build --preset release --target parley parley_stream_load
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOAD_BIN=${LOAD_BIN:-$BENCH_ROOT/build/release/bench/parley_stream_load}
@@ -65,7 +65,7 @@ cleanup() {
     fi
     if [[ -n ${RESULTS_DIR:-} ]]; then
         mkdir -p "$RESULTS_DIR"
-        cp "$WORK"/*.json "$RESULTS_DIR"/ 2>/dev/null || true
+        cp "$WORK"/*.json "$WORK"/*.ttfts "$RESULTS_DIR"/ 2>/dev/null || true
     fi
     rm -rf "$WORK"
 }
@@ -120,7 +120,8 @@ measure() {
     fi
     up0=$(cpu_ticks "$UPSTREAM_PID")
     "$LOAD_BIN" load --url "$url" --concurrency "$n" --streams "$streams" \
-        --expect-deltas "$deltas" "$@" >"$WORK/line" 2>>"$WORK/load.err"
+        --expect-deltas "$deltas" --ttfts-file "${out%.json}.ttfts" "$@" >"$WORK/line" \
+        2>>"$WORK/load.err"
     up1=$(cpu_ticks "$UPSTREAM_PID")
     if [[ -n $SAMPLER_PID ]]; then
         p1=$(cpu_ticks "${MEASURED[@]}")

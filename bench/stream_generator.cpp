@@ -193,6 +193,12 @@ public:
             cpu
         );
         std::fflush(stdout);
+        if (!opts_.ttfts_file.empty()) {
+            std::ofstream out(opts_.ttfts_file);
+            for (const auto ns : ttfts_) {
+                out << static_cast<double>(ns) / 1e6 << '\n';
+            }
+        }
         if (!first_error_.empty()) {
             std::cerr << "first error: " << first_error_ << '\n';
         }

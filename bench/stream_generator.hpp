@@ -23,6 +23,7 @@ struct LoadOptions {
     int stall_ms = 200;
     int ramp_ms = 1000;  // connection starts spread evenly over this time
     int timeout_s = 30;  // longest silence (connect, or between reads) before giving up
+    std::string ttfts_file;  // when set, each stream's TTFT in ms is written there, in end order
 };
 
 // Runs the load and prints the summary line. Returns the process exit code. Throws on an

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     loadcmd->add_option("--ramp-ms", load.ramp_ms, "Spread connection starts over this time")
         ->capture_default_str();
+    loadcmd->add_option("--ttfts-file", load.ttfts_file, "Write each stream's TTFT (ms) there");
     loadcmd->add_option("--timeout-s", load.timeout_s, "Longest silence before giving up")
         ->capture_default_str();
 

@@ -1,5 +1,6 @@
 #include "store/sqlite/group_writer.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/log.hpp"
 #include "store/sqlite/sqlite_store_impl.hpp"
 
 namespace parley::store::sqlite {
@@ -102,7 +104,8 @@ asio::awaitable<Result<void>> GroupWriter::insert(const Message& m, Placed* plac
             }
             return Result<void>{};
         },
-        &insert});
+        &insert,
+        m.role == "assistant"});
 }
 
 asio::awaitable<Result<void>> GroupWriter::submit(Job job) {
@@ -136,6 +139,12 @@ void GroupWriter::write() {
     }
     for (;;) {
         ++batches_;
+        // The waiter that also waits for a full-text batch, if one is due: the group's last
+        // answer.
+        auto carrier = std::find_if(batch.rbegin(), batch.rend(), [](const Pending& p) {
+            return p.job.indexes;
+        });
+        bool index = false;
         try {
             auto lease = connections_.acquire();
             in_transaction(*lease, [&] {
@@ -146,23 +155,39 @@ void GroupWriter::write() {
                     // it returns has written nothing (write()'s contract), so the commit is empty.
                     const Job& job = batch.front().job;
                     *batch.front().result = job.run(*lease, job.arg);
-                    return;
+                } else {
+                    for (auto& p : batch) {
+                        *p.result = run_one(*lease, p.job);
+                    }
                 }
-                for (auto& p : batch) {
-                    *p.result = run_one(*lease, p.job);
-                }
+                index = carrier != batch.rend() && index_batch_due(*lease);
             });
         } catch (const SqliteError& e) {
+            index = false;
             const Error error = to_error(e);  // rolled back: none of the batch is stored
             for (auto& p : batch) {
                 *p.result = error;
             }
         } catch (const std::exception& e) {
             // Never out of the pool task: the waiters would never resume, nor the next batch run.
+            index = false;
             const Error error = make_error(ErrorType::api, "database error", e.what());
             for (auto& p : batch) {
                 *p.result = error;
             }
+        }
+        if (index) {
+            // The others go on now; the carrier, waiting still, keeps the writer's owner there
+            // while the batch is indexed.
+            for (auto& p : batch) {
+                if (&p != &*carrier) {
+                    asio::post(p.home, std::move(p.resume));
+                }
+            }
+            Pending held = std::move(*carrier);
+            batch.clear();
+            batch.push_back(std::move(held));
+            index_batch();
         }
         // The next batch is taken before this one's waiters resume: once the last of them has,
         // the writer's owner may be gone, so nothing of `this` is touched after that.
@@ -179,6 +204,17 @@ void GroupWriter::write() {
             return;
         }
         batch = std::move(next);
+    }
+}
+
+void GroupWriter::index_batch() {
+    try {
+        auto lease = connections_.acquire();
+        in_transaction(*lease, [&] { index_messages_above(*lease); });
+    } catch (const std::exception& e) {
+        // Nothing is lost: the rows wait above the watermark for the next batch, or for a
+        // search, which indexes what waits before it reads.
+        log::warn("full-text batch failed", {{"what", e.what()}});
     }
 }
 

@@ -210,28 +210,26 @@ std::int64_t insert_message_row(Connection& c, const Message& m) {
     bind_optional(st, 16, m.ttft_ms);
     st.bind(17, m.metadata).bind(18, to_iso8601(m.created_at));
     st.step();
-    // Read before the batch below: its inserts into the full-text table set the last rowid too
-    // (to this row's seq, as the batch ends on the newest row, but that is the batch's business).
-    const std::int64_t seq = sqlite3_last_insert_rowid(c.handle());
-    // Full-text indexing in batches (migration 0011): the messages above the watermark wait; once
-    // this one is 64 past it, they are indexed in one statement (one FTS5 segment: a segment per
-    // row cost ~236k instructions an insert, migration 0008). Here, not in a trigger: a trigger's
-    // program runs at every insert (~8k instructions before its first statement) and begins the
-    // full-text table's transaction (another commit step) even when it does nothing.
+    return sqlite3_last_insert_rowid(c.handle());
+}
+
+// Full-text indexing in batches (migration 0011): the messages above the watermark wait; once the
+// newest is 64 past it, they are indexed in one statement (one FTS5 segment: a segment per row
+// cost ~236k instructions an insert, migration 0008). Not in a trigger: a trigger's program runs
+// at every insert (~8k instructions before its first statement) and begins the full-text table's
+// transaction (another commit step) even when it does nothing.
+bool index_batch_due(Connection& c) {
     constexpr std::int64_t kBatch = 64;
-    bool due = false;
-    {
-        auto watermark = c.prepare("SELECT seq FROM messages_fts_indexed");
-        if (!watermark.step()) {
-            // Without its row nothing would ever be indexed again, silently.
-            throw SqliteError(SQLITE_CORRUPT, "messages_fts_indexed has no row");
-        }
-        due = seq >= watermark.column_int(0) + kBatch;
+    auto st = c.prepare(
+        "SELECT (SELECT seq FROM messages_fts_indexed), (SELECT COALESCE(MAX(seq), 0) FROM "
+        "messages)"
+    );
+    st.step();
+    if (st.column_is_null(0)) {
+        // Without its row nothing would ever be indexed again, silently.
+        throw SqliteError(SQLITE_CORRUPT, "messages_fts_indexed has no row");
     }
-    if (due) {
-        index_messages_above(c);
-    }
-    return seq;
+    return st.column_int(1) >= st.column_int(0) + kBatch;
 }
 
 void index_messages_above(Connection& c) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -200,14 +201,16 @@ private:
         }
     }
 
-    // The branch ending at `leaf_id` of a large conversation, found through shapes_ (reading
-    // only the messages not remembered yet), without sibling counts; nullopt when the rows read
-    // do not match what was remembered (the caller then walks in SQL). Runs in a read snapshot.
+    // The branch ending at `leaf_id`, found through shapes_ (reading only the messages not
+    // remembered yet), without sibling counts; nullopt when the rows read do not match what was
+    // remembered, or when more than `most_reads` messages' places or rows would have to be read
+    // (the caller then walks otherwise). Runs in a read snapshot.
     std::optional<std::vector<PathMessage>> path_from_shapes(
         Connection& c,
         const std::string& conversation_id,
         const std::optional<std::string>& leaf_id,
-        std::int64_t limit
+        std::int64_t limit,
+        std::int64_t most_reads = std::numeric_limits<std::int64_t>::max()
     );
 
     ConnectionPool connections_;
@@ -226,11 +229,15 @@ inline constexpr std::string_view kMessageColumns =
 // A message from kMessageColumns, read from column `first` on.
 Message read_message(const Statement& st, int first = 0);
 
-// Insert one row each (kConversationColumns with the active leaf; kMessageColumns), nothing else
-// (but a message's insert may index a batch for search: index_messages_above); for the callers'
-// own transactions. A message's insert returns its seq.
+// Insert one row each (kConversationColumns with the active leaf; kMessageColumns), nothing else;
+// for the callers' own transactions. A message's insert returns its seq. The message waits above
+// the full-text watermark: its inserter indexes the batch once it is due (index_batch_due).
 void insert_conversation_row(Connection& c, const Conversation& conv);
 std::int64_t insert_message_row(Connection& c, const Message& m);
+
+// Whether the newest message is 64 or more seqs above the watermark in messages_fts_indexed
+// (migration 0011): the batch index_messages_above should index now.
+bool index_batch_due(Connection& c);
 
 // Indexes for search every message above the watermark in messages_fts_indexed (migration 0011),
 // in one statement, and moves the watermark to the newest seq. In the caller's transaction.

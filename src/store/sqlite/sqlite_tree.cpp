@@ -249,7 +249,8 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
     Connection& c,
     const std::string& conversation_id,
     const std::optional<std::string>& leaf_id,
-    std::int64_t limit
+    std::int64_t limit,
+    std::int64_t most_reads
 ) {
     auto leaf = leaf_or_active(c, conversation_id, leaf_id);
     if (!leaf) {
@@ -257,8 +258,12 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
     }
     const std::int64_t deletions = message_epoch(c);
     auto walk = TreeShapes::start(std::move(*leaf), limit, deletions);
+    std::int64_t reads = 0;
     for (shapes_.extend(conversation_id, walk); !walk.done();
          shapes_.extend(conversation_id, walk)) {
+        if (++reads > most_reads) {
+            return std::nullopt;
+        }
         // Not remembered yet: read it (as a step of the SQL walk would), then go on.
         auto st =
             c.prepare("SELECT seq, parent_id FROM messages WHERE id = ? AND conversation_id = ?");
@@ -280,6 +285,10 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
     std::reverse(walk.seqs.begin(), walk.seqs.end());
     std::reverse(walk.ids.begin(), walk.ids.end());
     std::reverse(walk.rows.begin(), walk.rows.end());
+    reads += std::count(walk.rows.begin(), walk.rows.end(), nullptr);
+    if (reads > most_reads) {
+        return std::nullopt;
+    }
     std::vector<PathMessage> out(walk.seqs.size());
     const auto read = fill_branch_rows(c, walk.rows, walk.seqs, out);
     bool matches = read.all_found;  // else a row is missing (null)
@@ -317,12 +326,23 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
         count.bind(1, conversation_id).bind(2, most + 1);
         return count.step() && count.column_int(0) <= most;
     };
-    // A small conversation is read at once on this (I/O) thread with its read-only connection: a
-    // scan of at most `most` index rows and the rows not remembered, as bounded as a page of the
-    // list (issue 14: no hop to the blocking pool and back).
+    // A branch remembered (a context read, of any size of conversation) or a small conversation
+    // is read at once on this (I/O) thread with its read-only connection: the walk through the
+    // shapes remembered with at most kReadsAtOnce messages to read, or a scan of at most `most`
+    // index rows and the rows not remembered, as bounded as a page of the list (issue 14: no hop
+    // to the blocking pool and back). A turn's context read is the first: it reads no message
+    // but the one the previous turn did not store through this process, where the scan read
+    // every message's id and parent at every turn (~3k instructions each).
+    constexpr std::int64_t kReadsAtOnce = 16;
     auto at_once = read<std::optional<std::vector<PathMessage>>>(
         [&](Connection& c) -> Result<std::optional<std::vector<PathMessage>>> {
             return in_read_snapshot(c, [&]() -> std::optional<std::vector<PathMessage>> {
+                if (siblings == Siblings::skipped && limit > 0) {
+                    if (auto found =
+                            path_from_shapes(c, conversation_id, leaf_id, limit, kReadsAtOnce)) {
+                        return found;
+                    }
+                }
                 if (!small(c)) {
                     return std::nullopt;
                 }
@@ -400,6 +420,9 @@ asio::awaitable<Result<void>> SqliteStore::insert_conversation_trees(
                 insert_conversation_row(c, tree.conversation);
                 for (const auto& m : tree.messages) {
                     insert_message_row(c, m);
+                    if (index_batch_due(c)) {
+                        index_messages_above(c);
+                    }
                 }
             }
         });

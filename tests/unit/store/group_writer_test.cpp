@@ -215,6 +215,60 @@ TEST_F(GroupWriterTest, AnyWriteSharesTheBatchAndItsRefusalStaysItsOwn) {
     );
 }
 
+// A full-text batch that a group makes due (its newest message 64 seqs past the watermark) is
+// indexed after the group's commit, in a transaction of its own, and only the group's answer
+// waits for it: the group's other writes resume first. A group without an answer leaves the
+// batch for a later one (a user's message is on its answer's way, issue 14).
+TEST_F(GroupWriterTest, OnlyTheAnswerWaitsForTheFullTextBatch) {
+    ConnectionPool connections(db_.url().target, 2);
+    GroupWriter writer(connections, pool_);
+    const auto read_int = [&connections](const char* sql) {
+        auto lease = connections.acquire();
+        auto st = lease->prepare(sql);
+        EXPECT_TRUE(st.step()) << sql;
+        return st.column_int(0);
+    };
+    // Writes `messages` in one group; the order in which their waiters resumed.
+    const auto in_one_group = [&](const std::vector<Message>& messages) {
+        std::promise<void> release;
+        std::shared_future<void> released = release.get_future().share();
+        pool_.post([released] { released.wait(); });
+        asio::io_context ctx;
+        std::vector<std::size_t> resumed;
+        for (std::size_t k = 0; k < messages.size(); ++k) {
+            asio::co_spawn(
+                ctx,
+                [&, k]() -> asio::awaitable<void> {
+                    const auto r = co_await writer.insert(messages[k]);
+                    EXPECT_TRUE(r.has_value()) << k << ": " << r.error().detail;
+                    resumed.push_back(k);
+                },
+                asio::detached
+            );
+        }
+        ctx.poll();
+        release.set_value();
+        ctx.run();
+        return resumed;
+    };
+
+    std::vector<Message> asked;
+    for (int k = 0; k < 70; ++k) {
+        asked.push_back(message(2 * k, conversation_.id));  // even: a user's
+    }
+    EXPECT_EQ(in_one_group(asked).size(), 70U);
+    EXPECT_EQ(read_int("SELECT seq FROM messages_fts_indexed"), 0);
+
+    std::vector<Message> group;
+    for (int k : {140, 141, 142, 144}) {  // 141 is an answer
+        group.push_back(message(k, conversation_.id));
+    }
+    EXPECT_EQ(in_one_group(group), (std::vector<std::size_t>{0, 2, 3, 1}));
+    EXPECT_EQ(writer.batches(), 2U);
+    EXPECT_EQ(read_int("SELECT seq FROM messages_fts_indexed"), 74);
+    EXPECT_EQ(read_int("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'message'"), 74);
+}
+
 // A batch whose transaction cannot be written (the database locked by another writer past the
 // busy timeout) fails every insert in it, stores none of them, and the writer goes on with the
 // next batch once the lock is gone.

@@ -397,9 +397,9 @@ TEST_P(SearchStoreTest, BatchedIndexingMissesNothing) {
     }
 }
 
-// Migration 0011's watermark on SQLite: the insert 64 seqs past it indexes the rows above it and
-// moves it. Deleting the newest rows gives their seqs out again; the watermark comes down with
-// them, or a row given such a seq would count as indexed and no search would ever find it. On
+// Migration 0011's watermark on SQLite: an answer's insert 64 seqs past it indexes the rows above
+// it and moves it. Deleting the newest rows gives their seqs out again; the watermark comes down
+// with them, or a row given such a seq would count as indexed and no search would ever find it. On
 // PostgreSQL the same searches must agree.
 TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
     const auto user = make_user();
@@ -407,9 +407,9 @@ TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
     const bool sqlite = GetParam() == testing::Backend::sqlite;
     const std::string watermark = "SELECT seq FROM messages_fts_indexed";
     for (int i = 0; i < 70; ++i) {
-        say(a, "user", "zebra herd " + std::to_string(i));
+        say(a, i % 2 == 0 ? "user" : "assistant", "zebra herd " + std::to_string(i));
     }
-    if (sqlite) {  // the 64th insert indexed the first 64; six wait
+    if (sqlite) {  // the 64th insert (an answer) indexed the first 64; six wait
         EXPECT_EQ(column_raw(db_->url().target, watermark), std::vector<std::string>{"64"});
     }
     const auto b = conversation(user, "Forest");
@@ -459,6 +459,43 @@ TEST_P(SearchStoreTest, ARowGivenAnOldSeqAgainIsFound) {
     EXPECT_TRUE(search(user, "heron").empty());
     EXPECT_TRUE(search(s, 0, 500).empty());
     if (sqlite) {
+        EXPECT_EQ(fts_integrity(db_->url().target, "messages_fts"), "");
+    }
+}
+
+// A user's message never waits for a full-text batch (its answer waits for it): on SQLite the
+// rows wait above the watermark however many there are, until an answer's insert indexes them
+// all, and a search finds them meanwhile. (PostgreSQL indexes each row as it is written.)
+TEST_P(SearchStoreTest, AUsersMessageLeavesTheBatchToTheAnswer) {
+    const auto user = make_user();
+    const auto a = conversation(user, "Tundra");
+    const bool sqlite = GetParam() == testing::Backend::sqlite;
+    const std::string watermark = "SELECT seq FROM messages_fts_indexed";
+    for (int i = 0; i < 70; ++i) {
+        say(a, "user", "caribou herd " + std::to_string(i));
+    }
+    if (sqlite) {
+        EXPECT_EQ(column_raw(db_->url().target, watermark), std::vector<std::string>{"0"});
+    }
+    say(a, "assistant", "an arctic fox");
+    if (sqlite) {
+        EXPECT_EQ(column_raw(db_->url().target, watermark), std::vector<std::string>{"71"});
+        EXPECT_EQ(
+            column_raw(
+                db_->url().target,
+                "SELECT COUNT(*) FROM messages_fts WHERE messages_fts "
+                "MATCH 'caribou OR fox'"
+            ),
+            std::vector<std::string>{"71"}
+        );
+    }
+    say(a, "user", "a snowy owl");  // waits above the watermark; the search indexes it
+    MessageSearch s;
+    s.user_id = user;
+    s.query = parse_search_query("caribou OR fox OR owl");
+    EXPECT_EQ(search(s, 0, 500).size(), 72U);
+    if (sqlite) {
+        EXPECT_EQ(column_raw(db_->url().target, watermark), std::vector<std::string>{"72"});
         EXPECT_EQ(fts_integrity(db_->url().target, "messages_fts"), "");
     }
 }

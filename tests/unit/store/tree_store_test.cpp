@@ -467,6 +467,61 @@ TEST_P(TreeStoreTest, RememberedRowsGiveWayToAnotherStoresDeletion) {
     }
 }
 
+// A context read goes through the shapes a store remembers whatever the conversation's size
+// (SQLite: on the I/O thread when at most 16 messages are not remembered, else by the scan or the
+// SQL walk). What another store (another process) adds must be followed: a few messages past
+// the branch remembered, more than the bound at once, and a branch switched to a sibling.
+TEST_P(TreeStoreTest, ContextReadsFollowWhatAnotherStoreAdds) {
+    auto other = db_->open(pool_);
+    std::string parent;
+    int next = 0;
+    const auto add = [&](int count, std::optional<std::string> from = std::nullopt) {
+        if (from) {
+            parent = *from;
+        }
+        for (int i = 0; i < count; ++i, ++next) {
+            Message m;
+            m.id = new_uuid_v7();
+            m.conversation_id = conversation_.id;
+            m.role = next % 2 == 0 ? "user" : "assistant";
+            m.content = "message " + std::to_string(next);
+            m.created_at = kBase + std::chrono::milliseconds(next);
+            if (!parent.empty()) {
+                m.parent_id = parent;
+            }
+            ASSERT_TRUE(run_awaitable(other->insert_message(m)).has_value());
+            parent = m.id;
+        }
+    };
+    // The context read of `store_` against a counted read of a store that remembers nothing.
+    const auto same_as_fresh = [&](std::size_t expected) {
+        const auto context = ids(path(std::nullopt, 500));
+        auto fresh = db_->open(pool_);
+        const auto counted = run_awaitable(
+            fresh->message_path(conversation_.id, std::nullopt, 500, Siblings::counted)
+        );
+        EXPECT_TRUE(counted.has_value());
+        EXPECT_EQ(context, counted ? ids(*counted) : std::vector<std::string>{});
+        EXPECT_EQ(context.size(), expected);
+        return context;
+    };
+    add(40);
+    const auto first = same_as_fresh(40);            // nothing remembered: the scan
+    EXPECT_EQ(ids(path(std::nullopt, 500)), first);  // again: through the shapes
+    add(5);
+    same_as_fresh(45);  // five places read
+    add(20);
+    const auto grown = same_as_fresh(65);  // past the bound
+    add(3, first[9]);                      // a sibling of message 10's child, now the active leaf
+    const auto switched = same_as_fresh(13);
+    EXPECT_EQ(
+        std::vector<std::string>(switched.begin(), switched.begin() + 10),
+        std::vector<std::string>(first.begin(), first.begin() + 10)
+    );
+    EXPECT_EQ(ids(path(grown.back(), 500)), grown);    // the old branch, by its leaf
+    EXPECT_EQ(ids(path(std::nullopt, 5)).size(), 5U);  // the newest five
+}
+
 // A message a store has just written is the row the next read finds, field for field and with its
 // time as stored (to the millisecond), on every backend. On SQLite the writing store remembers it
 // (issue 14: a turn's context read then reads none of the previous turn's rows): shown here by a
