@@ -52,6 +52,17 @@ Result<std::int64_t> insert_checked(Connection& c, const Message& m) {
     return insert_message_row(c, m);
 }
 
+// Whether a full-text batch is due (index_batch_due), in the group's transaction: a watermark
+// that cannot be read is logged, not thrown, so that it fails no writer of the group.
+bool full_text_due(Connection& c) {
+    try {
+        return index_batch_due(c);
+    } catch (const SqliteError& e) {
+        log::error("the full-text watermark cannot be read", {{"what", e.what()}});
+        return false;
+    }
+}
+
 }  // namespace
 
 // One write of a batch, in a savepoint of its own: a refusal (a message's conversation not
@@ -160,7 +171,7 @@ void GroupWriter::write() {
                         *p.result = run_one(*lease, p.job);
                     }
                 }
-                index = carrier != batch.rend() && index_batch_due(*lease);
+                index = carrier != batch.rend() && full_text_due(*lease);
             });
         } catch (const SqliteError& e) {
             index = false;
@@ -208,6 +219,9 @@ void GroupWriter::write() {
 }
 
 void GroupWriter::index_batch() {
+    if (before_index_) {
+        before_index_();
+    }
     try {
         auto lease = connections_.acquire();
         in_transaction(*lease, [&] { index_messages_above(*lease); });

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include <boost/asio/awaitable.hpp>
@@ -60,6 +61,11 @@ public:
     // The transactions written so far (for tests and figures).
     std::size_t batches() const noexcept { return batches_.load(); }
 
+    // For tests: `hook` runs on the pool just before a full-text batch is indexed, once the
+    // group's other writers have been resumed and while its answer's waiter still waits. Set it
+    // before any write.
+    void on_full_text_batch(std::function<void()> hook) { before_index_ = std::move(hook); }
+
 private:
     struct Pending;
     struct Queue;
@@ -89,6 +95,7 @@ private:
     ConnectionPool& connections_;
     async::BlockingPool& pool_;
     std::unique_ptr<Queue> queue_;
+    std::function<void()> before_index_;
     std::atomic<std::size_t> batches_{0};
 };
 

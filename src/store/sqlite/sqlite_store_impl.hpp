@@ -201,18 +201,6 @@ private:
         }
     }
 
-    // The branch ending at `leaf_id`, found through shapes_ (reading only the messages not
-    // remembered yet), without sibling counts; nullopt when the rows read do not match what was
-    // remembered, or when more than `most_reads` messages' places or rows would have to be read
-    // (the caller then walks otherwise). Runs in a read snapshot.
-    std::optional<std::vector<PathMessage>> path_from_shapes(
-        Connection& c,
-        const std::string& conversation_id,
-        const std::optional<std::string>& leaf_id,
-        std::int64_t limit,
-        std::int64_t most_reads = std::numeric_limits<std::int64_t>::max()
-    );
-
     ConnectionPool connections_;
     ThreadConnections readers_;
     async::BlockingPool& pool_;
@@ -246,6 +234,20 @@ void index_messages_above(Connection& c);
 // The deletions and updates of messages counted in this snapshot (migration 0009): what the
 // rows TreeShapes remembers are valid for.
 std::int64_t message_epoch(Connection& c);
+
+// The branch ending at `leaf_id` (absent: the conversation's active leaf), found through `shapes`
+// (reading only the messages not remembered yet), without sibling counts; nullopt when the rows
+// read do not match what was remembered or cannot be remembered (a snapshot older than the
+// shapes', no room), or when more than `most_reads` places and rows would have to be read: the
+// caller then walks otherwise. Runs in the caller's read snapshot.
+std::optional<std::vector<PathMessage>> path_from_shapes(
+    Connection& c,
+    TreeShapes& shapes,
+    const std::string& conversation_id,
+    const std::optional<std::string>& leaf_id,
+    std::int64_t limit,
+    std::int64_t most_reads = std::numeric_limits<std::int64_t>::max()
+);
 
 // Indexes every message above the watermark (index_messages_above) and every title waiting in
 // conversations_fts_pending (migration 0008): inserts are indexed 64 at a time. One write

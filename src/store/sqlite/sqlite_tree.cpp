@@ -245,8 +245,9 @@ std::vector<PathMessage> path_by_sql_walk(
 
 }  // namespace
 
-std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
+std::optional<std::vector<PathMessage>> path_from_shapes(
     Connection& c,
+    TreeShapes& shapes,
     const std::string& conversation_id,
     const std::optional<std::string>& leaf_id,
     std::int64_t limit,
@@ -258,9 +259,8 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
     }
     const std::int64_t deletions = message_epoch(c);
     auto walk = TreeShapes::start(std::move(*leaf), limit, deletions);
-    std::int64_t reads = 0;
-    for (shapes_.extend(conversation_id, walk); !walk.done();
-         shapes_.extend(conversation_id, walk)) {
+    std::int64_t reads = 0;  // places and rows read (a message not remembered costs two)
+    for (shapes.extend(conversation_id, walk); !walk.done();) {
         if (++reads > most_reads) {
             return std::nullopt;
         }
@@ -274,9 +274,17 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
             }
             return std::nullopt;  // a parent that is not there: left to the SQL walk
         }
-        shapes_.add(
+        shapes.add(
             conversation_id, *walk.next, {st.column_int(0), column_optional_text(st, 1)}, deletions
         );
+        const std::size_t walked = walk.seqs.size();
+        shapes.extend(conversation_id, walk);
+        if (walk.seqs.size() == walked) {
+            // Not remembered after all: this snapshot is older than what the shapes hold (a
+            // deletion committed meanwhile), or there was no room. Left to the SQL walk, rather
+            // than reading the same message again and again.
+            return std::nullopt;
+        }
     }
     // Oldest first. The rows remembered are shared; the others are read by seq in this snapshot
     // and then remembered. Each row must be the message walked, its parent the one before it (the
@@ -301,11 +309,11 @@ std::optional<std::vector<PathMessage>> SqliteStore::path_from_shapes(
                              (m.id == walk.ids[k] && m.conversation_id == conversation_id));
     }
     if (!matches) {
-        shapes_.forget(conversation_id);
+        shapes.forget(conversation_id);
         return std::nullopt;
     }
     for (const std::size_t k : read.places) {
-        shapes_.add_row(conversation_id, walk.ids[k], out[k].message, deletions);
+        shapes.add_row(conversation_id, walk.ids[k], out[k].message, deletions);
     }
     return out;
 }
@@ -328,18 +336,20 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
     };
     // A branch remembered (a context read, of any size of conversation) or a small conversation
     // is read at once on this (I/O) thread with its read-only connection: the walk through the
-    // shapes remembered with at most kReadsAtOnce messages to read, or a scan of at most `most`
-    // index rows and the rows not remembered, as bounded as a page of the list (issue 14: no hop
-    // to the blocking pool and back). A turn's context read is the first: it reads no message
-    // but the one the previous turn did not store through this process, where the scan read
-    // every message's id and parent at every turn (~3k instructions each).
+    // shapes remembered with at most kReadsAtOnce places and rows to read (a message not
+    // remembered costs two), or a scan of at most `most` index rows and the rows not remembered,
+    // as bounded as a page of the list (issue 14: no hop to the blocking pool and back). A turn's
+    // context read is the first: the previous turn's rows were remembered when this process
+    // wrote them, so it reads none, where the scan read every message's id and parent at every
+    // turn (~6k instructions a message of context, with their strings and hashing).
     constexpr std::int64_t kReadsAtOnce = 16;
     auto at_once = read<std::optional<std::vector<PathMessage>>>(
         [&](Connection& c) -> Result<std::optional<std::vector<PathMessage>>> {
             return in_read_snapshot(c, [&]() -> std::optional<std::vector<PathMessage>> {
                 if (siblings == Siblings::skipped && limit > 0) {
-                    if (auto found =
-                            path_from_shapes(c, conversation_id, leaf_id, limit, kReadsAtOnce)) {
+                    if (auto found = path_from_shapes(
+                            c, shapes_, conversation_id, leaf_id, limit, kReadsAtOnce
+                        )) {
                         return found;
                     }
                 }
@@ -364,7 +374,8 @@ asio::awaitable<Result<std::vector<PathMessage>>> SqliteStore::message_path(
                 // A context read (no sibling counts) of a large conversation: through the
                 // shapes remembered, which spare the walk's search by text id at every step.
                 if (siblings == Siblings::skipped && limit > 0) {
-                    if (auto found = path_from_shapes(c, conversation_id, leaf_id, limit)) {
+                    if (auto found =
+                            path_from_shapes(c, shapes_, conversation_id, leaf_id, limit)) {
                         return std::move(*found);
                     }
                 }

@@ -3,8 +3,10 @@
 // not there, its id taken) is refused alone, and the others of its batch are stored.
 #include "store/sqlite/group_writer.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <future>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -228,8 +230,10 @@ TEST_F(GroupWriterTest, OnlyTheAnswerWaitsForTheFullTextBatch) {
         EXPECT_TRUE(st.step()) << sql;
         return st.column_int(0);
     };
+    std::atomic<int> resumed_so_far{0};
     // Writes `messages` in one group; the order in which their waiters resumed.
     const auto in_one_group = [&](const std::vector<Message>& messages) {
+        resumed_so_far = 0;
         std::promise<void> release;
         std::shared_future<void> released = release.get_future().share();
         pool_.post([released] { released.wait(); });
@@ -242,6 +246,7 @@ TEST_F(GroupWriterTest, OnlyTheAnswerWaitsForTheFullTextBatch) {
                     const auto r = co_await writer.insert(messages[k]);
                     EXPECT_TRUE(r.has_value()) << k << ": " << r.error().detail;
                     resumed.push_back(k);
+                    ++resumed_so_far;
                 },
                 asio::detached
             );
@@ -263,7 +268,21 @@ TEST_F(GroupWriterTest, OnlyTheAnswerWaitsForTheFullTextBatch) {
     for (int k : {140, 141, 142, 144}) {  // 141 is an answer
         group.push_back(message(k, conversation_.id));
     }
+    // The batch waits (on the pool) until the three others have resumed (on this thread): were
+    // it indexed before they resume, it would wait in vain.
+    std::atomic<int> batches{0};
+    std::atomic<bool> others_first{false};
+    writer.on_full_text_batch([&] {
+        ++batches;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (resumed_so_far.load() < 3 && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        others_first = resumed_so_far.load() == 3;
+    });
     EXPECT_EQ(in_one_group(group), (std::vector<std::size_t>{0, 2, 3, 1}));
+    EXPECT_EQ(batches.load(), 1);
+    EXPECT_TRUE(others_first.load());
     EXPECT_EQ(writer.batches(), 2U);
     EXPECT_EQ(read_int("SELECT seq FROM messages_fts_indexed"), 74);
     EXPECT_EQ(read_int("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'message'"), 74);

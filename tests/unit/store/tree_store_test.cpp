@@ -16,6 +16,7 @@
 #include "async/blocking_pool.hpp"
 #include "common/ids.hpp"
 #include "store/migrations.hpp"
+#include "store/sqlite/sqlite_store_impl.hpp"
 #include "store/store.hpp"
 #include "store/tree_walk.hpp"
 #include "support/run_awaitable.hpp"
@@ -520,6 +521,43 @@ TEST_P(TreeStoreTest, ContextReadsFollowWhatAnotherStoreAdds) {
     );
     EXPECT_EQ(ids(path(grown.back(), 500)), grown);    // the old branch, by its leaf
     EXPECT_EQ(ids(path(std::nullopt, 5)).size(), 5U);  // the newest five
+}
+
+// SQLite: a reader whose snapshot is older than what the shapes hold (a deletion committed after
+// it began, and a newer reader walked first) cannot remember what it reads; the walk through the
+// shapes gives up (to the SQL walk) instead of reading the same message again and again.
+TEST_P(TreeStoreTest, AWalkInASnapshotOlderThanTheShapesGivesUp) {
+    if (GetParam() != testing::Backend::sqlite) {
+        GTEST_SKIP() << "SQLite's TreeShapes";
+    }
+    const auto u = add("user", std::nullopt, 1);
+    const auto a = add("assistant", u, 2);
+    add("user", a, 3);
+    auto other = testing::seed_conversation(*store_, kBase);
+    ASSERT_TRUE(other);
+    Message gone;
+    gone.id = new_uuid_v7();
+    gone.conversation_id = other->id;
+    gone.role = "user";
+    gone.content = "deleted";
+    gone.created_at = kBase;
+    ASSERT_TRUE(run_awaitable(store_->insert_message(gone)).has_value());
+
+    const std::string& path = db_->url().target;
+    sqlite::Connection old_reader(path, true);
+    old_reader.run_cached("BEGIN");
+    const std::int64_t old_epoch = sqlite::message_epoch(old_reader);  // its snapshot begins
+    ASSERT_TRUE(run_awaitable(store_->delete_conversation(other->id)).value());
+    TreeShapes shapes;
+    sqlite::Connection reader(path, true);
+    EXPECT_GT(sqlite::message_epoch(reader), old_epoch);
+    const auto fresh =
+        sqlite::path_from_shapes(reader, shapes, conversation_.id, std::nullopt, 500);
+    ASSERT_TRUE(fresh.has_value());
+    EXPECT_EQ(fresh->size(), 3U);
+    EXPECT_FALSE(sqlite::path_from_shapes(old_reader, shapes, conversation_.id, std::nullopt, 500)
+                     .has_value());
+    old_reader.run_cached("COMMIT");
 }
 
 // A message a store has just written is the row the next read finds, field for field and with its
