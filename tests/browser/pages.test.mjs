@@ -329,6 +329,10 @@ describe("web client: open mode (AUTH_MODE=open)", { skip }, () => {
         const { page, problems, context } = await newPage(browser);
         await page.goto(`${server.baseUrl}/app/`);
         await page.locator("#chat-view").waitFor({ state: "visible" });
+        // Settled, as after a sign-up (support.mjs): the empty list has loaded, so nothing
+        // re-renders the chat after the message is sent (this test timed out waiting for the
+        // answer's bubble once, in a loaded CI run).
+        await page.locator("#conv-status", { hasText: "No conversations yet" }).waitFor({ state: "attached" });
         assert.equal(await page.locator("#auth-view").isVisible(), false);
         assert.equal(await page.locator("#sign-out").isVisible(), false);
         await sendMessage(page, "Hello in open mode");

@@ -469,9 +469,10 @@ TEST_P(TreeStoreTest, RememberedRowsGiveWayToAnotherStoresDeletion) {
 }
 
 // A context read goes through the shapes a store remembers whatever the conversation's size
-// (SQLite: on the I/O thread when at most 16 messages are not remembered, else by the scan or the
-// SQL walk). What another store (another process) adds must be followed: a few messages past
-// the branch remembered, more than the bound at once, and a branch switched to a sibling.
+// (SQLite: on the I/O thread when at most 16 places and rows are to be read, else by the scan or
+// the pool's walk). What another store (another process) adds must be followed: a few messages
+// past the branch remembered, more than the bound at once, a branch switched to a sibling, and a
+// conversation past the scan's bound.
 TEST_P(TreeStoreTest, ContextReadsFollowWhatAnotherStoreAdds) {
     auto other = db_->open(pool_);
     std::string parent;
@@ -521,6 +522,10 @@ TEST_P(TreeStoreTest, ContextReadsFollowWhatAnotherStoreAdds) {
     );
     EXPECT_EQ(ids(path(grown.back(), 500)), grown);    // the old branch, by its leaf
     EXPECT_EQ(ids(path(std::nullopt, 5)).size(), 5U);  // the newest five
+    add(260);  // past the in-memory scan's bound too (328 messages): the pool's walk
+    same_as_fresh(273);
+    add(2);
+    same_as_fresh(275);  // and through the shapes again
 }
 
 // SQLite: a reader whose snapshot is older than what the shapes hold (a deletion committed after
