@@ -21,8 +21,8 @@ struct LoadOptions {
     std::string targets_file;  // paths, one a line: connection i uses line i mod their number
     int expect_deltas = 0;     // fewer content deltas in a stream is an error (0: no check)
     int stall_ms = 200;
-    int ramp_ms = 1000;  // connection starts spread evenly over this time
-    int timeout_s = 30;  // longest silence (connect, or between reads) before giving up
+    int ramp_ms = 1000;      // connection starts spread evenly over this time
+    int timeout_s = 30;      // longest silence (connect, or between reads) before giving up
     std::string ttfts_file;  // when set, each stream's TTFT in ms is written there, in end order
 };
 
