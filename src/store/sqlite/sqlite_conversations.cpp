@@ -218,18 +218,23 @@ std::int64_t insert_message_row(Connection& c, const Message& m) {
 // cost ~236k instructions an insert, migration 0008). Not in a trigger: a trigger's program runs
 // at every insert (~8k instructions before its first statement) and begins the full-text table's
 // transaction (another commit step) even when it does nothing.
-bool index_batch_due(Connection& c) {
+bool index_batch_due(Connection& c, std::optional<std::int64_t> newest) {
     constexpr std::int64_t kBatch = 64;
+    // The newest seq is read only when the caller does not know it (an import does: the row it
+    // just inserted).
     auto st = c.prepare(
-        "SELECT (SELECT seq FROM messages_fts_indexed), (SELECT COALESCE(MAX(seq), 0) FROM "
-        "messages)"
+        newest ? std::string_view("SELECT (SELECT seq FROM messages_fts_indexed), NULL")
+               : std::string_view(
+                     "SELECT (SELECT seq FROM messages_fts_indexed), (SELECT COALESCE(MAX(seq), "
+                     "0) FROM messages)"
+                 )
     );
     st.step();
     if (st.column_is_null(0)) {
         // Without its row nothing would ever be indexed again, silently.
         throw SqliteError(SQLITE_CORRUPT, "messages_fts_indexed has no row");
     }
-    return st.column_int(1) >= st.column_int(0) + kBatch;
+    return newest.value_or(st.column_int(1)) >= st.column_int(0) + kBatch;
 }
 
 void index_messages_above(Connection& c) {

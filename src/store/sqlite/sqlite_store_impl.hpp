@@ -223,9 +223,10 @@ Message read_message(const Statement& st, int first = 0);
 void insert_conversation_row(Connection& c, const Conversation& conv);
 std::int64_t insert_message_row(Connection& c, const Message& m);
 
-// Whether the newest message is 64 or more seqs above the watermark in messages_fts_indexed
-// (migration 0011): the batch index_messages_above should index now.
-bool index_batch_due(Connection& c);
+// Whether the newest message (its seq `newest` when the caller knows it) is 64 or more seqs above
+// the watermark in messages_fts_indexed (migration 0011): the batch index_messages_above should
+// index now.
+bool index_batch_due(Connection& c, std::optional<std::int64_t> newest = std::nullopt);
 
 // Indexes for search every message above the watermark in messages_fts_indexed (migration 0011),
 // in one statement, and moves the watermark to the newest seq. In the caller's transaction.

@@ -430,8 +430,7 @@ asio::awaitable<Result<void>> SqliteStore::insert_conversation_trees(
             for (const auto& tree : trees) {
                 insert_conversation_row(c, tree.conversation);
                 for (const auto& m : tree.messages) {
-                    insert_message_row(c, m);
-                    if (index_batch_due(c)) {
+                    if (index_batch_due(c, insert_message_row(c, m))) {
                         index_messages_above(c);
                     }
                 }
