@@ -116,8 +116,10 @@ void decode_openai(benchmark::State& state) {
 
 // An answer of 64 text deltas as OpenAI streams it (the first chunk with the role, 64 chunks of
 // text, the finish chunk, the usage chunk, `[DONE]`): the decoder's per-delta cost, with the
-// plain-chunk scan (the default) and with every chunk parsed in full.
-std::string openai_answer() {
+// plain-chunk scan (the default) and with every chunk parsed in full. With `escapes`, as in an
+// answer of code or Markdown, every other text ends its line (`\n`) and every eighth quotes
+// (`\"`).
+std::string openai_answer(bool escapes = false) {
     const std::string head =
         R"(data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,)"
         R"("model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,)";
@@ -125,7 +127,14 @@ std::string openai_answer() {
                              "\n\n";
     std::string out = head + R"("delta":{"role":"assistant","content":""})" + tail;
     for (int k = 1; k <= 64; ++k) {
-        out += head + R"("delta":{"content":" token)" + std::to_string(k) + "\"}" + tail;
+        std::string text = " token" + std::to_string(k);
+        if (escapes && k % 2 == 0) {
+            text += R"(\n)";
+        }
+        if (escapes && k % 8 == 0) {
+            text = R"( \"quoted\")" + text;
+        }
+        out += head + R"("delta":{"content":")" + text + "\"}" + tail;
     }
     out += head + R"("delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null})"
                   "\n\n";
@@ -137,6 +146,11 @@ std::string openai_answer() {
 
 void decode_openai_answer64(benchmark::State& state) {
     static const std::string answer = openai_answer();
+    run_decode<parley::llm::OpenAiStreamDecoder>(state, answer);
+}
+
+void decode_openai_answer64_escapes(benchmark::State& state) {
+    static const std::string answer = openai_answer(true);
     run_decode<parley::llm::OpenAiStreamDecoder>(state, answer);
 }
 
@@ -157,6 +171,7 @@ void decode_gemini(benchmark::State& state) {
 
 BENCHMARK(decode_openai);
 BENCHMARK(decode_openai_answer64);
+BENCHMARK(decode_openai_answer64_escapes);
 BENCHMARK(decode_openai_answer64_full_parse);
 BENCHMARK(decode_anthropic);
 BENCHMARK(decode_gemini);

@@ -382,32 +382,150 @@ bool in(unsigned char b, unsigned char low, unsigned char high) noexcept {
     return b >= low && b <= high;
 }
 
-// True when every byte may stand in a JSON string as it is and means itself: no control
-// character, quote or backslash, and well-formed UTF-8 (RFC 3629: no overlong form, surrogate or
-// code point past U+10FFFF), which is what Boost.JSON's parser accepts.
-bool plain_text(std::string_view s) noexcept {
+// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong form, surrogate or code
+// point past U+10FFFF, which is what Boost.JSON's parser accepts) that starts at p, a byte of
+// 0x80 or more; 0 when there is none.
+std::size_t utf8_sequence(const unsigned char* p, std::ptrdiff_t left) noexcept {
+    const unsigned char b = *p;
+    if (in(b, 0xC2, 0xDF) && left >= 2 && in(p[1], 0x80, 0xBF)) {
+        return 2;
+    }
+    if (b >= 0xE0 && b <= 0xEF && left >= 3 &&
+        in(p[1], b == 0xE0 ? 0xA0 : 0x80, b == 0xED ? 0x9F : 0xBF) && in(p[2], 0x80, 0xBF)) {
+        return 3;
+    }
+    if (b >= 0xF0 && b <= 0xF4 && left >= 4 &&
+        in(p[1], b == 0xF0 ? 0x90 : 0x80, b == 0xF4 ? 0x8F : 0xBF) && in(p[2], 0x80, 0xBF) &&
+        in(p[3], 0x80, 0xBF)) {
+        return 4;
+    }
+    return 0;
+}
+
+// The value of four hex digits at p (at least four bytes), or -1.
+long hex4(const unsigned char* p) noexcept {
+    long v = 0;
+    for (int i = 0; i < 4; ++i) {
+        const unsigned char c = p[i];
+        int d = 0;
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            d = c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            d = c - 'A' + 10;
+        } else {
+            return -1;
+        }
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+void put_utf8(std::string& out, unsigned long cp) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+}
+
+// The text of a JSON string whose body (between its quotes) is `s`, into `out`: true when `s` is
+// a body Boost.JSON's parser accepts whole, with the same text. Bytes that stand for themselves
+// (no control character, quote or backslash; well-formed UTF-8) are copied in runs; the escapes
+// of RFC 8259 are undone, a \u escape's surrogates only as a high one followed by a low one. A
+// lone surrogate, like anything else, is false: the full scan decides then.
+bool json_text(std::string_view s, std::string& out) {
+    out.clear();
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* end = p + s.size();
+    const auto* const end = p + s.size();
+    const auto* run = p;
     while (p < end) {
         const unsigned char b = *p;
-        if (b < 0x80) {
-            if (b < 0x20 || b == '"' || b == '\\') {
+        if (b >= 0x20 && b != '"' && b != '\\') {
+            if (b < 0x80) {
+                ++p;
+            } else if (const std::size_t n = utf8_sequence(p, end - p); n > 0) {
+                p += n;
+            } else {
                 return false;
             }
-            ++p;
             continue;
         }
-        const auto left = end - p;
-        if (in(b, 0xC2, 0xDF) && left >= 2 && in(p[1], 0x80, 0xBF)) {
+        if (b != '\\' || end - p < 2) {
+            return false;  // a control character, an unescaped quote, or a backslash at the end
+        }
+        out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
+        char plain = 0;
+        switch (p[1]) {
+            case '"':
+                plain = '"';
+                break;
+            case '\\':
+                plain = '\\';
+                break;
+            case '/':
+                plain = '/';
+                break;
+            case 'b':
+                plain = '\b';
+                break;
+            case 'f':
+                plain = '\f';
+                break;
+            case 'n':
+                plain = '\n';
+                break;
+            case 'r':
+                plain = '\r';
+                break;
+            case 't':
+                plain = '\t';
+                break;
+            case 'u':
+                break;
+            default:
+                return false;
+        }
+        if (p[1] != 'u') {
+            out.push_back(plain);
             p += 2;
-        } else if (b >= 0xE0 && b <= 0xEF && left >= 3 && in(p[1], b == 0xE0 ? 0xA0 : 0x80, b == 0xED ? 0x9F : 0xBF) && in(p[2], 0x80, 0xBF)) {
-            p += 3;
-        } else if (b >= 0xF0 && b <= 0xF4 && left >= 4 && in(p[1], b == 0xF0 ? 0x90 : 0x80, b == 0xF4 ? 0x8F : 0xBF) && in(p[2], 0x80, 0xBF) && in(p[3], 0x80, 0xBF)) {
-            p += 4;
-        } else {
+            run = p;
+            continue;
+        }
+        const long high = end - p >= 6 ? hex4(p + 2) : -1;
+        if (high < 0 || (high >= 0xDC00 && high <= 0xDFFF)) {
             return false;
         }
+        if (high < 0xD800 || high > 0xDBFF) {
+            put_utf8(out, static_cast<unsigned long>(high));
+            p += 6;
+            run = p;
+            continue;
+        }
+        const long low = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+        if (low < 0xDC00 || low > 0xDFFF) {
+            return false;
+        }
+        put_utf8(
+            out,
+            0x10000 + ((static_cast<unsigned long>(high) - 0xD800) << 10) +
+                (static_cast<unsigned long>(low) - 0xDC00)
+        );
+        p += 12;
+        run = p;
     }
+    out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
     return true;
 }
 
@@ -418,9 +536,8 @@ PlainChunk PlainChunkScanner::scan(std::string_view data, std::string& content) 
         data.ends_with(tail_)) {
         const std::string_view text =
             data.substr(head_.size(), data.size() - head_.size() - tail_.size());
-        if (plain_text(text)) {
+        if (json_text(text, content)) {
             ++shortcuts_;
-            content.assign(text);
             return PlainChunk::content;
         }
     }

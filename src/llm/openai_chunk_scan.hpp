@@ -36,10 +36,11 @@ PlainChunk scan_plain_chunk(std::string_view data, std::string& content);
 // id, created, model and choice) around a different text. Once a chunk has scanned as `content`
 // with its text in the document's one `"content"` string, written `"content":"…"`, the bytes
 // before and after that text are kept;
-// a later chunk made of the same bytes around a text with no escape to undo (no quote, backslash
-// or control character; well-formed UTF-8) is the same document with another string, so it is
-// `content` without a parse. Anything else (an escape, another envelope) is scanned in full. The
-// outcomes are scan_plain_chunk's for every input (the tests compare them).
+// a later chunk made of the same bytes around another string body that Boost.JSON accepts whole
+// (well-formed UTF-8, no control character, every quote and backslash escaped, a \u escape's
+// surrogates in pairs) is the same document with another string, so it is `content` without a
+// parse, its escapes undone. Anything else (a lone surrogate, another envelope) is scanned in
+// full. The outcomes are scan_plain_chunk's for every input (the tests compare them).
 class PlainChunkScanner {
 public:
     PlainChunk scan(std::string_view data, std::string& content);

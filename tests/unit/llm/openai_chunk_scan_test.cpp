@@ -161,8 +161,22 @@ std::vector<std::string> texts_in_the_envelope() {
         "\x7f",
         R"(a","content":"b)",                // a second content member: "other"
         R"(a"},"refusal":"no","x":{"y":")",  // a refusal: "other"
-        R"(a\"b)",                           // an escaped quote: unescaped by the full scan
+        R"(a\"b)",                           // an escaped quote: unescaped by the shortcut
         R"(line\nbreak \u00e9)",
+        R"(every escape \" \\ \/ \b \f \n \r \t \u0041 \u00E9 \u20ac \uFFFF \u0000 \u001f)",
+        R"(a pair \ud83d\ude00 and \uD83D\uDE00, the last BMP \ud7ff \ue000)",
+        R"(\\)",                // an escaped backslash, then the closing quote
+        R"(\\")",               // then a quote not escaped: not one string
+        R"(lone high \ud83d)",  // surrogates alone, or in the wrong order: the full scan's
+        R"(lone high \ud83d then \u0041)",
+        R"(lone low \ude00)",
+        R"(\ude00\ud83d)",
+        R"(high at the end \ud83d\)",
+        R"(bad escapes \x \U0041)",
+        R"(short \u12)",
+        R"(short at the end \u12a)",
+        R"(not hex \u12g4 \uZZZZ)",
+        "raw tab \t inside",  // a control character, even a tab: not JSON
         "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf \xed\x9f\xbf",  // UTF-8
         "bad \xff byte",  // not UTF-8: "other"
         "overlong \xc0\xaf \xe0\x80\xaf \xf0\x80\x80\xaf",
@@ -178,7 +192,7 @@ std::vector<std::string> texts_in_the_envelope() {
 }
 
 // PlainChunkScanner says what scan_plain_chunk says of every chunk, and skips the parse only for
-// a chunk that repeats the last envelope around printable ASCII.
+// a chunk that repeats the last envelope around a string body, escapes and UTF-8 included.
 TEST(OpenAiChunkScanTest, ScannerAgreesWithTheScanAndShortcutsOnlyARepeatedEnvelope) {
     const auto expect_same = [](PlainChunkScanner& scanner, const std::string& data) {
         std::string got = "stale";
@@ -210,21 +224,32 @@ TEST(OpenAiChunkScanTest, ScannerAgreesWithTheScanAndShortcutsOnlyARepeatedEnvel
     EXPECT_EQ(scanner.shortcuts(), 1U);
     ASSERT_EQ(scanner.scan(plain(R"({"content":"a\nb"})"), content), PlainChunk::content);
     EXPECT_EQ(content, "a\nb");
-    EXPECT_EQ(scanner.shortcuts(), 1U);  // an escape: parsed
+    EXPECT_EQ(scanner.shortcuts(), 2U);  // an escape: undone, no parse
+    ASSERT_EQ(
+        scanner.scan(plain(R"({"content":"\"q\" \ud83d\ude00 \u00e9"})"), content),
+        PlainChunk::content
+    );
+    EXPECT_EQ(content, "\"q\" \xf0\x9f\x98\x80 \xc3\xa9");
+    EXPECT_EQ(scanner.shortcuts(), 3U);
     ASSERT_EQ(
         scanner.scan(plain("{\"content\":\"d\xc3\xa9j\xc3\xa0\"}"), content), PlainChunk::content
     );
     EXPECT_EQ(content, "d\xc3\xa9j\xc3\xa0");
-    EXPECT_EQ(scanner.shortcuts(), 2U);  // UTF-8 as it is: no parse
+    EXPECT_EQ(scanner.shortcuts(), 4U);  // UTF-8 as it is: no parse
+    // A lone surrogate is left to the full scan, whatever it makes of it.
+    std::string lone;
+    const PlainChunk lone_shape = scan_plain_chunk(plain(R"({"content":"\ud83d"})"), lone);
+    EXPECT_EQ(scanner.scan(plain(R"({"content":"\ud83d"})"), content), lone_shape);
+    EXPECT_EQ(scanner.shortcuts(), 4U);
     // Another envelope (a different id) is parsed, then becomes the one kept.
     std::string other = plain(R"({"content":"x"})");
     other.replace(other.find("chatcmpl-1"), 10, "chatcmpl-2");
     ASSERT_EQ(scanner.scan(other, content), PlainChunk::content);
-    EXPECT_EQ(scanner.shortcuts(), 2U);
+    EXPECT_EQ(scanner.shortcuts(), 4U);
     other.replace(other.find(R"("x")"), 3, R"("y")");
     ASSERT_EQ(scanner.scan(other, content), PlainChunk::content);
     EXPECT_EQ(content, "y");
-    EXPECT_EQ(scanner.shortcuts(), 3U);
+    EXPECT_EQ(scanner.shortcuts(), 5U);
 
     // Two `"content":"` members (one in a skipped field): no envelope is kept.
     PlainChunkScanner twice;
