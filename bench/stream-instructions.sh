@@ -11,8 +11,11 @@
 # streams makes each run index the same number of batches. (With 24, as before stop 32, the
 # 64-delta run indexed a batch the 16-delta run did not, and ~420 instructions of it were counted
 # "per delta".)
+# With NGINX=1 the same runs go through bench/stream.sh's nginx pass-through (one worker, no master
+# process, under callgrind; /v1/chat/completions straight to the fake upstream) and its counts are
+# printed beside Parley's: the user-space work a proxy needs for the same stream.
 # Usage: bench/stream-instructions.sh — env: STREAMS (default 32), CONCURRENCY (default 4),
-# KEEP_DUMPS (a directory to keep the two runs' profiles in, for callgrind_annotate).
+# KEEP_DUMPS (a directory to keep the two runs' profiles in, for callgrind_annotate), NGINX.
 # Needs valgrind and a release build (cmake --build --preset release --target parley
 # parley_stream_load).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,7 +31,12 @@ command -v valgrind >/dev/null || { echo "bench: valgrind not installed" >&2; ex
 
 WORK=$(mktemp -d /tmp/parley-instr.XXXXXX)
 UPSTREAM_PID=
+NGINX_PID=
 cleanup() {
+    if [[ -n $NGINX_PID ]]; then
+        kill -TERM "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+    fi
     stop_parley || true
     stop_upstream
     rm -rf "$WORK"
@@ -75,3 +83,50 @@ per_stream=$((ir16 / streams - 16 * per_delta))
 echo "parley instructions (callgrind, $streams streams over $concurrency connections, one I/O thread):"
 printf '  per delta  %12d\n  per stream %12d (without its deltas)\n' "$per_delta" "$per_stream"
 printf '  16-delta run %d, 64-delta run %d\n' "$ir16" "$ir64"
+
+((${NGINX:-0})) || exit 0
+stop_parley
+# nginx under callgrind: one process serves (no master to fork workers), counted like Parley.
+prefix=$WORK/nginx
+mkdir -p "$prefix"
+for d in client_body proxy fastcgi uwsgi scgi; do mkdir -p "$prefix/$d"; done
+NPORT=$(free_port)
+{
+    echo "master_process off;"
+    sed -e "s|@PREFIX@|$prefix|g" -e "s|@LISTEN@|127.0.0.1:$NPORT|g" \
+        -e "s|@UPSTREAM@|127.0.0.1:$UPORT|g" -e "s|@WORKERS@|1|g" "$BENCH_ROOT/bench/nginx-stream.conf"
+} >"$prefix/nginx.conf"
+valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" \
+    "$(command -v nginx || echo /usr/sbin/nginx)" -p "$prefix" -c "$prefix/nginx.conf" \
+    -g 'daemon off;' >"$prefix/stdout.log" 2>&1 &
+NGINX_PID=$!
+for _ in $(seq 1 200); do
+    curl -s -o /dev/null "http://127.0.0.1:$NPORT/" && break
+    kill -0 "$NGINX_PID" 2>/dev/null || { echo "bench: nginx did not start: $(cat "$prefix/stdout.log")" >&2; exit 1; }
+    sleep 0.1
+done
+PARLEY_PID=$NGINX_PID # what callgrind_dump_total asks
+
+# usage: run_nginx DELTAS STREAMS — as run, through nginx.
+run_nginx() {
+    curl -fs -X POST "http://127.0.0.1:$UPORT/bench/deltas" -d "$1" >/dev/null
+    callgrind_control -z "$NGINX_PID" >/dev/null 2>&1
+    "$LOAD_BIN" load --url "http://127.0.0.1:$NPORT/v1/chat/completions" \
+        --concurrency "$concurrency" --streams "$2" --expect-deltas "$1" --stall-ms 100000 \
+        --timeout-s 120 >"$WORK/line.$1"
+    jq -e '.errors == 0' "$WORK/line.$1" >/dev/null ||
+        { echo "bench: errors in nginx's $1-delta run: $(cat "$WORK/line.$1")" >&2; exit 1; }
+    callgrind_dump_total "$WORK"
+}
+
+run_nginx 16 "$concurrency" >/dev/null # warm-up: the upstream keep-alive connections
+nx16=$(run_nginx 16 "$streams")
+nx64=$(run_nginx 64 "$streams")
+nx_delta=$(((nx64 - nx16) / (streams * 48)))
+nx_stream=$((nx16 / streams - 16 * nx_delta))
+PARLEY_PID=
+echo "nginx instructions (callgrind, the same runs, one process):"
+printf '  per delta  %12d\n  per stream %12d (without its deltas)\n' "$nx_delta" "$nx_stream"
+awk -v pd="$per_delta" -v ps="$per_stream" -v nd="$nx_delta" -v ns="$nx_stream" 'BEGIN {
+    printf "Parley / nginx: per delta %.1fx, per stream %.1fx, a 64-delta answer %.1fx\n",
+        pd / nd, ps / ns, (64 * pd + ps) / (64 * nd + ns) }'
