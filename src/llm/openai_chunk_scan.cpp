@@ -1,6 +1,9 @@
 #include "llm/openai_chunk_scan.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string_view>
 
 #include <boost/json/array.hpp>
 #include <boost/json/basic_parser_impl.hpp>
@@ -8,6 +11,7 @@
 #include <boost/json/parse_options.hpp>
 #include <boost/json/string.hpp>
 
+#include "llm/json_string_body.hpp"
 #include "llm/wire_json.hpp"
 
 namespace parley::llm {
@@ -45,6 +49,26 @@ public:
     explicit PlainChunkHandler(std::string& content) : content_(content) {}
 
     bool has_content() const noexcept { return seen_content_ && content_is_string_; }
+
+    // Where the content string's text stands, as it is, in `data` (the whole document parsed):
+    // the parser hands a string without escapes over in one piece, pointing into its input;
+    // npos when the text came otherwise (an escape, and the parser's own buffer).
+    std::size_t raw_content_at(std::string_view data) const {
+        const std::less_equal<const char*> before;
+        const char* const begin = data.data();
+        const char* const end = begin + data.size();
+        if (!has_content() || content_pieces_ != 1 || content_at_ == nullptr ||
+            !before(begin, content_at_) || !before(content_at_ + content_.size(), end)) {
+            return std::string_view::npos;
+        }
+        const auto at = static_cast<std::size_t>(content_at_ - begin);
+        const std::size_t after = at + content_.size();
+        // Its quotes around it, as a string's text as it is must have.
+        if (at == 0 || data[at - 1] != '"' || after >= data.size() || data[after] != '"') {
+            return std::string_view::npos;
+        }
+        return at;
+    }
 
     bool on_document_begin(error_code&) { return true; }
 
@@ -294,6 +318,9 @@ private:
             }
         }
         if (string_slot_ == Slot::content) {
+            if (content_pieces_++ == 0) {
+                content_at_ = s.data();
+            }
             content_.append(s.data(), s.size());
         } else if (string_slot_ == Slot::object) {
             // Follows "error" as far as the value does; npos once it departs from it.
@@ -345,6 +372,8 @@ private:
     static constexpr std::size_t kErrorSize = 5;
 
     std::string& content_;
+    const char* content_at_ = nullptr;
+    std::size_t content_pieces_ = 0;
     Place place_ = Place::document;
     Slot slot_ = Slot::skip;
     Slot string_slot_ = Slot::skip;
@@ -361,9 +390,10 @@ private:
     std::size_t key_size_ = 0;
 };
 
-}  // namespace
-
-PlainChunk scan_plain_chunk(std::string_view data, std::string& content) {
+// scan_plain_chunk, and on `content` where the text stands as it is in `data` (npos when its
+// string had an escape).
+PlainChunk scan_plain_chunk_at(std::string_view data, std::string& content, std::size_t& text_at) {
+    text_at = std::string_view::npos;
     bj::parse_options options;
     options.max_depth = wire::kMaxDepth;
     bj::basic_parser<PlainChunkHandler> parser(options, content);
@@ -372,205 +402,43 @@ PlainChunk scan_plain_chunk(std::string_view data, std::string& content) {
     if (ec || n < data.size()) {
         return PlainChunk::other;
     }
-    return parser.handler().has_content() ? PlainChunk::content : PlainChunk::no_content;
-}
-
-namespace {
-
-// The bytes a continuation byte of a UTF-8 sequence must be within.
-bool in(unsigned char b, unsigned char low, unsigned char high) noexcept {
-    return b >= low && b <= high;
-}
-
-// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong form, surrogate or code
-// point past U+10FFFF, which is what Boost.JSON's parser accepts) that starts at p, a byte of
-// 0x80 or more; 0 when there is none.
-std::size_t utf8_sequence(const unsigned char* p, std::ptrdiff_t left) noexcept {
-    const unsigned char b = *p;
-    if (in(b, 0xC2, 0xDF) && left >= 2 && in(p[1], 0x80, 0xBF)) {
-        return 2;
+    if (!parser.handler().has_content()) {
+        return PlainChunk::no_content;
     }
-    if (b >= 0xE0 && b <= 0xEF && left >= 3 &&
-        in(p[1], b == 0xE0 ? 0xA0 : 0x80, b == 0xED ? 0x9F : 0xBF) && in(p[2], 0x80, 0xBF)) {
-        return 3;
-    }
-    if (b >= 0xF0 && b <= 0xF4 && left >= 4 &&
-        in(p[1], b == 0xF0 ? 0x90 : 0x80, b == 0xF4 ? 0x8F : 0xBF) && in(p[2], 0x80, 0xBF) &&
-        in(p[3], 0x80, 0xBF)) {
-        return 4;
-    }
-    return 0;
-}
-
-// The value of four hex digits at p (at least four bytes), or -1.
-long hex4(const unsigned char* p) noexcept {
-    long v = 0;
-    for (int i = 0; i < 4; ++i) {
-        const unsigned char c = p[i];
-        int d = 0;
-        if (c >= '0' && c <= '9') {
-            d = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-            d = c - 'a' + 10;
-        } else if (c >= 'A' && c <= 'F') {
-            d = c - 'A' + 10;
-        } else {
-            return -1;
-        }
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-void put_utf8(std::string& out, unsigned long cp) {
-    if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-}
-
-// The text of a JSON string whose body (between its quotes) is `s`, into `out`: true when `s` is
-// a body Boost.JSON's parser accepts whole, with the same text. Bytes that stand for themselves
-// (no control character, quote or backslash; well-formed UTF-8) are copied in runs; the escapes
-// of RFC 8259 are undone, a \u escape's surrogates only as a high one followed by a low one. A
-// lone surrogate, like anything else, is false: the full scan decides then.
-bool json_text(std::string_view s, std::string& out) {
-    out.clear();
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* const end = p + s.size();
-    const auto* run = p;
-    while (p < end) {
-        const unsigned char b = *p;
-        if (b >= 0x20 && b != '"' && b != '\\') {
-            if (b < 0x80) {
-                ++p;
-            } else if (const std::size_t n = utf8_sequence(p, end - p); n > 0) {
-                p += n;
-            } else {
-                return false;
-            }
-            continue;
-        }
-        if (b != '\\' || end - p < 2) {
-            return false;  // a control character, an unescaped quote, or a backslash at the end
-        }
-        out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
-        char plain = 0;
-        switch (p[1]) {
-            case '"':
-                plain = '"';
-                break;
-            case '\\':
-                plain = '\\';
-                break;
-            case '/':
-                plain = '/';
-                break;
-            case 'b':
-                plain = '\b';
-                break;
-            case 'f':
-                plain = '\f';
-                break;
-            case 'n':
-                plain = '\n';
-                break;
-            case 'r':
-                plain = '\r';
-                break;
-            case 't':
-                plain = '\t';
-                break;
-            case 'u':
-                break;
-            default:
-                return false;
-        }
-        if (p[1] != 'u') {
-            out.push_back(plain);
-            p += 2;
-            run = p;
-            continue;
-        }
-        const long high = end - p >= 6 ? hex4(p + 2) : -1;
-        if (high < 0 || (high >= 0xDC00 && high <= 0xDFFF)) {
-            return false;
-        }
-        if (high < 0xD800 || high > 0xDBFF) {
-            put_utf8(out, static_cast<unsigned long>(high));
-            p += 6;
-            run = p;
-            continue;
-        }
-        const long low = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
-        if (low < 0xDC00 || low > 0xDFFF) {
-            return false;
-        }
-        put_utf8(
-            out,
-            0x10000 + ((static_cast<unsigned long>(high) - 0xD800) << 10) +
-                (static_cast<unsigned long>(low) - 0xDC00)
-        );
-        p += 12;
-        run = p;
-    }
-    out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
-    return true;
+    text_at = parser.handler().raw_content_at(data);
+    return PlainChunk::content;
 }
 
 }  // namespace
 
+PlainChunk scan_plain_chunk(std::string_view data, std::string& content) {
+    std::size_t text_at = 0;
+    return scan_plain_chunk_at(data, content, text_at);
+}
+
 PlainChunk PlainChunkScanner::scan(std::string_view data, std::string& content) {
     if (!head_.empty() && data.size() >= head_.size() + tail_.size() && data.starts_with(head_) &&
-        data.ends_with(tail_)) {
-        const std::string_view text =
-            data.substr(head_.size(), data.size() - head_.size() - tail_.size());
-        if (json_text(text, content)) {
-            ++shortcuts_;
-            return PlainChunk::content;
-        }
+        data.ends_with(tail_) &&
+        json_string_body_text(
+            data.substr(head_.size(), data.size() - head_.size() - tail_.size()), content
+        )) {
+        ++shortcuts_;
+        return PlainChunk::content;
     }
-    const PlainChunk shape = scan_plain_chunk(data, content);
-    if (shape == PlainChunk::content) {
-        remember(data);
+    std::size_t text_at = 0;
+    const PlainChunk shape = scan_plain_chunk_at(data, content, text_at);
+    if (shape == PlainChunk::content && text_at != std::string_view::npos) {
+        remember(data, text_at, content.size());
     }
     return shape;
 }
 
-void PlainChunkScanner::remember(std::string_view data) {
-    head_.clear();
-    tail_.clear();
-    // `"content"` occurring once means one string "content" in the whole document (a quote inside
-    // a string is escaped): the key of the delta's text, which the scan found. Any other member
-    // or value named so (a skipped field's) and the chunk is not remembered. Then the compact
-    // `:"` must follow, the text's opening quote.
-    constexpr std::string_view kName = R"("content")";
-    const auto at = data.find(kName);
-    if (at == std::string_view::npos || data.find(kName, at + 1) != std::string_view::npos ||
-        data.substr(at + kName.size(), 2) != R"(:")") {
-        return;
-    }
-    const std::size_t begin = at + kName.size() + 2;
-    std::size_t i = begin;
-    while (i < data.size() && data[i] != '"') {
-        i += data[i] == '\\' ? 2 : 1;  // an escape's second byte cannot end the string
-    }
-    if (i >= data.size()) {
-        return;
-    }
-    head_.assign(data.substr(0, begin));
-    tail_.assign(data.substr(i));
+void PlainChunkScanner::remember(std::string_view data, std::size_t at, std::size_t size) {
+    // What the scan found: the text's opening quote ends the head, its closing quote starts the
+    // tail. A later chunk of these bytes around another string body is this document with another
+    // value for that string, which is the delta's text, wherever else the word "content" appears.
+    head_.assign(data.substr(0, at));
+    tail_.assign(data.substr(at + size));
 }
 
 }  // namespace parley::llm

@@ -34,13 +34,13 @@ PlainChunk scan_plain_chunk(std::string_view data, std::string& content);
 
 // scan_plain_chunk for the chunks of one stream, which nearly all repeat one envelope (the same
 // id, created, model and choice) around a different text. Once a chunk has scanned as `content`
-// with its text in the document's one `"content"` string, written `"content":"…"`, the bytes
-// before and after that text are kept;
-// a later chunk made of the same bytes around another string body that Boost.JSON accepts whole
-// (well-formed UTF-8, no control character, every quote and backslash escaped, a \u escape's
-// surrogates in pairs) is the same document with another string, so it is `content` without a
-// parse, its escapes undone. Anything else (a lone surrogate, another envelope) is scanned in
-// full. The outcomes are scan_plain_chunk's for every input (the tests compare them).
+// with its text written as it is (no escape), the bytes before and after that text are kept; a
+// later chunk made of the same bytes around another string body that Boost.JSON accepts whole
+// (json_string_body_text: escapes undone, UTF-8 checked, \u surrogates only in pairs) is the
+// same document with another value for that one string, so it is `content` without a parse.
+// Anything else (a lone surrogate, another envelope) is scanned in full, and a chunk whose text
+// had an escape leaves the kept envelope as it was. The outcomes are scan_plain_chunk's for every
+// input (the tests compare them).
 class PlainChunkScanner {
 public:
     PlainChunk scan(std::string_view data, std::string& content);
@@ -49,7 +49,7 @@ public:
     std::uint64_t shortcuts() const noexcept { return shortcuts_; }
 
 private:
-    void remember(std::string_view data);
+    void remember(std::string_view data, std::size_t at, std::size_t size);
 
     std::string head_;  // up to and including the text's opening quote; empty: none kept
     std::string tail_;  // from the text's closing quote

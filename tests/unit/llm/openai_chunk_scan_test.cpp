@@ -2,8 +2,10 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include "llm/openai_codec.hpp"
@@ -169,6 +171,16 @@ std::vector<std::string> texts_in_the_envelope() {
         R"(\\")",               // then a quote not escaped: not one string
         R"(lone high \ud83d)",  // surrogates alone, or in the wrong order: the full scan's
         R"(lone high \ud83d then \u0041)",
+        R"(\ud83d\u0041)",
+        R"(\ud83d\ud83d)",
+        R"(\ud83d\ue000)",
+        R"(\ud800\udc00 \udbff\udfff)",  // the pairs' ends
+        R"(\udbff)",
+        R"(\udc00)",
+        R"(\udfff)",
+        R"(\u00G0 \u00`0 \u00@0 \u00:0)",
+        "\xe0\x9f\xbf \xf0\x8f\xbf\xbf \xc3\xc0",  // not UTF-8
+        R"(a","x":"b)",  // still the plain shape with the text "a", but not this envelope
         R"(lone low \ude00)",
         R"(\ude00\ud83d)",
         R"(high at the end \ud83d\)",
@@ -203,10 +215,15 @@ TEST(OpenAiChunkScanTest, ScannerAgreesWithTheScanAndShortcutsOnlyARepeatedEnvel
             EXPECT_EQ(got, want) << data;
         }
     };
+    // The shortcut is taken exactly for the texts that are one JSON string's body (what
+    // Boost.JSON says of the text in quotes), with the text Boost.JSON reads.
     for (const std::string& text : texts_in_the_envelope()) {
         PlainChunkScanner scanner;
         expect_same(scanner, plain(R"({"content":"Hello"})"));
         expect_same(scanner, plain(R"({"content":")" + text + R"("})"));
+        boost::system::error_code ec;
+        const auto alone = boost::json::parse("\"" + text + "\"", ec);
+        EXPECT_EQ(scanner.shortcuts(), !ec && alone.is_string() ? 1U : 0U) << text;
     }
     // One scanner through every case, its envelope changing as it goes.
     PlainChunkScanner through;
@@ -251,13 +268,32 @@ TEST(OpenAiChunkScanTest, ScannerAgreesWithTheScanAndShortcutsOnlyARepeatedEnvel
     EXPECT_EQ(content, "y");
     EXPECT_EQ(scanner.shortcuts(), 5U);
 
-    // Two `"content":"` members (one in a skipped field): no envelope is kept.
+    // Two `"content":"` members (one in a skipped field): the envelope kept is around the one the
+    // scan read, the delta's; a change in the other one is a change of envelope.
     PlainChunkScanner twice;
-    const std::string nested =
-        R"({"choices":[{"delta":{"content":"x","extra":{"content":"no"}}}]})";
-    ASSERT_EQ(twice.scan(nested, content), PlainChunk::content);
-    ASSERT_EQ(twice.scan(nested, content), PlainChunk::content);
-    EXPECT_EQ(twice.shortcuts(), 0U);
+    const auto nested = [](std::string_view text, std::string_view extra) {
+        return R"({"choices":[{"delta":{"content":")" + std::string(text) +
+               R"(","extra":{"content":")" + std::string(extra) + R"("}}}]})";
+    };
+    ASSERT_EQ(twice.scan(nested("x", "no"), content), PlainChunk::content);
+    ASSERT_EQ(twice.scan(nested("y", "no"), content), PlainChunk::content);
+    EXPECT_EQ(content, "y");
+    EXPECT_EQ(twice.shortcuts(), 1U);
+    ASSERT_EQ(twice.scan(nested("y", "yes"), content), PlainChunk::content);
+    EXPECT_EQ(content, "y");
+    EXPECT_EQ(twice.shortcuts(), 1U);
+    // The delta's key written with an escape, a skipped field's `"content":"` as it is: the text
+    // is the delta's whatever the other holds.
+    PlainChunkScanner escaped_key;
+    const auto keyed = [](std::string_view text, std::string_view meta) {
+        return R"({"choices":[{"delta":{"\u0063ontent":")" + std::string(text) +
+               R"("}}],"meta":{"content":")" + std::string(meta) + R"("}})";
+    };
+    for (const auto& [text, meta] : {std::pair{"x", "y"}, {"x", "w"}, {"z", "w"}, {"z", "v"}}) {
+        expect_same(escaped_key, keyed(text, meta));
+        ASSERT_EQ(escaped_key.scan(keyed(text, meta), content), PlainChunk::content);
+        EXPECT_EQ(content, text);
+    }
     // The delta's text written with a space, a skipped field's compact: the compact one is not
     // the delta's, and changing it must not change the text found.
     PlainChunkScanner spaced;
