@@ -71,6 +71,36 @@ char unescaped(char c) noexcept {
     }
 }
 
+// The `\uXXXX` escape at the front of `s` (or a high surrogate's followed by a low one's) as
+// UTF-8 onto `text`: the bytes it took, 6 or 12; 0 when it is not one (not hex, a surrogate alone
+// or a low one first).
+std::size_t unicode_escape(std::string_view s, std::string& text) {
+    if (s.size() < 6 || s[1] != 'u') {
+        return 0;
+    }
+    const std::int32_t high = hex4(s.substr(2));
+    if (high < 0 || (high >= 0xDC00 && high <= 0xDFFF)) {
+        return 0;
+    }
+    if (high < 0xD800 || high > 0xDBFF) {
+        put_utf8(text, static_cast<std::uint32_t>(high));
+        return 6;
+    }
+    if (s.size() < 12 || s[6] != '\\' || s[7] != 'u') {
+        return 0;
+    }
+    const std::int32_t low = hex4(s.substr(8));
+    if (low < 0xDC00 || low > 0xDFFF) {
+        return 0;
+    }
+    put_utf8(
+        text,
+        0x10000 + ((static_cast<std::uint32_t>(high) - 0xD800) << 10) +
+            (static_cast<std::uint32_t>(low) - 0xDC00)
+    );
+    return 12;
+}
+
 }  // namespace
 
 bool json_string_body_text(std::string_view body, std::string& text) {
@@ -95,28 +125,10 @@ bool json_string_body_text(std::string_view body, std::string& text) {
         if (const char c = unescaped(body[i + 1]); c != 0) {
             text.push_back(c);
             i += 2;
-        } else if (body[i + 1] != 'u' || body.size() - i < 6) {
-            return false;
-        } else if (const std::int32_t high = hex4(body.substr(i + 2));
-                   high < 0 || (high >= 0xDC00 && high <= 0xDFFF)) {
-            return false;  // not hex, or a low surrogate first
-        } else if (high < 0xD800 || high > 0xDBFF) {
-            put_utf8(text, static_cast<std::uint32_t>(high));
-            i += 6;
+        } else if (const std::size_t n = unicode_escape(body.substr(i), text); n > 0) {
+            i += n;
         } else {
-            const std::int32_t low =
-                body.size() - i >= 12 && body[i + 6] == '\\' && body[i + 7] == 'u'
-                    ? hex4(body.substr(i + 8))
-                    : -1;
-            if (low < 0xDC00 || low > 0xDFFF) {
-                return false;  // a high surrogate not followed by a low one
-            }
-            put_utf8(
-                text,
-                0x10000 + ((static_cast<std::uint32_t>(high) - 0xD800) << 10) +
-                    (static_cast<std::uint32_t>(low) - 0xDC00)
-            );
-            i += 12;
+            return false;
         }
         run = i;
     }

@@ -54,7 +54,7 @@ public:
     // the parser hands a string without escapes over in one piece, pointing into its input;
     // npos when the text came otherwise (an escape, and the parser's own buffer).
     std::size_t raw_content_at(std::string_view data) const {
-        const std::less_equal<const char*> before;
+        const std::less_equal<> before;
         const char* const begin = data.data();
         const char* const end = begin + data.size();
         if (!has_content() || content_pieces_ != 1 || content_at_ == nullptr ||
