@@ -7,10 +7,14 @@
 # that peak's bytes per stream grouped by the innermost Parley frame of each allocation's stack
 # (`heaptrack_print --flamegraph-cost-type peak`), largest first. Asio/Beast allocations made with
 # no Parley frame on the stack (co_spawn entry points, operation states) are one group.
+# With HISTORY=H each stream goes into a conversation that already holds H messages of
+# HISTORY_BYTES (default 1000) each, user and assistant in turn (imported, ChatGPT's format), so
+# the turn's context is that history: what a held stream keeps of it shows in the figures.
 # Usage: bench/held-heap.sh [N] (default 1000) — env: HEAPTRACK (1: under heaptrack, the default;
 # 0: VmRSS only), TOP (groups printed, default 40), KEEP (a directory to keep the heaptrack file
-# and the grouped stacks in), PARLEY_BIN, LOAD_BIN. Needs heaptrack and a release build
-# (cmake --build --preset release --target parley parley_stream_load).
+# and the grouped stacks in), HISTORY (default 0), HISTORY_BYTES, PARLEY_BIN, LOAD_BIN. Needs
+# heaptrack and a release build (cmake --build --preset release --target parley
+# parley_stream_load).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOAD_BIN=${LOAD_BIN:-$BENCH_ROOT/build/release/bench/parley_stream_load}
 n=${1:-1000}
@@ -58,7 +62,40 @@ fi
 
 base="http://127.0.0.1:$PARLEY_PORT/api/v1"
 token=$(register_bench_user held-bench@example.com)
-create_stream_targets "$base" "$token" "$n" "$WORK/targets"
+history=${HISTORY:-0}
+if ((history > 0)); then
+    # usage: history_batch K — K conversations of the history, as one ChatGPT export.
+    history_batch() {
+        jq -n --argjson k "$1" --argjson h "$history" --argjson bytes "${HISTORY_BYTES:-1000}" '
+            ("lorem ipsum dolor sit amet " * (($bytes / 27 | floor) + 1))[0:$bytes] as $text
+            | def id($i): "n\($i)";
+            [range(0; $k) | {title: "history", current_node: id($h), mapping: (
+                [range(0; $h + 1) as $i | {key: id($i), value: {
+                    id: id($i),
+                    parent: (if $i == 0 then null else id($i - 1) end),
+                    children: (if $i == $h then [] else [id($i + 1)] end),
+                    message: (if $i == 0 then null else {
+                        id: "m\($i)",
+                        author: {role: (if $i % 2 == 1 then "user" else "assistant" end)},
+                        content: {content_type: "text", parts: [$text]},
+                        create_time: (1700000000 + $i)} end)}}]
+                | from_entries)}]'
+    }
+    : >"$WORK/targets"
+    for ((left = n; left > 0; left -= 25)); do
+        history_batch $((left < 25 ? left : 25)) >"$WORK/history.json"
+        curl -fs "$base/conversations/import" -H "Authorization: Bearer $token" \
+            -H 'Content-Type: application/json' --data-binary @"$WORK/history.json" |
+            jq -r '.data[].id' | sed 's|.*|/api/v1/conversations/&/messages/stream?format=openai|' \
+            >>"$WORK/targets"
+    done
+    if (($(grep -c . "$WORK/targets") != n)); then
+        echo "bench: could not import $n conversations of $history messages" >&2
+        exit 1
+    fi
+else
+    create_stream_targets "$base" "$token" "$n" "$WORK/targets"
+fi
 
 rss_of() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
 sleep 1
