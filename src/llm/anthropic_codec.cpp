@@ -190,7 +190,7 @@ bj::array encode_messages(const std::vector<ChatMessage>& history) {
         if (m.role == "tool") {
             bj::object result{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}};
             if (!m.content.empty()) {
-                result["content"] = m.content;
+                result["content"] = m.content.view();
             }
             if (m.tool_error) {
                 result["is_error"] = true;
@@ -206,7 +206,7 @@ bj::array encode_messages(const std::vector<ChatMessage>& history) {
         if (m.role == "user") {
             if (bj::array* blocks = open_user_blocks(messages)) {
                 if (!m.content.empty()) {
-                    blocks->push_back(bj::object{{"type", "text"}, {"text", m.content}});
+                    blocks->push_back(bj::object{{"type", "text"}, {"text", m.content.view()}});
                 }
                 continue;
             }
@@ -215,7 +215,7 @@ bj::array encode_messages(const std::vector<ChatMessage>& history) {
             bj::array blocks;
             // The API rejects empty text blocks.
             if (!m.content.empty()) {
-                blocks.push_back(bj::object{{"type", "text"}, {"text", m.content}});
+                blocks.push_back(bj::object{{"type", "text"}, {"text", m.content.view()}});
             }
             for (const ToolCall& c : m.tool_calls) {
                 blocks.push_back(bj::object{
@@ -228,7 +228,7 @@ bj::array encode_messages(const std::vector<ChatMessage>& history) {
             messages.push_back(bj::object{{"role", "assistant"}, {"content", std::move(blocks)}});
             continue;
         }
-        messages.push_back(bj::object{{"role", m.role}, {"content", m.content}});
+        messages.push_back(bj::object{{"role", m.role}, {"content", m.content.view()}});
     }
     return messages;
 }

@@ -348,7 +348,7 @@ bj::array encode_contents(const std::vector<ChatMessage>& history) {
                 {"functionResponse",
                  bj::object{
                      {"name", tool_name_of(history, m)},
-                     {"response", wire::tool_result_object(m.content)},
+                     {"response", wire::tool_result_object(m.content.view())},
                  }},
             };
             if (open_responses) {
@@ -364,7 +364,7 @@ bj::array encode_contents(const std::vector<ChatMessage>& history) {
         const bool model = m.role == "assistant" || m.role == "model";
         bj::array parts;
         if (!model || m.tool_calls.empty() || !m.content.empty()) {
-            parts.push_back(bj::object{{"text", m.content}});
+            parts.push_back(bj::object{{"text", m.content.view()}});
         }
         if (model) {
             for (const ToolCall& c : m.tool_calls) {

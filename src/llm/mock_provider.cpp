@@ -49,7 +49,7 @@ std::vector<std::string> pieces_of(std::string_view text) {
 std::string last_user_message(const ChatRequest& r) {
     for (auto it = r.messages.rbegin(); it != r.messages.rend(); ++it) {
         if (it->role == "user") {
-            return it->content;
+            return it->content.str();
         }
     }
     return {};
@@ -152,7 +152,7 @@ std::optional<std::string> lookup_topic(std::string_view message) {
 // The mock's answer from a tool result: its text, or the `content` / `summary` / `result` /
 // `text` of a JSON object (its `error` says the tool failed).
 std::string tool_answer(const ChatMessage& result) {
-    std::string text = result.content;
+    std::string text = result.content.str();
     if (auto parsed = json::parse(result.content, 64); parsed && parsed->is_object()) {
         const boost::json::object& o = parsed->get_object();
         if (const auto* error = o.if_contains("error"); error != nullptr && error->is_string()) {

@@ -1,5 +1,7 @@
 #include "llm/types.hpp"
 
+#include <ostream>
+
 namespace parley::llm {
 
 std::string_view finish_reason_name(FinishReason r) noexcept {
@@ -59,6 +61,10 @@ UpstreamError classify_status(int status) noexcept {
         return UpstreamError::server;
     }
     return UpstreamError::invalid_request;
+}
+
+std::ostream& operator<<(std::ostream& out, const MessageText& text) {
+    return out << text.view();
 }
 
 }  // namespace parley::llm

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,9 +35,61 @@ struct ToolCall {
     std::string signature{};
 };
 
+// A message's text in a request: a string of its own, or a view of one that another object keeps
+// (a stored row's content, shared rather than copied: a turn keeps its request for the whole
+// answer, and copies of the context's texts were most of a held stream's memory in a long
+// conversation; issue 14). Reads as a string_view; appending makes it its own.
+class MessageText {
+public:
+    MessageText() = default;
+
+    // NOLINTNEXTLINE(google-explicit-constructor): a text is given as a string everywhere
+    MessageText(std::string text) noexcept : own_(std::move(text)) {}
+
+    // NOLINTNEXTLINE(google-explicit-constructor)
+    MessageText(const char* text) : own_(text) {}
+
+    // `text` must stay as it is while `owner` lives.
+    MessageText(std::shared_ptr<const void> owner, std::string_view text) noexcept
+        : owner_(std::move(owner)),
+          shared_(text) {}
+
+    std::string_view view() const noexcept { return owner_ ? shared_ : std::string_view(own_); }
+
+    // NOLINTNEXTLINE(google-explicit-constructor)
+    operator std::string_view() const noexcept { return view(); }
+
+    bool empty() const noexcept { return view().empty(); }
+
+    std::size_t size() const noexcept { return view().size(); }
+
+    std::string str() const { return std::string(view()); }
+
+    MessageText& operator+=(std::string_view more) {
+        if (owner_) {
+            own_.assign(shared_);
+            owner_.reset();
+            shared_ = {};
+        }
+        own_.append(more);
+        return *this;
+    }
+
+    friend bool operator==(const MessageText& a, std::string_view b) noexcept {
+        return a.view() == b;
+    }
+
+    friend std::ostream& operator<<(std::ostream& out, const MessageText& text);
+
+private:
+    std::string own_;
+    std::shared_ptr<const void> owner_;  // set: the text is shared_, in what owner_ keeps
+    std::string_view shared_;
+};
+
 struct ChatMessage {
     std::string role;  // "user", "assistant" or "tool" (the system prompt travels separately)
-    std::string content;
+    MessageText content;
     std::vector<ToolCall> tool_calls{};  // assistant: the calls it made (content may be empty)
     std::string tool_call_id{};          // tool: the call this message answers
     std::string tool_name{};  // tool: that call's tool (Gemini's functionResponse needs it)

@@ -220,10 +220,11 @@ FittedContext fit_context_counted(
     // Two passes (issue 14: a long conversation's turn fitted every message of a 500-message
     // context anew, a third of a send's work): which messages fit is decided from their
     // estimates alone, newest first, each stored row's estimate worked out once for the row
-    // (store::Message::content_tokens); then only the messages kept are copied, oldest first,
-    // straight to where they go.
+    // (store::Message::content_tokens); then only the messages kept go, oldest first, their rows'
+    // texts shared, straight to where they go.
     struct Kept {
         const store::Message* message;
+        store::SharedMessage row;                // what keeps `message`, when it is a stored row
         std::vector<llm::ChatMessage> replayed;  // its tool calls and results (with_tools)
     };
 
@@ -234,7 +235,7 @@ FittedContext fit_context_counted(
     std::int64_t used_by_texts = 0;
     // Keeps m with its replayed tool messages when they fit; false when they do not (older
     // messages are dropped whole).
-    const auto keep = [&](const store::Message& m) {
+    const auto keep = [&](const store::Message& m, const store::SharedMessage& row) {
         if (m.status == std::string_view("error") ||
             (m.role != std::string_view("user") && m.role != std::string_view("assistant"))) {
             return true;
@@ -260,12 +261,12 @@ FittedContext fit_context_counted(
         used += texts + calls;
         used_by_texts += texts;
         count += replayed.size() + (m.content.empty() ? 0 : 1);
-        kept.push_back({&m, std::move(replayed)});
+        kept.push_back({&m, row, std::move(replayed)});
         return true;
     };
-    bool room = newest == nullptr || keep(*newest);
+    bool room = newest == nullptr || keep(*newest, nullptr);
     for (auto it = newest_first.begin(); room && it != newest_first.end(); ++it) {
-        room = keep(**it);
+        room = keep(**it, *it);
     }
     FittedContext out;
     out.tokens = used_by_texts;
@@ -275,7 +276,12 @@ FittedContext fit_context_counted(
         if (!it->message->content.empty()) {
             auto& text = out.messages.emplace_back();
             text.role = it->message->role;
-            text.content = it->message->content;
+            if (it->row) {
+                // Shared with the row (which the remembered shapes may keep too), not copied.
+                text.content = llm::MessageText(it->row, it->row->content);
+            } else {
+                text.content = it->message->content;
+            }
         }
     }
     return out;

@@ -52,7 +52,7 @@ TEST(FitContextTest, ReplaysToolCallsAndResultsBeforeTheAnswerWhenToolsAreOffere
     EXPECT_EQ(with[2].role, "tool");
     EXPECT_EQ(with[2].tool_call_id, "call_1");
     EXPECT_EQ(with[2].tool_name, "fetch_internal_knowledge");
-    EXPECT_NE(with[2].content.find("Python is a language."), std::string::npos);
+    EXPECT_NE(with[2].content.view().find("Python is a language."), std::string::npos);
     EXPECT_EQ(with[3].content, "According to the knowledge base: Python is a language.");
     EXPECT_EQ(with[4].content, "thanks");
 
@@ -171,7 +171,7 @@ TEST(FitContextTest, KeepsTheNewestMessagesThatFitAtEveryBudget) {
         const auto fitted = fit_context_counted(newest_first, budget);
         std::vector<std::string> got;
         for (const auto& m : fitted.messages) {
-            got.push_back(m.content);
+            got.push_back(m.content.str());
         }
         EXPECT_EQ(got, expected) << budget;
         EXPECT_EQ(fitted.tokens, used) << budget;
