@@ -1,5 +1,6 @@
 // The context a model is given: the newest messages that fit, whole, oldest first; an answer's
 // tool calls and results replayed before its text when the request offers tools.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -243,6 +244,28 @@ TEST(FitContextTest, TheTurnsOwnMessageApartFitsAsInFront) {
     );
     EXPECT_EQ(own.content, "What is a REST API? Explain in 2 sentences.");
     EXPECT_EQ(own.role, "user");
+}
+
+// A stored row's text goes into the request shared, not copied, and the request keeps the row
+// (a turn keeps its request for the whole answer: copies of a long context were most of a held
+// stream's memory, issue 14); the turn's own message, not a stored row yet, is copied.
+TEST(FitContextTest, AStoredRowsTextIsSharedNotCopied) {
+    auto question = message("user", std::string(500, 'q'));
+    auto answer = message("assistant", std::string(500, 'a'));
+    const std::weak_ptr<const store::Message> question_kept = question;
+    const store::Message own = row("user", "and now?");
+    auto fitted = fit_context_counted({answer, question}, 10'000, false, &own);
+    ASSERT_EQ(fitted.messages.size(), 3U);
+    EXPECT_EQ(fitted.messages[0].content.view().data(), question->content.data());
+    EXPECT_EQ(fitted.messages[1].content.view().data(), answer->content.data());
+    EXPECT_NE(fitted.messages[2].content.view().data(), own.content.data());
+    EXPECT_EQ(fitted.messages[2].content, "and now?");
+    question.reset();
+    answer.reset();
+    EXPECT_FALSE(question_kept.expired());
+    EXPECT_EQ(fitted.messages[0].content, std::string(500, 'q'));  // read after the branch went
+    fitted.messages.clear();
+    EXPECT_TRUE(question_kept.expired());
 }
 
 }  // namespace
