@@ -1,6 +1,7 @@
 // The provider-neutral vocabulary of the LLM layer: what Parley asks a model (ChatRequest), what
-// comes back while it answers (StreamEvent), and how upstream failures are classified. Plain data:
-// no I/O, no Asio, no JSON.
+// comes back while it answers (StreamEvent), and how upstream failures are classified. Plain data
+// (a message's text may be shared with the object that keeps it: MessageText): no I/O, no Asio,
+// no JSON.
 #pragma once
 
 #include <chrono>
@@ -46,13 +47,18 @@ public:
     // NOLINTNEXTLINE(google-explicit-constructor): a text is given as a string everywhere
     MessageText(std::string text) noexcept : own_(std::move(text)) {}
 
-    // NOLINTNEXTLINE(google-explicit-constructor)
+    // NOLINTNEXTLINE(google-explicit-constructor): as the string's, for literals
     MessageText(const char* text) : own_(text) {}
 
-    // `text` must stay as it is while `owner` lives.
-    MessageText(std::shared_ptr<const void> owner, std::string_view text) noexcept
+    // `text` must stay as it is while `owner` (which must keep it) lives; with no owner, a copy.
+    MessageText(std::shared_ptr<const void> owner, std::string_view text)
         : owner_(std::move(owner)),
-          shared_(text) {}
+          shared_(text) {
+        if (!owner_) {
+            own_.assign(text);
+            shared_ = {};
+        }
+    }
 
     std::string_view view() const noexcept { return owner_ ? shared_ : std::string_view(own_); }
 
@@ -65,13 +71,18 @@ public:
 
     std::string str() const { return std::string(view()); }
 
+    // Appends `more` (which may be a view of this text or of its owner), making the text its own.
     MessageText& operator+=(std::string_view more) {
         if (owner_) {
-            own_.assign(shared_);
-            owner_.reset();
+            std::string joined;
+            joined.reserve(shared_.size() + more.size());
+            joined.append(shared_).append(more);
+            own_ = std::move(joined);
+            owner_.reset();  // only now: `more` may have been in what it kept
             shared_ = {};
+        } else {
+            own_.append(more);
         }
-        own_.append(more);
         return *this;
     }
 

@@ -211,6 +211,22 @@ std::vector<llm::ChatMessage> fit_context(
     return fit_context_counted(newest_first, budget, with_tools).messages;
 }
 
+namespace {
+
+// Whether a row's text is better shared with the request than copied into it. Sharing keeps the
+// whole row as long as the request (the answer's length: its thinking, its metadata with tool
+// calls and results, its ids), copying only the text; when the remembered shapes keep the row
+// anyway the sharing is free, but on PostgreSQL or past their bounds it is not. So: shared when
+// the rest of the row is no larger than the text.
+bool shares_well(const store::Message& m) {
+    const std::size_t rest = sizeof(store::Message) + m.id.size() + m.conversation_id.size() +
+                             (m.parent_id ? m.parent_id->size() : 0) +
+                             (m.thinking ? m.thinking->size() : 0) + m.metadata.size();
+    return rest <= m.content.size();
+}
+
+}  // namespace
+
 FittedContext fit_context_counted(
     const std::vector<store::SharedMessage>& newest_first,
     std::int64_t budget,
@@ -276,9 +292,9 @@ FittedContext fit_context_counted(
         if (!it->message->content.empty()) {
             auto& text = out.messages.emplace_back();
             text.role = it->message->role;
-            if (it->row) {
+            if (it->row && shares_well(*it->message)) {
                 // Shared with the row (which the remembered shapes may keep too), not copied.
-                text.content = llm::MessageText(it->row, it->row->content);
+                text.content = llm::MessageText(std::move(it->row), it->message->content);
             } else {
                 text.content = it->message->content;
             }

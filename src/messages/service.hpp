@@ -57,8 +57,10 @@ std::vector<llm::ChatMessage> fit_context(
 
 // fit_context's messages and what they were estimated at, so a send estimates each message once:
 // `tokens` is the sum of llm::estimate_tokens(content) + 4 over `messages` (tool calls' arguments
-// not included). The branch's rows are shared (store::SharedMessage), so only the texts kept are
-// copied; `newest` (the turn's own message, not stored yet), when given, comes before them.
+// not included). The branch's rows are shared (store::SharedMessage): a kept row's text goes into
+// its message shared with the row, which the message then keeps alive, when the rest of the row
+// is no larger than the text (else, and for `newest`, the text is copied); `newest` (the turn's
+// own message, not stored yet), when given, comes before them.
 struct FittedContext {
     std::vector<llm::ChatMessage> messages;  // oldest first
     std::int64_t tokens = 0;

@@ -49,6 +49,20 @@ TEST(MessageTextTest, AppendingToASharedTextMakesItsOwnAndLeavesTheSharedOne) {
     MessageText own = std::string("own");
     own += "ed";
     EXPECT_EQ(own, "owned");
+    // Appending a view of what the shared text's owner keeps, when it is the last owner.
+    auto last = std::make_shared<const std::string>("twice ");
+    MessageText again(last, *last);
+    const std::string_view before = again.view();
+    last.reset();
+    again += before;
+    EXPECT_EQ(again, "twice twice ");
+}
+
+TEST(MessageTextTest, WithoutAnOwnerItCopies) {
+    std::string text = "not kept by anyone";
+    const MessageText copy(nullptr, text);
+    text.assign(text.size(), 'x');
+    EXPECT_EQ(copy, "not kept by anyone");
 }
 
 }  // namespace

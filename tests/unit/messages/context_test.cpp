@@ -248,22 +248,31 @@ TEST(FitContextTest, TheTurnsOwnMessageApartFitsAsInFront) {
 
 // A stored row's text goes into the request shared, not copied, and the request keeps the row
 // (a turn keeps its request for the whole answer: copies of a long context were most of a held
-// stream's memory, issue 14); the turn's own message, not a stored row yet, is copied.
-TEST(FitContextTest, AStoredRowsTextIsSharedNotCopied) {
-    auto question = message("user", std::string(500, 'q'));
-    auto answer = message("assistant", std::string(500, 'a'));
+// stream's memory, issue 14); the turn's own message, not a stored row yet, is copied, and so is
+// a row whose other fields (its thinking here) outweigh its text, which sharing would keep too.
+TEST(FitContextTest, AStoredRowsTextIsSharedNotCopiedUnlessTheRowOutweighsIt) {
+    auto question = message("user", std::string(2000, 'q'));
+    auto answer = message("assistant", std::string(2000, 'a'));
+    store::Message thought = row("assistant", std::string(2000, 't'));
+    thought.thinking = std::string(8000, 'h');
+    auto thoughtful = std::make_shared<const store::Message>(std::move(thought));
     const std::weak_ptr<const store::Message> question_kept = question;
+    const std::weak_ptr<const store::Message> thoughtful_kept = thoughtful;
     const store::Message own = row("user", "and now?");
-    auto fitted = fit_context_counted({answer, question}, 10'000, false, &own);
-    ASSERT_EQ(fitted.messages.size(), 3U);
+    auto fitted = fit_context_counted({thoughtful, answer, question}, 100'000, false, &own);
+    ASSERT_EQ(fitted.messages.size(), 4U);
     EXPECT_EQ(fitted.messages[0].content.view().data(), question->content.data());
     EXPECT_EQ(fitted.messages[1].content.view().data(), answer->content.data());
-    EXPECT_NE(fitted.messages[2].content.view().data(), own.content.data());
-    EXPECT_EQ(fitted.messages[2].content, "and now?");
+    EXPECT_NE(fitted.messages[2].content.view().data(), thoughtful->content.data());
+    EXPECT_EQ(fitted.messages[2].content, std::string(2000, 't'));
+    EXPECT_NE(fitted.messages[3].content.view().data(), own.content.data());
+    EXPECT_EQ(fitted.messages[3].content, "and now?");
     question.reset();
     answer.reset();
+    thoughtful.reset();
+    EXPECT_TRUE(thoughtful_kept.expired());  // copied: the request does not keep its thinking
     EXPECT_FALSE(question_kept.expired());
-    EXPECT_EQ(fitted.messages[0].content, std::string(500, 'q'));  // read after the branch went
+    EXPECT_EQ(fitted.messages[0].content, std::string(2000, 'q'));  // read after the branch went
     fitted.messages.clear();
     EXPECT_TRUE(question_kept.expired());
 }
