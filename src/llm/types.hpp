@@ -62,7 +62,7 @@ public:
 
     std::string_view view() const noexcept { return owner_ ? shared_ : std::string_view(own_); }
 
-    // NOLINTNEXTLINE(google-explicit-constructor)
+    // NOLINTNEXTLINE(google-explicit-constructor): read as a string_view, as a string was
     operator std::string_view() const noexcept { return view(); }
 
     bool empty() const noexcept { return view().empty(); }
