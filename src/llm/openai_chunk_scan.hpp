@@ -36,10 +36,10 @@ PlainChunk scan_plain_chunk(std::string_view data, std::string& content);
 // id, created, model and choice) around a different text. Once a chunk has scanned as `content`
 // with its text written as it is (no escape), the bytes before and after that text are kept; a
 // later chunk made of the same bytes around another string body that Boost.JSON accepts whole
-// (json_string_body_text: escapes undone, UTF-8 checked, \u surrogates only in pairs) is the
-// same document with another value for that one string, so it is `content` without a parse.
-// Anything else (a lone surrogate, another envelope) is scanned in full, and a chunk whose text
-// had an escape leaves the kept envelope as it was. The outcomes are scan_plain_chunk's for every
+// (json_string_body_text: that string alone through Boost.JSON's parser) is the same document
+// with another value for that one string, so it is `content` without parsing the chunk. Anything
+// else (another envelope) is scanned in full, and a chunk whose text had an escape leaves the
+// kept envelope as it was. The outcomes are scan_plain_chunk's for every
 // input (the tests compare them).
 class PlainChunkScanner {
 public:
