@@ -167,24 +167,35 @@ callgrind_dump_total() {
 
 # usage: start_nginx DIR — starts nginx as the streaming benchmarks' pass-through to the fake
 # upstream (bench/nginx-stream.conf, one worker per core, prefix DIR/nginx, needs UPORT); sets
-# NGINX_PID, NPORT and nginx_workers (the workers' PIDs). The caller stops it (kill -QUIT).
+# NGINX_PID, NPORT and nginx_workers (the workers' PIDs). The caller stops it (kill -QUIT). With
+# NGINX_SINGLE=1 one process serves, without a master (nginx_workers is NGINX_PID itself); with
+# NGINX_WRAPPER (e.g. "valgrind --tool=callgrind …") nginx runs under that command.
 start_nginx() {
     NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
     NGINX_PREFIX=$1/nginx
     mkdir -p "$NGINX_PREFIX"
     chmod 755 "$1" "$NGINX_PREFIX" # nginx's workers drop root privileges
     for d in client_body proxy fastcgi uwsgi scgi; do mkdir -m 777 -p "$NGINX_PREFIX/$d"; done
+    local single=${NGINX_SINGLE:-0} workers
+    workers=$(nproc)
+    if ((single)); then workers=1; fi
+    local -a wrapper
+    read -ra wrapper <<<"${NGINX_WRAPPER:-}"
     # A port taken between free_port and nginx's bind: try another.
     nginx_workers=()
     for _ in 1 2 3 4 5; do
         NPORT=$(free_port)
-        sed -e "s|@PREFIX@|$NGINX_PREFIX|g" -e "s|@LISTEN@|127.0.0.1:$NPORT|g" \
-            -e "s|@UPSTREAM@|127.0.0.1:$UPORT|g" -e "s|@WORKERS@|$(nproc)|g" \
-            "$BENCH_ROOT/bench/nginx-stream.conf" >"$NGINX_PREFIX/nginx.conf"
-        "$NGINX_BIN" -p "$NGINX_PREFIX" -c "$NGINX_PREFIX/nginx.conf" -g 'daemon off;' \
-            >"$NGINX_PREFIX/stdout.log" 2>&1 &
+        {
+            if ((single)); then echo "master_process off;"; fi
+            sed -e "s|@PREFIX@|$NGINX_PREFIX|g" -e "s|@LISTEN@|127.0.0.1:$NPORT|g" \
+                -e "s|@UPSTREAM@|127.0.0.1:$UPORT|g" -e "s|@WORKERS@|$workers|g" \
+                "$BENCH_ROOT/bench/nginx-stream.conf"
+        } >"$NGINX_PREFIX/nginx.conf"
+        "${wrapper[@]}" "$NGINX_BIN" -p "$NGINX_PREFIX" -c "$NGINX_PREFIX/nginx.conf" \
+            -g 'daemon off;' >"$NGINX_PREFIX/stdout.log" 2>&1 &
         NGINX_PID=$!
-        for _ in $(seq 1 100); do
+        # (Under a wrapper such as valgrind, starting takes seconds.)
+        for _ in $(seq 1 400); do
             if curl -s -o /dev/null "http://127.0.0.1:$NPORT/" || ! kill -0 "$NGINX_PID" 2>/dev/null; then
                 break
             fi
@@ -192,7 +203,11 @@ start_nginx() {
         done
         if kill -0 "$NGINX_PID" 2>/dev/null; then
             sleep 0.2
-            read -ra nginx_workers <<<"$(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
+            if ((single)); then
+                nginx_workers=("$NGINX_PID")
+            else
+                read -ra nginx_workers <<<"$(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
+            fi
             break
         fi
         wait "$NGINX_PID" 2>/dev/null || true

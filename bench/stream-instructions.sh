@@ -87,24 +87,8 @@ printf '  16-delta run %d, 64-delta run %d\n' "$ir16" "$ir64"
 ((${NGINX:-0})) || exit 0
 stop_parley
 # nginx under callgrind: one process serves (no master to fork workers), counted like Parley.
-prefix=$WORK/nginx
-mkdir -p "$prefix"
-for d in client_body proxy fastcgi uwsgi scgi; do mkdir -p "$prefix/$d"; done
-NPORT=$(free_port)
-{
-    echo "master_process off;"
-    sed -e "s|@PREFIX@|$prefix|g" -e "s|@LISTEN@|127.0.0.1:$NPORT|g" \
-        -e "s|@UPSTREAM@|127.0.0.1:$UPORT|g" -e "s|@WORKERS@|1|g" "$BENCH_ROOT/bench/nginx-stream.conf"
-} >"$prefix/nginx.conf"
-valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" \
-    "$(command -v nginx || echo /usr/sbin/nginx)" -p "$prefix" -c "$prefix/nginx.conf" \
-    -g 'daemon off;' >"$prefix/stdout.log" 2>&1 &
-NGINX_PID=$!
-for _ in $(seq 1 200); do
-    curl -s -o /dev/null "http://127.0.0.1:$NPORT/" && break
-    kill -0 "$NGINX_PID" 2>/dev/null || { echo "bench: nginx did not start: $(cat "$prefix/stdout.log")" >&2; exit 1; }
-    sleep 0.1
-done
+NGINX_SINGLE=1 NGINX_WRAPPER="valgrind --tool=callgrind --callgrind-out-file=$WORK/callgrind.out" \
+    start_nginx "$WORK"
 PARLEY_PID=$NGINX_PID # what callgrind_dump_total asks
 
 # usage: run_nginx DELTAS STREAMS — as run, through nginx.
